@@ -1,0 +1,3 @@
+"""bridge: keeps a government information disclosure portal in step with a bureau site."""
+
+__version__ = "0.1.0"

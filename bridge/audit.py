@@ -1,0 +1,193 @@
+"""The audit trail: event names, the hash chain, and its verification.
+
+Each event row carries ``prev_hash`` (the hash of the row before it) and ``hash`` =
+SHA-256 over ``prev_hash`` and the row's own fields. Editing a row breaks its own hash;
+deleting, inserting or reordering rows breaks the link of the row after; deleting rows
+at the end is caught by the chain head (a one-row table updated with every append).
+Writing is in ``bridge.state.audit_log``; this module is pure.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+GENESIS = "0" * 64
+
+# Event names, one per outcome an administrator or auditor asks about.
+RUN_STARTED = "run.started"
+RUN_FINISHED = "run.finished"
+RUN_SKIPPED = "run.skipped"  # overlapping or missed scheduled run
+CONFIG_LOADED = "config.loaded"
+ITEM_DISCOVERED = "item.discovered"
+RECORD_CHANGED = "record.changed"
+RECORD_QUARANTINED = "record.quarantined"
+RECORD_RELEASED = "record.released"  # a quarantined item normalized cleanly again
+ITEM_WITHDRAWN = "item.withdrawn"
+INDEX_NO_MINTED = "index_no.minted"
+DELIVERY_SENT = "delivery.sent"
+DELIVERY_CONFIRMED = "delivery.confirmed"
+DELIVERY_FAILED = "delivery.failed"
+DELIVERY_DEAD = "delivery.dead"
+DELIVERY_RETRIED = "delivery.retried"
+CIRCUIT_OPENED = "circuit.opened"
+CIRCUIT_CLOSED = "circuit.closed"
+LAYOUT_ALARM = "layout.alarm"
+RESYNC_REQUESTED = "resync.requested"
+DB_UPGRADED = "db.upgraded"
+
+EVENTS = (
+    RUN_STARTED,
+    RUN_FINISHED,
+    RUN_SKIPPED,
+    CONFIG_LOADED,
+    ITEM_DISCOVERED,
+    RECORD_CHANGED,
+    RECORD_QUARANTINED,
+    RECORD_RELEASED,
+    ITEM_WITHDRAWN,
+    INDEX_NO_MINTED,
+    DELIVERY_SENT,
+    DELIVERY_CONFIRMED,
+    DELIVERY_FAILED,
+    DELIVERY_DEAD,
+    DELIVERY_RETRIED,
+    CIRCUIT_OPENED,
+    CIRCUIT_CLOSED,
+    LAYOUT_ALARM,
+    RESYNC_REQUESTED,
+    DB_UPGRADED,
+)
+
+DAEMON = "daemon"
+
+
+def cli_actor() -> str:
+    """The person behind a CLI command: the sudo caller if any, else the login name."""
+    user = os.environ.get("SUDO_USER")
+    if not user:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = f"uid{os.getuid()}"
+    return f"cli:{user}"
+
+
+def canonical_details(details: dict[str, Any] | None) -> str:
+    return json.dumps(details or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    ts: datetime
+    actor: str
+    event: str
+    source: str | None
+    item: str | None
+    run_id: int | None
+    details: str  # canonical JSON, exactly as stored and hashed
+    prev_hash: str
+    hash: str
+
+    def details_dict(self) -> dict[str, Any]:
+        value = json.loads(self.details)
+        return value if isinstance(value, dict) else {"value": value}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ts": self.ts.isoformat(),
+            "actor": self.actor,
+            "event": self.event,
+            "source": self.source,
+            "item": self.item,
+            "run_id": self.run_id,
+            "details": self.details_dict(),
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+def chain_hash(
+    prev_hash: str,
+    id: int,
+    ts: datetime,
+    actor: str,
+    event: str,
+    source: str | None,
+    item: str | None,
+    run_id: int | None,
+    details: str,
+) -> str:
+    body = json.dumps(
+        [id, ts.isoformat(), actor, event, source, item, run_id, details],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def row_hash(e: AuditEvent) -> str:
+    return chain_hash(
+        e.prev_hash, e.id, e.ts, e.actor, e.event, e.source, e.item, e.run_id, e.details
+    )
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_bad_id: int | None = None
+    message: str = ""
+
+
+def verify_chain(
+    events: Iterable[AuditEvent],
+    *,
+    head: tuple[int, str] | None = None,
+    start_prev: str = GENESIS,
+) -> VerifyResult:
+    """Check the chain in id order; report the first row where it breaks.
+
+    ``head`` is (last id, last hash) as the store's chain head records them; ``start_prev``
+    lets an export of one day be checked from the hash it starts after.
+    """
+    expected_prev = start_prev
+    last_id = 0
+    n = 0
+    for e in events:
+        n += 1
+        if e.prev_hash != expected_prev:
+            return VerifyResult(
+                False,
+                n,
+                e.id,
+                f"audit chain broken at row {e.id}: it does not follow row {last_id or 'genesis'} "
+                "(a row before it was deleted, inserted or reordered)",
+            )
+        if row_hash(e) != e.hash:
+            return VerifyResult(
+                False,
+                n,
+                e.id,
+                f"audit chain broken at row {e.id}: its content does not match its hash "
+                "(the row was edited)",
+            )
+        expected_prev = e.hash
+        last_id = e.id
+    if head is not None and (head[0] != last_id or head[1] != expected_prev):
+        return VerifyResult(
+            False,
+            n,
+            last_id + 1,
+            f"audit chain broken after row {last_id}: the chain head records row {head[0]}, "
+            "so rows at the end were deleted",
+        )
+    return VerifyResult(True, n, None, f"audit trail intact: {n} events verified")

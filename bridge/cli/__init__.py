@@ -1,0 +1,134 @@
+"""The ``bridge`` command: a thin layer that parses arguments, calls library functions and
+maps errors to exit codes (0 ok, 1 the run had failures, 2 usage or config error).
+
+Every error the bridge raises on purpose ends in one clear line on stderr; a traceback
+would be a bug.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bridge import __version__, audit
+from bridge.config import Settings, resolve_path
+from bridge.errors import BridgeError, ConfigError
+from bridge.state.db import Database, open_database
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class App:
+    """Lazily loaded settings and state for the command being run."""
+
+    def __init__(self, config_path: str | None, log_level: str | None) -> None:
+        self.config_option = config_path
+        self.log_level = log_level
+        self._settings: Settings | None = None
+        self._db: Database | None = None
+        self.actor = audit.cli_actor()
+
+    @property
+    def config_path(self) -> Path:
+        return resolve_path(self.config_option)
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            from bridge import config
+
+            self._settings = config.load(self.config_path)
+            setup_logging(self.log_level or self._settings.log_level)
+        return self._settings
+
+    def db(self, *, create: bool = True) -> Database:
+        if self._db is None:
+            self._db = open_database(self.settings().state_url.reveal(), create=create)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+
+
+def setup_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not any(getattr(h, "_bridge", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._bridge = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+    for noisy in ("urllib3", "apscheduler.scheduler", "apscheduler.executors.default", "alembic"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def fail(message: str, code: int = 2) -> None:
+    click.echo(f"bridge: {message}", err=True)
+    sys.exit(code)
+
+
+class BridgeGroup(click.Group):
+    """Turns the bridge's own errors into one line and the right exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo("bridge: configuration problems:", err=True)
+            for p in exc.problems:
+                click.echo(f"  {p}", err=True)
+            ctx.exit(exc.exit_code)
+        except BridgeError as exc:
+            click.echo(f"bridge: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("bridge: interrupted", err=True)
+            ctx.exit(130)
+        finally:
+            app = ctx.find_object(App)
+            if app is not None:
+                app.close()
+
+
+@click.group(cls=BridgeGroup, context_settings=CONTEXT)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    envvar="BRIDGE_CONFIG",
+    show_envvar=True,
+    help="Config file.  [default: config/bridge.toml]",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+    help="Override bridge.log_level from the config.",
+)
+@click.version_option(__version__, prog_name="bridge")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
+    """Keep the government information disclosure portal in step with the bureau site.
+
+    \b
+    Quick start:
+      bridge demo                      # sandbox site + sandbox portal, end to end
+      bridge config check              # check config/bridge.toml
+      bridge sync --once               # one cycle, then exit
+    """
+    ctx.obj = App(config_path, log_level)
+    setup_logging(log_level or "WARNING")
+
+
+def _register() -> None:
+    from bridge.cli import admin, audit_cmd, ops, sandbox_cmd
+
+    for module in (ops, audit_cmd, admin, sandbox_cmd):
+        for command in module.COMMANDS:
+            main.add_command(command)
+
+
+_register()

@@ -1,0 +1,105 @@
+"""Administration: ``bridge config check|show`` and ``bridge db upgrade|current``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from bridge import audit
+from bridge.cli import App
+from bridge.errors import ConfigError
+from bridge.state import audit_log
+from bridge.state.db import head_revision, open_database
+
+
+@click.group()
+def config() -> None:
+    """Check or show the configuration."""
+
+
+@config.command()
+@click.pass_obj
+def check(app: App) -> None:
+    """Report every problem in the config at once (file, key, what); exit 2 if any.
+
+    \b
+    Example:
+      bridge --config /etc/bridge/bridge.toml config check
+    """
+    try:
+        settings = app.settings()
+    except ConfigError as exc:
+        click.echo(f"{len(exc.problems)} problem(s) in the configuration:", err=True)
+        for p in exc.problems:
+            click.echo(f"  {p}", err=True)
+        raise SystemExit(2) from None
+    sources = ", ".join(f"{s.name} ({s.kind}, {len(s.columns)} columns)" for s in settings.sources)
+    click.echo(
+        f"{app.config_path}: OK; sources: {sources}; target: {settings.target.name} ({settings.target.kind})"
+    )
+
+
+@config.command()
+@click.pass_obj
+def show(app: App) -> None:
+    """Print the effective configuration as JSON, secrets redacted.
+
+    \b
+    Example:
+      BRIDGE_STATE_URL=sqlite:///tmp/x.db bridge config show
+    """
+    click.echo(json.dumps(app.settings().shown(), ensure_ascii=False, indent=2))
+
+
+@click.group()
+def db() -> None:
+    """Manage the state database schema."""
+
+
+@db.command()
+@click.pass_obj
+def upgrade(app: App) -> None:
+    """Migrate the state database to the newest schema (creates it if new).
+
+    \b
+    Example:
+      bridge db upgrade
+    """
+    database = open_database(app.settings().state_url.reveal(), create=False, check=False)
+    try:
+        database.check_integrity()
+        before, after = database.upgrade()
+        if before != after:
+            with database.write() as s:
+                audit_log.append(
+                    s, audit.DB_UPGRADED, actor=app.actor, details={"from": before, "to": after}
+                )
+            click.echo(
+                f"state database {database.display_url}: upgraded from {before or 'empty'} to {after}"
+            )
+        else:
+            click.echo(f"state database {database.display_url}: already at {after}")
+    finally:
+        database.dispose()
+
+
+@db.command()
+@click.pass_obj
+def current(app: App) -> None:
+    """Print the schema revision of the state database and the one this bridge needs.
+
+    \b
+    Example:
+      bridge db current
+    """
+    database = open_database(app.settings().state_url.reveal(), create=False, check=False)
+    try:
+        click.echo(
+            f"{database.display_url}: at {database.current_revision() or 'none'}, needs {head_revision()}"
+        )
+    finally:
+        database.dispose()
+
+
+COMMANDS = [config, db]

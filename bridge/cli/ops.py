@@ -1,0 +1,344 @@
+"""Operating commands: sync, resync, status, retry."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bridge.cli import App
+from bridge.pipeline import Context, RunSummary, run_once
+from bridge.state import items, outbox, runs
+from bridge.targets import make_target
+
+
+def make_context(app: App) -> Context:
+    settings = app.settings()
+    return Context(
+        settings=settings, db=app.db(), target=make_target(settings.target), actor=app.actor
+    )
+
+
+def print_summary(summary: RunSummary, *, dry_run: bool = False) -> None:
+    for r in summary.sources:
+        s = r.stats
+        line = (
+            f"{r.source}: {r.status}; {s.pages} list page(s) ({s.pages_not_modified} not modified), "
+            f"{s.fetched} fetched, {s.new} new, {s.changed} changed, {s.unchanged} unchanged, "
+            f"{s.quarantined} quarantined, {s.withdrawn} withdrawn"
+        )
+        if s.skipped or s.errors:
+            line += f", {s.skipped} skipped, {s.errors} error(s)"
+        click.echo(line)
+        if r.message:
+            click.echo(f"  {r.message}")
+        for action, external_id, title in r.plan:
+            click.echo(f"  would {action:<10} {external_id}  {title}")
+    d = summary.delivery
+    if d is not None:
+        line = (
+            f"delivery: {d.sent} sent, {d.created} created, {d.updated} updated, "
+            f"{d.unchanged} unchanged, {d.withdrawn} withdrawn, {d.failed} failed, {d.dead} dead"
+        )
+        if d.uploaded:
+            line += f", {d.uploaded} file(s) uploaded"
+        if d.circuit_open:
+            line += "; circuit open: remaining deliveries wait for the cooldown"
+        click.echo(line)
+        if d.auth_error:
+            click.echo(f"bridge: {d.auth_error}", err=True)
+    if dry_run:
+        click.echo("dry run: nothing was changed")
+
+
+@click.command()
+@click.option(
+    "--once",
+    is_flag=True,
+    required=True,
+    help="Run one cycle and exit (the only mode; `bridge run` is the daemon).",
+)
+@click.option(
+    "--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable)."
+)
+@click.option("--no-deliver", is_flag=True, help="Record changes but leave them in the outbox.")
+@click.option("--force", is_flag=True, help="Accept a listing that suddenly parses empty.")
+@click.pass_obj
+def sync(app: App, once: bool, sources: tuple[str, ...], no_deliver: bool, force: bool) -> None:
+    """Run one cycle in the foreground, then exit (for cron-style use).
+
+    Reads the newest list pages of every source, records new and changed items,
+    and delivers everything waiting in the outbox.
+
+    \b
+    Example:
+      bridge --config config/sandbox.toml sync --once
+    """
+    ctx = make_context(app)
+    summary = run_once(ctx, sources=list(sources) or None, deliver=not no_deliver, force=force)
+    print_summary(summary)
+    raise SystemExit(summary.exit_code)
+
+
+@click.command()
+@click.option(
+    "--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable)."
+)
+@click.option(
+    "--column", "columns", multiple=True, metavar="KEY", help="Only this column (repeatable)."
+)
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d"]), help="Only items listed on or after DATE."
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan (new / changed / withdrawn) and change nothing."
+)
+@click.option("--force", is_flag=True, help="Accept an empty listing or a large withdrawal.")
+@click.option("--reason", default="", help="Why (kept in the audit trail).")
+@click.pass_obj
+def resync(
+    app: App,
+    sources: tuple[str, ...],
+    columns: tuple[str, ...],
+    since: datetime | None,
+    dry_run: bool,
+    force: bool,
+    reason: str,
+) -> None:
+    """Re-read every list and detail page, re-normalize, and deliver what differs.
+
+    Use it after an outage, a site redesign, or a config fix that should release
+    quarantined items.
+
+    \b
+    Example:
+      bridge resync --source yyedu --since 2026-01-01 --dry-run
+    """
+    from bridge import audit
+    from bridge.state import audit_log
+
+    ctx = make_context(app)
+    if not dry_run:
+        with ctx.db.write() as s:
+            audit_log.append(
+                s,
+                audit.RESYNC_REQUESTED,
+                actor=app.actor,
+                details={
+                    "sources": list(sources),
+                    "columns": list(columns),
+                    "since": since.date().isoformat() if since else None,
+                    "reason": reason,
+                    "mode": "foreground",
+                },
+            )
+    summary = run_once(
+        ctx,
+        sources=list(sources) or None,
+        columns=list(columns) or None,
+        full=True,
+        since=since.date() if since else None,
+        dry_run=dry_run,
+        force=force,
+    )
+    print_summary(summary, dry_run=dry_run)
+    raise SystemExit(summary.exit_code)
+
+
+def status_data(app: App) -> dict[str, Any]:
+    settings = app.settings()
+    db = app.db()
+    target = settings.target.name
+    now = datetime.now(UTC)
+    with db.read() as s:
+        last = runs.last_runs(s)
+        counts = runs.item_counts(s)
+        deliveries = outbox.counts_by_source(s, target)
+        circuit_rows = {c.target: c for c in outbox.circuits(s)}
+        sources = []
+        for scfg in settings.sources:
+            run = last.get(scfg.name)
+            ok = runs.last_success(s, scfg.name)
+            d = deliveries.get(scfg.name, {})
+            c = counts.get(scfg.name, {})
+            sources.append(
+                {
+                    "source": scfg.name,
+                    "last_run": run.started_at.isoformat() if run else None,
+                    "result": run.status if run else "never run",
+                    "message": run.message if run else None,
+                    "last_success": ok.finished_at.isoformat() if ok and ok.finished_at else None,
+                    "lag_seconds": round((now - ok.finished_at).total_seconds())
+                    if ok and ok.finished_at
+                    else None,
+                    "items": c.get("active", 0) + c.get("withdrawn", 0),
+                    "pending": d.get("pending", 0) + d.get("inflight", 0),
+                    "failed": _failed(s, scfg.name, target),
+                    "dead": d.get("dead", 0),
+                    "quarantined": c.get("quarantined", 0),
+                    "layout_alarm": bool(run and run.status == "alarm"),
+                }
+            )
+        circuit = circuit_rows.get(target)
+        quarantine = [
+            {"item": r.external_id, **json.loads(r.quarantine or "{}")}
+            for r in items.quarantined(s)
+        ]
+        dead = [
+            {"item": e, "error": err, "delivery": i} for e, err, i in outbox.dead_letters(s, target)
+        ]
+    return {
+        "sources": sources,
+        "target": {
+            "name": target,
+            "circuit": circuit.state if circuit else "closed",
+            "circuit_failures": circuit.failures if circuit else 0,
+            "circuit_last_error": circuit.last_error if circuit else None,
+        },
+        "quarantined": quarantine,
+        "dead_letters": dead,
+    }
+
+
+def _failed(session: Any, source: str, target: str) -> int:
+    """Pending deliveries that have failed at least once."""
+    from sqlalchemy import func, select
+
+    from bridge.state.models import DeliveryRow, ItemRow, SourceRow
+
+    q = (
+        select(func.count())
+        .select_from(DeliveryRow)
+        .join(ItemRow, ItemRow.id == DeliveryRow.item_id)
+        .join(SourceRow, SourceRow.id == ItemRow.source_id)
+        .where(
+            SourceRow.name == source,
+            DeliveryRow.target == target,
+            DeliveryRow.status.in_(("pending", "inflight")),
+            DeliveryRow.attempts > 0,
+        )
+    )
+    return int(session.execute(q).scalar_one())
+
+
+@click.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.pass_obj
+def status(app: App, fmt: str) -> None:
+    """Show each source's last run, lag, queue counts, quarantine and circuit state.
+
+    \b
+    Example:
+      bridge status --format json
+    """
+    data = status_data(app)
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    console = Console(soft_wrap=True)
+    table = Table(title="bridge status")
+    for col in (
+        "source",
+        "last run",
+        "result",
+        "lag",
+        "items",
+        "pending",
+        "failed",
+        "dead",
+        "quarantined",
+        "alarm",
+    ):
+        table.add_column(col)
+    for s in data["sources"]:
+        table.add_row(
+            s["source"],
+            _local(s["last_run"]),
+            s["result"],
+            _duration(s["lag_seconds"]),
+            str(s["items"]),
+            str(s["pending"]),
+            str(s["failed"]),
+            str(s["dead"]),
+            str(s["quarantined"]),
+            "LAYOUT ALARM" if s["layout_alarm"] else "-",
+        )
+    console.print(table)
+    t = data["target"]
+    click.echo(
+        f"target {t['name']}: circuit {t['circuit']}"
+        + (
+            f" ({t['circuit_failures']} failures; last: {t['circuit_last_error']})"
+            if t["circuit_failures"]
+            else ""
+        )
+    )
+    for s in data["sources"]:
+        if s["message"] and s["result"] != "ok":
+            click.echo(f"{s['source']}: {s['message']}")
+    for q in data["quarantined"]:
+        problems = "; ".join(
+            f"{p['field']}: {p['message']} ({p['rule']})" for p in q.get("problems", [])
+        )
+        click.echo(f"quarantined {q['item']}: {problems} [{q.get('url')}]")
+    for d in data["dead_letters"]:
+        click.echo(f"dead letter {d['item']} (delivery {d['delivery']}): {d['error']}")
+
+
+def _local(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    from zoneinfo import ZoneInfo
+
+    return (
+        datetime.fromisoformat(iso)
+        .astimezone(ZoneInfo("Asia/Shanghai"))
+        .strftime("%Y-%m-%d %H:%M:%S")
+    )
+
+
+def _duration(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+@click.command()
+@click.option("--item", "item", metavar="ID", help="Only this item's dead letters (external id).")
+@click.option("--all", "all_", is_flag=True, help="Every dead letter.")
+@click.option(
+    "--no-deliver", is_flag=True, help="Only queue them again; the next cycle sends them."
+)
+@click.pass_obj
+def retry(app: App, item: str | None, all_: bool, no_deliver: bool) -> None:
+    """Send dead-lettered deliveries again after the cause was fixed.
+
+    \b
+    Example:
+      bridge retry --item yyedu:t20261120_100045
+    """
+    if bool(item) == all_:
+        raise click.UsageError("give exactly one of --item ID or --all")
+    ctx = make_context(app)
+    with ctx.db.write() as s:
+        n = outbox.retry_dead(s, target=ctx.settings.target.name, actor=app.actor, external_id=item)
+    click.echo(f"{n} dead letter(s) queued again")
+    if n and not no_deliver:
+        from bridge.deliver import drain
+
+        summary = RunSummary([], drain(ctx))
+        print_summary(summary)
+        raise SystemExit(summary.exit_code)
+
+
+COMMANDS = [sync, resync, status, retry]

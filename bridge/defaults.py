@@ -1,0 +1,47 @@
+"""Every tunable default in one place, each with the reason for its value.
+
+The config file overrides these; ``config/bridge.example.toml`` documents the same keys.
+"""
+
+from __future__ import annotations
+
+# --- State store -----------------------------------------------------------------------
+STATE_URL = "sqlite:///state/bridge.db"  # relative to the working directory
+SQLITE_BUSY_TIMEOUT_MS = 30_000  # a CLI command may wait this long for the daemon's write
+CONFIG_PATH = "config/bridge.toml"
+
+# --- Fetching (politeness towards the bureau site) ---------------------------------------
+USER_AGENT = "bridge/{version} (+government information disclosure sync; operator: {operator})"
+RATE_LIMIT = 2.0  # requests per second per host: a government web server is small
+CONCURRENCY = 2  # requests in flight per host
+CONNECT_TIMEOUT = 5.0  # seconds; a loopback or intranet host answers in milliseconds
+READ_TIMEOUT = 30.0  # seconds; old CMS servers render slowly under load
+MAX_PAGE_BYTES = 5 * 1024 * 1024  # an HTML page larger than this is not a CMS page
+MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # scanned PDFs of long plans reach tens of MB
+MAX_REDIRECTS = 5
+RESPECT_ROBOTS = True
+OVERLAP_PAGES = 1  # newest list pages re-read every cycle, whatever the cursor says
+SITE_CHARSET = "utf-8"  # used only when header, BOM and <meta> say nothing
+
+# --- Schedule ----------------------------------------------------------------------------
+SOURCE_INTERVAL = 600.0  # seconds between polls of one source: minutes, not weeks
+SCHEDULE_JITTER = 30.0  # seconds; spreads polls of many sources over time
+
+# --- Withdrawals -------------------------------------------------------------------------
+WITHDRAWALS_ENABLED = False  # deleting from a legal catalog is the operator's decision
+MAX_WITHDRAW_SHARE = 0.10  # more than this share of a column gone at once smells of a bug
+
+# --- Delivery ----------------------------------------------------------------------------
+TARGET_TIMEOUT = 30.0  # seconds per portal request
+MAX_ATTEMPTS = 8  # a delivery is dead-lettered after this many failed attempts
+BACKOFF_INITIAL = 2.0  # seconds before the first retry, doubled each time, with jitter
+BACKOFF_MAX = 600.0  # seconds; never wait longer than this between two attempts
+RETRY_AFTER_CAP = 900.0  # seconds; a portal asking for longer is waited on this long only
+LEASE_SECONDS = 120.0  # an in-flight delivery whose worker vanished is retaken after this
+DRAIN_BATCH = 50  # deliveries claimed at a time
+CIRCUIT_THRESHOLD = 5  # consecutive failures that open the circuit
+CIRCUIT_COOLDOWN = 60.0  # seconds before a single probe request is let through
+INDEX_NO_MINTING = "portal"  # the portal mints 索引号 unless the bridge is told to
+
+# --- Catalog -----------------------------------------------------------------------------
+TOPIC = "科技、教育\\教育"

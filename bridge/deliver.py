@@ -1,0 +1,271 @@
+"""Draining the outbox: send each claimed delivery, store the answer, or schedule a retry.
+
+What an error means is decided in one place per target (``targets.http.classify``):
+``Retriable`` (connection errors, timeouts, 408, 429, 5xx) → try again after an
+exponential backoff with jitter, never sooner than the portal's ``Retry-After`` (capped),
+and dead-letter after ``delivery.max_attempts``; ``Rejected`` (other 4xx) → dead letter
+with the portal's message at once; ``AuthenticationError`` → stop draining, nothing is
+marked delivered. A per-target circuit breaker stops all sending after
+``circuit_threshold`` consecutive failures and lets one probe through after the cooldown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import tenacity
+
+from bridge import audit
+from bridge.errors import AuthenticationError, Rejected, Retriable
+from bridge.state import audit_log, outbox
+from bridge.state.models import utcnow
+from bridge.state.outbox import Claimed
+
+if TYPE_CHECKING:
+    from bridge.pipeline import Context
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    withdrawn: int = 0
+    uploaded: int = 0
+    failed: int = 0
+    dead: int = 0
+    circuit_open: bool = False
+    auth_error: str | None = None
+
+    @property
+    def confirmed(self) -> int:
+        return self.created + self.updated + self.unchanged + self.withdrawn
+
+
+def backoff_delay(cfg: Any, attempt: int, retry_after: float | None) -> float:
+    """Seconds before attempt ``attempt + 1``: exponential with jitter, at least Retry-After."""
+    wait = tenacity.wait_exponential_jitter(
+        initial=cfg.backoff_initial, max=cfg.backoff_max, jitter=cfg.backoff_initial
+    )
+    delay = float(wait(SimpleNamespace(attempt_number=attempt)))  # type: ignore[arg-type]
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cfg.retry_after_cap))
+    return delay
+
+
+class Breaker:
+    """The circuit breaker of one target, kept in the state store so every process and
+    ``bridge status`` see the same state."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.target = ctx.settings.target.name
+        self.cfg = ctx.settings.delivery
+        self.clean = False  # True while the stored state is closed with no failures
+
+    def check(self) -> tuple[bool, float, str]:
+        """(may send, seconds to wait if not, state)."""
+        with self.ctx.db.write() as s:
+            row = outbox.circuit(s, self.target)
+            now = utcnow()
+            if row.opened_until is not None and row.opened_until > now:
+                return False, (row.opened_until - now).total_seconds(), row.state
+            if row.state == "open":
+                row.state = "half-open"  # cooldown over: let one probe through
+            self.clean = row.state == "closed" and row.failures == 0 and row.opened_until is None
+            return True, 0.0, row.state
+
+    def success(self) -> None:
+        if self.clean:
+            return  # nothing to reset: spare a write transaction per delivery
+        with self.ctx.db.write() as s:
+            row = outbox.circuit(s, self.target)
+            if row.state != "closed":
+                audit_log.append(
+                    s, audit.CIRCUIT_CLOSED, actor=self.ctx.actor, details={"target": self.target}
+                )
+                log.info("circuit of target %s closed again", self.target)
+            row.state, row.failures, row.opened_until, row.last_error = "closed", 0, None, None
+        self.clean = True
+
+    def failure(self, error: str, retry_after: float | None) -> None:
+        self.clean = False
+        with self.ctx.db.write() as s:
+            row = outbox.circuit(s, self.target)
+            row.failures += 1
+            row.last_error = error
+            now = utcnow()
+            if retry_after is not None:  # the portal asked everyone to wait, not just this item
+                pause = timedelta(seconds=min(retry_after, self.cfg.retry_after_cap))
+                if row.opened_until is None or row.opened_until < now + pause:
+                    row.opened_until = now + pause
+            if row.state == "half-open" or (
+                row.state == "closed" and row.failures >= self.cfg.circuit_threshold
+            ):
+                row.state = "open"
+                until = now + timedelta(seconds=self.cfg.circuit_cooldown)
+                row.opened_until = max(until, row.opened_until or until)
+                audit_log.append(
+                    s,
+                    audit.CIRCUIT_OPENED,
+                    actor=self.ctx.actor,
+                    details={
+                        "target": self.target,
+                        "failures": row.failures,
+                        "last_error": error,
+                        "cooldown_seconds": self.cfg.circuit_cooldown,
+                    },
+                )
+                log.warning(
+                    "circuit of target %s opened after %d failures: %s",
+                    self.target,
+                    row.failures,
+                    error,
+                )
+
+
+def drain(ctx: Context, *, wait: float = 0.0) -> DeliveryStats:
+    """Send due deliveries until none is left; with ``wait`` > 0, also wait up to that many
+    seconds for retries and circuit cooldowns that fall due."""
+    stats = DeliveryStats()
+    breaker = Breaker(ctx)
+    cfg = ctx.settings.delivery
+    deadline = time.monotonic() + wait
+    while not ctx.stop.is_set():
+        allowed, pause, state = breaker.check()
+        if not allowed:
+            stats.circuit_open = state == "open"
+            if time.monotonic() + pause <= deadline:
+                ctx.stop.wait(pause)
+                continue
+            break
+        with ctx.db.write() as s:
+            batch = outbox.claim(
+                s,
+                target=breaker.target,
+                owner=ctx.owner,
+                lease_seconds=cfg.lease_seconds,
+                limit=1 if state == "half-open" else cfg.batch,
+            )
+        if not batch:
+            with ctx.db.read() as s:
+                due = outbox.next_due(s, breaker.target)
+            if due is None:
+                break
+            until_due = (due - utcnow()).total_seconds()
+            if time.monotonic() + until_due > deadline:
+                break
+            ctx.stop.wait(max(until_due, 0.05))
+            continue
+        for i, claimed in enumerate(batch):
+            if ctx.stop.is_set():
+                _release(ctx, batch[i:])
+                break
+            outcome = deliver_one(ctx, claimed, breaker, stats)
+            if outcome in ("retry", "auth"):
+                _release(ctx, batch[i + 1 :])
+                break
+        if stats.auth_error:
+            break
+    return stats
+
+
+def _release(ctx: Context, claimed: list[Claimed]) -> None:
+    if not claimed:
+        return
+    with ctx.db.write() as s:
+        for c in claimed:
+            outbox.release(s, c, owner=ctx.owner)
+
+
+def _prepare(ctx: Context, c: Claimed, stats: DeliveryStats) -> dict[str, Any]:
+    """The wire record: the stored version with its index number and uploaded files."""
+    assert c.record is not None
+    record = {k: v for k, v in c.record.items() if k != "classified_by"}
+    if c.index_no:
+        record["index_no"] = c.index_no
+    target = ctx.target
+    attachments = []
+    for a in record.get("attachments") or []:
+        with ctx.db.read() as s:
+            file_id = outbox.uploaded_file_id(s, target.name, a["sha256"])
+            blob = None if file_id else outbox.blob(s, a["sha256"])
+            data = blob.data if blob is not None else None
+        if file_id is None:
+            if data is None:
+                raise Rejected(
+                    f"attachment {a['name']} ({a['sha256'][:12]}) is missing from the state store",
+                    0,
+                )
+            file_id = target.upload(a["name"], data, a["sha256"], a["media_type"])
+            stats.uploaded += 1
+            with ctx.db.write() as s:
+                outbox.remember_upload(s, target.name, a["sha256"], file_id)
+        attachments.append({**a, "file_id": file_id})
+    record["attachments"] = attachments
+    return record
+
+
+def deliver_one(ctx: Context, c: Claimed, breaker: Breaker, stats: DeliveryStats) -> str:
+    """Send one delivery; returns done | retry | dead | auth | lost."""
+    cfg = ctx.settings.delivery
+    try:
+        with ctx.db.write() as s:
+            outbox.mark_sent(s, c, actor=ctx.actor, target=breaker.target)
+        stats.sent += 1
+        if c.action == "put":
+            receipt = ctx.target.put(_prepare(ctx, c, stats))
+        else:
+            receipt = ctx.target.delete(c.external_id)
+    except AuthenticationError as exc:
+        stats.auth_error = str(exc)
+        log.debug(
+            "%s", exc
+        )  # the caller reports it once: the CLI on stderr, the daemon in its run log
+        _release(ctx, [c])
+        return "auth"
+    except Retriable as exc:
+        stats.failed += 1
+        delay = backoff_delay(cfg, c.attempts + 1, exc.retry_after)
+        with ctx.db.write() as s:
+            status = outbox.retry_later(
+                s,
+                c,
+                owner=ctx.owner,
+                actor=ctx.actor,
+                error=str(exc),
+                delay=delay,
+                max_attempts=cfg.max_attempts,
+            )
+        if status == "dead":
+            stats.dead += 1
+        log.warning("delivery of %s failed (attempt %d): %s", c.external_id, c.attempts + 1, exc)
+        breaker.failure(str(exc), exc.retry_after)
+        return "retry"
+    except Rejected as exc:
+        stats.dead += 1
+        with ctx.db.write() as s:
+            outbox.dead_letter(
+                s, c, owner=ctx.owner, actor=ctx.actor, error=str(exc), errors=exc.errors
+            )
+        log.error("delivery of %s rejected: %s", c.external_id, exc)
+        return "dead"
+    with ctx.db.write() as s:
+        kept = outbox.complete(s, c, owner=ctx.owner, actor=ctx.actor, answer=receipt.as_json())
+    if not kept:
+        log.warning(
+            "delivery %d of %s: lease lost before the answer was stored", c.id, c.external_id
+        )
+        return "lost"
+    if receipt.status in ("created", "updated", "unchanged", "withdrawn"):
+        setattr(stats, receipt.status, getattr(stats, receipt.status) + 1)
+    breaker.success()
+    return "done"

@@ -1,0 +1,61 @@
+"""The content hash of a record: what decides "changed" and what reconcile compares.
+
+The hash is SHA-256 over the canonical JSON (sorted keys, UTF-8, no insignificant white
+space) of the record's wire form minus the volatile fields below. Normalization has
+already put every text field into canonical form (Unicode NFC, white space folded), so a
+page that only changes formatting keeps its hash. The sandbox portal computes the same
+function, so the bridge and the portal can compare hashes during reconciliation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+VOLATILE_FIELDS = (
+    # Minted by the portal (or by the bridge once, at first delivery): identity, not content.
+    "index_no",
+    # Which classification rule fired is the bridge's note for the auditor (state form only);
+    # the category it chose is content and stays.
+    "classified_by",
+    # When the bridge happened to read the page says nothing about the document.
+    "source.fetched_at",
+    # A target's handle for an uploaded file; the attachment's sha256 is the content.
+    "attachments[].file_id",
+)
+
+
+def _without(value: Any, path: list[str]) -> Any:
+    """``value`` minus the field at ``path`` (``name``, ``name[]`` for each list element)."""
+    head, rest = path[0], path[1:]
+    each = head.endswith("[]")
+    key = head.removesuffix("[]")
+    if not isinstance(value, dict) or key not in value:
+        return value
+    out = dict(value)
+    if not rest:
+        del out[key]
+    elif each and isinstance(out[key], list):
+        out[key] = [_without(item, rest) for item in out[key]]
+    elif not each:
+        out[key] = _without(out[key], rest)
+    return out
+
+
+def hashable_view(record_json: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the wire (or state) form without the volatile fields."""
+    view: dict[str, Any] = record_json
+    for name in VOLATILE_FIELDS:
+        view = _without(view, name.split("."))
+    return dict(view)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8 as is: one byte string per value, on every platform."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def content_hash(record_json: dict[str, Any]) -> str:
+    """Lowercase hex SHA-256 of the record's non-volatile content."""
+    return hashlib.sha256(canonical_json(hashable_view(record_json))).hexdigest()

@@ -1,0 +1,290 @@
+"""Body HTML the portal can show as is: nothing executable, links absolute, one spelling.
+
+Three passes, each for a reason:
+
+1. ``nh3`` (ammonia, an HTML5 parser) drops every element and attribute not on the
+   allow-lists below and every URL whose scheme is not allowed; script, style, iframe,
+   object, embed, svg and math go together with their content.
+2. The cleaned fragment is read into an ``lxml`` tree exactly as nh3 wrote it (with
+   Python's non-restructuring HTML tokenizer: libxml2 would move a ``<p>`` out of a
+   ``<b>`` that HTML5 allows, and the tree would differ from what a browser builds). Then
+   relative ``href``/``src`` are resolved against the page URL, each URL's scheme is
+   checked once more the way a browser reads it (control characters and white space
+   removed), and the fragment is written one way only: attributes sorted, white space
+   folded the way a browser renders it, empty formatting elements (``<p>&nbsp;</p>``)
+   dropped. So a page that changes only its formatting keeps its content hash.
+3. ``nh3`` again on the result: whatever the second pass wrote, what leaves this module
+   is the sanitizer's own output.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+import nh3
+from lxml import etree
+
+from bridge.normalize.text import WHITESPACE_RE, clean_body_text, clean_text, strip_invisible
+
+TABLE_TAGS = frozenset({"table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td"})
+BLOCK_TAGS = frozenset(
+    {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "hr", "br"}
+    | TABLE_TAGS
+)
+"""Elements a browser starts on a new line: white space next to them is not rendered."""
+INLINE_TAGS = frozenset({"a", "span", "strong", "em", "b", "i", "u", "sub", "sup", "img"})
+ALLOWED_TAGS = BLOCK_TAGS | INLINE_TAGS
+
+DROPPED_WITH_CONTENT = frozenset(
+    {
+        "script", "style", "iframe", "frame", "frameset", "noframes", "object", "embed",
+        "applet", "noembed", "noscript", "template", "svg", "math", "title", "xmp",
+        "textarea", "select", "button", "head",
+    }
+)  # fmt: skip
+"""Elements whose content is code, or a form control's value, not document text."""
+
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
+URL_ATTRIBUTES = ("href", "src")
+URL_SCHEMES = frozenset({"http", "https", "mailto", "ftp"})
+LINK_REL = "noopener noreferrer"
+
+REMOVABLE_WHEN_EMPTY = frozenset(
+    {"p", "div", "span", "strong", "em", "b", "i", "u", "sub", "sup", "a", "blockquote"}
+    | {"h1", "h2", "h3", "h4", "h5", "h6"}
+)
+"""Elements that show nothing without content; tables, cells and list items keep their
+shape even when empty."""
+
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
+_URL_EDGE = "".join(chr(c) for c in range(0x21)) + "\x7f"
+_URL_INNER_RE = re.compile(r"[\t\n\r]")
+
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(DROPPED_WITH_CONTENT),
+    attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+    url_schemes=set(URL_SCHEMES),
+    link_rel=LINK_REL,
+    strip_comments=True,
+)
+
+
+def browser_url(value: str) -> str:
+    """The URL a browser would follow from a parsed attribute value: edge control
+    characters and spaces stripped, tabs and line breaks removed (WHATWG URL parsing)."""
+    return _URL_INNER_RE.sub("", value.strip(_URL_EDGE))
+
+
+def url_scheme(value: str) -> str | None:
+    """The lowercase scheme a browser would see in ``value``, or None if relative.
+
+    Entities are decoded once more on purpose: a value decoded twice somewhere must not
+    turn into ``javascript:`` either.
+    """
+    m = _SCHEME_RE.match(browser_url(html_lib.unescape(value)))
+    return m[1].lower() if m else None
+
+
+def absolute_url(value: str, base_url: str) -> str | None:
+    """``value`` resolved against ``base_url``; None when empty or not a safe scheme."""
+    url = browser_url(value)
+    if not url:
+        return None
+    try:
+        joined = urljoin(base_url, url)
+        scheme = urlsplit(joined).scheme.lower()
+    except ValueError:  # e.g. a malformed IPv6 host
+        return None
+    if scheme not in URL_SCHEMES or url_scheme(joined) != scheme:
+        return None
+    return joined
+
+
+VOID_TAGS = frozenset({"br", "hr", "img"})
+
+
+class _TreeBuilder(HTMLParser):
+    """Builds the tree the tags spell, nothing implied: right for nh3's output, in which
+    every element is closed explicitly and every attribute quoted."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root: lxml.html.HtmlElement = lxml.html.Element("div")
+        self.stack: list[lxml.html.HtmlElement] = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        el = etree.SubElement(self.stack[-1], tag)
+        for name, value in attrs:
+            try:
+                el.set(name, value or "")
+            except ValueError:  # a name lxml cannot hold cannot be one we allow
+                continue
+        if tag not in VOID_TAGS:
+            self.stack.append(el)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in VOID_TAGS:
+            self.stack.pop()
+
+    def handle_endtag(self, tag: str) -> None:
+        for depth in range(len(self.stack) - 1, 0, -1):
+            if self.stack[depth].tag == tag:
+                del self.stack[depth:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        parent = self.stack[-1]
+        if len(parent):
+            parent[-1].tail = (parent[-1].tail or "") + data
+        else:
+            parent.text = (parent.text or "") + data
+
+
+def _fragment(html: str) -> lxml.html.HtmlElement | None:
+    """``html`` (sanitizer output) as the children of a ``<div>``; None when blank."""
+    if not html.strip():
+        return None
+    builder = _TreeBuilder()
+    builder.feed(html)
+    builder.close()
+    return builder.root
+
+
+def _elements(root: lxml.html.HtmlElement) -> Iterator[lxml.html.HtmlElement]:
+    for el in root.iter():
+        if isinstance(el.tag, str):
+            yield el
+
+
+def _canonical_attributes(el: lxml.html.HtmlElement, base_url: str) -> None:
+    attrs = dict(el.attrib)
+    el.attrib.clear()
+    for name in sorted(attrs):
+        value = attrs[name]
+        if name in URL_ATTRIBUTES:
+            resolved = absolute_url(value, base_url)
+            if resolved is None:
+                continue
+            value = resolved
+        else:
+            value = clean_text(value)
+        el.set(name, value)
+
+
+def _drop_empty(root: lxml.html.HtmlElement) -> None:
+    """Remove formatting elements with nothing to show, innermost first; a space they
+    held stays a space, so ``a<span> </span>b`` reads as ``a b``."""
+    for el in reversed(list(_elements(root))):
+        if el is root or el.tag not in REMOVABLE_WHEN_EMPTY or len(el):
+            continue
+        if (el.text or "").strip():
+            continue
+        if el.text and el.tag in INLINE_TAGS:
+            el.tail = " " + (el.tail or "")
+        el.drop_tree()
+
+
+class _Folder:
+    """Folds white space across a fragment as a browser renders it: one space between
+    words, none at the start or end of a block, none twice across an inline boundary."""
+
+    def __init__(self) -> None:
+        self.at_boundary = True
+        self.last: tuple[lxml.html.HtmlElement, str] | None = None
+
+    def boundary(self) -> None:
+        if self.last is not None:
+            el, slot = self.last
+            setattr(el, slot, (getattr(el, slot) or "").rstrip(" ") or None)
+        self.at_boundary, self.last = True, None
+
+    def content(self) -> None:
+        self.at_boundary, self.last = False, None
+
+    def text(self, el: lxml.html.HtmlElement, slot: str) -> None:
+        value = getattr(el, slot)
+        if not value:
+            return
+        value = WHITESPACE_RE.sub(" ", value)
+        if self.at_boundary:
+            value = value.lstrip(" ")
+        setattr(el, slot, value or None)
+        if value:
+            self.at_boundary = value.endswith(" ")
+            self.last = (el, slot)
+
+    def visit(self, el: lxml.html.HtmlElement) -> None:
+        block = el.tag in BLOCK_TAGS
+        if block:
+            self.boundary()
+        elif el.tag == "img":
+            self.content()
+        self.text(el, "text")
+        for child in el:
+            if isinstance(child.tag, str):
+                self.visit(child)
+            self.text(child, "tail")
+        if block:
+            self.boundary()
+
+
+def _serialize(root: lxml.html.HtmlElement) -> str:
+    parts = [html_lib.escape(root.text or "", quote=False)]
+    parts.extend(lxml.html.tostring(child, encoding="unicode") for child in root)
+    return "".join(parts)
+
+
+def sanitize_html(html: str, base_url: str) -> str:
+    """Safe, canonical body HTML: see the module docstring for what that means."""
+    first = _CLEANER.clean(strip_invisible(html or "").replace("\r\n", "\n"))
+    if not first.strip():
+        return ""
+    root = _fragment(first)
+    if root is None:
+        return ""
+    for el in list(_elements(root)):
+        if el is not root:
+            _canonical_attributes(el, base_url)
+            if el.tag == "a" and "href" not in el.attrib:
+                el.drop_tag()  # a link to nowhere is just its text
+            elif el.tag == "img" and "src" not in el.attrib:
+                el.drop_tree()  # an image of nothing shows nothing (its tail stays)
+    _drop_empty(root)
+    _Folder().visit(root)  # the wrapper is a <div>: white space at its edges goes
+    return _CLEANER.clean(_serialize(root)).strip()
+
+
+def visible_text(html: str) -> str:
+    """The text a reader sees in sanitized ``html``: one line per block, white space
+    folded."""
+    root = _fragment(html)
+    if root is None:
+        return ""
+    for el in _elements(root):
+        if el.tag in BLOCK_TAGS:
+            el.tail = "\n" + (el.tail or "")
+            if el.tag != "br":
+                el.text = "\n" + (el.text or "")
+    return clean_body_text(root.text_content())
+
+
+def has_content(html: str) -> bool:
+    """True when sanitized ``html`` shows something: text, or an image (scanned pages)."""
+    root = _fragment(html)
+    if root is None:
+        return False
+    return bool(clean_text(root.text_content())) or any(
+        el.tag == "img" and el.get("src") for el in _elements(root)
+    )

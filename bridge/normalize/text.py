@@ -1,0 +1,56 @@
+"""Canonical text: the one place that decides which characters count as formatting.
+
+A record's hash must not move when a page only changes how it is typed: NFD instead of
+NFC, a full-width space (U+3000) or a no-break space instead of a plain one, CRLF instead
+of LF, two spaces instead of one. Every text field of a record goes through
+``clean_text``; body text that keeps its paragraphs goes through ``clean_body_text``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+INVISIBLE = "\u200b\u2060\ufeff\u00ad"
+"""Zero-width space, word joiner, BOM and soft hyphen: editors leave them behind, readers
+never see them, so they are dropped rather than folded into a space."""
+
+_DROP = str.maketrans(
+    {
+        **{c: None for c in INVISIBLE},
+        # C0/C1 control characters other than the white space ones: noise from old CMSes.
+        **{chr(c): None for c in (*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F)},
+        **{chr(c): None for c in range(0x80, 0xA0) if chr(c) != "\x85"},
+    }
+)
+
+WHITESPACE_RE = re.compile(r"\s+")
+"""``\\s`` on ``str`` covers ASCII white space, U+00A0, U+3000, U+2000–U+200A, U+2028/9 …"""
+
+_LINE_BREAK_RE = re.compile(r"\r\n|[\r\n\u2028\u2029\x85\x0b\x0c]")
+
+
+def strip_invisible(text: str) -> str:
+    """NFC, without control characters and invisible marks; white space untouched."""
+    return unicodedata.normalize("NFC", text.translate(_DROP))
+
+
+def clean_text(text: str | None) -> str:
+    """One line of canonical text: NFC, every run of white space one space, stripped."""
+    if not text:
+        return ""
+    return WHITESPACE_RE.sub(" ", strip_invisible(text)).strip()
+
+
+def clean_body_text(text: str | None) -> str:
+    """Canonical body text that keeps its paragraphs: each line cleaned like
+    ``clean_text``, empty lines dropped, lines joined with a single ``\\n``."""
+    if not text:
+        return ""
+    lines = _LINE_BREAK_RE.split(unicodedata.normalize("NFC", text))
+    return "\n".join(c for c in (clean_text(line) for line in lines) if c)
+
+
+def compact(text: str) -> str:
+    """``text`` with all white space removed: how labels and 文号 are compared."""
+    return WHITESPACE_RE.sub("", strip_invisible(text))

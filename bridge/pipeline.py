@@ -1,0 +1,472 @@
+"""One cycle: discover → normalize → plan → record, then drain the outbox.
+
+``run_once`` is what the scheduler, ``bridge sync --once`` and a manual resync all call.
+Per source, it reads the column listings newest first (an overlap of the newest pages
+every time; further only while pages still bring something new), fetches the detail
+pages of new or changed entries, normalizes them, and records each new version together
+with its pending delivery. A complete listing (a full resync) also finds withdrawals.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+from bridge import audit
+from bridge.config import Settings, SourceConfig
+from bridge.deliver import DeliveryStats, drain
+from bridge.errors import Fatal, LayoutAlarm, Retriable, SafetyAbort, Skippable
+from bridge.normalize import QuarantineError, normalize
+from bridge.normalize.dates import DateError, parse_date
+from bridge.normalize.hashing import content_hash
+from bridge.sources import make_source
+from bridge.sources.base import Gone, ListEntry, RawItem, Source
+from bridge.state import audit_log, items, runs
+from bridge.state.db import Database
+from bridge.targets.base import Target
+
+log = logging.getLogger(__name__)
+
+MAX_CONSECUTIVE_ERRORS = 5  # a site failing this often in a row is down: stop hammering it
+
+
+@dataclass
+class Context:
+    """Everything one cycle needs; built once by the CLI or the daemon."""
+
+    settings: Settings
+    db: Database
+    target: Target
+    actor: str
+    source_factory: Callable[[SourceConfig], Source] = make_source
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    stop: threading.Event = field(default_factory=threading.Event)
+    progress: Callable[[str, dict[str, Any]], None] | None = None
+
+    def report(self, what: str, **info: Any) -> None:
+        if self.progress is not None:
+            self.progress(what, info)
+
+
+@dataclass
+class SourceStats:
+    pages: int = 0
+    pages_not_modified: int = 0
+    entries: int = 0
+    fetched: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    withdrawn: int = 0
+    withdraw_candidates: int = 0
+    skipped: int = 0
+    errors: int = 0
+    replacement_chars: int = 0
+
+
+@dataclass
+class SourceResult:
+    source: str
+    status: str  # ok | failed | alarm
+    stats: SourceStats
+    message: str | None = None
+    plan: list[tuple[str, str, str]] = field(default_factory=list)  # dry run: (action, id, title)
+
+
+@dataclass
+class RunSummary:
+    sources: list[SourceResult]
+    delivery: DeliveryStats | None
+
+    @property
+    def exit_code(self) -> int:
+        failed = any(
+            r.status != "ok" or r.stats.errors or r.stats.quarantined for r in self.sources
+        )
+        if self.delivery is not None and (self.delivery.dead or self.delivery.auth_error):
+            failed = True
+        return 1 if failed else 0
+
+
+def run_once(
+    ctx: Context,
+    *,
+    sources: list[str] | None = None,
+    columns: list[str] | None = None,
+    full: bool = False,
+    since: date | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    deliver: bool = True,
+    kind: str | None = None,
+) -> RunSummary:
+    """One cycle over the chosen sources (all by default), then one drain of the outbox."""
+    chosen = [ctx.settings.source(n) for n in sources] if sources else list(ctx.settings.sources)
+    results = []
+    for scfg in chosen:
+        if ctx.stop.is_set():
+            break
+        results.append(
+            sync_source(
+                ctx,
+                scfg,
+                columns=columns,
+                full=full,
+                since=since,
+                dry_run=dry_run,
+                force=force,
+                kind=kind or ("resync" if full else "sync"),
+            )
+        )
+    delivery = None
+    if deliver and not dry_run and not ctx.stop.is_set():
+        delivery = drain(ctx)
+    return RunSummary(results, delivery)
+
+
+class _SourceRun:
+    """The state of one source's cycle; methods are its steps."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        scfg: SourceConfig,
+        source: Source,
+        *,
+        full: bool,
+        since: date | None,
+        dry_run: bool,
+        force: bool,
+    ) -> None:
+        self.ctx, self.scfg, self.source = ctx, scfg, source
+        self.full, self.since, self.dry_run, self.force = full, since, dry_run, force
+        self.stats = SourceStats()
+        self.plan: list[tuple[str, str, str]] = []
+        self.run_id: int | None = None
+        self.source_id = 0
+        self.known: dict[str, items.KnownItem] = {}
+        self.consecutive_errors = 0
+        self.profile = scfg.profile()
+        self.mint = scfg.org_code if ctx.settings.target.index_no == "bridge" else None
+
+    def column(self, column: str) -> None:
+        seen: set[str] = set()
+        complete = True
+        active_before = sum(
+            1 for k in self.known.values() if k.column == column and k.status == "active"
+        )
+        for page in self.source.list_pages(column, conditional=not self.full):
+            if self.ctx.stop.is_set():
+                complete = False
+                break
+            self.stats.pages += 1
+            if page.not_modified:
+                self.stats.pages_not_modified += 1
+                complete = False
+                if not self.full and page.number + 1 >= self.scfg.overlap_pages:
+                    break
+                continue
+            if page.number == 0 and not page.entries and active_before and not self.force:
+                raise LayoutAlarm(
+                    self.scfg.name,
+                    column,
+                    page.url,
+                    "list entries",
+                    f"the listing parsed to zero items where it had {active_before}",
+                )
+            self.stats.entries += len(page.entries)
+            fresh = [e for e in page.entries if self._wanted(e)]
+            for entry in fresh:
+                if self.ctx.stop.is_set():
+                    break
+                self.entry(entry)
+            seen.update(e.article_id for e in page.entries)
+            if not self.full and page.number + 1 >= self.scfg.overlap_pages and not fresh:
+                complete = page.page_count is not None and page.number + 1 >= page.page_count
+                break
+            if self.full and self.since and self._all_older(page.entries):
+                complete = False
+                break
+        if self.full and complete and not self.ctx.stop.is_set():
+            self.withdrawals(column, seen)
+
+    def _wanted(self, entry: ListEntry) -> bool:
+        if self.full:
+            if self.since and entry.list_date and not entry.pinned:
+                try:
+                    return parse_date(entry.list_date) >= self.since
+                except DateError:
+                    return True
+            return True
+        known = self.known.get(entry.article_id)
+        return known is None or known.fingerprint != entry.fingerprint
+
+    def _all_older(self, entries: tuple[ListEntry, ...]) -> bool:
+        dated = [e for e in entries if e.list_date and not e.pinned]
+        try:
+            return bool(dated) and all(
+                parse_date(e.list_date or "") < (self.since or date.min) for e in dated
+            )
+        except DateError:
+            return False
+
+    def entry(self, entry: ListEntry) -> None:
+        try:
+            raw = self.source.fetch_item(entry)
+        except Retriable as exc:
+            self._error(entry, str(exc))
+            return
+        except Skippable as exc:
+            self.stats.skipped += 1
+            log.warning("%s: skipped %s: %s", self.scfg.name, entry.url, exc)
+            return
+        self.consecutive_errors = 0
+        if isinstance(raw, Gone):
+            log.info(
+                "%s: %s answered %d; it is listed but gone", self.scfg.name, entry.url, raw.status
+            )
+            self.stats.skipped += 1
+            return
+        self.stats.fetched += 1
+        self.ctx.report("fetched", source=self.scfg.name, url=entry.url)
+        if raw.replacement_chars:
+            self.stats.replacement_chars += raw.replacement_chars
+        self.record(entry, raw)
+
+    def _error(self, entry: ListEntry, message: str) -> None:
+        self.stats.errors += 1
+        self.consecutive_errors += 1
+        log.warning("%s: %s", self.scfg.name, message)
+        if self.consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
+            raise Retriable(f"{self.consecutive_errors} requests in a row failed; last: {message}")
+
+    def record(self, entry: ListEntry, raw: RawItem) -> None:
+        external_id = f"{self.scfg.name}:{raw.article_id}"
+        try:
+            record = normalize(raw, self.profile)
+        except QuarantineError as exc:
+            self.stats.quarantined += 1
+            problems = [
+                {"field": p.field, "rule": p.rule, "message": p.message} for p in exc.problems
+            ]
+            log.warning("%s", exc)
+            if self.dry_run:
+                self.plan.append(("quarantine", external_id, raw.title or raw.list_title))
+                return
+            with self.ctx.db.write() as s:
+                items.quarantine(
+                    s,
+                    source_id=self.source_id,
+                    source_name=self.scfg.name,
+                    external_id=external_id,
+                    article_id=raw.article_id,
+                    column=raw.column,
+                    url=raw.url,
+                    fingerprint=entry.fingerprint,
+                    problems=problems,
+                    actor=self.ctx.actor,
+                    run_id=self.run_id,
+                )
+            return
+        digest = content_hash(record.to_json())
+        known = self.known.get(raw.article_id)
+        if self.dry_run:
+            if known is None or known.content_hash is None:
+                self.plan.append(("new", external_id, record.title))
+                self.stats.new += 1
+            elif known.content_hash != digest:
+                self.plan.append(("changed", external_id, record.title))
+                self.stats.changed += 1
+            else:
+                self.stats.unchanged += 1
+            return
+        blobs = [(a.sha256, a.media_type, a.data) for a in raw.attachments]
+        with self.ctx.db.write() as s:
+            outcome = items.record_version(
+                s,
+                source_id=self.source_id,
+                source_name=self.scfg.name,
+                record=record,
+                content_hash=digest,
+                fingerprint=entry.fingerprint,
+                target=self.ctx.settings.target.name,
+                actor=self.ctx.actor,
+                run_id=self.run_id,
+                blobs=blobs,
+                mint_index_no_for=self.mint,
+            )
+        setattr(self.stats, outcome.action, getattr(self.stats, outcome.action) + 1)
+        self.known[raw.article_id] = items.KnownItem(
+            external_id, raw.article_id, raw.column, entry.fingerprint, "active", digest
+        )
+        if outcome.action != "unchanged":
+            log.info("%s: %s %s %s", self.scfg.name, outcome.action, external_id, record.title)
+
+    def withdrawals(self, column: str, seen: set[str]) -> None:
+        """Items missing from a complete listing whose detail page is gone."""
+        missing = [
+            k
+            for k in self.known.values()
+            if k.column == column and k.status == "active" and k.article_id not in seen
+        ]
+        if not missing:
+            return
+        gone: list[items.KnownItem] = []
+        for k in missing:
+            entry = ListEntry(
+                column=column, url=self._item_url(k), article_id=k.article_id, list_title=""
+            )
+            try:
+                result = self.source.fetch_item(entry)
+            except (Retriable, Skippable) as exc:
+                log.warning("%s: cannot check %s: %s", self.scfg.name, entry.url, exc)
+                continue
+            if isinstance(result, Gone):
+                gone.append(k)
+        self.stats.withdraw_candidates += len(gone)
+        if not gone:
+            return
+        if not self.scfg.withdrawals:
+            log.warning(
+                "%s: %d item(s) of column %s are gone from the site; withdrawals are "
+                "disabled for this source, so the portal keeps them",
+                self.scfg.name,
+                len(gone),
+                column,
+            )
+            return
+        active = sum(1 for k in self.known.values() if k.column == column and k.status == "active")
+        share = len(gone) / max(active, 1)
+        if share > self.scfg.max_withdraw_share and not self.force:
+            raise SafetyAbort(
+                f"{self.scfg.name}: {len(gone)} of {active} items of column {column!r} are gone "
+                f"({share:.0%}, more than max_withdraw_share {self.scfg.max_withdraw_share:.0%}); "
+                "nothing was withdrawn; run again with --force if the bureau really removed them"
+            )
+        for k in gone:
+            if self.dry_run:
+                self.plan.append(("withdraw", k.external_id, ""))
+                self.stats.withdrawn += 1
+                continue
+            with self.ctx.db.write() as s:
+                if (
+                    items.withdraw(
+                        s,
+                        external_id=k.external_id,
+                        source_name=self.scfg.name,
+                        target=self.ctx.settings.target.name,
+                        actor=self.ctx.actor,
+                        run_id=self.run_id,
+                        reason="gone from the site",
+                    )
+                    is not None
+                ):
+                    self.stats.withdrawn += 1
+
+    def _item_url(self, k: items.KnownItem) -> str:
+        with self.ctx.db.read() as s:
+            row = items.get_item(s, k.external_id)
+            return row.url if row else ""
+
+
+def sync_source(
+    ctx: Context,
+    scfg: SourceConfig,
+    *,
+    columns: list[str] | None,
+    full: bool,
+    since: date | None,
+    dry_run: bool,
+    force: bool,
+    kind: str,
+) -> SourceResult:
+    source = ctx.source_factory(scfg)
+    run = _SourceRun(ctx, scfg, source, full=full, since=since, dry_run=dry_run, force=force)
+    chosen = columns or source.columns()
+    unknown = [c for c in chosen if c not in source.columns()]
+    if unknown:
+        source.close()
+        return SourceResult(
+            scfg.name, "failed", run.stats, f"unknown column(s) {', '.join(unknown)}"
+        )
+    status, message = "ok", None
+    try:
+        with ctx.db.write() as s:
+            run.source_id = items.ensure_source(s, scfg.name, scfg.kind, scfg.base_url)
+            if not dry_run:
+                run.run_id = runs.start(
+                    s,
+                    kind=kind,
+                    source=scfg.name,
+                    actor=ctx.actor,
+                    details={
+                        "columns": chosen,
+                        "full": full,
+                        "since": since.isoformat() if since else None,
+                    },
+                )
+        with ctx.db.read() as s:
+            run.known = items.known_items(s, run.source_id)
+            source.validators = runs.validators_under(s, scfg.base_url)
+        for column in chosen:
+            if ctx.stop.is_set():
+                break
+            try:
+                run.column(column)
+            except Skippable as exc:  # robots.txt forbids the column, or its listing is unreadable
+                run.stats.skipped += 1
+                log.warning("%s: column %s skipped: %s", scfg.name, column, exc)
+            if not dry_run and source.new_validators:
+                with ctx.db.write() as s:
+                    runs.remember_validators(s, source.new_validators)
+                source.new_validators.clear()
+    except LayoutAlarm as exc:
+        status, message = "alarm", str(exc)
+        log.error("%s", exc)
+        if not dry_run:
+            with ctx.db.write() as s:
+                audit_log.append(
+                    s,
+                    audit.LAYOUT_ALARM,
+                    actor=ctx.actor,
+                    source=scfg.name,
+                    run_id=run.run_id,
+                    details={
+                        "column": exc.column,
+                        "url": exc.url,
+                        "selector": exc.selector,
+                        "message": str(exc),
+                    },
+                )
+    except SafetyAbort as exc:
+        status, message = "failed", str(exc)
+        log.error("%s", exc)
+    except Retriable as exc:
+        status, message = "failed", f"{scfg.name}: site unreachable: {exc}"
+        log.error("%s", message)
+    except Fatal as exc:
+        status, message = "failed", f"{scfg.name}: {exc}"
+        log.error("%s", message)
+    finally:
+        source.close()
+    if status == "ok" and run.stats.errors:
+        message = f"{run.stats.errors} item(s) could not be read"
+    if not dry_run and run.run_id is not None:
+        with ctx.db.write() as s:
+            runs.finish(
+                s,
+                run.run_id,
+                status=status,
+                stats=asdict(run.stats),
+                message=message,
+                actor=ctx.actor,
+            )
+    ctx.report("source done", source=scfg.name, status=status, stats=asdict(run.stats))
+    return SourceResult(scfg.name, status, run.stats, message, run.plan)

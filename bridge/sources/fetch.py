@@ -1,0 +1,363 @@
+"""All I/O towards a bureau site, done politely.
+
+- a User-Agent naming the operator; robots.txt honoured through protego (RFC 9309: a
+  robots.txt that answers 4xx allows everything; one that cannot be read disallows);
+- a per-host rate limit and a cap on requests in flight per host;
+- conditional GET with the stored ETag / Last-Modified (a 304 costs no parsing);
+- connect and read timeouts, response size caps (pages and attachments separately);
+- redirects followed by hand, only within the source's allowed hosts;
+- the body decoded by header charset, BOM, ``<meta>``, strict UTF-8, the configured
+  default, and only then detection (logged): ``requests`` would decode ``text/html``
+  without a header charset as ISO-8859-1, so ``r.text`` is never used. Each candidate
+  must decode the whole body strictly. Strict UTF-8 comes before a legacy default
+  because it almost never accepts GBK bytes by accident, while GB18030 accepts most
+  UTF-8 bytes as valid mojibake.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from protego import Protego
+
+from bridge.config import FetchConfig
+from bridge.errors import Fatal, Retriable, Skippable
+
+log = logging.getLogger(__name__)
+
+_CHARSET_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "gb_2312-80": "gb18030",
+    "cp936": "gb18030",
+    "windows-936": "gb18030",
+    "euc-cn": "gb18030",
+    "csgb2312": "gb18030",
+    "utf8": "utf-8",
+    "unicode-1-1-utf-8": "utf-8",
+}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def canonical_charset(name: str | None) -> str | None:
+    """A codec name Python knows, with GB2312/GBK widened to GB18030 (a superset)."""
+    if not name:
+        return None
+    name = name.strip().strip("\"'").lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def header_charset(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    m = re.search(r"charset\s*=\s*([^\s;]+)", content_type, re.I)
+    return canonical_charset(m.group(1)) if m else None
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    charset: str
+    how: str  # header | bom | meta | default | utf-8 | detected
+    replacement_chars: int
+
+
+def decode_html(body: bytes, content_type: str | None, default: str | None) -> Decoded:
+    """Decode a page by the first trustworthy declaration that decodes it cleanly."""
+    candidates: list[tuple[str, str | None]] = [("header", header_charset(content_type))]
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            candidates.insert(0, ("bom", name))
+            break
+    m = _META_CHARSET.search(body[:4096])
+    candidates.append(
+        ("meta", canonical_charset(m.group(1).decode("ascii", "replace")) if m else None)
+    )
+    candidates.append(("utf-8", "utf-8"))
+    candidates.append(("default", canonical_charset(default)))
+    for how, charset in candidates:
+        if not charset:
+            continue
+        try:
+            text = body.decode("utf-8-sig" if charset == "utf-8" else charset)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        return Decoded(text, charset, how, text.count("\ufffd"))
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(body).best()
+    charset = canonical_charset(best.encoding if best else None) or "gb18030"
+    text = body.decode(charset, errors="replace")
+    count = text.count("\ufffd")
+    log.warning(
+        "charset of a page guessed as %s by detection (%d replacement characters)", charset, count
+    )
+    return Decoded(text, charset, "detected", count)
+
+
+@dataclass(frozen=True)
+class Page:
+    url: str  # final URL after redirects
+    status: int
+    text: str
+    charset: str
+    charset_how: str
+    replacement_chars: int
+    etag: str | None
+    last_modified: str | None
+    size: int
+
+
+@dataclass(frozen=True)
+class NotModified:
+    url: str
+
+
+@dataclass(frozen=True)
+class Missing:
+    """404 or 410: the page is gone."""
+
+    url: str
+    status: int
+
+
+@dataclass(frozen=True)
+class FileBody:
+    url: str
+    data: bytes
+    media_type: str
+
+
+class RobotsDisallowed(Skippable):
+    pass
+
+
+class _HostGate:
+    """Rate limit and concurrency cap for one host, shared by all threads."""
+
+    def __init__(self, rate: float, concurrency: int) -> None:
+        self.interval = 1.0 / rate
+        self.lock = threading.Lock()
+        self.next_time = 0.0
+        self.slots = threading.BoundedSemaphore(concurrency)
+
+    def __enter__(self) -> None:
+        self.slots.acquire()
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next_time)
+            self.next_time = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+    def __exit__(self, *exc: object) -> None:
+        self.slots.release()
+
+
+class Fetcher:
+    """One per source: a requests session plus the politeness rules for its hosts."""
+
+    def __init__(
+        self,
+        cfg: FetchConfig,
+        *,
+        base_url: str,
+        allowed_hosts: Iterable[str] = (),
+        default_charset: str | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.default_charset = default_charset
+        base_host = urlsplit(base_url).hostname or ""
+        self.allowed_hosts = {base_host, *allowed_hosts}
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = cfg.user_agent
+        self.session.headers["Accept-Language"] = "zh-CN,zh;q=0.9"
+        self._gates: dict[str, _HostGate] = {}
+        self._robots: dict[str, Protego | None] = {}
+        self._lock = threading.Lock()
+        self.requests_made = 0
+
+    def close(self) -> None:
+        self.session.close()
+
+    def allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and (parts.hostname or "") in self.allowed_hosts
+
+    def _gate(self, host: str) -> _HostGate:
+        with self._lock:
+            gate = self._gates.get(host)
+            if gate is None:
+                gate = self._gates[host] = _HostGate(self.cfg.rate_limit, self.cfg.concurrency)
+            return gate
+
+    # --- robots.txt ------------------------------------------------------------------------
+
+    def _robots_for(self, url: str) -> Protego | None:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._lock:
+            if origin in self._robots:
+                return self._robots[origin]
+        robots_url = origin + "/robots.txt"
+        try:
+            with self._gate(parts.hostname or ""):
+                r = self.session.get(robots_url, timeout=self._timeout(), allow_redirects=True)
+                self.requests_made += 1
+        except requests.RequestException as exc:
+            raise Retriable(f"cannot read {robots_url}: {type(exc).__name__}") from None
+        if r.status_code >= 500:
+            raise Retriable(
+                f"{robots_url} answered {r.status_code}; by RFC 9309 nothing may be fetched"
+            )
+        parser = None
+        if r.status_code == 200:
+            parser = Protego.parse(r.content.decode("utf-8", errors="replace"))
+        with self._lock:
+            self._robots[origin] = parser
+        return parser
+
+    def check_robots(self, url: str) -> None:
+        if not self.cfg.respect_robots:
+            return
+        parser = self._robots_for(url)
+        if parser is not None and not parser.can_fetch(url, self.cfg.user_agent):
+            raise RobotsDisallowed(f"robots.txt disallows {url}")
+
+    def crawl_delay(self, url: str) -> float | None:
+        parser = self._robots_for(url) if self.cfg.respect_robots else None
+        return parser.crawl_delay(self.cfg.user_agent) if parser else None
+
+    # --- requests --------------------------------------------------------------------------
+
+    def _timeout(self) -> tuple[float, float]:
+        return (self.cfg.connect_timeout, self.cfg.read_timeout)
+
+    def _get(
+        self, url: str, headers: dict[str, str], max_bytes: int
+    ) -> tuple[requests.Response, bytes]:
+        """GET with redirects checked hop by hop and the body read up to ``max_bytes``."""
+        for _ in range(6):
+            if not self.allowed(url):
+                raise Skippable(f"{url} is not on an allowed host of this source")
+            self.check_robots(url)
+            host = urlsplit(url).hostname or ""
+            try:
+                with self._gate(host):
+                    r = self.session.get(
+                        url,
+                        headers=headers,
+                        timeout=self._timeout(),
+                        allow_redirects=False,
+                        stream=True,
+                    )
+                    self.requests_made += 1
+                    if r.is_redirect:
+                        r.close()
+                        url = urljoin(url, r.headers.get("Location", ""))
+                        continue
+                    body = self._read_capped(r, url, max_bytes)
+            except requests.Timeout:
+                raise Retriable(f"timed out reading {url}") from None
+            except requests.ConnectionError as exc:
+                raise Retriable(f"cannot connect to {url}: {_short(exc)}") from None
+            except requests.RequestException as exc:
+                raise Retriable(f"request to {url} failed: {_short(exc)}") from None
+            return r, body
+        raise Skippable(f"too many redirects from {url}")
+
+    @staticmethod
+    def _read_capped(r: requests.Response, url: str, max_bytes: int) -> bytes:
+        declared = r.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            r.close()
+            raise Skippable(f"{url} is {int(declared)} bytes, over the cap of {max_bytes}")
+        chunks = []
+        size = 0
+        for chunk in r.iter_content(65536):
+            size += len(chunk)
+            if size > max_bytes:
+                r.close()
+                raise Skippable(f"{url} is over the cap of {max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def page(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> Page | NotModified | Missing:
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        r, body = self._get(url, headers, self.cfg.max_page_bytes)
+        if r.status_code == 304:
+            return NotModified(r.url)
+        if r.status_code in (404, 410):
+            return Missing(r.url, r.status_code)
+        _raise_for_status(r, url)
+        decoded = decode_html(body, r.headers.get("Content-Type"), self.default_charset)
+        if decoded.replacement_chars:
+            log.warning(
+                "%s: %d replacement characters after decoding as %s (%s)",
+                url,
+                decoded.replacement_chars,
+                decoded.charset,
+                decoded.how,
+            )
+        return Page(
+            url=r.url,
+            status=r.status_code,
+            text=decoded.text,
+            charset=decoded.charset,
+            charset_how=decoded.how,
+            replacement_chars=decoded.replacement_chars,
+            etag=r.headers.get("ETag"),
+            last_modified=r.headers.get("Last-Modified"),
+            size=len(body),
+        )
+
+    def file(self, url: str) -> FileBody | Missing:
+        r, body = self._get(url, {}, self.cfg.max_attachment_bytes)
+        if r.status_code in (404, 410):
+            return Missing(r.url, r.status_code)
+        _raise_for_status(r, url)
+        media_type = (
+            (r.headers.get("Content-Type") or "application/octet-stream").split(";")[0].strip()
+        )
+        return FileBody(r.url, body, media_type)
+
+
+def _raise_for_status(r: requests.Response, url: str) -> None:
+    if r.status_code in (408, 429) or r.status_code >= 500:
+        raise Retriable(f"{url} answered {r.status_code}")
+    if r.status_code in (401, 403):
+        raise Fatal(f"{url} answered {r.status_code}: the site refuses this client")
+    if r.status_code >= 400:
+        raise Skippable(f"{url} answered {r.status_code}")
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    m = re.search(r"\[Errno -?\d+\] ([^')\]]+)", text)
+    if m:
+        return m.group(1)
+    return type(exc).__name__

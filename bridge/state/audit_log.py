@@ -1,0 +1,162 @@
+"""Appending to and reading the hash-chained audit trail (see ``bridge.audit``).
+
+``append`` is the one audit call every outcome goes through. It runs inside the caller's
+write transaction, so an event is recorded exactly when the change it describes is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from bridge.audit import GENESIS, AuditEvent, canonical_details, chain_hash
+from bridge.state.models import AuditEventRow, AuditHeadRow, utcnow
+
+log = logging.getLogger("bridge.audit")
+
+
+def append(
+    session: Session,
+    event: str,
+    *,
+    actor: str,
+    source: str | None = None,
+    item: str | None = None,
+    run_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add one event to the chain (locks the chain head until the transaction ends)."""
+    head = session.execute(
+        select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()
+    ).scalar_one()
+    new_id = head.last_id + 1
+    prev = head.last_hash
+    ts = utcnow()
+    text = canonical_details(details)
+    digest = chain_hash(prev, new_id, ts, actor, event, source, item, run_id, text)
+    session.add(
+        AuditEventRow(
+            id=new_id,
+            ts=ts,
+            actor=actor,
+            event=event,
+            source=source,
+            item=item,
+            run_id=run_id,
+            details=text,
+            prev_hash=prev,
+            hash=digest,
+        )
+    )
+    head.last_id = new_id
+    head.last_hash = digest
+    head.count = head.count + 1
+    session.flush()
+    log.debug("audit %s %s %s %s", event, source or "-", item or "-", text)
+    return AuditEvent(new_id, ts, actor, event, source, item, run_id, text, prev, digest)
+
+
+def _to_event(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(
+        id=row.id,
+        ts=row.ts,
+        actor=row.actor,
+        event=row.event,
+        source=row.source,
+        item=row.item,
+        run_id=row.run_id,
+        details=row.details,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    since: datetime | None = None
+    until: datetime | None = None
+    events: tuple[str, ...] = ()
+    item: str | None = None
+    source: str | None = None
+    after_id: int | None = None
+
+
+def _filtered(f: AuditFilter) -> Select[AuditEventRow]:
+    q = select(AuditEventRow)
+    if f.since:
+        q = q.where(AuditEventRow.ts >= f.since)
+    if f.until:
+        q = q.where(AuditEventRow.ts < f.until)
+    if f.events:
+        conditions = []
+        for name in f.events:
+            if name.endswith(".*") or "." not in name:
+                prefix = name.removesuffix(".*")
+                conditions.append(AuditEventRow.event.startswith(prefix + "."))
+            else:
+                conditions.append(AuditEventRow.event == name)
+        q = q.where(or_(*conditions))
+    if f.item:
+        q = q.where(AuditEventRow.item == f.item)
+    if f.source:
+        q = q.where(AuditEventRow.source == f.source)
+    if f.after_id is not None:
+        q = q.where(AuditEventRow.id > f.after_id)
+    return q
+
+
+def query(
+    session: Session, f: AuditFilter, *, limit: int | None = None, newest_first: bool = False
+) -> list[AuditEvent]:
+    q = _filtered(f).order_by(AuditEventRow.id.desc() if newest_first else AuditEventRow.id)
+    if limit is not None:
+        q = q.limit(limit)
+    return [_to_event(r) for r in session.execute(q).scalars()]
+
+
+def count(session: Session, f: AuditFilter) -> int:
+    sub = _filtered(f).subquery()
+    return int(session.execute(select(func.count()).select_from(sub)).scalar_one())
+
+
+def iter_chain(session: Session, *, batch: int = 5000, after_id: int = 0) -> Iterator[AuditEvent]:
+    """Every event in id order, read in batches so memory stays flat on long trails."""
+    last = after_id
+    while True:
+        rows = (
+            session.execute(
+                select(AuditEventRow)
+                .where(AuditEventRow.id > last)
+                .order_by(AuditEventRow.id)
+                .limit(batch)
+            )
+            .scalars()
+            .all()
+        )
+        if not rows:
+            return
+        for r in rows:
+            yield _to_event(r)
+        last = rows[-1].id
+
+
+def head(session: Session) -> tuple[int, str]:
+    row = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1)).scalar_one()
+    return row.last_id, row.last_hash
+
+
+def previous_hash(session: Session, before_id: int) -> str:
+    """The hash of the row just before ``before_id`` (genesis when there is none)."""
+    row = session.execute(
+        select(AuditEventRow.hash)
+        .where(AuditEventRow.id < before_id)
+        .order_by(AuditEventRow.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return row or GENESIS

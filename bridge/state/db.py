@@ -1,0 +1,208 @@
+"""Opening the state store: engines, SQLite tuning, integrity and schema checks.
+
+SQLite is shared by the daemon and CLI commands, so it runs in WAL mode with a busy
+timeout, and every write transaction starts with ``BEGIN IMMEDIATE``: a deferred
+transaction that later upgrades to a write fails at once with "database is locked",
+whatever the busy timeout, while an immediate one waits its turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from bridge import defaults
+from bridge.config import redact_url
+from bridge.errors import StateError
+
+log = logging.getLogger(__name__)
+
+
+def _alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL, or None for another backend or :memory:."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 (SQLAlchemy 2.1 does that itself; 2.0 does not)."""
+    u = make_url(url)
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    return u.render_as_string(hide_password=False)
+
+
+def make_engine(url: str) -> Engine:
+    url = normalize_url(url)
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={
+                "timeout": defaults.SQLITE_BUSY_TIMEOUT_MS / 1000,
+                "check_same_thread": False,
+            },
+            poolclass=NullPool,  # connections are cheap; no handle outlives a fork or a thread
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is always deferred).
+    dbapi_connection.isolation_level = None
+    cur = dbapi_connection.cursor()
+    cur.execute(f"PRAGMA busy_timeout = {defaults.SQLITE_BUSY_TIMEOUT_MS}")
+    mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()
+    if mode and mode[0] != "wal":
+        log.warning("SQLite journal mode is %s, not WAL: readers may wait for writers", mode[0])
+    cur.execute("PRAGMA synchronous = NORMAL")  # safe in WAL: a crash loses no commit
+    cur.execute("PRAGMA foreign_keys = ON")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """An engine plus the two kinds of session: ``write()`` and ``read()``."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.display_url = redact_url(url)
+        self.engine = make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._writer = sessionmaker(self.engine, expire_on_commit=False)
+        reader_bind = (
+            self.engine.execution_options(sqlite_begin="DEFERRED")
+            if self.is_sqlite
+            else self.engine
+        )
+        self._reader = sessionmaker(reader_bind, expire_on_commit=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite); commits on success."""
+        with self._writer.begin() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read transaction; objects stay readable after it ends (close does not expire)."""
+        with self._reader() as session:
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- checks --------------------------------------------------------------------------
+
+    def check_integrity(self) -> None:
+        """``PRAGMA integrity_check``; a damaged file is reported, never recreated."""
+        if not self.is_sqlite:
+            return
+        path = sqlite_path(self.url)
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.exec_driver_sql("PRAGMA integrity_check").fetchall()
+        except DBAPIError as exc:
+            raise StateError(
+                f"state database {path} is not a usable SQLite database ({_reason(exc)}); "
+                "it was left untouched: restore it from a backup or move it aside"
+            ) from None
+        problems = [r[0] for r in rows if r[0] != "ok"]
+        if problems:
+            shown = "; ".join(problems[:3])
+            raise StateError(
+                f"state database {path} is corrupt (integrity_check: {shown}); "
+                "it was left untouched: restore it from a backup or move it aside"
+            )
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def has_tables(self) -> bool:
+        with self.engine.connect() as conn:
+            return bool(inspect(conn).get_table_names())
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Migrate to the newest schema; returns (revision before, revision after)."""
+        before = self.current_revision()
+        cfg = _alembic_config()
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return before, head_revision()
+
+    def check_schema(self, *, create: bool) -> None:
+        """Stop unless the schema is the newest; an empty database is created when allowed."""
+        current = self.current_revision()
+        head = head_revision()
+        if current == head:
+            return
+        if current is None and not self.has_tables() and create:
+            log.info("creating a new state database at %s", self.display_url)
+            self.upgrade()
+            return
+        raise StateError(
+            f"state database {self.display_url} is at schema revision {current or 'none'}, "
+            f"this bridge needs {head}: run `bridge db upgrade` first"
+        )
+
+
+def _reason(exc: DBAPIError) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig) if orig is not None else type(exc).__name__
+
+
+def open_database(url: str, *, create: bool = True, check: bool = True) -> Database:
+    """Open the store, check it, and create a new one if the file is new and ``create``."""
+    db = Database(url)
+    try:
+        if check:
+            db.check_integrity()
+            db.check_schema(create=create)
+        else:
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        db.dispose()
+        raise StateError(f"cannot open state database {db.display_url}: {_reason(exc)}") from None
+    except StateError:
+        db.dispose()
+        raise
+    return db

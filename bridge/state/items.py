@@ -1,0 +1,399 @@
+"""Items, their versions, quarantine, withdrawals, and what the pipeline needs to plan.
+
+Recording a new version and enqueueing its delivery happen in one transaction (the
+outbox pattern): either both are stored or neither is.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bridge import audit
+from bridge.catalog import CatalogRecord, format_index_no
+from bridge.normalize.hashing import canonical_json
+from bridge.state import audit_log
+from bridge.state.models import (
+    BlobRow,
+    DeliveryRow,
+    IndexSerialRow,
+    ItemRow,
+    ItemVersionRow,
+    SourceRow,
+    utcnow,
+)
+
+
+def ensure_source(session: Session, name: str, kind: str, base_url: str) -> int:
+    row = session.execute(select(SourceRow).where(SourceRow.name == name)).scalar_one_or_none()
+    if row is None:
+        row = SourceRow(name=name, kind=kind, base_url=base_url)
+        session.add(row)
+        session.flush()
+    elif row.base_url != base_url or row.kind != kind:
+        row.base_url, row.kind = base_url, kind
+    return row.id
+
+
+@dataclass(frozen=True)
+class KnownItem:
+    """What the pipeline needs to decide whether to fetch an entry again."""
+
+    external_id: str
+    article_id: str
+    column: str
+    fingerprint: str | None
+    status: str
+    content_hash: str | None
+
+
+def known_items(
+    session: Session, source_id: int, column: str | None = None
+) -> dict[str, KnownItem]:
+    """Items of a source (optionally one column), keyed by article id."""
+    q = select(
+        ItemRow.external_id,
+        ItemRow.article_id,
+        ItemRow.column,
+        ItemRow.list_fingerprint,
+        ItemRow.status,
+        ItemRow.content_hash,
+    ).where(ItemRow.source_id == source_id)
+    if column is not None:
+        q = q.where(ItemRow.column == column)
+    return {r.article_id: KnownItem(*r) for r in session.execute(q)}
+
+
+def count_items(session: Session, source_id: int, column: str, status: str = "active") -> int:
+    q = (
+        select(func.count())
+        .select_from(ItemRow)
+        .where(ItemRow.source_id == source_id, ItemRow.column == column, ItemRow.status == status)
+    )
+    return int(session.execute(q).scalar_one())
+
+
+def get_item(session: Session, external_id: str) -> ItemRow | None:
+    return session.execute(
+        select(ItemRow).where(ItemRow.external_id == external_id)
+    ).scalar_one_or_none()
+
+
+def _item_for_update(session: Session, external_id: str) -> ItemRow | None:
+    q = select(ItemRow).where(ItemRow.external_id == external_id).with_for_update()
+    return session.execute(q).scalar_one_or_none()
+
+
+def _new_item(session: Session, source_id: int, record_like: dict[str, Any]) -> ItemRow:
+    row = ItemRow(
+        source_id=source_id,
+        external_id=record_like["external_id"],
+        article_id=record_like["article_id"],
+        column=record_like["column"],
+        url=record_like["url"],
+        status="active",
+        version=0,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def allocate_index_no(session: Session, org_code: str, year: int) -> str:
+    """The next 索引号 for (org code, year); atomic, never reused.
+
+    The serial row is updated in the caller's write transaction: on SQLite the whole
+    transaction holds the write lock (BEGIN IMMEDIATE); on PostgreSQL the UPDATE takes
+    the row lock, so concurrent allocators queue instead of colliding.
+    """
+    result = session.execute(
+        update(IndexSerialRow)
+        .where(IndexSerialRow.org_code == org_code, IndexSerialRow.year == year)
+        .values(next_serial=IndexSerialRow.next_serial + 1)
+        .returning(IndexSerialRow.next_serial)
+    ).scalar_one_or_none()
+    if result is None:
+        session.add(IndexSerialRow(org_code=org_code, year=year, next_serial=2))
+        session.flush()
+        serial = 1
+    else:
+        serial = result - 1
+    return format_index_no(org_code, year, serial)
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What recording a normalized record did: new, changed, or unchanged."""
+
+    action: str  # new | changed | unchanged
+    external_id: str
+    version: int
+    delivery_id: int | None
+
+
+def record_version(
+    session: Session,
+    *,
+    source_id: int,
+    source_name: str,
+    record: CatalogRecord,
+    content_hash: str,
+    fingerprint: str,
+    target: str,
+    actor: str,
+    run_id: int | None,
+    blobs: list[tuple[str, str, bytes]],
+    mint_index_no_for: str | None = None,
+) -> RecordOutcome:
+    """Store a record if its content is new, with its pending delivery, in one transaction.
+
+    ``blobs`` are (sha256, media type, bytes) of the record's attachments; stored once per
+    sha256. ``mint_index_no_for`` is the org code when the bridge mints 索引号.
+    """
+    now = utcnow()
+    item = _item_for_update(session, record.external_id)
+    is_new = item is None
+    if item is None:
+        item = _new_item(
+            session,
+            source_id,
+            {
+                "external_id": record.external_id,
+                "article_id": record.source.article_id,
+                "column": record.source.column,
+                "url": record.source.url,
+            },
+        )
+        audit_log.append(
+            session,
+            audit.ITEM_DISCOVERED,
+            actor=actor,
+            source=source_name,
+            item=record.external_id,
+            run_id=run_id,
+            details={
+                "url": record.source.url,
+                "column": record.source.column,
+                "title": record.title,
+            },
+        )
+    item.list_fingerprint = fingerprint
+    item.last_seen = now
+    item.url = record.source.url
+    was_quarantined = item.quarantine is not None
+    item.quarantine = None
+    if was_quarantined:
+        audit_log.append(
+            session,
+            audit.RECORD_RELEASED,
+            actor=actor,
+            source=source_name,
+            item=record.external_id,
+            run_id=run_id,
+            details={"url": record.source.url},
+        )
+    if item.content_hash == content_hash and item.status == "active":
+        return RecordOutcome("unchanged", record.external_id, item.version, None)
+
+    if mint_index_no_for and item.index_no is None:
+        item.index_no = allocate_index_no(session, mint_index_no_for, record.created.year)
+        audit_log.append(
+            session,
+            audit.INDEX_NO_MINTED,
+            actor=actor,
+            source=source_name,
+            item=record.external_id,
+            run_id=run_id,
+            details={"index_no": item.index_no},
+        )
+    if item.index_no:
+        record = record.with_index_no(item.index_no)
+
+    for sha, media_type, data in blobs:
+        if session.get(BlobRow, sha) is None:
+            session.add(BlobRow(sha256=sha, size=len(data), media_type=media_type, data=data))
+
+    old_hash = item.content_hash
+    item.version += 1
+    item.content_hash = content_hash
+    item.status = "active"
+    item.published_at = record.published
+    version = ItemVersionRow(
+        item_id=item.id,
+        version=item.version,
+        content_hash=content_hash,
+        record=canonical_json(record.to_state_json()).decode(),
+    )
+    session.add(version)
+    session.flush()
+    # An older version still waiting is replaced by this one: the portal gets the newest.
+    session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.item_id == item.id,
+            DeliveryRow.status == "pending",
+            DeliveryRow.target == target,
+        )
+        .values(status="superseded", updated_at=now)
+    )
+    delivery = DeliveryRow(
+        item_id=item.id,
+        version_id=version.id,
+        action="put",
+        target=target,
+        status="pending",
+        next_attempt_at=now,
+    )
+    session.add(delivery)
+    session.flush()
+    audit_log.append(
+        session,
+        audit.RECORD_CHANGED,
+        actor=actor,
+        source=source_name,
+        item=record.external_id,
+        run_id=run_id,
+        details={
+            "action": "new" if is_new or old_hash is None else "changed",
+            "version": item.version,
+            "content_hash": content_hash,
+            "previous_hash": old_hash,
+            "title": record.title,
+            "delivery_id": delivery.id,
+        },
+    )
+    return RecordOutcome(
+        "new" if old_hash is None else "changed", record.external_id, item.version, delivery.id
+    )
+
+
+def touch_unchanged(session: Session, external_id: str, fingerprint: str) -> None:
+    session.execute(
+        update(ItemRow)
+        .where(ItemRow.external_id == external_id)
+        .values(list_fingerprint=fingerprint, last_seen=utcnow())
+    )
+
+
+def quarantine(
+    session: Session,
+    *,
+    source_id: int,
+    source_name: str,
+    external_id: str,
+    article_id: str,
+    column: str,
+    url: str,
+    fingerprint: str,
+    problems: list[dict[str, str]],
+    actor: str,
+    run_id: int | None,
+) -> bool:
+    """Hold an item back with its reasons; returns False when it was already held for the
+    same reasons (no new audit event for a repeat)."""
+    item = _item_for_update(session, external_id)
+    if item is None:
+        item = _new_item(
+            session,
+            source_id,
+            {"external_id": external_id, "article_id": article_id, "column": column, "url": url},
+        )
+        item.status = "quarantined"
+    item.list_fingerprint = fingerprint
+    item.last_seen = utcnow()
+    reason = json.dumps({"url": url, "problems": problems}, ensure_ascii=False, sort_keys=True)
+    if item.quarantine == reason:
+        return False
+    item.quarantine = reason
+    audit_log.append(
+        session,
+        audit.RECORD_QUARANTINED,
+        actor=actor,
+        source=source_name,
+        item=external_id,
+        run_id=run_id,
+        details={"url": url, "problems": problems},
+    )
+    return True
+
+
+def withdraw(
+    session: Session,
+    *,
+    external_id: str,
+    source_name: str,
+    target: str,
+    actor: str,
+    run_id: int | None,
+    reason: str,
+) -> int | None:
+    """Mark an item withdrawn and enqueue the portal DELETE; returns the delivery id."""
+    item = _item_for_update(session, external_id)
+    if item is None or item.status == "withdrawn":
+        return None
+    now = utcnow()
+    item.status = "withdrawn"
+    item.content_hash = None
+    session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.item_id == item.id,
+            DeliveryRow.status == "pending",
+            DeliveryRow.target == target,
+        )
+        .values(status="superseded", updated_at=now)
+    )
+    delivery = DeliveryRow(
+        item_id=item.id,
+        version_id=None,
+        action="delete",
+        target=target,
+        status="pending",
+        next_attempt_at=now,
+    )
+    session.add(delivery)
+    session.flush()
+    audit_log.append(
+        session,
+        audit.ITEM_WITHDRAWN,
+        actor=actor,
+        source=source_name,
+        item=external_id,
+        run_id=run_id,
+        details={"reason": reason, "delivery_id": delivery.id},
+    )
+    return delivery.id
+
+
+def latest_record(session: Session, item_id: int) -> dict[str, Any] | None:
+    row = session.execute(
+        select(ItemVersionRow.record)
+        .where(ItemVersionRow.item_id == item_id)
+        .order_by(ItemVersionRow.version.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return json.loads(row) if row else None
+
+
+def quarantined(session: Session, source_id: int | None = None) -> list[ItemRow]:
+    q = select(ItemRow).where(ItemRow.quarantine.is_not(None)).order_by(ItemRow.id)
+    if source_id is not None:
+        q = q.where(ItemRow.source_id == source_id)
+    return list(session.execute(q).scalars())
+
+
+def last_seen_before(
+    session: Session, source_id: int, column: str, before: datetime
+) -> list[ItemRow]:
+    q = select(ItemRow).where(
+        ItemRow.source_id == source_id,
+        ItemRow.column == column,
+        ItemRow.status == "active",
+        ItemRow.last_seen < before,
+    )
+    return list(session.execute(q).scalars())

@@ -1,0 +1,351 @@
+"""The delivery outbox: claim under a lease, then done / retry later / dead letter.
+
+A delivery is claimable when it is pending and due, or in flight with an expired lease
+(its worker died), and no earlier delivery of the same item is still waiting: per item,
+deliveries go out in order, so an older version never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from bridge import audit
+from bridge.state import audit_log
+from bridge.state.models import (
+    BlobRow,
+    CircuitRow,
+    DeliveryRow,
+    ItemRow,
+    ItemVersionRow,
+    SourceRow,
+    UploadRow,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery taken under lease, with everything needed to send it."""
+
+    id: int
+    item_id: int
+    external_id: str
+    source: str
+    action: str
+    attempts: int
+    version: int | None
+    record: dict[str, Any] | None
+    index_no: str | None
+
+
+def _claimable(now: datetime, target: str) -> ColumnElement[bool]:
+    earlier = aliased(DeliveryRow)
+    waiting_before = exists().where(
+        earlier.item_id == DeliveryRow.item_id,
+        earlier.id < DeliveryRow.id,
+        earlier.target == DeliveryRow.target,
+        earlier.status.in_(("pending", "inflight")),
+    )
+    return and_(
+        DeliveryRow.target == target,
+        or_(
+            and_(DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now),
+            and_(DeliveryRow.status == "inflight", DeliveryRow.lease_until < now),
+        ),
+        ~waiting_before,
+    )
+
+
+def claim(
+    session: Session, *, target: str, owner: str, lease_seconds: float, limit: int
+) -> list[Claimed]:
+    """Take up to ``limit`` due deliveries under a lease (in the caller's write transaction)."""
+    now = utcnow()
+    q = select(DeliveryRow.id).where(_claimable(now, target)).order_by(DeliveryRow.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    ids = list(session.execute(q).scalars())
+    if not ids:
+        return []
+    session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.id.in_(ids))
+        .values(
+            status="inflight", lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds)
+        )
+    )
+    rows = session.execute(
+        select(DeliveryRow, ItemRow.external_id, ItemRow.index_no, SourceRow.name, ItemVersionRow)
+        .join(ItemRow, ItemRow.id == DeliveryRow.item_id)
+        .join(SourceRow, SourceRow.id == ItemRow.source_id)
+        .outerjoin(ItemVersionRow, ItemVersionRow.id == DeliveryRow.version_id)
+        .where(DeliveryRow.id.in_(ids))
+        .order_by(DeliveryRow.id)
+    ).all()
+    out = []
+    for d, external_id, index_no, source, version in rows:
+        out.append(
+            Claimed(
+                id=d.id,
+                item_id=d.item_id,
+                external_id=external_id,
+                source=source,
+                action=d.action,
+                attempts=d.attempts,
+                version=version.version if version else None,
+                record=json.loads(version.record) if version else None,
+                index_no=index_no,
+            )
+        )
+    return out
+
+
+def next_due(session: Session, target: str) -> datetime | None:
+    """When the next pending delivery becomes due (for a drain that waits for retries)."""
+    return session.execute(
+        select(func.min(DeliveryRow.next_attempt_at)).where(
+            DeliveryRow.target == target, DeliveryRow.status == "pending"
+        )
+    ).scalar_one_or_none()
+
+
+def _owned(session: Session, delivery_id: int, owner: str) -> DeliveryRow | None:
+    """The delivery if this worker still holds its lease (another may have retaken it)."""
+    row = session.get(DeliveryRow, delivery_id, with_for_update=True)
+    if row is None or row.status != "inflight" or row.lease_owner != owner:
+        return None
+    return row
+
+
+def mark_sent(session: Session, c: Claimed, *, actor: str, target: str) -> None:
+    audit_log.append(
+        session,
+        audit.DELIVERY_SENT,
+        actor=actor,
+        source=c.source,
+        item=c.external_id,
+        details={
+            "delivery_id": c.id,
+            "action": c.action,
+            "version": c.version,
+            "target": target,
+            "attempt": c.attempts + 1,
+        },
+    )
+
+
+def complete(
+    session: Session, c: Claimed, *, owner: str, actor: str, answer: dict[str, Any]
+) -> bool:
+    """Store the target's answer and mark the delivery done (False: lease was lost)."""
+    row = _owned(session, c.id, owner)
+    if row is None:
+        return False
+    now = utcnow()
+    row.status = "done"
+    row.attempts += 1
+    row.done_at = now
+    row.lease_owner = row.lease_until = None
+    row.response = json.dumps(answer, ensure_ascii=False, sort_keys=True)
+    item = session.get(ItemRow, c.item_id)
+    assert item is not None
+    if c.action == "put":
+        if answer.get("index_no") and item.index_no is None:
+            item.index_no = answer["index_no"]
+        item.portal_version = answer.get("version")
+        if item.first_confirmed_at is None:
+            item.first_confirmed_at = now
+    audit_log.append(
+        session,
+        audit.DELIVERY_CONFIRMED,
+        actor=actor,
+        source=c.source,
+        item=c.external_id,
+        details={"delivery_id": c.id, "action": c.action, "version": c.version, "answer": answer},
+    )
+    return True
+
+
+def retry_later(
+    session: Session,
+    c: Claimed,
+    *,
+    owner: str,
+    actor: str,
+    error: str,
+    delay: float,
+    max_attempts: int,
+) -> str:
+    """Count a failed attempt; dead-letter after ``max_attempts``. Returns the new status."""
+    row = _owned(session, c.id, owner)
+    if row is None:
+        return "lost"
+    row.attempts += 1
+    row.last_error = error
+    row.lease_owner = row.lease_until = None
+    if row.attempts >= max_attempts:
+        row.status = "dead"
+        audit_log.append(
+            session,
+            audit.DELIVERY_DEAD,
+            actor=actor,
+            source=c.source,
+            item=c.external_id,
+            details={"delivery_id": c.id, "attempts": row.attempts, "error": error},
+        )
+        return "dead"
+    row.status = "pending"
+    row.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    audit_log.append(
+        session,
+        audit.DELIVERY_FAILED,
+        actor=actor,
+        source=c.source,
+        item=c.external_id,
+        details={
+            "delivery_id": c.id,
+            "attempt": row.attempts,
+            "error": error,
+            "retry_in_seconds": round(delay, 3),
+        },
+    )
+    return "pending"
+
+
+def dead_letter(
+    session: Session,
+    c: Claimed,
+    *,
+    owner: str,
+    actor: str,
+    error: str,
+    errors: list[dict[str, str]],
+) -> bool:
+    row = _owned(session, c.id, owner)
+    if row is None:
+        return False
+    row.attempts += 1
+    row.status = "dead"
+    row.last_error = error
+    row.lease_owner = row.lease_until = None
+    audit_log.append(
+        session,
+        audit.DELIVERY_DEAD,
+        actor=actor,
+        source=c.source,
+        item=c.external_id,
+        details={"delivery_id": c.id, "attempts": row.attempts, "error": error, "errors": errors},
+    )
+    return True
+
+
+def release(session: Session, c: Claimed, *, owner: str) -> None:
+    """Give a claimed delivery back untouched (circuit open, shutting down, auth failure)."""
+    row = _owned(session, c.id, owner)
+    if row is not None:
+        row.status = "pending"
+        row.lease_owner = row.lease_until = None
+
+
+def retry_dead(session: Session, *, target: str, actor: str, external_id: str | None = None) -> int:
+    """Put dead letters back in the queue (``bridge retry``); returns how many."""
+    q = (
+        select(DeliveryRow, ItemRow.external_id, SourceRow.name)
+        .join(ItemRow, ItemRow.id == DeliveryRow.item_id)
+        .join(SourceRow, SourceRow.id == ItemRow.source_id)
+        .where(DeliveryRow.status == "dead", DeliveryRow.target == target)
+    )
+    if external_id is not None:
+        q = q.where(ItemRow.external_id == external_id)
+    n = 0
+    now = utcnow()
+    for row, ext, source in session.execute(q).all():
+        row.status = "pending"
+        row.attempts = 0
+        row.next_attempt_at = now
+        audit_log.append(
+            session,
+            audit.DELIVERY_RETRIED,
+            actor=actor,
+            source=source,
+            item=ext,
+            details={"delivery_id": row.id, "last_error": row.last_error},
+        )
+        n += 1
+    return n
+
+
+def counts(session: Session, target: str) -> dict[str, int]:
+    rows = session.execute(
+        select(DeliveryRow.status, func.count())
+        .where(DeliveryRow.target == target)
+        .group_by(DeliveryRow.status)
+    ).all()
+    return {status: int(n) for status, n in rows}
+
+
+def counts_by_source(session: Session, target: str) -> dict[str, dict[str, int]]:
+    rows = session.execute(
+        select(SourceRow.name, DeliveryRow.status, func.count())
+        .join(ItemRow, ItemRow.id == DeliveryRow.item_id)
+        .join(SourceRow, SourceRow.id == ItemRow.source_id)
+        .where(DeliveryRow.target == target)
+        .group_by(SourceRow.name, DeliveryRow.status)
+    ).all()
+    out: dict[str, dict[str, int]] = {}
+    for source, status, n in rows:
+        out.setdefault(source, {})[status] = int(n)
+    return out
+
+
+def dead_letters(
+    session: Session, target: str, limit: int = 50
+) -> list[tuple[str, str | None, int]]:
+    rows = session.execute(
+        select(ItemRow.external_id, DeliveryRow.last_error, DeliveryRow.id)
+        .join(ItemRow, ItemRow.id == DeliveryRow.item_id)
+        .where(DeliveryRow.status == "dead", DeliveryRow.target == target)
+        .order_by(DeliveryRow.id)
+        .limit(limit)
+    ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+# --- attachments ---------------------------------------------------------------------------
+
+
+def blob(session: Session, sha256: str) -> BlobRow | None:
+    return session.get(BlobRow, sha256)
+
+
+def uploaded_file_id(session: Session, target: str, sha256: str) -> str | None:
+    row = session.get(UploadRow, (target, sha256))
+    return row.file_id if row else None
+
+
+def remember_upload(session: Session, target: str, sha256: str, file_id: str) -> None:
+    if session.get(UploadRow, (target, sha256)) is None:
+        session.add(UploadRow(target=target, sha256=sha256, file_id=file_id))
+
+
+# --- circuit breaker -----------------------------------------------------------------------
+
+
+def circuit(session: Session, target: str) -> CircuitRow:
+    row = session.get(CircuitRow, target)
+    if row is None:
+        row = CircuitRow(target=target, state="closed", failures=0)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def circuits(session: Session) -> list[CircuitRow]:
+    return list(session.execute(select(CircuitRow).order_by(CircuitRow.target)).scalars())

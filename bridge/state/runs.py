@@ -1,0 +1,161 @@
+"""Runs (one cycle of one source), cursors, and the conditional-GET cache."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bridge import audit
+from bridge.state import audit_log
+from bridge.state.models import CursorRow, FetchCacheRow, ItemRow, RunRow, SourceRow, utcnow
+
+
+def start(
+    session: Session, *, kind: str, source: str | None, actor: str, details: dict[str, Any]
+) -> int:
+    run = RunRow(kind=kind, source=source, actor=actor, status="running")
+    session.add(run)
+    session.flush()
+    audit_log.append(
+        session,
+        audit.RUN_STARTED,
+        actor=actor,
+        source=source,
+        run_id=run.id,
+        details={"kind": kind, **details},
+    )
+    return run.id
+
+
+def finish(
+    session: Session,
+    run_id: int,
+    *,
+    status: str,
+    stats: dict[str, Any],
+    message: str | None,
+    actor: str,
+) -> None:
+    run = session.get(RunRow, run_id)
+    assert run is not None
+    run.status = status
+    run.finished_at = utcnow()
+    run.stats = json.dumps(stats, ensure_ascii=False, sort_keys=True)
+    run.message = message
+    audit_log.append(
+        session,
+        audit.RUN_FINISHED,
+        actor=actor,
+        source=run.source,
+        run_id=run_id,
+        details={"kind": run.kind, "status": status, "stats": stats, "message": message},
+    )
+
+
+def last_runs(session: Session) -> dict[str, RunRow]:
+    """The newest finished-or-running run per source."""
+    newest = (
+        select(RunRow.source, func.max(RunRow.id).label("id"))
+        .where(RunRow.source.is_not(None))
+        .group_by(RunRow.source)
+        .subquery()
+    )
+    rows = session.execute(select(RunRow).join(newest, newest.c.id == RunRow.id)).scalars()
+    return {r.source: r for r in rows if r.source}
+
+
+def last_success(session: Session, source: str) -> RunRow | None:
+    q = (
+        select(RunRow)
+        .where(RunRow.source == source, RunRow.status == "ok")
+        .order_by(RunRow.id.desc())
+        .limit(1)
+    )
+    return session.execute(q).scalar_one_or_none()
+
+
+def item_counts(session: Session) -> dict[str, dict[str, int]]:
+    """Per source: active, withdrawn and quarantined item counts."""
+    out: dict[str, dict[str, int]] = {}
+    rows = session.execute(
+        select(SourceRow.name, ItemRow.status, func.count())
+        .join(ItemRow, ItemRow.source_id == SourceRow.id)
+        .group_by(SourceRow.name, ItemRow.status)
+    ).all()
+    for name, status, n in rows:
+        out.setdefault(name, {})[status] = int(n)
+    q = (
+        select(SourceRow.name, func.count())
+        .join(ItemRow, ItemRow.source_id == SourceRow.id)
+        .where(ItemRow.quarantine.is_not(None))
+        .group_by(SourceRow.name)
+    )
+    for name, n in session.execute(q).all():
+        out.setdefault(name, {})["quarantined"] = int(n)
+    return out
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+
+def get_cursor(session: Session, source: str, key: str) -> Any:
+    row = session.get(CursorRow, (source, key))
+    return json.loads(row.value) if row else None
+
+
+def set_cursor(session: Session, source: str, key: str, value: Any) -> None:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    row = session.get(CursorRow, (source, key))
+    if row is None:
+        session.add(CursorRow(source=source, key=key, value=text))
+    else:
+        row.value = text
+
+
+def clear_cursor(session: Session, source: str, key: str) -> None:
+    row = session.get(CursorRow, (source, key))
+    if row is not None:
+        session.delete(row)
+
+
+# --- conditional GET -------------------------------------------------------------------------
+
+
+def validators(session: Session, urls: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    if not urls:
+        return {}
+    rows = session.execute(select(FetchCacheRow).where(FetchCacheRow.url.in_(urls))).scalars()
+    return {r.url: (r.etag, r.last_modified) for r in rows}
+
+
+def remember_validators(
+    session: Session, entries: dict[str, tuple[str | None, str | None]]
+) -> None:
+    for url, (etag, last_modified) in entries.items():
+        row = session.get(FetchCacheRow, url)
+        if etag is None and last_modified is None:
+            if row is not None:
+                session.delete(row)
+            continue
+        if row is None:
+            session.add(FetchCacheRow(url=url, etag=etag, last_modified=last_modified))
+        else:
+            row.etag, row.last_modified = etag, last_modified
+
+
+def forget_validators(session: Session, prefix: str) -> None:
+    for row in session.execute(
+        select(FetchCacheRow).where(FetchCacheRow.url.startswith(prefix))
+    ).scalars():
+        session.delete(row)
+
+
+def validators_under(session: Session, prefix: str) -> dict[str, tuple[str | None, str | None]]:
+    """Stored validators of every URL below ``prefix`` (one source's pages)."""
+    rows = session.execute(
+        select(FetchCacheRow).where(FetchCacheRow.url.startswith(prefix))
+    ).scalars()
+    return {r.url: (r.etag, r.last_modified) for r in rows}

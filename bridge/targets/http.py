@@ -1,0 +1,232 @@
+"""Portal API v1 over HTTP(S), signed (DESIGN.md §5).
+
+Every answer goes through ``classify``: the one place that decides what a status means
+for the caller (done, retry later, dead letter, or stop: bad credentials).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+import requests
+
+from bridge import __version__
+from bridge.errors import AuthenticationError, Rejected, Retriable
+from bridge.signing import sign_headers
+from bridge.targets.base import Listed, Receipt, Target
+
+log = logging.getLogger(__name__)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _message(r: requests.Response) -> tuple[str, list[dict[str, str]]]:
+    try:
+        body = r.json()
+    except ValueError:
+        return (r.text or "")[:300].strip(), []
+    if not isinstance(body, dict):
+        return str(body)[:300], []
+    errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+    parts = [f"{e.get('field')}: {e.get('message')}" for e in errors]
+    text = "; ".join(parts) or str(body.get("message") or body.get("code") or "")
+    return text[:500], [
+        {"field": str(e.get("field")), "message": str(e.get("message"))} for e in errors
+    ]
+
+
+def classify(r: requests.Response, what: str) -> None:
+    """Raise what the caller should do about a non-2xx answer; return on success."""
+    status = r.status_code
+    if 200 <= status < 300:
+        return
+    message, errors = _message(r)
+    if status in (408, 429) or status >= 500:
+        raise Retriable(
+            f"{what}: portal answered {status} {message}".rstrip(),
+            retry_after=parse_retry_after(r.headers.get("Retry-After")),
+        )
+    if status in (401, 403):
+        raise AuthenticationError(
+            f"{what}: the portal refused our credentials ({status} {message or 'unauthorized'}); "
+            "check target.key and the target secret"
+        )
+    raise Rejected(f"{what}: portal answered {status}: {message}", status, errors)
+
+
+class HttpTarget(Target):
+    def __init__(
+        self, name: str, url: str, key: str, secret: str, *, timeout: float = 30.0
+    ) -> None:
+        self.name = name
+        self.base = url if url.endswith("/") else url + "/"
+        self.key = key
+        self._secret = secret
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = f"bridge/{__version__}"
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"HttpTarget({self.name!r}, {self.base!r}, key={self.key!r})"
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        what: str,
+        ok_statuses: tuple[int, ...] = (),
+    ) -> requests.Response:
+        url = self.base + path.lstrip("/")
+        path_with_query = urlsplit(url).path + (
+            f"?{urlsplit(url).query}" if urlsplit(url).query else ""
+        )
+        all_headers = {
+            **(headers or {}),
+            **sign_headers(self.key, self._secret, method, path_with_query, body),
+        }
+        try:
+            r = self.session.request(
+                method, url, data=body or None, headers=all_headers, timeout=self.timeout
+            )
+        except requests.Timeout:
+            raise Retriable(f"{what}: portal did not answer within {self.timeout:g} s") from None
+        except requests.ConnectionError as exc:
+            reason = (
+                "connection dropped"
+                if "RemoteDisconnected" in str(exc) or "Connection aborted" in str(exc)
+                else "cannot connect"
+            )
+            raise Retriable(f"{what}: {reason} ({self.base})") from None
+        except requests.RequestException as exc:
+            raise Retriable(f"{what}: request failed ({type(exc).__name__})") from None
+        if r.status_code not in ok_statuses:
+            classify(r, what)
+        return r
+
+    @staticmethod
+    def _json(r: requests.Response, what: str) -> dict[str, Any]:
+        try:
+            body = r.json()
+        except ValueError:
+            raise Retriable(
+                f"{what}: portal answered {r.status_code} with a body that is not JSON"
+            ) from None
+        if not isinstance(body, dict):
+            raise Retriable(f"{what}: portal answered {r.status_code} with unexpected JSON")
+        return body
+
+    def put(self, record: dict[str, Any]) -> Receipt:
+        external_id = record["external_id"]
+        what = f"PUT {external_id}"
+        body = json.dumps(record, ensure_ascii=False, sort_keys=True).encode()
+        r = self._request(
+            "PUT",
+            f"api/v1/items/{quote(external_id, safe='')}",
+            body=body,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            what=what,
+        )
+        answer = self._json(r, what)
+        return Receipt(
+            external_id,
+            answer.get("index_no"),
+            answer.get("version"),
+            str(answer.get("status") or ("created" if r.status_code == 201 else "updated")),
+            answer,
+        )
+
+    def delete(self, external_id: str) -> Receipt:
+        what = f"DELETE {external_id}"
+        r = self._request(
+            "DELETE", f"api/v1/items/{quote(external_id, safe='')}", what=what, ok_statuses=(404,)
+        )
+        if r.status_code == 404:  # never reached the portal, or already gone: nothing to withdraw
+            return Receipt(external_id, None, None, "withdrawn", {"status": "absent"})
+        answer = self._json(r, what)
+        return Receipt(
+            external_id, answer.get("index_no"), answer.get("version"), "withdrawn", answer
+        )
+
+    def upload(self, name: str, data: bytes, sha256: str, media_type: str) -> str:
+        what = f"upload {name}"
+        r = self._request(
+            "POST",
+            "api/v1/files",
+            body=data,
+            what=what,
+            headers={
+                "X-File-Name": quote(name, safe=""),
+                "X-File-Sha256": sha256,
+                "Content-Type": media_type or "application/octet-stream",
+            },
+        )
+        answer = self._json(r, what)
+        if not answer.get("file_id"):
+            raise Retriable(f"{what}: portal answered without a file_id")
+        return str(answer["file_id"])
+
+    def get(self, external_id: str) -> dict[str, Any] | None:
+        what = f"GET {external_id}"
+        r = self._request(
+            "GET", f"api/v1/items/{quote(external_id, safe='')}", what=what, ok_statuses=(404,)
+        )
+        return None if r.status_code == 404 else self._json(r, what)
+
+    def listing(self, since: str | None = None) -> Iterator[Listed]:
+        cursor: str | None = None
+        while True:
+            params = {"limit": "500"}
+            if since:
+                params["since"] = since
+            if cursor:
+                params["cursor"] = cursor
+            what = "list items"
+            page = self._json(
+                self._request("GET", f"api/v1/items?{urlencode(params)}", what=what), what
+            )
+            for e in page.get("items") or []:
+                yield Listed(
+                    e["external_id"],
+                    e.get("index_no"),
+                    e.get("content_hash"),
+                    e.get("status", "active"),
+                    e.get("updated_at"),
+                )
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+
+    def health(self) -> bool:
+        try:
+            return (
+                self.session.get(self.base + "api/v1/health", timeout=self.timeout).status_code
+                == 200
+            )
+        except requests.RequestException:
+            return False
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,145 @@
+"""Shared fixtures: real sandbox servers on loopback, config files, and the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET, PortalServer
+from bridge.sandbox.site import COLUMNS, SiteServer, generate_site
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Sandbox:
+    root: Path
+    site: SiteServer
+    portal: PortalServer
+    site_url: str
+    portal_url: str
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Callable[..., Sandbox]]:
+    """Factory: a generated site and an empty portal, both served on free ports."""
+    started: list[Sandbox] = []
+
+    def make(items: int = 50, seed: int = 7, **site_options: object) -> Sandbox:
+        root = tmp_path / f"site{len(started)}"
+        generate_site(root, items=items, seed=seed, **site_options)  # type: ignore[arg-type]
+        site = SiteServer(root)
+        portal = PortalServer(tmp_path / f"portal{len(started)}.db")
+        box = Sandbox(root, site, portal, site.start(), portal.start())
+        started.append(box)
+        return box
+
+    yield make
+    for box in started:
+        box.site.stop()
+        box.portal.stop()
+
+
+def columns_toml() -> str:
+    return "".join(
+        f'\n  [[sources.columns]]\n  key = "{key}"\n  path = "{path.strip("/")}/"\n  category = "{name}"\n'
+        for key, path, name in COLUMNS
+    )
+
+
+def config_text(
+    state: Path,
+    site_url: str,
+    portal_url: str,
+    *,
+    secret: str = SANDBOX_SECRET,
+    extra_source: str = "",
+    extra: str = "",
+) -> str:
+    return f"""
+[bridge]
+state_url = "sqlite:///{state}"
+operator = "bridge tests"
+log_level = "INFO"
+
+[fetch]
+rate_limit = 1000.0
+concurrency = 4
+
+[[sources]]
+name = "yyedu"
+kind = "trs"
+base_url = "{site_url}"
+publisher = "余姚市教育局"
+org_code = "002949236"
+withdrawals = true
+{extra_source}
+{columns_toml()}
+[target]
+kind = "http"
+url = "{portal_url}"
+key = "{SANDBOX_KEY}"
+secret = "{secret}"
+
+[delivery]
+backoff_initial = "0.05s"
+backoff_max = "0.2s"
+circuit_cooldown = "0.5s"
+{extra}
+"""
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[..., Path]:
+    def write(box: Sandbox, name: str = "bridge.toml", **kwargs: str) -> Path:
+        path = tmp_path / name
+        path.write_text(
+            config_text(tmp_path / "state.db", box.site_url, box.portal_url, **kwargs),
+            encoding="utf-8",
+        )
+        return path
+
+    return write
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def both(self) -> str:
+        return self.out + self.err
+
+
+def run_bridge(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 180
+) -> Result:
+    """The real CLI in a subprocess, as an operator runs it."""
+    inherited = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BRIDGE_", "CREDENTIALS_DIRECTORY"))
+    }
+    full_env = {**inherited, "PYTHONPATH": str(REPO), **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bridge", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or REPO,
+        timeout=timeout,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    return run_bridge

@@ -1,0 +1,309 @@
+"""Body HTML: nothing executable survives, links become absolute, formatting has one form.
+
+The XSS corpus is checked by parsing the output (with lxml, and again with Python's own
+HTML parser) and inspecting elements, attributes and URL schemes, never by matching text.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from html.parser import HTMLParser
+
+import lxml.html
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge.normalize.sanitize import absolute_url, has_content, sanitize_html, url_scheme
+
+BASE = "https://www.yyedu.gov.cn/zwgk/zcwj/201212/t20121203_1.html"
+
+XSS = [
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=http://xss.rocks/xss.js></SCRIPT>",
+    "<img src=x onerror=alert(1)>",
+    "<IMG SRC=\"javascript:alert('XSS');\">",
+    "<IMG SRC=JaVaScRiPt:alert('XSS')>",
+    "<IMG SRC=javascript:alert(&quot;XSS&quot;)>",
+    "<IMG SRC=&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;&#97;&#108;&#101;"
+    "&#114;&#116;&#40;&#39;&#88;&#83;&#83;&#39;&#41;>",
+    "<IMG SRC=&#0000106&#0000097&#0000118&#0000097&#0000115&#0000099&#0000114&#0000105&#0000112"
+    "&#0000116&#0000058&#0000097&#0000108&#0000101&#0000114&#0000116&#0000040&#0000049&#0000041>",
+    "<IMG SRC=&#x6A&#x61&#x76&#x61&#x73&#x63&#x72&#x69&#x70&#x74&#x3A&#x61&#x6C&#x65&#x72&#x74"
+    "&#x28&#x31&#x29>",
+    '<a href="jav&#x09;ascript:alert(1)">tab</a>',
+    '<a href="jav&#x0A;ascript:alert(1)">newline</a>',
+    '<a href="jav&#x0D;ascript:alert(1)">carriage return</a>',
+    '<a href=" &#14;  javascript:alert(1)">leading control</a>',
+    '<a href="\x01javascript:alert(1)">C0 control</a>',
+    '<a href="java\x00script:alert(1)">null byte</a>',
+    '<img src="java\x00script:alert(1)">',
+    '<a href="&#106;avascript:alert(1)">entity j</a>',
+    '<a href="javascript&colon;alert(1)">named colon</a>',
+    '<a href="  JaVaScRiPt:alert(1)">mixed case</a>',
+    '<a href="vbscript:msgbox(1)">vbscript</a>',
+    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">data</a>',
+    '<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+">',
+    "<svg/onload=alert(1)>",
+    "<svg><script>alert(1)</script></svg>",
+    '<iframe src="javascript:alert(1)"></iframe>',
+    '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    '<math><mtext><table><mglyph><style><!--</style><img title="--&gt;&lt;/mglyph&gt;&lt;img'
+    '&Tab;src=1&Tab;onerror=alert(1)&gt;">',
+    "<scr<script>ipt>alert(1)</script>",
+    '<<SCRIPT>alert("XSS");//<</SCRIPT>',
+    '<IMG """><SCRIPT>alert("XSS")</SCRIPT>">',
+    "<BODY ONLOAD=alert('XSS')>",
+    '<object data="javascript:alert(1)"></object>',
+    '<embed src="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">',
+    '<div style="background-image: url(javascript:alert(1))">styled</div>',
+    "<STYLE>@import'http://xss.rocks/xss.css';</STYLE>",
+    '<form action="javascript:alert(1)"><input type=submit value=go></form>',
+    '<button formaction="javascript:alert(1)">x</button>',
+    "<details open ontoggle=alert(1)>",
+    '<base href="javascript:alert(1)//">',
+    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
+    '<link rel=stylesheet href="javascript:alert(1)">',
+    '<TABLE BACKGROUND="javascript:alert(\'XSS\')"><tr><td BACKGROUND="javascript:alert(1)">'
+    "cell</td></tr></TABLE>",
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>">',
+    '<p onmouseover="alert(1)">hover</p>',
+    '<a href="javascript:alert(1)" onclick="alert(2)" style="color:red">all three</a>',
+    "<img src=x:alert(alt) onerror=eval(src) alt=0>",
+    "<xss onafterscriptexecute=alert(1)><script>1</script>",
+    '<img src="x" onerror="&#97;lert(1)">',
+    "<template><script>alert(1)</script></template>",
+    '<video><source onerror="alert(1)"></video>',
+    '<a href="javascript:/*--></title></style></textarea></script></xmp><svg/onload=\'+/"/+/'
+    "onmouseover=1/+/[*/[]/+alert(1)//'>\">polyglot</a>",
+    '<!--<img src="--><img src=x onerror=alert(1)//">',
+    "<isindex type=image src=1 onerror=alert(1)>",
+    '<img src="/ok.png" srcset="javascript:alert(1)">',
+    '<a href="%6A%61%76%61%73%63%72%69%70%74:alert(1)">percent-encoded</a>',
+    '<a xlink:href="javascript:alert(1)">xlink</a>',
+    '<p><a href="javascript:alert(1)"><img src="javascript:alert(2)"></a></p>',
+]
+
+FORBIDDEN_TAGS = {
+    "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "form",
+    "input", "button", "svg", "math", "base", "meta", "link", "template", "noscript",
+}  # fmt: skip
+URL_ATTRS = {"href", "src", "action", "formaction", "background", "data", "srcset", "xlink:href"}
+
+
+def _scheme(value: str) -> str:
+    """The scheme a browser would see: entities decoded, every control/space removed."""
+    decoded = html_lib.unescape(value)
+    squeezed = "".join(c for c in decoded if c > " " and c != "\x7f")
+    m = re.match(r"([a-zA-Z][a-zA-Z0-9+.\-]*):", squeezed)
+    return m[1].lower() if m else ""
+
+
+def _check_attributes(tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    assert tag not in FORBIDDEN_TAGS
+    for name, value in attrs:
+        assert not name.lower().startswith("on"), (tag, name)
+        assert name.lower() not in {"style", "srcdoc", "srcset"}, (tag, name)
+        if name.lower() in URL_ATTRS:
+            assert _scheme(value or "") in {"http", "https", "mailto", "ftp"}, (tag, name, value)
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+def assert_inert(out: str) -> None:
+    """No executable content, as two independent parsers read ``out``."""
+    if out:
+        root = lxml.html.fragment_fromstring(out, create_parent="div")
+        for el in root.iter():
+            assert isinstance(el.tag, str), "comments and processing instructions are dropped"
+            _check_attributes(el.tag.lower(), list(el.attrib.items()))
+    collector = _Collector()
+    collector.feed(out)
+    collector.close()
+    for tag, attrs in collector.tags:
+        _check_attributes(tag, attrs)
+
+
+def test_the_corpus_is_as_large_as_the_issue_asks() -> None:
+    assert len(XSS) >= 30
+
+
+@pytest.mark.parametrize("vector", XSS)
+def test_no_vector_survives(vector: str) -> None:
+    out = sanitize_html(vector, BASE)
+    assert_inert(out)
+    assert_inert(sanitize_html(f"<p>前文</p>{vector}<p>后文</p>", BASE))
+
+
+@pytest.mark.parametrize("vector", XSS)
+def test_sanitizing_twice_changes_nothing(vector: str) -> None:
+    once = sanitize_html(vector, BASE)
+    assert sanitize_html(once, BASE) == once
+
+
+@pytest.mark.parametrize(
+    ("vector", "expected"),
+    [
+        ("<script>alert(1)</script>正文", "正文"),
+        ("<img src=x onerror=alert(1)>", '<img src="https://www.yyedu.gov.cn/zwgk/zcwj/201212/x">'),
+        ('<a href="jav&#x09;ascript:alert(1)">tab</a>', "tab"),
+        ('<a href="javascript:alert(1)" onclick="x" style="y">all three</a>', "all three"),
+        ("<scr<script>ipt>alert(1)</script>", "ipt&gt;alert(1)"),
+        ('<div style="color:red" onclick="x">styled</div>', "<div>styled</div>"),
+        ("<iframe src=//evil.example></iframe>文字", "文字"),
+        ("<IMG SRC=JaVaScRiPt:alert('XSS')>后", "后"),
+        ('<p><a href="javascript:alert(1)"><img src="javascript:alert(2)"></a></p>', ""),
+    ],
+)
+def test_exact_outcomes(vector: str, expected: str) -> None:
+    assert sanitize_html(vector, BASE) == expected
+
+
+def test_relative_links_and_images_become_absolute() -> None:
+    out = sanitize_html(
+        '<p><a href="../../xxgk/a.html" title="附件">附件</a>'
+        '<img src="/images/2012/photo.jpg" alt="照片" width="300" height="200">'
+        '<a href="P020121203.doc">下载</a><a href="//cdn.example.cn/x.pdf">x</a>'
+        '<a href="?page=2">第二页</a><a href="mailto:jyj@yyedu.gov.cn">信箱</a></p>',
+        BASE,
+    )
+    assert out == (
+        '<p><a href="https://www.yyedu.gov.cn/zwgk/xxgk/a.html" title="附件" '
+        'rel="noopener noreferrer">附件</a>'
+        '<img alt="照片" height="200" src="https://www.yyedu.gov.cn/images/2012/photo.jpg" '
+        'width="300">'
+        '<a href="https://www.yyedu.gov.cn/zwgk/zcwj/201212/P020121203.doc" '
+        'rel="noopener noreferrer">下载</a>'
+        '<a href="https://cdn.example.cn/x.pdf" rel="noopener noreferrer">x</a>'
+        '<a href="https://www.yyedu.gov.cn/zwgk/zcwj/201212/t20121203_1.html?page=2" '
+        'rel="noopener noreferrer">第二页</a>'
+        '<a href="mailto:jyj@yyedu.gov.cn" rel="noopener noreferrer">信箱</a></p>'
+    )
+
+
+def test_query_strings_keep_their_ampersands() -> None:
+    out = sanitize_html('<a href="list.jsp?id=1&amp;copy=2&lt=3">列表</a>', BASE)
+    assert out == (
+        '<a href="https://www.yyedu.gov.cn/zwgk/zcwj/201212/list.jsp?id=1&amp;copy=2&amp;lt=3" '
+        'rel="noopener noreferrer">列表</a>'
+    )
+
+
+def test_tables_are_kept_with_their_spans() -> None:
+    out = sanitize_html(
+        '<table border="1" style="width:100%"><thead><tr><th colspan="2">学校</th></tr></thead>'
+        '<tbody><tr><td rowspan="2" class="c">阳明小学</td><td>120</td></tr>'
+        "<tr><td></td></tr></tbody></table>",
+        BASE,
+    )
+    assert out == (
+        '<table><thead><tr><th colspan="2">学校</th></tr></thead>'
+        '<tbody><tr><td rowspan="2">阳明小学</td><td>120</td></tr><tr><td></td></tr></tbody>'
+        "</table>"
+    )
+
+
+def test_allowed_formatting_survives() -> None:
+    html = (
+        "<h2>标题</h2><p><strong>一、</strong><em>强调</em><b>粗</b><i>斜</i><u>下划线</u>"
+        "H<sub>2</sub>O m<sup>2</sup><span>段</span><br>换行</p><hr>"
+        "<ul><li>甲</li></ul><ol><li>乙</li></ol><blockquote>引用</blockquote><div>块</div>"
+    )
+    assert sanitize_html(html, BASE) == html
+
+
+FORMATTING_VARIANTS = [
+    '<p class="MsoNormal" style="text-indent:2em">\u3000\u3000第一段内容。</p>\r\n'
+    "<p>&nbsp;</p>\r\n<p>第二段  <b>重点</b> 内容。</p>",
+    '<p style="text-indent:2em" class="MsoNormal">第一段内容。</p><p>第二段 <b>重点</b> 内容。</p>',
+    "<p>第一段内容。 </p>\n\n  <p> 第二段\xa0\xa0<b>重点</b>\t内容。</p><p></p><span> </span>",
+]
+
+
+def test_formatting_only_variants_have_one_form() -> None:
+    outs = {sanitize_html(v, BASE) for v in FORMATTING_VARIANTS}
+    assert outs == {"<p>第一段内容。</p><p>第二段 <b>重点</b> 内容。</p>"}
+
+
+def test_attribute_order_and_quoting_do_not_matter() -> None:
+    a = sanitize_html("<img width=10 alt='图' src=\"a.png\">", BASE)
+    b = sanitize_html('<img src="a.png" alt="图" width="10">', BASE)
+    assert a == b
+
+
+def test_nfd_and_nfc_are_one_form() -> None:
+    assert sanitize_html("<p>Cafe\u0301</p>", BASE) == sanitize_html("<p>Caf\u00e9</p>", BASE)
+
+
+def test_real_text_changes_still_show() -> None:
+    assert sanitize_html("<p>第一段</p>", BASE) != sanitize_html("<p>第二段</p>", BASE)
+    assert sanitize_html("<p>甲乙</p>", BASE) != sanitize_html("<p>甲 乙</p>", BASE)
+
+
+def test_empty_input() -> None:
+    assert sanitize_html("", BASE) == ""
+    assert sanitize_html("  \r\n ", BASE) == ""
+    assert sanitize_html("<p>&nbsp;</p><script>x</script>", BASE) == ""
+
+
+def test_has_content() -> None:
+    assert has_content("<p>文字</p>")
+    assert has_content('<p><img src="https://x.cn/a.png"></p>')
+    assert not has_content("")
+    assert not has_content("<p></p>")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("jav\tascript:alert(1)", "javascript"),
+        ("  JAVASCRIPT:alert(1)", "javascript"),
+        ("&#106;avascript:x", "javascript"),
+        ("https://a.cn/", "https"),
+        ("/relative", None),
+    ],
+)
+def test_url_scheme_reads_like_a_browser(value: str, expected: str | None) -> None:
+    assert url_scheme(value) == expected
+
+
+def test_absolute_url_refuses_unsafe_results() -> None:
+    assert absolute_url("a.html", BASE) == "https://www.yyedu.gov.cn/zwgk/zcwj/201212/a.html"
+    assert absolute_url("jav\tascript:alert(1)", BASE) is None
+    assert absolute_url("http://[::1", BASE) is None
+    assert absolute_url("   ", BASE) is None
+    assert absolute_url("a.html", "") is None  # no base: a relative URL cannot be resolved
+
+
+TAGS = st.sampled_from(["p", "div", "b", "a", "img", "script", "svg", "table", "td", "span"])
+ATTRS = st.sampled_from(
+    ["", " onclick=alert(1)", ' href="javascript:alert(1)"', ' src="data:x"', ' style="x"',
+     ' href="a.html"', ' src=" jav&#9;ascript:1"']
+)  # fmt: skip
+TEXTS = st.text(alphabet="甲乙 <>&\"'\u3000\xa0\n=/:", max_size=6)
+
+
+@st.composite
+def fragments(draw: st.DrawFn) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 8))):
+        tag, attr, text = draw(TAGS), draw(ATTRS), draw(TEXTS)
+        closing = draw(st.booleans())
+        parts.append(f"<{tag}{attr}>{text}" + (f"</{tag}>" if closing else ""))
+    return "".join(parts)
+
+
+@given(fragments())
+def test_generated_fragments_are_inert_and_stable(html: str) -> None:
+    out = sanitize_html(html, BASE)
+    assert_inert(out)
+    assert sanitize_html(out, BASE) == out

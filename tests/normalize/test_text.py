@@ -1,0 +1,51 @@
+"""Canonical text: formatting never survives, content always does."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bridge.normalize.text import clean_body_text, clean_text, compact
+
+
+def test_clean_text_folds_every_kind_of_white_space() -> None:
+    assert clean_text(" 余姚市\u3000\u3000教育局\xa0\t通知\r\n ") == "余姚市 教育局 通知"
+
+
+def test_clean_text_is_nfc_and_drops_invisible_marks() -> None:
+    assert clean_text("Cafe\u0301\u200b\ufeff\x00") == "Café"
+    assert clean_text("Cafe\u200b\u0301") == "Café"  # composed after the mark is gone
+
+
+def test_clean_text_of_nothing() -> None:
+    assert clean_text(None) == ""
+    assert clean_text("\u3000 \n") == ""
+
+
+def test_clean_body_text_keeps_paragraphs() -> None:
+    assert clean_body_text("\u3000\u3000第一段\r\n\r\n  第二段  内容\n\n") == "第一段\n第二段 内容"
+
+
+def test_compact_removes_all_white_space() -> None:
+    assert compact("索 引 号：") == "索引号："
+    assert compact("标\u3000\u3000题") == "标题"
+
+
+WORDS = st.lists(
+    st.text(alphabet="余姚教育局abcé0", min_size=1, max_size=5), min_size=1, max_size=6
+)
+SPACE = st.text(alphabet=" \t\u3000\xa0\r\n", min_size=1, max_size=3)
+
+
+@given(WORDS, st.lists(SPACE, min_size=8, max_size=8))
+def test_formatting_only_changes_give_the_same_text(words: list[str], spaces: list[str]) -> None:
+    plain = " ".join(words)
+    formatted = spaces[0] + "".join(w + spaces[i % 7 + 1] for i, w in enumerate(words))
+    assert clean_text(unicodedata.normalize("NFD", formatted)) == clean_text(plain)
+
+
+@given(st.text())
+def test_clean_text_is_idempotent(text: str) -> None:
+    assert clean_text(clean_text(text)) == clean_text(text)

@@ -1,0 +1,121 @@
+"""The SQLite state store: WAL, immediate writes, integrity and schema checks."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bridge import audit
+from bridge.errors import StateError
+from bridge.state import audit_log, items
+from bridge.state.db import head_revision, open_database
+
+
+def url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def test_new_database_is_created_in_wal_mode_at_the_newest_schema(tmp_path):
+    db = open_database(url(tmp_path / "s" / "new.db"))
+    assert db.current_revision() == head_revision()
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    db.dispose()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_file_is_reported_with_its_path_and_left_untouched(tmp_path, damage):
+    path = tmp_path / "state.db"
+    db = open_database(url(path))
+    with db.write() as s:
+        for i in range(300):
+            audit_log.append(
+                s, audit.CONFIG_LOADED, actor="test", details={"n": i, "pad": "x" * 200}
+            )
+    db.dispose()
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    data = path.read_bytes()
+    damaged = b"this is not a database " * 200 if damage == "garbage" else data[: len(data) // 2]
+    path.write_bytes(damaged)
+    with pytest.raises(StateError) as exc:
+        open_database(url(path))
+    message = str(exc.value)
+    assert str(path) in message
+    assert "left untouched" in message
+    assert path.read_bytes() == damaged
+
+
+def test_old_schema_names_the_command_to_run(tmp_path, cli):
+    path = tmp_path / "old.db"
+    db = open_database(url(path))
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    db.dispose()
+    with pytest.raises(StateError) as exc:
+        open_database(url(path))
+    assert str(exc.value) == (
+        f"state database sqlite:///{path} is at schema revision 0000, "
+        f"this bridge needs {head_revision()}: run `bridge db upgrade` first"
+    )
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[bridge]\nstate_url = "sqlite:///{path}"\n[[sources]]\nname = "a"\nbase_url = "http://x/"\n'
+        'publisher = "p"\norg_code = "002949236"\n[[sources.columns]]\nkey = "k"\npath = "k/"\n'
+        '[target]\nurl = "http://y/"\nkey = "k"\nsecret = "s"\n'
+    )
+    result = cli("--config", str(config), "status")
+    assert result.code == 2
+    assert result.err.strip().endswith("run `bridge db upgrade` first")
+    assert "Traceback" not in result.err
+
+
+def _allocate(path: str, n: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    db = open_database(f"sqlite:///{path}")
+    got = []
+    for _ in range(n):
+        with db.write() as s:
+            got.append(items.allocate_index_no(s, "002949236", 2026))
+            audit_log.append(s, audit.INDEX_NO_MINTED, actor=f"p{n}", details={"index_no": got[-1]})
+    out.put(got)
+
+
+def test_writers_in_four_processes_never_hit_database_is_locked(tmp_path):
+    """BEGIN IMMEDIATE + busy timeout: concurrent writers queue instead of failing, and the
+    index serials they allocate are unique and contiguous."""
+    path = tmp_path / "shared.db"
+    open_database(url(path)).dispose()
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_allocate, args=(str(path), 40, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    allocated = [no for r in results for no in r]
+    serials = sorted(int(no.rsplit("-", 1)[1]) for no in allocated)
+    assert serials == list(range(1, 161))
+    assert all(no.startswith("002949236/2026-") for no in allocated)
+    db = open_database(url(path))
+    with db.read() as s:
+        assert audit.verify_chain(audit_log.iter_chain(s), head=audit_log.head(s)).ok
+    db.dispose()
+
+
+def test_reader_does_not_block_writer(tmp_path):
+    db = open_database(url(tmp_path / "rw.db"))
+    with db.read() as reader:
+        reader.execute(text("SELECT count(*) FROM audit_events")).scalar_one()
+        with db.write() as writer:
+            audit_log.append(writer, audit.CONFIG_LOADED, actor="test")
+    with sqlite3.connect(tmp_path / "rw.db") as conn:
+        assert conn.execute("SELECT count(*) FROM audit_events").fetchone() == (1,)
+    db.dispose()

@@ -1,0 +1,180 @@
+"""Configuration: every problem at once, overrides, secrets from every place, redaction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bridge import config
+from bridge.errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+SECRET = "s3cr3t-value-that-must-never-show-1234"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bridge.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+GOOD = f"""
+[bridge]
+state_url = "sqlite:///state/x.db"
+
+[[sources]]
+name = "yyedu"
+base_url = "http://127.0.0.1:8801/"
+publisher = "余姚市教育局"
+org_code = "002949236"
+  [[sources.columns]]
+  key = "zcwj"
+  path = "xxgk/zcwj/"
+  category = "政策文件"
+
+[target]
+url = "http://127.0.0.1:8802/"
+key = "bridge-sandbox"
+secret = "{SECRET}"
+"""
+
+
+def test_shipped_configs_are_valid(monkeypatch):
+    monkeypatch.delenv("BRIDGE_TARGET_SECRET", raising=False)
+    sandbox = config.load(REPO / "config" / "sandbox.toml", environ={})
+    assert [c.key for c in sandbox.sources[0].columns] == [
+        "jgzn",
+        "zcwj",
+        "ghjh",
+        "ywgz",
+        "tjsj",
+        "qt",
+    ]
+    assert sandbox.target.url == "http://127.0.0.1:8802/"
+    # the example reads its secret from a file that only exists on a real server
+    with pytest.raises(ConfigError) as exc:
+        config.load(REPO / "config" / "bridge.example.toml", environ={})
+    assert [str(p) for p in exc.value.problems] == [
+        f"{REPO / 'config' / 'bridge.example.toml'}: target.secret_file: cannot read secret file "
+        "/etc/bridge/portal.secret: No such file or directory"
+    ]
+    example = config.load(
+        REPO / "config" / "bridge.example.toml", environ={"BRIDGE_TARGET_SECRET": SECRET}
+    )
+    assert example.sources[0].org_code == "002949236"
+
+
+def test_three_mistakes_are_reported_together(tmp_path, cli):
+    text = (
+        GOOD.replace('org_code = "002949236"', 'org_code = "002949237"')
+        .replace('category = "政策文件"', 'category = "政策"')
+        .replace("[target]", '[target]\ntimeout = "soon"')
+    )
+    path = write(tmp_path, text)
+    result = cli("--config", str(path), "config", "check")
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.splitlines() == [
+        "3 problem(s) in the configuration:",
+        f"  {path}: sources[0].columns[0].category: must be one of 机构职能, 政策文件, 规划计划, 业务工作, 统计数据, 其他, mixed, not '政策'",
+        f"  {path}: sources[0].org_code: check character is '7', expected '6'",
+        f"  {path}: target.timeout: must be a duration such as 30s, 10m, 2h or a number of seconds, not 'soon'",
+    ]
+    assert SECRET not in result.both
+
+
+def test_types_unknown_keys_and_missing_keys(tmp_path):
+    text = GOOD.replace('name = "yyedu"', 'name = "yyedu"\nintervall = "5m"\nrate = 3').replace(
+        'key = "bridge-sandbox"', ""
+    )
+    text = text.replace("[bridge]", "[bridge]\nlog_level = 3")
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(tmp_path, text), environ={})
+    shown = [f"{p.where.split(': ', 1)[1]}: {p.message}" for p in exc.value.problems]
+    assert shown == [
+        "bridge.log_level: must be a string, not an integer 3",
+        "sources[0].intervall: unknown key",
+        "sources[0].rate: unknown key",
+        "target.key: is required",
+    ]
+
+
+def test_bad_toml_names_file_and_line(tmp_path, cli):
+    path = write(tmp_path, "[bridge\nstate_url = 1\n")
+    result = cli("--config", str(path), "config", "check")
+    assert result.code == 2
+    assert (
+        f"{path}: not valid TOML: Expected ']' at the end of a table declaration (at line 1, column 8)"
+        in result.err
+    )
+
+
+def test_missing_default_config_says_how_to_start(tmp_path, cli):
+    result = cli("config", "check", cwd=tmp_path)
+    assert result.code == 2
+    assert (
+        "config/bridge.toml: no such file (copy config/bridge.example.toml to start)" in result.err
+    )
+
+
+def test_environment_overrides(tmp_path):
+    path = write(tmp_path, GOOD)
+    settings = config.load(path, environ={
+        "BRIDGE_STATE_URL": "sqlite:////tmp/other.db",
+        "BRIDGE_DELIVERY_MAX_ATTEMPTS": "12",
+        "BRIDGE_TARGET_TIMEOUT": "2m",
+    })  # fmt: skip
+    assert settings.state_url.reveal() == "sqlite:////tmp/other.db"
+    assert settings.delivery.max_attempts == 12
+    assert settings.target.timeout == 120.0
+
+
+@pytest.mark.parametrize("where", ["env", "file", "credentials", "inline"])
+def test_secret_sources_in_order(tmp_path, where):
+    text = GOOD.replace(f'secret = "{SECRET}"', "")
+    env: dict[str, str] = {}
+    if where == "env":
+        env["BRIDGE_TARGET_SECRET"] = "from-env"
+        text = text.replace("[target]", '[target]\nsecret = "from-inline"')
+    elif where == "file":
+        (tmp_path / "s").write_text("from-file\n")
+        text = text.replace(
+            "[target]", f'[target]\nsecret_file = "{tmp_path / "s"}"\nsecret = "from-inline"'
+        )
+    elif where == "credentials":
+        creds = tmp_path / "creds"
+        creds.mkdir()
+        (creds / "target_secret").write_text("from-credentials")
+        env["CREDENTIALS_DIRECTORY"] = str(creds)
+        text = text.replace("[target]", '[target]\nsecret = "from-inline"')
+    else:
+        text = text.replace("[target]", '[target]\nsecret = "from-inline"')
+    settings = config.load(write(tmp_path, text), environ=env)
+    assert settings.target.secret is not None
+    assert settings.target.secret.reveal() == f"from-{where}"
+    assert "from-" not in repr(settings.target) + str(settings.target.secret)
+
+
+def test_config_show_redacts_every_secret(tmp_path, cli):
+    text = GOOD.replace(
+        'state_url = "sqlite:///state/x.db"',
+        'state_url = "postgresql://bridge:pgpass999@db/bridge"',
+    )
+    path = write(tmp_path, text)
+    result = cli("--config", str(path), "config", "show")
+    assert result.code == 0, result.err
+    shown = json.loads(result.out)
+    assert shown["state_url"] == "postgresql://bridge:***@db/bridge"
+    assert shown["target"]["secret"] == f"*** (from {path.name and 'target.secret'})"
+    assert SECRET not in result.both
+    assert "pgpass999" not in result.both
+
+
+def test_help_never_shows_a_secret(tmp_path, cli):
+    path = write(tmp_path, GOOD)
+    for args in (["--help"], ["sync", "--help"], ["config", "show", "--help"]):
+        result = cli("--config", str(path), *args, env={"BRIDGE_TARGET_SECRET": SECRET})
+        assert result.code == 0
+        assert SECRET not in result.both
