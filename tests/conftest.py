@@ -143,3 +143,39 @@ def run_bridge(
 @pytest.fixture
 def cli() -> Callable[..., Result]:
     return run_bridge
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------
+# A throwaway server for the whole session: pgserver ships PostgreSQL in a wheel, so the
+# README's test command needs nothing installed by hand. BRIDGE_TEST_PG_URL points the
+# tests at another server instead (a database the tests may create databases in).
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("BRIDGE_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test, as a SQLAlchemy URL (psycopg 3)."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = pg_admin_url.partition("?")
+    url = base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+    yield url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

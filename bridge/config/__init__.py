@@ -1,0 +1,289 @@
+"""Configuration: one TOML file, environment overrides, secrets from several places.
+
+Every key is read through a ``Table`` reader that knows its type and default, marks
+secrets, and collects problems instead of raising at the first one, so ``bridge config
+check`` can report everything that is wrong at once (file, key, what is wrong).
+
+Secrets (the portal secret; passwords inside database URLs) are wrapped in ``Secret``,
+whose ``str`` and ``repr`` never show the value. A secret is looked up in this order:
+
+1. the environment variable named for it (``BRIDGE_TARGET_SECRET``);
+2. the file named by the ``*_file`` key (``secret_file = "/etc/bridge/portal.secret"``);
+3. systemd credentials: ``$CREDENTIALS_DIRECTORY/<credential name>``;
+4. the key itself in the config file (fine for the sandbox, not for production).
+
+Any scalar key of the ``[bridge]``, ``[fetch]``, ``[target]``, ``[delivery]``, ``[daemon]``
+and ``[admin]`` tables can be overridden by ``BRIDGE_<TABLE>_<KEY>`` (upper case);
+``BRIDGE_STATE_URL`` is the short form for ``bridge.state_url``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bridge import __version__, defaults
+from bridge.config.reader import (
+    Secret,
+    Table,
+    check_choice,
+    check_http_url,
+    check_positive,
+    parse_duration,
+    redact_url,
+)
+from bridge.config.sources import (
+    SOURCE_KINDS,
+    ColumnConfig,
+    FetchConfig,
+    HanwebConfig,
+    SelectorsConfig,
+    SourceConfig,
+    build_fetch,
+    build_sources,
+)
+from bridge.errors import ConfigError, Problem
+
+__all__ = [
+    "SOURCE_KINDS",
+    "TARGET_KINDS",
+    "ColumnConfig",
+    "DeliveryConfig",
+    "FetchConfig",
+    "HanwebConfig",
+    "Secret",
+    "SelectorsConfig",
+    "Settings",
+    "SourceConfig",
+    "TargetConfig",
+    "load",
+    "parse_duration",
+    "redact_url",
+    "resolve_path",
+]
+
+TARGET_KINDS = ("http", "exchange-db", "exchange-dir")
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    kind: str
+    name: str
+    url: str | None = None
+    key: str | None = None
+    secret: Secret | None = field(default=None, repr=False)
+    timeout: float = defaults.TARGET_TIMEOUT
+    index_no: str = defaults.INDEX_NO_MINTING
+    db_url: Secret | None = field(default=None, repr=False)
+    db_table: str = "gov_disclosure_exchange"
+    directory: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    max_attempts: int = defaults.MAX_ATTEMPTS
+    backoff_initial: float = defaults.BACKOFF_INITIAL
+    backoff_max: float = defaults.BACKOFF_MAX
+    retry_after_cap: float = defaults.RETRY_AFTER_CAP
+    lease_seconds: float = defaults.LEASE_SECONDS
+    batch: int = defaults.DRAIN_BATCH
+    circuit_threshold: int = defaults.CIRCUIT_THRESHOLD
+    circuit_cooldown: float = defaults.CIRCUIT_COOLDOWN
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path | None
+    state_url: Secret
+    operator: str
+    log_level: str
+    sources: tuple[SourceConfig, ...]
+    target: TargetConfig
+    delivery: DeliveryConfig
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        known = ", ".join(s.name for s in self.sources)
+        raise ConfigError([Problem("--source", f"no source named {name!r} (known: {known})")])
+
+    def shown(self) -> dict[str, Any]:
+        """The effective settings as plain data with every secret redacted."""
+        return _shown(self)
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """``BRIDGE_<TABLE>_<KEY>=value`` replaces a scalar key; the value is read as TOML."""
+    if environ.get("BRIDGE_STATE_URL"):
+        data.setdefault("bridge", {})["state_url"] = environ["BRIDGE_STATE_URL"]
+    for table in ("bridge", "fetch", "target", "delivery", "daemon", "admin"):
+        prefix = f"BRIDGE_{table.upper()}_"
+        for name, raw in environ.items():
+            if not name.startswith(prefix) or name == "BRIDGE_TARGET_SECRET":
+                continue
+            key = name[len(prefix) :].lower()
+            try:
+                value = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError:
+                value = raw
+            data.setdefault(table, {})[key] = value
+
+
+def load(path: Path | None, *, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, check and return the settings; ``ConfigError`` lists every problem found."""
+    environ = os.environ if environ is None else environ
+    problems: list[Problem] = []
+    data: dict[str, Any] = {}
+    where = str(path) if path else "config"
+    if path is not None:
+        try:
+            with path.open("rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError(
+                [Problem(where, "no such file (copy config/bridge.example.toml to start)")]
+            ) from None
+        except OSError as exc:
+            raise ConfigError([Problem(where, f"cannot read: {exc.strerror}")]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([Problem(where, f"not valid TOML: {exc}")]) from None
+        except UnicodeDecodeError:
+            raise ConfigError([Problem(where, "not valid UTF-8")]) from None
+    _apply_env_overrides(data, environ)
+    settings = _build(data, path, problems, environ)
+    if problems:
+        raise ConfigError([Problem(f"{where}: {p.where}", p.message) for p in problems])
+    return settings
+
+
+def _table(data: Mapping[str, Any], key: str, problems: list[Problem]) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        problems.append(Problem(key, f"must be a table ([{key}])"))
+        return {}
+    return value
+
+
+def _build(
+    data: dict[str, Any], path: Path | None, problems: list[Problem], environ: Mapping[str, str]
+) -> Settings:
+    top = Table(data, "", problems)
+    top.used.update(("bridge", "fetch", "sources", "target", "delivery", "daemon", "admin"))
+    for key in data:
+        if key not in top.used:
+            problems.append(Problem(key, "unknown table"))
+
+    b = Table(_table(data, "bridge", problems), "bridge", problems)
+    state_url = b.get("state_url", str, defaults.STATE_URL)
+    operator = b.get("operator", str, "unconfigured operator")
+    log_level = b.get("log_level", str, "INFO", check_choice(("DEBUG", "INFO", "WARNING", "ERROR")))
+    b.finish()
+
+    f = Table(_table(data, "fetch", problems), "fetch", problems)
+    user_agent = defaults.USER_AGENT.format(version=__version__, operator=operator)
+    fetch = build_fetch(f, None, user_agent)
+    f.finish()
+
+    sources = build_sources(data.get("sources", []), fetch, problems)
+    target = _build_target(_table(data, "target", problems), problems, environ)
+
+    d = Table(_table(data, "delivery", problems), "delivery", problems)
+    delivery = DeliveryConfig(
+        max_attempts=d.get("max_attempts", int, defaults.MAX_ATTEMPTS, check_positive),
+        backoff_initial=d.duration("backoff_initial", defaults.BACKOFF_INITIAL),
+        backoff_max=d.duration("backoff_max", defaults.BACKOFF_MAX),
+        retry_after_cap=d.duration("retry_after_cap", defaults.RETRY_AFTER_CAP),
+        lease_seconds=d.duration("lease_seconds", defaults.LEASE_SECONDS),
+        batch=d.get("batch", int, defaults.DRAIN_BATCH, check_positive),
+        circuit_threshold=d.get(
+            "circuit_threshold", int, defaults.CIRCUIT_THRESHOLD, check_positive
+        ),
+        circuit_cooldown=d.duration("circuit_cooldown", defaults.CIRCUIT_COOLDOWN),
+    )
+    d.finish()
+
+    return Settings(
+        path=path,
+        state_url=Secret(state_url or defaults.STATE_URL, "bridge.state_url", is_url=True),
+        operator=operator or "",
+        log_level=log_level or "INFO",
+        sources=sources,
+        target=target,
+        delivery=delivery,
+    )
+
+
+def _build_target(
+    data: dict[str, Any], problems: list[Problem], environ: Mapping[str, str]
+) -> TargetConfig:
+    t = Table(data, "target", problems, environ)
+    kind = t.get("kind", str, "http", check_choice(TARGET_KINDS))
+    name = t.get("name", str, "portal")
+    timeout = t.duration("timeout", defaults.TARGET_TIMEOUT)
+    index_no = t.get("index_no", str, defaults.INDEX_NO_MINTING, check_choice(("portal", "bridge")))
+    url = key = directory = None
+    secret = db_url = None
+    db_table = "gov_disclosure_exchange"
+    if kind == "http":
+        url = t.get("url", str, check=check_http_url)
+        if url and not url.endswith("/"):
+            url += "/"
+        key = t.get("key", str)
+        secret = t.secret(
+            "secret", env="BRIDGE_TARGET_SECRET", credential="target_secret", required=True
+        )
+    elif kind == "exchange-db":
+        db_url = t.secret(
+            "db_url",
+            env="BRIDGE_TARGET_DB_URL",
+            credential="target_db_url",
+            required=True,
+            is_url=True,
+        )
+        db_table = t.get("db_table", str, db_table)
+    elif kind == "exchange-dir":
+        directory = t.get("directory", str)
+    t.used.update(
+        ("url", "key", "secret", "secret_file", "db_url", "db_url_file", "db_table", "directory")
+    )
+    t.finish()
+    return TargetConfig(
+        kind=kind or "http",
+        name=name or "portal",
+        url=url,
+        key=key,
+        secret=secret,
+        timeout=timeout,
+        index_no=index_no or "portal",
+        db_url=db_url,
+        db_table=db_table,
+        directory=directory,
+    )
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, Secret):
+        if value.is_url:
+            return redact_url(value.reveal())
+        return f"*** (from {value.origin})"
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _shown(getattr(value, k)) for k in value.__dataclass_fields__}
+    if isinstance(value, tuple | list):
+        return [_shown(v) for v in value]
+    return value
+
+
+def resolve_path(cli_value: str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """The config file: ``--config``, else ``BRIDGE_CONFIG``, else config/bridge.toml."""
+    environ = os.environ if environ is None else environ
+    return Path(cli_value or environ.get("BRIDGE_CONFIG") or defaults.CONFIG_PATH)
