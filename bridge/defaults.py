@@ -27,6 +27,16 @@ SITE_CHARSET = "utf-8"  # used only when header, BOM and <meta> say nothing
 SOURCE_INTERVAL = 600.0  # seconds between polls of one source: minutes, not weeks
 SCHEDULE_JITTER = 30.0  # seconds; spreads polls of many sources over time
 
+# --- Daemon ------------------------------------------------------------------------------
+DRAIN_INTERVAL = 10.0  # seconds between outbox drains: new records reach the portal quickly
+RESYNC_POLL = 2.0  # seconds; a queued `bridge resync` is taken well within 5 s
+SHUTDOWN_TIMEOUT = 45.0  # seconds to finish the item in hand on SIGTERM (> one portal timeout)
+MISFIRE_GRACE_TIME = 300.0  # a poll late by less than this still runs; later ones are audited
+HEALTH_INTERVALS = 3  # unhealthy after this many poll intervals without a successful run
+HOUSEKEEPING_INTERVAL = 3600.0  # seconds between housekeeping runs (cache pruning, checks)
+ADMIN_HOST = "127.0.0.1"  # the admin pages and metrics stay on this machine unless asked
+ADMIN_PORT = 8803
+
 # --- Withdrawals -------------------------------------------------------------------------
 WITHDRAWALS_ENABLED = False  # deleting from a legal catalog is the operator's decision
 MAX_WITHDRAW_SHARE = 0.10  # more than this share of a column gone at once smells of a bug

@@ -62,7 +62,7 @@ def setup_logging(level: str) -> None:
         handler._bridge = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("urllib3", "apscheduler.scheduler", "apscheduler.executors.default", "alembic"):
+    for noisy in ("urllib3", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -10,9 +10,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from bridge import audit
 from bridge.cli import App
+from bridge.lock import StoreLock
 from bridge.pipeline import Context, RunSummary, run_once
-from bridge.state import items, outbox, runs
+from bridge.state import audit_log, items, outbox, runs
+from bridge.state import resync as resync_queue
 from bridge.targets import make_target
 
 
@@ -56,6 +59,25 @@ def print_summary(summary: RunSummary, *, dry_run: bool = False) -> None:
 
 
 @click.command()
+@click.pass_obj
+def run(app: App) -> None:
+    """Run the daemon: poll every source on its schedule and deliver continuously.
+
+    Sends READY/WATCHDOG/STATUS/STOPPING to systemd when run as a Type=notify
+    service. SIGTERM finishes the item in hand and exits 0; SIGHUP reloads the
+    config. One daemon per state store: a second one exits 2 naming the first.
+
+    \b
+    Example:
+      bridge --config /etc/bridge/bridge.toml run
+    """
+    from bridge.daemon import Daemon
+
+    settings = app.settings()
+    raise SystemExit(Daemon(app.config_path, settings).run())
+
+
+@click.command()
 @click.option(
     "--once",
     is_flag=True,
@@ -72,14 +94,16 @@ def sync(app: App, once: bool, sources: tuple[str, ...], no_deliver: bool, force
     """Run one cycle in the foreground, then exit (for cron-style use).
 
     Reads the newest list pages of every source, records new and changed items,
-    and delivers everything waiting in the outbox.
+    and delivers everything waiting in the outbox. Refuses to run beside a daemon
+    on the same state store (use `bridge resync` to ask the daemon instead).
 
     \b
     Example:
       bridge --config config/sandbox.toml sync --once
     """
     ctx = make_context(app)
-    summary = run_once(ctx, sources=list(sources) or None, deliver=not no_deliver, force=force)
+    with StoreLock(ctx.db, role=f"bridge sync ({app.actor})"):
+        summary = run_once(ctx, sources=list(sources) or None, deliver=not no_deliver, force=force)
     print_summary(summary)
     raise SystemExit(summary.exit_code)
 
@@ -99,6 +123,9 @@ def sync(app: App, once: bool, sources: tuple[str, ...], no_deliver: bool, force
 )
 @click.option("--force", is_flag=True, help="Accept an empty listing or a large withdrawal.")
 @click.option("--reason", default="", help="Why (kept in the audit trail).")
+@click.option(
+    "--wait", is_flag=True, help="With a daemon running: wait for the result and show progress."
+)
 @click.pass_obj
 def resync(
     app: App,
@@ -108,45 +135,108 @@ def resync(
     dry_run: bool,
     force: bool,
     reason: str,
+    wait: bool,
 ) -> None:
     """Re-read every list and detail page, re-normalize, and deliver what differs.
 
     Use it after an outage, a site redesign, or a config fix that should release
-    quarantined items.
+    quarantined items. With a daemon running, the request is queued and the
+    daemon takes it within seconds (--wait follows it); otherwise it runs here.
 
     \b
-    Example:
+    Examples:
       bridge resync --source yyedu --since 2026-01-01 --dry-run
+      bridge resync --reason "portal outage on 11-20" --wait
     """
-    from bridge import audit
-    from bridge.state import audit_log
+    from bridge.lock import LockHeld
 
-    ctx = make_context(app)
-    if not dry_run:
-        with ctx.db.write() as s:
-            audit_log.append(
-                s,
-                audit.RESYNC_REQUESTED,
-                actor=app.actor,
-                details={
-                    "sources": list(sources),
-                    "columns": list(columns),
-                    "since": since.date().isoformat() if since else None,
-                    "reason": reason,
-                    "mode": "foreground",
-                },
-            )
-    summary = run_once(
-        ctx,
-        sources=list(sources) or None,
-        columns=list(columns) or None,
-        full=True,
-        since=since.date() if since else None,
-        dry_run=dry_run,
-        force=force,
-    )
+    settings = app.settings()
+    for name in sources:
+        settings.source(name)  # an unknown source is a clear error now, not in the daemon
+    params = {
+        "sources": list(sources),
+        "columns": list(columns),
+        "since": since.date().isoformat() if since else None,
+        "dry_run": dry_run,
+        "force": force,
+    }
+    lock = StoreLock(app.db(), role=f"bridge resync ({app.actor})")
+    try:
+        lock.acquire()
+    except LockHeld as held:
+        if held.holder.get("role") != "daemon":
+            raise
+        _queue_resync(app, params, reason, wait)
+        return
+    try:
+        ctx = make_context(app)
+        if not dry_run:
+            with ctx.db.write() as s:
+                audit_log.append(
+                    s,
+                    audit.RESYNC_REQUESTED,
+                    actor=app.actor,
+                    details={**params, "reason": reason, "mode": "foreground"},
+                )
+        summary = run_once(
+            ctx,
+            sources=list(sources) or None,
+            columns=list(columns) or None,
+            full=True,
+            since=since.date() if since else None,
+            dry_run=dry_run,
+            force=force,
+            kind="resync",
+        )
+    finally:
+        lock.release()
     print_summary(summary, dry_run=dry_run)
     raise SystemExit(summary.exit_code)
+
+
+def _queue_resync(app: App, params: dict[str, Any], reason: str, wait: bool) -> None:
+    import time
+
+    db = app.db()
+    with db.write() as s:
+        request_id = resync_queue.enqueue(s, actor=app.actor, reason=reason, params=params)
+    click.echo(f"resync #{request_id} queued for the running daemon")
+    if not wait:
+        return
+    shown = ""
+    while True:
+        time.sleep(0.5)
+        with db.read() as s:
+            request = resync_queue.get(s, request_id)
+        assert request is not None
+        if request.status == "queued":
+            line = "waiting for the daemon to take it"
+        else:
+            p = request.progress or {}
+            done = ", ".join(p.get("sources_done") or []) or "-"
+            line = f"{request.status}: {p.get('fetched', 0)} page(s) read; sources done: {done}"
+        if line != shown:
+            click.echo(line)
+            shown = line
+        if request.status in ("done", "failed"):
+            _print_result(request.result or {})
+            raise SystemExit(request.exit_code or 0)
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    for r in result.get("sources", []):
+        st = r["stats"]
+        click.echo(
+            f"{r['source']}: {r['status']}; {st['fetched']} fetched, {st['new']} new, "
+            f"{st['changed']} changed, {st['unchanged']} unchanged, {st['quarantined']} quarantined, "
+            f"{st['withdrawn']} withdrawn"
+        )
+        if r.get("message"):
+            click.echo(f"  {r['message']}")
+        for action, external_id, title in r.get("plan") or []:
+            click.echo(f"  would {action:<10} {external_id}  {title}")
+    if "error" in result:
+        click.echo(f"bridge: {result['error']}", err=True)
 
 
 def status_data(app: App) -> dict[str, Any]:
@@ -341,4 +431,4 @@ def retry(app: App, item: str | None, all_: bool, no_deliver: bool) -> None:
         raise SystemExit(summary.exit_code)
 
 
-COMMANDS = [sync, resync, status, retry]
+COMMANDS = [run, sync, resync, status, retry]

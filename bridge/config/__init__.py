@@ -51,7 +51,9 @@ from bridge.errors import ConfigError, Problem
 __all__ = [
     "SOURCE_KINDS",
     "TARGET_KINDS",
+    "AdminConfig",
     "ColumnConfig",
+    "DaemonConfig",
     "DeliveryConfig",
     "FetchConfig",
     "HanwebConfig",
@@ -96,6 +98,27 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True)
+class DaemonConfig:
+    drain_interval: float = defaults.DRAIN_INTERVAL
+    resync_poll: float = defaults.RESYNC_POLL
+    shutdown_timeout: float = defaults.SHUTDOWN_TIMEOUT
+    misfire_grace_time: float = defaults.MISFIRE_GRACE_TIME
+    jitter: float = defaults.SCHEDULE_JITTER
+    health_intervals: int = defaults.HEALTH_INTERVALS
+    housekeeping_interval: float = defaults.HOUSEKEEPING_INTERVAL
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    enabled: bool = True
+    host: str = defaults.ADMIN_HOST
+    port: int = defaults.ADMIN_PORT
+    token: Secret | None = field(default=None, repr=False)
+    basic_user: str | None = None
+    basic_password: Secret | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path | None
     state_url: Secret
@@ -104,6 +127,8 @@ class Settings:
     sources: tuple[SourceConfig, ...]
     target: TargetConfig
     delivery: DeliveryConfig
+    daemon: DaemonConfig = DaemonConfig()
+    admin: AdminConfig = AdminConfig()
 
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:
@@ -210,6 +235,57 @@ def _build(
     )
     d.finish()
 
+    dm = Table(_table(data, "daemon", problems), "daemon", problems)
+    daemon = DaemonConfig(
+        drain_interval=dm.duration("drain_interval", defaults.DRAIN_INTERVAL),
+        resync_poll=dm.duration("resync_poll", defaults.RESYNC_POLL),
+        shutdown_timeout=dm.duration("shutdown_timeout", defaults.SHUTDOWN_TIMEOUT),
+        misfire_grace_time=dm.duration("misfire_grace_time", defaults.MISFIRE_GRACE_TIME),
+        jitter=dm.get(
+            "jitter",
+            float,
+            defaults.SCHEDULE_JITTER,
+            lambda v: None if v >= 0 else "must be 0 or more",
+        ),
+        health_intervals=dm.get("health_intervals", int, defaults.HEALTH_INTERVALS, check_positive),
+        housekeeping_interval=dm.duration("housekeeping_interval", defaults.HOUSEKEEPING_INTERVAL),
+    )
+    dm.finish()
+
+    ad = Table(_table(data, "admin", problems), "admin", problems, environ)
+    admin = AdminConfig(
+        enabled=ad.get("enabled", bool, True),
+        host=ad.get("host", str, defaults.ADMIN_HOST),
+        port=ad.get(
+            "port",
+            int,
+            defaults.ADMIN_PORT,
+            lambda v: None if 0 <= v < 65536 else "must be a port number",
+        ),
+        token=ad.secret(
+            "token", env="BRIDGE_ADMIN_TOKEN", credential="admin_token", required=False
+        ),
+        basic_user=ad.get("basic_user", str, None),
+        basic_password=ad.secret(
+            "basic_password",
+            env="BRIDGE_ADMIN_BASIC_PASSWORD",
+            credential="admin_basic_password",
+            required=False,
+        ),
+    )
+    if (admin.basic_user is None) != (admin.basic_password is None):
+        ad.problem("basic_user", "basic_user and basic_password go together")
+    if (
+        admin.enabled
+        and admin.host not in ("127.0.0.1", "::1", "localhost")
+        and not (admin.token or admin.basic_user)
+    ):
+        ad.problem(
+            "host",
+            f"binding the admin pages to {admin.host} needs a token or basic_user/basic_password",
+        )
+    ad.finish()
+
     return Settings(
         path=path,
         state_url=Secret(state_url or defaults.STATE_URL, "bridge.state_url", is_url=True),
@@ -218,6 +294,8 @@ def _build(
         sources=sources,
         target=target,
         delivery=delivery,
+        daemon=daemon,
+        admin=admin,
     )
 
 

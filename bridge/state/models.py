@@ -259,3 +259,25 @@ class CircuitRow(Base):
     opened_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ResyncRequestRow(Base):
+    """A resync asked for from the command line, taken by the running daemon."""
+
+    __tablename__ = "resync_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    params: Mapped[str] = mapped_column(Text)  # JSON: sources, columns, since, dry_run, force
+    # queued | running | done | failed
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    taken_by: Mapped[str | None] = mapped_column(String(120))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    progress: Mapped[str | None] = mapped_column(Text)  # JSON, updated while it runs
+    result: Mapped[str | None] = mapped_column(Text)  # JSON summary
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_resync_requests_status", "status", "id"),)

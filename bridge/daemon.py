@@ -1,0 +1,437 @@
+"""``bridge run``: the scheduler daemon.
+
+APScheduler 3 (BlockingScheduler) runs one job per source (interval or cron, with
+jitter), the delivery drain, the resync-request poll, housekeeping, and a heartbeat on
+an executor of its own. ``misfire_grace_time`` is set on purpose (APScheduler's default
+of 1 s silently drops a late run): a run late by less still runs; a missed or
+overlapping run is recorded in the audit trail.
+
+Signals: SIGTERM / SIGINT finish the item in hand and exit 0 within
+``daemon.shutdown_timeout``; SIGHUP reloads the config (an invalid one is logged
+problem by problem and the old one kept). The handlers only set events; a control
+thread does the work, so no lock is ever taken inside a signal handler.
+
+systemd: READY=1 once the jobs are scheduled; WATCHDOG=1 only while the heartbeat job
+keeps running (a stuck scheduler stops the pings); STATUS= with the last run's summary;
+STOPPING=1 on shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_SCHEDULER_STARTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+    SchedulerEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bridge import audit, config, sdnotify
+from bridge.config import Settings
+from bridge.deliver import drain
+from bridge.errors import ConfigError
+from bridge.health import Metrics
+from bridge.lock import StoreLock
+from bridge.pipeline import Context, RunSummary, run_once
+from bridge.state import audit_log, outbox, resync
+from bridge.state.db import Database, open_database
+from bridge.targets import make_target
+from bridge.web import AdminServer
+
+log = logging.getLogger(__name__)
+
+TZ = "Asia/Shanghai"
+HEARTBEAT = 5.0  # seconds between scheduler heartbeats (the watchdog's evidence of life)
+
+
+class Daemon:
+    def __init__(self, config_path: Path | None, settings: Settings) -> None:
+        self.config_path = config_path
+        self.settings = settings
+        self.db: Database | None = None
+        self.ctx: Context | None = None
+        self.scheduler: BlockingScheduler | None = None
+        self.metrics: Metrics | None = None
+        self.admin: AdminServer | None = None
+        self.last_tick = time.monotonic()
+        self.started_at = datetime.now(UTC)
+        self.stopping = threading.Event()
+        self.reload_wanted = threading.Event()
+        self.wake = threading.Event()
+        self.source_locks: dict[str, threading.Lock] = {}
+        self.status_line = "starting"
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.db = open_database(self.settings.state_url.reveal())
+        lock = StoreLock(self.db, role="daemon")
+        lock.acquire("cannot start the daemon")
+        try:
+            return self._run_locked()
+        finally:
+            lock.release()
+            self.db.dispose()
+
+    def _run_locked(self) -> int:
+        assert self.db is not None
+        settings = self.settings
+        self.ctx = Context(
+            settings=settings, db=self.db, target=make_target(settings.target), actor=audit.DAEMON
+        )
+        with self.db.write() as s:
+            requeued = resync.requeue_running(s)
+            audit_log.append(
+                s, audit.CONFIG_LOADED, actor=audit.DAEMON,
+                details={"file": str(self.config_path), "reload": False, "pid": os.getpid(),
+                         "requeued_resyncs": requeued},
+            )  # fmt: skip
+        self.metrics = Metrics(settings, self.db)
+        if settings.admin.enabled:
+            self.admin = AdminServer(settings.admin, settings=lambda: self.settings, db=self.db,
+                                     metrics=self.metrics, started_at=self.started_at)  # fmt: skip
+            self._mount_admin_pages()
+            log.info("admin pages and metrics on %s", self.admin.start())
+        self.scheduler = self._build_scheduler()
+        self._install_signals()
+        threading.Thread(target=self._control, name="control", daemon=True).start()
+        watchdog = sdnotify.watchdog_seconds()
+        if watchdog:
+            threading.Thread(
+                target=self._watchdog, args=(watchdog,), name="watchdog", daemon=True
+            ).start()
+        log.info(
+            "bridge daemon started (pid %d) with %d source(s)", os.getpid(), len(settings.sources)
+        )
+        try:
+            self.scheduler.start()  # blocks until shutdown
+        finally:
+            if self.admin is not None:
+                self.admin.stop()
+            self.ctx.target.close()
+        log.info("bridge daemon stopped")
+        return 0
+
+    def _mount_admin_pages(self) -> None:
+        try:
+            from bridge.admin_pages import mount
+        except ImportError:
+            return
+        assert self.admin is not None
+        mount(self.admin)
+
+    def _build_scheduler(self) -> BlockingScheduler:
+        d = self.settings.daemon
+        scheduler = BlockingScheduler(
+            timezone=TZ,
+            executors={
+                "default": ThreadPoolExecutor(max(4, len(self.settings.sources) + 3)),
+                "heartbeat": ThreadPoolExecutor(1),
+            },
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": int(d.misfire_grace_time),
+            },
+        )
+        scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
+        scheduler.add_listener(self._on_skipped, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
+        scheduler.add_listener(self._on_error, EVENT_JOB_ERROR)
+        self._schedule_sources(scheduler)
+        now = datetime.now(UTC)
+        scheduler.add_job(self.drain_job, IntervalTrigger(seconds=d.drain_interval), id="drain",
+                          next_run_time=now + timedelta(seconds=1))  # fmt: skip
+        scheduler.add_job(self.resync_job, IntervalTrigger(seconds=d.resync_poll), id="resync",
+                          next_run_time=now)  # fmt: skip
+        scheduler.add_job(
+            self.housekeeping_job,
+            IntervalTrigger(seconds=d.housekeeping_interval),
+            id="housekeeping",
+        )
+        scheduler.add_job(self.heartbeat_job, IntervalTrigger(seconds=HEARTBEAT), id="heartbeat",
+                          executor="heartbeat", next_run_time=now)  # fmt: skip
+        return scheduler
+
+    def _schedule_sources(self, scheduler: BlockingScheduler) -> None:
+        now = datetime.now(UTC)
+        jitter = self.settings.daemon.jitter
+        for i, source in enumerate(self.settings.sources):
+            self.source_locks.setdefault(source.name, threading.Lock())
+            trigger = (
+                CronTrigger.from_crontab(source.cron, timezone=TZ, jitter=int(jitter) or None)
+                if source.cron
+                else IntervalTrigger(seconds=source.interval, jitter=int(jitter) or None)
+            )
+            scheduler.add_job(
+                self.source_job, trigger, args=[source.name], id=f"source:{source.name}",
+                name=f"sync {source.name}", replace_existing=True,
+                next_run_time=None if source.cron else now + timedelta(seconds=1 + 2 * i),
+            )  # fmt: skip
+
+    # --- jobs ------------------------------------------------------------------------------
+
+    def _context(self, **changes: Any) -> Context:
+        assert self.ctx is not None
+        return replace(self.ctx, **changes)
+
+    def source_job(self, name: str) -> None:
+        lock = self.source_locks.setdefault(name, threading.Lock())
+        if not lock.acquire(blocking=False):
+            self._audit_skip(f"source:{name}", "overlap: a resync of this source is running")
+            return
+        try:
+            if self.stopping.is_set():
+                return
+            ctx = self._context()
+            summary = run_once(ctx, sources=[name], deliver=False)
+            self._after_run(summary)
+            self._drain(ctx)
+        finally:
+            lock.release()
+
+    def drain_job(self) -> None:
+        if not self.stopping.is_set():
+            self._drain(self._context())
+
+    def _drain(self, ctx: Context) -> None:
+        stats = drain(ctx)
+        assert self.metrics is not None
+        target = ctx.settings.target.name
+        for outcome in ("created", "updated", "unchanged", "withdrawn", "dead"):
+            if getattr(stats, outcome):
+                self.metrics.deliveries.labels(target, outcome).inc(getattr(stats, outcome))
+        if stats.failed:
+            self.metrics.retries.labels(target).inc(stats.failed)
+        if stats.auth_error:
+            log.error("%s", stats.auth_error)
+
+    def resync_job(self) -> None:
+        assert self.db is not None
+        if self.stopping.is_set():
+            return
+        ctx = self._context()
+        with self.db.write() as s:
+            request = resync.take_next(s, ctx.owner)
+        if request is None:
+            return
+        p = request.params
+        names = p.get("sources") or [s.name for s in ctx.settings.sources]
+        log.info(
+            "resync #%d asked by %s (%s): %s",
+            request.id,
+            request.actor,
+            request.reason or "no reason",
+            p,
+        )
+        locks = [self.source_locks.setdefault(n, threading.Lock()) for n in names]
+        for lk in locks:
+            lk.acquire()
+        progress: dict[str, Any] = {"fetched": 0, "sources_done": []}
+        last_write = [0.0]
+
+        def report(what: str, info: dict[str, Any]) -> None:
+            if what == "fetched":
+                progress["fetched"] += 1
+            elif what == "source done":
+                progress["sources_done"].append(info.get("source"))
+            now = time.monotonic()
+            if now - last_write[0] > 0.5 or what == "source done":
+                last_write[0] = now
+                assert self.db is not None
+                with self.db.write() as s:
+                    resync.set_progress(s, request.id, progress)
+
+        try:
+            since = datetime.fromisoformat(p["since"]).date() if p.get("since") else None
+            summary = run_once(
+                replace(ctx, progress=report), sources=names, columns=p.get("columns") or None, full=True,
+                since=since, dry_run=bool(p.get("dry_run")), force=bool(p.get("force")), kind="resync",
+            )  # fmt: skip
+            self._after_run(summary)
+            result = summary_json(summary)
+            code = summary.exit_code
+        except ConfigError as exc:
+            result, code = {"error": str(exc)}, 2
+        finally:
+            for lk in locks:
+                lk.release()
+        with self.db.write() as s:
+            resync.set_progress(s, request.id, progress)
+            resync.finish(s, request.id, result=result, exit_code=code)
+
+    def housekeeping_job(self) -> None:
+        assert self.db is not None
+        if self.db.is_sqlite:
+            with self.db.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA optimize")
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def heartbeat_job(self) -> None:
+        self.last_tick = time.monotonic()
+
+    def _after_run(self, summary: RunSummary) -> None:
+        assert self.metrics is not None and self.db is not None
+        parts = []
+        for r in summary.sources:
+            self.metrics.runs.labels(r.source, r.status).inc()
+            for outcome in ("new", "changed", "unchanged", "quarantined", "withdrawn"):
+                n = getattr(r.stats, outcome)
+                if n:
+                    self.metrics.items.labels(r.source, outcome).inc(n)
+            parts.append(f"{r.source} {r.status}: {r.stats.new} new, {r.stats.changed} changed")
+            if r.status != "ok":
+                log.error("%s: %s", r.source, r.message)
+        with self.db.read() as s:
+            pending = outbox.counts(s, self.settings.target.name).get("pending", 0)
+        stamp = datetime.now(UTC).astimezone().strftime("%H:%M:%S")
+        self.status_line = f"{'; '.join(parts)}; {pending} pending delivery(ies); last run {stamp}"
+        sdnotify.notify(f"STATUS={self.status_line}")
+
+    # --- scheduler events --------------------------------------------------------------------
+
+    def _on_started(self, event: SchedulerEvent) -> None:
+        sdnotify.notify("READY=1")
+        sdnotify.notify(f"STATUS=scheduled {len(self.settings.sources)} source(s)")
+        watchdog = sdnotify.watchdog_seconds()
+        if watchdog:  # pings start after READY, as systemd expects
+            threading.Thread(target=self._watchdog, args=(watchdog,), name="watchdog", daemon=True).start()
+
+    def _on_skipped(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
+        if not event.job_id.startswith("source:"):
+            return  # polls (drain, resync queue, heartbeat) overlap harmlessly
+        if isinstance(event, JobExecutionEvent):
+            reason, scheduled = "missed: later than misfire_grace_time", event.scheduled_run_time
+        else:
+            reason, scheduled = "overlap: the previous run was still going", event.scheduled_run_times[0]
+        self._audit_skip(event.job_id, reason, scheduled)
+
+    def _audit_skip(self, job_id: str, reason: str, scheduled: datetime | None = None) -> None:
+        assert self.db is not None
+        source = job_id.split(":", 1)[1] if job_id.startswith("source:") else None
+        log.warning("run of %s skipped: %s", job_id, reason)
+        with self.db.write() as s:
+            audit_log.append(
+                s, audit.RUN_SKIPPED, actor=audit.DAEMON, source=source,
+                details={"job": job_id, "reason": reason,
+                         "scheduled": scheduled.isoformat() if scheduled else None},
+            )  # fmt: skip
+
+    def _on_error(self, event: JobExecutionEvent) -> None:
+        log.error("job %s failed: %s", event.job_id, event.exception, exc_info=event.exception)
+
+    # --- signals, reload, watchdog -----------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        def stop(signum: int, frame: object) -> None:
+            self.stopping.set()
+            self.wake.set()
+
+        def hup(signum: int, frame: object) -> None:
+            self.reload_wanted.set()
+            self.wake.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, hup)
+
+    def _control(self) -> None:
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            if self.stopping.is_set():
+                self._shutdown()
+                return
+            if self.reload_wanted.is_set():
+                self.reload_wanted.clear()
+                self.reload()
+
+    def _shutdown(self) -> None:
+        assert self.scheduler is not None and self.ctx is not None
+        log.info(
+            "stopping: finishing the item in hand (at most %.0f s)",
+            self.settings.daemon.shutdown_timeout,
+        )
+        sdnotify.notify("STOPPING=1")
+        self.ctx.stop.set()
+        timer = threading.Timer(self.settings.daemon.shutdown_timeout, self._give_up)
+        timer.daemon = True
+        timer.start()
+        self.scheduler.shutdown(wait=True)
+        timer.cancel()
+
+    def _give_up(self) -> None:
+        log.warning(
+            "shutdown timeout reached; exiting with work in flight (its leases expire and it is sent again)"
+        )
+        logging.shutdown()
+        os._exit(0)
+
+    def reload(self) -> None:
+        """Load the config again; keep the old one if the new one has problems."""
+        assert self.ctx is not None and self.db is not None and self.scheduler is not None
+        try:
+            new = config.load(self.config_path)
+        except ConfigError as exc:
+            log.error(
+                "config reload refused, keeping the running config; %d problem(s):",
+                len(exc.problems),
+            )
+            for p in exc.problems:
+                log.error("  %s", p)
+            return
+        if new.state_url.reveal() != self.settings.state_url.reveal():
+            log.error(
+                "config reload: bridge.state_url cannot change while running; restart the daemon for that"
+            )
+            return
+        old_target = self.ctx.target
+        self.settings = new
+        self.ctx = replace(self.ctx, settings=new, target=make_target(new.target))
+        old_target.close()
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith("source:"):
+                job.remove()
+        self._schedule_sources(self.scheduler)
+        with self.db.write() as s:
+            audit_log.append(s, audit.CONFIG_LOADED, actor=audit.DAEMON,
+                             details={"file": str(self.config_path), "reload": True})  # fmt: skip
+        log.info("config reloaded from %s: %d source(s)", self.config_path, len(new.sources))
+
+    def _watchdog(self, interval: float) -> None:
+        every = max(interval / 2, 0.5)
+        stale_after = max(3 * HEARTBEAT, interval)
+        while not self.stopping.is_set():
+            if time.monotonic() - self.last_tick < stale_after:
+                sdnotify.notify("WATCHDOG=1")
+            else:
+                log.error("scheduler heartbeat is %.0f s old: not pinging the watchdog",
+                          time.monotonic() - self.last_tick)  # fmt: skip
+            self.stopping.wait(every)
+
+
+def summary_json(summary: RunSummary) -> dict[str, Any]:
+    return {
+        "exit_code": summary.exit_code,
+        "sources": [
+            {"source": r.source, "status": r.status, "message": r.message, "stats": asdict(r.stats),
+             "plan": [list(p) for p in r.plan]}
+            for r in summary.sources
+        ],
+        "delivery": asdict(summary.delivery) if summary.delivery else None,
+    }  # fmt: skip
