@@ -119,3 +119,34 @@ def test_reader_does_not_block_writer(tmp_path):
     with sqlite3.connect(tmp_path / "rw.db") as conn:
         assert conn.execute("SELECT count(*) FROM audit_events").fetchone() == (1,)
     db.dispose()
+
+
+def test_db_upgrade_moves_an_old_store_forward_and_is_audited(tmp_path, cli):
+    from alembic import command
+
+    from bridge.state.db import Database, _alembic_config
+
+    path = tmp_path / "v1.db"
+    db = Database(url(path))
+    cfg = _alembic_config()
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    db.dispose()
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[bridge]\nstate_url = "sqlite:///{path}"\n[[sources]]\nname = "a"\nbase_url = "http://x/"\n'
+        'publisher = "p"\norg_code = "002949236"\n[[sources.columns]]\nkey = "k"\npath = "k/"\n'
+        '[target]\nurl = "http://y/"\nkey = "k"\nsecret = "s"\n'
+    )
+    refused = cli("--config", str(config), "audit", "verify")
+    assert refused.code == 2
+    assert f"is at schema revision 0001, this bridge needs {head_revision()}: run `bridge db upgrade` first" in refused.err
+    upgraded = cli("--config", str(config), "db", "upgrade")
+    assert upgraded.code == 0, upgraded.err
+    assert upgraded.out.strip() == f"state database sqlite:///{path}: upgraded from 0001 to {head_revision()}"
+    again = cli("--config", str(config), "db", "upgrade")
+    assert again.out.strip() == f"state database sqlite:///{path}: already at {head_revision()}"
+    events = cli("--config", str(config), "audit", "--event", "db.upgraded", "--format", "json")
+    assert '"from": "0001"' in events.out
+    assert cli("--config", str(config), "audit", "verify").code == 0
