@@ -12,6 +12,7 @@ marked delivered. A per-target circuit breaker stops all sending after
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -139,6 +140,10 @@ def drain(ctx: Context, *, wait: float = 0.0) -> DeliveryStats:
     breaker = Breaker(ctx)
     cfg = ctx.settings.delivery
     deadline = time.monotonic() + wait
+    with ctx.db.write() as s:
+        freed = outbox.release_dead_owners(s, ctx.owner.rsplit(":", 1)[0], _pid_alive)
+    if freed:
+        log.info("%d delivery(ies) left in flight by a process that died are queued again", freed)
     while not ctx.stop.is_set():
         allowed, pause, state = breaker.check()
         if not allowed:
@@ -176,6 +181,16 @@ def drain(ctx: Context, *, wait: float = 0.0) -> DeliveryStats:
         if stats.auth_error:
             break
     return stats
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _release(ctx: Context, claimed: list[Claimed]) -> None:

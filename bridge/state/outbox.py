@@ -8,6 +8,7 @@ deliveries go out in order, so an older version never overwrites a newer one.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -349,3 +350,22 @@ def circuit(session: Session, target: str) -> CircuitRow:
 
 def circuits(session: Session) -> list[CircuitRow]:
     return list(session.execute(select(CircuitRow).order_by(CircuitRow.target)).scalars())
+
+
+def release_dead_owners(session: Session, host: str, alive: Callable[[int], bool]) -> int:
+    """Deliveries in flight for a process of this host that no longer exists go back to
+    the queue at once, instead of waiting for their lease to expire (a restart after a
+    crash resends them immediately; the idempotent PUT makes that safe)."""
+    rows = session.execute(
+        select(DeliveryRow).where(
+            DeliveryRow.status == "inflight", DeliveryRow.lease_owner.startswith(f"{host}:")
+        )
+    ).scalars()
+    n = 0
+    for row in rows:
+        pid = (row.lease_owner or "").rsplit(":", 1)[-1]
+        if pid.isdigit() and not alive(int(pid)):
+            row.status = "pending"
+            row.lease_owner = row.lease_until = None
+            n += 1
+    return n
