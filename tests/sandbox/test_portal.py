@@ -488,9 +488,24 @@ def test_stats_count_api_requests(client: Client, portal: PortalServer) -> None:
         },
         "total": 6,
         "puts_by_status": {"created": 1, "updated": 1, "unchanged": 1},
-    }
-    assert client.page("/sandbox/stats").json() == expected
-    assert portal.stats() == expected
+        "faults": {"errors": 0, "timeouts": 0, "throttled": 0, "too_early": 0, "outage": 0,
+                   "dropped_after_write": 0},
+    }  # fmt: skip
+    shown = client.page("/sandbox/stats").json()
+    log = shown.pop("log")
+    assert shown == expected
+    assert client.page("/sandbox/stats?log=0").json() == expected
+    assert portal.stats(with_log=False) == expected
+    assert [(e["method"], e["path"], e["status"], e["fault"]) for e in log] == [
+        ("PUT", item_path(EID), 201, None),
+        ("PUT", item_path(EID), 200, None),
+        ("PUT", item_path(EID), 200, None),
+        ("GET", item_path(EID), 200, None),
+        ("DELETE", item_path("yyedu:nope"), 404, None),
+        ("PUT", item_path(EID), 401, None),
+    ]
+    times = [e["time"] for e in log]
+    assert times == sorted(times) and time.time() - 10 < times[0] <= times[-1] <= time.time()
     reset = client.session.post(client.base + "/sandbox/stats/reset")
     assert reset.status_code == 200
     assert portal.stats()["total"] == 0

@@ -1,0 +1,248 @@
+"""HTTP plumbing of the sandbox portal: framing requests and answers, nothing else.
+
+``PortalServer.handle`` (in ``portal``) makes every decision and returns a ``Response``;
+this module reads requests off the socket and writes the answer back — or, when a fault
+says so, never answers: it resets the connection at once (``Response.dropped``) or holds
+it until the client gives up (``Response.hung``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import selectors
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal, Protocol, cast
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
+
+DRAIN_LIMIT = 64 * 1024 * 1024  # read and discard a too-large body up to this, keeping the
+# connection (closing on unread data makes the client see a reset instead of our 413)
+IDLE_TIMEOUT = 120  # seconds an idle keep-alive connection may hold a server thread
+
+_RESET_LINGER = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
+
+
+@dataclass
+class Request:
+    """One request as the server received it. ``body`` is None when it was too large."""
+
+    method: str
+    target: str  # the request-target exactly as on the request line: what was signed
+    path: str  # its path part, still percent-encoded
+    query: dict[str, list[str]]
+    headers: Message
+    body: bytes | None
+
+
+@dataclass
+class Response:
+    """An answer, or (``abort`` set) the instruction to give none."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    outcome: str | None = None  # a PUT's created / updated / unchanged, for the stats
+    abort: Literal["reset", "hang"] | None = None
+    hang_seconds: float = 0.0  # for "hang": the longest we hold before resetting anyway
+
+    @classmethod
+    def json(cls, status: int, payload: Any, **kw: Any) -> Response:
+        return cls(status, json.dumps(payload, ensure_ascii=False).encode(), **kw)
+
+    @classmethod
+    def html(cls, status: int, text: str) -> Response:
+        return cls(status, text.encode(), "text/html; charset=utf-8")
+
+    @classmethod
+    def dropped(cls, outcome: str | None = None) -> Response:
+        """No answer at all: the connection is reset, so the client sees a connection error."""
+        return cls(0, outcome=outcome, abort="reset")
+
+    @classmethod
+    def hung(cls, seconds: float) -> Response:
+        """No answer until the client gives up (or ``seconds`` pass); then a reset."""
+        return cls(0, abort="hang", hang_seconds=seconds)
+
+
+def error(status: int, code: str, message: str) -> Response:
+    return Response.json(status, {"code": code, "message": message})
+
+
+def invalid(errors: list[dict[str, str]]) -> Response:
+    return Response.json(422, {"code": "invalid", "errors": errors})
+
+
+def not_allowed(allow: str) -> Response:
+    response = error(405, "method_not_allowed", f"allowed: {allow}")
+    response.headers["Allow"] = allow
+    return response
+
+
+class Handles(Protocol):
+    """What the HTTP layer needs from the portal (``PortalServer`` provides it)."""
+
+    @property
+    def max_body(self) -> int: ...
+
+    def handle(self, request: Request) -> Response: ...
+
+
+class HTTPServer(ThreadingHTTPServer):
+    """Knows its portal and its open connections, so stop() can cut them."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], portal: Handles) -> None:
+        self.portal = portal
+        self._open: dict[socket.socket, threading.Thread] = {}
+        self._resetting: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def track(self, conn: socket.socket, opened: bool) -> None:
+        with self._open_lock:
+            if opened:
+                self._open[conn] = threading.current_thread()
+            else:
+                self._open.pop(conn, None)
+
+    def reset_on_close(self, conn: socket.socket) -> None:
+        """Make the coming close() of ``conn`` a reset (RST) instead of an orderly FIN."""
+        with contextlib.suppress(OSError):  # the peer may be gone already
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_LINGER)
+        with self._open_lock:
+            self._resetting.add(conn)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            resetting = request in self._resetting
+            self._resetting.discard(request)
+        if resetting:
+            request.close()  # no shutdown(SHUT_WR) first: that would send a FIN
+        else:
+            super().shutdown_request(request)
+
+    def close_connections(self, grace: float) -> None:
+        """Shut every open connection; wait up to ``grace`` s for their threads to end."""
+        with self._open_lock:
+            open_now = list(self._open.items())
+        for conn, _ in open_now:
+            with contextlib.suppress(OSError):  # already closed by the peer
+                conn.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + grace
+        for _, thread in open_now:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("sandbox portal: connection from %s ended abruptly", client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Frames HTTP/1.1 requests and answers; all decisions belong to the portal."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "BridgeSandboxPortal/1"
+    timeout = IDLE_TIMEOUT
+    disable_nagle_algorithm = True  # headers and body are two writes; Nagle would hold the
+    # second until the client's delayed ACK (40 ms per request)
+
+    @property
+    def _server(self) -> HTTPServer:
+        return cast(HTTPServer, self.server)
+
+    def setup(self) -> None:
+        super().setup()
+        self._server.track(self.connection, opened=True)
+
+    def finish(self) -> None:
+        self._server.track(self.connection, opened=False)
+        super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("sandbox portal: " + format, *args)  # noqa: G003 - format is the base's
+
+    def _serve(self) -> None:
+        portal = self._server.portal
+        if "chunked" in str(self.headers.get("Transfer-Encoding", "")).lower():
+            self.close_connection = True
+            self._send(error(411, "length_required", "send a Content-Length, not chunks"))
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError(length)
+        except ValueError:
+            self.close_connection = True
+            self._send(error(400, "bad_request", "bad Content-Length"))
+            return
+        body: bytes | None = None
+        if length <= portal.max_body:
+            body = self.rfile.read(length)
+            if len(body) < length:  # the client went away mid-body
+                self.close_connection = True
+                return
+        elif length <= DRAIN_LIMIT:
+            left = length
+            while left > 0:
+                chunk = self.rfile.read(min(65536, left))
+                if not chunk:
+                    self.close_connection = True
+                    return
+                left -= len(chunk)
+        else:
+            self.close_connection = True
+        parts = urlsplit(self.path)
+        request = Request(
+            method=self.command,
+            target=self.path,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers=self.headers,
+            body=body,
+        )
+        try:
+            response = portal.handle(request)
+        except Exception:
+            log.exception("sandbox portal: %s %s failed", self.command, self.path)
+            response = error(500, "internal", "the sandbox portal failed; see its log")
+        if response.abort is None:
+            self._send(response)
+            return
+        self.close_connection = True
+        if response.abort == "hang":
+            self._hold(response.hang_seconds)
+        self._server.reset_on_close(self.connection)
+
+    def _hold(self, seconds: float) -> None:
+        """Wait without answering until the client hangs up, or ``seconds`` pass.
+
+        The socket turns readable when the client closes it (its timeout fired), sends
+        more, or when stop() shuts it: each of these ends the wait.
+        """
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.connection, selectors.EVENT_READ)
+            selector.select(max(0.0, seconds))
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and response.status != 304:
+            self.wfile.write(response.body)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = do_OPTIONS = _serve
