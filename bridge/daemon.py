@@ -41,15 +41,17 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from bridge import audit, config, sdnotify
 from bridge.config import Settings
 from bridge.deliver import drain
 from bridge.errors import ConfigError
-from bridge.health import Metrics
+from bridge.health import Metrics, poll_interval
 from bridge.lock import StoreLock
 from bridge.pipeline import Context, RunSummary, run_once
-from bridge.state import audit_log, outbox, resync
+from bridge.state import audit_log, cluster, outbox, resync
 from bridge.state.db import Database, open_database
 from bridge.targets import make_target
 from bridge.web import AdminServer
@@ -76,17 +78,23 @@ class Daemon:
         self.wake = threading.Event()
         self.source_locks: dict[str, threading.Lock] = {}
         self.status_line = "starting"
+        self.worker_id = ""
+        self.is_leader = False
+        self.leader_conn: Connection | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
     def run(self) -> int:
         self.db = open_database(self.settings.state_url.reveal())
-        lock = StoreLock(self.db, role="daemon")
-        lock.acquire("cannot start the daemon")
+        # SQLite: one daemon per store (flock). PostgreSQL: any number of workers, one leader.
+        lock = StoreLock(self.db, role="daemon") if self.db.is_sqlite else None
         try:
+            if lock is not None:
+                lock.acquire("cannot start the daemon")
             return self._run_locked()
         finally:
-            lock.release()
+            if lock is not None:
+                lock.release()
             self.db.dispose()
 
     def _run_locked(self) -> int:
@@ -196,14 +204,52 @@ class Daemon:
             self._audit_skip(f"source:{name}", "overlap: a resync of this source is running")
             return
         try:
-            if self.stopping.is_set():
+            if self.stopping.is_set() or not self._claim(name):
                 return
-            ctx = self._context()
-            summary = run_once(ctx, sources=[name], deliver=False)
-            self._after_run(summary)
+            try:
+                ctx = self._context()
+                summary = run_once(ctx, sources=[name], deliver=False)
+                self._after_run(summary)
+            finally:
+                assert self.db is not None
+                with self.db.write() as s:
+                    cluster.release_source(s, name, self.worker_id)
             self._drain(ctx)
         finally:
             lock.release()
+
+    def _claim(self, name: str, min_gap: float | None = None) -> bool:
+        """Claim the source for this crawl; another worker may hold it or have just run it."""
+        assert self.db is not None
+        if min_gap is None:
+            min_gap = poll_interval(self.settings.source(name)) / 2
+        lease = self.settings.daemon.lease
+        with self.db.write() as s:
+            got = cluster.claim_source(s, name, self.worker_id, lease=lease, min_gap=min_gap)
+        if not got:
+            log.debug("%s: crawled by another worker or just now; not this time", name)
+        return got
+
+    def _lead(self) -> None:
+        """Try to become the leader (PostgreSQL); record it with the heartbeat."""
+        assert self.db is not None
+        if self.leader_conn is not None and not self.is_leader:
+            try:
+                self.is_leader = cluster.try_lead(self.leader_conn)
+            except DBAPIError:
+                log.warning("leader election: connection lost; trying again")
+                self.leader_conn.close()
+                self.leader_conn = self.db.engine.connect()
+            if self.is_leader:
+                log.info("worker %s is now the leader", self.worker_id)
+        with self.db.write() as s:
+            cluster.heartbeat(s, self.worker_id, is_leader=self.is_leader)
+            cluster.renew(s, self.worker_id, self.settings.daemon.lease)
+            if self.is_leader:
+                for gone in cluster.forget_dead(
+                    s, timedelta(seconds=3 * self.settings.daemon.lease)
+                ):
+                    log.warning("worker %s stopped heartbeating; removed", gone)
 
     def drain_job(self) -> None:
         if not self.stopping.is_set():
@@ -242,6 +288,9 @@ class Daemon:
         locks = [self.source_locks.setdefault(n, threading.Lock()) for n in names]
         for lk in locks:
             lk.acquire()
+        for n in names:  # wait for another worker's crawl of the same source to end
+            while not self._claim(n, min_gap=0.0) and not self.stopping.is_set():
+                time.sleep(1.0)
         progress: dict[str, Any] = {"fetched": 0, "sources_done": []}
         last_write = [0.0]
 
@@ -269,6 +318,9 @@ class Daemon:
         except ConfigError as exc:
             result, code = {"error": str(exc)}, 2
         finally:
+            with self.db.write() as s:
+                for n in names:
+                    cluster.release_source(s, n, self.worker_id)
             for lk in locks:
                 lk.release()
         with self.db.write() as s:
@@ -277,6 +329,8 @@ class Daemon:
 
     def housekeeping_job(self) -> None:
         assert self.db is not None
+        if not self.is_leader:
+            return
         if self.db.is_sqlite:
             with self.db.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA optimize")
@@ -284,6 +338,10 @@ class Daemon:
 
     def heartbeat_job(self) -> None:
         self.last_tick = time.monotonic()
+        try:
+            self._lead()
+        except DBAPIError as exc:  # the store is briefly unreachable: try at the next beat
+            log.warning("heartbeat could not reach the state store: %s", type(exc).__name__)
 
     def _after_run(self, summary: RunSummary) -> None:
         assert self.metrics is not None and self.db is not None
@@ -310,7 +368,9 @@ class Daemon:
         sdnotify.notify(f"STATUS=scheduled {len(self.settings.sources)} source(s)")
         watchdog = sdnotify.watchdog_seconds()
         if watchdog:  # pings start after READY, as systemd expects
-            threading.Thread(target=self._watchdog, args=(watchdog,), name="watchdog", daemon=True).start()
+            threading.Thread(
+                target=self._watchdog, args=(watchdog,), name="watchdog", daemon=True
+            ).start()
 
     def _on_skipped(self, event: JobExecutionEvent | JobSubmissionEvent) -> None:
         if not event.job_id.startswith("source:"):
@@ -318,7 +378,10 @@ class Daemon:
         if isinstance(event, JobExecutionEvent):
             reason, scheduled = "missed: later than misfire_grace_time", event.scheduled_run_time
         else:
-            reason, scheduled = "overlap: the previous run was still going", event.scheduled_run_times[0]
+            reason, scheduled = (
+                "overlap: the previous run was still going",
+                event.scheduled_run_times[0],
+            )
         self._audit_skip(event.job_id, reason, scheduled)
 
     def _audit_skip(self, job_id: str, reason: str, scheduled: datetime | None = None) -> None:

@@ -106,6 +106,7 @@ class DaemonConfig:
     jitter: float = defaults.SCHEDULE_JITTER
     health_intervals: int = defaults.HEALTH_INTERVALS
     housekeeping_interval: float = defaults.HOUSEKEEPING_INTERVAL
+    lease: float = defaults.WORKER_LEASE
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ def _build(
         ),
         health_intervals=dm.get("health_intervals", int, defaults.HEALTH_INTERVALS, check_positive),
         housekeeping_interval=dm.duration("housekeeping_interval", defaults.HOUSEKEEPING_INTERVAL),
+        lease=dm.duration("lease", defaults.WORKER_LEASE),
     )
     dm.finish()
 

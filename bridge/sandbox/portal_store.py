@@ -135,11 +135,13 @@ def normalize_since(value: str) -> str:
 
 
 def validate_record(
-    record: Any, external_id: str, file_sha256: dict[str, str]
+    record: Any, external_id: str, file_sha256: dict[str, str], max_title_length: int | None = None
 ) -> list[dict[str, str]]:
     """Every rule the portal enforces on a PUT body, all problems reported together.
 
     ``file_sha256`` maps the known file ids this record refers to onto their sha256.
+    ``max_title_length`` is a vendor-specific limit some real portals impose (the
+    sandbox leaves it off unless asked, to let tests provoke a 422).
     """
     if not isinstance(record, dict):
         return [{"field": "body", "message": "must be a JSON object (the catalog record)"}]
@@ -163,6 +165,9 @@ def validate_record(
     published = record.get("published")
     if isinstance(published, str) and not _parses_as_datetime(published):
         fail("published", "must be an ISO 8601 date and time or null")
+    title = record.get("title")
+    if max_title_length is not None and isinstance(title, str) and len(title) > max_title_length:
+        fail("title", f"is {len(title)} characters; this portal accepts at most {max_title_length}")
     summary = record.get("summary")
     if isinstance(summary, str) and len(summary) > MAX_SUMMARY:
         fail("summary", f"is {len(summary)} characters; at most {MAX_SUMMARY} allowed")
@@ -221,8 +226,9 @@ class PortalStore:
     works too: SQLite's WAL mode lets it read while the server writes.
     """
 
-    def __init__(self, db_path: Path | str) -> None:
+    def __init__(self, db_path: Path | str, max_title_length: int | None = None) -> None:
         self.db_path = Path(db_path)
+        self.max_title_length = max_title_length
         self._lock = threading.RLock()
         self._db = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -251,7 +257,9 @@ class PortalStore:
         answer (or two racing copies) finds the first one's row and never adds a second.
         """
         with self._lock, self._write():
-            errors = validate_record(record, external_id, self._file_hashes(record))
+            errors = validate_record(
+                record, external_id, self._file_hashes(record), self.max_title_length
+            )
             if errors:
                 raise Invalid(errors)
             row = self._row(external_id)

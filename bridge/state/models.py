@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -281,3 +282,30 @@ class ResyncRequestRow(Base):
     exit_code: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_resync_requests_status", "status", "id"),)
+
+
+class WorkerRow(Base):
+    """A running ``bridge run`` process; several share a PostgreSQL store."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)  # host:pid
+    host: Mapped[str] = mapped_column(String(100))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    is_leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    leader_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SourceClaimRow(Base):
+    """Which worker crawls a source now (under a lease), and when it last ran."""
+
+    __tablename__ = "source_claims"
+
+    source: Mapped[str] = mapped_column(String(40), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_started: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_finished: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_owner: Mapped[str | None] = mapped_column(String(120))
