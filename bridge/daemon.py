@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 from dataclasses import asdict, replace
@@ -222,10 +223,14 @@ class Daemon:
         """Claim the source for this crawl; another worker may hold it or have just run it."""
         assert self.db is not None
         if min_gap is None:
-            min_gap = poll_interval(self.settings.source(name)) / 2
+            # Several workers each fire the source's schedule: the first one in a half
+            # interval crawls. A lone daemon (SQLite) crawls whenever its schedule fires.
+            min_gap = 0.0 if self.db.is_sqlite else poll_interval(self.settings.source(name)) / 2
         lease = self.settings.daemon.lease
         with self.db.write() as s:
-            got = cluster.claim_source(s, name, self.worker_id, lease=lease, min_gap=min_gap)
+            got = cluster.claim_source(
+                s, name, self.worker_id, lease=lease, min_gap=min_gap, alive=owner_alive
+            )
         if not got:
             log.debug("%s: crawled by another worker or just now; not this time", name)
         return got
@@ -486,6 +491,20 @@ class Daemon:
                 log.error("scheduler heartbeat is %.0f s old: not pinging the watchdog",
                           time.monotonic() - self.last_tick)  # fmt: skip
             self.stopping.wait(every)
+
+
+def owner_alive(owner: str) -> bool:
+    """False only for a process of this host that no longer exists (``host:pid``)."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def summary_json(summary: RunSummary) -> dict[str, Any]:

@@ -152,16 +152,23 @@ def cli() -> Callable[..., Result]:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     url = os.environ.get("BRIDGE_TEST_PG_URL")
     if url:
         yield url
         return
+    import shutil
+    import tempfile
+
     import pgserver
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    # Not under pytest's numbered temp folders: another pytest session cleaning old ones
+    # up would delete a running server's data directory.
+    folder = Path(tempfile.mkdtemp(prefix="bridge-pg-"))
+    server = pgserver.get_server(folder, cleanup_mode="stop")
     yield server.get_uri()
     server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

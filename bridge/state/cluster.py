@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,10 +76,20 @@ def try_lead(conn: Connection) -> bool:
 
 
 def claim_source(
-    session: Session, source: str, owner: str, *, lease: float, min_gap: float
+    session: Session,
+    source: str,
+    owner: str,
+    *,
+    lease: float,
+    min_gap: float,
+    alive: Callable[[str], bool] = lambda owner: True,
 ) -> bool:
     """Claim ``source`` for one crawl unless another worker holds it or it ran less than
-    ``min_gap`` seconds ago (so several workers' schedules give one crawl per interval)."""
+    ``min_gap`` seconds ago (so several workers' schedules give one crawl per interval).
+
+    ``alive(owner)`` says whether a holder still exists; a holder known to be dead (a
+    process of this host that is gone) does not keep its claim until the lease lapses.
+    """
     now = utcnow()
     row = session.get(SourceClaimRow, source, with_for_update=True)
     if row is None:
@@ -86,18 +97,11 @@ def claim_source(
         session.flush()
         row = session.get(SourceClaimRow, source, with_for_update=True)
         assert row is not None
-    if (
-        row.owner is not None
-        and row.owner != owner
-        and row.lease_until is not None
-        and row.lease_until > now
-    ):
+    held = row.owner is not None and row.lease_until is not None and row.lease_until > now
+    if held and row.owner != owner and alive(row.owner or ""):
         return False
-    if (
-        row.last_started is not None
-        and row.owner is None
-        and (now - row.last_started).total_seconds() < min_gap
-    ):
+    recent = row.last_started is not None and (now - row.last_started).total_seconds() < min_gap
+    if recent and not held:
         return False
     row.owner = owner
     row.lease_until = now + timedelta(seconds=lease)
