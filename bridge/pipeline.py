@@ -106,6 +106,7 @@ def run_once(
     force: bool = False,
     deliver: bool = True,
     kind: str | None = None,
+    deliver_for: float = 0.0,
 ) -> RunSummary:
     """One cycle over the chosen sources (all by default), then one drain of the outbox."""
     chosen = [ctx.settings.source(n) for n in sources] if sources else list(ctx.settings.sources)
@@ -127,7 +128,7 @@ def run_once(
         )
     delivery = None
     if deliver and not dry_run and not ctx.stop.is_set():
-        delivery = drain(ctx)
+        delivery = drain(ctx, wait=deliver_for)
     return RunSummary(results, delivery)
 
 

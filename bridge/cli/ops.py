@@ -89,8 +89,14 @@ def run(app: App) -> None:
 )
 @click.option("--no-deliver", is_flag=True, help="Record changes but leave them in the outbox.")
 @click.option("--force", is_flag=True, help="Accept a listing that suddenly parses empty.")
+@click.option(
+    "--deliver-for", type=click.FloatRange(0), default=0.0, metavar="SECONDS",
+    help="Keep delivering up to SECONDS, waiting for retries and circuit cooldowns.  [default: 0]",
+)
 @click.pass_obj
-def sync(app: App, once: bool, sources: tuple[str, ...], no_deliver: bool, force: bool) -> None:
+def sync(
+    app: App, once: bool, sources: tuple[str, ...], no_deliver: bool, force: bool, deliver_for: float
+) -> None:
     """Run one cycle in the foreground, then exit (for cron-style use).
 
     Reads the newest list pages of every source, records new and changed items,
@@ -103,7 +109,9 @@ def sync(app: App, once: bool, sources: tuple[str, ...], no_deliver: bool, force
     """
     ctx = make_context(app)
     with StoreLock(ctx.db, role=f"bridge sync ({app.actor})"):
-        summary = run_once(ctx, sources=list(sources) or None, deliver=not no_deliver, force=force)
+        summary = run_once(
+            ctx, sources=list(sources) or None, deliver=not no_deliver, force=force, deliver_for=deliver_for
+        )
     print_summary(summary)
     raise SystemExit(summary.exit_code)
 

@@ -1,0 +1,132 @@
+"""Delivery against a misbehaving portal: retries, Retry-After, circuit breaker, dead letters."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+import requests
+
+from bridge.sandbox.portal_faults import Faults
+from bridge.sandbox.site import load_manifest
+
+pytestmark = pytest.mark.slow
+
+
+def stats(box) -> dict:
+    return requests.get(box.portal_url + "sandbox/stats", timeout=10).json()
+
+
+def no_duplicates(box, expected: int) -> None:
+    held = box.portal.store.items()
+    assert len(held) == expected
+    assert len({r["external_id"] for r in held}) == expected
+    assert len({r["index_no"] for r in held}) == expected
+
+
+def test_every_item_arrives_through_errors_timeouts_and_429_bursts(sandbox, write_config, cli):
+    box = sandbox(items=40, seed=17)
+    config = write_config(box)
+    text = config.read_text().replace('key = "bridge-sandbox"', 'key = "bridge-sandbox"\ntimeout = "1s"')
+    text = text.replace("[delivery]", "[delivery]\nmax_attempts = 30\ncircuit_threshold = 8")
+    config.write_text(text)
+    box.portal.faults = Faults(
+        error_rate=0.30, timeout_rate=0.10, hang_seconds=3, rate_limit_burst=3, retry_after=1,
+        retry_after_form="http-date", seed=11,
+    )  # fmt: skip
+    result = cli("--config", str(config), "sync", "--once", "--deliver-for", "240", timeout=400)
+    assert result.code == 0, result.both
+    no_duplicates(box, 40)
+    s = stats(box)
+    assert s["faults"]["errors"] > 0 and s["faults"]["timeouts"] > 0 and s["faults"]["throttled"] >= 3
+    assert s["faults"]["too_early"] == 0  # never a request before the Retry-After had passed
+    audit = cli("--config", str(config), "audit", "verify")
+    assert audit.code == 0
+
+
+def test_429_with_retry_after_in_seconds_is_honoured(sandbox, write_config, cli):
+    box = sandbox(items=6, seed=2)
+    config = write_config(box)
+    box.portal.faults = Faults(rate_limit_burst=2, retry_after=2, retry_after_form="seconds")
+    result = cli("--config", str(config), "sync", "--once", "--deliver-for", "60", timeout=120)
+    assert result.code == 0, result.both
+    no_duplicates(box, 6)
+    log = stats(box)["log"]
+    throttled = [e for e in log if e["status"] == 429]
+    assert len(throttled) == 2
+    after = [e for e in log if e["time"] > throttled[-1]["time"]]
+    assert after and after[0]["time"] - throttled[-1]["time"] >= 2.0
+    assert stats(box)["faults"]["too_early"] == 0
+
+
+def test_outage_opens_the_circuit_instead_of_a_request_storm(sandbox, write_config, cli):
+    box = sandbox(items=30, seed=5)
+    config = write_config(box)
+    config.write_text(
+        config.read_text().replace(
+            "[delivery]", "[delivery]\nmax_attempts = 50\ncircuit_threshold = 3\n"
+        ).replace('circuit_cooldown = "0.5s"', 'circuit_cooldown = "1s"')
+    )
+    # Connections reset, no Retry-After to go by: only the circuit breaker holds back.
+    box.portal.set_faults(outage_mode="reset")
+    box.portal.outage_for(6)
+    result = cli("--config", str(config), "sync", "--once", "--deliver-for", "120", timeout=200)
+    assert result.code == 0, result.both
+    no_duplicates(box, 30)
+    s = stats(box)
+    # 3 failures open the circuit; then one probe per cooldown (1 s): a 6 s outage costs
+    # about ten requests, not 30 items x retries.
+    assert 3 <= s["faults"]["outage"] <= 12, s["faults"]
+    events = cli("--config", str(config), "audit", "--event", "circuit", "--format", "json")
+    assert events.code == 0, events.both + str(s)
+    names = [json.loads(line)["event"] for line in events.out.splitlines()]
+    assert names[0] == "circuit.opened" and names[-1] == "circuit.closed"
+
+
+def test_applied_then_dropped_writes_never_duplicate(sandbox, write_config, cli):
+    box = sandbox(items=30, seed=9)
+    config = write_config(box)
+    box.portal.faults = Faults(drop_after_write_rate=0.3, seed=3)
+    result = cli("--config", str(config), "sync", "--once", "--deliver-for", "120", timeout=200)
+    assert result.code == 0, result.both
+    no_duplicates(box, 30)
+    s = stats(box)
+    assert s["faults"]["dropped_after_write"] > 0
+    assert s["puts_by_status"]["created"] == 30
+    assert s["puts_by_status"]["unchanged"] > 0  # the repeats after a lost answer
+
+
+def test_422_goes_to_the_dead_letter_with_the_portal_message_and_retry_delivers(sandbox, write_config, cli):
+    box = sandbox(items=10, seed=13)
+    config = write_config(box)
+    titles = sorted(r.title for r in load_manifest(box.root).items)
+    limit = sorted(len(t) for t in titles)[-3] - 1  # the longest titles exceed the vendor's limit
+    box.portal.store.max_title_length = limit
+    first = cli("--config", str(config), "sync", "--once")
+    assert first.code == 1
+    too_long = [t for t in titles if len(t) > limit]
+    assert f"{len(too_long)} dead" in first.out
+    assert box.portal.store.count() == 10 - len(too_long)
+
+    status = cli("--config", str(config), "status", "--format", "json")
+    dead = json.loads(status.out)["dead_letters"]
+    assert len(dead) == len(too_long)
+    assert all(f"title: is {len(t)} characters; this portal accepts at most {limit}" in " ".join(d["error"] for d in dead)
+               for t in too_long)  # fmt: skip
+    table = cli("--config", str(config), "status")
+    assert "dead letter yyedu:" in table.out and f"this portal accepts at most {limit}" in table.out
+    audit = cli("--config", str(config), "audit", "--event", "delivery.dead", "--format", "json")
+    assert Counter(json.loads(x)["details"]["errors"][0]["field"] for x in audit.out.splitlines()) == {"title": len(too_long)}
+
+    box.portal.store.max_title_length = None  # the vendor lifts the limit
+    item = dead[0]["item"]
+    one = cli("--config", str(config), "retry", "--item", item)
+    assert one.code == 0, one.both
+    assert one.out.splitlines()[0] == "1 dead letter(s) queued again"
+    assert box.portal.store.count() == 10 - len(too_long) + 1
+    rest = cli("--config", str(config), "retry", "--all")
+    assert rest.code == 0
+    assert box.portal.store.count() == 10
+    retried = cli("--config", str(config), "audit", "--event", "delivery.retried", "--format", "json")
+    assert len(retried.out.splitlines()) == len(too_long)
