@@ -158,20 +158,30 @@ class _SourceRun:
         self.mint = scfg.org_code if ctx.settings.target.index_no == "bridge" else None
 
     def column(self, column: str) -> None:
+        """Read one column's listing, newest first, recording what is new or changed.
+
+        Incremental mode stops after the overlap pages once a page brings nothing new,
+        but only on a column whose listing has been read to its end once. Until then (a
+        first backfill, or one that a crash interrupted) every page is read, so the items
+        beyond the point of a crash are never left behind.
+        """
         seen: set[str] = set()
-        complete = True
+        cursor = f"listing_complete:{column}"
+        with self.ctx.db.read() as s:
+            backfilled = bool(runs.get_cursor(s, self.scfg.name, cursor))
+        incremental = not self.full and backfilled
         active_before = sum(
             1 for k in self.known.values() if k.column == column and k.status == "active"
         )
-        for page in self.source.list_pages(column, conditional=not self.full):
+        exhausted = False  # read to the last page
+        failures_before = self.stats.errors + self.stats.skipped
+        for page in self.source.list_pages(column, conditional=incremental):
             if self.ctx.stop.is_set():
-                complete = False
                 break
             self.stats.pages += 1
             if page.not_modified:
                 self.stats.pages_not_modified += 1
-                complete = False
-                if not self.full and page.number + 1 >= self.scfg.overlap_pages:
+                if page.number + 1 >= self.scfg.overlap_pages:
                     break
                 continue
             if page.number == 0 and not page.entries and active_before and not self.force:
@@ -189,13 +199,19 @@ class _SourceRun:
                     break
                 self.entry(entry)
             seen.update(e.article_id for e in page.entries)
-            if not self.full and page.number + 1 >= self.scfg.overlap_pages and not fresh:
-                complete = page.page_count is not None and page.number + 1 >= page.page_count
+            if incremental and page.number + 1 >= self.scfg.overlap_pages and not fresh:
                 break
             if self.full and self.since and self._all_older(page.entries):
-                complete = False
                 break
-        if self.full and complete and not self.ctx.stop.is_set():
+        else:
+            exhausted = not self.ctx.stop.is_set()
+        clean = self.stats.errors + self.stats.skipped == failures_before
+        if exhausted and clean and not backfilled and not self.dry_run:
+            # Items that failed are not known yet; until they succeed, each cycle reads the
+            # whole listing again (list pages only) so that they are tried again.
+            with self.ctx.db.write() as s:
+                runs.set_cursor(s, self.scfg.name, cursor, True)
+        if self.full and exhausted:
             self.withdrawals(column, seen)
 
     def _wanted(self, entry: ListEntry) -> bool:
