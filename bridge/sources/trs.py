@@ -144,6 +144,7 @@ class TrsSource(Source):
                 self.name, entry.column, entry.url, BODY_SELECTOR, "the detail page has no body"
             )
         body = bodies[0]
+        parse.strip_volatile(body)
         meta = parse.meta_table(doc)
         title = ""
         for selector in TITLE_SELECTORS:

@@ -1,0 +1,276 @@
+"""Any other site, read by the CSS selectors and patterns of ``[sources.selectors]``.
+
+A listing is the page ``first_page`` of the column, then either the pages its
+``next_page`` link leads to, or the pages of the ``page_url`` template (``{n}`` = 1, 2 …;
+a site whose template also names its first page, ``list_1.html``, starts at 2), up to
+the count ``page_count_pattern`` reads from the first page. Paging stops at a page with
+no entries, a missing next link, the page count, a 404, or a URL or page seen before:
+sites whose "next" link on the last page points at itself must not loop.
+
+Only the first page is fetched conditionally: a 304 there says the newest entries are
+the ones we have, while later pages must be parsed anyway to find the way on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+from lxml.cssselect import CSSSelector
+
+from bridge.config import SelectorsConfig, SourceConfig
+from bridge.errors import ConfigError, LayoutAlarm, Skippable
+from bridge.sources import parse
+from bridge.sources.base import Gone, ListEntry, ListPage, RawAttachment, RawItem, Source
+from bridge.sources.fetch import Fetcher, Missing, NotModified
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ATTACHMENT_BLOCKS = CSSSelector(".attachments, .fj, .fjlb, .appendix")
+
+
+def _css(selector: str | None) -> CSSSelector | None:
+    """Compiled once per source: translating CSS to XPath costs more than parsing a page."""
+    return CSSSelector(selector) if selector else None
+
+
+def download_attachment(fetcher: Fetcher, name: str, url: str) -> RawAttachment:
+    """Download one attachment; a missing one holds the whole item back."""
+    got = fetcher.file(url)
+    if isinstance(got, Missing):
+        # A record is never delivered without its attachments.
+        raise Skippable(f"attachment {name} at {url} answered {got.status}")
+    return RawAttachment(
+        name=name,
+        url=got.url,
+        media_type=got.media_type,
+        size=len(got.data),
+        sha256=hashlib.sha256(got.data).hexdigest(),
+        data=got.data,
+    )
+
+
+class SelectorsSource(Source):
+    """A site configured by ``[[sources]] kind = "selectors"`` and its selectors table."""
+
+    def __init__(self, cfg: SourceConfig, fetcher: Fetcher) -> None:
+        super().__init__()
+        if cfg.selectors is None:
+            raise ConfigError(f'source {cfg.name!r}: kind = "selectors" needs [sources.selectors]')
+        self.cfg = cfg
+        self.sel: SelectorsConfig = cfg.selectors
+        self.name = cfg.name
+        self.fetcher = fetcher
+        sel = self.sel
+        self._list_item_css = CSSSelector(sel.list_item)
+        self._link_css = CSSSelector(sel.link)
+        self._date_css = _css(sel.date)
+        self._pinned_css = _css(sel.pinned)
+        self._next_css = _css(sel.next_page)
+        self._body_css = CSSSelector(sel.detail_body)
+        self._title_css = CSSSelector(sel.detail_title)
+        self._meta_css = _css(sel.detail_meta)
+        self._attachments_css = _css(sel.attachments)
+        self._article_id = re.compile(self.sel.article_id_pattern)
+        self._page_count = (
+            re.compile(self.sel.page_count_pattern) if self.sel.page_count_pattern else None
+        )
+
+    def columns(self) -> list[str]:
+        return [c.key for c in self.cfg.columns]
+
+    def column_url(self, column: str) -> str:
+        return self.cfg.base_url + self.cfg.column(column).path
+
+    def first_page_url(self, column: str) -> str:
+        url = self.column_url(column)
+        return urljoin(url, self.sel.first_page) if url.endswith("/") else url
+
+    def template_url(self, column: str, n: int) -> str:
+        return urljoin(self.column_url(column), (self.sel.page_url or "").replace("{n}", str(n)))
+
+    # --- listing ---------------------------------------------------------------------------
+
+    def list_pages(self, column: str, *, conditional: bool = True) -> Iterator[ListPage]:
+        first = self.first_page_url(column)
+        # A template that also names the first page (list_1.html) continues at n = 2.
+        offset = int(bool(self.sel.page_url) and self.template_url(column, 1) == first)
+        url: str | None = first
+        number = 0
+        count: int | None = None
+        seen_urls: set[str] = set()
+        seen_ids: set[str] = set()
+        while url is not None:
+            if url in seen_urls:
+                log.warning("%s: %s was listed before; the listing ends here", self.name, url)
+                return
+            seen_urls.add(url)
+            validators = self.validators.get(url) if conditional and number == 0 else None
+            etag, modified = validators or (None, None)
+            result = self.fetcher.page(url, etag=etag, last_modified=modified)
+            if isinstance(result, NotModified):
+                yield ListPage(column, url, number, (), count, not_modified=True)
+                return
+            if isinstance(result, Missing):
+                if number == 0:
+                    raise LayoutAlarm(
+                        self.name,
+                        column,
+                        url,
+                        self.sel.first_page,
+                        f"the listing answered {result.status}",
+                    )
+                return
+            doc = parse.document(result.text, result.url)
+            entries = tuple(self._entries(doc, column))
+            if number > 0 and (not entries or all(e.article_id in seen_ids for e in entries)):
+                return  # past the end, or a site that answers every page number alike
+            if number == 0:
+                self.new_validators[url] = (result.etag, result.last_modified)
+                count = self._count(result.text)
+            seen_ids.update(e.article_id for e in entries)
+            yield ListPage(column, url, number, entries, count)
+            if not entries:
+                return
+            number += 1
+            url = self._next_url(doc, column, number, count, offset)
+
+    def _count(self, text: str) -> int | None:
+        if self._page_count is None:
+            return None
+        m = self._page_count.search(text)
+        if m is None or not m.group(1).isdigit():
+            log.info("%s: no page count on the first page; paging until a page is empty", self.name)
+            return None
+        return max(int(m.group(1)), 1)
+
+    def _next_url(
+        self, doc: lxml.html.HtmlElement, column: str, number: int, count: int | None, offset: int
+    ) -> str | None:
+        if self._next_css is not None:
+            for el in self._next_css(doc):
+                link = el if el.tag == "a" else el.find(".//a[@href]")
+                href = (link.get("href") or "").split("#")[0] if link is not None else ""
+                if href.startswith(("http://", "https://")) and self.fetcher.allowed(href):
+                    return href
+            return None
+        if self.sel.page_url:
+            if count is not None and number >= count:
+                return None
+            return self.template_url(column, number + offset)
+        return None
+
+    def _entries(self, doc: lxml.html.HtmlElement, column: str) -> Iterator[ListEntry]:
+        seen: set[str] = set()
+        for item in self._list_item_css(doc):
+            link = self._link(item)
+            if link is None:
+                continue
+            href = (link.get("href") or "").split("#")[0]
+            if not href.startswith(("http://", "https://")):
+                continue  # javascript: and mailto: links are no articles
+            if not self.fetcher.allowed(href):
+                log.debug("%s: skipping off-site link %s", self.name, href)
+                continue
+            ident = self.article_id(href)
+            if ident in seen:
+                continue
+            seen.add(ident)
+            title = parse.clean(link.get(self.sel.title_attr)) if self.sel.title_attr else ""
+            yield ListEntry(
+                column=column,
+                url=href,
+                article_id=ident,
+                list_title=title or parse.element_text(link),
+                list_date=self._date(item, link),
+                pinned=(
+                    bool(self._pinned_css(item))
+                    if self._pinned_css is not None
+                    else parse.is_pinned(item, link)
+                ),
+            )
+
+    def _link(self, item: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
+        for el in self._link_css(item):
+            link = el if el.tag == "a" else el.find(".//a[@href]")
+            if link is not None and link.get("href"):
+                return link
+        return item if item.tag == "a" and item.get("href") else None
+
+    def article_id(self, url: str) -> str:
+        """Group 1 of ``article_id_pattern`` on the URL path (else path and query), or
+        the path and query themselves: an id must not depend on the host name."""
+        parts = urlsplit(url)
+        local = parts.path + (f"?{parts.query}" if parts.query else "")
+        m = self._article_id.search(parts.path) or self._article_id.search(local)
+        return m.group(1) if m else local
+
+    def _date(self, item: lxml.html.HtmlElement, link: lxml.html.HtmlElement) -> str | None:
+        if self._date_css is not None:
+            found = self._date_css(item)
+            text = parse.element_text(found[0]) if found else ""
+            return parse.find_list_date(text) or text or None
+        return parse.find_list_date(item.text_content().replace(link.text_content(), " "))
+
+    # --- detail pages ----------------------------------------------------------------------
+
+    def fetch_item(self, entry: ListEntry) -> RawItem | Gone:
+        result = self.fetcher.page(entry.url)
+        if isinstance(result, Missing):
+            return Gone(entry.url, result.status)
+        if isinstance(result, NotModified):  # never asked conditionally, but be exact
+            raise Skippable(f"{entry.url} answered 304 to an unconditional request")
+        doc = parse.document(result.text, result.url)
+        bodies = self._body_css(doc)
+        if not bodies:
+            raise LayoutAlarm(
+                self.name,
+                entry.column,
+                entry.url,
+                self.sel.detail_body,
+                "the detail page has no body",
+            )
+        body = bodies[0]
+        meta = parse.meta_block(self._meta_css(doc)) if self._meta_css is not None else {}
+        title = next((t for t in map(parse.element_text, self._title_css(doc)) if t), "")
+        title = title or meta.get("标题") or meta.get("名称") or ""
+        if not title:
+            raise LayoutAlarm(
+                self.name,
+                entry.column,
+                entry.url,
+                self.sel.detail_title,
+                "the detail page has no title",
+            )
+        parse.strip_volatile(body)
+        scopes = (
+            self._attachments_css(doc)
+            if self._attachments_css is not None
+            else [body, *DEFAULT_ATTACHMENT_BLOCKS(doc)]
+        )
+        links = parse.attachment_links(scopes, self.fetcher.allowed_hosts)
+        return RawItem(
+            source=self.name,
+            column=entry.column,
+            url=result.url,
+            article_id=entry.article_id,
+            title=title,
+            list_title=entry.list_title,
+            list_date=entry.list_date,
+            meta=meta,
+            body_html=parse.inner_html(body),
+            body_text=body.text_content(),
+            attachments=tuple(download_attachment(self.fetcher, n, u) for n, u in links),
+            fetched_at=datetime.now(UTC),
+            replacement_chars=result.replacement_chars,
+            charset=result.charset,
+            charset_how=result.charset_how,
+        )
+
+    def close(self) -> None:
+        self.fetcher.close()

@@ -1,0 +1,207 @@
+"""Shared parsing helpers: list dates, pinned marks, label pairs, file links, volatile parts."""
+
+from __future__ import annotations
+
+import lxml.html
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from lxml import etree
+
+from bridge.sources import parse
+
+
+def html_of(el: lxml.html.HtmlElement) -> str:
+    return etree.tostring(el, encoding="unicode", method="html")
+
+
+def stripped(fragment_html: str) -> str:
+    root = parse.fragment(fragment_html, "http://site.example/a/b.html")
+    parse.strip_volatile(root)
+    return html_of(root)
+
+
+# --- list dates and pinned lines ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("2012-12-03", "2012-12-03"),
+        ("[2012-12-03]", "[2012-12-03]"),
+        ("（2012-12-03）", "（2012-12-03）"),
+        ("12-03", "12-03"),
+        ("12月3日", "12月3日"),
+        ("2012年12月3日", "2012年12月3日"),
+        ("2012 年 12 月 3 日", "2012 年 12 月 3 日"),
+        ("二〇一二年十二月三日", "二〇一二年十二月三日"),
+        ("发布时间：2012/12/5 09:12", "2012/12/5 09:12"),
+        ("第3-5条", None),
+        ("浏览 1234 次", None),
+    ],
+)
+def test_find_list_date_keeps_the_text_as_written(text, found):
+    assert parse.find_list_date(text) == found
+
+
+@pytest.mark.parametrize(
+    ("line", "pinned"),
+    [
+        ('<li><span>[置顶]</span><a href="/a.html">标题</a></li>', True),
+        ('<li class="istop"><a href="/a.html">标题</a></li>', True),
+        ('<li><img src="/images/zd.gif"><a href="/a.html">标题</a></li>', True),
+        ('<li><img alt="置顶"><a href="/a.html">标题</a></li>', True),
+        ('<li><a href="/a.html" title="关于置顶帖管理的通知">关于置顶帖管理的通知</a></li>', False),
+        ('<li class="topic"><a href="/a.html">标题</a></li>', False),
+    ],
+)
+def test_is_pinned(line, pinned):
+    item = lxml.html.fragment_fromstring(line)
+    assert parse.is_pinned(item, item.find(".//a")) is pinned
+
+
+# --- metadata ------------------------------------------------------------------------------
+
+
+def test_label_pairs_split_a_line_at_each_label():
+    line = "索 引 号：002949236/2012-00001　发布机构：余姚市教育局 生成日期：2012-12-05 09:12:33"
+    assert parse.label_pairs(line) == [
+        ("索引号", "002949236/2012-00001"),
+        ("发布机构", "余姚市教育局"),
+        ("生成日期", "2012-12-05 09:12:33"),
+    ]
+    assert parse.label_pairs("标　　题：关于做好招生工作的通知") == [
+        ("标题", "关于做好招生工作的通知")
+    ]
+    assert parse.label_pairs("没有标签的一句话") == []
+
+
+def test_meta_block_lines_inside_a_layout_table_but_not_lines_of_a_table():
+    doc = lxml.html.fromstring(
+        "<table><tr><td><ul class='meta'><li>索 引 号：A/2012-00002</li></ul>"
+        "<table class='t'><tr><td><p>地址：某路1号</p></td></tr></table></td></tr></table>"
+    )
+    assert parse.meta_block(doc.cssselect("ul.meta")) == {"索引号": "A/2012-00002"}
+    assert parse.meta_block(doc.cssselect("table.t")) == {}
+
+
+def test_meta_block_reads_tables_dl_and_lines():
+    doc = lxml.html.fromstring(
+        "<div>"
+        "<table><tr><td>索 引 号：</td><td>A/2012-00001</td></tr></table>"
+        "<dl><dt>文　　号：</dt><dd>余教〔2012〕1号</dd><dt>主 题 词</dt><dd>教育</dd></dl>"
+        "<ul><li>公开方式：主动公开</li><li>有 效 性：有效　公开范围：面向全社会</li></ul>"
+        "<p>组配分类：政策文件</p>"
+        "</div>"
+    )
+    assert parse.meta_block([doc]) == {
+        "索引号": "A/2012-00001",
+        "文号": "余教〔2012〕1号",
+        "主题词": "教育",
+        "公开方式": "主动公开",
+        "有效性": "有效",
+        "公开范围": "面向全社会",
+        "组配分类": "政策文件",
+    }
+
+
+# --- file links ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("href", "text", "name"),
+    [
+        ("http://h/a/P020121203.pdf", "附件1：招生计划.pdf", "招生计划.pdf"),
+        ("http://h/a/P020121203.pdf", "", "P020121203.pdf"),
+        (
+            "http://h/module/download/downfile.jsp?classid=0&filename=1212.pdf",
+            "方案.pdf",
+            "方案.pdf",
+        ),
+        (
+            "http://h/module/download/downfile.jsp?classid=0&filename=1212.doc",
+            "报名表",
+            "报名表.doc",
+        ),
+        ("http://h/module/download/downfile.jsp?filename=%E5%90%8D%E5%8D%95.xls", "", "名单.xls"),
+        ("http://h/download.do?id=5", "学区一览表.xlsx", "学区一览表.xlsx"),
+        ("http://h/art/2012/12/5/art_1_2.html", "见附件.pdf", None),
+        ("http://h/module/download/downfile.jsp?classid=0", "下载", None),
+    ],
+)
+def test_file_link_name(href, text, name):
+    assert parse.file_link_name(href, text) == name
+
+
+def test_attachment_links_skip_other_hosts_and_repeats():
+    root = parse.fragment(
+        '<a href="/module/download/downfile.jsp?filename=1.pdf">甲.pdf</a>'
+        '<a href="/module/download/downfile.jsp?filename=1.pdf">下载</a>'
+        '<a href="http://other.example/2.pdf">乙.pdf</a>'
+        '<a href="/art/2012/1/1/art_1_1.html">正文</a>',
+        "http://site.example/art/x.html",
+    )
+    assert parse.attachment_links([root], {"site.example"}) == [
+        ("甲.pdf", "http://site.example/module/download/downfile.jsp?filename=1.pdf")
+    ]
+
+
+# --- volatile parts --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ("<p>正文</p><p>浏览次数：123</p>", "<div><p>正文</p><p></p></div>"),
+        ("<p>阅读次数: 45 点击数：7 访问量：9</p>", "<div><p></p></div>"),
+        ("<p>【浏览次数：<span>88</span>次】</p>", "<div><p></p></div>"),
+        ("<p>点击：<font>88</font></p>", "<div><p></p></div>"),
+        ("<p>共<b>3</b>条</p>", "<div><p>共<b>3</b>条</p></div>"),
+        ("<p>页面生成时间：2026-11-28 09:12:33</p>", "<div><p></p></div>"),
+        ("<p>页面执行时间 0.012 秒</p>", "<div><p></p></div>"),
+        ("<p>正文<!-- generated 2026-11-28 -->续</p>", "<div><p>正文续</p></div>"),
+        ('<p>浏览：<span id="visits">1</span>次</p>', "<div><p></p></div>"),
+        ('<p>x<span class="view-count">1</span>y</p>', "<div><p>xy</p></div>"),
+        ('<div class="gen-time">2026-11-28 09:12:33</div><p>正文</p>', "<div><p>正文</p></div>"),
+        ('<span id="ct_count">5</span>', "<div></div>"),
+        ("<p>生成日期：2012-12-03</p>", "<div><p>生成日期：2012-12-03</p></div>"),
+        (
+            '<div class="views">正文' + "很长" * 40 + "</div>",
+            '<div><div class="views">正文' + "很长" * 40 + "</div></div>",
+        ),
+        (
+            '<div class="viewer">查看器</div><p class="account">账户</p>',
+            '<div><div class="viewer">查看器</div><p class="account">账户</p></div>',
+        ),
+    ],
+)
+def test_strip_volatile(before, after):
+    assert stripped(before) == after
+
+
+def test_counters_in_long_paragraphs_are_content():
+    text = (
+        "2012年，本局门户网站共发布信息1234条，" + "全年访问量：98765次，" + "较上年增长12%。" * 12
+    )
+    assert stripped(f"<p>{text}</p>") == f"<div><p>{text}</p></div>"
+
+
+@given(
+    visits=st.lists(st.integers(min_value=0, max_value=10**9), min_size=2, max_size=2),
+    times=st.lists(st.times(), min_size=2, max_size=2),
+)
+def test_any_counter_value_and_stamp_give_the_same_body(visits, times):
+    def page(n: int, at: object) -> str:
+        return (
+            "<p>各中小学校：</p><p>现将有关事项通知如下。</p>"
+            f'<div class="info">浏览次数：<span id="visits">{n}</span></div>'
+            f"<p>阅读次数：<b>{n}</b>次　页面生成时间：2026-11-28 {at:%H:%M:%S}</p>"
+            f"<!-- cache {n} {at} -->"
+        )
+
+    first, second = (stripped(page(n, at)) for n, at in zip(visits, times, strict=True))
+    assert first == second
+    assert (
+        first
+        == '<div><p>各中小学校：</p><p>现将有关事项通知如下。</p><div class="info"></div><p></p></div>'
+    )
