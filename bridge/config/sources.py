@@ -162,7 +162,6 @@ def _build_selectors(raw: Any, where: str, problems: list[Problem]) -> Selectors
         return None
     t = Table(raw, where, problems)
     css = _check_css
-    opt = (str, type(None))
     cfg = SelectorsConfig(
         list_item=t.get("list_item", str, check=css) or "li",
         detail_body=t.get("detail_body", str, check=css) or "body",
@@ -181,7 +180,7 @@ def _build_selectors(raw: Any, where: str, problems: list[Problem]) -> Selectors
         page_count_pattern=t.get("page_count_pattern", str, None, _check_regex(1)),
         article_id_pattern=t.get("article_id_pattern", str, r"([^/]+?)\.s?html?$", _check_regex(1)),
         detail_title=t.get("detail_title", str, "h1", css),
-        detail_meta=t.get("detail_meta", opt, "table"),
+        detail_meta=t.get("detail_meta", str, "table", css),
         attachments=t.get("attachments", str, None, css),
     )
     if cfg.next_page and cfg.page_url:
