@@ -15,7 +15,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from bridge import audit
@@ -148,6 +148,10 @@ class _SourceRun:
     ) -> None:
         self.ctx, self.scfg, self.source = ctx, scfg, source
         self.full, self.since, self.dry_run, self.force = full, since, dry_run, force
+        # A periodic complete listing (list pages only; detail pages of new, changed or
+        # vanished entries) finds withdrawals and edits deep in a listing between resyncs.
+        self.check_listing = False
+        self.listing_incomplete = False
         self.stats = SourceStats()
         self.plan: list[tuple[str, str, str]] = []
         self.run_id: int | None = None
@@ -169,7 +173,7 @@ class _SourceRun:
         cursor = f"listing_complete:{column}"
         with self.ctx.db.read() as s:
             backfilled = bool(runs.get_cursor(s, self.scfg.name, cursor))
-        incremental = not self.full and backfilled
+        incremental = not self.full and not self.check_listing and backfilled
         active_before = sum(
             1 for k in self.known.values() if k.column == column and k.status == "active"
         )
@@ -211,7 +215,9 @@ class _SourceRun:
             # whole listing again (list pages only) so that they are tried again.
             with self.ctx.db.write() as s:
                 runs.set_cursor(s, self.scfg.name, cursor, True)
-        if self.full and exhausted:
+        if not exhausted:
+            self.listing_incomplete = True
+        if (self.full or self.check_listing) and exhausted:
             self.withdrawals(column, seen)
 
     def _wanted(self, entry: ListEntry) -> bool:
@@ -361,7 +367,9 @@ class _SourceRun:
             return
         active = sum(1 for k in self.known.values() if k.column == column and k.status == "active")
         share = len(gone) / max(active, 1)
-        if share > self.scfg.max_withdraw_share and not self.force:
+        # One item may always go (a 10% cap would otherwise freeze every column under ten).
+        allowed = max(1, int(self.scfg.max_withdraw_share * active))
+        if len(gone) > allowed and not self.force:
             raise SafetyAbort(
                 f"{self.scfg.name}: {len(gone)} of {active} items of column {column!r} are gone "
                 f"({share:.0%}, more than max_withdraw_share {self.scfg.max_withdraw_share:.0%}); "
@@ -432,6 +440,14 @@ def sync_source(
         with ctx.db.read() as s:
             run.known = items.known_items(s, run.source_id)
             source.validators = runs.validators_under(s, scfg.base_url)
+            last_listing = runs.get_cursor(s, scfg.name, "last_full_listing")
+        if not full and columns is None:
+            due = (
+                last_listing is None
+                or (datetime.now(UTC) - datetime.fromisoformat(last_listing)).total_seconds()
+                >= scfg.full_listing_interval
+            )
+            run.check_listing = due and bool(run.known)
         for column in chosen:
             if ctx.stop.is_set():
                 break
@@ -475,6 +491,12 @@ def sync_source(
         source.close()
     if status == "ok" and run.stats.errors:
         message = f"{run.stats.errors} item(s) could not be read"
+    # Every column read to its end (a backfill, a resync, a periodic check) is a complete
+    # listing; the next periodic check is due a full interval later.
+    complete_listing = since is None and columns is None and not run.listing_incomplete
+    if status == "ok" and complete_listing and not dry_run:
+        with ctx.db.write() as s:
+            runs.set_cursor(s, scfg.name, "last_full_listing", datetime.now(UTC).isoformat())
     if not dry_run and run.run_id is not None:
         with ctx.db.write() as s:
             runs.finish(

@@ -92,6 +92,7 @@ class SourceConfig:
     interval: float = defaults.SOURCE_INTERVAL
     cron: str | None = None
     overlap_pages: int = defaults.OVERLAP_PAGES
+    full_listing_interval: float = defaults.FULL_LISTING_INTERVAL
     withdrawals: bool = defaults.WITHDRAWALS_ENABLED
     max_withdraw_share: float = defaults.MAX_WITHDRAW_SHARE
     topic: str = defaults.TOPIC
@@ -258,6 +259,9 @@ def build_sources(
             interval=t.duration("interval", defaults.SOURCE_INTERVAL),
             cron=t.get("cron", str, None, _check_cron),
             overlap_pages=t.get("overlap_pages", int, defaults.OVERLAP_PAGES, check_positive),
+            full_listing_interval=t.duration(
+                "full_listing_interval", defaults.FULL_LISTING_INTERVAL
+            ),
             withdrawals=t.get("withdrawals", bool, defaults.WITHDRAWALS_ENABLED),
             max_withdraw_share=t.get(
                 "max_withdraw_share", float, defaults.MAX_WITHDRAW_SHARE, check_share
