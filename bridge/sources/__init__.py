@@ -10,7 +10,10 @@ from bridge.sources.fetch import Fetcher
 def make_source(cfg: SourceConfig) -> Source:
     """The adapter for ``cfg.kind``, with a polite fetcher of its own."""
     fetcher = Fetcher(
-        cfg.fetch, base_url=cfg.base_url, allowed_hosts=cfg.allowed_hosts, default_charset=cfg.charset
+        cfg.fetch,
+        base_url=cfg.base_url,
+        allowed_hosts=cfg.allowed_hosts,
+        default_charset=cfg.charset,
     )
     if cfg.kind == "hanweb":
         from bridge.sources.hanweb import HanwebSource

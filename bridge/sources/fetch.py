@@ -29,6 +29,7 @@ import requests
 from protego import Protego
 
 from bridge.config import FetchConfig
+from bridge.defaults import MAX_REDIRECTS
 from bridge.errors import Fatal, Retriable, Skippable
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ _CHARSET_ALIASES = {
     "unicode-1-1-utf-8": "utf-8",
 }
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
+_XML_DECLARATION = re.compile(rb"""\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""")
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16"),
@@ -76,7 +78,7 @@ def header_charset(content_type: str | None) -> str | None:
 class Decoded:
     text: str
     charset: str
-    how: str  # header | bom | meta | default | utf-8 | detected
+    how: str  # header | bom | xml | meta | utf-8 | default | detected
     replacement_chars: int
 
 
@@ -87,6 +89,9 @@ def decode_html(body: bytes, content_type: str | None, default: str | None) -> D
         if body.startswith(bom):
             candidates.insert(0, ("bom", name))
             break
+    declared = _XML_DECLARATION.match(body[:200])
+    if declared:  # XML (a Hanweb data proxy answer) names its encoding here, not in a <meta>
+        candidates.append(("xml", canonical_charset(declared.group(1).decode("ascii"))))
     m = _META_CHARSET.search(body[:4096])
     candidates.append(
         ("meta", canonical_charset(m.group(1).decode("ascii", "replace")) if m else None)
@@ -251,30 +256,43 @@ class Fetcher:
     def _timeout(self) -> tuple[float, float]:
         return (self.cfg.connect_timeout, self.cfg.read_timeout)
 
-    def _get(
-        self, url: str, headers: dict[str, str], max_bytes: int
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        data: dict[str, str] | None = None,
+        max_bytes: int | None = None,
+        follow_redirects: bool = True,
     ) -> tuple[requests.Response, bytes]:
-        """GET with redirects checked hop by hop and the body read up to ``max_bytes``."""
-        for _ in range(6):
+        """One request under every politeness rule: allowed hosts (checked again at each
+        redirect hop), robots.txt, the host's rate limit and concurrency cap, timeouts,
+        and the body read up to ``max_bytes`` (pages' cap by default). Connection
+        trouble is ``Retriable``. Only for requests that are safe to repeat."""
+        cap = self.cfg.max_page_bytes if max_bytes is None else max_bytes
+        for _ in range(MAX_REDIRECTS + 1):
             if not self.allowed(url):
                 raise Skippable(f"{url} is not on an allowed host of this source")
             self.check_robots(url)
             host = urlsplit(url).hostname or ""
             try:
                 with self._gate(host):
-                    r = self.session.get(
+                    r = self.session.request(
+                        method,
                         url,
                         headers=headers,
+                        data=data,
                         timeout=self._timeout(),
                         allow_redirects=False,
                         stream=True,
                     )
                     self.requests_made += 1
-                    if r.is_redirect:
+                    if r.is_redirect and follow_redirects:
                         r.close()
                         url = urljoin(url, r.headers.get("Location", ""))
                         continue
-                    body = self._read_capped(r, url, max_bytes)
+                    body = self._read_capped(r, url, cap)
             except requests.Timeout:
                 raise Retriable(f"timed out reading {url}") from None
             except requests.ConnectionError as exc:
@@ -308,7 +326,7 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        r, body = self._get(url, headers, self.cfg.max_page_bytes)
+        r, body = self.request("GET", url, headers=headers)
         if r.status_code == 304:
             return NotModified(r.url)
         if r.status_code in (404, 410):
@@ -336,7 +354,7 @@ class Fetcher:
         )
 
     def file(self, url: str) -> FileBody | Missing:
-        r, body = self._get(url, {}, self.cfg.max_attachment_bytes)
+        r, body = self.request("GET", url, max_bytes=self.cfg.max_attachment_bytes)
         if r.status_code in (404, 410):
             return Missing(r.url, r.status_code)
         _raise_for_status(r, url)

@@ -28,6 +28,7 @@ from bridge.errors import ConfigError, LayoutAlarm, Skippable
 from bridge.sources import parse
 from bridge.sources.base import Gone, ListEntry, ListPage, RawAttachment, RawItem, Source
 from bridge.sources.fetch import Fetcher, Missing, NotModified
+from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +248,7 @@ class SelectorsSource(Source):
                 self.sel.detail_title,
                 "the detail page has no title",
             )
-        parse.strip_volatile(body)
+        strip_volatile(body)
         scopes = (
             self._attachments_css(doc)
             if self._attachments_css is not None

@@ -25,6 +25,7 @@ from bridge.errors import LayoutAlarm, Skippable
 from bridge.sources import parse
 from bridge.sources.base import Gone, ListEntry, ListPage, RawAttachment, RawItem, Source
 from bridge.sources.fetch import Fetcher, Missing, NotModified
+from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ class TrsSource(Source):
                 self.name, entry.column, entry.url, BODY_SELECTOR, "the detail page has no body"
             )
         body = bodies[0]
-        parse.strip_volatile(body)
+        strip_volatile(body)
         meta = parse.meta_table(doc)
         title = ""
         for selector in TITLE_SELECTORS:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from bridge.sources import parse
+from bridge.sources.volatile import strip_volatile
 
 
 def html_of(el: lxml.html.HtmlElement) -> str:
@@ -17,7 +18,7 @@ def html_of(el: lxml.html.HtmlElement) -> str:
 
 def stripped(fragment_html: str) -> str:
     root = parse.fragment(fragment_html, "http://site.example/a/b.html")
-    parse.strip_volatile(root)
+    strip_volatile(root)
     return html_of(root)
 
 
