@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 import logging
 import re
 import threading
@@ -31,6 +32,7 @@ from protego import Protego
 from bridge.config import FetchConfig
 from bridge.defaults import MAX_REDIRECTS
 from bridge.errors import Fatal, Retriable, Skippable
+from bridge.sources.base import RawAttachment
 
 log = logging.getLogger(__name__)
 
@@ -379,3 +381,19 @@ def _short(exc: Exception) -> str:
     if m:
         return m.group(1)
     return type(exc).__name__
+
+
+def download_attachment(fetcher: Fetcher, name: str, url: str) -> RawAttachment:
+    """Download one attachment; a missing one holds the whole item back."""
+    got = fetcher.file(url)
+    if isinstance(got, Missing):
+        # A record is never delivered without its attachments.
+        raise Skippable(f"attachment {name} at {url} answered {got.status}")
+    return RawAttachment(
+        name=name,
+        url=got.url,
+        media_type=got.media_type,
+        size=len(got.data),
+        sha256=hashlib.sha256(got.data).hexdigest(),
+        data=got.data,
+    )

@@ -32,8 +32,7 @@ from bridge.config import SourceConfig
 from bridge.errors import LayoutAlarm, Retriable, Skippable
 from bridge.sources import parse
 from bridge.sources.base import Gone, ListEntry, ListPage, RawItem, Source
-from bridge.sources.fetch import Fetcher, Missing, NotModified, decode_html
-from bridge.sources.selectors import download_attachment
+from bridge.sources.fetch import Fetcher, Missing, NotModified, decode_html, download_attachment
 from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ the ones we have, while later pages must be parsed anyway to find the way on.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Iterator
@@ -26,8 +25,8 @@ from lxml.cssselect import CSSSelector
 from bridge.config import SelectorsConfig, SourceConfig
 from bridge.errors import ConfigError, LayoutAlarm, Skippable
 from bridge.sources import parse
-from bridge.sources.base import Gone, ListEntry, ListPage, RawAttachment, RawItem, Source
-from bridge.sources.fetch import Fetcher, Missing, NotModified
+from bridge.sources.base import Gone, ListEntry, ListPage, RawItem, Source
+from bridge.sources.fetch import Fetcher, Missing, NotModified, download_attachment
 from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
@@ -38,22 +37,6 @@ DEFAULT_ATTACHMENT_BLOCKS = CSSSelector(".attachments, .fj, .fjlb, .appendix")
 def _css(selector: str | None) -> CSSSelector | None:
     """Compiled once per source: translating CSS to XPath costs more than parsing a page."""
     return CSSSelector(selector) if selector else None
-
-
-def download_attachment(fetcher: Fetcher, name: str, url: str) -> RawAttachment:
-    """Download one attachment; a missing one holds the whole item back."""
-    got = fetcher.file(url)
-    if isinstance(got, Missing):
-        # A record is never delivered without its attachments.
-        raise Skippable(f"attachment {name} at {url} answered {got.status}")
-    return RawAttachment(
-        name=name,
-        url=got.url,
-        media_type=got.media_type,
-        size=len(got.data),
-        sha256=hashlib.sha256(got.data).hexdigest(),
-        data=got.data,
-    )
 
 
 class SelectorsSource(Source):

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 from collections.abc import Iterator
@@ -23,8 +22,8 @@ import lxml.html
 from bridge.config import SourceConfig
 from bridge.errors import LayoutAlarm, Skippable
 from bridge.sources import parse
-from bridge.sources.base import Gone, ListEntry, ListPage, RawAttachment, RawItem, Source
-from bridge.sources.fetch import Fetcher, Missing, NotModified
+from bridge.sources.base import Gone, ListEntry, ListPage, RawItem, Source
+from bridge.sources.fetch import Fetcher, Missing, NotModified, download_attachment
 from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
@@ -165,7 +164,7 @@ class TrsSource(Source):
             )
         scopes = [body, *doc.cssselect(".attachments, .fj, .appendix")]
         attachments = tuple(
-            self._download(name, url)
+            download_attachment(self.fetcher, name, url)
             for name, url in parse.attachment_links(scopes, self.fetcher.allowed_hosts)
         )
         return RawItem(
@@ -184,20 +183,6 @@ class TrsSource(Source):
             replacement_chars=result.replacement_chars,
             charset=result.charset,
             charset_how=result.charset_how,
-        )
-
-    def _download(self, name: str, url: str) -> RawAttachment:
-        got = self.fetcher.file(url)
-        if isinstance(got, Missing):
-            # A record is never delivered without its attachments: hold the item back.
-            raise Skippable(f"attachment {name} at {url} answered {got.status}")
-        return RawAttachment(
-            name=name,
-            url=got.url,
-            media_type=got.media_type,
-            size=len(got.data),
-            sha256=hashlib.sha256(got.data).hexdigest(),
-            data=got.data,
         )
 
     def close(self) -> None:
