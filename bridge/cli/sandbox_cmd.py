@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
+from click.core import ParameterSource
 
 ROOT = click.option(
     "--root",
@@ -40,9 +44,61 @@ def sandbox() -> None:
 @click.option(
     "--page-size",
     type=click.IntRange(1),
-    default=20,
+    help="Entries per list page (default: TRS 20, Hanweb 15).",
+)
+@click.option(
+    "--style",
+    type=click.Choice(["trs", "hanweb"]),
+    default="trs",
     show_default=True,
-    help="Entries per list page.",
+    help="CMS family whose markup the site has (docs/sandbox-hanweb.md).",
+)
+@click.option(
+    "--encoding",
+    type=click.Choice(["utf-8", "gbk"]),
+    default="utf-8",
+    show_default=True,
+    help="Bytes of the pages; gbk declares its charset only in a <meta>.",
+)
+@click.option("--pinned", is_flag=True, help="Pin an older item at the top of each column.")
+@click.option("--cross-listed", is_flag=True, help="List one item in two columns.")
+@click.option("--offsite-links", is_flag=True, help="One entry per column links another host.")
+@click.option(
+    "--volatile", is_flag=True, help="Detail pages show a visit counter and stamp per request."
+)
+@click.option(
+    "--list-dates",
+    type=click.Choice(["iso", "mm-dd", "bracket", "chinese", "mixed"]),
+    default="iso",
+    show_default=True,
+    help="How list pages write dates (mixed: by column).",
+)
+@click.option("--cn-dates", is_flag=True, help="Some bodies sign off with 二〇一二年十二月三日.")
+@click.option("--cn-filenames", is_flag=True, help="Attachments keep Chinese names in the URL.")
+@click.option(
+    "--rare-chars/--no-rare-chars",
+    default=None,
+    help="Names with GBK-only characters (喆 堃 玥 镕) [default: on for gbk].",
+)
+@click.option(
+    "--robots-disallow",
+    "robots_disallow",
+    metavar="PATH",
+    multiple=True,
+    help="A Disallow: line of /robots.txt (repeatable), e.g. /xxgk/tjsj/.",
+)
+@click.option(
+    "--quirks",
+    is_flag=True,
+    help="All of: pinned, cross-listed, off-site links, volatile, mixed dates, "
+    "Chinese dates and file names.",
+)
+@click.option(
+    "--delay-ms",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Milliseconds added before every response.",
 )
 @click.pass_context
 def site(
@@ -52,15 +108,21 @@ def site(
     seed: int,
     port: int,
     host: str,
-    page_size: int,
+    page_size: int | None,
+    quirks: bool,
+    delay_ms: float,
+    **options: Any,
 ) -> None:
-    """Generate a TRS-style bureau site into --root (if empty) and serve it.
+    """Generate a bureau site into --root (if empty) and serve it.
 
-    Prints the base URL as the first line, then serves until Ctrl-C.
+    The generation options (--style to --quirks) apply when the folder is empty; the site
+    keeps them for publish, edit, withdraw and relayout. Prints the base URL as the first
+    line, then serves until Ctrl-C.
 
     \b
     Examples:
       bridge sandbox site --root state/site --items 60
+      bridge sandbox site --root state/hw --style hanweb --encoding gbk --quirks
       bridge sandbox site publish --root state/site --count 3
     """
     if ctx.invoked_subcommand is not None:
@@ -69,10 +131,59 @@ def site(
         raise click.UsageError("--root DIR is required")
     from bridge.sandbox.site import serve_forever
 
+    if quirks:
+        for flag in QUIRKS:
+            options[flag] = True
+        if ctx.get_parameter_source("list_dates") is not ParameterSource.COMMANDLINE:
+            options["list_dates"] = "mixed"
+    _refuse_other_options(ctx, root, options)
     try:
-        serve_forever(root, items=items, seed=seed, port=port, host=host, page_size=page_size)
-    except OSError as exc:
+        serve_forever(
+            root,
+            items=items,
+            seed=seed,
+            port=port,
+            host=host,
+            page_size=page_size,
+            delay=delay_ms / 1000,
+            **options,
+        )
+    except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _cms_errors() -> Iterator[None]:
+    """A missing site, an unknown item or a refused change: one line, exit code 1."""
+    try:
+        yield
+    except KeyError as exc:
+        raise click.ClickException(str(exc.args[0])) from None
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+QUIRKS = ("pinned", "cross_listed", "offsite_links", "volatile", "cn_dates", "cn_filenames")
+
+
+def _refuse_other_options(ctx: click.Context, root: Path, options: dict[str, Any]) -> None:
+    """Reopening a site with different generation options given would silently ignore them."""
+    from bridge.sandbox.site import load_manifest
+
+    if not root.is_dir() or not any(root.iterdir()):
+        return
+    try:
+        kept = load_manifest(root).options.to_json()
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for name, value in options.items():
+        given = ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+        wanted = list(value) if isinstance(value, tuple) else value
+        if given and kept.get(name) != wanted:
+            raise click.UsageError(
+                f"{root} holds a site generated with {name}={kept.get(name)!r}; "
+                "empty the folder to generate it again with other options"
+            )
 
 
 @site.command()
@@ -87,13 +198,17 @@ def publish(root: Path, count: int) -> None:
     """
     from bridge.sandbox.site import publish as do_publish
 
-    for item in do_publish(root, count):
+    with _cms_errors():
+        added = do_publish(root, count)
+    for item in added:
         click.echo(f"published {item.id} {item.title}")
 
 
 @site.command()
 @ROOT
-@click.option("--item", "item_id", required=True, help="Article id, e.g. t20261120_100045.")
+@click.option(
+    "--item", "item_id", required=True, help="Article id, e.g. t20261120_100045 or art_1230_100045."
+)
 @click.option("--title", help="New title.")
 @click.option("--append", "body_append", help="A paragraph to add to the body.")
 def edit(root: Path, item_id: str, title: str | None, body_append: str | None) -> None:
@@ -107,13 +222,16 @@ def edit(root: Path, item_id: str, title: str | None, body_append: str | None) -
 
     if not title and not body_append:
         raise click.UsageError("give --title and/or --append")
-    item = do_edit(root, item_id, title=title, body_append=body_append)
+    with _cms_errors():
+        item = do_edit(root, item_id, title=title, body_append=body_append)
     click.echo(f"edited {item.id} {item.title}")
 
 
 @site.command()
 @ROOT
-@click.option("--item", "item_id", required=True, help="Article id, e.g. t20261120_100045.")
+@click.option(
+    "--item", "item_id", required=True, help="Article id, e.g. t20261120_100045 or art_1230_100045."
+)
 def withdraw(root: Path, item_id: str) -> None:
     """Remove an item from the site (its page then answers 404).
 
@@ -123,8 +241,35 @@ def withdraw(root: Path, item_id: str) -> None:
     """
     from bridge.sandbox.site import withdraw as do_withdraw
 
-    item = do_withdraw(root, item_id)
+    with _cms_errors():
+        item = do_withdraw(root, item_id)
     click.echo(f"withdrew {item.id} {item.title}")
+
+
+@site.command()
+@ROOT
+@click.option(
+    "--layout",
+    type=click.Choice(["redesign", "classic"]),
+    default="redesign",
+    show_default=True,
+    help="redesign: entries loaded by a script, bodies in <article>; classic: back again.",
+)
+def relayout(root: Path, layout: str) -> None:
+    """Re-render the whole site in a new template, as a redesign of the bureau site would.
+
+    Afterwards the TRS and Hanweb presets find no entries and no bodies: the bridge must
+    raise a layout alarm. Article URLs stay the same.
+
+    \b
+    Example:
+      bridge sandbox site relayout --root state/site
+    """
+    from bridge.sandbox.site import relayout as do_relayout
+
+    with _cms_errors():
+        manifest = do_relayout(root, layout)
+    click.echo(f"relaid out {len(manifest.live())} items of {root} in the {layout} layout")
 
 
 COMMANDS: list[click.Command] = [sandbox]

@@ -59,6 +59,8 @@ DOC_PREFIXES = {"余教": 62, "余教发": 20, "余教办": 18}
 
 META_TABLE_SHARE = 0.85
 ATTACHMENT_SHARE = 0.35
+CN_DATE_SHARE = 0.4  # with cn_dates: bodies whose 落款 date is 二〇一二年十二月三日
+RARE_TITLE_SHARE = 0.15  # with rare_chars: titles naming a person with a GBK-only character
 
 
 @cache
@@ -112,11 +114,25 @@ class Writer:
     ``publish`` continues the same sequences.
     """
 
-    def __init__(self, rng: random.Random, used_titles: set[str], doc_counters: dict[str, int]):
+    def __init__(
+        self,
+        rng: random.Random,
+        used_titles: set[str],
+        doc_counters: dict[str, int],
+        *,
+        cn_dates: bool = False,
+        rare_chars: bool = False,
+    ):
         self.rng = rng
         self.used_titles = used_titles
         self.doc_counters = doc_counters
+        self.cn_dates = cn_dates
+        self.rare = rare_chars
+        self._next_batch: dict[str, int] = {}  # title -> next batch number to try
+        self._exhausted: set[tuple[str, int]] = set()  # (column, year) with no fresh titles
         self.p = phrases()
+        if rare_chars:  # names with GBK-only characters: in titles and in bodies' name lists
+            self.p = {**self.p, "given": self.p["given"] + self.p["rare_given"]}
 
     def draft(self, column: str, published: date) -> Draft:
         rng = self.rng
@@ -129,7 +145,10 @@ class Writer:
             doc_no = self._doc_no("余政办发" if city else self._prefix(), created.year)
         genre = genre_of(title) or "通知"
         names = self._attachment_names(GROUPS[genre], title, created.year)
-        body = Body(rng, self.p, title, genre, issuer, created, names).render(GROUPS[genre])
+        numeral = self.cn_dates and rng.random() < CN_DATE_SHARE
+        body = Body(rng, self.p, title, genre, issuer, created, names, numeral).render(
+            GROUPS[genre]
+        )
         if doc_no:
             body = paragraph(doc_no, "center") + "\n" + body
         files = tuple((name, attachment_bytes(name.rsplit(".", 1)[1], rng)) for name in names)
@@ -139,17 +158,35 @@ class Writer:
 
     def _title(self, column: str, year: int) -> str:
         """A fresh title; after many collisions a batch number keeps it unique."""
+        if (column, year) in self._exhausted:
+            return self._next_batch_title(column, year)
         for attempt in range(60):
-            title = self._fill(self.rng.choice(self.p["titles"][column]), year)
+            pool = self.p["titles"][column]
+            if self.rare and self.rng.random() < RARE_TITLE_SHARE:
+                pool = self.p["rare_titles"][column]
+            title = self._fill(pool, year)
             if attempt >= 40:
                 title = _batch(title, attempt - 38)
             if title not in self.used_titles:
                 self.used_titles.add(title)
                 return title
-        raise RuntimeError(f"cannot find a unique title for column {column}")
+        # Only a very large site (tens of thousands of items) gets here; from now on its
+        # titles of this column and year count batches on, without 60 draws each time.
+        self._exhausted.add((column, year))
+        return self._next_batch_title(column, year)
 
-    def _fill(self, template: str, year: int) -> str:
+    def _next_batch_title(self, column: str, year: int) -> str:
+        base = self._fill(self.p["titles"][column], year)
+        k = self._next_batch.get(base, 22)
+        while _batch(base, k) in self.used_titles:
+            k += 1
+        self._next_batch[base] = k + 1
+        self.used_titles.add(_batch(base, k))
+        return _batch(base, k)
+
+    def _fill(self, pool: list[str], year: int) -> str:
         rng, p = self.rng, self.p
+        template = rng.choice(pool)
         slots: dict[str, Any] = {
             "y": year, "py": year - 1, "y1": year + 1, "y2": year + 2, "fyp": five_year_plan(year),
             "school": rng.choice(p["schools"]), "town": rng.choice(p["towns"]),
@@ -157,6 +194,8 @@ class Writer:
             "term": rng.choice(p["terms"]),
         }  # fmt: skip
         slots["doc"] = rng.choice(p["docs"]).format_map(slots)
+        if "{rare}" in template:
+            slots["rare"] = rng.choice(p["rare_names"])
         return template.format_map(slots)
 
     def _prefix(self) -> str:
@@ -182,9 +221,10 @@ def _batch(title: str, k: int) -> str:
     """Insert （第k批） before the genre word, so the title still ends in it."""
     genre = genre_of(title) or ""
     stem = title[: len(title) - len(genre)]
+    number = cn_number(k) if k < 100 else str(k)
     if stem.endswith("的"):
-        return f"{stem[:-1]}（第{cn_number(k)}批）的{genre}"
-    return f"{stem}（第{cn_number(k)}批）{genre}"
+        return f"{stem[:-1]}（第{number}批）的{genre}"
+    return f"{stem}（第{number}批）{genre}"
 
 
 def attachment_bytes(ext: str, rng: random.Random) -> bytes:
@@ -205,9 +245,21 @@ def _pdf(size: int, rng: random.Random) -> bytes:
     """A minimal valid one-page PDF whose content stream draws a table grid up to ``size``."""
     ops = [b"BT /F1 14 Tf 72 780 Td (Yuyao Education Bureau) Tj ET"]
     length = len(ops[0])
+    # The loop draws like rng.randint(40, 760), randint(40, 300), randint(50, 250): randint
+    # draws getrandbits(bit length) until the number is in range. Inlined, the same numbers
+    # (the same bytes for a seed) come at a fifth of the cost, which 100,000-item sites need.
+    bits = rng.getrandbits
     while length < size - 700:
-        y, x = rng.randint(40, 760), rng.randint(40, 300)
-        ops.append(f"{x} {y} m {x + rng.randint(50, 250)} {y} l S".encode())
+        y = bits(10)
+        while y >= 721:
+            y = bits(10)
+        x = bits(9)
+        while x >= 261:
+            x = bits(9)
+        w = bits(8)
+        while w >= 201:
+            w = bits(8)
+        ops.append(b"%d %d m %d %d l S" % (x + 40, y + 40, x + 90 + w, y + 40))
         length += len(ops[-1]) + 1
     stream = b"\n".join(ops)
     objects = [

@@ -30,6 +30,12 @@ def cn_date(d: date) -> str:
     return f"{d.year}年{d.month}月{d.day}日"
 
 
+def cn_numeral_date(d: date) -> str:
+    """A date all in Chinese numerals, as many 落款 are typeset: 二〇一二年十二月三日."""
+    year = "".join("〇一二三四五六七八九"[int(c)] for c in str(d.year))
+    return f"{year}年{cn_number(d.month)}月{cn_number(d.day)}日"
+
+
 def paragraph(text: str, align: str | None = None) -> str:
     """One escaped body paragraph (also what an editor's appended sentence becomes)."""
     style = f' style="text-align: {align};"' if align else ""
@@ -51,9 +57,11 @@ class Body:
         issuer: str,
         created: date,
         attachments: list[str],
+        numeral_date: bool = False,
     ):
         self.rng, self.p, self.title, self.issuer = rng, p, title, issuer
         self.created, self.attachments = created, attachments
+        self.numeral_date = numeral_date  # the 落款 date in 汉字 numerals
         self.genre = genre
         self.subject = _subject(title, genre)
         self._decks: dict[str, list[str]] = {}
@@ -107,7 +115,8 @@ class Body:
             listed = "　".join(f"{i}.{n}" for i, n in enumerate(self.attachments, 1))
             out.append(_p(f"附件：{listed}"))
         out.append(_p(self.issuer, "right"))
-        out.append(_p(cn_date(self.created), "right"))
+        signed = cn_numeral_date if self.numeral_date else cn_date
+        out.append(_p(signed(self.created), "right"))
         return out
 
     def _contact(self) -> str:

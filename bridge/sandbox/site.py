@@ -1,40 +1,48 @@
-"""The sandbox bureau website: a TRS-style static site on disk, its CMS actions, its server.
+"""The sandbox bureau website: a generated site on disk, its CMS actions, its server.
 
 Terminology: the *root* is the directory the site lives in; ``site.json`` there is the CMS's
-database (the manifest), everything else is published output. Pages are replaced atomically
-(temp file + rename) and the manifest is written last, so a reader in another process never
-sees a manifest naming a page that is not there yet. Unchanged pages are left alone, so their
-ETag and Last-Modified stay put, as on a real static site.
+database (the manifest, site_model.py), everything else outside ``.cms/`` is published output.
+Pages are replaced atomically and the manifest is written last, so a reader in another process
+never sees a manifest naming a page that is not there yet. The site's options (style,
+encoding, quirks) are fixed when it is generated and kept in the manifest, so ``publish``,
+``edit``, ``withdraw`` and ``relayout`` keep producing the same kind of site.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
-import json
-import os
 import random
 import signal
 import threading
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypedDict
 
 from bridge.sandbox import content
-from bridge.sandbox.site_pages import (
-    COLUMN_NAMES,
-    COLUMN_PATHS,
-    COLUMNS,
+from bridge.sandbox.site_items import ItemAdder, choose_quirks
+from bridge.sandbox.site_model import (
     MANIFEST,
-    render_detail,
-    render_home,
-    render_list,
+    AttachmentInfo,
+    BodyStore,
+    ItemInfo,
+    Manifest,
+    SiteOptions,
+    load_manifest,
+    save_manifest,
 )
+from bridge.sandbox.site_output import (
+    FreshFiles,
+    file_for,
+    render_detail,
+    write,
+    write_all_details,
+    write_pages,
+)
+from bridge.sandbox.site_pages import COLUMNS
 from bridge.sandbox.site_server import RequestLog, SiteServer
 
 __all__ = [
@@ -43,11 +51,13 @@ __all__ = [
     "ItemInfo",
     "Manifest",
     "RequestLog",
+    "SiteOptions",
     "SiteServer",
     "edit",
     "generate_site",
     "load_manifest",
     "publish",
+    "relayout",
     "serve_forever",
     "withdraw",
 ]
@@ -56,104 +66,7 @@ COLUMN_WEIGHTS = {"jgzn": 1, "zcwj": 5, "ghjh": 2, "ywgz": 7, "tjsj": 2, "qt": 2
 """Most of what a bureau publishes is work news and policy files; 机构职能 rarely changes."""
 
 SPREAD_DAYS = 730  # generated items cover about two years before end_date
-HOME_ITEMS = 10  # newest items on the home page
-
-
-class AttachmentInfo(TypedDict):
-    name: str
-    path: str
-    media_type: str
-    size: int
-    sha256: str
-
-
-@dataclass
-class ItemInfo:
-    """One item as the CMS knows it; ``path`` is the detail page's URL path."""
-
-    id: str
-    serial: int
-    column: str
-    path: str
-    title: str
-    doc_no: str | None
-    created: date
-    published: datetime
-    category: str
-    genre: str | None
-    topic: str
-    index_no: str | None
-    has_meta_table: bool
-    attachments: list[AttachmentInfo]
-    body_html: str
-    withdrawn: bool = False
-    edits: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["created"] = self.created.isoformat()
-        out["published"] = self.published.isoformat()
-        return out
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> ItemInfo:
-        fields = dict(d)
-        fields["created"] = date.fromisoformat(d["created"])
-        fields["published"] = datetime.fromisoformat(d["published"])
-        return cls(**fields)
-
-
-@dataclass
-class Manifest:
-    """The site's database: every item ever published (withdrawn ones flagged) and counters."""
-
-    seed: int
-    page_size: int
-    end_date: date
-    items: list[ItemInfo]
-    doc_counters: dict[str, int]  # "余教|2012" -> last 文号 number used
-    index_counters: dict[str, int]  # "2012" -> last 索引号 serial used
-
-    def get(self, item_id: str) -> ItemInfo:
-        for item in self.items:
-            if item.id == item_id:
-                return item
-        raise KeyError(f"no item {item_id!r} on the sandbox site")
-
-    def live(self, column: str | None = None) -> list[ItemInfo]:
-        """Items on the site now, newest first, as the listings show them."""
-        found = [i for i in self.items if not i.withdrawn and column in (None, i.column)]
-        return sorted(found, key=lambda i: (i.published, i.serial), reverse=True)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": 1,
-            "seed": self.seed,
-            "page_size": self.page_size,
-            "end_date": self.end_date.isoformat(),
-            "doc_counters": self.doc_counters,
-            "index_counters": self.index_counters,
-            "items": [i.to_json() for i in self.items],
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Manifest:
-        return cls(
-            seed=d["seed"],
-            page_size=d["page_size"],
-            end_date=date.fromisoformat(d["end_date"]),
-            items=[ItemInfo.from_json(i) for i in d["items"]],
-            doc_counters=d["doc_counters"],
-            index_counters=d["index_counters"],
-        )
-
-
-def load_manifest(root: Path) -> Manifest:
-    path = Path(root) / MANIFEST
-    try:
-        return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no sandbox site in {root} ({MANIFEST} is missing)") from None
+PAGE_SIZES = {"trs": 20, "hanweb": 15}  # entries per list page: the CMS templates' defaults
 
 
 # --- the CMS actions -------------------------------------------------------------------------
@@ -164,12 +77,43 @@ def generate_site(
     items: int = 60,
     seed: int = 1,
     *,
-    page_size: int = 20,
+    page_size: int | None = None,
     end_date: date | None = None,
+    style: str = "trs",
+    encoding: str = "utf-8",
+    pinned: bool = False,
+    cross_listed: bool = False,
+    offsite_links: bool = False,
+    volatile: bool = False,
+    list_dates: str = "iso",
+    cn_dates: bool = False,
+    cn_filenames: bool = False,
+    rare_chars: bool | None = None,
+    robots_disallow: Iterable[str] = (),
 ) -> Manifest:
-    """Generate ``items`` items (the seed report is one) into an empty ``root``."""
+    """Generate ``items`` items (the seed report is one) into an empty ``root``.
+
+    Every quirk is off by default, so existing sites and tests keep their exact pages;
+    ``rare_chars`` (names with GBK-only characters) defaults to on for GBK sites, where it
+    is what tells a strict GB2312 reader from a right one. ``page_size`` defaults to the
+    style's template (TRS 20, Hanweb 15). The same seed gives the same items in both styles.
+    """
     root = Path(root)
-    if items < 1 or page_size < 1:
+    opts = SiteOptions(
+        style=style,
+        encoding=encoding,
+        pinned=pinned,
+        cross_listed=cross_listed,
+        offsite_links=offsite_links,
+        volatile=volatile,
+        list_dates=list_dates,
+        cn_dates=cn_dates,
+        cn_filenames=cn_filenames,
+        rare_chars=encoding == "gbk" if rare_chars is None else rare_chars,
+        robots_disallow=tuple(robots_disallow),
+    )
+    size = PAGE_SIZES[style] if page_size is None else page_size
+    if items < 1 or size < 1:
         raise ValueError("items and page_size must be at least 1")
     if root.exists() and any(root.iterdir()):
         raise ValueError(f"{root} is not empty; open an existing site with load_manifest()")
@@ -178,17 +122,21 @@ def generate_site(
     if end < start:
         raise ValueError("end_date must be after 2012-12-05, the date of the seed report")
     rng = random.Random(f"bridge-sandbox:{seed}:{items}:{end.isoformat()}")
-    manifest = Manifest(seed, page_size, end, [], {}, {})
+    manifest = Manifest(seed, size, end, [], {}, {}, opts)
     gap = max(1, min(40, 800_000 // items))  # article numbers stay 6 digits
     serial = 100_000 + rng.randint(1, gap)
-    _add(root, manifest, content.seed_report(), "qt", content.SEED_PUBLISHED, serial, rng)
-    writer = content.Writer(rng, {content.SEED_TITLE}, manifest.doc_counters)
-    columns, moments = _columns(rng, items - 1), _moments(rng, items - 1, start, end)
-    for column, moment in zip(columns, moments, strict=True):
-        serial += rng.randint(1, gap)
-        _add(root, manifest, writer.draft(column, moment.date()), column, moment, serial, rng)
-    _write_pages(root, manifest)
-    _save(root, manifest)
+    root.mkdir(parents=True, exist_ok=True)
+    with BodyStore(root) as bodies, FreshFiles() as files:
+        add = ItemAdder(root, manifest, bodies, rng, files.put)
+        add(content.seed_report(), "qt", content.SEED_PUBLISHED, serial)
+        writer = _writer(rng, {content.SEED_TITLE}, manifest)
+        columns, moments = _columns(rng, items - 1), _moments(rng, items - 1, start, end)
+        for column, moment in zip(columns, moments, strict=True):
+            serial += rng.randint(1, gap)
+            add(writer.draft(column, moment.date()), column, moment, serial)
+        choose_quirks(manifest, random.Random(f"bridge-sandbox-quirks:{seed}:{items}"))
+        write_pages(root, manifest, files.put)
+    save_manifest(root, manifest)
     return manifest
 
 
@@ -203,19 +151,20 @@ def publish(root: Path, count: int, *, when: date | None = None) -> list[ItemInf
         day = when or now.date()
         serial = max(i.serial for i in manifest.items)
         rng = random.Random(f"bridge-sandbox-publish:{manifest.seed}:{serial}:{day}")
-        writer = content.Writer(rng, {i.title for i in manifest.items}, manifest.doc_counters)
+        writer = _writer(rng, {i.title for i in manifest.items}, manifest)
         keys, weights = list(COLUMN_WEIGHTS), list(COLUMN_WEIGHTS.values())
         latest = [i.published for i in manifest.live() if i.published.date() == day]
         added: list[ItemInfo] = []
-        for _ in range(count):
-            moment = now if day == now.date() else datetime.combine(day, _clock(rng))
-            moment = max([moment, *latest])  # ties are ordered by the rising article number
-            serial += rng.randint(1, 9)
-            column = rng.choices(keys, weights)[0]
-            draft = writer.draft(column, day)
-            added.append(_add(root, manifest, draft, column, moment, serial, rng))
-        _write_pages(root, manifest)
-        _save(root, manifest)
+        with BodyStore(root) as bodies:
+            add = ItemAdder(root, manifest, bodies, rng)
+            for _ in range(count):
+                moment = now if day == now.date() else datetime.combine(day, _clock(rng))
+                moment = max([moment, *latest])  # ties are ordered by the rising article number
+                serial += rng.randint(1, 9)
+                column = rng.choices(keys, weights)[0]
+                added.append(add(writer.draft(column, day), column, moment, serial))
+        write_pages(root, manifest)
+        save_manifest(root, manifest)
     return added
 
 
@@ -236,12 +185,15 @@ def edit(
             if not title or any(i.title == title and i is not item for i in manifest.items):
                 raise ValueError(f"title {title!r} is empty or already used on the site")
             item.title, item.genre = title, content.genre_of(title)
+        body = item.body_html
         if body_append:
-            item.body_html += "\n" + content.paragraph(body_append)
+            body += "\n" + content.paragraph(body_append)
+            with BodyStore(root) as bodies:
+                item.body_at = bodies.add(body)
         item.edits += 1
-        _write(_file(root, item.path), render_detail(item))
-        _write_pages(root, manifest)
-        _save(root, manifest)
+        write(file_for(root, item.path), render_detail(item, body, manifest.options))
+        write_pages(root, manifest)
+        save_manifest(root, manifest)
     return item
 
 
@@ -253,11 +205,40 @@ def withdraw(root: Path, item_id: str) -> ItemInfo:
         item = manifest.get(item_id)
         if not item.withdrawn:
             item.withdrawn = True
-            _write_pages(root, manifest)
-            _save(root, manifest)
-            for path in [item.path, *(a["path"] for a in item.attachments)]:
-                _file(root, path).unlink(missing_ok=True)
+            write_pages(root, manifest)
+            save_manifest(root, manifest)
+            file_for(root, item.path).unlink(missing_ok=True)
+            for att in item.attachments:
+                stored = file_for(root, att["path"])
+                stored.unlink(missing_ok=True)
+                stored.with_name(f".{stored.name}.name").unlink(missing_ok=True)
     return item
+
+
+def relayout(root: Path, layout: str = "redesign") -> Manifest:
+    """A redesign (a new CMS template): every page is rendered again in ``layout``.
+
+    Article URLs stay; listings move into ``list.json`` loaded by a script, bodies into
+    ``<article class="content">``. ``layout="classic"`` puts the old template back.
+    """
+    root = Path(root)
+    with _locked(root):
+        manifest = load_manifest(root)
+        manifest.options = replace(manifest.options, layout=layout)  # validates the layout
+        write_all_details(root, manifest)
+        write_pages(root, manifest)
+        save_manifest(root, manifest)
+    return manifest
+
+
+# --- generation ------------------------------------------------------------------------------
+
+
+def _writer(rng: random.Random, titles: set[str], manifest: Manifest) -> content.Writer:
+    opts = manifest.options
+    return content.Writer(
+        rng, titles, manifest.doc_counters, cn_dates=opts.cn_dates, rare_chars=opts.rare_chars
+    )
 
 
 def _columns(rng: random.Random, n: int) -> list[str]:
@@ -289,77 +270,7 @@ def _clock(rng: random.Random) -> clock:
     return clock(rng.randint(8, 17), rng.randint(0, 59))
 
 
-def _add(
-    root: Path,
-    manifest: Manifest,
-    draft: content.Draft,
-    column: str,
-    published: datetime,
-    serial: int,
-    rng: random.Random,
-) -> ItemInfo:
-    """Give a draft its id, URL and 索引号, write its files, and record it."""
-    ymd = f"{published:%Y%m%d}"
-    folder = f"{COLUMN_PATHS[column]}{published:%Y%m}/"
-    index_no = None
-    if draft.has_meta_table:
-        year = str(draft.created.year)
-        number = manifest.index_counters.get(year, rng.randint(0, 30)) + 1
-        manifest.index_counters[year] = number
-        index_no = f"{content.ORG_CODE}/{year}-{number:05d}"
-    attachments: list[AttachmentInfo] = []
-    for name, data in draft.attachments:
-        ext = name.rsplit(".", 1)[1]
-        path = f"{folder}P0{ymd}{rng.randrange(10**12):012d}.{ext}"
-        _write(_file(root, path), data)
-        sha = hashlib.sha256(data).hexdigest()
-        media = content.MEDIA_TYPES[ext]
-        attachments.append(
-            AttachmentInfo(name=name, path=path, media_type=media, size=len(data), sha256=sha)
-        )
-    item = ItemInfo(
-        id=f"t{ymd}_{serial:06d}",
-        serial=serial,
-        column=column,
-        path=f"{folder}t{ymd}_{serial:06d}.html",
-        title=draft.title,
-        doc_no=draft.doc_no,
-        created=draft.created,
-        published=published,
-        category=COLUMN_NAMES[column],
-        genre=content.genre_of(draft.title),
-        topic=draft.topic,
-        index_no=index_no,
-        has_meta_table=draft.has_meta_table,
-        attachments=attachments,
-        body_html=draft.body_html,
-    )
-    _write(_file(root, item.path), render_detail(item))
-    manifest.items.append(item)
-    return item
-
-
 # --- files -----------------------------------------------------------------------------------
-
-
-def _file(root: Path, url_path: str) -> Path:
-    return root / url_path.lstrip("/")
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Atomically replace ``path`` with ``data``, unless it already holds exactly that."""
-    with contextlib.suppress(FileNotFoundError):
-        if path.read_bytes() == data:
-            return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _save(root: Path, manifest: Manifest) -> None:
-    text = json.dumps(manifest.to_json(), ensure_ascii=False, indent=1)
-    _write(root / MANIFEST, text.encode("utf-8"))
 
 
 @contextlib.contextmanager
@@ -375,37 +286,28 @@ def _locked(root: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _write_pages(root: Path, manifest: Manifest) -> None:
-    """Republish the home page, the static files and every column listing."""
-    for asset in ("css/style.css", "js/page.js"):
-        _write(root / asset, (content.DATA_DIR / Path(asset).name).read_bytes())
-    _write(root / "index.html", render_home(manifest.live()[:HOME_ITEMS]))
-    size = manifest.page_size
-    for key, path, _name in COLUMNS:
-        items = manifest.live(key)
-        pages = [items[i : i + size] for i in range(0, len(items), size)] or [[]]
-        folder = _file(root, path)
-        for number, entries in enumerate(pages):
-            name = "index.html" if number == 0 else f"index_{number}.html"
-            _write(folder / name, render_list(key, entries, number, len(pages)))
-        for stale in folder.glob("index_*.html"):
-            if int(stale.stem.split("_")[1]) >= len(pages):
-                stale.unlink()
-
-
 def serve_forever(
-    root: Path, items: int, seed: int, port: int, host: str = "127.0.0.1", page_size: int = 20
+    root: Path,
+    items: int,
+    seed: int,
+    port: int,
+    host: str = "127.0.0.1",
+    page_size: int | None = None,
+    *,
+    delay: float = 0.0,
+    **options: object,
 ) -> None:
     """`bridge sandbox site`: generate (or reopen) a site and serve it until SIGINT/SIGTERM.
 
-    The first line of stdout is the base URL, so a script can start this and read it.
+    ``options`` are generate_site's; they apply only when the root is empty. The first line
+    of stdout is the base URL, so a script can start this and read it.
     """
     root = Path(root)
     if not root.exists() or not any(root.iterdir()):
-        manifest = generate_site(root, items, seed, page_size=page_size)
+        manifest = generate_site(root, items, seed, page_size=page_size, **options)  # type: ignore[arg-type]
     else:
         manifest = load_manifest(root)
-    server = SiteServer(root, host, port)
+    server = SiteServer(root, host, port, delay=delay)
     print(server.start(), flush=True)
     print(f"serving {len(manifest.live())} items from {root} (Ctrl-C to stop)", flush=True)
     stop = threading.Event()
