@@ -124,9 +124,9 @@ def main(ctx: click.Context, config_path: str | None, log_level: str | None) -> 
 
 
 def _register() -> None:
-    from bridge.cli import admin, audit_cmd, ops, sandbox_cmd, sandbox_portal_cmd
+    from bridge.cli import admin, admin_cmds, audit_cmd, ops, sandbox_cmd, sandbox_portal_cmd
 
-    for module in (ops, audit_cmd, admin, sandbox_cmd, sandbox_portal_cmd):
+    for module in (ops, audit_cmd, admin_cmds, admin, sandbox_cmd, sandbox_portal_cmd):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -1,0 +1,299 @@
+"""The read-only admin pages: status, audit trail, one item's history, last reconcile.
+
+Server-rendered with Jinja2, autoescaping on for every template: titles and bodies come
+from a scraped website and may contain markup or script, which must show as text. No
+JavaScript: filters are a GET form, paging is links, long details fold in ``<details>``.
+A strict Content-Security-Policy (no scripts at all) backs up the escaping.
+``mount`` hangs the pages under ``/`` of the daemon's (or ``bridge web``'s) AdminServer,
+which already checks the bearer token or basic auth.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import quote, unquote, urlencode
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from bridge import __version__, audit
+from bridge.normalize.hashing import VOLATILE_FIELDS
+from bridge.report import local_date, working_days
+from bridge.state import admin_queries, audit_log, items, outbox, runs
+from bridge.state.audit_log import AuditFilter
+from bridge.web import AdminServer, Request, Response
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PAGE_SIZE = 50  # audit rows per page: one screen of a laptop, a quick page to render
+HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+EVENT_LABELS = {
+    audit.RUN_STARTED: "运行开始", audit.RUN_FINISHED: "运行结束", audit.RUN_SKIPPED: "运行跳过",
+    audit.CONFIG_LOADED: "加载配置", audit.ITEM_DISCOVERED: "发现条目",
+    audit.RECORD_CHANGED: "记录新版本", audit.RECORD_QUARANTINED: "隔离（校验未通过）",
+    audit.RECORD_RELEASED: "解除隔离", audit.ITEM_WITHDRAWN: "撤销", audit.INDEX_NO_MINTED: "生成索引号",
+    audit.DELIVERY_SENT: "发送到平台", audit.DELIVERY_CONFIRMED: "平台已确认",
+    audit.DELIVERY_FAILED: "发送失败（将重试）", audit.DELIVERY_DEAD: "发送失败（死信）",
+    audit.DELIVERY_RETRIED: "死信重发", audit.CIRCUIT_OPENED: "熔断打开",
+    audit.CIRCUIT_CLOSED: "熔断关闭", audit.LAYOUT_ALARM: "版式告警", audit.RESYNC_REQUESTED: "请求重新同步",
+    audit.DB_UPGRADED: "升级数据库", admin_queries.RECONCILE_FIX: "对账修复",
+    admin_queries.RECONCILE_FINISHED: "对账完成", admin_queries.AUDIT_EXPORTED: "导出审计日志",
+}  # fmt: skip
+SYMBOL_LABELS = {"=": "一致", "+": "仅网站有", "-": "仅平台有", "*": "内容不同", "!": "无法判断"}
+
+
+def _local(value: datetime | str | None) -> str:
+    if value is None or value == "":
+        return "—"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def item_url(external_id: str) -> str:
+    return "/items/" + quote(external_id, safe=":")
+
+
+def _pretty(value: Any) -> str:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True)
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("bridge", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(local=_local, item_url=item_url, pretty=_pretty)
+    env.globals.update(
+        version=__version__, event_label=lambda e: EVENT_LABELS.get(e, e), symbols=SYMBOL_LABELS
+    )
+    return env
+
+
+ENV = _environment()
+
+
+def render(template: str, status: int = 200, **context: Any) -> Response:
+    body = ENV.get_template(template).render(**context).encode("utf-8")
+    return Response(status, body, "text/html; charset=utf-8", dict(HEADERS))
+
+
+def not_found(what: str) -> Response:
+    return render("not_found.html", 404, active="", what=what)
+
+
+# --- diffs between versions ---------------------------------------------------------------------
+
+_SPLIT = re.compile(r"(?<=[\n>。；])")  # line-ish pieces of HTML and Chinese prose
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    field: str
+    old: str
+    new: str
+    volatile: bool
+
+
+def _flatten(record: dict[str, Any]) -> dict[str, str]:
+    """Field name -> text: nested objects become ``source.url``, lists one JSON line each."""
+    out: dict[str, str] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            for sub, inner in value.items():
+                out[f"{key}.{sub}"] = (
+                    inner if isinstance(inner, str) else json.dumps(inner, ensure_ascii=False)
+                )
+        elif isinstance(value, list):
+            out[key] = "\n".join(json.dumps(v, ensure_ascii=False, sort_keys=True) for v in value)
+        else:
+            out[key] = "" if value is None else str(value)
+    return out
+
+
+def record_diff(old: dict[str, Any], new: dict[str, Any]) -> list[DiffRow]:
+    """What changed between two stored records, field by field, in changed pieces only."""
+    a, b = _flatten(old), _flatten(new)
+    volatile = {f.replace("[]", "") for f in VOLATILE_FIELDS}
+    rows = []
+    for field in sorted(set(a) | set(b)):
+        before, after = a.get(field, ""), b.get(field, "")
+        if before == after:
+            continue
+        old_parts, new_parts = _SPLIT.split(before), _SPLIT.split(after)
+        matcher = difflib.SequenceMatcher(None, old_parts, new_parts, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag != "equal":
+                rows.append(DiffRow(field, "".join(old_parts[i1:i2]), "".join(new_parts[j1:j2]),
+                                    field in volatile))  # fmt: skip
+    return rows
+
+
+# --- pages -----------------------------------------------------------------------------------------
+
+
+class Pages:
+    """The handlers; each opens one read transaction on the server's state store."""
+
+    def __init__(self, server: AdminServer) -> None:
+        self.server = server
+
+    def route(self, request: Request) -> Response:
+        path = request.path
+        if path == "/":
+            return self.status(request)
+        if path == "/audit":
+            return self.audit(request)
+        if path.startswith("/items/") and len(path) > len("/items/"):
+            return self.item(unquote(path[len("/items/") :]))
+        if path == "/reconcile":
+            return self.reconcile(request)
+        return not_found(path)
+
+    def status(self, request: Request) -> Response:
+        settings = self.server.settings()
+        target = settings.target.name
+        now = datetime.now(UTC)
+        with self.server.db.read() as s:
+            last = runs.last_runs(s)
+            counts = runs.item_counts(s)
+            deliveries = outbox.counts_by_source(s, target)
+            retrying = admin_queries.retrying_by_source(s, target)
+            circuit = {c.target: c for c in outbox.circuits(s)}.get(target)
+            quarantined = [
+                (r.external_id, json.loads(r.quarantine or "{}")) for r in items.quarantined(s)
+            ]
+            dead = outbox.dead_letters(s, target)
+            recent = audit_log.query(s, AuditFilter(), limit=15, newest_first=True)
+            last_reconcile = runs.get_cursor(
+                s, admin_queries.CURSOR_SOURCE, admin_queries.LAST_RECONCILE
+            )
+            names = admin_queries.titles(s, [e for e, _, _ in dead])
+            sources = []
+            for scfg in settings.sources:
+                run = last.get(scfg.name)
+                ok = runs.last_success(s, scfg.name)
+                d, c = deliveries.get(scfg.name, {}), counts.get(scfg.name, {})
+                lag = (now - ok.finished_at).total_seconds() if ok and ok.finished_at else None
+                sources.append(
+                    {"name": scfg.name, "run": run, "ok": ok, "lag": _duration(lag),
+                     "active": c.get("active", 0), "withdrawn": c.get("withdrawn", 0),
+                     "pending": d.get("pending", 0) + d.get("inflight", 0),
+                     "retrying": retrying.get(scfg.name, 0), "dead": d.get("dead", 0),
+                     "quarantined": c.get("quarantined", 0)}
+                )  # fmt: skip
+        return render(
+            "status.html", active="status", sources=sources, target=target, circuit=circuit,
+            quarantined=quarantined, dead=dead, names=names, recent=recent,
+            last_reconcile=last_reconcile, now=now,
+        )  # fmt: skip
+
+    def audit(self, request: Request) -> Response:
+        problems: list[str] = []
+        since = _when(request.arg("since"), False, problems)
+        until = _when(request.arg("until"), True, problems)
+        form = {k: request.arg(k).strip() for k in ("since", "until", "event", "item", "source")}
+        f = AuditFilter(
+            since=since,
+            until=until,
+            events=(form["event"],) if form["event"] else (),
+            item=form["item"] or None,
+            source=form["source"] or None,
+        )
+        before = request.arg("before")
+        before_id = int(before) if before.isdigit() else None
+        with self.server.db.read() as s:
+            events, total, more = admin_queries.audit_page(
+                s, f, before_id=before_id, limit=PAGE_SIZE
+            )
+            names = admin_queries.event_names(s)
+            record = admin_queries.latest_records(s, [f.item]).get(f.item) if f.item else None
+        query = {k: v for k, v in form.items() if v}
+        older = urlencode({**query, "before": events[-1].id}) if more and events else None
+        newer = urlencode(query) if before_id is not None else None
+        return render(
+            "audit.html", active="audit", events=events, total=total, form=form, problems=problems,
+            names=names, sources=[s.name for s in self.server.settings().sources],
+            older=older, newer=newer, item_title=(record or {}).get("title"),
+        )  # fmt: skip
+
+    def item(self, external_id: str) -> Response:
+        with self.server.db.read() as s:
+            history = admin_queries.item_history(s, external_id)
+            if history is None:
+                return not_found(external_id)
+            numbers = admin_queries.version_numbers(
+                s, [d.version_id for d in history.deliveries if d.version_id]
+            )
+        records = [json.loads(v.record) for v in history.versions]
+        versions = []
+        for i, (v, record) in enumerate(zip(history.versions, records, strict=True)):
+            diff = record_diff(records[i - 1], record) if i else []
+            versions.append({"row": v, "record": record, "diff": diff})
+        item = history.item
+        latency = None
+        if item.published_at and item.first_confirmed_at:
+            latency = working_days(
+                local_date(item.published_at), local_date(item.first_confirmed_at)
+            )
+        title = records[-1].get("title") if records else None
+        return render(
+            "item.html", active="", item=item, source=history.source, title=title, versions=versions,
+            deliveries=history.deliveries, numbers=numbers, events=history.events,
+            latency=latency, quarantine=json.loads(item.quarantine) if item.quarantine else None,
+        )  # fmt: skip
+
+    def reconcile(self, request: Request) -> Response:
+        with self.server.db.read() as s:
+            result = runs.get_cursor(s, admin_queries.CURSOR_SOURCE, admin_queries.LAST_RECONCILE)
+        return render("reconcile.html", active="reconcile", result=result)
+
+
+def _when(text: str, end: bool, problems: list[str]) -> datetime | None:
+    """A date (a whole day; ``end`` means up to its end) or a date-time, Asia/Shanghai."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+        else:
+            moment = datetime.fromisoformat(text)
+    except ValueError:
+        problems.append(f"无法识别的时间：{text}（格式 2026-11-28 或 2026-11-28T09:30）")
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 120:
+        return f"{seconds:.0f} 秒"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} 分钟"
+    return f"{seconds / 3600:.0f} 小时"
+
+
+def mount(server: AdminServer) -> None:
+    """Hang the admin pages under ``/`` (``/healthz`` and ``/metrics`` keep their routes)."""
+    server.add("/", Pages(server).route)

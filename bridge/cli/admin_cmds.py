@@ -1,0 +1,257 @@
+"""Commands for the people who answer for disclosure: reconcile, report, web."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import sys
+import threading
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from bridge import reconcile as rec
+from bridge import report as annual
+from bridge.cli import App, fail
+from bridge.cli.ops import make_context
+from bridge.deliver import DeliveryStats
+from bridge.state import admin_queries
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+CSV_FIELDS = ["symbol", "external_id", "source", "column", "title", "site", "state", "portal",
+              "state_hash", "portal_hash", "note", "fix"]  # fmt: skip
+
+
+def _print_lines(report: rec.Report, fmt: str, verbose: bool) -> None:
+    if fmt == "csv":
+        w = csv.DictWriter(sys.stdout, CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for line in report.lines:
+            w.writerow(asdict(line))
+        return
+    shown = report.lines if verbose else report.differences
+    width = max((len(line.external_id) for line in shown), default=0)
+    for line in shown:
+        text = "  ".join(p for p in (line.title, f"({line.note})" if line.note else "") if p)
+        click.echo(f"{line.symbol} {line.external_id:<{width}}  {text}".rstrip())
+    click.echo(report.summary())
+
+
+def _print_plan(report: rec.Report, err: bool) -> None:
+    plan = report.plan()
+    puts = sum(1 for line in plan if line.fix == "put")
+    withdrawals = sum(1 for line in plan if line.fix == "withdraw")
+    queued = len(plan) - puts - withdrawals
+    text = f"plan: re-send {puts} item(s), withdraw {withdrawals} item(s)"
+    click.echo(text + (f", deliver {queued} already queued" if queued else ""), err=err)
+    for line in plan:
+        click.echo(f"  {line.fix:<9} {line.external_id}  {line.title}", err=err)
+    for line in report.differences:
+        if line.fix not in ("put", "withdraw", "drain"):
+            click.echo(f"  {'leave':<9} {line.external_id}  ({line.note})", err=err)
+
+
+def _delivery_line(stats: DeliveryStats) -> str:
+    text = (
+        f"delivery: {stats.sent} sent, {stats.created} created, {stats.updated} updated, "
+        f"{stats.unchanged} unchanged, {stats.withdrawn} withdrawn, {stats.failed} failed, "
+        f"{stats.dead} dead"
+    )
+    if stats.circuit_open:
+        text += "; circuit open: the rest waits for the cooldown"
+    if stats.auth_error:
+        text += f"; {stats.auth_error}"
+    return text
+
+
+@click.command()
+@click.option(
+    "--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+    show_default=True, help="json and csv list every item, the same ones too.",
+)  # fmt: skip
+@click.option("--verbose", "-v", is_flag=True, help="Also show the items that are the same (=).")
+@click.option("--fix", is_flag=True, help="Show the plan that repairs the portal side.")
+@click.option("--yes", is_flag=True, help="With --fix: apply the plan (queue, audit, deliver).")
+@click.option("--force", is_flag=True, help="Allow withdrawals beyond max_withdraw_share.")
+@click.pass_obj
+def reconcile(
+    app: App, sources: tuple[str, ...], fmt: str, verbose: bool, fix: bool, yes: bool, force: bool
+) -> None:
+    """Compare the site, the state store and the portal; one line per difference.
+
+    \b
+    Reads the complete listing of every column (list pages only), the state store,
+    and the portal's list API, and marks each item like `rclone check`:
+      =  the same (shown with --verbose)
+      +  on the site only: missing or withdrawn on the portal
+      -  on the portal only: gone from the site, or foreign
+      *  different content: the portal's hash is not the current version's
+      !  cannot be decided: a listing failed, quarantined, unknown to the store
+    Exit 0 when there is no difference, 1 otherwise.
+
+    \b
+    --fix shows the plan: re-send the current version of `+` and `*` items and
+    send a withdrawal for `-` items gone from the site (after checking that
+    their page is gone). --fix --yes applies it: outbox rows, each audited as
+    reconcile.fix, then one delivery drain. A foreign item (an id no configured
+    source makes, i.e. without a "<source>:" prefix) is reported but never
+    withdrawn; an id with our prefix that the store does not know is ours and is
+    withdrawn when it is gone from the site. Withdrawals obey the source's
+    `withdrawals` switch and `max_withdraw_share` (--force goes beyond it).
+    The result is kept for the admin page (/reconcile).
+
+    \b
+    Example:
+      bridge reconcile
+      bridge reconcile --source yyedu --format csv > reconcile.csv
+      bridge reconcile --fix            # show the plan
+      bridge reconcile --fix --yes      # apply it
+    """
+    if yes and not fix:
+        raise click.UsageError("--yes applies a --fix plan: give --fix --yes")
+    settings = app.settings()
+    for name in sources:
+        settings.source(name)
+    ctx = make_context(app)
+    report = rec.compare(ctx, list(sources) or None, force=force)
+    quiet = fmt != "table"  # messages go to stderr so stdout stays one document
+    if fmt != "json":
+        _print_lines(report, fmt, verbose)
+    code = 1 if report.differences else 0
+    if fix and report.differences:
+        _print_plan(report, quiet)
+        if not yes:
+            click.echo("nothing changed: run again with --fix --yes to apply this plan", err=quiet)
+        else:
+            stats = rec.apply(ctx, report)
+            applied = report.applied or {}
+            click.echo(
+                f"fixed: {len(applied.get('put', []))} re-sent, "
+                f"{len(applied.get('withdraw', []))} withdrawn; {_delivery_line(stats)}",
+                err=quiet,
+            )
+            unfixed = [d for d in report.differences if d.fix not in ("put", "withdraw", "drain")]
+            clean = not (stats.failed or stats.dead or stats.auth_error or stats.circuit_open)
+            code = 0 if clean and not unfixed and not applied.get("skipped") else 1
+            click.echo("run `bridge reconcile` again to confirm", err=quiet)
+    rec.remember(ctx, report, fix=fix and yes)
+    if fmt == "json":
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    raise SystemExit(code)
+
+
+@click.command()
+@click.option("--year", type=click.IntRange(2004, 2100), required=True, help="Calendar year.")
+@click.option("--source", metavar="NAME", help="Only this source.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to stdout."
+)
+@click.pass_obj
+def report(app: App, year: int, source: str | None, fmt: str, out: Path | None) -> None:
+    """The annual disclosure statistics: counts per category, genre and month, and the
+    working-day timeliness against the legal 20 working days.
+
+    \b
+    Counting rules (printed in the markdown too):
+      - counted: 主动公开 items whose 发布日期 (Asia/Shanghai) is in the year;
+        withdrawn ones still count, quarantined ones never recorded do not;
+      - working days follow the official holiday calendar (chinese_calendar):
+        holidays are off, make-up working days on weekends count;
+      - the day of publication is not counted: confirmed the same day is 0,
+        on the next working day 1; more than 20 is late;
+      - median and nearest-rank 95th percentile over confirmed items; items
+        not yet confirmed are listed with the working days elapsed so far.
+    The markdown follows table 二、主动公开政府信息情况 of 国办公开办函〔2021〕30号:
+    it fills the 行政规范性文件 row (candidates: 政策文件 with a 文号, to be checked
+    by hand) and leaves 规章, 行政许可, 行政处罚, 行政强制 and 行政事业性收费 to
+    the offices that hold those figures.
+
+    \b
+    Example:
+      bridge report --year 2025 > 2025-主动公开.md
+      bridge report --year 2025 --source yyedu --format csv --out 2025.csv
+    """
+    settings = app.settings()
+    chosen = [settings.source(source)] if source else list(settings.sources)
+    with app.db(create=False).read() as s:
+        found = admin_queries.report_items(s, source)
+    result = annual.build(found, year, [c.name for c in chosen])
+    if fmt == "json":
+        text = annual.to_json(result) + "\n"
+    elif fmt == "csv":
+        text = annual.to_csv(result)
+    else:
+        publishers = dict.fromkeys(c.publisher for c in chosen)
+        text = annual.to_markdown(result, "、".join(publishers))
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out} ({result.total} items, {len(result.late)} late)")
+
+
+@click.command()
+@click.option("--host", help="Address to bind.  [default: admin.host, 127.0.0.1]")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), help="Port; 0 picks a free one. [default: 8803]"
+)
+@click.pass_obj
+def web(app: App, host: str | None, port: int | None) -> None:
+    """Serve the read-only admin pages without the daemon (status, audit trail, item
+    history, last reconcile), with the daemon's authentication settings.
+
+    Binding to an address other than loopback needs admin.token or
+    admin.basic_user/basic_password in the config. Ctrl-C or SIGTERM stops it.
+
+    \b
+    Example:
+      bridge web --port 8803        # then open http://127.0.0.1:8803/
+    """
+    from bridge.admin_pages import mount
+    from bridge.health import Metrics
+    from bridge.web import AdminServer
+
+    settings = app.settings()
+    cfg = replace(
+        settings.admin,
+        host=host or settings.admin.host,
+        port=settings.admin.port if port is None else port,
+    )
+    if cfg.host not in LOOPBACK and not (cfg.token or cfg.basic_user):
+        fail(
+            f"serving the audit trail on {cfg.host} needs admin.token or "
+            "admin.basic_user/basic_password in the config"
+        )
+    db = app.db(create=False)
+    server = AdminServer(cfg, settings=lambda: settings, db=db, metrics=Metrics(settings, db),
+                         started_at=datetime.now(UTC))  # fmt: skip
+    mount(server)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    url = server.start()
+    click.echo(f"admin pages on {url} (Ctrl-C stops)")
+    sys.stdout.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+COMMANDS = [reconcile, report, web]

@@ -1,0 +1,232 @@
+"""`bridge report`: counts and working-day timeliness over a year around 春节 and 国庆."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from admin_helpers import StateBuilder, local, make_record
+from conftest import config_text
+
+from bridge.report import working_days
+from bridge.state.db import open_database
+
+# Worked out by hand from the State Council's 2025 holiday notice, then checked against
+# chinese_calendar: 春节 1/28–2/4 off, make-up working days Sun 1/26 and Sat 2/8; 清明 4/4–4/6;
+# 劳动节 5/1–5/5 off, make-up Sun 4/27; 国庆·中秋 10/1–10/8 off, make-up Sun 9/28 and Sat 10/11.
+# The day of publication is not counted; the day of confirmation is (if a working day).
+HAND_WORKED = [
+    # published, confirmed, working days, why
+    ("2025-01-24", "2025-02-05", 3, "Sun 1/26 make-up, Mon 1/27, holiday, Wed 2/5"),
+    ("2025-01-27", "2025-02-08", 4, "holiday 1/28–2/4, 2/5, 2/6, 2/7, Sat 2/8 make-up"),
+    ("2025-01-28", "2025-02-10", 5, "published on 除夕 (a holiday): 2/5–2/7, 2/8, Mon 2/10"),
+    ("2025-09-26", "2025-10-09", 4, "Sun 9/28 make-up, 9/29, 9/30, holiday, Thu 10/9"),
+    ("2025-09-30", "2025-10-11", 3, "holiday 10/1–10/8, 10/9, 10/10, Sat 10/11 make-up"),
+    ("2025-09-15", "2025-10-20", 21, "4+5 to 9/26, 9/28, 9/29, 9/30, 10/9–10/11, 5, Mon 10/20"),
+    ("2025-04-01", "2025-04-29", 20, "清明 Fri 4/4 off, Sun 4/27 make-up: exactly the limit"),
+    ("2025-04-01", "2025-04-30", 21, "one day later: late"),
+    ("2025-03-03", "2025-03-03", 0, "confirmed the same day"),
+    ("2025-03-08", "2025-03-10", 1, "published on a Saturday, confirmed Monday"),
+    ("2025-05-06", "2025-05-07", 1, "the first working day after 劳动节"),
+]
+
+
+@pytest.mark.parametrize(("published", "confirmed", "days", "why"), HAND_WORKED)
+def test_working_days_match_the_hand_worked_table(published, confirmed, days, why):
+    assert working_days(date.fromisoformat(published), date.fromisoformat(confirmed)) == days, why
+
+
+# key, title, published, confirmed (None: not yet), other record fields
+YEAR_2025 = [
+    ("a", "关于做好2025年寒假期间学校安全工作的通知", local(2025, 1, 24, 10),
+     local(2025, 2, 5, 9, 30), {"category": "政策文件", "doc_no": "余教〔2025〕3号"}),
+    ("b", "关于开展春节期间校园安全检查的通知", local(2025, 1, 27, 16), local(2025, 2, 8, 11), {}),
+    ("c", "余姚市教育局春节值班安排公告", local(2025, 1, 28, 9), local(2025, 2, 10, 8, 45),
+     {"genre": "公告"}),
+    ("d", "余姚市2025年秋季学期校舍维修计划", local(2025, 9, 26, 15), local(2025, 10, 9, 10),
+     {"category": "规划计划", "genre": "计划"}),
+    ("e", "2025年余姚市教育事业统计数据", local(2025, 9, 30, 17), local(2025, 10, 11, 9),
+     {"category": "统计数据", "genre": "统计数据"}),
+    ("f", "关于加强中小学作业管理的意见", local(2025, 9, 15, 9), local(2025, 10, 20, 16),
+     {"category": "政策文件", "genre": "意见", "doc_no": "余教〔2025〕21号"}),
+    ("g", "关于组织2025年春季教师培训的通知", local(2025, 4, 1, 9), local(2025, 4, 29, 17), {}),
+    ("h", "关于开展2025年中小学体质健康监测的通知", local(2025, 4, 1, 10), local(2025, 4, 30, 8), {}),
+    ("i", "余姚市教育局内设机构及职责", local(2025, 3, 3, 9), local(2025, 3, 3, 14),
+     {"category": "机构职能", "genre": "其他"}),
+    ("j", "关于公布2025年中考报名时间的通知", local(2025, 3, 8, 11), local(2025, 3, 10, 9),
+     {"category": "其他"}),
+    # published 10:00 on 6/30 in Shanghai, confirmed 17:30 UTC = 01:30 on 7/1 in Shanghai
+    ("k", "余姚市教育局2025年上半年工作总结", local(2025, 6, 30, 10),
+     datetime(2025, 6, 30, 17, 30, tzinfo=UTC), {"genre": "总结"}),
+    ("l", "关于做好2026年元旦期间安全工作的通知", local(2025, 12, 1, 9), None, {}),
+    ("p", "关于调整校车线路的通告", local(2025, 5, 6, 9), local(2025, 5, 7, 10),
+     {"category": "其他", "genre": "通告"}),  # withdrawn later: still disclosed in 2025
+    # left out: 2024 in Shanghai (23:30 on 12/31), 2026 in Shanghai (16:30 UTC on 12/31),
+    # disclosed on request
+    ("m", "关于做好2025年元旦假期安全工作的通知", local(2024, 12, 31, 23, 30),
+     local(2025, 1, 2, 9), {}),
+    ("n", "关于2026年寒假放假时间的通知", datetime(2025, 12, 31, 16, 30, tzinfo=UTC),
+     local(2026, 1, 4, 9), {}),
+    ("o", "关于某某学校学位情况的答复", local(2025, 6, 3, 9), local(2025, 6, 4, 9),
+     {"disclosure": "依申请公开"}),
+    # 行政规范性文件 candidates of earlier years: one repealed in 2025, one still in force
+    ("r", "余姚市中小学学籍管理办法", local(2024, 6, 3, 9), local(2024, 6, 4, 9),
+     {"category": "政策文件", "genre": "办法", "doc_no": "余教〔2024〕8号"}),
+    ("s", "余姚市教育局行政规范性文件管理规定", local(2023, 3, 1, 9), local(2023, 3, 2, 9),
+     {"category": "政策文件", "genre": "其他", "doc_no": "余教〔2023〕2号"}),
+]  # fmt: skip
+
+
+def build_year(path: Path) -> None:
+    """The items above through the state package, plus a withdrawal, a quarantined item
+    and a repeal recorded in 2025."""
+    db = open_database(f"sqlite:///{path}")
+    b = StateBuilder(db)
+    records = {}
+    for key, title, published, confirmed, fields in YEAR_2025:
+        records[key] = make_record(f"yyedu:{key}", title, published=published, **fields)
+        b.add(records[key], confirmed=confirmed)
+    b.withdraw("yyedu:p")
+    b.quarantine("yyedu:q", "q")
+    b.add(replace(records["r"], validity="废止"))
+    b.version_recorded_at("yyedu:r", 2, local(2025, 7, 1, 10))
+    db.dispose()
+
+
+@pytest.fixture
+def year_config(tmp_path: Path) -> Path:
+    build_year(tmp_path / "state.db")
+    path = tmp_path / "bridge.toml"
+    text = config_text(tmp_path / "state.db", "http://127.0.0.1:9/", "http://127.0.0.1:9/")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_report_counts_and_timeliness(year_config, cli):
+    result = cli("--config", str(year_config), "report", "--year", "2025", "--format", "json")
+    assert result.code == 0, result.both
+    data = json.loads(result.out)
+    assert data["total"] == 13
+    assert data["withdrawn"] == 1
+    assert data["by_category"] == {
+        "机构职能": 1,
+        "政策文件": 2,
+        "规划计划": 1,
+        "业务工作": 6,
+        "统计数据": 1,
+        "其他": 2,
+    }
+    assert data["by_genre"] == {
+        "通知": 6,
+        "公告": 1,
+        "其他": 1,
+        "总结": 1,
+        "意见": 1,
+        "统计数据": 1,
+        "计划": 1,
+        "通告": 1,
+    }
+    assert next(iter(data["by_genre"])) == "通知"
+    assert data["by_month"] == {
+        "01": 3,
+        "02": 0,
+        "03": 2,
+        "04": 2,
+        "05": 1,
+        "06": 1,
+        "07": 0,
+        "08": 0,
+        "09": 3,
+        "10": 0,
+        "11": 0,
+        "12": 1,
+    }
+    latency = {i["external_id"].split(":")[1]: i["working_days"] for i in data["items"]}
+    assert {k: v for k, v in latency.items() if k != "l"} == {
+        "a": 3,
+        "b": 4,
+        "c": 5,
+        "d": 4,
+        "e": 3,
+        "f": 21,
+        "g": 20,
+        "h": 21,
+        "i": 0,
+        "j": 1,
+        "k": 1,
+        "p": 1,
+    }
+    t = data["timeliness"]
+    # sorted: 0 1 1 1 3 3 4 4 5 20 21 21 → median (3+4)/2, p95 the ⌈11.4⌉ = 12th value
+    assert t == {
+        "confirmed": 12,
+        "pending": 1,
+        "median": 3.5,
+        "p95": 21,
+        "max": 21,
+        "limit": 20,
+        "late": 3,
+    }
+    late = [(x["external_id"], x["working_days"], x["confirmed"]) for x in data["late"]]
+    assert late[1:] == [("yyedu:f", 21, "2025-10-20"), ("yyedu:h", 21, "2025-04-30")]
+    assert late[0][0] == "yyedu:l" and late[0][2] is None and late[0][1] > 21  # still pending
+    official = {r["name"]: r["values"] for block in data["official_table"] for r in block["rows"]}
+    assert official == {
+        "规章": [None, None, None],
+        "行政规范性文件": [2, 1, 3],
+        "行政许可": [None],
+        "行政处罚": [None],
+        "行政强制": [None],
+        "行政事业性收费": [None],
+    }
+
+
+def test_report_markdown_follows_the_official_layout(year_config, cli):
+    result = cli("--config", str(year_config), "report", "--year", "2025")
+    assert result.code == 0, result.both
+    md = result.out
+    assert "## 二、主动公开政府信息情况" in md
+    assert (
+        "| 第二十条第（一）项 | | | |\n|---|---|---|---|\n"
+        "| 信息内容 | 本年制发件数 | 本年废止件数 | 现行有效件数 |\n"
+        "| 规章 | — | — | — |\n| 行政规范性文件 | 2 | 1 | 3 |\n"
+    ) in md
+    assert "| 信息内容 | 本年处理决定数量 |\n| 行政处罚 | — |\n| 行政强制 | — |" in md
+    assert "| 信息内容 | 本年收费金额（单位：万元） |\n| 行政事业性收费 | — |" in md
+    assert "### 本年主动公开信息：13 条（其中 1 条后来已撤销）" in md
+    assert "| 业务工作 | 6 |" in md and "| 合计 | 13 |" in md
+    assert "| 条数 | 3 | 0 | 2 | 2 | 1 | 1 | 0 | 0 | 3 | 0 | 0 | 1 | 13 |" in md
+    assert (
+        "| 中位数 | 3.5 |\n| 第95百分位 | 21 |\n| 最大值 | 21 |\n| 超过法定20个工作日 | 3 |" in md
+    )
+    assert "| yyedu:f | 关于加强中小学作业管理的意见 | 2025-09-15 | 2025-10-20 | 21 |" in md
+    assert "尚未确认" in md
+    assert "发布当日不计" in md
+
+
+def test_report_csv_and_out_file(year_config, cli, tmp_path):
+    out = tmp_path / "2025.csv"
+    result = cli(
+        "--config",
+        str(year_config),
+        "report",
+        "--year",
+        "2025",
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+    )
+    assert result.code == 0, result.both
+    assert result.out == f"wrote {out} (13 items, 3 late)\n"
+    rows = out.read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "table,key,value"
+    assert "category,业务工作,6" in rows
+    assert "month,2025-09,3" in rows
+    assert "official,行政规范性文件/本年废止件数,1" in rows
+    assert "official,规章/本年制发件数," in rows
+    assert "timeliness,median,3.5" in rows
+    assert "late,yyedu:h,21" in rows
