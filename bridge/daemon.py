@@ -120,11 +120,6 @@ class Daemon:
         self.scheduler = self._build_scheduler()
         self._install_signals()
         threading.Thread(target=self._control, name="control", daemon=True).start()
-        watchdog = sdnotify.watchdog_seconds()
-        if watchdog:
-            threading.Thread(
-                target=self._watchdog, args=(watchdog,), name="watchdog", daemon=True
-            ).start()
         log.info(
             "bridge daemon started (pid %d) with %d source(s)", os.getpid(), len(settings.sources)
         )

@@ -21,7 +21,9 @@ MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # scanned PDFs of long plans reach tens
 MAX_REDIRECTS = 5
 RESPECT_ROBOTS = True
 OVERLAP_PAGES = 1  # newest list pages re-read every cycle, whatever the cursor says
-FULL_LISTING_INTERVAL = 86400.0  # seconds; a daily complete listing finds withdrawals and deep edits
+FULL_LISTING_INTERVAL = (
+    86400.0  # seconds; a daily complete listing finds withdrawals and deep edits
+)
 SITE_CHARSET = "utf-8"  # used only when header, BOM and <meta> say nothing
 
 # --- Schedule ----------------------------------------------------------------------------

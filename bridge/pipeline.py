@@ -161,8 +161,10 @@ class _SourceRun:
         self.profile = scfg.profile()
         self.mint = scfg.org_code if ctx.settings.target.index_no == "bridge" else None
 
-    def column(self, column: str) -> None:
+    def column(self, column: str) -> bool:
         """Read one column's listing, newest first, recording what is new or changed.
+        Returns True when every entry it wanted was handled (nothing failed or was
+        interrupted): only then may the pages' validators be kept for conditional GET.
 
         Incremental mode stops after the overlap pages once a page brings nothing new,
         but only on a column whose listing has been read to its end once. Until then (a
@@ -219,6 +221,7 @@ class _SourceRun:
             self.listing_incomplete = True
         if (self.full or self.check_listing) and exhausted:
             self.withdrawals(column, seen)
+        return clean and not self.ctx.stop.is_set()
 
     def _wanted(self, entry: ListEntry) -> bool:
         if self.full:
@@ -451,15 +454,18 @@ def sync_source(
         for column in chosen:
             if ctx.stop.is_set():
                 break
+            settled = False
             try:
-                run.column(column)
+                settled = run.column(column)
             except Skippable as exc:  # robots.txt forbids the column, or its listing is unreadable
                 run.stats.skipped += 1
                 log.warning("%s: column %s skipped: %s", scfg.name, column, exc)
-            if not dry_run and source.new_validators:
+            # A page's validators are kept only once all its entries are recorded: a 304
+            # next time must never hide an entry that a stop or a failure left behind.
+            if settled and not dry_run and source.new_validators:
                 with ctx.db.write() as s:
                     runs.remember_validators(s, source.new_validators)
-                source.new_validators.clear()
+            source.new_validators.clear()
     except LayoutAlarm as exc:
         status, message = "alarm", str(exc)
         log.error("%s", exc)

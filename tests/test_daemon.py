@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import REPO, config_text
 
 from bridge.sandbox.site import publish
-from conftest import REPO, config_text
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,11 @@ class Daemon:
     def __init__(self, config: Path, admin_port: int, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.admin = f"http://127.0.0.1:{admin_port}/"
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("BRIDGE_", "NOTIFY_SOCKET", "WATCHDOG_"))}
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("BRIDGE_", "NOTIFY_SOCKET", "WATCHDOG_"))
+        }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bridge", "--config", str(config), "run"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -43,7 +47,9 @@ class Daemon:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited {self.proc.returncode} waiting for {what}: {self.proc.stderr.read()}")
+                raise AssertionError(
+                    f"daemon exited {self.proc.returncode} waiting for {what}: {self.proc.stderr.read()}"
+                )
             if predicate():
                 return
             time.sleep(0.1)
@@ -61,7 +67,10 @@ def daemon_setup(sandbox, tmp_path):
     port = free_port()
     extra = f'[daemon]\ndrain_interval = "1s"\nresync_poll = "1s"\n\n[admin]\nport = {port}\n'
     config = tmp_path / "bridge.toml"
-    config.write_text(config_text(tmp_path / "state.db", box.site_url, box.portal_url, extra=extra), encoding="utf-8")
+    config.write_text(
+        config_text(tmp_path / "state.db", box.site_url, box.portal_url, extra=extra),
+        encoding="utf-8",
+    )
     started: list[Daemon] = []
 
     def start(**kw) -> Daemon:
@@ -87,12 +96,15 @@ def test_daemon_delivers_reports_health_and_stops_cleanly(daemon_setup, cli):
     assert 'bridge_deliveries_total{outcome="created",target="portal"} 20.0' in metrics
     assert 'bridge_queue_depth{status="pending",target="portal"} 0.0' in metrics
     assert 'bridge_circuit_state{target="portal"} 0.0' in metrics
-    assert "bridge_lag_seconds{source=\"yyedu\"}" in metrics
-    assert "bridge_last_success_timestamp_seconds{source=\"yyedu\"}" in metrics
+    assert 'bridge_lag_seconds{source="yyedu"}' in metrics
+    assert 'bridge_last_success_timestamp_seconds{source="yyedu"}' in metrics
 
     second = cli("--config", str(config), "run", timeout=60)
     assert second.code == 2
-    assert f"cannot start the daemon: the state store is held by daemon pid {d.proc.pid} on {socket.gethostname()} since " in second.err
+    assert (
+        f"cannot start the daemon: the state store is held by daemon pid {d.proc.pid} on {socket.gethostname()} since "
+        in second.err
+    )
     once = cli("--config", str(config), "sync", "--once")
     assert once.code == 2
     assert "the state store is held by daemon pid" in once.err
@@ -104,7 +116,7 @@ def test_daemon_delivers_reports_health_and_stops_cleanly(daemon_setup, cli):
 
 
 def test_killed_daemon_does_not_block_a_restart(daemon_setup):
-    box, config, start = daemon_setup
+    box, _config, start = daemon_setup
     first = start()
     first.wait_for(lambda: box.portal.store.count() == 20, what="first delivery")
     first.proc.kill()
@@ -121,13 +133,24 @@ def test_resync_is_queued_to_the_running_daemon_with_who_and_why(daemon_setup, c
     d.wait_for(lambda: box.portal.store.count() == 20, what="first delivery")
     publish(box.root, 1)
     queued_at = time.monotonic()
-    result = cli("--config", str(config), "resync", "--reason", "after the portal outage", "--wait", timeout=120)
+    result = cli(
+        "--config",
+        str(config),
+        "resync",
+        "--reason",
+        "after the portal outage",
+        "--wait",
+        timeout=120,
+    )
     took = time.monotonic() - queued_at
     assert result.code == 0, result.both
     lines = result.out.splitlines()
     assert lines[0] == "resync #1 queued for the running daemon"
     assert any(line.startswith("done: 21 page(s) read") for line in lines)
-    assert "yyedu: ok; 21 fetched, 1 new, 0 changed, 20 unchanged, 0 quarantined, 0 withdrawn" in result.out
+    assert (
+        "yyedu: ok; 21 fetched, 1 new, 0 changed, 20 unchanged, 0 quarantined, 0 withdrawn"
+        in result.out
+    )
     assert took < 60
     assert box.portal.store.count() == 21
     audit = cli("--config", str(config), "audit", "--event", "resync.requested", "--format", "json")
@@ -145,7 +168,11 @@ def test_sighup_keeps_the_old_config_when_the_new_one_is_broken(daemon_setup):
     d = start()
     d.wait_for(lambda: box.portal.store.count() == 20, what="first delivery")
     good = config.read_text()
-    config.write_text(good.replace('org_code = "002949236"', 'org_code = "12345"').replace("[delivery]", "[delivery]\nbatch = 0"))
+    config.write_text(
+        good.replace('org_code = "002949236"', 'org_code = "12345"').replace(
+            "[delivery]", "[delivery]\nbatch = 0"
+        )
+    )
     d.proc.send_signal(signal.SIGHUP)
     time.sleep(1.5)
     config.write_text(good)
@@ -161,7 +188,7 @@ def test_sighup_keeps_the_old_config_when_the_new_one_is_broken(daemon_setup):
 
 
 def test_systemd_notify_ready_status_watchdog_stopping(daemon_setup, tmp_path):
-    box, config, start = daemon_setup
+    box, _config, start = daemon_setup
     sock_path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(sock_path)
@@ -177,8 +204,12 @@ def test_systemd_notify_ready_status_watchdog_stopping(daemon_setup, tmp_path):
                 return
 
     d.wait_for(lambda: drain_socket() or box.portal.store.count() == 20, what="delivery")
-    deadline = time.monotonic() + 20  # the STATUS line follows the run; generous on a loaded machine
-    while time.monotonic() < deadline and not any(m.startswith("STATUS=yyedu ok") for m in messages):
+    deadline = (
+        time.monotonic() + 20
+    )  # the STATUS line follows the run; generous on a loaded machine
+    while time.monotonic() < deadline and not any(
+        m.startswith("STATUS=yyedu ok") for m in messages
+    ):
         drain_socket()
     assert d.stop()[0] == 0
     drain_socket()

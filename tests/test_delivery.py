@@ -28,7 +28,9 @@ def no_duplicates(box, expected: int) -> None:
 def test_every_item_arrives_through_errors_timeouts_and_429_bursts(sandbox, write_config, cli):
     box = sandbox(items=40, seed=17)
     config = write_config(box)
-    text = config.read_text().replace('key = "bridge-sandbox"', 'key = "bridge-sandbox"\ntimeout = "1s"')
+    text = config.read_text().replace(
+        'key = "bridge-sandbox"', 'key = "bridge-sandbox"\ntimeout = "1s"'
+    )
     text = text.replace("[delivery]", "[delivery]\nmax_attempts = 30\ncircuit_threshold = 8")
     config.write_text(text)
     box.portal.faults = Faults(
@@ -39,7 +41,9 @@ def test_every_item_arrives_through_errors_timeouts_and_429_bursts(sandbox, writ
     assert result.code == 0, result.both
     no_duplicates(box, 40)
     s = stats(box)
-    assert s["faults"]["errors"] > 0 and s["faults"]["timeouts"] > 0 and s["faults"]["throttled"] >= 3
+    assert (
+        s["faults"]["errors"] > 0 and s["faults"]["timeouts"] > 0 and s["faults"]["throttled"] >= 3
+    )
     assert s["faults"]["too_early"] == 0  # never a request before the Retry-After had passed
     audit = cli("--config", str(config), "audit", "verify")
     assert audit.code == 0
@@ -64,9 +68,9 @@ def test_outage_opens_the_circuit_instead_of_a_request_storm(sandbox, write_conf
     box = sandbox(items=30, seed=5)
     config = write_config(box)
     config.write_text(
-        config.read_text().replace(
-            "[delivery]", "[delivery]\nmax_attempts = 50\ncircuit_threshold = 3\n"
-        ).replace('circuit_cooldown = "0.5s"', 'circuit_cooldown = "1s"')
+        config.read_text()
+        .replace("[delivery]", "[delivery]\nmax_attempts = 50\ncircuit_threshold = 3\n")
+        .replace('circuit_cooldown = "0.5s"', 'circuit_cooldown = "1s"')
     )
     # Connections reset, no Retry-After to go by: only the circuit breaker holds back.
     box.portal.set_faults(outage_mode="reset")
@@ -97,7 +101,9 @@ def test_applied_then_dropped_writes_never_duplicate(sandbox, write_config, cli)
     assert s["puts_by_status"]["unchanged"] > 0  # the repeats after a lost answer
 
 
-def test_422_goes_to_the_dead_letter_with_the_portal_message_and_retry_delivers(sandbox, write_config, cli):
+def test_422_goes_to_the_dead_letter_with_the_portal_message_and_retry_delivers(
+    sandbox, write_config, cli
+):
     box = sandbox(items=10, seed=13)
     config = write_config(box)
     titles = sorted(r.title for r in load_manifest(box.root).items)
@@ -117,7 +123,9 @@ def test_422_goes_to_the_dead_letter_with_the_portal_message_and_retry_delivers(
     table = cli("--config", str(config), "status")
     assert "dead letter yyedu:" in table.out and f"this portal accepts at most {limit}" in table.out
     audit = cli("--config", str(config), "audit", "--event", "delivery.dead", "--format", "json")
-    assert Counter(json.loads(x)["details"]["errors"][0]["field"] for x in audit.out.splitlines()) == {"title": len(too_long)}
+    assert Counter(
+        json.loads(x)["details"]["errors"][0]["field"] for x in audit.out.splitlines()
+    ) == {"title": len(too_long)}
 
     box.portal.store.max_title_length = None  # the vendor lifts the limit
     item = dead[0]["item"]
@@ -128,5 +136,7 @@ def test_422_goes_to_the_dead_letter_with_the_portal_message_and_retry_delivers(
     rest = cli("--config", str(config), "retry", "--all")
     assert rest.code == 0
     assert box.portal.store.count() == 10
-    retried = cli("--config", str(config), "audit", "--event", "delivery.retried", "--format", "json")
+    retried = cli(
+        "--config", str(config), "audit", "--event", "delivery.retried", "--format", "json"
+    )
     assert len(retried.out.splitlines()) == len(too_long)

@@ -12,7 +12,11 @@ pytestmark = pytest.mark.slow
 def test_bridge_minted_index_numbers_are_kept_by_the_portal(sandbox, write_config, cli, tmp_path):
     box = sandbox(items=12, seed=4)
     config = write_config(box)
-    config.write_text(config.read_text().replace('[target]\nkind = "http"', '[target]\nkind = "http"\nindex_no = "bridge"'))
+    config.write_text(
+        config.read_text().replace(
+            '[target]\nkind = "http"', '[target]\nkind = "http"\nindex_no = "bridge"'
+        )
+    )
     assert cli("--config", str(config), "sync", "--once").code == 0
     held = box.portal.store.items()
     assert len(held) == 12

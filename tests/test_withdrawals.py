@@ -14,7 +14,9 @@ pytestmark = pytest.mark.slow
 
 
 def deletes(box) -> dict[str, int]:
-    return requests.get(box.portal_url + "sandbox/stats?log=0", timeout=10).json()["requests"]["DELETE"]
+    return requests.get(box.portal_url + "sandbox/stats?log=0", timeout=10).json()["requests"][
+        "DELETE"
+    ]
 
 
 def column_items(box, column: str) -> list:
@@ -43,7 +45,9 @@ def test_a_withdrawn_item_is_deleted_once_by_resync(sandbox, write_config, cli):
     assert deletes(box) == {"200": 1}  # exactly one DELETE
     events = cli("--config", str(config), "audit", "--event", "item.withdrawn", "--format", "json")
     [event] = [json.loads(x) for x in events.out.splitlines()]
-    assert event["item"] == f"yyedu:{gone.id}" and event["details"]["reason"] == "gone from the site"
+    assert (
+        event["item"] == f"yyedu:{gone.id}" and event["details"]["reason"] == "gone from the site"
+    )
 
 
 def test_periodic_complete_listing_finds_withdrawals_between_resyncs(sandbox, write_config, cli):
@@ -84,6 +88,8 @@ def test_a_large_share_gone_at_once_stops_the_run_unless_forced(sandbox, write_c
     assert f"{len(doomed)} of {len(column)} items of column 'ywgz' are gone" in stopped.out
     assert "nothing was withdrawn; run again with --force" in stopped.out
     assert deletes(box) == {}
-    forced = cli("--config", str(config), "resync", "--force", "--reason", "bureau removed old notices")
+    forced = cli(
+        "--config", str(config), "resync", "--force", "--reason", "bureau removed old notices"
+    )
     assert forced.code == 0, forced.both
     assert deletes(box) == {"200": len(doomed)}

@@ -90,12 +90,20 @@ def run(app: App) -> None:
 @click.option("--no-deliver", is_flag=True, help="Record changes but leave them in the outbox.")
 @click.option("--force", is_flag=True, help="Accept a listing that suddenly parses empty.")
 @click.option(
-    "--deliver-for", type=click.FloatRange(0), default=0.0, metavar="SECONDS",
+    "--deliver-for",
+    type=click.FloatRange(0),
+    default=0.0,
+    metavar="SECONDS",
     help="Keep delivering up to SECONDS, waiting for retries and circuit cooldowns.  [default: 0]",
 )
 @click.pass_obj
 def sync(
-    app: App, once: bool, sources: tuple[str, ...], no_deliver: bool, force: bool, deliver_for: float
+    app: App,
+    once: bool,
+    sources: tuple[str, ...],
+    no_deliver: bool,
+    force: bool,
+    deliver_for: float,
 ) -> None:
     """Run one cycle in the foreground, then exit (for cron-style use).
 
@@ -110,7 +118,11 @@ def sync(
     ctx = make_context(app)
     with StoreLock(ctx.db, role=f"bridge sync ({app.actor})"):
         summary = run_once(
-            ctx, sources=list(sources) or None, deliver=not no_deliver, force=force, deliver_for=deliver_for
+            ctx,
+            sources=list(sources) or None,
+            deliver=not no_deliver,
+            force=force,
+            deliver_for=deliver_for,
         )
     print_summary(summary)
     raise SystemExit(summary.exit_code)

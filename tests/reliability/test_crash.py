@@ -12,9 +12,9 @@ import time
 
 import pytest
 import requests
+from conftest import REPO
 
 from bridge.sandbox.portal_faults import Faults
-from conftest import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
@@ -27,8 +27,20 @@ def test_sigkill_during_delivery_loses_nothing_and_duplicates_nothing(sandbox, w
     config = write_config(box)
     box.portal.faults = Faults(drop_after_write_rate=0.05, seed=5)
     rng = random.Random(2026)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")} | {"PYTHONPATH": str(REPO)}
-    argv = [sys.executable, "-m", "bridge", "--config", str(config), "sync", "--once", "--deliver-for", "30"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")} | {
+        "PYTHONPATH": str(REPO)
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "bridge",
+        "--config",
+        str(config),
+        "sync",
+        "--once",
+        "--deliver-for",
+        "30",
+    ]
 
     def delivered() -> int:
         return box.portal.store.count()
@@ -38,7 +50,9 @@ def test_sigkill_during_delivery_loses_nothing_and_duplicates_nothing(sandbox, w
     while kills_during_delivery < KILLS and rounds < 200:
         rounds += 1
         before = delivered()
-        proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         # wait until this process is delivering (the count moves), then kill at a random moment
         deadline = time.monotonic() + 60
         while delivered() == before and proc.poll() is None and time.monotonic() < deadline:
@@ -51,7 +65,9 @@ def test_sigkill_during_delivery_loses_nothing_and_duplicates_nothing(sandbox, w
         if 0 < delivered() < ITEMS:
             kills_during_delivery += 1
 
-    assert kills_during_delivery >= KILLS, f"only {kills_during_delivery} kills landed during delivery"
+    assert kills_during_delivery >= KILLS, (
+        f"only {kills_during_delivery} kills landed during delivery"
+    )
     final = cli("--config", str(config), "sync", "--once", "--deliver-for", "120", timeout=300)
     assert final.code == 0, final.both
 
@@ -75,7 +91,9 @@ def test_a_backfill_killed_half_way_leaves_no_item_behind(sandbox, write_config,
 
     box = sandbox(items=200, seed=31)
     config = write_config(box)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")} | {"PYTHONPATH": str(REPO)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")} | {
+        "PYTHONPATH": str(REPO)
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "bridge", "--config", str(config), "sync", "--once"],
         env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -141,10 +141,16 @@ def test_db_upgrade_moves_an_old_store_forward_and_is_audited(tmp_path, cli):
     )
     refused = cli("--config", str(config), "audit", "verify")
     assert refused.code == 2
-    assert f"is at schema revision 0001, this bridge needs {head_revision()}: run `bridge db upgrade` first" in refused.err
+    assert (
+        f"is at schema revision 0001, this bridge needs {head_revision()}: run `bridge db upgrade` first"
+        in refused.err
+    )
     upgraded = cli("--config", str(config), "db", "upgrade")
     assert upgraded.code == 0, upgraded.err
-    assert upgraded.out.strip() == f"state database sqlite:///{path}: upgraded from 0001 to {head_revision()}"
+    assert (
+        upgraded.out.strip()
+        == f"state database sqlite:///{path}: upgraded from 0001 to {head_revision()}"
+    )
     again = cli("--config", str(config), "db", "upgrade")
     assert again.out.strip() == f"state database sqlite:///{path}: already at {head_revision()}"
     events = cli("--config", str(config), "audit", "--event", "db.upgraded", "--format", "json")
