@@ -52,10 +52,16 @@ def sandbox(tmp_path: Path) -> Iterator[Callable[..., Sandbox]]:
         box.portal.stop()
 
 
-def columns_toml() -> str:
+def columns_toml(style: str = "trs") -> str:
+    """The six sandbox columns as [[sources.columns]] tables, for either CMS style."""
+    from bridge.sandbox.site_pages import HANWEB_IDS
+
+    def path(key: str, trs_path: str) -> str:
+        return f"col/col{HANWEB_IDS[key]}/" if style == "hanweb" else trs_path.strip("/") + "/"
+
     return "".join(
-        f'\n  [[sources.columns]]\n  key = "{key}"\n  path = "{path.strip("/")}/"\n  category = "{name}"\n'
-        for key, path, name in COLUMNS
+        f'\n  [[sources.columns]]\n  key = "{key}"\n  path = "{path(key, p)}"\n  category = "{name}"\n'
+        for key, p, name in COLUMNS
     )
 
 
@@ -67,6 +73,8 @@ def config_text(
     secret: str = SANDBOX_SECRET,
     extra_source: str = "",
     extra: str = "",
+    kind: str = "trs",
+    charset: str = "utf-8",
 ) -> str:
     return f"""
 [bridge]
@@ -80,13 +88,14 @@ concurrency = 4
 
 [[sources]]
 name = "yyedu"
-kind = "trs"
+kind = "{kind}"
+charset = "{charset}"
 base_url = "{site_url}"
 publisher = "余姚市教育局"
 org_code = "002949236"
 withdrawals = true
 {extra_source}
-{columns_toml()}
+{columns_toml(kind)}
 [target]
 kind = "http"
 url = "{portal_url}"

@@ -112,6 +112,37 @@ def _published(meta: dict[str, str], list_date: str | None, today: date) -> date
     return None
 
 
+_MONTH_DAY = re.compile(r"^[\[(（【]?\s*\d{1,2}-\d{1,2}\s*[\])）】]?$")
+
+
+def _dated_by_context(
+    published: datetime | None,
+    meta: dict[str, str],
+    list_date: str | None,
+    created: date | None,
+    today: date,
+) -> datetime | None:
+    """A list date without a year (``12-05``) takes its year from the document's own date,
+    not from today: an item made on 2012-12-03 and listed as 12-05 was published on
+    2012-12-05. Without such a date it stays the latest one not after today."""
+    from_list = not any(meta.get(k) for k in PUBLISHED_KEYS)
+    if (
+        published is None
+        or created is None
+        or not from_list
+        or not _MONTH_DAY.match(list_date or "")
+    ):
+        return published
+    for year in (created.year, created.year + 1):
+        try:
+            candidate = published.replace(year=year)
+        except ValueError:  # 02-29 in a year without it
+            continue
+        if created <= candidate.date() <= today:
+            return candidate
+    return published
+
+
 def _created(
     meta: dict[str, str],
     body_text: str,
@@ -225,6 +256,7 @@ def normalize(
     title = _title(raw, meta, problems)
     published = _published(meta, raw.list_date, today)
     created = _created(meta, body_text, published, today, problems)
+    published = _dated_by_context(published, meta, raw.list_date, created, today)
     doc_no = _doc_no(meta, body_text, title, problems)
 
     publisher = meta.get("发布机构") or clean_text(profile.publisher)

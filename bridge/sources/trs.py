@@ -33,6 +33,7 @@ _DETAIL = re.compile(r"/(?:\d{6}/)?(t\d{8}_\d+)\.s?html?$")
 _DATE = re.compile(r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|\b\d{1,2}-\d{1,2}\b")
 TITLE_SELECTORS = ("h1.title", ".title h1", "h1", ".article-title", "td.title")
 BODY_SELECTOR = "div.TRS_Editor"
+INFO_SELECTOR = ".info, .article-info, .xxgk-info, .property"
 
 
 def page_count(text: str) -> int | None:
@@ -146,6 +147,11 @@ class TrsSource(Source):
         body = bodies[0]
         strip_volatile(body)
         meta = parse.meta_table(doc)
+        # The line under the title (发布时间：2012-12-05 09:30　来源：…) dates the item more
+        # precisely than a list that may show only MM-DD.
+        for info in doc.cssselect(INFO_SELECTOR):
+            for key, value in parse.label_pairs(parse.element_text(info)):
+                meta.setdefault(key, value)
         title = ""
         for selector in TITLE_SELECTORS:
             found = doc.cssselect(selector)
