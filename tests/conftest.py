@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET, PortalServer
+from bridge.sandbox.site import COLUMNS, SiteServer, generate_site
+
 # Hypothesis' per-example deadline is a timed assertion: on a shared, loaded machine it
 # fails for reasons that say nothing about the code. Speed is measured in bench/.
 settings.register_profile("bridge", deadline=None)
 settings.load_profile("bridge")
-
-from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET, PortalServer
-from bridge.sandbox.site import COLUMNS, SiteServer, generate_site
 
 REPO = Path(__file__).resolve().parent.parent
 
