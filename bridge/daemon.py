@@ -24,6 +24,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -104,8 +105,19 @@ class Daemon:
         self.ctx = Context(
             settings=settings, db=self.db, target=make_target(settings.target), actor=audit.DAEMON
         )
+        self.worker_id = self.ctx.owner
+        if self.db.is_sqlite:
+            self.is_leader = True  # the store's only daemon
+        else:
+            # Several workers: each names itself in the audit trail; the leader is whoever
+            # holds an advisory lock on this dedicated connection.
+            self.ctx = replace(self.ctx, actor=f"{audit.DAEMON}:{self.worker_id}")
+            self.leader_conn = self.db.engine.connect()
         with self.db.write() as s:
-            requeued = resync.requeue_running(s)
+            cluster.register(s, self.worker_id, socket.gethostname(), os.getpid())
+            # On SQLite this daemon holds the store alone, so a "running" request was left
+            # by a daemon that died; on PostgreSQL another worker may be running it.
+            requeued = resync.requeue_running(s) if self.db.is_sqlite else 0
             audit_log.append(
                 s, audit.CONFIG_LOADED, actor=audit.DAEMON,
                 details={"file": str(self.config_path), "reload": False, "pid": os.getpid(),
@@ -120,6 +132,7 @@ class Daemon:
         self.scheduler = self._build_scheduler()
         self._install_signals()
         threading.Thread(target=self._control, name="control", daemon=True).start()
+        self._lead()
         log.info(
             "bridge daemon started (pid %d) with %d source(s)", os.getpid(), len(settings.sources)
         )
@@ -129,6 +142,10 @@ class Daemon:
             if self.admin is not None:
                 self.admin.stop()
             self.ctx.target.close()
+            with self.db.write() as s:
+                cluster.deregister(s, self.worker_id)
+            if self.leader_conn is not None:
+                self.leader_conn.close()  # frees the leader lock for another worker
         log.info("bridge daemon stopped")
         return 0
 
@@ -145,7 +162,10 @@ class Daemon:
         scheduler = BlockingScheduler(
             timezone=TZ,
             executors={
-                "default": ThreadPoolExecutor(max(4, len(self.settings.sources) + 3)),
+                # Crawls parse HTML: more of them at once than there are cores only contend
+                # for the GIL. Jobs beyond wait their turn (within misfire_grace_time).
+                "sources": ThreadPoolExecutor(d.parallel_sources),
+                "default": ThreadPoolExecutor(4),
                 "heartbeat": ThreadPoolExecutor(1),
             },
             job_defaults={
@@ -184,6 +204,7 @@ class Daemon:
             )
             scheduler.add_job(
                 self.source_job, trigger, args=[source.name], id=f"source:{source.name}",
+                executor="sources",
                 name=f"sync {source.name}", replace_existing=True,
                 next_run_time=None if source.cron else now + timedelta(seconds=1 + 2 * i),
             )  # fmt: skip
@@ -203,7 +224,7 @@ class Daemon:
             if self.stopping.is_set() or not self._claim(name):
                 return
             try:
-                ctx = self._context()
+                ctx = self._context(progress=self._lease_keeper(name))
                 summary = run_once(ctx, sources=[name], deliver=False)
                 self._after_run(summary)
             finally:
@@ -213,6 +234,21 @@ class Daemon:
             self._drain(ctx)
         finally:
             lock.release()
+
+    def _lease_keeper(self, name: str) -> Callable[[str, dict[str, Any]], None]:
+        """A progress callback that renews this worker's claims while a long crawl runs,
+        so the lease never depends on the heartbeat thread getting its turn."""
+        last = [time.monotonic()]
+        every = self.settings.daemon.lease / 3
+
+        def renew(what: str, info: dict[str, Any]) -> None:
+            if time.monotonic() - last[0] >= every:
+                last[0] = time.monotonic()
+                assert self.db is not None
+                with self.db.write() as s:
+                    cluster.renew(s, self.worker_id, self.settings.daemon.lease)
+
+        return renew
 
     def _claim(self, name: str, min_gap: float | None = None) -> bool:
         """Claim the source for this crawl; another worker may hold it or have just run it."""

@@ -37,6 +37,7 @@ SHUTDOWN_TIMEOUT = 45.0  # seconds to finish the item in hand on SIGTERM (> one 
 MISFIRE_GRACE_TIME = 300.0  # a poll late by less than this still runs; later ones are audited
 HEALTH_INTERVALS = 3  # unhealthy after this many poll intervals without a successful run
 HOUSEKEEPING_INTERVAL = 3600.0  # seconds between housekeeping runs (cache pruning, checks)
+PARALLEL_SOURCES = 2  # sources one daemon crawls at once: parsing is CPU-bound, the GIL is one
 WORKER_LEASE = 30.0  # seconds a source claim lasts unless renewed (heartbeats renew it every 5 s)
 ADMIN_HOST = "127.0.0.1"  # the admin pages and metrics stay on this machine unless asked
 ADMIN_PORT = 8803

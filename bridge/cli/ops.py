@@ -14,7 +14,7 @@ from bridge import audit
 from bridge.cli import App
 from bridge.lock import StoreLock
 from bridge.pipeline import Context, RunSummary, run_once
-from bridge.state import audit_log, items, outbox, runs
+from bridge.state import audit_log, cluster, items, outbox, runs
 from bridge.state import resync as resync_queue
 from bridge.targets import make_target
 
@@ -269,6 +269,18 @@ def status_data(app: App) -> dict[str, Any]:
         counts = runs.item_counts(s)
         deliveries = outbox.counts_by_source(s, target)
         circuit_rows = {c.target: c for c in outbox.circuits(s)}
+        holders = {c.source: c for c in cluster.claims(s)}
+        workers = [
+            {
+                "worker": w.id,
+                "leader": w.is_leader,
+                "leader_since": w.leader_since.isoformat() if w.leader_since else None,
+                "started": w.started_at.isoformat(),
+                "heartbeat_age_seconds": round((now - w.heartbeat_at).total_seconds(), 1),
+                "sources": sorted(c.source for c in holders.values() if c.owner == w.id),
+            }
+            for w in cluster.workers(s)
+        ]
         sources = []
         for scfg in settings.sources:
             run = last.get(scfg.name)
@@ -291,6 +303,10 @@ def status_data(app: App) -> dict[str, Any]:
                     "dead": d.get("dead", 0),
                     "quarantined": c.get("quarantined", 0),
                     "layout_alarm": bool(run and run.status == "alarm"),
+                    "crawled_by": holders[scfg.name].owner if scfg.name in holders else None,
+                    "last_crawled_by": holders[scfg.name].last_owner
+                    if scfg.name in holders
+                    else None,
                 }
             )
         circuit = circuit_rows.get(target)
@@ -311,6 +327,7 @@ def status_data(app: App) -> dict[str, Any]:
         },
         "quarantined": quarantine,
         "dead_letters": dead,
+        "workers": workers,
     }
 
 
@@ -399,6 +416,12 @@ def status(app: App, fmt: str) -> None:
         click.echo(f"quarantined {q['item']}: {problems} [{q.get('url')}]")
     for d in data["dead_letters"]:
         click.echo(f"dead letter {d['item']} (delivery {d['delivery']}): {d['error']}")
+    for w in data["workers"]:
+        role = "leader" if w["leader"] else "worker"
+        crawling = ", ".join(w["sources"]) or "-"
+        click.echo(
+            f"{role} {w['worker']}: heartbeat {w['heartbeat_age_seconds']}s ago; crawling {crawling}"
+        )
 
 
 def _local(iso: str | None) -> str:

@@ -107,6 +107,7 @@ class DaemonConfig:
     health_intervals: int = defaults.HEALTH_INTERVALS
     housekeeping_interval: float = defaults.HOUSEKEEPING_INTERVAL
     lease: float = defaults.WORKER_LEASE
+    parallel_sources: int = defaults.PARALLEL_SOURCES
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,7 @@ def _build(
         health_intervals=dm.get("health_intervals", int, defaults.HEALTH_INTERVALS, check_positive),
         housekeeping_interval=dm.duration("housekeeping_interval", defaults.HOUSEKEEPING_INTERVAL),
         lease=dm.duration("lease", defaults.WORKER_LEASE),
+        parallel_sources=dm.get("parallel_sources", int, defaults.PARALLEL_SOURCES, check_positive),
     )
     dm.finish()
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge.state.models import SourceClaimRow, WorkerRow, utcnow
@@ -93,9 +94,13 @@ def claim_source(
     now = utcnow()
     row = session.get(SourceClaimRow, source, with_for_update=True)
     if row is None:
-        session.add(SourceClaimRow(source=source))
-        session.flush()
-        row = session.get(SourceClaimRow, source, with_for_update=True)
+        try:
+            with session.begin_nested():  # the first claim ever may race another worker's
+                session.add(SourceClaimRow(source=source))
+                session.flush()
+        except IntegrityError:
+            pass
+        row = session.get(SourceClaimRow, source, with_for_update=True, populate_existing=True)
         assert row is not None
     held = row.owner is not None and row.lease_until is not None and row.lease_until > now
     if held and row.owner != owner and alive(row.owner or ""):

@@ -76,7 +76,8 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # Threads of one process: crawls, the drain, the resync poll, the heartbeat, admin pages.
+    return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8, pool_timeout=60)
 
 
 def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:

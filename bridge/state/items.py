@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge import audit
@@ -32,10 +33,15 @@ from bridge.state.models import (
 def ensure_source(session: Session, name: str, kind: str, base_url: str) -> int:
     row = session.execute(select(SourceRow).where(SourceRow.name == name)).scalar_one_or_none()
     if row is None:
-        row = SourceRow(name=name, kind=kind, base_url=base_url)
-        session.add(row)
-        session.flush()
-    elif row.base_url != base_url or row.kind != kind:
+        try:
+            with session.begin_nested():  # another worker may insert it at the same moment
+                row = SourceRow(name=name, kind=kind, base_url=base_url)
+                session.add(row)
+                session.flush()
+            return row.id
+        except IntegrityError:
+            row = session.execute(select(SourceRow).where(SourceRow.name == name)).scalar_one()
+    if row.base_url != base_url or row.kind != kind:
         row.base_url, row.kind = base_url, kind
     return row.id
 
@@ -89,7 +95,8 @@ def _item_for_update(session: Session, external_id: str) -> ItemRow | None:
     return session.execute(q).scalar_one_or_none()
 
 
-def _new_item(session: Session, source_id: int, record_like: dict[str, Any]) -> ItemRow:
+def _new_item(session: Session, source_id: int, record_like: dict[str, Any]) -> ItemRow | None:
+    """Insert the item; None when another worker inserted it first (the caller locks theirs)."""
     row = ItemRow(
         source_id=source_id,
         external_id=record_like["external_id"],
@@ -99,8 +106,12 @@ def _new_item(session: Session, source_id: int, record_like: dict[str, Any]) -> 
         status="active",
         version=0,
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return None
     return row
 
 
@@ -169,6 +180,11 @@ def record_version(
                 "url": record.source.url,
             },
         )
+        is_new = item is not None
+        if item is None:
+            item = _item_for_update(session, record.external_id)
+            assert item is not None
+    if is_new:
         audit_log.append(
             session,
             audit.ITEM_DISCOVERED,
@@ -216,7 +232,14 @@ def record_version(
 
     for sha, media_type, data in blobs:
         if session.get(BlobRow, sha) is None:
-            session.add(BlobRow(sha256=sha, size=len(data), media_type=media_type, data=data))
+            try:
+                with session.begin_nested():  # the same file may arrive with another worker's item
+                    session.add(
+                        BlobRow(sha256=sha, size=len(data), media_type=media_type, data=data)
+                    )
+                    session.flush()
+            except IntegrityError:
+                pass  # stored by the other worker: the same bytes under the same sha256
 
     old_hash = item.content_hash
     item.version += 1
@@ -302,8 +325,10 @@ def quarantine(
             session,
             source_id,
             {"external_id": external_id, "article_id": article_id, "column": column, "url": url},
-        )
-        item.status = "quarantined"
+        ) or _item_for_update(session, external_id)
+        assert item is not None
+        if item.version == 0:
+            item.status = "quarantined"
     item.list_fingerprint = fingerprint
     item.last_seen = utcnow()
     reason = json.dumps({"url": url, "problems": problems}, ensure_ascii=False, sort_keys=True)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -333,7 +334,12 @@ def uploaded_file_id(session: Session, target: str, sha256: str) -> str | None:
 
 def remember_upload(session: Session, target: str, sha256: str, file_id: str) -> None:
     if session.get(UploadRow, (target, sha256)) is None:
-        session.add(UploadRow(target=target, sha256=sha256, file_id=file_id))
+        try:
+            with session.begin_nested():  # another worker may have uploaded the same file
+                session.add(UploadRow(target=target, sha256=sha256, file_id=file_id))
+                session.flush()
+        except IntegrityError:
+            pass  # the target gives one file_id per sha256; theirs is ours
 
 
 # --- circuit breaker -----------------------------------------------------------------------

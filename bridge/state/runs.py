@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge import audit
@@ -108,11 +109,19 @@ def get_cursor(session: Session, source: str, key: str) -> Any:
 
 def set_cursor(session: Session, source: str, key: str, value: Any) -> None:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    row = session.get(CursorRow, (source, key))
+    row = session.get(CursorRow, (source, key), with_for_update=True)
     if row is None:
-        session.add(CursorRow(source=source, key=key, value=text))
-    else:
-        row.value = text
+        try:
+            with session.begin_nested():  # another worker may set it at the same moment
+                session.add(CursorRow(source=source, key=key, value=text))
+                session.flush()
+            return
+        except IntegrityError:
+            row = session.get(
+                CursorRow, (source, key), with_for_update=True, populate_existing=True
+            )
+            assert row is not None
+    row.value = text
 
 
 def clear_cursor(session: Session, source: str, key: str) -> None:
@@ -141,9 +150,15 @@ def remember_validators(
                 session.delete(row)
             continue
         if row is None:
-            session.add(FetchCacheRow(url=url, etag=etag, last_modified=last_modified))
-        else:
-            row.etag, row.last_modified = etag, last_modified
+            try:
+                with session.begin_nested():  # another worker may have read the same page
+                    session.add(FetchCacheRow(url=url, etag=etag, last_modified=last_modified))
+                    session.flush()
+                continue
+            except IntegrityError:
+                row = session.get(FetchCacheRow, url, populate_existing=True)
+                assert row is not None
+        row.etag, row.last_modified = etag, last_modified
 
 
 def forget_validators(session: Session, prefix: str) -> None:
