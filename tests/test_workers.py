@@ -100,7 +100,7 @@ def test_three_workers_one_killed_deliver_2000_items_exactly_once(tmp_path, pg_u
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=logs[i],
-        )  # fmt: skip
+        )
         for i in range(3)
     ]
     db = open_database(pg_url)
