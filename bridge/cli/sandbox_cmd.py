@@ -88,6 +88,14 @@ def sandbox() -> None:
     help="A Disallow: line of /robots.txt (repeatable), e.g. /xxgk/tjsj/.",
 )
 @click.option(
+    "--columns",
+    type=click.IntRange(6, 60),
+    default=6,
+    show_default=True,
+    help="Columns of the disclosure catalog: the six top ones, then sub-columns "
+    "(招生考试, 教师队伍, …) filed under them.",
+)
+@click.option(
     "--quirks",
     is_flag=True,
     help="All of: pinned, cross-listed, off-site links, volatile, mixed dates, "
@@ -123,6 +131,7 @@ def site(
     Examples:
       bridge sandbox site --root state/site --items 60
       bridge sandbox site --root state/hw --style hanweb --encoding gbk --quirks
+      bridge sandbox site --root state/big --items 2000 --columns 30
       bridge sandbox site publish --root state/site --count 3
     """
     if ctx.invoked_subcommand is not None:
@@ -173,9 +182,10 @@ def _refuse_other_options(ctx: click.Context, root: Path, options: dict[str, Any
     if not root.is_dir() or not any(root.iterdir()):
         return
     try:
-        kept = load_manifest(root).options.to_json()
+        opts = load_manifest(root).options
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    kept = {**opts.to_json(), "columns": opts.columns}  # to_json leaves out the default 6
     for name, value in options.items():
         given = ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
         wanted = list(value) if isinstance(value, tuple) else value

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 
 from bridge.sandbox import content
+from bridge.sandbox.site_columns import DEFAULT_COLUMNS, MAX_COLUMNS, Column, column
 from bridge.sandbox.site_items import ItemAdder, choose_quirks
 from bridge.sandbox.site_model import (
     MANIFEST,
@@ -31,6 +32,7 @@ from bridge.sandbox.site_model import (
     ItemInfo,
     Manifest,
     SiteOptions,
+    load_head,
     load_manifest,
     save_manifest,
 )
@@ -47,12 +49,15 @@ from bridge.sandbox.site_server import RequestLog, SiteServer
 
 __all__ = [
     "COLUMNS",
+    "MAX_COLUMNS",
     "AttachmentInfo",
+    "Column",
     "ItemInfo",
     "Manifest",
     "RequestLog",
     "SiteOptions",
     "SiteServer",
+    "columns_toml",
     "edit",
     "generate_site",
     "load_manifest",
@@ -62,8 +67,9 @@ __all__ = [
     "withdraw",
 ]
 
-COLUMN_WEIGHTS = {"jgzn": 1, "zcwj": 5, "ghjh": 2, "ywgz": 7, "tjsj": 2, "qt": 2}
-"""Most of what a bureau publishes is work news and policy files; 机构职能 rarely changes."""
+COLUMN_WEIGHTS = {key: column(key).weight for key, _, _ in COLUMNS}
+"""Most of what a bureau publishes is work news and policy files; 机构职能 rarely changes.
+Each sub-column of a bigger site (``columns``) weighs as much as 机构职能 (site_columns.py)."""
 
 SPREAD_DAYS = 730  # generated items cover about two years before end_date
 PAGE_SIZES = {"trs": 20, "hanweb": 15}  # entries per list page: the CMS templates' defaults
@@ -90,6 +96,7 @@ def generate_site(
     cn_filenames: bool = False,
     rare_chars: bool | None = None,
     robots_disallow: Iterable[str] = (),
+    columns: int = DEFAULT_COLUMNS,
 ) -> Manifest:
     """Generate ``items`` items (the seed report is one) into an empty ``root``.
 
@@ -97,6 +104,9 @@ def generate_site(
     ``rare_chars`` (names with GBK-only characters) defaults to on for GBK sites, where it
     is what tells a strict GB2312 reader from a right one. ``page_size`` defaults to the
     style's template (TRS 20, Hanweb 15). The same seed gives the same items in both styles.
+    ``columns`` (6 to 60) adds sub-columns of the disclosure catalog to the six top columns
+    (site_columns.py); items are spread over all of them, each filed under its column's
+    category. ``Manifest.columns`` and ``columns_toml()`` tell a config what the site has.
     """
     root = Path(root)
     opts = SiteOptions(
@@ -111,6 +121,7 @@ def generate_site(
         cn_filenames=cn_filenames,
         rare_chars=encoding == "gbk" if rare_chars is None else rare_chars,
         robots_disallow=tuple(robots_disallow),
+        columns=columns,
     )
     size = PAGE_SIZES[style] if page_size is None else page_size
     if items < 1 or size < 1:
@@ -130,10 +141,10 @@ def generate_site(
         add = ItemAdder(root, manifest, bodies, rng, files.put)
         add(content.seed_report(), "qt", content.SEED_PUBLISHED, serial)
         writer = _writer(rng, {content.SEED_TITLE}, manifest)
-        columns, moments = _columns(rng, items - 1), _moments(rng, items - 1, start, end)
-        for column, moment in zip(columns, moments, strict=True):
+        keys = _columns(rng, items - 1, opts.column_list)
+        for key, moment in zip(keys, _moments(rng, items - 1, start, end), strict=True):
             serial += rng.randint(1, gap)
-            add(writer.draft(column, moment.date()), column, moment, serial)
+            add(writer.draft(column(key).category, moment.date()), key, moment, serial)
         choose_quirks(manifest, random.Random(f"bridge-sandbox-quirks:{seed}:{items}"))
         write_pages(root, manifest, files.put)
     save_manifest(root, manifest)
@@ -152,7 +163,8 @@ def publish(root: Path, count: int, *, when: date | None = None) -> list[ItemInf
         serial = max(i.serial for i in manifest.items)
         rng = random.Random(f"bridge-sandbox-publish:{manifest.seed}:{serial}:{day}")
         writer = _writer(rng, {i.title for i in manifest.items}, manifest)
-        keys, weights = list(COLUMN_WEIGHTS), list(COLUMN_WEIGHTS.values())
+        cols = manifest.options.column_list
+        keys, weights = [c.key for c in cols], [c.weight for c in cols]
         latest = [i.published for i in manifest.live() if i.published.date() == day]
         added: list[ItemInfo] = []
         with BodyStore(root) as bodies:
@@ -161,8 +173,8 @@ def publish(root: Path, count: int, *, when: date | None = None) -> list[ItemInf
                 moment = now if day == now.date() else datetime.combine(day, _clock(rng))
                 moment = max([moment, *latest])  # ties are ordered by the rising article number
                 serial += rng.randint(1, 9)
-                column = rng.choices(keys, weights)[0]
-                added.append(add(writer.draft(column, day), column, moment, serial))
+                key = rng.choices(keys, weights)[0]
+                added.append(add(writer.draft(column(key).category, day), key, moment, serial))
         write_pages(root, manifest)
         save_manifest(root, manifest)
     return added
@@ -231,6 +243,21 @@ def relayout(root: Path, layout: str = "redesign") -> Manifest:
     return manifest
 
 
+def columns_toml(site: Manifest | Path | str) -> str:
+    """The ``[[sources.columns]]`` tables (key, path, category) of a site, for a config.
+
+    ``site`` is a manifest or a site root (only the manifest's head is read). Paths are the
+    site's own: ``xxgk/zsks/`` in TRS, ``col/col1235/`` in Hanweb. For a default TRS site
+    this is exactly what tests/conftest.py writes from ``COLUMNS``.
+    """
+    manifest = site if isinstance(site, Manifest) else load_head(Path(site))
+    return "".join(
+        f'\n  [[sources.columns]]\n  key = "{key}"\n  path = "{path.strip("/")}/"\n'
+        f'  category = "{name}"\n'
+        for key, path, name in manifest.columns
+    )
+
+
 # --- generation ------------------------------------------------------------------------------
 
 
@@ -241,9 +268,9 @@ def _writer(rng: random.Random, titles: set[str], manifest: Manifest) -> content
     )
 
 
-def _columns(rng: random.Random, n: int) -> list[str]:
-    """Column per item: every column gets one, the rest by weight."""
-    keys, weights = list(COLUMN_WEIGHTS), list(COLUMN_WEIGHTS.values())
+def _columns(rng: random.Random, n: int, cols: tuple[Column, ...]) -> list[str]:
+    """Column per item: every column gets one (while there are items), the rest by weight."""
+    keys, weights = [c.key for c in cols], [c.weight for c in cols]
     chosen = [k for k in keys if k != "qt"][:n]  # qt already holds the seed report
     chosen += rng.choices(keys, weights, k=n - len(chosen))
     rng.shuffle(chosen)

@@ -15,14 +15,15 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bridge.sandbox.content import PUBLISHER
+from bridge.sandbox.site_columns import column
 from bridge.sandbox.site_listing import Entry
 from bridge.sandbox.site_model import CMS_DIR, ItemInfo, SiteOptions, attachment_href
 from bridge.sandbox.site_pages import (
-    COLUMN_NAMES,
-    HANWEB_IDS,
     VISITS,
+    category_crumb,
     column_url,
     date_form,
+    detail_crumb,
     list_date,
     meta_table,
     page,
@@ -37,14 +38,19 @@ WEB_NAME = quote("余姚教育网")
 PROXY = "/module/web/jpage/dataproxy.jsp"
 DOWNFILE = "/module/download/downfile.jsp"
 UPLOADS = "/module/download/upfile/"  # where downfile.jsp finds the stored files
-DATE_TAGS = {"jgzn": "b", "zcwj": "span", "ghjh": "td", "ywgz": "b", "tjsj": "span", "qt": "td"}
-"""The element holding the list date, by column (real Hanweb templates vary it so)."""
+DATE_TAG_CYCLE = ("b", "span", "td")
+"""The element holding the list date, by column in turn (real Hanweb templates vary it so):
+jgzn b, zcwj span, ghjh td, ywgz b, tjsj span, qt td, and on through the sub-columns."""
 
 
-def article_path(column: str, serial: int, day_published: tuple[int, int, int]) -> str:
+def date_tag(key: str) -> str:
+    return DATE_TAG_CYCLE[column(key).index % len(DATE_TAG_CYCLE)]
+
+
+def article_path(key: str, serial: int, day_published: tuple[int, int, int]) -> str:
     """``/art/YYYY/M/D/art_<columnid>_<serial>.html``: month and day not zero-padded."""
     y, m, d = day_published
-    return f"/art/{y}/{m}/{d}/art_{HANWEB_IDS[column]}_{serial:06d}.html"
+    return f"/art/{y}/{m}/{d}/art_{column(key).hanweb_id}_{serial:06d}.html"
 
 
 def downfile_href(stored: str) -> str:
@@ -53,7 +59,7 @@ def downfile_href(stored: str) -> str:
 
 
 def proxy_store(root: Path, key: str) -> Path:
-    return root / CMS_DIR / "dataproxy" / f"{HANWEB_IDS[key]}.json"
+    return root / CMS_DIR / "dataproxy" / f"{column(key).hanweb_id}.json"
 
 
 def record_html(entry: Entry, key: str, opts: SiteOptions) -> str:
@@ -64,7 +70,7 @@ def record_html(entry: Entry, key: str, opts: SiteOptions) -> str:
     )
     marker = '<span class="zd">[置顶]</span>' if entry.pinned else ""
     day = list_date(entry.day, date_form(opts, key))
-    tag = DATE_TAGS[key]
+    tag = date_tag(key)
     if tag == "td":
         row = '<tr class="top">' if entry.pinned else "<tr>"
         return (
@@ -79,14 +85,14 @@ def record_html(entry: Entry, key: str, opts: SiteOptions) -> str:
 
 def render_column(key: str, records: list[str], opts: SiteOptions, perpage: int) -> bytes:
     """The column page ``/col/col<ID>/index.html`` with the first ``perpage`` records."""
-    colid = HANWEB_IDS[key]
+    colid, name = column(key).hanweb_id, column(key).name
     nextgroup = (
         f'<a href="{PROXY}?page=1&webid={WEB_ID}&path=/&columnid={colid}&unitid={UNIT_ID}'
         f'&webname={WEB_NAME}&permissiontype=0"></a>'
     )
     shown = "".join(f"<record><![CDATA[\n{r}\n]]></record>\n" for r in records[:perpage])
     main = (
-        f'<div class="column-title"><h2>{COLUMN_NAMES[key]}</h2></div>\n'
+        f'<div class="column-title"><h2>{name}</h2></div>\n'
         f'<div id="{MODULE_ID}"><script type="text/xml"><datastore>\n'
         f"<nextgroup><![CDATA[{nextgroup}]]></nextgroup>\n"
         f"<recordset>\n{shown}</recordset>\n"
@@ -95,8 +101,8 @@ def render_column(key: str, records: list[str], opts: SiteOptions, perpage: int)
         f" var columnid = {colid}; var unitid = {UNIT_ID};</script>\n"
         '<script language="javascript" src="/module/web/jpage/jpage.js"></script>'
     )
-    crumb = f'&gt; 信息公开 &gt; <a href="{column_url(key, opts)}">{COLUMN_NAMES[key]}</a>'
-    return page(f"{COLUMN_NAMES[key]} - 余姚教育网", crumb, main, opts)
+    crumb = f'&gt; 信息公开 &gt; {category_crumb(key)}<a href="{column_url(key, opts)}">{name}</a>'
+    return page(f"{name} - 余姚教育网", crumb, main, opts)
 
 
 def proxy_json(records: list[str], opts: SiteOptions, perpage: int) -> bytes:
@@ -148,8 +154,5 @@ def render_detail(item: ItemInfo, body_html: str, opts: SiteOptions) -> bytes:
         )
         parts.append(f'<div class="attachments">{links}</div>')
     main = '<div class="article">\n' + "\n".join(parts) + "\n</div>"
-    crumb = (
-        f'&gt; 信息公开 &gt; <a href="{column_url(item.column, opts)}">{item.category}</a>'
-        " &gt; 正文"
-    )
+    crumb = f"&gt; 信息公开 &gt; {detail_crumb(item, column_url(item.column, opts))}"
     return page(f"{item.title} - 余姚教育网", crumb, main, opts, kind="detail")

@@ -16,9 +16,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bridge.sandbox import content, site_hanweb
+from bridge.sandbox.site_columns import column as column_of
 from bridge.sandbox.site_model import AttachmentInfo, BodyStore, ItemInfo, Manifest
 from bridge.sandbox.site_output import Put, file_for, render_detail, write
-from bridge.sandbox.site_pages import COLUMN_NAMES, COLUMN_PATHS, COLUMNS
 
 PIN_MIN_ITEMS = 5  # a column pins an item once it has this many of its own
 CROSS_LIST_FROM = 10  # the cross-listed item is one of the newest this many, so it is seen
@@ -27,15 +27,16 @@ CROSS_LIST_FROM = 10  # the cross-listed item is one of the newest this many, so
 def choose_quirks(manifest: Manifest, rng: random.Random) -> None:
     """Pin and cross-list items, with an rng of their own so the content stays the same."""
     opts = manifest.options
+    keys = [c.key for c in opts.column_list]
     if opts.pinned:
-        for key, _path, _name in COLUMNS:
+        for key in keys:
             own = [i for i in manifest.live(key) if i.column == key]
             if len(own) >= PIN_MIN_ITEMS:  # an older item: past page 1 when there is one
                 rng.choice(own[min(manifest.page_size, len(own) - 1) :]).pinned = True
     if opts.cross_listed:
         newest = [i for i in manifest.live()[:CROSS_LIST_FROM] if not i.pinned]
         item = rng.choice(newest)
-        item.also = [rng.choice([k for k, _, _ in COLUMNS if k != item.column])]
+        item.also = [rng.choice([k for k in keys if k != item.column])]
 
 
 class ItemAdder:
@@ -63,7 +64,7 @@ class ItemAdder:
             path = site_hanweb.article_path(column, serial, day)
         else:
             item_id = f"t{ymd}_{serial:06d}"
-            path = f"{COLUMN_PATHS[column]}{published:%Y%m}/{item_id}.html"
+            path = f"{column_of(column).trs_path}{published:%Y%m}/{item_id}.html"
         index_no = None
         if draft.has_meta_table:
             year = str(draft.created.year)
@@ -80,7 +81,7 @@ class ItemAdder:
             doc_no=draft.doc_no,
             created=draft.created,
             published=published,
-            category=COLUMN_NAMES[column],
+            category=column_of(column).category_name,
             genre=content.genre_of(draft.title),
             topic=draft.topic,
             index_no=index_no,

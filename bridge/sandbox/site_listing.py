@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from bridge.sandbox.site_columns import column
 from bridge.sandbox.site_model import ItemInfo, Manifest
-from bridge.sandbox.site_pages import COLUMNS
 
 OFFSITE_AT = 2  # the off-site entry follows the two newest dated entries
 OFFSITE_ARTICLE = 990001  # + column index: the other site's article numbers
@@ -25,7 +25,7 @@ OFFSITE_SITES = {  # style -> (the other site's publisher, its base URL)
     "trs": ("宁波市教育局", "http://www.nbedu.gov.cn"),
     "hanweb": ("浙江省教育厅", "http://www.zjedu.gov.cn"),
 }
-OFFSITE_SUBJECTS = {  # column -> what the linked page of the other site is
+OFFSITE_SUBJECTS = {  # top column -> what the linked page of the other site is
     "jgzn": "关于公布{y}年度权责清单调整情况的通知",
     "zcwj": "关于做好{y}年普通高中招生工作的通知",
     "ghjh": "关于印发{y}年全省教育工作要点的通知",
@@ -33,6 +33,7 @@ OFFSITE_SUBJECTS = {  # column -> what the linked page of the other site is
     "tjsj": "关于发布{y}年教育事业发展主要指标的公告",
     "qt": "{y}年度政府信息公开工作年度报告",
 }
+OFFSITE_SUB_SUBJECT = "关于做好{y}年{name}相关工作的通知"  # in a sub-column, e.g. 招生考试
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,15 @@ def item_entry(item: ItemInfo, pinned: bool = False) -> Entry:
 
 def offsite_entry(style: str, key: str, day: date) -> Entry:
     """The link to another host in column ``key``, dated ``day`` like its neighbours."""
-    index = [k for k, _, _ in COLUMNS].index(key)
+    col = column(key)
     publisher, host = OFFSITE_SITES[style]
-    article = OFFSITE_ARTICLE + index
+    article = OFFSITE_ARTICLE + col.index
     if style == "hanweb":
         url = f"{host}/art/{day.year}/{day.month}/{day.day}/art_1532_{article}.html"
     else:
         url = f"{host}/xxgk/{day:%Y%m}/t{day:%Y%m%d}_{article}.html"
-    title = publisher + OFFSITE_SUBJECTS[key].format(y=day.year)
+    subject = OFFSITE_SUBJECTS[key] if col.top else OFFSITE_SUB_SUBJECT
+    title = publisher + subject.format(y=day.year, name=col.name)
     return Entry(title, url, day, offsite=True)
 
 

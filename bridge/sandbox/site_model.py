@@ -16,6 +16,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
+from bridge.sandbox.site_columns import DEFAULT_COLUMNS, Column, check_count, site_columns
+
 MANIFEST = "site.json"  # the CMS database in the site root; never served
 CMS_DIR = ".cms"  # dot folder: the server answers 404 for anything under it
 BODIES = f"{CMS_DIR}/bodies.dat"  # every body version, UTF-8, appended; items point into it
@@ -47,6 +49,7 @@ class SiteOptions:
     rare_chars: bool = False  # names with GBK-only characters (喆, 堃, 玥, 镕) in titles/bodies
     robots_disallow: tuple[str, ...] = ()  # Disallow: lines of /robots.txt
     layout: str = "classic"  # "redesign" after relayout(): the parsers' selectors miss
+    columns: int = DEFAULT_COLUMNS  # the first N columns of the catalog (site_columns.py)
 
     def __post_init__(self) -> None:
         problems = [
@@ -64,6 +67,7 @@ class SiteOptions:
             for p in self.robots_disallow
             if not p.startswith("/")
         ]
+        problems += [p for p in [check_count(self.columns)] if p]
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -72,9 +76,16 @@ class SiteOptions:
         """The codec pages are written with: gb18030 equals GBK on every character we use."""
         return "gb18030" if self.encoding == "gbk" else "utf-8"
 
+    @property
+    def column_list(self) -> tuple[Column, ...]:
+        """The site's columns, in catalog order: the six top columns first."""
+        return site_columns(self.columns)
+
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["robots_disallow"] = list(self.robots_disallow)
+        if self.columns == DEFAULT_COLUMNS:  # the manifest of a default site stays as it was
+            del out["columns"]
         return out
 
     @classmethod
@@ -165,6 +176,17 @@ class Manifest:
     index_counters: dict[str, int]  # "2012" -> last 索引号 serial used
     options: SiteOptions = field(default_factory=SiteOptions)
 
+    @property
+    def columns(self) -> list[tuple[str, str, str]]:
+        """(key, path, name) per column of this site, like ``COLUMNS`` for the default one.
+
+        ``path`` is the column's folder on this site (``/xxgk/zsks/``, ``/col/col1235/``);
+        ``name`` is the 组配分类 of its items, one of the six top columns' names. What the
+        site shows as a sub-column's name (招生考试) is in ``options.column_list``.
+        """
+        style = self.options.style
+        return [(c.key, c.folder(style), c.category_name) for c in self.options.column_list]
+
     def get(self, item_id: str) -> ItemInfo:
         for item in self.items:
             if item.id == item_id:
@@ -245,6 +267,21 @@ def load_manifest(root: Path) -> Manifest:
                 break
             items.append(ItemInfo.from_json(json.loads(line.rstrip().removesuffix(",")), root))
         return Manifest.from_json(head, items)
+
+
+def load_head(root: Path) -> Manifest:
+    """The manifest without its items: options and counters of a site of any size, fast."""
+    root = Path(root)
+    try:
+        with open(root / MANIFEST, encoding="utf-8") as fh:
+            first = fh.readline()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no sandbox site in {root} ({MANIFEST} is missing)") from None
+    if not first.endswith(_ITEMS_START):
+        manifest = load_manifest(root)
+        manifest.items = []
+        return manifest
+    return Manifest.from_json(json.loads(first.removesuffix(_ITEMS_START) + "}"), [])
 
 
 def read_body(root: Path, at: tuple[int, int]) -> str:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from bridge.sandbox import site_hanweb, site_pages, site_redesign
 from bridge.sandbox.content import DATA_DIR
+from bridge.sandbox.site_columns import column
 from bridge.sandbox.site_listing import hanweb_records, trs_pages
 from bridge.sandbox.site_model import BODIES, ItemInfo, Manifest, SiteOptions
-from bridge.sandbox.site_pages import COLUMN_PATHS, COLUMNS, HANWEB_IDS
 
 HOME_ITEMS = 10  # newest items on the home page
 WRITERS = 4  # threads creating files while a site is generated
@@ -128,17 +128,15 @@ def write_pages(root: Path, manifest: Manifest, put: Put = write) -> None:
         put(root / url, (DATA_DIR / name).read_bytes())
     put(root / "robots.txt", robots_txt(opts))
     put(root / "index.html", site_pages.render_home(manifest.live()[:HOME_ITEMS], opts))
-    for key, _path, _name in COLUMNS:
+    for col in opts.column_list:
         if opts.style == "hanweb":
-            _write_hanweb_column(root, manifest, key, put)
+            _write_hanweb_column(root, manifest, col.key, put)
         else:
-            _write_trs_column(root, manifest, key, put)
+            _write_trs_column(root, manifest, col.key, put)
 
 
 def _folder(opts: SiteOptions, key: str) -> str:
-    if opts.style == "hanweb":
-        return f"/col/col{HANWEB_IDS[key]}/"
-    return COLUMN_PATHS[key]
+    return column(key).folder(opts.style)
 
 
 def _write_redesigned(root: Path, manifest: Manifest, key: str, put: Put) -> None:
@@ -153,7 +151,7 @@ def _write_redesigned(root: Path, manifest: Manifest, key: str, put: Put) -> Non
 
 def _write_trs_column(root: Path, manifest: Manifest, key: str, put: Put) -> None:
     opts = manifest.options
-    folder = file_for(root, COLUMN_PATHS[key])
+    folder = file_for(root, column(key).trs_path)
     count = 0
     if opts.layout == "redesign":
         _write_redesigned(root, manifest, key, put)

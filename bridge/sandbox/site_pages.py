@@ -18,6 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from bridge.sandbox.content import DATA_DIR, PUBLISHER
+from bridge.sandbox.site_columns import CATALOG, TOP, column
 from bridge.sandbox.site_model import MANIFEST, SiteOptions, attachment_href
 
 if TYPE_CHECKING:
@@ -26,20 +27,16 @@ if TYPE_CHECKING:
 
 __all__ = ["COLUMNS", "COLUMN_NAMES", "COLUMN_PATHS", "MANIFEST"]
 
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("jgzn", "/xxgk/jgzn/", "机构职能"),
-    ("zcwj", "/xxgk/zcwj/", "政策文件"),
-    ("ghjh", "/xxgk/ghjh/", "规划计划"),
-    ("ywgz", "/xxgk/ywgz/", "业务工作"),
-    ("tjsj", "/xxgk/tjsj/", "统计数据"),
-    ("qt", "/xxgk/qt/", "其他"),
+COLUMNS: tuple[tuple[str, str, str], ...] = tuple(
+    (c.key, c.trs_path, c.name) for c in CATALOG[: len(TOP)]
 )
-"""(key, path, name) per column; the name is also the item's 组配分类."""
+"""(key, path, name) per column of a default site: the six top columns of the catalog
+(site_columns.py); the name is also the item's 组配分类. ``Manifest.columns`` has any site's."""
 
 COLUMN_PATHS = {key: path for key, path, _ in COLUMNS}
 COLUMN_NAMES = {key: name for key, _, name in COLUMNS}
-HANWEB_IDS = {"jgzn": 1229, "zcwj": 1230, "ghjh": 1231, "ywgz": 1232, "tjsj": 1233, "qt": 1234}
-"""Hanweb column ids (docs/sandbox-hanweb.md)."""
+HANWEB_IDS = {c.key: c.hanweb_id for c in CATALOG[: len(TOP)]}
+"""Hanweb column ids of the six (docs/sandbox-hanweb.md); sub-columns go on from 1235."""
 
 LIST_TITLE_CHARS = 24  # TRS and Hanweb list templates cut titles to 24 characters and add "..."
 MIXED_DATES = ("iso", "mm-dd", "bracket", "chinese")  # list_dates="mixed": by column, in turn
@@ -55,9 +52,7 @@ NOW_ISO = "{{sandbox.now_iso}}"
 
 def column_url(key: str, opts: SiteOptions) -> str:
     """The URL path of a column's first list page."""
-    if opts.style == "hanweb":
-        return f"/col/col{HANWEB_IDS[key]}/index.html"
-    return COLUMN_PATHS[key] + "index.html"
+    return column(key).folder(opts.style) + "index.html"
 
 
 def charset_meta(opts: SiteOptions, kind: str) -> str:
@@ -79,11 +74,9 @@ def _template() -> string.Template:
 
 
 def page(title: str, crumb: str, main: str, opts: SiteOptions, kind: str = "list") -> bytes:
-    """``main`` inside the site chrome; nav and side menu link every column, as real sites do."""
-    links = [(column_url(k, opts), n) for k, _, n in COLUMNS]
-    nav = "\n".join(f'<li><a href="{u}">{n}</a></li>' for u, n in links)
-    side = "".join(f'<li><a href="{u}">{n}</a></li>' for u, n in links)
-    aside = f'<div class="side"><h3>信息公开目录</h3><ul>{side}</ul></div>'
+    """``main`` inside the site chrome, as on real sites: the nav links the six top columns,
+    the side menu every column of the site (the same six on a default site)."""
+    nav, aside = _menus(opts)
     text = _template().substitute(
         charset=charset_meta(opts, kind),
         title=html.escape(title),
@@ -95,6 +88,28 @@ def page(title: str, crumb: str, main: str, opts: SiteOptions, kind: str = "list
     return text.encode(opts.codec)
 
 
+@cache
+def _menus(opts: SiteOptions) -> tuple[str, str]:
+    links = [(column_url(c.key, opts), c.name) for c in opts.column_list]
+    nav = "\n".join(f'<li><a href="{u}">{n}</a></li>' for u, n in links[: len(TOP)])
+    side = "".join(f'<li><a href="{u}">{n}</a></li>' for u, n in links)
+    return nav, f'<div class="side"><h3>信息公开目录</h3><ul>{side}</ul></div>'
+
+
+def category_crumb(key: str) -> str:
+    """A sub-column's breadcrumb names its category first: 业务工作 &gt; 招生考试."""
+    col = column(key)
+    return "" if col.top else f"{col.category_name} &gt; "
+
+
+def detail_crumb(item: ItemInfo, column_href: str) -> str:
+    """The breadcrumb of an article from its column on: 业务工作 &gt; [招生考试] &gt; 正文."""
+    col = column(item.column)
+    if col.top:
+        return f'<a href="{column_href}">{item.category}</a> &gt; 正文'
+    return f'{item.category} &gt; <a href="{column_href}">{col.name}</a> &gt; 正文'
+
+
 def shown_title(title: str) -> str:
     """The list text: the title cut to 24 characters plus "..." when longer."""
     return title if len(title) <= LIST_TITLE_CHARS else title[:LIST_TITLE_CHARS] + "..."
@@ -103,7 +118,7 @@ def shown_title(title: str) -> str:
 def date_form(opts: SiteOptions, key: str) -> str:
     if opts.list_dates != "mixed":
         return opts.list_dates
-    return MIXED_DATES[[k for k, _, _ in COLUMNS].index(key) % len(MIXED_DATES)]
+    return MIXED_DATES[column(key).index % len(MIXED_DATES)]
 
 
 def list_date(day: date, form: str) -> str:
@@ -165,7 +180,7 @@ def render_list(
     key: str, entries: list[Entry], number: int, count: int, opts: SiteOptions
 ) -> bytes:
     """Page ``number`` (0-based) of ``count`` of a column listing: ul.list plus the pager call."""
-    base = COLUMN_PATHS[key]
+    base, name = column(key).trs_path, column(key).name
     form = date_form(opts, key)
     lines = [_entry(e, trs_href(e, base), form) for e in entries]
     ul = (
@@ -174,9 +189,9 @@ def render_list(
         else '<ul class="list"></ul>'
     )
     script = f'<script type="text/javascript">createPageHTML({count}, {number}, "index", "html");</script>'
-    main = f'<div class="column-title"><h2>{COLUMN_NAMES[key]}</h2></div>\n{ul}\n{script}'
-    crumb = f'&gt; 信息公开 &gt; <a href="{base}index.html">{COLUMN_NAMES[key]}</a>'
-    return page(f"{COLUMN_NAMES[key]} - 余姚教育网", crumb, main, opts)
+    main = f'<div class="column-title"><h2>{name}</h2></div>\n{ul}\n{script}'
+    crumb = f'&gt; 信息公开 &gt; {category_crumb(key)}<a href="{base}index.html">{name}</a>'
+    return page(f"{name} - 余姚教育网", crumb, main, opts)
 
 
 def attachment_links(item: ItemInfo, relative: bool) -> str:
@@ -209,8 +224,7 @@ def render_detail(item: ItemInfo, body_html: str, opts: SiteOptions) -> bytes:
         '<a href="javascript:window.close()">【关闭窗口】</a></div>'
     )
     main = '<div class="article">\n' + "\n".join(parts) + "\n</div>"
-    base = COLUMN_PATHS[item.column]
-    crumb = f'&gt; 信息公开 &gt; <a href="{base}index.html">{item.category}</a> &gt; 正文'
+    crumb = f"&gt; 信息公开 &gt; {detail_crumb(item, column(item.column).trs_path + 'index.html')}"
     return page(f"{item.title} - 余姚教育网", crumb, main, opts, kind="detail")
 
 

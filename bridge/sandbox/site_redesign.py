@@ -13,22 +13,24 @@ import html
 import json
 
 from bridge.sandbox.content import PUBLISHER
+from bridge.sandbox.site_columns import column
 from bridge.sandbox.site_listing import Entry
 from bridge.sandbox.site_model import ItemInfo, SiteOptions, attachment_href
-from bridge.sandbox.site_pages import COLUMN_NAMES, column_url, page, volatile_block
+from bridge.sandbox.site_pages import category_crumb, column_url, page, volatile_block
 
 LIST_SCRIPT = "/js/list.js"
 
 
 def render_list(key: str, opts: SiteOptions) -> bytes:
     """The column page: an empty container and the script that fills it from list.json."""
+    name = column(key).name
     main = (
-        f'<div class="column-head"><h2>{COLUMN_NAMES[key]}</h2></div>\n'
+        f'<div class="column-head"><h2>{name}</h2></div>\n'
         '<div id="list" data-src="list.json"></div>\n'
         f'<script type="text/javascript" src="{LIST_SCRIPT}"></script>'
     )
-    crumb = f'&gt; 信息公开 &gt; <a href="{column_url(key, opts)}">{COLUMN_NAMES[key]}</a>'
-    return page(f"{COLUMN_NAMES[key]} - 余姚教育网", crumb, main, opts)
+    crumb = f'&gt; 信息公开 &gt; {category_crumb(key)}<a href="{column_url(key, opts)}">{name}</a>'
+    return page(f"{name} - 余姚教育网", crumb, main, opts)
 
 
 def list_json(entries: list[Entry]) -> bytes:
@@ -62,5 +64,5 @@ def render_detail(item: ItemInfo, body_html: str, opts: SiteOptions) -> bytes:
         )
         parts.append(f'<ul class="files">{links}</ul>')
     main = '<div class="article-wrap">\n' + "\n".join(parts) + "\n</div>"
-    crumb = f'&gt; <a href="{column_url(item.column, opts)}">{item.category}</a>'
+    crumb = f'&gt; <a href="{column_url(item.column, opts)}">{column(item.column).name}</a>'
     return page(f"{item.title} - 余姚教育网", crumb, main, opts, kind="detail")
