@@ -13,7 +13,8 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from bridge import audit
 from bridge.config import Settings, SourceConfig
 from bridge.deliver import DeliveryStats, drain
-from bridge.errors import Fatal, LayoutAlarm, Retriable, SafetyAbort, Skippable
+from bridge.errors import BridgeError, Fatal, LayoutAlarm, Retriable, SafetyAbort, Skippable
 from bridge.normalize import QuarantineError, normalize
 from bridge.normalize.dates import DateError, parse_date
 from bridge.normalize.hashing import content_hash
@@ -152,6 +153,7 @@ class _SourceRun:
         # vanished entries) finds withdrawals and edits deep in a listing between resyncs.
         self.check_listing = False
         self.listing_incomplete = False
+        self._pool: ThreadPoolExecutor | None = None
         self.stats = SourceStats()
         self.plan: list[tuple[str, str, str]] = []
         self.run_id: int | None = None
@@ -200,10 +202,10 @@ class _SourceRun:
                 )
             self.stats.entries += len(page.entries)
             fresh = [e for e in page.entries if self._wanted(e)]
-            for entry in fresh:
+            for entry, fetched in self._fetched(fresh):
                 if self.ctx.stop.is_set():
                     break
-                self.entry(entry)
+                self.entry(entry, fetched)
             seen.update(e.article_id for e in page.entries)
             if incremental and page.number + 1 >= self.scfg.overlap_pages and not fresh:
                 break
@@ -243,16 +245,47 @@ class _SourceRun:
         except DateError:
             return False
 
-    def entry(self, entry: ListEntry) -> None:
+    def _fetched(
+        self, entries: list[ListEntry]
+    ) -> Iterator[tuple[ListEntry, RawItem | Gone | BridgeError]]:
+        """Detail pages fetched up to ``fetch.concurrency`` at a time (the host's cap),
+        handed back in listing order so that recording stays sequential and ordered."""
+
+        def fetch(entry: ListEntry) -> RawItem | Gone | BridgeError:
+            if self.ctx.stop.is_set():
+                return Skippable("stopping")
+            try:
+                return self.source.fetch_item(entry)
+            except (Retriable, Skippable) as exc:
+                return exc
+
+        if self.scfg.fetch.concurrency <= 1 or len(entries) <= 1:
+            for entry in entries:
+                yield entry, fetch(entry)
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.scfg.fetch.concurrency, thread_name_prefix="fetch")
+        futures = [self._pool.submit(fetch, e) for e in entries]
         try:
-            raw = self.source.fetch_item(entry)
-        except Retriable as exc:
-            self._error(entry, str(exc))
+            for entry, future in zip(entries, futures, strict=True):
+                yield entry, future.result()  # a LayoutAlarm or Fatal propagates from here
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def entry(self, entry: ListEntry, fetched: RawItem | Gone | BridgeError) -> None:
+        if isinstance(fetched, Retriable):
+            self._error(entry, str(fetched))
             return
-        except Skippable as exc:
+        if isinstance(fetched, BridgeError):
             self.stats.skipped += 1
-            log.warning("%s: skipped %s: %s", self.scfg.name, entry.url, exc)
+            log.warning("%s: skipped %s: %s", self.scfg.name, entry.url, fetched)
             return
+        raw = fetched
         self.consecutive_errors = 0
         if isinstance(raw, Gone):
             log.info(
@@ -494,6 +527,7 @@ def sync_source(
         status, message = "failed", f"{scfg.name}: {exc}"
         log.error("%s", message)
     finally:
+        run.close()
         source.close()
     if status == "ok" and run.stats.errors:
         message = f"{run.stats.errors} item(s) could not be read"
