@@ -75,6 +75,7 @@ def config_text(
     extra: str = "",
     kind: str = "trs",
     charset: str = "utf-8",
+    columns: str | None = None,
 ) -> str:
     return f"""
 [bridge]
@@ -95,7 +96,7 @@ publisher = "余姚市教育局"
 org_code = "002949236"
 withdrawals = true
 {extra_source}
-{columns_toml(kind)}
+{columns if columns is not None else columns_toml(kind)}
 [target]
 kind = "http"
 url = "{portal_url}"

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 import requests
 
-from bridge.sandbox.site import edit, load_manifest, publish, relayout
+from bridge.sandbox.site import columns_toml, edit, load_manifest, publish, relayout
 
 pytestmark = pytest.mark.slow
 
@@ -93,17 +93,22 @@ def test_an_edited_title_is_one_update_and_page_views_are_none(sandbox, write_co
     assert box.portal.store.get(f"yyedu:{item.id}")["title"] == item.title + "（第二次修订）"
 
 
-def test_a_no_change_poll_reads_only_the_overlap_pages_and_gets_304s(sandbox, write_config, cli):
-    box = sandbox(items=150, seed=53)
-    config = write_config(box, extra_source="overlap_pages = 1")
+def test_a_no_change_poll_of_20_columns_reads_only_the_overlap_pages_and_gets_304s(
+    sandbox, write_config, cli
+):
+    box = sandbox(items=400, seed=53, columns=20)
+    manifest = load_manifest(box.root)
+    assert len(manifest.columns) == 20
+    config = write_config(box, extra_source="overlap_pages = 1", columns=columns_toml(box.root))
     assert cli("--config", str(config), "sync", "--once").code == 0
     box.site.requests.clear()
     result = cli("--config", str(config), "sync", "--once")
     assert result.code == 0, result.both
     seen = [r for r in site_log(box) if r[1] != "/robots.txt"]
-    assert sorted(seen) == sorted(("GET", f"/xxgk/{k}/index.html", 304) for k in
-                                  ("jgzn", "zcwj", "ghjh", "ywgz", "tjsj", "qt"))  # fmt: skip
-    assert "6 list page(s) (6 not modified), 0 fetched" in result.out
+    assert sorted(seen) == sorted(
+        ("GET", f"{path}index.html", 304) for _, path, _ in manifest.columns
+    )
+    assert "20 list page(s) (20 not modified), 0 fetched" in result.out
 
 
 def test_a_relayout_is_a_layout_alarm_with_no_delivery(sandbox, write_config, cli, tmp_path):
