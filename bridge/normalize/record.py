@@ -161,7 +161,9 @@ def _created(
                 rejected.append(f"meta {key} {meta[key]!r} is not a date ({exc.reason})")
     if found is None:
         found = find_document_date(body_text)
-    if found is None and published is not None:
+    if found is None and published is not None and not rejected:
+        # Not when the table states a 生成日期 that is no date: the publication day would
+        # be a guess filed as the 成文日期 (and the 索引号 year), so the page must be fixed.
         found = published.astimezone(SHANGHAI).date()
     if found is None:
         message = "; ".join(["no 生成日期 found", *rejected])
@@ -276,8 +278,9 @@ def normalize(
     elif raw.charset_how == "detected":
         # Detection is wrong on short Chinese text: a legal record is never filed on a guess.
         message = (
-            f"the page declares no charset and is not in the configured one; detection guessed "
-            f"{raw.charset}: set the source's charset in the config, then run bridge resync"
+            f"no charset the page declares decodes it, nor the configured one; detection "
+            f"guessed {raw.charset}: set the source's charset in the config, then run "
+            "bridge resync"
         )
         problems.append(FieldProblem("body", "body.charset", message))
 

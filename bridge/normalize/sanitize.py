@@ -66,6 +66,7 @@ REMOVABLE_WHEN_EMPTY = frozenset(
 """Elements that show nothing without content; tables, cells and list items keep their
 shape even when empty."""
 
+_TREE_SPACES = str.maketrans("\x0b\x0c", "  ")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _URL_EDGE = "".join(chr(c) for c in range(0x21)) + "\x7f"
 _URL_INNER_RE = re.compile(r"[\t\n\r]")
@@ -248,7 +249,9 @@ def _serialize(root: lxml.html.HtmlElement) -> str:
 
 def sanitize_html(html: str, base_url: str) -> str:
     """Safe, canonical body HTML: see the module docstring for what that means."""
-    first = _CLEANER.clean(strip_invisible(html or "").replace("\r\n", "\n"))
+    # Vertical tab and form feed are white space to a reader, and no lxml tree holds them.
+    text = strip_invisible(html or "").replace("\r\n", "\n").translate(_TREE_SPACES)
+    first = _CLEANER.clean(text)
     if not first.strip():
         return ""
     root = _fragment(first)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import logging
+import mimetypes
 import re
 import threading
 import time
@@ -27,14 +28,17 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from protego import Protego
 
 from bridge.config import FetchConfig
 from bridge.defaults import MAX_REDIRECTS
-from bridge.errors import Fatal, Retriable, Skippable
+from bridge.errors import Retriable, Skippable
 from bridge.sources.base import RawAttachment
 
 log = logging.getLogger(__name__)
+
+MIN_BODY_RATE = 1024  # bytes a second on average, after one read timeout's grace
 
 _CHARSET_ALIASES = {
     "gb2312": "gb18030",
@@ -84,7 +88,9 @@ class Decoded:
     replacement_chars: int
 
 
-def decode_html(body: bytes, content_type: str | None, default: str | None) -> Decoded:
+def decode_html(
+    body: bytes, content_type: str | None, default: str | None, *, url: str = "a page"
+) -> Decoded:
     """Decode a page by the first trustworthy declaration that decodes it cleanly."""
     candidates: list[tuple[str, str | None]] = [("header", header_charset(content_type))]
     for bom, name in _BOMS:
@@ -107,6 +113,14 @@ def decode_html(body: bytes, content_type: str | None, default: str | None) -> D
             text = body.decode("utf-8-sig" if charset == "utf-8" else charset)
         except (UnicodeDecodeError, LookupError):
             continue
+        if how != "bom" and not charset.startswith("utf") and not body.isascii():
+            # A declaration that is not UTF-8 over bytes that are strictly valid UTF-8 is
+            # wrong (a server-wide default, a template kept after a migration): Chinese
+            # text in GBK is never valid UTF-8, while GB18030 reads UTF-8 as mojibake.
+            try:
+                return Decoded(body.decode("utf-8-sig"), "utf-8", "utf-8", 0)
+            except UnicodeDecodeError:
+                pass
         return Decoded(text, charset, how, text.count("\ufffd"))
     from charset_normalizer import from_bytes
 
@@ -115,7 +129,7 @@ def decode_html(body: bytes, content_type: str | None, default: str | None) -> D
     text = body.decode(charset, errors="replace")
     count = text.count("\ufffd")
     log.warning(
-        "charset of a page guessed as %s by detection (%d replacement characters)", charset, count
+        "charset of %s guessed as %s by detection (%d replacement characters)", url, charset, count
     )
     return Decoded(text, charset, "detected", count)
 
@@ -295,29 +309,39 @@ class Fetcher:
                         url = urljoin(url, r.headers.get("Location", ""))
                         continue
                     body = self._read_capped(r, url, cap)
-            except requests.Timeout:
+            except (requests.Timeout, urllib3.exceptions.ReadTimeoutError):
                 raise Retriable(f"timed out reading {url}") from None
             except requests.ConnectionError as exc:
                 raise Retriable(f"cannot connect to {url}: {_short(exc)}") from None
-            except requests.RequestException as exc:
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                # the body is read from urllib3 directly: its errors are not wrapped
                 raise Retriable(f"request to {url} failed: {_short(exc)}") from None
             return r, body
         raise Skippable(f"too many redirects from {url}")
 
-    @staticmethod
-    def _read_capped(r: requests.Response, url: str, max_bytes: int) -> bytes:
+    def _read_capped(self, r: requests.Response, url: str, max_bytes: int) -> bytes:
+        """The body, up to ``max_bytes``, arriving at ``MIN_BODY_RATE`` at least: the read
+        timeout bounds each read, not the whole, and a server sending a byte now and then
+        would otherwise hold the fetcher for hours."""
         declared = r.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             r.close()
             raise Skippable(f"{url} is {int(declared)} bytes, over the cap of {max_bytes}")
         chunks = []
         size = 0
-        for chunk in r.iter_content(65536):
+        start = time.monotonic()
+        while chunk := r.raw.read1(65536, decode_content=True):  # whatever has arrived
             size += len(chunk)
             if size > max_bytes:
                 r.close()
                 raise Skippable(f"{url} is over the cap of {max_bytes} bytes")
             chunks.append(chunk)
+            if time.monotonic() - start > self.cfg.read_timeout + size / MIN_BODY_RATE:
+                r.close()
+                raise Retriable(
+                    f"{url} arrives at less than {MIN_BODY_RATE} bytes a second "
+                    f"({size} bytes in {time.monotonic() - start:.0f} s); gave up"
+                )
         return b"".join(chunks)
 
     def page(
@@ -334,7 +358,12 @@ class Fetcher:
         if r.status_code in (404, 410):
             return Missing(r.url, r.status_code)
         _raise_for_status(r, url)
-        decoded = decode_html(body, r.headers.get("Content-Type"), self.default_charset)
+        if not body.removeprefix(codecs.BOM_UTF8).strip():
+            raise Skippable(f"{url} answered {r.status_code} with an empty page")
+        if kind := binary_kind(body):
+            served = r.headers.get("Content-Type") or "no Content-Type"
+            raise Skippable(f"{url} is {kind}, not an HTML page (served as {served})")
+        decoded = decode_html(body, r.headers.get("Content-Type"), self.default_charset, url=url)
         if decoded.replacement_chars:
             log.warning(
                 "%s: %d replacement characters after decoding as %s (%s)",
@@ -366,11 +395,40 @@ class Fetcher:
         return FileBody(r.url, body, media_type)
 
 
+_MAGIC = (
+    (b"%PDF-", "a PDF file"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"PK\x03\x04", "a ZIP archive or Office file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office 97-2003 file"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+)
+
+
+def binary_kind(body: bytes) -> str | None:
+    """What a body that is no text is (a file served as a page), or None for text.
+
+    By its signature, or by a NUL byte near the start (text has none there, except
+    UTF-16, which starts with its BOM).
+    """
+    for magic, kind in _MAGIC:
+        if body.startswith(magic):
+            return kind
+    if b"\0" in body[:512] and not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "binary data"
+    return None
+
+
 def _raise_for_status(r: requests.Response, url: str) -> None:
     if r.status_code in (408, 429) or r.status_code >= 500:
         raise Retriable(f"{url} answered {r.status_code}")
     if r.status_code in (401, 403):
-        raise Fatal(f"{url} answered {r.status_code}: the site refuses this client")
+        # One page refused (an item kept to the intranet) must not stop the others; a site
+        # that refuses this client altogether refuses every column the same way.
+        raise Skippable(f"{url} answered {r.status_code}: the site refuses this client")
     if r.status_code >= 400:
         raise Skippable(f"{url} answered {r.status_code}")
 
@@ -380,7 +438,15 @@ def _short(exc: Exception) -> str:
     m = re.search(r"\[Errno -?\d+\] ([^')\]]+)", text)
     if m:
         return m.group(1)
+    m = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected\)", text)
+    if m:
+        return f"the connection closed after {m[1]} bytes, {m[2]} short of its Content-Length"
+    if "closed connection without response" in text:
+        return "the server closed the connection without an answer"
     return type(exc).__name__
+
+
+_PAGE_NAMES = (".html", ".htm", ".shtml", ".xhtml")
 
 
 def download_attachment(fetcher: Fetcher, name: str, url: str) -> RawAttachment:
@@ -389,10 +455,17 @@ def download_attachment(fetcher: Fetcher, name: str, url: str) -> RawAttachment:
     if isinstance(got, Missing):
         # A record is never delivered without its attachments.
         raise Skippable(f"attachment {name} at {url} answered {got.status}")
+    media_type = got.media_type
+    if media_type.lower() == "text/html" and not name.lower().endswith(_PAGE_NAMES):
+        if binary_kind(got.data) is None and got.data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+            # A download script answers a missing file with an error page and a 200.
+            raise Skippable(f"attachment {name} at {url} answered with an HTML page, not the file")
+        # A download script that calls every file text/html: the file's name knows better.
+        media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return RawAttachment(
         name=name,
         url=got.url,
-        media_type=got.media_type,
+        media_type=media_type,
         size=len(got.data),
         sha256=hashlib.sha256(got.data).hexdigest(),
         data=got.data,

@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
+from bridge.errors import Skippable
+
 _WS = re.compile(r"[\s\u3000\xa0]+")
 _LABEL_TRIM = re.compile(r"[\s\u3000\xa0:：]+")
 ATTACHMENT_EXTENSIONS = (
@@ -64,17 +66,78 @@ META_LABELS = (
 )
 
 
+_NOT_IN_A_TREE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+"""Characters lxml parses but then refuses in any text it is given (NUL, C0 controls other
+than tab and line breaks, U+FFFE/U+FFFF): a tree holding one breaks the first code that
+sets a text. A browser ignores NUL and treats form feed as white space."""
+
+
+def tree_safe(text: str) -> str:
+    """``text`` without characters an lxml tree cannot hold (vertical tab and form feed
+    become spaces, the others go)."""
+    if _NOT_IN_A_TREE.search(text) is None:
+        return text
+    return _NOT_IN_A_TREE.sub(lambda m: " " if m[0] in "\x0b\x0c" else "", text)
+
+
 def document(text: str, url: str) -> lxml.html.HtmlElement:
-    """Parse HTML; an empty or hopeless page becomes an empty document, not an exception."""
-    try:
-        doc = lxml.html.document_fromstring(text or "<html></html>")
-    except (etree.ParserError, ValueError):
-        # ValueError: a str with an XML encoding declaration; retry without it
-        doc = lxml.html.document_fromstring(
-            re.sub(r"^\s*<\?xml[^>]*>", "", text) or "<html></html>"
-        )
+    """Parse HTML; an empty or hopeless page becomes an empty document, not an exception.
+
+    libxml2 stops at the first fatal error (markup nested more than 256 deep) and keeps
+    what it read so far: that page is refused rather than read in part.
+    """
+    text = tree_safe(text)
+    parser = lxml.html.HTMLParser()  # one per page: its error log is this page's
+    # ValueError: a str with an XML encoding declaration; retry without it. ParserError:
+    # nothing to parse (white space, a lone comment).
+    for attempt in (text, re.sub(r"^\s*<\?xml[^>]*>", "", text), "<html></html>"):
+        try:
+            doc = lxml.html.document_fromstring(attempt, parser=parser)
+            break
+        except (etree.ParserError, ValueError):
+            continue
+    fatal = next((e for e in parser.error_log if e.level_name == "FATAL"), None)
+    if fatal is not None:
+        reason = fatal.message.split(", use XML_PARSE_HUGE")[0].strip()  # libxml2's advice
+        raise Skippable(f"{url}: the HTML parser gave up ({reason}); the page cannot be read whole")
     doc.make_links_absolute(url, resolve_base_href=True, handle_failures="ignore")
     return doc
+
+
+_END_TAG = re.compile(r"</(?:html|body)\s*>", re.I)
+
+
+def incomplete(text: str) -> bool:
+    """True when a page never closes its ``<body>`` or ``<html>``: it was cut short (a
+    file half written, a connection closed early), and what is there is not the page."""
+    return _END_TAG.search(text) is None
+
+
+_LOCATION = re.compile(
+    r"""location(?:\.href)?\s*=\s*["']([^"']+)["']|location\.(?:replace|assign)\(\s*["']([^"']+)["']"""
+)
+_REFRESH = re.compile(r"""\d*\s*;?\s*url\s*=\s*["']?([^"'\s]+)""", re.I)
+
+
+def redirect_target(doc: lxml.html.HtmlElement) -> str | None:
+    """Where a page with no text of its own sends the browser on to, by a ``<meta
+    http-equiv="refresh">`` or a script setting ``location``; None for any other page.
+
+    CMSes publish an item that links elsewhere (外链) as such a stub, not as an article.
+    """
+    shown = doc.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]")
+    if clean("".join(shown)):
+        return None
+    for meta in doc.iter("meta"):
+        if (meta.get("http-equiv") or "").lower() == "refresh":
+            m = _REFRESH.search(meta.get("content") or "")
+            if m:
+                return m[1]
+    for script in doc.iter("script"):
+        m = _LOCATION.search(script.text or "")
+        if m:
+            return m[1] or m[2]
+    return None
 
 
 def clean(text: str | None) -> str:
@@ -254,7 +317,7 @@ def fragment(html: str, url: str) -> lxml.html.HtmlElement:
     Slices cut between comment markers may open or close tags they do not own; the HTML
     parser balances them, which is what a browser would show.
     """
-    root = lxml.html.fragment_fromstring(html or "", create_parent="div")
+    root = lxml.html.fragment_fromstring(tree_safe(html or ""), create_parent="div")
     root.make_links_absolute(url, resolve_base_href=False, handle_failures="ignore")
     return root
 

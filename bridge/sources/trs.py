@@ -92,6 +92,8 @@ class TrsSource(Source):
                         f"the listing answered {result.status}",
                     )
                 return
+            if parse.incomplete(result.text):
+                raise Skippable(f"{url} ends before </html>: the list page came incomplete")
             self.new_validators[url] = (result.etag, result.last_modified)
             doc = parse.document(result.text, result.url)
             found = page_count(result.text)
@@ -138,8 +140,12 @@ class TrsSource(Source):
             return Gone(entry.url, result.status)
         if isinstance(result, NotModified):  # never asked conditionally, but be exact
             raise Skippable(f"{entry.url} answered 304 to an unconditional request")
+        if parse.incomplete(result.text):
+            raise Skippable(f"{entry.url} ends before </html>: the page came incomplete")
         doc = parse.document(result.text, result.url)
         bodies = doc.cssselect(BODY_SELECTOR)
+        if not bodies and (target := parse.redirect_target(doc)):
+            raise Skippable(f"{entry.url} is no article: it sends the browser on to {target}")
         if not bodies:
             raise LayoutAlarm(
                 self.name, entry.column, entry.url, BODY_SELECTOR, "the detail page has no body"
