@@ -19,6 +19,9 @@ READ_TIMEOUT = 30.0  # seconds; old CMS servers render slowly under load
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # an HTML page larger than this is not a CMS page
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # scanned PDFs of long plans reach tens of MB
 MAX_REDIRECTS = 5
+# A body trickling in slower than this (bytes a second on average, after one read timeout's
+# grace) is given up: the read timeout bounds each read, not the whole body.
+MIN_BODY_RATE = 1024
 RESPECT_ROBOTS = True
 OVERLAP_PAGES = 1  # newest list pages re-read every cycle, whatever the cursor says
 FULL_LISTING_INTERVAL = (

@@ -22,12 +22,13 @@ from typing import Any
 from bridge import audit
 from bridge.config import Settings, SourceConfig
 from bridge.deliver import DeliveryStats, drain
-from bridge.errors import BridgeError, Fatal, LayoutAlarm, Retriable, SafetyAbort, Skippable
+from bridge.errors import Fatal, LayoutAlarm, Retriable, SafetyAbort, Skippable
 from bridge.normalize import QuarantineError, normalize
 from bridge.normalize.dates import DateError, parse_date
 from bridge.normalize.hashing import content_hash
 from bridge.sources import make_source
 from bridge.sources.base import Gone, ListEntry, RawItem, Source
+from bridge.sources.fetch import RobotsDisallowed
 from bridge.state import audit_log, items, runs
 from bridge.state.db import Database
 from bridge.targets.base import Target
@@ -35,6 +36,11 @@ from bridge.targets.base import Target
 log = logging.getLogger(__name__)
 
 MAX_CONSECUTIVE_ERRORS = 5  # a site failing this often in a row is down: stop hammering it
+MAX_CONSECUTIVE_LAYOUT_MISSES = 3  # detail pages in a row without body or title: a redesign
+
+
+class SiteDown(Retriable):
+    """Too many requests in a row got no answer: stop the source, not just a column."""
 
 
 @dataclass
@@ -68,6 +74,8 @@ class SourceStats:
     withdrawn: int = 0
     withdraw_candidates: int = 0
     skipped: int = 0
+    gone: int = 0
+    columns_skipped: int = 0
     errors: int = 0
     replacement_chars: int = 0
 
@@ -88,8 +96,11 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
+        # Items the cycle could not deliver make the run a failure (cron must see it); a
+        # listed page that is gone, or a column robots.txt forbids, is only a warning.
         failed = any(
-            r.status != "ok" or r.stats.errors or r.stats.quarantined for r in self.sources
+            r.status != "ok" or r.stats.errors or r.stats.quarantined or r.stats.skipped
+            for r in self.sources
         )
         if self.delivery is not None and (self.delivery.dead or self.delivery.auth_error):
             failed = True
@@ -160,6 +171,7 @@ class _SourceRun:
         self.source_id = 0
         self.known: dict[str, items.KnownItem] = {}
         self.consecutive_errors = 0
+        self.detail_alarms = 0
         self.profile = scfg.profile()
         self.mint = scfg.org_code if ctx.settings.target.index_no == "bridge" else None
 
@@ -247,16 +259,19 @@ class _SourceRun:
 
     def _fetched(
         self, entries: list[ListEntry]
-    ) -> Iterator[tuple[ListEntry, RawItem | Gone | BridgeError]]:
+    ) -> Iterator[tuple[ListEntry, RawItem | Gone | Exception]]:
         """Detail pages fetched up to ``fetch.concurrency`` at a time (the host's cap),
-        handed back in listing order so that recording stays sequential and ordered."""
+        handed back in listing order so that recording stays sequential and ordered.
+        What went wrong with a page comes back as its exception, to be judged in order."""
 
-        def fetch(entry: ListEntry) -> RawItem | Gone | BridgeError:
+        def fetch(entry: ListEntry) -> RawItem | Gone | Exception:
             if self.ctx.stop.is_set():
                 return Skippable("stopping")
             try:
                 return self.source.fetch_item(entry)
-            except (Retriable, Skippable) as exc:
+            except Fatal:
+                raise  # the whole source is refused: nothing more to try
+            except Exception as exc:  # one page's trouble, judged by entry()
                 return exc
 
         if self.scfg.fetch.concurrency <= 1 or len(entries) <= 1:
@@ -268,7 +283,7 @@ class _SourceRun:
         futures = [self._pool.submit(fetch, e) for e in entries]
         try:
             for entry, future in zip(entries, futures, strict=True):
-                yield entry, future.result()  # a LayoutAlarm or Fatal propagates from here
+                yield entry, future.result()
         finally:
             for future in futures:
                 future.cancel()
@@ -277,13 +292,31 @@ class _SourceRun:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def entry(self, entry: ListEntry, fetched: RawItem | Gone | BridgeError) -> None:
+    def entry(self, entry: ListEntry, fetched: RawItem | Gone | Exception) -> None:
+        """Judge one fetched page: record it, or count and log why not.
+
+        - Retriable (no answer, 5xx): an error; several in a row mean the site is down;
+        - a layout alarm on one detail page (no body, no title) is skipped like any bad
+          page (a maintenance notice, a special page); several in a row without a good
+          page between them are a redesign, and stop the source with the alarm;
+        - Skippable (the server answered, but not with an article): skipped;
+        - anything else is a bug in the bridge for this page: logged with its URL (the
+          traceback at DEBUG) and counted as an error; the cycle goes on.
+        """
         if isinstance(fetched, Retriable):
             self._error(entry, str(fetched))
             return
-        if isinstance(fetched, BridgeError):
-            self.stats.skipped += 1
-            log.warning("%s: skipped %s: %s", self.scfg.name, entry.url, fetched)
+        if isinstance(fetched, LayoutAlarm):
+            self.detail_alarms += 1
+            if self.detail_alarms >= MAX_CONSECUTIVE_LAYOUT_MISSES:
+                raise fetched
+            self._skipped(entry, str(fetched))
+            return
+        if isinstance(fetched, Skippable):
+            self._skipped(entry, str(fetched))
+            return
+        if isinstance(fetched, Exception):
+            self._internal_error(entry, fetched)
             return
         raw = fetched
         self.consecutive_errors = 0
@@ -291,26 +324,43 @@ class _SourceRun:
             log.info(
                 "%s: %s answered %d; it is listed but gone", self.scfg.name, entry.url, raw.status
             )
-            self.stats.skipped += 1
+            self.stats.gone += 1
             return
+        self.detail_alarms = 0
         self.stats.fetched += 1
         self.ctx.report("fetched", source=self.scfg.name, url=entry.url)
         if raw.replacement_chars:
             self.stats.replacement_chars += raw.replacement_chars
         self.record(entry, raw)
 
+    def _skipped(self, entry: ListEntry, reason: str) -> None:
+        self.stats.skipped += 1
+        self.consecutive_errors = 0  # the server answered: it is not down
+        log.warning("%s: skipped %s: %s", self.scfg.name, entry.url, reason)
+
+    def _internal_error(self, entry: ListEntry, exc: Exception) -> None:
+        self.stats.errors += 1
+        log.error(
+            "%s: internal error on %s: %s: %s (please report it; the traceback is logged at DEBUG)",
+            self.scfg.name, entry.url, type(exc).__name__, exc,
+        )  # fmt: skip
+        log.debug("traceback for %s", entry.url, exc_info=exc)
+
     def _error(self, entry: ListEntry, message: str) -> None:
         self.stats.errors += 1
         self.consecutive_errors += 1
         log.warning("%s: %s", self.scfg.name, message)
         if self.consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
-            raise Retriable(f"{self.consecutive_errors} requests in a row failed; last: {message}")
+            raise SiteDown(f"{self.consecutive_errors} requests in a row failed; last: {message}")
 
     def record(self, entry: ListEntry, raw: RawItem) -> None:
         external_id = f"{self.scfg.name}:{raw.article_id}"
         try:
             record = normalize(raw, self.profile)
-        except QuarantineError as exc:
+        except Exception as exc:  # normalization is pure code: a failure is this page's
+            if not isinstance(exc, QuarantineError):
+                self._internal_error(entry, exc)
+                return
             self.stats.quarantined += 1
             problems = [
                 {"field": p.field, "rule": p.rule, "message": p.message} for p in exc.problems
@@ -490,8 +540,21 @@ def sync_source(
             settled = False
             try:
                 settled = run.column(column)
-            except Skippable as exc:  # robots.txt forbids the column, or its listing is unreadable
-                run.stats.skipped += 1
+            except RobotsDisallowed as exc:  # the site asks us not to: a warning, not a failure
+                run.stats.columns_skipped += 1
+                log.warning("%s: column %s skipped: %s", scfg.name, column, exc)
+            except SiteDown:
+                raise
+            except (Skippable, Retriable) as exc:  # this column's listing cannot be read now
+                if isinstance(exc, Retriable):
+                    run.stats.errors += 1
+                    run.consecutive_errors += 1
+                    if run.consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
+                        raise SiteDown(
+                            f"{run.consecutive_errors} requests in a row failed; last: {exc}"
+                        ) from None
+                else:
+                    run.stats.skipped += 1
                 log.warning("%s: column %s skipped: %s", scfg.name, column, exc)
             # A page's validators are kept only once all its entries are recorded: a 304
             # next time must never hide an entry that a stop or a failure left behind.

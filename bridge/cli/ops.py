@@ -36,6 +36,10 @@ def print_summary(summary: RunSummary, *, dry_run: bool = False) -> None:
         )
         if s.skipped or s.errors:
             line += f", {s.skipped} skipped, {s.errors} error(s)"
+        if s.gone:
+            line += f", {s.gone} listed but gone"
+        if s.columns_skipped:
+            line += f", {s.columns_skipped} column(s) skipped by robots.txt"
         click.echo(line)
         if r.message:
             click.echo(f"  {r.message}")

@@ -32,13 +32,12 @@ import urllib3
 from protego import Protego
 
 from bridge.config import FetchConfig
-from bridge.defaults import MAX_REDIRECTS
+from bridge.defaults import MAX_REDIRECTS, MIN_BODY_RATE
 from bridge.errors import Retriable, Skippable
 from bridge.sources.base import RawAttachment
 
 log = logging.getLogger(__name__)
 
-MIN_BODY_RATE = 1024  # bytes a second on average, after one read timeout's grace
 
 _CHARSET_ALIASES = {
     "gb2312": "gb18030",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -136,13 +137,15 @@ class Database:
         if not self.is_sqlite:
             return
         path = sqlite_path(self.url)
+        if path is not None:
+            _check_files(path)  # before SQLite opens them: it would "repair" what it can't read
         try:
             with self.engine.connect() as conn:
                 rows = conn.exec_driver_sql("PRAGMA integrity_check").fetchall()
         except DBAPIError as exc:
             raise StateError(
                 f"state database {path} is not a usable SQLite database ({_reason(exc)}); "
-                "it was left untouched: restore it from a backup or move it aside"
+                f"{_UNTOUCHED}"
             ) from None
         problems = [r[0] for r in rows if r[0] != "ok"]
         if problems:
@@ -182,6 +185,58 @@ class Database:
         raise StateError(
             f"state database {self.display_url} is at schema revision {current or 'none'}, "
             f"this bridge needs {head}: run `bridge db upgrade` first"
+        )
+
+
+_WAL_MAGIC = {0x377F0682: False, 0x377F0683: True}  # magic -> checksums big-endian
+_WAL_VERSION = 3007000
+_UNTOUCHED = "it was left untouched: restore it from a backup or move it aside"
+
+
+def _wal_checksum(data: bytes, big_endian: bool) -> tuple[int, int]:
+    """SQLite's WAL checksum (https://sqlite.org/fileformat2.html#walformat)."""
+    s0 = s1 = 0
+    words = struct.unpack((">" if big_endian else "<") + f"{len(data) // 4}I", data)
+    for x0, x1 in zip(words[0::2], words[1::2], strict=True):
+        s0 = (s0 + x0 + s1) & 0xFFFFFFFF
+        s1 = (s1 + x1 + s0) & 0xFFFFFFFF
+    return s0, s1
+
+
+def _check_files(path: Path) -> None:
+    """Refuse a store file that SQLite would silently treat as new or repair.
+
+    An existing empty file would be given a fresh schema (a truncated store reset without
+    a word), and a write-ahead log whose header is not one is dropped and deleted on open
+    (losing the evidence, and any commits in it). A torn last frame after a crash is
+    normal and stays accepted: only the header is checked.
+    """
+    if path.is_dir():
+        raise StateError(f"state database {path} is a directory, not a file; {_UNTOUCHED}")
+    if path.exists() and path.stat().st_size == 0:
+        raise StateError(
+            f"state database {path} is an empty file (truncated?); {_UNTOUCHED}, "
+            "or delete it to start a new store"
+        )
+    wal = Path(f"{path}-wal")
+    if not wal.exists() or wal.stat().st_size == 0:
+        return
+    with wal.open("rb") as f:
+        header = f.read(32)
+    damaged = len(header) < 32
+    if not damaged:
+        magic, version = struct.unpack(">II", header[:8])
+        big_endian = _WAL_MAGIC.get(magic)
+        damaged = (
+            big_endian is None
+            or version != _WAL_VERSION
+            or _wal_checksum(header[:24], big_endian) != struct.unpack(">II", header[24:32])
+        )
+    if damaged:
+        raise StateError(
+            f"the write-ahead log {wal} of state database {path} is damaged (its header is "
+            f"not a SQLite WAL header); both files were left untouched: restore them from a "
+            "backup or move them aside"
         )
 
 

@@ -499,11 +499,6 @@ def held_ids(config: Path) -> set[str]:
         return {r[0] for r in rows}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pipeline.py: a LayoutAlarm from one detail page stops the whole source",
-)
 def test_one_page_without_body_or_title_does_not_stop_the_cycle(small_site, cli):
     maintenance = (
         '<!DOCTYPE html><html><head><meta charset="utf-8"><title>系统维护</title></head>'
@@ -521,11 +516,6 @@ def test_one_page_without_body_or_title_does_not_stop_the_cycle(small_site, cli)
     assert f"yyedu:{fine(3).page.article_id}" in held_ids(config)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pipeline.py: a Retriable list page stops the source instead of that column",
-)
 def test_a_list_page_answering_500_skips_only_its_column(small_site, cli):
     listing = BadListing("status-500", lambda data: status(500), "500 for the list page", 1)
     config = small_site([], (listing,))
@@ -534,11 +524,6 @@ def test_a_list_page_answering_500_skips_only_its_column(small_site, cli):
     assert len(held_ids(config)) == 3, result.both  # the other columns were read
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pipeline.py: RunSummary.exit_code ignores skipped items",
-)
 def test_a_cycle_that_skipped_a_page_exits_1(small_site, cli):
     config = small_site([page(1, "empty-200", lambda p: Body(b""))])
     result = cli("--config", str(config), "sync", "--once")
@@ -546,11 +531,6 @@ def test_a_cycle_that_skipped_a_page_exits_1(small_site, cli):
     assert result.code == 1, result.both
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="pipeline.py: pages the server answered (skipped) do not end a run of errors",
-)
 def test_errors_between_answered_pages_are_not_a_site_down(small_site, cli):
     corpus = [
         page(n, "status-500", lambda p: status(500))
