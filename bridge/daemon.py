@@ -81,6 +81,7 @@ class Daemon:
         self.source_locks: dict[str, threading.Lock] = {}
         self.status_line = "starting"
         self.worker_id = ""
+        self.fresh_sources: set[str] = set()
         self.is_leader = False
         self.leader_conn: Connection | None = None
 
@@ -195,6 +196,7 @@ class Daemon:
     def _schedule_sources(self, scheduler: BlockingScheduler) -> None:
         now = datetime.now(UTC)
         jitter = self.settings.daemon.jitter
+        self.fresh_sources = {source.name for source in self.settings.sources}
         for i, source in enumerate(self.settings.sources):
             self.source_locks.setdefault(source.name, threading.Lock())
             trigger = (
@@ -221,7 +223,11 @@ class Daemon:
             self._audit_skip(f"source:{name}", "overlap: a resync of this source is running")
             return
         try:
-            if self.stopping.is_set() or not self._claim(name):
+            # The first run after a start or a reload crawls whatever the other workers did
+            # lately (an operator restarting expects a cycle); later ones keep the spacing.
+            first = name in self.fresh_sources
+            self.fresh_sources.discard(name)
+            if self.stopping.is_set() or not self._claim(name, min_gap=0.0 if first else None):
                 return
             try:
                 ctx = self._context(progress=self._lease_keeper(name))

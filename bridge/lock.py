@@ -128,3 +128,43 @@ def _parse(text_: str) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def live_workers(db: Database, lease: float) -> list[str]:
+    """Workers of a PostgreSQL store that heartbeated within ``lease`` seconds."""
+    from datetime import timedelta
+
+    from bridge.state import cluster
+
+    cutoff = datetime.now(UTC) - timedelta(seconds=lease)
+    with db.read() as s:
+        return [w.id for w in cluster.workers(s) if w.heartbeat_at >= cutoff]
+
+
+class WorkersRunning(BridgeError):
+    """A foreground cycle would crawl beside the daemons: ask them instead."""
+
+    exit_code = 2
+
+    def __init__(self, workers: list[str], what: str) -> None:
+        self.workers = workers
+        super().__init__(
+            f"{what}: {len(workers)} bridge run worker(s) use this state store "
+            f"({', '.join(workers)}); ask them with `bridge resync` instead"
+        )
+
+
+def foreground_guard(db: Database, lease: float, role: str, what: str) -> StoreLock | None:
+    """Make sure no daemon works on the store while a command runs a cycle itself.
+
+    SQLite: take the store lock (a daemon holds it while it runs). PostgreSQL: refuse
+    while workers heartbeat. Returns the lock to release, if one was taken.
+    """
+    if db.is_sqlite:
+        lock = StoreLock(db, role=role)
+        lock.acquire(what)
+        return lock
+    running = live_workers(db, lease)
+    if running:
+        raise WorkersRunning(running, what)
+    return None

@@ -66,7 +66,7 @@ def columns_toml(style: str = "trs") -> str:
 
 
 def config_text(
-    state: Path,
+    state: Path | str,
     site_url: str,
     portal_url: str,
     *,
@@ -79,7 +79,7 @@ def config_text(
 ) -> str:
     return f"""
 [bridge]
-state_url = "sqlite:///{state}"
+state_url = "{state if isinstance(state, str) else f"sqlite:///{state}"}"
 operator = "bridge tests"
 log_level = "INFO"
 
@@ -111,17 +111,90 @@ circuit_cooldown = "0.5s"
 """
 
 
+# --- the state store under test ------------------------------------------------------------
+# `pytest --state-backend=postgresql` (or BRIDGE_TEST_STATE=postgresql) runs every test
+# whose state store is the `state_url` fixture (all that write a config with write_config)
+# against a fresh PostgreSQL database instead of a SQLite file; tests of SQLite itself (its
+# files, WAL, flock) are marked `sqlite_only`. Tests with no state store, or with their own
+# PostgreSQL (workers, cluster, exchange-db), run in the default run only.
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--state-backend",
+        choices=("sqlite", "postgresql"),
+        default=os.environ.get("BRIDGE_TEST_STATE", "sqlite"),
+        help="state store for the tests that write a config (default: sqlite)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL run keeps the tests whose state store follows --state-backend
+    (they ask for the `state_url` fixture, directly or through `write_config`)."""
+    if config.getoption("--state-backend") != "postgresql":
+        return
+    kept = [
+        i
+        for i in items
+        if "state_url" in getattr(i, "fixturenames", ())
+        and i.get_closest_marker("sqlite_only") is None
+    ]
+    config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+    items[:] = kept
+
+
 @pytest.fixture
-def write_config(tmp_path: Path) -> Callable[..., Path]:
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.config.getoption("--state-backend") == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, state_url: str) -> Callable[..., Path]:
     def write(box: Sandbox, name: str = "bridge.toml", **kwargs: str) -> Path:
         path = tmp_path / name
         path.write_text(
-            config_text(tmp_path / "state.db", box.site_url, box.portal_url, **kwargs),
+            config_text(state_url, box.site_url, box.portal_url, **kwargs),
             encoding="utf-8",
         )
         return path
 
     return write
+
+
+def _state_url_of(config: Path) -> str:
+    import tomllib
+
+    return str(tomllib.loads(config.read_text(encoding="utf-8"))["bridge"]["state_url"])
+
+
+def state_rows(config: Path, sql: str, **params: object) -> list[tuple]:
+    """Rows of a query on the state store a config names (SQLite or PostgreSQL)."""
+    from sqlalchemy import text
+
+    from bridge.state.db import Database
+
+    db = Database(_state_url_of(config))
+    try:
+        with db.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql), params)]
+    finally:
+        db.dispose()
+
+
+def state_execute(config: Path, sql: str, **params: object) -> None:
+    """Change the state store behind the bridge's back (to damage it on purpose)."""
+    from sqlalchemy import text
+
+    from bridge.state.db import Database
+
+    db = Database(_state_url_of(config))
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text(sql), params)
+    finally:
+        db.dispose()
 
 
 @dataclass

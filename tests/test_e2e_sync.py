@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 import requests
+from conftest import state_execute, state_rows
 
 from bridge.sandbox.portal import SANDBOX_SECRET
 from bridge.sandbox.site import load_manifest, publish
@@ -77,14 +76,15 @@ def test_audit_verify_names_the_edited_row(sandbox, write_config, cli, tmp_path)
     assert cli("--config", str(config), "sync", "--once").code == 0
     assert cli("--config", str(config), "audit", "verify").code == 0
 
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        row_id = conn.execute(
-            "SELECT id FROM audit_events WHERE event = 'delivery.confirmed' ORDER BY id LIMIT 1 OFFSET 2"
-        ).fetchone()[0]
-        conn.execute(
-            "UPDATE audit_events SET details = replace(details, 'created', 'updated') WHERE id = ?",
-            (row_id,),
-        )
+    [(row_id,)] = state_rows(
+        config,
+        "SELECT id FROM audit_events WHERE event = 'delivery.confirmed' ORDER BY id LIMIT 1 OFFSET 2",
+    )
+    state_execute(
+        config,
+        "UPDATE audit_events SET details = replace(details, 'created', 'updated') WHERE id = :id",
+        id=row_id,
+    )
     broken = cli("--config", str(config), "audit", "verify")
     assert broken.code == 1
     assert f"audit chain broken at row {row_id}: its content does not match its hash" in broken.err
@@ -108,9 +108,6 @@ def test_wrong_secret_is_one_clear_line_and_nothing_is_delivered(
     assert box.portal.store.count() == 0
     stats = requests.get(box.portal_url + "sandbox/stats", timeout=10).json()
     assert stats["total"] == 1  # stopped at the first refusal: no storm of bad requests
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        states = dict(
-            conn.execute("SELECT status, count(*) FROM deliveries GROUP BY status").fetchall()
-        )
+    states = dict(state_rows(config, "SELECT status, count(*) FROM deliveries GROUP BY status"))
     assert states == {"pending": 4}
     assert "not-the-portal-secret-0123456789" not in result.both

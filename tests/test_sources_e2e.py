@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 import requests
+from conftest import state_rows
 
 from bridge.sandbox.site import columns_toml, edit, load_manifest, publish, relayout
 
@@ -130,10 +130,7 @@ def test_a_relayout_is_a_layout_alarm_with_no_delivery(sandbox, write_config, cl
     assert status["sources"][0]["result"] == "alarm"
     events = cli("--config", str(config), "audit", "--event", "layout.alarm", "--format", "json")
     assert len(events.out.splitlines()) == 1
-    with sqlite3.connect(tmp_path / "state.db") as conn:
-        assert conn.execute("SELECT count(*) FROM items WHERE status = 'withdrawn'").fetchone() == (
-            0,
-        )
+    assert state_rows(config, "SELECT count(*) FROM items WHERE status = 'withdrawn'") == [(0,)]
     resync = cli("--config", str(config), "resync")
     assert resync.code == 1  # still an alarm: a resync never withdraws on an empty listing
 

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from bridge import audit
 from bridge.cli import App
-from bridge.lock import StoreLock
+from bridge.lock import foreground_guard
 from bridge.pipeline import Context, RunSummary, run_once
 from bridge.state import audit_log, cluster, items, outbox, runs
 from bridge.state import resync as resync_queue
@@ -120,7 +120,9 @@ def sync(
       bridge --config config/sandbox.toml sync --once
     """
     ctx = make_context(app)
-    with StoreLock(ctx.db, role=f"bridge sync ({app.actor})"):
+    lease = ctx.settings.daemon.lease
+    lock = foreground_guard(ctx.db, lease, f"bridge sync ({app.actor})", "cannot run a cycle here")
+    try:
         summary = run_once(
             ctx,
             sources=list(sources) or None,
@@ -128,6 +130,9 @@ def sync(
             force=force,
             deliver_for=deliver_for,
         )
+    finally:
+        if lock is not None:
+            lock.release()
     print_summary(summary)
     raise SystemExit(summary.exit_code)
 
@@ -172,7 +177,7 @@ def resync(
       bridge resync --source yyedu --since 2026-01-01 --dry-run
       bridge resync --reason "portal outage on 11-20" --wait
     """
-    from bridge.lock import LockHeld
+    from bridge.lock import LockHeld, WorkersRunning
 
     settings = app.settings()
     for name in sources:
@@ -184,12 +189,17 @@ def resync(
         "dry_run": dry_run,
         "force": force,
     }
-    lock = StoreLock(app.db(), role=f"bridge resync ({app.actor})")
+    lease = settings.daemon.lease
     try:
-        lock.acquire()
+        lock = foreground_guard(
+            app.db(), lease, f"bridge resync ({app.actor})", "cannot resync here"
+        )
     except LockHeld as held:
         if held.holder.get("role") != "daemon":
-            raise
+            raise  # another command's foreground cycle: try again when it is done
+        _queue_resync(app, params, reason, wait)
+        return
+    except WorkersRunning:
         _queue_resync(app, params, reason, wait)
         return
     try:
@@ -213,7 +223,8 @@ def resync(
             kind="resync",
         )
     finally:
-        lock.release()
+        if lock is not None:
+            lock.release()
     print_summary(summary, dry_run=dry_run)
     raise SystemExit(summary.exit_code)
 

@@ -122,19 +122,22 @@ def allocate_index_no(session: Session, org_code: str, year: int) -> str:
     transaction holds the write lock (BEGIN IMMEDIATE); on PostgreSQL the UPDATE takes
     the row lock, so concurrent allocators queue instead of colliding.
     """
-    result = session.execute(
+    bump = (
         update(IndexSerialRow)
         .where(IndexSerialRow.org_code == org_code, IndexSerialRow.year == year)
         .values(next_serial=IndexSerialRow.next_serial + 1)
         .returning(IndexSerialRow.next_serial)
-    ).scalar_one_or_none()
+    )
+    result = session.execute(bump).scalar_one_or_none()
     if result is None:
-        session.add(IndexSerialRow(org_code=org_code, year=year, next_serial=2))
-        session.flush()
-        serial = 1
-    else:
-        serial = result - 1
-    return format_index_no(org_code, year, serial)
+        try:
+            with session.begin_nested():  # the year's first number: another process may race us
+                session.add(IndexSerialRow(org_code=org_code, year=year, next_serial=2))
+                session.flush()
+            return format_index_no(org_code, year, 1)
+        except IntegrityError:
+            result = session.execute(bump).scalar_one()  # theirs is in: take the next one
+    return format_index_no(org_code, year, result - 1)
 
 
 @dataclass(frozen=True)

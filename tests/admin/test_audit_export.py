@@ -26,10 +26,10 @@ MOMENTS = [  # UTC; the day boundary in Asia/Shanghai is 16:00 UTC
 
 
 @pytest.fixture
-def trail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def trail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state_url: str) -> Path:
     """A trail with events at chosen moments (the clock of the audit call is pinned)."""
-    state = tmp_path / "state.db"
-    db = open_database(f"sqlite:///{state}")
+    state = state_url
+    db = open_database(state)
     for n, moment in enumerate(MOMENTS, 1):
         monkeypatch.setattr(audit_log, "utcnow", lambda m=moment: m)
         with db.write() as s:
@@ -51,7 +51,7 @@ def export(cli, config: Path, day: str, out: Path):
     return cli("--config", str(config), "audit", "export", "--date", day, "--out", str(out))
 
 
-def test_export_takes_the_shanghai_day_and_verifies_offline(trail, cli, tmp_path):
+def test_export_takes_the_shanghai_day_and_verifies_offline(trail, cli, tmp_path, state_url):
     out = tmp_path / "exports"
     result = export(cli, trail, "2026-11-27", out)
     assert result.code == 0, result.both
@@ -65,7 +65,7 @@ def test_export_takes_the_shanghai_day_and_verifies_offline(trail, cli, tmp_path
     assert rows[0]["ts"] == "2026-11-26T16:00:00+00:00"
     assert rows[0]["details"] == '{"n":3,"title":"关于做好招生工作的通知"}'  # as hashed
     digest = json.loads((out / "audit-2026-11-27.digest.json").read_text(encoding="utf-8"))
-    db = open_database(f"sqlite:///{tmp_path / 'state.db'}")
+    db = open_database(state_url)
     with db.read() as s:
         chain = {e.id: e for e in audit_log.iter_chain(s)}
         exported = audit_log.query(s, audit_log.AuditFilter(events=("audit.exported",)))

@@ -80,10 +80,10 @@ YEAR_2025 = [
 ]  # fmt: skip
 
 
-def build_year(path: Path) -> None:
+def build_year(url: str) -> None:
     """The items above through the state package, plus a withdrawal, a quarantined item
     and a repeal recorded in 2025."""
-    db = open_database(f"sqlite:///{path}")
+    db = open_database(url)
     b = StateBuilder(db)
     records = {}
     for key, title, published, confirmed, fields in YEAR_2025:
@@ -97,10 +97,10 @@ def build_year(path: Path) -> None:
 
 
 @pytest.fixture
-def year_config(tmp_path: Path) -> Path:
-    build_year(tmp_path / "state.db")
+def year_config(tmp_path: Path, state_url: str) -> Path:
+    build_year(state_url)
     path = tmp_path / "bridge.toml"
-    text = config_text(tmp_path / "state.db", "http://127.0.0.1:9/", "http://127.0.0.1:9/")
+    text = config_text(state_url, "http://127.0.0.1:9/", "http://127.0.0.1:9/")
     path.write_text(text, encoding="utf-8")
     return path
 

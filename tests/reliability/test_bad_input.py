@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -39,6 +38,7 @@ from badpages import (
     Page,
     status,
 )
+from conftest import state_rows
 
 from bridge.catalog import NormalizeProfile
 from bridge.errors import Skippable
@@ -298,11 +298,10 @@ def log_line(stderr: str, message: str) -> list[str]:
     return [line for line in stderr.splitlines() if pattern.match(line)]
 
 
-def quarantine_of(state: Path) -> dict[str, dict[str, Any]]:
-    with sqlite3.connect(state) as conn:
-        rows = conn.execute(
-            "SELECT external_id, quarantine FROM items WHERE quarantine IS NOT NULL"
-        ).fetchall()
+def quarantine_of(config: Path) -> dict[str, dict[str, Any]]:
+    rows = state_rows(
+        config, "SELECT external_id, quarantine FROM items WHERE quarantine IS NOT NULL"
+    )
     return {eid: json.loads(reason) for eid, reason in rows}
 
 
@@ -370,7 +369,7 @@ def _corpus_run(site: BadSite, box: Any, write_config: Any, cli: Any, tmp_path: 
         if message is not None:
             url = re.escape(site.url + item.path.lstrip("/"))
             assert len(log_line(run.err, message.format(url=url))) == 1, message
-    delivered = _check_corpus(site, run.err, held, quarantine_of(tmp_path / "state.db"))
+    delivered = _check_corpus(site, run.err, held, quarantine_of(config))
     delivered += _check_listings(site, run.err, held)
     assert all(f"yyedu:{p.article_id}" in held for p in site.controls)
     assert len(held) == len(before) + delivered + len(site.controls)
@@ -493,10 +492,10 @@ def fine(n: int) -> BadPage:
 
 
 def held_ids(config: Path) -> set[str]:
-    state = config.parent / "state.db"
-    with sqlite3.connect(state) as conn:
-        rows = conn.execute("SELECT external_id FROM items WHERE content_hash IS NOT NULL")
-        return {r[0] for r in rows}
+    return {
+        r[0]
+        for r in state_rows(config, "SELECT external_id FROM items WHERE content_hash IS NOT NULL")
+    }
 
 
 def test_one_page_without_body_or_title_does_not_stop_the_cycle(small_site, cli):

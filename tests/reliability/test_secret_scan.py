@@ -12,13 +12,12 @@ so a leak of any ten characters of one is found, not only of the whole.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -117,7 +116,8 @@ def _scan(box, write_config, tmp_path: Path) -> None:
     pg_url = f"postgresql://bridge:{SECRETS['PostgreSQL password']}@127.0.0.1:{free_port()}/bridge"
     pg = tmp_path / "pg.toml"
     pg.write_text(
-        config.read_text().replace(f"sqlite:///{tmp_path / 'state.db'}", pg_url), encoding="utf-8"
+        re.sub(r'state_url = "[^"]*"', f'state_url = "{pg_url}"', config.read_text()),
+        encoding="utf-8",
     )
     mistakes = tmp_path / "mistakes.toml"
     mistakes.write_text(
@@ -163,8 +163,7 @@ def _scan(box, write_config, tmp_path: Path) -> None:
     _daemon(scan, config, port, log)
     scan.add("daemon log", log.read_text(encoding="utf-8"))
 
-    with closing(sqlite3.connect(tmp_path / "state.db")) as conn:
-        dump = "\n".join(conn.iterdump())
+    dump = dump_store(config)
     assert "audit_events" in dump
     scan.add("state store (every table)", dump)
 
@@ -214,3 +213,24 @@ def _daemon(scan: Scan, config: Path, port: int, log: Path) -> None:
                 proc.kill()
                 proc.wait()
     assert "Traceback" not in log.read_text(encoding="utf-8")
+
+
+def dump_store(config: Path) -> str:
+    """Every row of every table of the state store, as text (SQLite or PostgreSQL)."""
+    from sqlalchemy import inspect
+
+    import tomllib
+
+    from bridge.state.db import Database
+
+    db = Database(tomllib.loads(config.read_text(encoding="utf-8"))["bridge"]["state_url"])
+    try:
+        with db.engine.connect() as conn:
+            lines = []
+            for table in sorted(inspect(conn).get_table_names()):
+                lines.append(f"-- {table}")
+                for row in conn.exec_driver_sql(f'SELECT * FROM "{table}"'):
+                    lines.append(repr(tuple(row)))
+        return "\n".join(lines)
+    finally:
+        db.dispose()

@@ -5,21 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
-from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bridge import audit
 from bridge.state import audit_log
 from bridge.state.audit_log import AuditFilter
-from bridge.state.db import open_database
+from bridge.state.db import Database, open_database
 
 
 @pytest.fixture
-def trail(tmp_path: Path) -> Path:
-    path = tmp_path / "audit.db"
-    db = open_database(f"sqlite:///{path}")
+def trail(state_url: str) -> str:
+    """A store (SQLite or PostgreSQL: --state-backend) with 18 chained events."""
+    db = open_database(state_url)
     events = [audit.RUN_STARTED, audit.ITEM_DISCOVERED, audit.RECORD_CHANGED, audit.DELIVERY_SENT,
               audit.DELIVERY_CONFIRMED, audit.RUN_FINISHED]  # fmt: skip
     for n in range(3):
@@ -29,11 +28,19 @@ def trail(tmp_path: Path) -> Path:
                                  item=f"yyedu:t{n}" if event.startswith(("item", "record", "delivery")) else None,
                                  details={"n": n, "标题": "关于做好招生工作的通知"})  # fmt: skip
     db.dispose()
-    return path
+    return state_url
 
 
-def verify(path: Path) -> audit.VerifyResult:
-    db = open_database(f"sqlite:///{path}")
+def tamper(url: str, sql: str, **params: object) -> None:
+    """Change the trail behind the bridge's back, as someone with database access could."""
+    db = Database(url)
+    with db.engine.begin() as conn:
+        conn.execute(text(sql), params)
+    db.dispose()
+
+
+def verify(url: str) -> audit.VerifyResult:
+    db = open_database(url)
     with db.read() as s:
         result = audit.verify_chain(audit_log.iter_chain(s), head=audit_log.head(s))
     db.dispose()
@@ -47,8 +54,7 @@ def test_intact_trail_verifies(trail):
 
 
 def test_edited_row(trail):
-    with sqlite3.connect(trail) as conn:
-        conn.execute("UPDATE audit_events SET actor = 'cli:mallory' WHERE id = 7")
+    tamper(trail, "UPDATE audit_events SET actor = 'cli:mallory' WHERE id = 7")
     result = verify(trail)
     assert (result.ok, result.first_bad_id) == (False, 7)
     assert (
@@ -58,33 +64,35 @@ def test_edited_row(trail):
 
 
 def test_deleted_row(trail):
-    with sqlite3.connect(trail) as conn:
-        conn.execute("DELETE FROM audit_events WHERE id = 10")
+    tamper(trail, "DELETE FROM audit_events WHERE id = 10")
     result = verify(trail)
     assert (result.ok, result.first_bad_id) == (False, 11)
     assert "does not follow row 9" in result.message
 
 
 def test_reordered_rows(trail):
-    with sqlite3.connect(trail) as conn:
+    columns = "ts, actor, event, source, item, run_id, details, prev_hash, hash"
+    db = Database(trail)
+    with db.engine.begin() as conn:
         rows = {
             r[0]: r[1:]
             for r in conn.execute(
-                "SELECT id, ts, actor, event, source, item, run_id, details, prev_hash, hash FROM audit_events WHERE id IN (4, 5)"
+                text(f"SELECT id, {columns} FROM audit_events WHERE id IN (4, 5)")
             )
         }
+        sets = ", ".join(f"{c} = :{c}" for c in columns.split(", "))
         for target, source in ((4, 5), (5, 4)):
+            values = dict(zip(columns.split(", "), rows[source], strict=True))
             conn.execute(
-                "UPDATE audit_events SET ts=?, actor=?, event=?, source=?, item=?, run_id=?, details=?, prev_hash=?, hash=? WHERE id=?",
-                (*rows[source], target),
+                text(f"UPDATE audit_events SET {sets} WHERE id = :id"), {**values, "id": target}
             )
+    db.dispose()
     result = verify(trail)
     assert (result.ok, result.first_bad_id) == (False, 4)
 
 
 def test_rows_cut_off_the_end(trail):
-    with sqlite3.connect(trail) as conn:
-        conn.execute("DELETE FROM audit_events WHERE id > 15")
+    tamper(trail, "DELETE FROM audit_events WHERE id > 15")
     result = verify(trail)
     assert (result.ok, result.first_bad_id) == (False, 16)
     assert result.message == (
@@ -95,14 +103,13 @@ def test_rows_cut_off_the_end(trail):
 def test_verify_command_exit_codes(trail, tmp_path, cli):
     config = tmp_path / "c.toml"
     config.write_text(
-        f'[bridge]\nstate_url = "sqlite:///{trail}"\n[[sources]]\nname = "yyedu"\nbase_url = "http://x/"\n'
+        f'[bridge]\nstate_url = "{trail}"\n[[sources]]\nname = "yyedu"\nbase_url = "http://x/"\n'
         'publisher = "p"\norg_code = "002949236"\n[[sources.columns]]\nkey = "k"\npath = "k/"\n'
         '[target]\nurl = "http://y/"\nkey = "k"\nsecret = "s"\n'
     )
     ok = cli("--config", str(config), "audit", "verify")
     assert (ok.code, ok.out.strip()) == (0, "audit trail intact: 18 events verified")
-    with sqlite3.connect(trail) as conn:
-        conn.execute("UPDATE audit_events SET details = '{}' WHERE id = 3")
+    tamper(trail, "UPDATE audit_events SET details = '{}' WHERE id = 3")
     bad = cli("--config", str(config), "audit", "verify")
     assert bad.code == 1
     assert (
@@ -114,7 +121,7 @@ def test_verify_command_exit_codes(trail, tmp_path, cli):
 def test_audit_filters_and_formats(trail, tmp_path, cli):
     config = tmp_path / "c.toml"
     config.write_text(
-        f'[bridge]\nstate_url = "sqlite:///{trail}"\n[[sources]]\nname = "yyedu"\nbase_url = "http://x/"\n'
+        f'[bridge]\nstate_url = "{trail}"\n[[sources]]\nname = "yyedu"\nbase_url = "http://x/"\n'
         'publisher = "p"\norg_code = "002949236"\n[[sources.columns]]\nkey = "k"\npath = "k/"\n'
         '[target]\nurl = "http://y/"\nkey = "k"\nsecret = "s"\n'
     )
@@ -153,7 +160,7 @@ def test_audit_filters_and_formats(trail, tmp_path, cli):
     ]
     assert [r[0] for r in rows[1:]] == ["17", "18"]
 
-    db = open_database(f"sqlite:///{trail}")
+    db = open_database(trail)
     with db.read() as s:
         first = audit_log.query(s, AuditFilter(), limit=1)[0]
     db.dispose()

@@ -76,24 +76,24 @@ def test_old_schema_names_the_command_to_run(tmp_path, cli):
     assert "Traceback" not in result.err
 
 
-def _allocate(path: str, n: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    db = open_database(f"sqlite:///{path}")
+def _allocate(url: str, n: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    db = open_database(url)
     got = []
     for _ in range(n):
         with db.write() as s:
             got.append(items.allocate_index_no(s, "002949236", 2026))
             audit_log.append(s, audit.INDEX_NO_MINTED, actor=f"p{n}", details={"index_no": got[-1]})
+    db.dispose()
     out.put(got)
 
 
-def test_writers_in_four_processes_never_hit_database_is_locked(tmp_path):
-    """BEGIN IMMEDIATE + busy timeout: concurrent writers queue instead of failing, and the
-    index serials they allocate are unique and contiguous."""
-    path = tmp_path / "shared.db"
-    open_database(url(path)).dispose()
+def test_writers_in_four_processes_never_hit_database_is_locked(state_url):
+    """BEGIN IMMEDIATE + busy timeout (SQLite) or row locks (PostgreSQL): concurrent writers
+    queue instead of failing, and the index serials they allocate are unique and contiguous."""
+    open_database(state_url).dispose()
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_allocate, args=(str(path), 40, out)) for _ in range(4)]
+    procs = [ctx.Process(target=_allocate, args=(state_url, 40, out)) for _ in range(4)]
     for p in procs:
         p.start()
     results = [out.get(timeout=120) for _ in procs]
@@ -104,7 +104,7 @@ def test_writers_in_four_processes_never_hit_database_is_locked(tmp_path):
     serials = sorted(int(no.rsplit("-", 1)[1]) for no in allocated)
     assert serials == list(range(1, 161))
     assert all(no.startswith("002949236/2026-") for no in allocated)
-    db = open_database(url(path))
+    db = open_database(state_url)
     with db.read() as s:
         assert audit.verify_chain(audit_log.iter_chain(s), head=audit_log.head(s)).ok
     db.dispose()
