@@ -217,9 +217,9 @@ def _daemon(scan: Scan, config: Path, port: int, log: Path) -> None:
 
 def dump_store(config: Path) -> str:
     """Every row of every table of the state store, as text (SQLite or PostgreSQL)."""
-    from sqlalchemy import inspect
-
     import tomllib
+
+    from sqlalchemy import inspect
 
     from bridge.state.db import Database
 
