@@ -140,6 +140,30 @@ def allocate_index_no(session: Session, org_code: str, year: int) -> str:
     return format_index_no(org_code, year, result - 1)
 
 
+def _enqueue(
+    session: Session, item_id: int, version_id: int | None, action: str, target: str
+) -> DeliveryRow:
+    """A pending delivery for the item. One still waiting is superseded by it: the
+    portal gets the newest state, never an older one after a newer."""
+    now = utcnow()
+    session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.item_id == item_id,
+            DeliveryRow.status == "pending",
+            DeliveryRow.target == target,
+        )
+        .values(status="superseded", updated_at=now)
+    )
+    delivery = DeliveryRow(
+        item_id=item_id, version_id=version_id, action=action, target=target,
+        status="pending", next_attempt_at=now,
+    )  # fmt: skip
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
 @dataclass(frozen=True)
 class RecordOutcome:
     """What recording a normalized record did: new, changed, or unchanged."""
@@ -257,26 +281,7 @@ def record_version(
     )
     session.add(version)
     session.flush()
-    # An older version still waiting is replaced by this one: the portal gets the newest.
-    session.execute(
-        update(DeliveryRow)
-        .where(
-            DeliveryRow.item_id == item.id,
-            DeliveryRow.status == "pending",
-            DeliveryRow.target == target,
-        )
-        .values(status="superseded", updated_at=now)
-    )
-    delivery = DeliveryRow(
-        item_id=item.id,
-        version_id=version.id,
-        action="put",
-        target=target,
-        status="pending",
-        next_attempt_at=now,
-    )
-    session.add(delivery)
-    session.flush()
+    delivery = _enqueue(session, item.id, version.id, "put", target)
     audit_log.append(
         session,
         audit.RECORD_CHANGED,
@@ -364,28 +369,9 @@ def withdraw(
     item = _item_for_update(session, external_id)
     if item is None or item.status == "withdrawn":
         return None
-    now = utcnow()
     item.status = "withdrawn"
     item.content_hash = None
-    session.execute(
-        update(DeliveryRow)
-        .where(
-            DeliveryRow.item_id == item.id,
-            DeliveryRow.status == "pending",
-            DeliveryRow.target == target,
-        )
-        .values(status="superseded", updated_at=now)
-    )
-    delivery = DeliveryRow(
-        item_id=item.id,
-        version_id=None,
-        action="delete",
-        target=target,
-        status="pending",
-        next_attempt_at=now,
-    )
-    session.add(delivery)
-    session.flush()
+    delivery = _enqueue(session, item.id, None, "delete", target)
     audit_log.append(
         session,
         audit.ITEM_WITHDRAWN,
