@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -49,6 +50,22 @@ class DeliveryStats:
     @property
     def confirmed(self) -> int:
         return self.created + self.updated + self.unchanged + self.withdrawn
+
+    def merge(self, other: DeliveryStats) -> None:
+        """Add another sender's counts to these."""
+        for name in (
+            "sent",
+            "created",
+            "updated",
+            "unchanged",
+            "withdrawn",
+            "uploaded",
+            "failed",
+            "dead",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.circuit_open = self.circuit_open or other.circuit_open
+        self.auth_error = self.auth_error or other.auth_error
 
 
 def backoff_delay(cfg: Any, attempt: int, retry_after: float | None) -> float:
@@ -133,54 +150,111 @@ class Breaker:
                 )
 
 
-def drain(ctx: Context, *, wait: float = 0.0) -> DeliveryStats:
-    """Send due deliveries until none is left; with ``wait`` > 0, also wait up to that many
-    seconds for retries and circuit cooldowns that fall due."""
+def drain(
+    ctx: Context, *, wait: float = 0.0, while_running: threading.Event | None = None
+) -> DeliveryStats:
+    """Send due deliveries until none is left, ``delivery.concurrency`` at a time.
+
+    With ``wait`` > 0, also wait up to that many seconds for retries and circuit
+    cooldowns that fall due. With ``while_running``, keep going while that event is set
+    (a crawl still recording new versions), so delivery overlaps discovery.
+    """
     stats = DeliveryStats()
-    breaker = Breaker(ctx)
-    cfg = ctx.settings.delivery
-    deadline = time.monotonic() + wait
     with ctx.db.write() as s:
         freed = outbox.release_dead_owners(s, ctx.owner.rsplit(":", 1)[0], _pid_alive)
     if freed:
         log.info("%d delivery(ies) left in flight by a process that died are queued again", freed)
-    while not ctx.stop.is_set():
-        allowed, pause, state = breaker.check()
-        if not allowed:
-            stats.circuit_open = state == "open"
-            if time.monotonic() + pause <= deadline:
-                ctx.stop.wait(pause)
-                continue
-            break
-        with ctx.db.write() as s:
-            batch = outbox.claim(
-                s,
-                target=breaker.target,
-                owner=ctx.owner,
-                lease_seconds=cfg.lease_seconds,
-                limit=1 if state == "half-open" else cfg.batch,
-            )
-        if not batch:
-            with ctx.db.read() as s:
-                due = outbox.next_due(s, breaker.target)
-            if due is None:
-                break
-            until_due = (due - utcnow()).total_seconds()
-            if time.monotonic() + until_due > deadline:
-                break
-            ctx.stop.wait(max(until_due, 0.05))
-            continue
-        for i, claimed in enumerate(batch):
-            if ctx.stop.is_set():
-                _release(ctx, batch[i:])
-                break
-            outcome = deliver_one(ctx, claimed, breaker, stats)
-            if outcome in ("retry", "auth"):
-                _release(ctx, batch[i + 1 :])
-                break
-        if stats.auth_error:
-            break
+    deadline = time.monotonic() + wait
+    workers = max(1, ctx.settings.delivery.concurrency)
+    lock, shared = threading.Lock(), _Shared()
+    if workers == 1:
+        _drain_loop(ctx, stats, deadline, while_running, lock, shared)
+        return stats
+    threads = [
+        threading.Thread(target=_drain_loop, args=(ctx, stats, deadline, while_running, lock, shared),
+                         name=f"deliver-{n}", daemon=True)
+        for n in range(workers)
+    ]  # fmt: skip
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
     return stats
+
+
+@dataclass
+class _Shared:
+    """What the senders of one drain tell each other."""
+
+    troubles: int = 0  # failures so far: a change sends every sender back to the breaker
+
+
+def _drain_loop(
+    ctx: Context,
+    stats: DeliveryStats,
+    deadline: float,
+    while_running: threading.Event | None,
+    lock: threading.Lock,
+    shared: _Shared,
+) -> None:
+    """One sender: claim a few due deliveries, send them in turn, until there are none.
+
+    Several senders share the outbox safely: a claim takes rows under a lease, and an
+    item never has two claimable deliveries at once (per-item order holds)."""
+    breaker = Breaker(ctx)
+    cfg = ctx.settings.delivery
+    own = DeliveryStats()
+    try:
+        while not ctx.stop.is_set() and not stats.auth_error:
+            allowed, pause, state = breaker.check()
+            if not allowed:
+                own.circuit_open = state == "open"
+                if time.monotonic() + pause <= deadline:
+                    ctx.stop.wait(min(pause, 1.0))
+                    continue
+                break
+            with ctx.db.write() as s:
+                batch = outbox.claim(
+                    s,
+                    target=breaker.target,
+                    owner=ctx.owner,
+                    lease_seconds=cfg.lease_seconds,
+                    limit=1
+                    if state == "half-open"
+                    else max(1, cfg.batch // max(1, cfg.concurrency)),
+                )
+            if not batch:
+                if while_running is not None and while_running.is_set():
+                    ctx.stop.wait(0.2)  # the crawl is still recording: more will come
+                    continue
+                with ctx.db.read() as s:
+                    due = outbox.next_due(s, breaker.target)
+                if due is None:
+                    break
+                until_due = (due - utcnow()).total_seconds()
+                if time.monotonic() + until_due > deadline:
+                    break
+                ctx.stop.wait(min(max(until_due, 0.05), 1.0))
+                continue
+            troubles = shared.troubles
+            for i, claimed in enumerate(batch):
+                # Another sender's failure (a 429 with Retry-After, an outage) holds every
+                # sender: back to the breaker before the next request.
+                if ctx.stop.is_set() or stats.auth_error or shared.troubles != troubles:
+                    _release(ctx, batch[i:])
+                    break
+                outcome = deliver_one(ctx, claimed, breaker, own)
+                if outcome == "auth":
+                    with lock:
+                        stats.auth_error = own.auth_error
+                if outcome in ("retry", "auth"):
+                    with lock:
+                        shared.troubles += 1
+                    _release(ctx, batch[i + 1 :])
+                    break
+    finally:
+        with lock:
+            stats.merge(own)
 
 
 def _pid_alive(pid: int) -> bool:

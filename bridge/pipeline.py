@@ -123,24 +123,41 @@ def run_once(
     """One cycle over the chosen sources (all by default), then one drain of the outbox."""
     chosen = [ctx.settings.source(n) for n in sources] if sources else list(ctx.settings.sources)
     results = []
-    for scfg in chosen:
-        if ctx.stop.is_set():
-            break
-        results.append(
-            sync_source(
-                ctx,
-                scfg,
-                columns=columns,
-                full=full,
-                since=since,
-                dry_run=dry_run,
-                force=force,
-                kind=kind or ("resync" if full else "sync"),
+    delivering = deliver and not dry_run
+    # Delivery overlaps discovery: what is recorded goes out while the crawl goes on.
+    crawling = threading.Event()
+    background: list[DeliveryStats] = []
+    sender = None
+    if delivering:
+        crawling.set()
+        sender = threading.Thread(
+            target=lambda: background.append(drain(ctx, while_running=crawling)),
+            name="deliver", daemon=True,
+        )  # fmt: skip
+        sender.start()
+    try:
+        for scfg in chosen:
+            if ctx.stop.is_set():
+                break
+            results.append(
+                sync_source(
+                    ctx,
+                    scfg,
+                    columns=columns,
+                    full=full,
+                    since=since,
+                    dry_run=dry_run,
+                    force=force,
+                    kind=kind or ("resync" if full else "sync"),
+                )
             )
-        )
-    delivery = None
-    if deliver and not dry_run and not ctx.stop.is_set():
-        delivery = drain(ctx, wait=deliver_for)
+    finally:
+        crawling.clear()
+        if sender is not None:
+            sender.join()
+    delivery = background[0] if background else None
+    if delivering and delivery is not None and deliver_for > 0 and not ctx.stop.is_set():
+        delivery.merge(drain(ctx, wait=deliver_for))  # retries and cooldowns that fall due
     return RunSummary(results, delivery)
 
 

@@ -95,6 +95,7 @@ class DeliveryConfig:
     batch: int = defaults.DRAIN_BATCH
     circuit_threshold: int = defaults.CIRCUIT_THRESHOLD
     circuit_cooldown: float = defaults.CIRCUIT_COOLDOWN
+    concurrency: int = defaults.DELIVERY_CONCURRENCY
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,7 @@ def _build(
             "circuit_threshold", int, defaults.CIRCUIT_THRESHOLD, check_positive
         ),
         circuit_cooldown=d.duration("circuit_cooldown", defaults.CIRCUIT_COOLDOWN),
+        concurrency=d.get("concurrency", int, defaults.DELIVERY_CONCURRENCY, check_positive),
     )
     d.finish()
 
