@@ -205,56 +205,76 @@ def _drain_loop(
     cfg = ctx.settings.delivery
     own = DeliveryStats()
     try:
-        while not ctx.stop.is_set() and not stats.auth_error:
-            allowed, pause, state = breaker.check()
-            if not allowed:
-                own.circuit_open = state == "open"
-                if time.monotonic() + pause <= deadline:
-                    ctx.stop.wait(min(pause, 1.0))
-                    continue
-                break
-            with ctx.db.write() as s:
-                batch = outbox.claim(
-                    s,
-                    target=breaker.target,
-                    owner=ctx.owner,
-                    lease_seconds=cfg.lease_seconds,
-                    limit=1
-                    if state == "half-open"
-                    else max(1, cfg.batch // max(1, cfg.concurrency)),
-                )
-            if not batch:
-                if while_running is not None and while_running.is_set():
-                    ctx.stop.wait(0.2)  # the crawl is still recording: more will come
-                    continue
-                with ctx.db.read() as s:
-                    due = outbox.next_due(s, breaker.target)
-                if due is None:
-                    break
-                until_due = (due - utcnow()).total_seconds()
-                if time.monotonic() + until_due > deadline:
-                    break
-                ctx.stop.wait(min(max(until_due, 0.05), 1.0))
-                continue
-            troubles = shared.troubles
-            for i, claimed in enumerate(batch):
-                # Another sender's failure (a 429 with Retry-After, an outage) holds every
-                # sender: back to the breaker before the next request.
-                if ctx.stop.is_set() or stats.auth_error or shared.troubles != troubles:
-                    _release(ctx, batch[i:])
-                    break
-                outcome = deliver_one(ctx, claimed, breaker, own)
-                if outcome == "auth":
-                    with lock:
-                        stats.auth_error = own.auth_error
-                if outcome in ("retry", "auth"):
-                    with lock:
-                        shared.troubles += 1
-                    _release(ctx, batch[i + 1 :])
-                    break
+        _send(ctx, stats, deadline, while_running, lock, shared, breaker, cfg, own)
+    except Exception as exc:  # a bug or the store going away: one line, the rest stay queued
+        log.error(
+            "delivery sender stopped: %s: %s (the traceback is logged at DEBUG)",
+            type(exc).__name__,
+            exc,
+        )
+        log.debug("delivery sender traceback", exc_info=exc)
+        own.failed += 1
     finally:
         with lock:
             stats.merge(own)
+
+
+def _send(
+    ctx: Context,
+    stats: DeliveryStats,
+    deadline: float,
+    while_running: threading.Event | None,
+    lock: threading.Lock,
+    shared: _Shared,
+    breaker: Breaker,
+    cfg: Any,
+    own: DeliveryStats,
+) -> None:
+    while not ctx.stop.is_set() and not stats.auth_error:
+        allowed, pause, state = breaker.check()
+        if not allowed:
+            own.circuit_open = state == "open"
+            if time.monotonic() + pause <= deadline:
+                ctx.stop.wait(min(pause, 1.0))
+                continue
+            break
+        with ctx.db.write() as s:
+            batch = outbox.claim(
+                s,
+                target=breaker.target,
+                owner=ctx.owner,
+                lease_seconds=cfg.lease_seconds,
+                limit=1 if state == "half-open" else max(1, cfg.batch // max(1, cfg.concurrency)),
+            )
+        if not batch:
+            if while_running is not None and while_running.is_set():
+                ctx.stop.wait(0.2)  # the crawl is still recording: more will come
+                continue
+            with ctx.db.read() as s:
+                due = outbox.next_due(s, breaker.target)
+            if due is None:
+                break
+            until_due = (due - utcnow()).total_seconds()
+            if time.monotonic() + until_due > deadline:
+                break
+            ctx.stop.wait(min(max(until_due, 0.05), 1.0))
+            continue
+        troubles = shared.troubles
+        for i, claimed in enumerate(batch):
+            # Another sender's failure (a 429 with Retry-After, an outage) holds every
+            # sender: back to the breaker before the next request.
+            if ctx.stop.is_set() or stats.auth_error or shared.troubles != troubles:
+                _release(ctx, batch[i:])
+                break
+            outcome = deliver_one(ctx, claimed, breaker, own)
+            if outcome == "auth":
+                with lock:
+                    stats.auth_error = own.auth_error
+            if outcome in ("retry", "auth"):
+                with lock:
+                    shared.troubles += 1
+                _release(ctx, batch[i + 1 :])
+                break
 
 
 def _pid_alive(pid: int) -> bool:

@@ -107,7 +107,7 @@ def test_wrong_secret_is_one_clear_line_and_nothing_is_delivered(
     assert "(401 " in auth_lines[0]
     assert box.portal.store.count() == 0
     stats = requests.get(box.portal_url + "sandbox/stats", timeout=10).json()
-    assert stats["total"] == 1  # stopped at the first refusal: no storm of bad requests
+    assert stats["total"] <= 2  # each of the two senders stops at its first refusal: no storm
     states = dict(state_rows(config, "SELECT status, count(*) FROM deliveries GROUP BY status"))
     assert states == {"pending": 4}
     assert "not-the-portal-secret-0123456789" not in result.both

@@ -346,11 +346,16 @@ def remember_upload(session: Session, target: str, sha256: str, file_id: str) ->
 
 
 def circuit(session: Session, target: str) -> CircuitRow:
-    row = session.get(CircuitRow, target)
+    row = session.get(CircuitRow, target, with_for_update=True)
     if row is None:
-        row = CircuitRow(target=target, state="closed", failures=0)
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():  # several senders may meet the new target at once
+                row = CircuitRow(target=target, state="closed", failures=0)
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            row = session.get(CircuitRow, target, with_for_update=True, populate_existing=True)
+            assert row is not None
     return row
 
 
