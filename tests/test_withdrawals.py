@@ -93,3 +93,23 @@ def test_a_large_share_gone_at_once_stops_the_run_unless_forced(sandbox, write_c
     )
     assert forced.code == 0, forced.both
     assert deletes(box) == {"200": len(doomed)}
+
+
+def test_force_accepts_a_column_the_bureau_really_emptied(sandbox, write_config, cli):
+    box = sandbox(items=60, seed=41)
+    config = write_config(box)
+    assert cli("--config", str(config), "sync", "--once").code == 0
+    emptied = column_items(box, "jgzn")
+    assert len(emptied) >= 2
+    for item in emptied:
+        withdraw(box.root, item.id)
+
+    alarm = cli("--config", str(config), "resync")
+    assert alarm.code == 1
+    assert "column 'jgzn': the listing parsed to zero items where it had" in alarm.both
+    assert deletes(box) == {}  # nothing withdrawn on an alarm
+
+    forced = cli("--config", str(config), "resync", "--force", "--reason", "jgzn merged into zcwj")
+    assert forced.code == 0, forced.both
+    assert f"{len(emptied)} withdrawn" in forced.out
+    assert deletes(box) == {"200": len(emptied)}
