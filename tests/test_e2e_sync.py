@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 from conftest import state_execute, state_rows
@@ -51,6 +53,38 @@ def test_sync_moves_every_item_then_only_new_ones(sandbox, write_config, cli, tm
     assert any(len(i.title) > 24 for i in manifest.items)
 
     assert total_puts(box) == 55
+    # What the state store kept of each confirmed delivery: the answer, when, and the
+    # portal's version and index number on the item.
+    rows = state_rows(
+        config,
+        "SELECT i.external_id, i.index_no, i.portal_version, i.first_confirmed_at IS NOT NULL,"
+        " i.version, d.status, d.attempts, d.done_at IS NOT NULL, d.lease_owner, d.response"
+        " FROM items i JOIN deliveries d ON d.item_id = i.id ORDER BY i.id",
+    )
+    assert len(rows) == 55
+    for (
+        external_id,
+        index_no,
+        portal_version,
+        confirmed,
+        version,
+        status,
+        attempts,
+        done,
+        owner,
+        answer,
+    ) in rows:
+        assert (status, attempts, done, owner, confirmed, version) == (
+            "done",
+            1,
+            True,
+            None,
+            True,
+            1,
+        )
+        assert index_no == held[external_id]["index_no"]
+        assert portal_version == held[external_id]["version"] == 1
+        assert json.loads(answer)["index_no"] == index_no
     second = cli("--config", str(config), "sync", "--once")
     assert second.code == 0, second.both
     assert total_puts(box) == 55  # a second sync sends zero PUTs

@@ -34,6 +34,7 @@ from protego import Protego
 from bridge.config import FetchConfig
 from bridge.defaults import MAX_REDIRECTS, MIN_BODY_RATE
 from bridge.errors import Retriable, Skippable
+from bridge.http_session import Session
 from bridge.sources.base import RawAttachment
 
 log = logging.getLogger(__name__)
@@ -207,7 +208,7 @@ class Fetcher:
         self.default_charset = default_charset
         base_host = urlsplit(base_url).hostname or ""
         self.allowed_hosts = {base_host, *allowed_hosts}
-        self.session = requests.Session()
+        self.session = Session()
         self.session.headers["User-Agent"] = cfg.user_agent
         self.session.headers["Accept-Language"] = "zh-CN,zh;q=0.9"
         self._gates: dict[str, _HostGate] = {}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
@@ -28,8 +28,10 @@ from bridge.state.models import (
     ItemVersionRow,
     SourceRow,
     UploadRow,
+    UTCDateTime,
     utcnow,
 )
+from bridge.state.sql import InsertIgnoring, table
 
 
 @dataclass(frozen=True)
@@ -143,27 +145,60 @@ def mark_sent(session: Session, c: Claimed, *, actor: str, target: str) -> None:
     )
 
 
+_DELIVERIES = table(DeliveryRow)
+_ITEMS = table(ItemRow)
+_COMPLETE = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.id == bindparam("b_id"),
+        _DELIVERIES.c.status == "inflight",
+        _DELIVERIES.c.lease_owner == bindparam("b_owner"),
+    )
+    .values(status="done", attempts=_DELIVERIES.c.attempts + 1, lease_owner=None, lease_until=None)
+)
+_CONFIRMED = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("b_id"))
+    .values(
+        index_no=func.coalesce(_ITEMS.c.index_no, bindparam("b_index_no", type_=String)),
+        first_confirmed_at=func.coalesce(
+            _ITEMS.c.first_confirmed_at, bindparam("b_now", type_=UTCDateTime)
+        ),
+    )
+)
+_INSERT_UPLOAD = InsertIgnoring(table(UploadRow), "target", "sha256")
+
+
 def complete(
     session: Session, c: Claimed, *, owner: str, actor: str, answer: dict[str, Any]
 ) -> bool:
-    """Store the target's answer and mark the delivery done (False: lease was lost)."""
-    row = _owned(session, c.id, owner)
-    if row is None:
-        return False
+    """Store the target's answer and mark the delivery done (False: lease was lost).
+
+    The lease is checked by the UPDATE itself (on PostgreSQL it takes the row lock, so a
+    worker retaking an expired lease waits for it, then finds the delivery done)."""
     now = utcnow()
-    row.status = "done"
-    row.attempts += 1
-    row.done_at = now
-    row.lease_owner = row.lease_until = None
-    row.response = json.dumps(answer, ensure_ascii=False, sort_keys=True)
-    item = session.get(ItemRow, c.item_id)
-    assert item is not None
+    conn = session.connection()
+    done = conn.execute(
+        _COMPLETE,
+        {
+            "b_id": c.id,
+            "b_owner": owner,
+            "done_at": now,
+            "response": json.dumps(answer, ensure_ascii=False, sort_keys=True),
+        },
+    )
+    if done.rowcount != 1:
+        return False
     if c.action == "put":
-        if answer.get("index_no") and item.index_no is None:
-            item.index_no = answer["index_no"]
-        item.portal_version = answer.get("version")
-        if item.first_confirmed_at is None:
-            item.first_confirmed_at = now
+        conn.execute(
+            _CONFIRMED,
+            {
+                "b_id": c.item_id,
+                "b_index_no": answer.get("index_no") or None,
+                "b_now": now,
+                "portal_version": answer.get("version"),
+            },
+        )
     audit_log.append(
         session,
         audit.DELIVERY_CONFIRMED,
@@ -333,13 +368,9 @@ def uploaded_file_id(session: Session, target: str, sha256: str) -> str | None:
 
 
 def remember_upload(session: Session, target: str, sha256: str, file_id: str) -> None:
-    if session.get(UploadRow, (target, sha256)) is None:
-        try:
-            with session.begin_nested():  # another worker may have uploaded the same file
-                session.add(UploadRow(target=target, sha256=sha256, file_id=file_id))
-                session.flush()
-        except IntegrityError:
-            pass  # the target gives one file_id per sha256; theirs is ours
+    # Another worker may have uploaded the same file: the target gives one file_id per
+    # sha256, so theirs is ours.
+    _INSERT_UPLOAD(session.connection(), {"target": target, "sha256": sha256, "file_id": file_id})
 
 
 # --- circuit breaker -----------------------------------------------------------------------

@@ -18,6 +18,7 @@ import requests
 
 from bridge import __version__
 from bridge.errors import AuthenticationError, Rejected, Retriable
+from bridge.http_session import Session
 from bridge.signing import sign_headers
 from bridge.targets.base import Listed, Receipt, Target
 
@@ -83,7 +84,7 @@ class HttpTarget(Target):
         self.key = key
         self._secret = secret
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session = Session()
         self.session.headers["User-Agent"] = f"bridge/{__version__}"
 
     def __repr__(self) -> str:  # never show the secret
