@@ -37,7 +37,7 @@ from bridge.normalize.dates import (
     today_in_shanghai,
 )
 from bridge.normalize.docno import doc_no_problem, find_doc_no, is_absent, normalize_doc_no
-from bridge.normalize.sanitize import has_content, sanitize_html, visible_text
+from bridge.normalize.sanitize import read_body, sanitize_html
 from bridge.normalize.summary import make_summary
 from bridge.normalize.text import clean_body_text, clean_text, compact
 from bridge.sources.base import RawAttachment, RawItem
@@ -253,7 +253,8 @@ def normalize(
     body_html = sanitize_html(raw.body_html, raw.url)
     # Dates, 文号 and summary are read from the canonical body (one line per block), so
     # re-wrapped source text cannot change them; the source's own text is the fallback.
-    body_text = visible_text(body_html) or clean_body_text(raw.body_text)
+    body_text, body_shows = read_body(body_html)
+    body_text = body_text or clean_body_text(raw.body_text)
 
     title = _title(raw, meta, problems)
     published = _published(meta, raw.list_date, today)
@@ -270,7 +271,7 @@ def normalize(
         message = f"{category!r} (by rule {classified_by}) is not one of {', '.join(CATEGORIES)}"
         problems.append(FieldProblem("category", "category.form", message))
 
-    if not has_content(body_html):
+    if not body_shows:
         problems.append(FieldProblem("body", "body.required", "no text or image in the body"))
     if raw.replacement_chars:
         message = f"{raw.replacement_chars} undecodable characters: the charset was misread"

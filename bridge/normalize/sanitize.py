@@ -269,18 +269,31 @@ def sanitize_html(html: str, base_url: str) -> str:
     return _CLEANER.clean(_serialize(root)).strip()
 
 
-def visible_text(html: str) -> str:
-    """The text a reader sees in sanitized ``html``: one line per block, white space
-    folded."""
+def read_body(html: str) -> tuple[str, bool]:
+    """``(visible_text(html), has_content(html))`` from one parse of the fragment."""
     root = _fragment(html)
     if root is None:
-        return ""
+        return "", False
+    shows = bool(clean_text(root.text_content())) or any(
+        el.tag == "img" and el.get("src") for el in _elements(root)
+    )
+    return _lines(root), shows
+
+
+def _lines(root: lxml.html.HtmlElement) -> str:
     for el in _elements(root):
         if el.tag in BLOCK_TAGS:
             el.tail = "\n" + (el.tail or "")
             if el.tag != "br":
                 el.text = "\n" + (el.text or "")
     return clean_body_text(root.text_content())
+
+
+def visible_text(html: str) -> str:
+    """The text a reader sees in sanitized ``html``: one line per block, white space
+    folded."""
+    root = _fragment(html)
+    return "" if root is None else _lines(root)
 
 
 def has_content(html: str) -> bool:

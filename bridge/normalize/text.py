@@ -15,13 +15,11 @@ INVISIBLE = "\u200b\u2060\ufeff\u00ad"
 """Zero-width space, word joiner, BOM and soft hyphen: editors leave them behind, readers
 never see them, so they are dropped rather than folded into a space."""
 
-_DROP = str.maketrans(
-    {
-        **{c: None for c in INVISIBLE},
-        # C0/C1 control characters other than the white space ones: noise from old CMSes.
-        **{chr(c): None for c in (*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F)},
-        **{chr(c): None for c in range(0x80, 0xA0) if chr(c) != "\x85"},
-    }
+_DROP_CHARS = (
+    INVISIBLE
+    # C0/C1 control characters other than the white space ones: noise from old CMSes.
+    + "".join(chr(c) for c in (*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F))
+    + "".join(chr(c) for c in range(0x80, 0xA0) if chr(c) != "\x85")
 )
 
 WHITESPACE_RE = re.compile(r"\s+")
@@ -30,9 +28,15 @@ WHITESPACE_RE = re.compile(r"\s+")
 _LINE_BREAK_RE = re.compile(r"\r\n|[\r\n\u2028\u2029\x85\x0b\x0c]")
 
 
+_DROP_RE = re.compile("[" + "".join(re.escape(c) for c in _DROP_CHARS) + "]")
+"""The same characters as one class: ``re.sub`` scans a page in C, where ``str.translate``
+with a mapping looked up every character in Python (measured: 10x slower on a body)."""
+
+
 def strip_invisible(text: str) -> str:
     """NFC, without control characters and invisible marks; white space untouched."""
-    return unicodedata.normalize("NFC", text.translate(_DROP))
+    text = _DROP_RE.sub("", text)
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
 def clean_text(text: str | None) -> str:

@@ -15,7 +15,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.normalize.sanitize import absolute_url, has_content, sanitize_html, url_scheme
+from bridge.normalize.sanitize import (
+    absolute_url,
+    has_content,
+    read_body,
+    sanitize_html,
+    url_scheme,
+    visible_text,
+)
 
 BASE = "https://www.yyedu.gov.cn/zwgk/zcwj/201212/t20121203_1.html"
 
@@ -307,3 +314,9 @@ def test_generated_fragments_are_inert_and_stable(html: str) -> None:
     out = sanitize_html(html, BASE)
     assert_inert(out)
     assert sanitize_html(out, BASE) == out
+
+
+@given(fragments())
+def test_one_reading_of_the_body_gives_what_the_two_did(html: str) -> None:
+    out = sanitize_html(html, BASE)
+    assert read_body(out) == (visible_text(out), has_content(out))
