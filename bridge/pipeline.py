@@ -13,8 +13,9 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,7 +28,7 @@ from bridge.normalize import QuarantineError, normalize
 from bridge.normalize.dates import DateError, parse_date
 from bridge.normalize.hashing import content_hash
 from bridge.sources import make_source
-from bridge.sources.base import Gone, ListEntry, RawItem, Source
+from bridge.sources.base import Gone, ListEntry, ListPage, RawItem, Source
 from bridge.sources.fetch import RobotsDisallowed
 from bridge.state import audit_log, items, runs
 from bridge.state.db import Database
@@ -161,6 +162,44 @@ def run_once(
     return RunSummary(results, delivery)
 
 
+class _Window:
+    """Detail pages in flight, up to ``fetch.concurrency`` at a time (the host's cap), handed
+    back in listing order so that recording stays sequential and ordered.
+
+    The window spans list pages: the last detail pages of one page are still being
+    fetched while the next page's are queued, so a distant server always has as many
+    requests in flight as it allows, not fewer at every page boundary.
+    """
+
+    def __init__(self, run: _SourceRun) -> None:
+        self.run = run
+        self.size = run.scfg.fetch.concurrency
+        self.pending: deque[tuple[ListEntry, Future[RawItem | Gone | Exception]]] = deque()
+
+    def add(
+        self, entries: list[ListEntry]
+    ) -> Iterator[tuple[ListEntry, RawItem | Gone | Exception]]:
+        """Queue ``entries``; yields the oldest results while more than a window is queued."""
+        if self.size <= 1:
+            for entry in entries:
+                yield entry, self.run.fetch(entry)
+            return
+        pool = self.run.pool()
+        self.pending.extend((e, pool.submit(self.run.fetch, e)) for e in entries)
+        while len(self.pending) > self.size:
+            entry, future = self.pending.popleft()
+            yield entry, future.result()
+
+    def rest(self) -> Iterator[tuple[ListEntry, RawItem | Gone | Exception]]:
+        while self.pending:
+            entry, future = self.pending.popleft()
+            yield entry, future.result()
+
+    def cancel(self) -> None:
+        while self.pending:
+            self.pending.popleft()[1].cancel()
+
+
 class _SourceRun:
     """The state of one source's cycle; methods are its steps."""
 
@@ -207,41 +246,55 @@ class _SourceRun:
         with self.ctx.db.read() as s:
             backfilled = bool(runs.get_cursor(s, self.scfg.name, cursor))
         incremental = not self.full and not self.check_listing and backfilled
-        active_before = sum(
-            1 for k in self.known.values() if k.column == column and k.status == "active"
-        )
         exhausted = False  # read to the last page
         failures_before = self.stats.errors + self.stats.skipped
-        for page in self.source.list_pages(column, conditional=incremental):
-            if self.ctx.stop.is_set():
-                break
-            self.stats.pages += 1
-            if page.not_modified:
-                self.stats.pages_not_modified += 1
-                if page.number + 1 >= self.scfg.overlap_pages:
+        # A complete read fetches the next list page while this one's detail pages are
+        # fetched; a poll does not (it usually stops after the first page or two).
+        pages = self._listing(column, conditional=incremental, ahead=not incremental)
+        window = _Window(self)
+        try:
+            while not self.ctx.stop.is_set():
+                try:
+                    page = next(pages, None)
+                except Exception:
+                    # The listing broke off: what its earlier pages brought is still
+                    # recorded before the column fails, as when pages were read in turn.
+                    self._handle(window.rest())
+                    raise
+                if page is None:
+                    exhausted = True
                     break
-                continue
-            if page.number == 0 and not page.entries and active_before and not self.force:
-                raise LayoutAlarm(
-                    self.scfg.name,
-                    column,
-                    page.url,
-                    "list entries",
-                    f"the listing parsed to zero items where it had {active_before}",
-                )
-            self.stats.entries += len(page.entries)
-            fresh = [e for e in page.entries if self._wanted(e)]
-            for entry, fetched in self._fetched(fresh):
-                if self.ctx.stop.is_set():
+                self.stats.pages += 1
+                if page.not_modified:
+                    self.stats.pages_not_modified += 1
+                    if page.number + 1 >= self.scfg.overlap_pages:
+                        break
+                    continue
+                if page.number == 0 and not page.entries and not self.force:
+                    with self.ctx.db.read() as s:
+                        active_before = items.count_items(s, self.source_id, column)
+                    if active_before:
+                        raise LayoutAlarm(
+                            self.scfg.name,
+                            column,
+                            page.url,
+                            "list entries",
+                            f"the listing parsed to zero items where it had {active_before}",
+                        )
+                self.stats.entries += len(page.entries)
+                self._look_up(page.entries)
+                fresh = [e for e in page.entries if self._wanted(e)]
+                self._handle(window.add(fresh))
+                seen.update(e.article_id for e in page.entries)
+                if incremental and page.number + 1 >= self.scfg.overlap_pages and not fresh:
                     break
-                self.entry(entry, fetched)
-            seen.update(e.article_id for e in page.entries)
-            if incremental and page.number + 1 >= self.scfg.overlap_pages and not fresh:
-                break
-            if self.full and self.since and self._all_older(page.entries):
-                break
-        else:
-            exhausted = not self.ctx.stop.is_set()
+                if self.full and self.since and self._all_older(page.entries):
+                    break
+            self._handle(window.rest())
+        finally:
+            window.cancel()
+            pages.close()
+        exhausted = exhausted and not self.ctx.stop.is_set()
         clean = self.stats.errors + self.stats.skipped == failures_before
         if exhausted and clean and not backfilled and not self.dry_run:
             # Items that failed are not known yet; until they succeed, each cycle reads the
@@ -253,6 +306,13 @@ class _SourceRun:
         if (self.full or self.check_listing) and exhausted:
             self.withdrawals(column, seen)
         return clean and not self.ctx.stop.is_set()
+
+    def _look_up(self, entries: tuple[ListEntry, ...]) -> None:
+        """What the store knows of one list page's entries. Only the page's: a long
+        backfill or listing keeps no growing map of every item it met."""
+        ids = {f"{self.scfg.name}:{e.article_id}" for e in entries}
+        with self.ctx.db.read() as s:
+            self.known = items.known_by_external_id(s, ids)
 
     def _wanted(self, entry: ListEntry) -> bool:
         if self.full:
@@ -274,36 +334,48 @@ class _SourceRun:
         except DateError:
             return False
 
-    def _fetched(
-        self, entries: list[ListEntry]
-    ) -> Iterator[tuple[ListEntry, RawItem | Gone | Exception]]:
-        """Detail pages fetched up to ``fetch.concurrency`` at a time (the host's cap),
-        handed back in listing order so that recording stays sequential and ordered.
-        What went wrong with a page comes back as its exception, to be judged in order."""
-
-        def fetch(entry: ListEntry) -> RawItem | Gone | Exception:
+    def _handle(self, results: Iterator[tuple[ListEntry, RawItem | Gone | Exception]]) -> None:
+        for entry, fetched in results:
             if self.ctx.stop.is_set():
-                return Skippable("stopping")
-            try:
-                return self.source.fetch_item(entry)
-            except Fatal:
-                raise  # the whole source is refused: nothing more to try
-            except Exception as exc:  # one page's trouble, judged by entry()
-                return exc
+                break
+            self.entry(entry, fetched)
 
-        if self.scfg.fetch.concurrency <= 1 or len(entries) <= 1:
-            for entry in entries:
-                yield entry, fetch(entry)
+    def _listing(
+        self, column: str, *, conditional: bool, ahead: bool
+    ) -> Generator[ListPage, None, None]:
+        """The column's list pages; with ``ahead``, each next page is fetched on a
+        thread of its own while the caller works on the one it has."""
+        pages = self.source.list_pages(column, conditional=conditional)
+        close = getattr(pages, "close", lambda: None)
+        if not ahead or self.scfg.fetch.concurrency <= 1:
+            yield from pages
             return
+        with ThreadPoolExecutor(1, thread_name_prefix="listing") as reader:
+            following = reader.submit(next, pages, None)
+            try:
+                while (page := following.result()) is not None:
+                    following = reader.submit(next, pages, None)
+                    yield page
+            finally:
+                following.cancel()
+                reader.submit(close).result()
+
+    def fetch(self, entry: ListEntry) -> RawItem | Gone | Exception:
+        """One detail page; what went wrong with it comes back as its exception, to be
+        judged in listing order by ``entry``."""
+        if self.ctx.stop.is_set():
+            return Skippable("stopping")
+        try:
+            return self.source.fetch_item(entry)
+        except Fatal:
+            raise  # the whole source is refused: nothing more to try
+        except Exception as exc:  # one page's trouble, judged by entry()
+            return exc
+
+    def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.scfg.fetch.concurrency, thread_name_prefix="fetch")
-        futures = [self._pool.submit(fetch, e) for e in entries]
-        try:
-            for entry, future in zip(entries, futures, strict=True):
-                yield entry, future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+        return self._pool
 
     def close(self) -> None:
         if self._pool is not None:
@@ -402,8 +474,11 @@ class _SourceRun:
                 )
             return
         digest = content_hash(record.to_json())
-        known = self.known.get(raw.article_id)
         if self.dry_run:
+            known = self.known.get(raw.article_id)
+            if known is None:  # listed on an earlier page, still in the fetch window
+                with self.ctx.db.read() as s:
+                    known = items.known_by_external_id(s, [external_id]).get(raw.article_id)
             if known is None or known.content_hash is None:
                 self.plan.append(("new", external_id, record.title))
                 self.stats.new += 1
@@ -437,10 +512,10 @@ class _SourceRun:
 
     def withdrawals(self, column: str, seen: set[str]) -> None:
         """Items missing from a complete listing whose detail page is gone."""
+        with self.ctx.db.read() as s:
+            in_store = items.known_items(s, self.source_id, column)
         missing = [
-            k
-            for k in self.known.values()
-            if k.column == column and k.status == "active" and k.article_id not in seen
+            k for k in in_store.values() if k.status == "active" and k.article_id not in seen
         ]
         if not missing:
             return
@@ -468,7 +543,7 @@ class _SourceRun:
                 column,
             )
             return
-        active = sum(1 for k in self.known.values() if k.column == column and k.status == "active")
+        active = sum(1 for k in in_store.values() if k.status == "active")
         share = len(gone) / max(active, 1)
         # One item may always go (a 10% cap would otherwise freeze every column under ten).
         allowed = max(1, int(self.scfg.max_withdraw_share * active))
@@ -540,9 +615,9 @@ def sync_source(
                         "since": since.isoformat() if since else None,
                     },
                 )
+        source.validators = runs.StoredValidators(ctx.db, scfg.base_url)
         with ctx.db.read() as s:
-            run.known = items.known_items(s, run.source_id)
-            source.validators = runs.validators_under(s, scfg.base_url)
+            has_items = items.has_items(s, run.source_id)
             last_listing = runs.get_cursor(s, scfg.name, "last_full_listing")
         if not full and columns is None:
             due = (
@@ -550,7 +625,7 @@ def sync_source(
                 or (datetime.now(UTC) - datetime.fromisoformat(last_listing)).total_seconds()
                 >= scfg.full_listing_interval
             )
-            run.check_listing = due and bool(run.known)
+            run.check_listing = due and has_items
         for column in chosen:
             if ctx.stop.is_set():
                 break

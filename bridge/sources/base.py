@@ -16,7 +16,7 @@ all of it, politely.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -104,7 +104,7 @@ class Source(ABC):
     name: str
 
     def __init__(self) -> None:
-        self.validators: dict[str, tuple[str | None, str | None]] = {}
+        self.validators: Mapping[str, tuple[str | None, str | None]] = {}
         self.new_validators: dict[str, tuple[str | None, str | None]] = {}
 
     @abstractmethod

@@ -7,6 +7,7 @@ outbox pattern): either both are stored or neither is.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,6 +75,27 @@ def known_items(
     if column is not None:
         q = q.where(ItemRow.column == column)
     return {r.article_id: KnownItem(*r) for r in session.execute(q)}
+
+
+def known_by_external_id(session: Session, external_ids: Collection[str]) -> dict[str, KnownItem]:
+    """The known items among ``external_ids`` (one list page's entries), keyed by article
+    id: a poll looks up what it lists, so its cost does not grow with the history."""
+    if not external_ids:
+        return {}
+    q = select(
+        ItemRow.external_id,
+        ItemRow.article_id,
+        ItemRow.column,
+        ItemRow.list_fingerprint,
+        ItemRow.status,
+        ItemRow.content_hash,
+    ).where(ItemRow.external_id.in_(list(external_ids)))
+    return {r.article_id: KnownItem(*r) for r in session.execute(q)}
+
+
+def has_items(session: Session, source_id: int) -> bool:
+    q = select(ItemRow.id).where(ItemRow.source_id == source_id).limit(1)
+    return session.execute(q).first() is not None
 
 
 def count_items(session: Session, source_id: int, column: str, status: str = "active") -> int:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +12,9 @@ from sqlalchemy.orm import Session
 
 from bridge import audit
 from bridge.state import audit_log
+
+if TYPE_CHECKING:
+    from bridge.state.db import Database
 from bridge.state.models import CursorRow, FetchCacheRow, ItemRow, RunRow, SourceRow, utcnow
 
 
@@ -166,6 +170,38 @@ def forget_validators(session: Session, prefix: str) -> None:
         select(FetchCacheRow).where(FetchCacheRow.url.startswith(prefix))
     ).scalars():
         session.delete(row)
+
+
+class StoredValidators(Mapping[str, tuple[str | None, str | None]]):
+    """The stored validators of a source's pages, read from the store when a page is
+    about to be fetched (and kept): a poll that asks for 20 first pages reads 20 rows,
+    not the thousands a long listing has stored."""
+
+    def __init__(self, db: Database, prefix: str) -> None:
+        self.db, self.prefix = db, prefix
+        self._cache: dict[str, tuple[str | None, str | None] | None] = {}
+
+    def __getitem__(self, url: str) -> tuple[str | None, str | None]:
+        if url not in self._cache:
+            with self.db.read() as s:
+                row = s.execute(
+                    select(FetchCacheRow.etag, FetchCacheRow.last_modified).where(
+                        FetchCacheRow.url == url
+                    )
+                ).first()
+            self._cache[url] = (row.etag, row.last_modified) if row is not None else None
+        found = self._cache[url]
+        if found is None:
+            raise KeyError(url)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        with self.db.read() as s:
+            return iter(validators_under(s, self.prefix))
+
+    def __len__(self) -> int:
+        with self.db.read() as s:
+            return len(validators_under(s, self.prefix))
 
 
 def validators_under(session: Session, prefix: str) -> dict[str, tuple[str | None, str | None]]:

@@ -1,0 +1,118 @@
+"""How a cycle uses the site and the store: a poll reads from the store only what it
+lists (its cost does not grow with history), and a complete read keeps the site's
+allowed requests in flight across list-page boundaries. Run in-process, against the real
+sandbox servers and a real state store, so the store's lookups can be counted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bridge import config
+from bridge.pipeline import Context, run_once
+from bridge.sandbox.site import columns_toml, load_manifest, publish
+from bridge.state import items, runs
+from bridge.state.db import open_database
+from bridge.targets import make_target
+
+pytestmark = pytest.mark.slow
+
+
+def context(config_path) -> Context:
+    settings = config.load(config_path)
+    return Context(
+        settings=settings,
+        db=open_database(settings.state_url.reveal()),
+        target=make_target(settings.target),
+        actor="test",
+    )
+
+
+def counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[int]:
+    """Rows each call of ``module.name`` returned."""
+    sizes: list[int] = []
+    real: Callable[..., Any] = getattr(module, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        sizes.append(len(result))
+        return result
+
+    monkeypatch.setattr(module, name, wrapper)
+    return sizes
+
+
+@pytest.mark.parametrize("items_on_site", [100, 600])
+def test_a_no_change_poll_reads_only_what_its_pages_list(
+    sandbox, write_config, monkeypatch, items_on_site
+):
+    box = sandbox(items=items_on_site, seed=71, columns=20)
+    path = write_config(box, extra_source="overlap_pages = 1", columns=columns_toml(box.root))
+    ctx = context(path)
+    try:
+        assert run_once(ctx).exit_code == 0  # the backfill
+        with ctx.db.write() as s:  # the daily complete listing is not due
+            runs.set_cursor(s, "yyedu", "last_full_listing", "2999-01-01T00:00:00+00:00")
+        whole_store = counted(monkeypatch, items, "known_items")
+        validators = counted(monkeypatch, runs, "validators_under")
+        looked_up = counted(monkeypatch, items, "known_by_external_id")
+        summary = run_once(ctx)
+    finally:
+        ctx.db.dispose()
+    stats = summary.sources[0].stats
+    assert (stats.pages, stats.pages_not_modified, stats.fetched) == (20, 20, 0)
+    # Every first page answered 304: nothing listed, so nothing looked up, whatever the
+    # store holds; no call loads a whole source's items or validators.
+    assert (whole_store, validators, looked_up) == ([], [], [])
+
+
+def test_a_poll_that_finds_a_new_page_looks_up_that_page_only(sandbox, write_config, monkeypatch):
+    box = sandbox(items=300, seed=73)
+    path = write_config(box, extra_source="overlap_pages = 1")
+    ctx = context(path)
+    try:
+        assert run_once(ctx).exit_code == 0
+        with ctx.db.write() as s:
+            runs.set_cursor(s, "yyedu", "last_full_listing", "2999-01-01T00:00:00+00:00")
+        publish(box.root, 1)
+        whole_store = counted(monkeypatch, items, "known_items")
+        looked_up = counted(monkeypatch, items, "known_by_external_id")
+        summary = run_once(ctx)
+    finally:
+        ctx.db.dispose()
+    stats = summary.sources[0].stats
+    assert stats.new == 1
+    assert whole_store == []
+    # Six first pages; one changed, so its column's second page is read too (the listing
+    # shifted by one): one lookup per page read, each returning that page's known entries
+    # (the first page's 20 less the new one, then the second page's 9).
+    assert (stats.pages, stats.pages_not_modified, stats.entries) == (7, 5, 29)
+    assert looked_up == [19, 9]
+
+
+def test_the_next_list_page_is_fetched_while_this_pages_items_are(sandbox, write_config):
+    box = sandbox(items=240, seed=79)
+    box.site.delay = 0.02
+    manifest = load_manifest(box.root)
+    sizes = {
+        key: sum(1 for i in manifest.items if i.column == key) for key, _, _ in manifest.columns
+    }
+    key = max(sizes, key=lambda k: sizes[k])
+    assert sizes[key] > 40
+    path = write_config(box)
+    ctx = context(path)
+    try:
+        assert run_once(ctx, columns=[key]).exit_code == 0
+    finally:
+        ctx.db.dispose()
+    column = next(p for k, p, _ in manifest.columns if k == key)
+    log = [r.path for r in box.site.requests if r.path != "/robots.txt"]
+    assert log[0] == f"{column}index.html"
+    second = log.index(f"{column}index_1.html")
+    first_page_items = [p for p in log[:second] if p.startswith(column) and "/t" in p]
+    # index_1.html was served before the first page's 20 detail pages were (one page at
+    # a time, all 20 and their attachments would come first).
+    assert len(first_page_items) < 20, log[: second + 1]
+    assert len(box.portal.store.items()) == sizes[key]
