@@ -1,0 +1,226 @@
+"""Backfill: a whole TRS site into an empty state store and an empty portal, end to end.
+
+``bridge sync --once`` runs as a child process against a cached sandbox site (10,000 items
+by default) served by nginx, delivering to the sandbox portal (another child process,
+no added latency). Measured: items per second end to end (crawl, normalize, dedup,
+record, audit, push), CPU seconds per item and peak RSS of the bridge process alone
+(``os.wait4``), the split between the crawl-and-record phase and the delivery phase
+(from the bridge's log timestamps), and what the servers spent.
+
+    python -m bench.backfill                 # 10,000 items, one round
+    python -m bench.backfill --profile       # and a cProfile of one more run
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench import profiling
+from bench.common import (
+    Nginx,
+    Portal,
+    bridge_cmd,
+    cached_site,
+    columns_for,
+    default_server,
+    machine,
+    median,
+    publish,
+    run_measured,
+    save,
+    spread,
+    sqlite_url,
+    static_server,
+    table,
+    workdir,
+    write_config,
+)
+
+_STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
+
+
+def log_times(log: Path) -> tuple[float | None, list[float]]:
+    """When the bridge logged its first line, and when it logged each "new" item."""
+    first = None
+    new: list[float] = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = _STAMP.match(line)
+        if not m:
+            continue
+        t = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+        first = first or t
+        if ": new " in line:
+            new.append(t)
+    return first, new
+
+
+def phases(first: float | None, new: list[float], started: float, ended: float) -> dict[str, float]:
+    """Seconds of start-up, crawl-and-record (to the last "new" line), and delivery."""
+    if first is None or not new:
+        return {}
+    return {
+        "startup_s": round(first - started, 2),
+        "crawl_record_s": round(new[-1] - first, 2),
+        "deliver_s": round(ended - new[-1], 2),
+    }
+
+
+def outcome(summary: Path) -> dict[str, int]:
+    """The counts on ``bridge sync``'s summary line (new, quarantined …)."""
+    text = summary.read_text(encoding="utf-8")
+    counts = {k: 0 for k in ("fetched", "new", "quarantined")}
+    for key in counts:
+        m = re.search(rf"(\d+) {key}", text)
+        if m:
+            counts[key] = int(m.group(1))
+    return counts
+
+
+def progress(
+    samples: list[tuple[float, float]], new: list[float], started: float
+) -> list[tuple[float, int, float]]:
+    """RSS samples as (seconds, items recorded by then, MB): memory against progress."""
+    return [(t, bisect.bisect_right(new, started + t), mb) for t, mb in samples]
+
+
+def backfill_once(
+    root: Path,
+    work: Path,
+    *,
+    items: int,
+    server: str,
+    concurrency: int,
+    sample_rss: float = 1.0,
+    profile_to: Path | None = None,
+) -> dict[str, Any]:
+    """One ``bridge sync --once`` of the whole site into fresh state and a fresh portal."""
+    work.mkdir(parents=True, exist_ok=True)
+    columns, _how = columns_for(root, 6)
+    site = static_server(server, root, work / "site.log", access_log=True)
+    portal = Portal(work / "portal.db", work / "portal.log")
+    with site, portal:
+        config = write_config(
+            work,
+            state_url=sqlite_url(work / "state.db"),
+            site_url=site.url,
+            portal_url=portal.url,
+            columns=columns,
+            concurrency=concurrency,
+        )
+        cmd = bridge_cmd(config, "sync", "--once")
+        if profile_to is not None:
+            cmd = profiling.profiled(cmd, profile_to)
+        started = time.time()
+        usage = run_measured(cmd, log=work / "sync.log", sample_rss=sample_rss)
+        ended = time.time()
+        held = portal.count()
+        site_requests = site.access_lines() if isinstance(site, Nginx) else None
+    counts = outcome(work / "sync.out")
+    # Exit code 1 with quarantined items is the bridge holding pages back, not a failure.
+    if usage.returncode not in (0, 1) or (usage.returncode == 1 and not counts["quarantined"]):
+        raise RuntimeError(f"bridge sync exited {usage.returncode}; see {work / 'sync.log'}")
+    first, new = log_times(work / "sync.log")
+    if held != counts["new"] or counts["new"] + counts["quarantined"] != items:
+        raise RuntimeError(f"the portal holds {held} items, {counts}; see {work}")
+    assert site.usage is not None and portal.usage is not None
+    return {
+        "items": items,
+        "wall_s": round(usage.wall, 2),
+        "items_per_s": round(items / usage.wall, 1),
+        "cpu_s": round(usage.cpu, 2),
+        "cpu_user_s": round(usage.user, 2),
+        "cpu_sys_s": round(usage.sys, 2),
+        "cpu_ms_per_item": round(1000 * usage.cpu / items, 2),
+        "peak_rss_mb": round(usage.max_rss_mb, 1),
+        "rss_progress": progress(usage.rss_samples, new, started),
+        "portal_cpu_s": round(portal.usage.cpu, 2),
+        "site_cpu_s": round(site.usage.cpu, 2),
+        "portal_items": held,
+        "site_requests": site_requests,
+        "quarantined": counts["quarantined"],
+        **phases(first, new, started, ended),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--server", choices=("nginx", "sandbox"), default=default_server())
+    parser.add_argument("--concurrency", type=int, default=4, help="fetch.concurrency")
+    parser.add_argument("--profile", action="store_true", help="and one more run under cProfile")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    args = parser.parse_args()
+    m = machine()
+    root = cached_site(args.items)
+    runs = []
+    profile: dict[str, Any] | None = None
+    with workdir("backfill", keep=args.keep) as work:
+        for n in range(args.rounds):
+            print(f"round {n + 1}/{args.rounds}: backfilling {args.items:,} items …", flush=True)
+            run = backfill_once(
+                root,
+                work / f"r{n}",
+                items=args.items,
+                server=args.server,
+                concurrency=args.concurrency,
+            )
+            runs.append(run)
+            print(f"  {run['items_per_s']} items/s, {run['cpu_ms_per_item']} ms CPU per item")
+        if args.profile:
+            print("profiled run …", flush=True)
+            out = work / "backfill.prof"
+            backfill_once(
+                root,
+                work / "prof",
+                items=args.items,
+                server=args.server,
+                concurrency=args.concurrency,
+                profile_to=out,
+            )
+            profile = profiling.summarize(out)
+        if args.keep:
+            print(f"scratch folder kept: {work}")
+
+    def col(key: str) -> list[float]:
+        return [r[key] for r in runs if key in r]
+
+    rows = [
+        ("items/s end to end", median(col("items_per_s")), spread(col("items_per_s"))),
+        ("wall s", median(col("wall_s")), spread(col("wall_s"))),
+        ("  start-up s", median(col("startup_s")), spread(col("startup_s"))),
+        ("  crawl + record s", median(col("crawl_record_s")), spread(col("crawl_record_s"))),
+        ("  delivery after the last record s", median(col("deliver_s")), spread(col("deliver_s"))),
+        ("CPU s (bridge process)", median(col("cpu_s")), spread(col("cpu_s"))),
+        ("CPU ms per item", median(col("cpu_ms_per_item")), spread(col("cpu_ms_per_item"))),
+        ("peak RSS MB (bridge process)", median(col("peak_rss_mb")), spread(col("peak_rss_mb"))),
+        ("portal CPU s (not the bridge)", median(col("portal_cpu_s")), ""),
+        (f"{args.server} CPU s (not the bridge)", median(col("site_cpu_s")), ""),
+    ]
+    body = table(["backfill of " + f"{args.items:,} items", "median", "range"], rows)
+    body += (
+        f"\n\n{len(runs)} round(s); site served by {args.server}; sandbox portal without "
+        f"latency; fetch.concurrency = {args.concurrency}, rate limit lifted; SQLite state."
+    )
+    if profile is not None:
+        body += "\n\n" + profiling.tables(profile)
+    payload = {
+        "benchmark": "backfill",
+        "machine": m,
+        "params": vars(args) | {"site": root.name},
+        "runs": runs,
+        "summary": {r[0].strip(): r[1] for r in rows},
+        "profile": profile,
+    }
+    path = save("backfill", payload)
+    publish(f"Backfill: {args.items:,}-item TRS site → sandbox portal", m, body, path)
+
+
+if __name__ == "__main__":
+    main()
