@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import bridge.sandbox
 from bridge.normalize.dates import (
     SHANGHAI,
     DateError,
@@ -17,6 +19,9 @@ from bridge.normalize.dates import (
     parse_date,
     parse_datetime,
 )
+
+SEED_REPORT = Path(bridge.sandbox.__file__).parent / "data" / "seed_report_2012.txt"
+"""The bureau's 2012 report (../shared/seeds/000_549620f865b56b29.txt), as the sandbox ships it."""
 
 TODAY = date(2013, 1, 2)
 D = date(2012, 12, 3)
@@ -233,7 +238,7 @@ def test_find_document_date(body: str, expected: date | None) -> None:
 
 
 def test_the_seed_report_states_its_date() -> None:
-    with open("/work/shared/seeds/000_549620f865b56b29.txt", encoding="utf-8") as f:
+    with open(SEED_REPORT, encoding="utf-8") as f:
         assert find_document_date(f.read()) == D
 
 

@@ -6,17 +6,21 @@ from __future__ import annotations
 import html
 from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import bridge.sandbox
 from bridge.catalog import Attachment, NormalizeProfile
 from bridge.errors import Skippable
 from bridge.normalize import FieldProblem, QuarantineError, index_no_problem, normalize
 from bridge.normalize.dates import SHANGHAI
 from bridge.sources.base import RawAttachment, RawItem
 
-SEED = "/work/shared/seeds/000_549620f865b56b29.txt"
+SEED_REPORT = Path(bridge.sandbox.__file__).parent / "data" / "seed_report_2012.txt"
+"""The bureau's 2012 report (../shared/seeds/000_549620f865b56b29.txt), as the sandbox ships it."""
+
 URL = "https://www.yyedu.gov.cn/zwgk/qt/201212/t20121205_1.html"
 FETCHED = datetime(2013, 1, 2, 10, 0, tzinfo=SHANGHAI)
 PROFILE = NormalizeProfile(
@@ -50,7 +54,7 @@ BODY = ["各中小学：", "为做好寒假安全工作，现将有关事项通�
 
 
 def seed_item() -> RawItem:
-    with open(SEED, encoding="utf-8") as f:
+    with open(SEED_REPORT, encoding="utf-8") as f:
         paragraphs = [line.strip() for line in f if line.strip()]
     return raw_item(
         paragraphs,
