@@ -55,6 +55,7 @@ DOC_NO_SHARE = {"jgzn": 0.5, "zcwj": 0.9, "ghjh": 0.8, "ywgz": 0.15, "tjsj": 0.0
 """Share of items with a 文号 per column: policy files and plans mostly, news rarely."""
 
 DOC_PREFIXES = {"余教": 62, "余教发": 20, "余教办": 18}
+MAX_DOC_NUMBER = 9999  # the bridge quarantines a 文号 outside 1-9999 (rule doc_no.form)
 """The bureau's own 文号 forms; 余政办发 is reserved for the city government office's files."""
 
 META_TABLE_SHARE = 0.85
@@ -201,9 +202,17 @@ class Writer:
     def _prefix(self) -> str:
         return self.rng.choices(list(DOC_PREFIXES), list(DOC_PREFIXES.values()))[0]
 
-    def _doc_no(self, prefix: str, year: int) -> str:
+    def _doc_no(self, prefix: str, year: int) -> str | None:
+        """The next 文号 of ``prefix`` in ``year``, skipping a few numbers (documents not
+        published on the site). 文号 run from 1 to 9999: in a very large generated site
+        (100,000 items) the skips close up near the end, then the item has none."""
         key = f"{prefix}|{year}"
-        number = self.doc_counters.get(key, 0) + self.rng.randint(1, 6)
+        last = self.doc_counters.get(key, 0)
+        number = last + self.rng.randint(1, 6)
+        if number > MAX_DOC_NUMBER:
+            number = last + 1
+            if number > MAX_DOC_NUMBER:
+                return None
         self.doc_counters[key] = number
         return f"{prefix}〔{year}〕{number}号"
 

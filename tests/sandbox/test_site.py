@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import random
 import re
 import signal
 import socket
@@ -24,7 +25,8 @@ import requests
 from lxml import html as lxml_html
 
 from bridge.catalog import GENRES
-from bridge.sandbox.content import GENRE_WORDS, SEED_TITLE
+from bridge.normalize.docno import doc_no_problem
+from bridge.sandbox.content import GENRE_WORDS, SEED_TITLE, Writer
 from bridge.sandbox.site import (
     COLUMNS,
     Manifest,
@@ -397,3 +399,15 @@ def test_withdraw_removes_the_page_and_the_entry(fresh: Site) -> None:
         edit(fresh.root, item.id, title="关于撤回事项的通知")
     with pytest.raises(KeyError):
         withdraw(fresh.root, "t20000101_999999")
+
+
+def test_doc_numbers_stay_within_1_to_9999_in_a_very_large_year() -> None:
+    counters = {"余教|2025": 9990}
+    writer = Writer(random.Random(3), set(), counters)
+    numbers = []
+    while (doc_no := writer._doc_no("余教", 2025)) is not None:
+        assert doc_no_problem(doc_no) is None  # a form the bridge files as is
+        numbers.append(int(doc_no.removeprefix("余教〔2025〕").removesuffix("号")))
+    assert numbers == sorted(set(numbers)) and numbers[-1] == 9999
+    assert counters["余教|2025"] == 9999
+    assert writer._doc_no("余教", 2026) == "余教〔2026〕" + str(counters["余教|2026"]) + "号"
