@@ -24,14 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.common import bench_context
 from bridge import config
 from bridge.cli import setup_logging
 from bridge.config import SourceConfig
-from bridge.pipeline import Context, run_once
+from bridge.pipeline import run_once
 from bridge.sources import make_source
-from bridge.sources.base import RawItem, Source
+from bridge.sources.base import RawItem
 from bridge.state.db import open_database
-from bridge.targets import make_target
 
 
 def fields_of(item: RawItem) -> Counter[str]:
@@ -94,20 +94,7 @@ def crawl_pipeline(
         # the NullPool are never the last one to close (which checkpoints the WAL into
         # the database and deletes it, with fsyncs): what pooling connections would save.
         held = db.engine.raw_connection()
-    sources: list[Source] = []
-
-    def factory(scfg: SourceConfig) -> Source:
-        source = make_source(scfg)
-        sources.append(source)
-        return source
-
-    ctx = Context(
-        settings=settings,
-        db=db,
-        target=make_target(settings.target),
-        actor="bench",
-        source_factory=factory,
-    )
+    ctx, sources = bench_context(settings, db)
     try:
         summary = run_once(ctx, deliver=deliver)
     finally:

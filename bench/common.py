@@ -131,12 +131,16 @@ def reap(pid: int, timeout: float | None) -> tuple[int, Any] | None:
         time.sleep(0.02)
 
 
-def _rss_mb(pid: int) -> float | None:
+def _status_mb(pid: int, key: str) -> float | None:
     with contextlib.suppress(OSError, ValueError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     return None
+
+
+def _rss_mb(pid: int) -> float | None:
+    return _status_mb(pid, "VmRSS")
 
 
 def _stat(pid: int) -> list[str]:
@@ -190,10 +194,14 @@ def run_measured(
     sample_rss: float = 0.0,
     stdout: Path | None = None,
 ) -> Usage:
-    """Run ``cmd`` to its end; its wall time, CPU and peak RSS (``os.wait4``).
+    """Run ``cmd`` to its end; its wall time, CPU (``os.wait4``) and peak RSS.
 
     ``sample_rss`` > 0 also reads its RSS from /proc every that many seconds, to show
-    whether memory stays flat while it works.
+    whether memory stays flat while it works, and the peak is then the process's own
+    high-water mark (VmHWM, read at each sample; it never goes down). Without sampling the
+    peak is ``wait4``'s ``ru_maxrss``, which on Linux includes the memory of *this* process
+    at the fork before the child's exec: a parent holding a 100,000-item manifest made a
+    100 MB bridge look like 197 MB.
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     out_path = stdout or log.with_suffix(".out")
@@ -201,13 +209,17 @@ def run_measured(
         started = time.perf_counter()
         proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, env=env or bench_env())
         samples: list[tuple[float, float]] = []
+        high_water: list[float] = []
         stop = threading.Event()
 
         def sample() -> None:
             while not stop.wait(sample_rss):
                 rss = _rss_mb(proc.pid)
+                hwm = _status_mb(proc.pid, "VmHWM")
                 if rss is not None:
                     samples.append((round(time.perf_counter() - started, 2), round(rss, 1)))
+                if hwm is not None:
+                    high_water.append(hwm)
 
         sampler = threading.Thread(target=sample, daemon=True) if sample_rss > 0 else None
         if sampler is not None:
@@ -227,7 +239,7 @@ def run_measured(
         wall=wall,
         user=ru.ru_utime,
         sys=ru.ru_stime,
-        max_rss_mb=ru.ru_maxrss / 1024,  # KiB on Linux
+        max_rss_mb=max(high_water) if high_water else ru.ru_maxrss / 1024,  # KiB on Linux
         returncode=proc.returncode,
         rss_samples=samples,
     )
@@ -732,3 +744,27 @@ def publish(title: str, m: dict[str, Any], body: str, path: Path) -> None:
     print(f"Machine: {machine_line(m)}\n")
     print(body)
     print(f"\nJSON: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+
+
+def bench_context(settings: Any, db: Any) -> tuple[Any, list[Any]]:
+    """A pipeline context whose sources are kept, so a benchmark can read their counters
+    (requests made) after the cycle."""
+    from bridge.pipeline import Context
+    from bridge.sources import make_source
+    from bridge.targets import make_target
+
+    sources: list[Any] = []
+
+    def factory(scfg: Any) -> Any:
+        source = make_source(scfg)
+        sources.append(source)
+        return source
+
+    ctx = Context(
+        settings=settings,
+        db=db,
+        target=make_target(settings.target),
+        actor="bench",
+        source_factory=factory,
+    )
+    return ctx, sources

@@ -18,15 +18,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.common import bench_context
 from bridge import config
 from bridge.cli import setup_logging
-from bridge.config import SourceConfig
-from bridge.pipeline import Context, run_once
-from bridge.sources import make_source
-from bridge.sources.base import Source
+from bridge.pipeline import run_once
 from bridge.state import runs
 from bridge.state.db import open_database
-from bridge.targets import make_target
 
 
 def main() -> None:
@@ -43,20 +40,7 @@ def main() -> None:
     last = datetime.now(UTC) - timedelta(days=args.listing_age_days)
     with db.write() as s:
         runs.set_cursor(s, name, "last_full_listing", last.isoformat())
-    sources: list[Source] = []
-
-    def factory(scfg: SourceConfig) -> Source:
-        source = make_source(scfg)
-        sources.append(source)
-        return source
-
-    ctx = Context(
-        settings=settings,
-        db=db,
-        target=make_target(settings.target),
-        actor="bench",
-        source_factory=factory,
-    )
+    ctx, sources = bench_context(settings, db)
     cycles: list[dict[str, Any]] = []
     profiler = cProfile.Profile(time.thread_time) if args.profile else None
     for n in range(args.cycles):
