@@ -60,18 +60,21 @@ class KnownItem:
     content_hash: str | None
 
 
+_KNOWN = (
+    ItemRow.external_id,
+    ItemRow.article_id,
+    ItemRow.column,
+    ItemRow.list_fingerprint,
+    ItemRow.status,
+    ItemRow.content_hash,
+)
+
+
 def known_items(
     session: Session, source_id: int, column: str | None = None
 ) -> dict[str, KnownItem]:
     """Items of a source (optionally one column), keyed by article id."""
-    q = select(
-        ItemRow.external_id,
-        ItemRow.article_id,
-        ItemRow.column,
-        ItemRow.list_fingerprint,
-        ItemRow.status,
-        ItemRow.content_hash,
-    ).where(ItemRow.source_id == source_id)
+    q = select(*_KNOWN).where(ItemRow.source_id == source_id)
     if column is not None:
         q = q.where(ItemRow.column == column)
     return {r.article_id: KnownItem(*r) for r in session.execute(q)}
@@ -82,14 +85,7 @@ def known_by_external_id(session: Session, external_ids: Collection[str]) -> dic
     id: a poll looks up what it lists, so its cost does not grow with the history."""
     if not external_ids:
         return {}
-    q = select(
-        ItemRow.external_id,
-        ItemRow.article_id,
-        ItemRow.column,
-        ItemRow.list_fingerprint,
-        ItemRow.status,
-        ItemRow.content_hash,
-    ).where(ItemRow.external_id.in_(list(external_ids)))
+    q = select(*_KNOWN).where(ItemRow.external_id.in_(list(external_ids)))
     return {r.article_id: KnownItem(*r) for r in session.execute(q)}
 
 
