@@ -151,8 +151,9 @@ def main() -> None:
         rows,
     )
     body += (
-        "\n\nRSS of the bridge process (`bridge sync --once`) alone; peak is its own high-water mark (VmHWM), the rest "
-        "sampled from /proc every second and set against the items recorded by then. "
+        "\n\nRSS of the bridge process (`bridge sync --once`) alone; peak is its own "
+        "high-water mark (VmHWM), the rest sampled from /proc every second and set against "
+        "the items recorded by then. "
         f"Site served by {args.server}; sandbox portal without latency; SQLite state."
     )
     if projected:
