@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -245,7 +246,7 @@ def run_measured(
     )
 
 
-class Service:
+class Service(ABC):
     """A server in a child process (nginx, the sandbox site or portal), stopped by
     SIGTERM; ``stop()`` returns what it cost over its whole life."""
 
@@ -258,11 +259,13 @@ class Service:
         self.usage: Usage | None = None
         self._started = 0.0
 
+    @abstractmethod
     def command(self) -> list[str]:
-        raise NotImplementedError
+        """The server's command line."""
 
+    @abstractmethod
     def _wait_ready(self) -> str:
-        raise NotImplementedError
+        """Wait until the server answers; its base URL."""
 
     @property
     def pid(self) -> int:
