@@ -96,9 +96,15 @@ class Breaker:
             now = utcnow()
             if row.opened_until is not None and row.opened_until > now:
                 return False, (row.opened_until - now).total_seconds(), row.state
-            if row.state == "open":
-                row.state = "half-open"  # cooldown over: let one probe through
-            self.clean = row.state == "closed" and row.failures == 0 and row.opened_until is None
+            if row.state in ("open", "half-open"):
+                # Cooldown over (or the last probe's sender never reported): this sender
+                # probes, and every other sender, here or in another worker, waits for its
+                # outcome (at most a lease) instead of probing too.
+                row.state = "half-open"
+                row.opened_until = now + timedelta(seconds=self.cfg.lease_seconds)
+                self.clean = False
+                return True, 0.0, "half-open"
+            self.clean = row.failures == 0 and row.opened_until is None
             return True, 0.0, row.state
 
     def success(self) -> None:
@@ -121,6 +127,8 @@ class Breaker:
             row.failures += 1
             row.last_error = error
             now = utcnow()
+            if row.state == "half-open":
+                row.opened_until = None  # the probe's window ends with its outcome
             if retry_after is not None:  # the portal asked everyone to wait, not just this item
                 pause = timedelta(seconds=min(retry_after, self.cfg.retry_after_cap))
                 if row.opened_until is None or row.opened_until < now + pause:
@@ -205,7 +213,53 @@ def _drain_loop(
     cfg = ctx.settings.delivery
     own = DeliveryStats()
     try:
-        _send(ctx, stats, deadline, while_running, lock, shared, breaker, cfg, own)
+        while not ctx.stop.is_set() and not stats.auth_error:
+            allowed, pause, state = breaker.check()
+            if not allowed:
+                own.circuit_open = state == "open"
+                if time.monotonic() + pause <= deadline:
+                    ctx.stop.wait(min(pause, 1.0))
+                    continue
+                break
+            with ctx.db.write() as s:
+                batch = outbox.claim(
+                    s,
+                    target=breaker.target,
+                    owner=ctx.owner,
+                    lease_seconds=cfg.lease_seconds,
+                    limit=1
+                    if state == "half-open"
+                    else max(1, cfg.batch // max(1, cfg.concurrency)),
+                )
+            if not batch:
+                if while_running is not None and while_running.is_set():
+                    ctx.stop.wait(0.2)  # the crawl is still recording: more will come
+                    continue
+                with ctx.db.read() as s:
+                    due = outbox.next_due(s, breaker.target)
+                if due is None:
+                    break
+                until_due = (due - utcnow()).total_seconds()
+                if time.monotonic() + until_due > deadline:
+                    break
+                ctx.stop.wait(min(max(until_due, 0.05), 1.0))
+                continue
+            troubles = shared.troubles
+            for i, claimed in enumerate(batch):
+                # Another sender's failure (a 429 with Retry-After, an outage) holds every
+                # sender: back to the breaker before the next request.
+                if ctx.stop.is_set() or stats.auth_error or shared.troubles != troubles:
+                    _release(ctx, batch[i:])
+                    break
+                outcome = deliver_one(ctx, claimed, breaker, own)
+                if outcome == "auth":
+                    with lock:
+                        stats.auth_error = own.auth_error
+                if outcome in ("retry", "auth"):
+                    with lock:
+                        shared.troubles += 1
+                    _release(ctx, batch[i + 1 :])
+                    break
     except Exception as exc:  # a bug or the store going away: one line, the rest stay queued
         log.error(
             "delivery sender stopped: %s: %s (the traceback is logged at DEBUG)",
@@ -217,64 +271,6 @@ def _drain_loop(
     finally:
         with lock:
             stats.merge(own)
-
-
-def _send(
-    ctx: Context,
-    stats: DeliveryStats,
-    deadline: float,
-    while_running: threading.Event | None,
-    lock: threading.Lock,
-    shared: _Shared,
-    breaker: Breaker,
-    cfg: Any,
-    own: DeliveryStats,
-) -> None:
-    while not ctx.stop.is_set() and not stats.auth_error:
-        allowed, pause, state = breaker.check()
-        if not allowed:
-            own.circuit_open = state == "open"
-            if time.monotonic() + pause <= deadline:
-                ctx.stop.wait(min(pause, 1.0))
-                continue
-            break
-        with ctx.db.write() as s:
-            batch = outbox.claim(
-                s,
-                target=breaker.target,
-                owner=ctx.owner,
-                lease_seconds=cfg.lease_seconds,
-                limit=1 if state == "half-open" else max(1, cfg.batch // max(1, cfg.concurrency)),
-            )
-        if not batch:
-            if while_running is not None and while_running.is_set():
-                ctx.stop.wait(0.2)  # the crawl is still recording: more will come
-                continue
-            with ctx.db.read() as s:
-                due = outbox.next_due(s, breaker.target)
-            if due is None:
-                break
-            until_due = (due - utcnow()).total_seconds()
-            if time.monotonic() + until_due > deadline:
-                break
-            ctx.stop.wait(min(max(until_due, 0.05), 1.0))
-            continue
-        troubles = shared.troubles
-        for i, claimed in enumerate(batch):
-            # Another sender's failure (a 429 with Retry-After, an outage) holds every
-            # sender: back to the breaker before the next request.
-            if ctx.stop.is_set() or stats.auth_error or shared.troubles != troubles:
-                _release(ctx, batch[i:])
-                break
-            outcome = deliver_one(ctx, claimed, breaker, own)
-            if outcome == "auth":
-                with lock:
-                    stats.auth_error = own.auth_error
-            if outcome in ("retry", "auth"):
-                with lock:
-                    shared.troubles += 1
-                _release(ctx, batch[i + 1 :])
-                break
 
 
 def _pid_alive(pid: int) -> bool:
@@ -366,6 +362,7 @@ def deliver_one(ctx: Context, c: Claimed, breaker: Breaker, stats: DeliveryStats
                 s, c, owner=ctx.owner, actor=ctx.actor, error=str(exc), errors=exc.errors
             )
         log.error("delivery of %s rejected: %s", c.external_id, exc)
+        breaker.success()  # the target answered: it is up, whatever it thought of the record
         return "dead"
     with ctx.db.write() as s:
         kept = outbox.complete(s, c, owner=ctx.owner, actor=ctx.actor, answer=receipt.as_json())

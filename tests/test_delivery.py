@@ -144,3 +144,34 @@ def test_422_goes_to_the_dead_letter_with_the_portal_message_and_retry_delivers(
         "--config", str(config), "audit", "--event", "delivery.retried", "--format", "json"
     )
     assert len(retried.out.splitlines()) == len(too_long)
+
+
+def test_a_half_open_circuit_lets_exactly_one_sender_probe(state_url):
+    """Two senders (threads of one drain, or two workers) share the circuit in the store:
+    when the cooldown is over, one probes and the other waits for the outcome."""
+    from types import SimpleNamespace
+
+    from bridge.config import DeliveryConfig
+    from bridge.deliver import Breaker
+    from bridge.state.db import open_database
+
+    db = open_database(state_url)
+    cfg = DeliveryConfig(circuit_threshold=2, circuit_cooldown=0.0, lease_seconds=60)
+    ctx = SimpleNamespace(
+        db=db, settings=SimpleNamespace(target=SimpleNamespace(name="portal"), delivery=cfg),
+        actor="test",
+    )  # fmt: skip
+    try:
+        one, two = Breaker(ctx), Breaker(ctx)  # type: ignore[arg-type]
+        one.failure("reset", None)
+        two.failure("reset", None)  # the threshold: open, with a cooldown already over
+        assert one.check()[::2] == (True, "half-open")
+        allowed, wait, state = two.check()
+        assert (allowed, state) == (False, "half-open") and 59 < wait <= 60
+        one.failure("reset again", None)  # the probe failed: open again, cooldown only
+        assert two.check()[::2] == (True, "half-open")
+        assert one.check()[0] is False
+        two.success()  # the probe went through: closed for everyone
+        assert one.check() == (True, 0.0, "closed")
+    finally:
+        db.dispose()
