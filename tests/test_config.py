@@ -101,6 +101,28 @@ def test_types_unknown_keys_and_missing_keys(tmp_path):
     ]
 
 
+def test_state_urls_that_cannot_hold_state_are_refused(tmp_path):
+    problems = {}
+    for url in ("sqlite://", "sqlite:///:memory:", "sqlite:///x.db?mode=memory", "no url"):
+        text = GOOD.replace('state_url = "sqlite:///state/x.db"', f'state_url = "{url}"')
+        with pytest.raises(ConfigError) as exc:
+            config.load(write(tmp_path, text), environ={})
+        problems[url] = [p.where.split(": ", 1)[1] + ": " + p.message for p in exc.value.problems]
+    memory = (
+        "bridge.state_url: is an in-memory SQLite database, which forgets everything when "
+        "the process ends: give a file, e.g. sqlite:///state/bridge.db"
+    )
+    assert problems == {
+        "sqlite://": [memory],
+        "sqlite:///:memory:": [memory],
+        "sqlite:///x.db?mode=memory": [memory],
+        "no url": [
+            "bridge.state_url: is not a database URL "
+            "(e.g. sqlite:///state/bridge.db or postgresql://…)"
+        ],
+    }
+
+
 def test_bad_toml_names_file_and_line(tmp_path, cli):
     path = write(tmp_path, "[bridge\nstate_url = 1\n")
     result = cli("--config", str(path), "config", "check")

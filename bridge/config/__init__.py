@@ -33,6 +33,7 @@ from bridge.config.reader import (
     check_choice,
     check_http_url,
     check_positive,
+    check_state_url,
     parse_duration,
     redact_url,
 )
@@ -210,7 +211,7 @@ def _build(
             problems.append(Problem(key, "unknown table"))
 
     b = Table(_table(data, "bridge", problems), "bridge", problems)
-    state_url = b.get("state_url", str, defaults.STATE_URL)
+    state_url = b.get("state_url", str, defaults.STATE_URL, check_state_url)
     operator = b.get("operator", str, "unconfigured operator")
     log_level = b.get("log_level", str, "INFO", check_choice(("DEBUG", "INFO", "WARNING", "ERROR")))
     b.finish()

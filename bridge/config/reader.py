@@ -198,6 +198,26 @@ def check_http_url(value: str) -> str | None:
     return None
 
 
+def check_state_url(value: str) -> str | None:
+    """A database URL whose store outlives the process (the value is never echoed: it may
+    hold a password)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        return "is not a database URL (e.g. sqlite:///state/bridge.db or postgresql://…)"
+    if url.get_backend_name() == "sqlite" and (
+        not url.database or url.database == ":memory:" or url.query.get("mode") == "memory"
+    ):
+        return (
+            "is an in-memory SQLite database, which forgets everything when the process "
+            "ends: give a file, e.g. sqlite:///state/bridge.db"
+        )
+    return None
+
+
 def check_positive(value: float) -> str | None:
     return None if value > 0 else f"must be positive, not {value!r}"
 
