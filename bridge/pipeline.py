@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bridge import audit
+from bridge.catalog import CatalogRecord
 from bridge.config import Settings, SourceConfig
 from bridge.deliver import DeliveryStats, drain
 from bridge.errors import Fatal, LayoutAlarm, Retriable, SafetyAbort, Skippable
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 MAX_CONSECUTIVE_ERRORS = 5  # a site failing this often in a row is down: stop hammering it
 MAX_CONSECUTIVE_LAYOUT_MISSES = 3  # detail pages in a row without body or title: a redesign
+RECORD_BATCH = 50  # items recorded in one transaction at most (a list page holds 20 or so)
+RECORD_BATCH_BYTES = 16 << 20  # and attachments held for it at most: memory stays flat
 
 
 class SiteDown(Retriable):
@@ -128,14 +131,14 @@ def run_once(
     # Delivery overlaps discovery: what is recorded goes out while the crawl goes on.
     crawling = threading.Event()
     background: list[DeliveryStats] = []
-    sender = None
+    sender_thread = None
     if delivering:
         crawling.set()
-        sender = threading.Thread(
+        sender_thread = threading.Thread(
             target=lambda: background.append(drain(ctx, while_running=crawling)),
             name="deliver", daemon=True,
         )  # fmt: skip
-        sender.start()
+        sender_thread.start()
     try:
         for scfg in chosen:
             if ctx.stop.is_set():
@@ -154,8 +157,8 @@ def run_once(
             )
     finally:
         crawling.clear()
-        if sender is not None:
-            sender.join()
+        if sender_thread is not None:
+            sender_thread.join()
     delivery = background[0] if background else None
     if delivering and delivery is not None and deliver_for > 0 and not ctx.stop.is_set():
         delivery.merge(drain(ctx, wait=deliver_for))  # retries and cooldowns that fall due
@@ -228,6 +231,10 @@ class _SourceRun:
         self.known: dict[str, items.KnownItem] = {}
         self.consecutive_errors = 0
         self.detail_alarms = 0
+        # Normalized items not yet recorded: written together at the end of each batch of
+        # fetched pages (see _flush), never held past it.
+        self.unrecorded: list[tuple[ListEntry, RawItem, CatalogRecord, str]] = []
+        self.unrecorded_bytes = 0
         self.profile = scfg.profile()
         self.mint = scfg.org_code if ctx.settings.target.index_no == "bridge" else None
 
@@ -335,10 +342,13 @@ class _SourceRun:
             return False
 
     def _handle(self, results: Iterator[tuple[ListEntry, RawItem | Gone | Exception]]) -> None:
-        for entry, fetched in results:
-            if self.ctx.stop.is_set():
-                break
-            self.entry(entry, fetched)
+        try:
+            for entry, fetched in results:
+                if self.ctx.stop.is_set():
+                    break
+                self.entry(entry, fetched)
+        finally:
+            self._flush()  # what was judged good is recorded, whatever stops the page
 
     def _listing(
         self, column: str, *, conditional: bool, ahead: bool
@@ -488,27 +498,49 @@ class _SourceRun:
             else:
                 self.stats.unchanged += 1
             return
-        blobs = [(a.sha256, a.media_type, a.data) for a in raw.attachments]
+        self.unrecorded.append((entry, raw, record, digest))
+        self.unrecorded_bytes += sum(len(a.data) for a in raw.attachments)
+        if len(self.unrecorded) >= RECORD_BATCH or self.unrecorded_bytes >= RECORD_BATCH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Record the normalized items in hand, with their deliveries and audit events, in
+        one transaction: per item, the transaction's own cost (the lock, the commit, the
+        audit chain's head) was as much as the item's rows."""
+        batch, self.unrecorded, self.unrecorded_bytes = self.unrecorded, [], 0
+        if not batch:
+            return
+        target = self.ctx.settings.target.name
         with self.ctx.db.write() as s:
-            outcome = items.record_version(
-                s,
-                source_id=self.source_id,
-                source_name=self.scfg.name,
-                record=record,
-                content_hash=digest,
-                fingerprint=entry.fingerprint,
-                target=self.ctx.settings.target.name,
-                actor=self.ctx.actor,
-                run_id=self.run_id,
-                blobs=blobs,
-                mint_index_no_for=self.mint,
+            outcomes = [
+                items.record_version(
+                    s,
+                    source_id=self.source_id,
+                    source_name=self.scfg.name,
+                    record=record,
+                    content_hash=digest,
+                    fingerprint=entry.fingerprint,
+                    target=target,
+                    actor=self.ctx.actor,
+                    run_id=self.run_id,
+                    blobs=[(a.sha256, a.media_type, a.data) for a in raw.attachments],
+                    mint_index_no_for=self.mint,
+                )
+                for entry, raw, record, digest in batch
+            ]
+        for (entry, raw, record, digest), outcome in zip(batch, outcomes, strict=True):
+            setattr(self.stats, outcome.action, getattr(self.stats, outcome.action) + 1)
+            self.known[raw.article_id] = items.KnownItem(
+                outcome.external_id, raw.article_id, raw.column, entry.fingerprint, "active", digest
             )
-        setattr(self.stats, outcome.action, getattr(self.stats, outcome.action) + 1)
-        self.known[raw.article_id] = items.KnownItem(
-            external_id, raw.article_id, raw.column, entry.fingerprint, "active", digest
-        )
-        if outcome.action != "unchanged":
-            log.info("%s: %s %s %s", self.scfg.name, outcome.action, external_id, record.title)
+            if outcome.action != "unchanged":
+                log.info(
+                    "%s: %s %s %s",
+                    self.scfg.name,
+                    outcome.action,
+                    outcome.external_id,
+                    record.title,
+                )
 
     def withdrawals(self, column: str, seen: set[str]) -> None:
         """Items missing from a complete listing whose detail page is gone."""

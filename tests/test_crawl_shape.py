@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from bridge import config
 from bridge.pipeline import Context, run_once
@@ -122,3 +123,32 @@ def test_the_next_list_page_is_fetched_while_this_pages_items_are(sandbox, write
     # a time, all 20 and their attachments would come first).
     assert len(first_page_items) < 20, log[: second + 1]
     assert len(box.portal.store.items()) == sizes[key]
+
+
+def test_a_backfill_records_a_page_of_items_per_transaction(sandbox, write_config, monkeypatch):
+    box = sandbox(items=120, seed=83)
+    path = write_config(box)
+    ctx = context(path)
+    transactions: list[int] = []  # the transaction of each recorded item, numbered
+    real = items.record_version
+
+    def spy(session: Any, **kwargs: Any) -> Any:
+        transactions.append(session.info.setdefault("n", len(set(transactions))))
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(items, "record_version", spy)
+    try:
+        summary = run_once(ctx, deliver=False)
+        with ctx.db.read() as s:
+            events = s.execute(text("SELECT count(*) FROM audit_events")).scalar_one()
+            head = s.execute(text("SELECT last_id, count FROM audit_head")).one()
+    finally:
+        ctx.db.dispose()
+    stats = summary.sources[0].stats
+    assert stats.new == len(transactions) == 120
+    # One transaction per list page's worth of items (and one for each column's last
+    # detail pages still in the fetch window), not one per item.
+    columns = len(load_manifest(box.root).columns)
+    assert len(set(transactions)) <= stats.pages + columns
+    # The chain's head, written once per transaction, still counts every event.
+    assert tuple(head) == (events, events)

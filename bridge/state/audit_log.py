@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import Select, bindparam, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from bridge.audit import GENESIS, AuditEvent, canonical_details, chain_hash
@@ -28,7 +28,11 @@ _INSERT_EVENT = insert(table(AuditEventRow))
 _BUMP_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
-    .values(last_id=bindparam("new_id"), last_hash=bindparam("digest"), count=_HEAD.c.count + 1)
+    .values(
+        last_id=bindparam("new_id"),
+        last_hash=bindparam("digest"),
+        count=_HEAD.c.count + bindparam("n"),
+    )
 )
 
 
@@ -46,9 +50,16 @@ def append(
 
     Prepared Core statements on the session's connection rather than ORM objects: four
     events per item make this the busiest write of a backfill, and building statements
-    and running the unit of work cost more than the SQL did."""
+    and running the unit of work cost more than the SQL did. The head is read (and
+    locked) at the transaction's first event and written back once, just before it
+    commits: a transaction that records a page of items appends dozens of events."""
     conn = session.connection()
-    last_id, prev = conn.execute(_LOCK_HEAD).one()
+    head = session.info.get(_HEAD_KEY)
+    if head is None:
+        last_id, prev = conn.execute(_LOCK_HEAD).one()
+        appended = 0
+    else:
+        last_id, prev, appended = head
     new_id = last_id + 1
     ts = utcnow()
     text = canonical_details(details)
@@ -68,9 +79,27 @@ def append(
             "hash": digest,
         },
     )
-    conn.execute(_BUMP_HEAD, {"new_id": new_id, "digest": digest})
+    session.info[_HEAD_KEY] = (new_id, digest, appended + 1)
     log.debug("audit %s %s %s %s", event, source or "-", item or "-", text)
     return AuditEvent(new_id, ts, actor, event, source, item, run_id, text, prev, digest)
+
+
+_HEAD_KEY = "bridge.audit_head"  # (last id, last hash, events) of this transaction
+
+
+@event.listens_for(Session, "before_commit")
+def _write_head(session: Session) -> None:
+    head = session.info.pop(_HEAD_KEY, None)
+    if head is not None:
+        new_id, digest, appended = head
+        session.connection().execute(
+            _BUMP_HEAD, {"new_id": new_id, "digest": digest, "n": appended}
+        )
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_head(session: Session) -> None:
+    session.info.pop(_HEAD_KEY, None)
 
 
 def _to_event(row: AuditEventRow) -> AuditEvent:
