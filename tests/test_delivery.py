@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from bridge.sandbox.portal_faults import Faults
 from bridge.sandbox.site import load_manifest
@@ -175,3 +177,56 @@ def test_a_half_open_circuit_lets_exactly_one_sender_probe(state_url):
         assert one.check() == (True, 0.0, "closed")
     finally:
         db.dispose()
+
+
+def test_one_write_transaction_per_delivery_and_the_trail_in_order(sandbox, write_config):
+    """A delivery's "sent" event goes into the transaction that stores the previous
+    one's answer, and the files it uploaded are remembered with its own answer: one
+    write per delivery, and still, per item, sent before confirmed."""
+    from bridge import config
+    from bridge.deliver import drain
+    from bridge.pipeline import Context, run_once
+    from bridge.state.db import Database, open_database
+    from bridge.targets import make_target
+
+    box = sandbox(items=30, seed=31)
+    path = write_config(box, extra="concurrency = 1")
+    settings = config.load(path)
+    ctx = Context(
+        settings=settings,
+        db=open_database(settings.state_url.reveal()),
+        target=make_target(settings.target),
+        actor="test",
+    )
+    try:
+        assert run_once(ctx, deliver=False).exit_code == 0
+        writes: list[str] = []
+        real = Database.write
+
+        def counted(self: Database) -> Any:
+            writes.append("write")
+            return real(self)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(Database, "write", counted)
+            stats = drain(ctx)
+        with ctx.db.read() as s:
+            trail = s.execute(
+                text("SELECT item, event FROM audit_events WHERE item IS NOT NULL ORDER BY id")
+            ).all()
+            uploads = s.execute(text("SELECT count(*) FROM uploads")).scalar_one()
+    finally:
+        ctx.db.dispose()
+    assert stats.created == 30
+    assert uploads == stats.uploaded > 0
+    # Freeing dead senders' leases, the target's circuit row (made at its first check),
+    # the claim of all 30, the first "sent", one per delivery, the claim that finds none
+    # left: 35 (it was 2 per delivery, 1 per uploaded file and 1 per circuit check).
+    assert len(writes) == 1 + 1 + 1 + 1 + 30 + 1
+    events: dict[str, list[str]] = {}
+    for item, event in trail:
+        events.setdefault(item, []).append(event)
+    assert len(events) == 30
+    assert set(map(tuple, events.values())) == {
+        ("item.discovered", "record.changed", "delivery.sent", "delivery.confirmed")
+    }

@@ -373,6 +373,12 @@ def remember_upload(session: Session, target: str, sha256: str, file_id: str) ->
     _INSERT_UPLOAD(session.connection(), {"target": target, "sha256": sha256, "file_id": file_id})
 
 
+def remember_uploads(session: Session, target: str, uploads: list[tuple[str, str]]) -> None:
+    """(sha256, file id) pairs the target gave for files uploaded just now."""
+    for sha256, file_id in uploads:
+        remember_upload(session, target, sha256, file_id)
+
+
 # --- circuit breaker -----------------------------------------------------------------------
 
 
@@ -388,6 +394,16 @@ def circuit(session: Session, target: str) -> CircuitRow:
             row = session.get(CircuitRow, target, with_for_update=True, populate_existing=True)
             assert row is not None
     return row
+
+
+def circuit_state(session: Session, target: str) -> tuple[str, datetime | None, int] | None:
+    """(state, opened until, failures) of the target's circuit, read without a lock."""
+    row = session.execute(
+        select(CircuitRow.state, CircuitRow.opened_until, CircuitRow.failures).where(
+            CircuitRow.target == target
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1], row[2])
 
 
 def circuits(session: Session) -> list[CircuitRow]:
