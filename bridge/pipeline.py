@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bridge import audit
+from bridge import audit, sender
 from bridge.catalog import CatalogRecord
 from bridge.config import Settings, SourceConfig
 from bridge.deliver import DeliveryStats, drain
@@ -135,7 +135,7 @@ def run_once(
     if delivering:
         crawling.set()
         sender_thread = threading.Thread(
-            target=lambda: background.append(drain(ctx, while_running=crawling)),
+            target=lambda: background.append(_drain_beside(ctx, crawling)),
             name="deliver", daemon=True,
         )  # fmt: skip
         sender_thread.start()
@@ -163,6 +163,14 @@ def run_once(
     if delivering and delivery is not None and deliver_for > 0 and not ctx.stop.is_set():
         delivery.merge(drain(ctx, wait=deliver_for))  # retries and cooldowns that fall due
     return RunSummary(results, delivery)
+
+
+def _drain_beside(ctx: Context, crawling: threading.Event) -> DeliveryStats:
+    """The drain that overlaps the crawl: on a thread here, or in a process of its own
+    when ``delivery.process`` asks for it (two cores instead of one; see bridge.sender)."""
+    if ctx.settings.delivery.process:
+        return sender.drain_in_process(ctx, crawling)
+    return drain(ctx, while_running=crawling)
 
 
 class _Window:

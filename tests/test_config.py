@@ -123,6 +123,17 @@ def test_state_urls_that_cannot_hold_state_are_refused(tmp_path):
     }
 
 
+def test_delivery_process_is_a_switch(tmp_path):
+    assert config.load(write(tmp_path, GOOD), environ={}).delivery.process is False
+    on = config.load(write(tmp_path, GOOD + "\n[delivery]\nprocess = true\n"), environ={})
+    assert on.delivery.process is True
+    env = config.load(write(tmp_path, GOOD), environ={"BRIDGE_DELIVERY_PROCESS": "true"})
+    assert env.delivery.process is True
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(tmp_path, GOOD + '\n[delivery]\nprocess = "yes"\n'), environ={})
+    assert [p.message for p in exc.value.problems] == ["must be true or false, not a string 'yes'"]
+
+
 def test_bad_toml_names_file_and_line(tmp_path, cli):
     path = write(tmp_path, "[bridge\nstate_url = 1\n")
     result = cli("--config", str(path), "config", "check")

@@ -97,6 +97,7 @@ class DeliveryConfig:
     circuit_threshold: int = defaults.CIRCUIT_THRESHOLD
     circuit_cooldown: float = defaults.CIRCUIT_COOLDOWN
     concurrency: int = defaults.DELIVERY_CONCURRENCY
+    process: bool = defaults.DELIVERY_PROCESS
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,7 @@ def _build(
         ),
         circuit_cooldown=d.duration("circuit_cooldown", defaults.CIRCUIT_COOLDOWN),
         concurrency=d.get("concurrency", int, defaults.DELIVERY_CONCURRENCY, check_positive),
+        process=d.get("process", bool, defaults.DELIVERY_PROCESS),
     )
     d.finish()
 

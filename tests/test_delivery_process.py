@@ -1,0 +1,149 @@
+"""``delivery.process = true``: the drain runs in a child process while the cycle crawls."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import signal
+import threading
+import time
+
+import pytest
+import requests
+from conftest import state_rows
+
+from bridge import config
+from bridge.pipeline import Context, run_once
+from bridge.sandbox.portal import SANDBOX_SECRET
+from bridge.sandbox.portal_faults import Faults
+from bridge.state.db import open_database
+from bridge.targets import make_target
+
+pytestmark = pytest.mark.slow
+
+CHILD_LINE = re.compile(r"delivering from process (\d+) while process (\d+) crawls")
+
+
+def put_answers(box) -> dict[str, int]:
+    stats = requests.get(box.portal_url + "sandbox/stats", timeout=10).json()
+    return stats["requests"].get("PUT", {})
+
+
+def context(path) -> Context:
+    settings = config.load(path)
+    return Context(
+        settings=settings,
+        db=open_database(settings.state_url.reveal()),
+        target=make_target(settings.target),
+        actor="test",
+    )
+
+
+def delivery_states(path) -> dict[str, int]:
+    rows = state_rows(path, "SELECT status, count(*) FROM deliveries GROUP BY status")
+    return dict(rows)
+
+
+def test_sync_delivers_from_a_second_process_exactly_once(sandbox, write_config, cli):
+    box = sandbox(items=60, seed=91)
+    path = write_config(box, extra="process = true")
+    box.portal.faults = Faults(error_rate=0.15, seed=5)
+    result = cli("--config", str(path), "sync", "--once", "--deliver-for", "60", timeout=300)
+    assert result.code == 0, result.both
+    assert "60 new" in result.out
+    assert "60 created" in result.out
+    (child, parent), *more = CHILD_LINE.findall(result.err)
+    assert more == [] and child != parent
+    held = box.portal.store.items()
+    assert len(held) == len({r["external_id"] for r in held}) == 60
+    answers = put_answers(box)
+    assert answers["201"] == 60  # every item created once; the other answers were the faults
+    assert sorted({code[0] for code in answers}) == ["2", "5"] and "200" not in answers
+    assert delivery_states(path) == {"done": 60}
+    # Two processes appended to one audit chain: still one unbroken chain.
+    verified = cli("--config", str(path), "audit", "verify")
+    assert verified.code == 0, verified.both
+    assert SANDBOX_SECRET not in result.both + verified.both
+
+
+def test_a_stop_reaches_the_delivery_process_and_nothing_is_sent_twice(sandbox, write_config):
+    box = sandbox(items=80, seed=93)
+    path = write_config(box, extra="process = true")
+    box.portal.faults = Faults(latency=0.05)
+    ctx = context(path)
+
+    def stop_once_it_delivers() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and box.portal.store.count() < 5:
+            time.sleep(0.02)
+        ctx.stop.set()  # what SIGTERM and Ctrl-C do
+
+    stopper = threading.Thread(target=stop_once_it_delivers)
+    stopper.start()
+    try:
+        first = run_once(ctx)
+    finally:
+        stopper.join()
+        ctx.db.dispose()
+    assert multiprocessing.active_children() == []  # the child finished and was reaped
+    assert first.delivery is not None
+    states = delivery_states(path)
+    assert "inflight" not in states  # the child released what it had not sent
+    delivered = first.delivery.created
+    assert 0 < delivered < 80
+    assert states.get("done", 0) == delivered == box.portal.store.count()
+
+    box.portal.faults = Faults()
+    ctx = context(path)
+    try:
+        second = run_once(ctx)
+    finally:
+        ctx.db.dispose()
+    assert second.sources[0].status == "ok"
+    assert box.portal.store.count() == 80
+    assert put_answers(box) == {"201": 80}  # each item sent once over both runs
+
+
+def test_a_killed_delivery_process_loses_nothing(sandbox, write_config, caplog):
+    box = sandbox(items=60, seed=95)
+    path = write_config(box, extra='process = true\nlease_seconds = "1s"')
+    box.portal.faults = Faults(latency=0.05)
+    ctx = context(path)
+
+    def kill_the_child_once_it_delivers() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            children = multiprocessing.active_children()
+            if children and box.portal.store.count() >= 5:
+                os.kill(children[0].pid, signal.SIGKILL)
+                return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_child_once_it_delivers)
+    killer.start()
+    try:
+        first = run_once(ctx)
+    finally:
+        killer.join()
+        ctx.db.dispose()
+    assert first.delivery is not None and first.delivery.failed == 1
+    assert "the delivery process ended with exit code -9 before reporting" in caplog.text
+    assert first.sources[0].stats.new == 60  # the crawl went on regardless
+
+    time.sleep(1.2)  # the dead child's lease runs out
+    box.portal.faults = Faults()
+    ctx = context(path)
+    try:
+        second = run_once(ctx)
+    finally:
+        ctx.db.dispose()
+    assert second.exit_code == 0
+    assert delivery_states(path) == {"done": 60}
+    held = box.portal.store.items()
+    assert len(held) == len({r["external_id"] for r in held}) == 60
+    # At most the PUTs in flight when the child died (one per sender) are repeated, and
+    # the portal answers a repeat as unchanged: never a second item.
+    answers = put_answers(box)
+    assert answers["201"] == 60
+    assert sum(answers.values()) - 60 == answers.get("200", 0) <= 2  # delivery.concurrency
