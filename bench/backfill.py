@@ -96,6 +96,7 @@ def backfill_once(
     items: int,
     server: str,
     concurrency: int,
+    delivery_process: bool = False,
     sample_rss: float = 1.0,
     profile_to: Path | None = None,
 ) -> dict[str, Any]:
@@ -112,6 +113,7 @@ def backfill_once(
             portal_url=portal.url,
             columns=columns,
             concurrency=concurrency,
+            delivery_process=delivery_process,
         )
         cmd = bridge_cmd(config, "sync", "--once")
         if profile_to is not None:
@@ -154,6 +156,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--server", choices=("nginx", "sandbox"), default=default_server())
     parser.add_argument("--concurrency", type=int, default=4, help="fetch.concurrency")
+    parser.add_argument(
+        "--delivery-process",
+        action="store_true",
+        help="delivery.process = true: deliver from a second process while the crawl goes on",
+    )
     parser.add_argument("--profile", action="store_true", help="and one more run under cProfile")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args()
@@ -170,6 +177,7 @@ def main() -> None:
                 items=args.items,
                 server=args.server,
                 concurrency=args.concurrency,
+                delivery_process=args.delivery_process,
             )
             runs.append(run)
             print(f"  {run['items_per_s']} items/s, {run['cpu_ms_per_item']} ms CPU per item")

@@ -144,6 +144,23 @@ def _rss_mb(pid: int) -> float | None:
     return _status_mb(pid, "VmRSS")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (the bridge's delivery process, say)."""
+    tree, i = [pid], 0
+    while i < len(tree):
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{tree[i]}/task").iterdir():
+                tree.extend(int(c) for c in (task / "children").read_text().split())
+        i += 1
+    return tree
+
+
+def _tree_mb(pid: int, key: str) -> float | None:
+    """``key`` (VmRSS, VmHWM) summed over the process tree: memory the command holds."""
+    values = [v for p in process_tree(pid) if (v := _status_mb(p, key)) is not None]
+    return sum(values) if values else None
+
+
 def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
@@ -199,7 +216,8 @@ def run_measured(
 
     ``sample_rss`` > 0 also reads its RSS from /proc every that many seconds, to show
     whether memory stays flat while it works, and the peak is then the process's own
-    high-water mark (VmHWM, read at each sample; it never goes down). Without sampling the
+    high-water mark (VmHWM, read at each sample; it never goes down), summed with its
+    children's (a delivery process counts as the bridge's memory). Without sampling the
     peak is ``wait4``'s ``ru_maxrss``, which on Linux includes the memory of *this* process
     at the fork before the child's exec: a parent holding a 100,000-item manifest made a
     100 MB bridge look like 197 MB.
@@ -215,8 +233,8 @@ def run_measured(
 
         def sample() -> None:
             while not stop.wait(sample_rss):
-                rss = _rss_mb(proc.pid)
-                hwm = _status_mb(proc.pid, "VmHWM")
+                rss = _tree_mb(proc.pid, "VmRSS")
+                hwm = _tree_mb(proc.pid, "VmHWM")
                 if rss is not None:
                     samples.append((round(time.perf_counter() - started, 2), round(rss, 1)))
                 if hwm is not None:
@@ -604,6 +622,7 @@ def config_text(
     concurrency: int = 4,
     rate_limit: float = 100_000.0,
     log_level: str = "INFO",
+    delivery_process: bool = False,
     source_extra: str = "",
     extra: str = "",
 ) -> str:
@@ -646,6 +665,7 @@ secret = "{SANDBOX_SECRET}"
 backoff_initial = "0.05s"
 backoff_max = "0.5s"
 circuit_cooldown = "0.5s"
+process = {"true" if delivery_process else "false"}
 
 [admin]
 enabled = false

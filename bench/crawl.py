@@ -20,7 +20,8 @@ source alone: listing + detail fetch + parse + attachments, threads as in ``run_
 ``adapter-seq`` (the same, one page at a time: what the threads give or cost),
 ``pipeline`` (``run_once`` with delivery off: + normalize, plan, record), ``backfill``
 (``run_once``: + delivery to a sandbox portal without latency — the end-to-end figure
-the goal compares).
+the goal compares), ``backfill-process`` (the same with ``delivery.process = true``: the
+delivery in a second process, CPU counted for both).
 
     python -m bench.crawl
     python -m bench.crawl --regimes loopback --rounds 5
@@ -53,7 +54,15 @@ from bench.common import (
     write_config,
 )
 
-TOOLS = ("scrapy", "scrapy-files", "adapter", "adapter-seq", "pipeline", "backfill")
+TOOLS = (
+    "scrapy",
+    "scrapy-files",
+    "adapter",
+    "adapter-seq",
+    "pipeline",
+    "backfill",
+    "backfill-process",
+)
 LATENCY_MS = 50.0
 
 
@@ -84,7 +93,7 @@ def run_tool(
             cmd.append("--files")
     else:
         portal_url = "http://127.0.0.1:9/"  # never called without delivery
-        if tool == "backfill":
+        if tool.startswith("backfill"):
             portal = Portal(work / "portal.db", work / "portal.log")
             portal_url = portal.start()
         config = write_config(
@@ -94,8 +103,10 @@ def run_tool(
             portal_url=portal_url,
             columns=columns,
             concurrency=concurrency,
+            delivery_process=tool == "backfill-process",
         )
-        cmd = [PYTHON, "-m", "bench.bridge_crawl", tool, "--config", str(config)]
+        mode = "backfill" if tool.startswith("backfill") else tool
+        cmd = [PYTHON, "-m", "bench.bridge_crawl", mode, "--config", str(config)]
     try:
         usage = run_measured(cmd, log=work / f"{tool}.log")
     finally:
@@ -197,6 +208,7 @@ LABELS = {
     "adapter-seq": "bridge: source adapter, one page at a time",
     "pipeline": "bridge: run_once, deliveries off",
     "backfill": "bridge: run_once end to end (→ portal)",
+    "backfill-process": "bridge: end to end, delivery.process = true",
 }
 
 
