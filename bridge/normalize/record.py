@@ -37,7 +37,7 @@ from bridge.normalize.dates import (
     today_in_shanghai,
 )
 from bridge.normalize.docno import doc_no_problem, find_doc_no, is_absent, normalize_doc_no
-from bridge.normalize.sanitize import read_body, sanitize_html
+from bridge.normalize.sanitize import sanitize_and_read
 from bridge.normalize.summary import make_summary
 from bridge.normalize.text import clean_body_text, clean_text, compact
 from bridge.sources.base import RawAttachment, RawItem
@@ -250,10 +250,9 @@ def normalize(
     today = today_in_shanghai(now or raw.fetched_at)
     problems: list[FieldProblem] = []
     meta = _clean_meta(raw.meta)
-    body_html = sanitize_html(raw.body_html, raw.url)
     # Dates, 文号 and summary are read from the canonical body (one line per block), so
     # re-wrapped source text cannot change them; the source's own text is the fallback.
-    body_text, body_shows = read_body(body_html)
+    body_html, body_text, body_shows = sanitize_and_read(raw.body_html, raw.url)
     body_text = body_text or clean_body_text(raw.body_text)
 
     title = _title(raw, meta, problems)

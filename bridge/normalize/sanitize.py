@@ -249,14 +249,29 @@ def _serialize(root: lxml.html.HtmlElement) -> str:
 
 def sanitize_html(html: str, base_url: str) -> str:
     """Safe, canonical body HTML: see the module docstring for what that means."""
+    return _sanitized(html, base_url)[0]
+
+
+def sanitize_and_read(html: str, base_url: str) -> tuple[str, str, bool]:
+    """``sanitize_html(html)`` and ``read_body`` of the result, from one parse when the
+    last nh3 pass leaves the canonical fragment as it was (the usual case): reading the
+    body again cost as much as sanitizing it."""
+    out, root = _sanitized(html, base_url)
+    if root is None:
+        return (out, *read_body(out))
+    return out, *_read(root)
+
+
+def _sanitized(html: str, base_url: str) -> tuple[str, lxml.html.HtmlElement | None]:
+    """The sanitized fragment, and its tree when that is exactly what the text spells."""
     # Vertical tab and form feed are white space to a reader, and no lxml tree holds them.
     text = strip_invisible(html or "").replace("\r\n", "\n").translate(_TREE_SPACES)
     first = _CLEANER.clean(text)
     if not first.strip():
-        return ""
+        return "", None
     root = _fragment(first)
     if root is None:
-        return ""
+        return "", None
     for el in list(_elements(root)):
         if el is not root:
             _canonical_attributes(el, base_url)
@@ -266,7 +281,9 @@ def sanitize_html(html: str, base_url: str) -> str:
                 el.drop_tree()  # an image of nothing shows nothing (its tail stays)
     _drop_empty(root)
     _Folder().visit(root)  # the wrapper is a <div>: white space at its edges goes
-    return _CLEANER.clean(_serialize(root)).strip()
+    written = _serialize(root)
+    out = _CLEANER.clean(written).strip()
+    return out, root if out == written else None
 
 
 def read_body(html: str) -> tuple[str, bool]:
@@ -274,6 +291,10 @@ def read_body(html: str) -> tuple[str, bool]:
     root = _fragment(html)
     if root is None:
         return "", False
+    return _read(root)
+
+
+def _read(root: lxml.html.HtmlElement) -> tuple[str, bool]:
     shows = bool(clean_text(root.text_content())) or any(
         el.tag == "img" and el.get("src") for el in _elements(root)
     )

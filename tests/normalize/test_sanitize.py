@@ -9,6 +9,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import lxml.html
 import pytest
@@ -19,10 +20,12 @@ from bridge.normalize.sanitize import (
     absolute_url,
     has_content,
     read_body,
+    sanitize_and_read,
     sanitize_html,
     url_scheme,
     visible_text,
 )
+from bridge.sandbox.site import generate_site
 
 BASE = "https://www.yyedu.gov.cn/zwgk/zcwj/201212/t20121203_1.html"
 
@@ -320,3 +323,20 @@ def test_generated_fragments_are_inert_and_stable(html: str) -> None:
 def test_one_reading_of_the_body_gives_what_the_two_did(html: str) -> None:
     out = sanitize_html(html, BASE)
     assert read_body(out) == (visible_text(out), has_content(out))
+
+
+@given(fragments())
+def test_sanitizing_and_reading_at_once_gives_what_the_two_steps_do(html: str) -> None:
+    out = sanitize_html(html, BASE)
+    assert sanitize_and_read(html, BASE) == (out, *read_body(out))
+
+
+def test_real_and_generated_pages_read_the_same_at_once_and_in_two_steps(tmp_path) -> None:
+    generate_site(tmp_path, items=80, seed=7)
+    saved = sorted((Path(__file__).parents[1] / "data").rglob("*.html"))
+    pages = saved + sorted(tmp_path.rglob("t2*.html"))
+    assert len(saved) > 30 and len(pages) > 100
+    for page in pages:
+        html = page.read_bytes().decode("utf-8", errors="replace")
+        out = sanitize_html(html, BASE)
+        assert sanitize_and_read(html, BASE) == (out, *read_body(out)), page
