@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 MAX_CONSECUTIVE_ERRORS = 5  # a site failing this often in a row is down: stop hammering it
 MAX_CONSECUTIVE_LAYOUT_MISSES = 3  # detail pages in a row without body or title: a redesign
 RECORD_BATCH = 50  # items recorded in one transaction at most (a list page holds 20 or so)
+WINDOW_AHEAD = 20  # detail pages queued beyond those in flight: about a list page's worth
 RECORD_BATCH_BYTES = 16 << 20  # and attachments held for it at most: memory stays flat
 
 
@@ -179,12 +180,17 @@ class _Window:
 
     The window spans list pages: the last detail pages of one page are still being
     fetched while the next page's are queued, so a distant server always has as many
-    requests in flight as it allows, not fewer at every page boundary.
+    requests in flight as it allows, not fewer at every page boundary. Results are taken
+    only while more than ``size + WINDOW_AHEAD`` are queued: with just ``size`` queued,
+    the fetch threads ran dry whenever they got ahead of the recording, until it came
+    back for the next list page (measured with 50 ms responses: 1.3 s of 11 with fewer
+    requests in flight than allowed, at every page boundary).
     """
 
     def __init__(self, run: _SourceRun) -> None:
         self.run = run
         self.size = run.scfg.fetch.concurrency
+        self.queued = self.size + WINDOW_AHEAD
         self.pending: deque[tuple[ListEntry, Future[RawItem | Gone | Exception]]] = deque()
 
     def add(
@@ -197,7 +203,7 @@ class _Window:
             return
         pool = self.run.pool()
         self.pending.extend((e, pool.submit(self.run.fetch, e)) for e in entries)
-        while len(self.pending) > self.size:
+        while len(self.pending) > self.queued:
             entry, future = self.pending.popleft()
             yield entry, future.result()
 

@@ -249,7 +249,7 @@ class HanwebSource(Source):
     def list_pages(self, column: str, *, conditional: bool = True) -> Iterator[ListPage]:
         url = self.column_url(column)
         etag, modified = self.validators.get(url, (None, None)) if conditional else (None, None)
-        result = self.fetcher.page(url, etag=etag, last_modified=modified)
+        result = self.fetcher.page(url, etag=etag, last_modified=modified, listing=True)
         if isinstance(result, NotModified):
             # An unchanged column page: its newest records are the ones we have.
             yield ListPage(column, url, 0, (), None, not_modified=True)
@@ -418,7 +418,7 @@ def proxy_request(
     refused rather than moved. Both forms only read, so they are safe to repeat; the
     XML's own ``<?xml encoding?>`` declaration names its charset (GBK on GBK sites).
     """
-    r, body = fetcher.request(method, url, data=form, follow_redirects=False)
+    r, body = fetcher.request(method, url, data=form, follow_redirects=False, listing=True)
     if r.status_code in (408, 429) or r.status_code >= 500:
         raise Retriable(f"{url} answered {r.status_code}")
     if r.status_code != 200:

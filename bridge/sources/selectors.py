@@ -96,7 +96,7 @@ class SelectorsSource(Source):
             seen_urls.add(url)
             validators = self.validators.get(url) if conditional and number == 0 else None
             etag, modified = validators or (None, None)
-            result = self.fetcher.page(url, etag=etag, last_modified=modified)
+            result = self.fetcher.page(url, etag=etag, last_modified=modified, listing=True)
             if isinstance(result, NotModified):
                 yield ListPage(column, url, number, (), count, not_modified=True)
                 return

@@ -75,7 +75,7 @@ class TrsSource(Source):
         while count is None or number < count:
             url = list_page_url(base, number)
             etag, modified = self.validators.get(url, (None, None)) if conditional else (None, None)
-            result = self.fetcher.page(url, etag=etag, last_modified=modified)
+            result = self.fetcher.page(url, etag=etag, last_modified=modified, listing=True)
             if isinstance(result, NotModified):
                 yield ListPage(column, url, number, (), count, not_modified=True)
                 if count is None:
