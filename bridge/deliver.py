@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+IDLE_CLAIM_INTERVAL = 0.2  # seconds between claims while a crawl records and none is due
+
 
 @dataclass
 class DeliveryStats:
@@ -239,7 +241,7 @@ def _drain_loop(
                 )
             if not batch:
                 if while_running is not None and while_running.is_set():
-                    ctx.stop.wait(0.2)  # the crawl is still recording: more will come
+                    _await_more(ctx, while_running)  # the crawl is still recording
                     continue
                 with ctx.db.read() as s:
                     due = outbox.next_due(s, breaker.target)
@@ -284,6 +286,15 @@ def _drain_loop(
     finally:
         with lock:
             stats.merge(own)
+
+
+def _await_more(ctx: Context, while_running: threading.Event) -> None:
+    """Wait for the crawl to record more: up to ``IDLE_CLAIM_INTERVAL`` between claims
+    (each is a write transaction), but back at once when the crawl ends or a stop is
+    asked, so what it recorded last goes out without a pause."""
+    deadline = time.monotonic() + IDLE_CLAIM_INTERVAL
+    while while_running.is_set() and not ctx.stop.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the flag may be another process's: no waiting on it
 
 
 def _pid_alive(pid: int) -> bool:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _SPAWN = multiprocessing.get_context("spawn")
-_POLL = 0.2  # seconds between looks at the parent's stop flag and the crawl's end
+_POLL = 0.02  # seconds between looks at the parent's stop flag and the crawl's end
 _JOIN = 10.0  # seconds a child that reported may take to exit before it is terminated
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
