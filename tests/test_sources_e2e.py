@@ -157,9 +157,11 @@ def test_a_two_per_second_rate_limit_holds_over_a_100_request_crawl(sandbox, wri
     assert result.code == 0, result.both
     times = sorted(r.time for r in box.site.requests)
     assert len(times) >= 100
-    # Any 21 consecutive requests span at least 10 s (arrival times at the server carry a
-    # few milliseconds of scheduling jitter, hence the small allowance), and so does the
-    # crawl as a whole: (n - 1) requests over at least (n - 1) / 2 seconds.
+    # Any 21 consecutive requests span at least 10 s, and so does the crawl as a whole:
+    # (n - 1) requests over at least (n - 1) / 2 seconds. Arrival times at the server
+    # carry the scheduling jitter of a loaded machine (a thread that slept until its turn
+    # may wake a little late; measured up to 0.15 s with the test suite running on every
+    # core), hence the allowance; without the limit, 21 requests take about 0.1 s.
     for i in range(len(times) - 20):
-        assert times[i + 20] - times[i] >= 10.0 - 0.1, (i, times[i + 20] - times[i])
-    assert times[-1] - times[0] >= (len(times) - 1) / 2.0 - 0.1
+        assert times[i + 20] - times[i] >= 10.0 - 0.3, (i, times[i + 20] - times[i])
+    assert times[-1] - times[0] >= (len(times) - 1) / 2.0 - 0.3
