@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -217,6 +217,41 @@ class _Window:
             self.pending.popleft()[1].cancel()
 
 
+class _Listing:
+    """A column's list pages. With ``ahead``, the next page is fetched on a thread of its
+    own while the caller works on the one it has, starting with the first page as soon
+    as the listing is made: a column's first page is then on its way while the last
+    detail pages of the column before are still being fetched."""
+
+    def __init__(self, pages: Iterator[ListPage], *, ahead: bool) -> None:
+        self.pages = pages
+        self.reader = ThreadPoolExecutor(1, thread_name_prefix="listing") if ahead else None
+        self.following = self.reader.submit(next, pages, None) if self.reader else None
+
+    def __iter__(self) -> _Listing:
+        return self
+
+    def __next__(self) -> ListPage:
+        if self.reader is None or self.following is None:
+            return next(self.pages)
+        page = self.following.result()  # the listing's own error, if it broke off
+        if page is None:
+            self.following = None
+            raise StopIteration
+        self.following = self.reader.submit(next, self.pages, None)
+        return page
+
+    def close(self) -> None:
+        close = getattr(self.pages, "close", lambda: None)
+        if self.reader is None:
+            close()
+            return
+        if self.following is not None:
+            self.following.cancel()
+        self.reader.submit(close).result()  # after a fetch in progress, on its thread
+        self.reader.shutdown()
+
+
 class _SourceRun:
     """The state of one source's cycle; methods are its steps."""
 
@@ -238,6 +273,8 @@ class _SourceRun:
         self.check_listing = False
         self.listing_incomplete = False
         self._pool: ThreadPoolExecutor | None = None
+        self._primed: tuple[str, _Listing] | None = None  # the next column's, started early
+        self.read_urls: set[str] = set()  # list pages taken by the column being read
         self.stats = SourceStats()
         self.plan: list[tuple[str, str, str]] = []
         self.run_id: int | None = None
@@ -252,7 +289,7 @@ class _SourceRun:
         self.profile = scfg.profile()
         self.mint = scfg.org_code if ctx.settings.target.index_no == "bridge" else None
 
-    def column(self, column: str) -> bool:
+    def column(self, column: str, upcoming: str | None = None) -> bool:
         """Read one column's listing, newest first, recording what is new or changed.
         Returns True when every entry it wanted was handled (nothing failed or was
         interrupted): only then may the pages' validators be kept for conditional GET.
@@ -264,9 +301,7 @@ class _SourceRun:
         """
         seen: set[str] = set()
         cursor = f"listing_complete:{column}"
-        with self.ctx.db.read() as s:
-            backfilled = bool(runs.get_cursor(s, self.scfg.name, cursor))
-        incremental = not self.full and not self.check_listing and backfilled
+        backfilled, incremental = self._reading(column)
         exhausted = False  # read to the last page
         failures_before = self.stats.errors + self.stats.skipped
         # A complete read fetches the next list page while this one's detail pages are
@@ -284,7 +319,9 @@ class _SourceRun:
                     raise
                 if page is None:
                     exhausted = True
+                    self._prime(upcoming)  # its first page comes while this one's last do
                     break
+                self.read_urls.add(page.url)
                 self.stats.pages += 1
                 if page.not_modified:
                     self.stats.pages_not_modified += 1
@@ -328,6 +365,19 @@ class _SourceRun:
             self.withdrawals(column, seen)
         return clean and not self.ctx.stop.is_set()
 
+    def _reading(self, column: str) -> tuple[bool, bool]:
+        """(read to its end once, incremental this time) for ``column``."""
+        with self.ctx.db.read() as s:
+            backfilled = bool(runs.get_cursor(s, self.scfg.name, f"listing_complete:{column}"))
+        return backfilled, not self.full and not self.check_listing and backfilled
+
+    def _prime(self, column: str | None) -> None:
+        """Start reading the next column's listing now, when it is to be read completely
+        (a poll reads a page or two, and conditionally: no head start needed)."""
+        if column is None or self.ctx.stop.is_set() or self._reading(column)[1]:
+            return
+        self._primed = (column, self._listing(column, conditional=False, ahead=True))
+
     def _look_up(self, entries: tuple[ListEntry, ...]) -> None:
         """What the store knows of one list page's entries. Only the page's: a long
         backfill or listing keeps no growing map of every item it met."""
@@ -364,25 +414,17 @@ class _SourceRun:
         finally:
             self._flush()  # what was judged good is recorded, whatever stops the page
 
-    def _listing(
-        self, column: str, *, conditional: bool, ahead: bool
-    ) -> Generator[ListPage, None, None]:
+    def _listing(self, column: str, *, conditional: bool, ahead: bool) -> _Listing:
         """The column's list pages; with ``ahead``, each next page is fetched on a
-        thread of its own while the caller works on the one it has."""
+        thread of its own while the caller works on the one it has. A listing started
+        ahead of time for this column (``_prime``) is taken when it fits."""
+        primed, self._primed = self._primed, None
+        if primed is not None:
+            if primed[0] == column and ahead and not conditional:
+                return primed[1]
+            primed[1].close()
         pages = self.source.list_pages(column, conditional=conditional)
-        close = getattr(pages, "close", lambda: None)
-        if not ahead or self.scfg.fetch.concurrency <= 1:
-            yield from pages
-            return
-        with ThreadPoolExecutor(1, thread_name_prefix="listing") as reader:
-            following = reader.submit(next, pages, None)
-            try:
-                while (page := following.result()) is not None:
-                    following = reader.submit(next, pages, None)
-                    yield page
-            finally:
-                following.cancel()
-                reader.submit(close).result()
+        return _Listing(pages, ahead=ahead and self.scfg.fetch.concurrency > 1)
 
     def fetch(self, entry: ListEntry) -> RawItem | Gone | Exception:
         """One detail page; what went wrong with it comes back as its exception, to be
@@ -402,6 +444,9 @@ class _SourceRun:
         return self._pool
 
     def close(self) -> None:
+        if self._primed is not None:
+            self._primed[1].close()
+            self._primed = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -672,12 +717,13 @@ def sync_source(
                 >= scfg.full_listing_interval
             )
             run.check_listing = due and has_items
-        for column in chosen:
+        for i, column in enumerate(chosen):
             if ctx.stop.is_set():
                 break
             settled = False
+            upcoming = chosen[i + 1] if i + 1 < len(chosen) else None
             try:
-                settled = run.column(column)
+                settled = run.column(column, upcoming)
             except RobotsDisallowed as exc:  # the site asks us not to: a warning, not a failure
                 run.stats.columns_skipped += 1
                 log.warning("%s: column %s skipped: %s", scfg.name, column, exc)
@@ -696,10 +742,15 @@ def sync_source(
                 log.warning("%s: column %s skipped: %s", scfg.name, column, exc)
             # A page's validators are kept only once all its entries are recorded: a 304
             # next time must never hide an entry that a stop or a failure left behind.
-            if settled and not dry_run and source.new_validators:
+            # Only the pages this column took: the next column's first page may be in
+            # already (started early), and is kept for when its own entries are in.
+            read = {u: v for u, v in list(source.new_validators.items()) if u in run.read_urls}
+            for url in read:
+                del source.new_validators[url]
+            run.read_urls.clear()
+            if settled and not dry_run and read:
                 with ctx.db.write() as s:
-                    runs.remember_validators(s, source.new_validators)
-            source.new_validators.clear()
+                    runs.remember_validators(s, read)
     except LayoutAlarm as exc:
         status, message = "alarm", str(exc)
         log.error("%s", exc)

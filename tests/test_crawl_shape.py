@@ -152,3 +152,56 @@ def test_a_backfill_records_a_page_of_items_per_transaction(sandbox, write_confi
     assert len(set(transactions)) <= stats.pages + columns
     # The chain's head, written once per transaction, still counts every event.
     assert tuple(head) == (events, events)
+
+
+def test_a_column_started_early_keeps_its_validators_until_its_own_entries_are_in(
+    sandbox, write_config, monkeypatch
+):
+    """A complete read starts the next column's first list page while the column before
+    finishes. That page's ETag must be stored with its own column, once its entries are
+    recorded, never with the column before: else a stop in between leaves an ETag that
+    answers the next poll 304 over an entry nobody recorded."""
+    from bridge import pipeline
+
+    box = sandbox(items=150, seed=71)
+    path = write_config(box)
+    ctx = context(path)
+    try:
+        assert run_once(ctx).exit_code == 0  # the backfill: every column read once
+        (added,) = publish(box.root, 1)
+        keys = [k for k, _, _ in load_manifest(box.root).columns]
+        before = next(k for k in keys if k != added.column)
+        path = next(p for k, p, _ in load_manifest(box.root).columns if k == added.column)
+        page0 = box.site_url.rstrip("/") + path
+        with ctx.db.read() as s:
+            stored_before = runs.validators_under(s, page0)
+        assert page0 + "index.html" in stored_before  # the backfill kept its ETag
+
+        real_look_up = pipeline._SourceRun._look_up
+        primed: list[str] = []
+        real_prime = pipeline._SourceRun._prime
+
+        def prime(self: Any, column: str | None) -> None:
+            real_prime(self, column)
+            if self._primed is not None:
+                primed.append(self._primed[0])
+
+        def look_up(self: Any, entries: Any) -> None:
+            if entries and entries[0].column == added.column:
+                self.ctx.stop.set()  # stopped as the column's first page comes in
+            real_look_up(self, entries)
+
+        monkeypatch.setattr(pipeline._SourceRun, "_prime", prime)
+        monkeypatch.setattr(pipeline._SourceRun, "_look_up", look_up)
+        resync = run_once(ctx, columns=[before, added.column], full=True, deliver=False)
+        monkeypatch.undo()
+        assert primed == [added.column]
+        assert resync.sources[0].stats.new == 0
+        with ctx.db.read() as s:
+            assert runs.validators_under(s, page0) == stored_before
+
+        ctx.stop.clear()
+        poll = run_once(ctx, deliver=False)
+    finally:
+        ctx.db.dispose()
+    assert poll.sources[0].stats.new == 1  # the page was read again, not answered 304
