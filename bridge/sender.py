@@ -9,21 +9,24 @@ crawls, so the two use two cores. Nothing else changes: the child claims deliver
 under a lease in the same state store, exactly as a second worker would, so a crash of
 either side leaves nothing behind that the next drain does not retake.
 
-The child is started with ``spawn`` (a fork would copy the parent's threads' locks and
-its open database connections), gets the settings through a pipe, never through its
-command line or environment, and reports its counts back through the same pipe.
+The child is a fresh interpreter (``python -m bridge.sender FD``; a fork would copy the
+parent's threads' locks and open database connections) joined to the parent by a
+socket pair: the settings go down it, never through the command line or the
+environment; then "the crawl is over" and "stop"; its counts come back up it. Not
+``multiprocessing``: its spawn method starts a resource-tracker process as well, 12 MB
+for nothing this needs.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import signal
+import socket
+import subprocess
 import sys
 import threading
 from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Event as ProcessEvent
 from typing import TYPE_CHECKING
 
 from bridge.deliver import DeliveryStats, drain
@@ -33,10 +36,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_SPAWN = multiprocessing.get_context("spawn")
 _POLL = 0.02  # seconds between looks at the parent's stop flag and the crawl's end
-_JOIN = 10.0  # seconds a child that reported may take to exit before it is terminated
+_JOIN = 10.0  # seconds a child that reported may take to exit before it is killed
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+CRAWL_OVER, STOP = "crawl over", "stop"
 
 
 def drain_in_process(ctx: Context, while_running: threading.Event) -> DeliveryStats:
@@ -46,44 +49,40 @@ def drain_in_process(ctx: Context, while_running: threading.Event) -> DeliverySt
     hand and reports. A child that dies without reporting is logged; what it had claimed
     stays leased until the lease runs out, then any drain sends it again.
     """
-    crawling, stop = _SPAWN.Event(), _SPAWN.Event()
-    crawling.set()
-    here, there = _SPAWN.Pipe()
-    child = _SPAWN.Process(
-        target=_child,
-        args=(there, crawling, stop, logging.getLogger().level, _log_format()),
-        name="bridge-deliver",
-        daemon=True,
+    mine, theirs = socket.socketpair()
+    fd = theirs.fileno()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bridge.sender", str(fd)], pass_fds=(fd,), close_fds=True
     )
-    child.start()
-    there.close()
+    theirs.close()
+    pipe = Connection(mine.detach())
     stats: DeliveryStats | None = None
+    told: set[str] = set()
     try:
-        # The settings go down the pipe: secrets never reach a command line or an
-        # environment another user could read in /proc.
-        here.send((ctx.settings, ctx.actor))
-        while child.is_alive() and not here.poll(_POLL):
-            if not while_running.is_set():
-                crawling.clear()
-            if ctx.stop.is_set():
-                stop.set()
-        if here.poll(0):
-            stats = here.recv()
-    except (EOFError, OSError, BrokenPipeError):
+        pipe.send((ctx.settings, ctx.actor, logging.getLogger().level, _log_format()))
+        while child.poll() is None and not pipe.poll(_POLL):
+            if not while_running.is_set() and CRAWL_OVER not in told:
+                pipe.send(CRAWL_OVER)
+                told.add(CRAWL_OVER)
+            if ctx.stop.is_set() and STOP not in told:
+                pipe.send(STOP)
+                told.add(STOP)
+        if pipe.poll(0):
+            stats = pipe.recv()
+    except (EOFError, OSError):
         stats = None  # the child closed its end without a report: it died
     finally:
-        if stats is None:
-            stop.set()
-        child.join(_JOIN)
-        if child.is_alive():
-            child.terminate()
-            child.join()
-        here.close()
+        try:
+            child.wait(_JOIN)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        pipe.close()
     if stats is None:
         log.error(
             "the delivery process ended with exit code %s before reporting; deliveries it "
             "had claimed are sent again once their lease runs out",
-            child.exitcode,
+            child.returncode,
         )
         return DeliveryStats(failed=1)
     return stats
@@ -97,14 +96,29 @@ def _log_format() -> str:
     return _LOG_FORMAT
 
 
-def _child(
-    pipe: Connection, crawling: ProcessEvent, stop: ProcessEvent, level: int, fmt: str
-) -> None:
+def _listen(pipe: Connection, crawling: threading.Event, stop: threading.Event) -> None:
+    """The parent's word: the crawl is over, or stop (its end of the pipe closing: stop)."""
+    try:
+        while True:
+            word = pipe.recv()
+            if word == CRAWL_OVER:
+                crawling.clear()
+            elif word == STOP:
+                stop.set()
+    except (EOFError, OSError):
+        stop.set()
+
+
+def main(fd: int) -> None:
     """The child's whole life: build a context from the parent's settings, drain, report."""
-    # Ctrl-C reaches the whole process group: the parent decides when to stop, and tells
-    # us through ``stop``; SIGTERM (systemd stops the whole control group) means the same.
+    # Ctrl-C reaches the whole process group: the parent decides when to stop, and says
+    # so; SIGTERM (systemd stops the whole control group) means the same.
+    stop, crawling = threading.Event(), threading.Event()
+    crawling.set()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    pipe = Connection(fd)
+    settings, actor, level, fmt = pipe.recv()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(fmt))
     root = logging.getLogger()
@@ -112,6 +126,7 @@ def _child(
     root.setLevel(level)
     for noisy in ("urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, level))
+    threading.Thread(target=_listen, args=(pipe, crawling, stop), daemon=True).start()
 
     from bridge.pipeline import Context  # the pipeline imports this module
     from bridge.state.db import Database
@@ -119,14 +134,12 @@ def _child(
 
     stats = DeliveryStats()
     try:
-        settings, actor = pipe.recv()
         db = Database(settings.state_url.reveal())
         target = make_target(settings.target)
-        # ``stop`` has a threading.Event's interface, and the parent can set it.
-        ctx = Context(settings=settings, db=db, target=target, actor=actor, stop=stop)  # type: ignore[arg-type]
+        ctx = Context(settings=settings, db=db, target=target, actor=actor, stop=stop)
         log.info("delivering from process %d while process %d crawls", os.getpid(), os.getppid())
         try:
-            stats = drain(ctx, while_running=crawling)  # type: ignore[arg-type]
+            stats = drain(ctx, while_running=crawling)
         finally:
             target.close()
             db.dispose()
@@ -139,8 +152,11 @@ def _child(
         log.debug("delivery process traceback", exc_info=exc)
         stats.failed += 1
     pipe.send(stats)
-    pipe.close()
     # Everything is done, stored and closed: skip the interpreter's teardown of every
     # module and object (a quarter of a second that the parent would wait for).
     logging.shutdown()
     os._exit(0)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

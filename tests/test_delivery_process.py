@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -23,6 +23,22 @@ from bridge.targets import make_target
 pytestmark = pytest.mark.slow
 
 CHILD_LINE = re.compile(r"delivering from process (\d+) while process (\d+) crawls")
+
+
+def senders() -> list[int]:
+    """This process's children that run the delivery process (and have not ended)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat[1]) == os.getpid() and stat[0] != "Z" and b"bridge.sender" in cmdline:
+            found.append(int(entry.name))
+    return found
 
 
 def put_answers(box) -> dict[str, int]:
@@ -86,7 +102,7 @@ def test_a_stop_reaches_the_delivery_process_and_nothing_is_sent_twice(sandbox, 
     finally:
         stopper.join()
         ctx.db.dispose()
-    assert multiprocessing.active_children() == []  # the child finished and was reaped
+    assert senders() == []  # the child finished and was reaped
     assert first.delivery is not None
     states = delivery_states(path)
     assert "inflight" not in states  # the child released what it had not sent
@@ -114,9 +130,9 @@ def test_a_killed_delivery_process_loses_nothing(sandbox, write_config, caplog):
     def kill_the_child_once_it_delivers() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            children = multiprocessing.active_children()
+            children = senders()
             if children and box.portal.store.count() >= 5:
-                os.kill(children[0].pid, signal.SIGKILL)
+                os.kill(children[0], signal.SIGKILL)
                 return
             time.sleep(0.02)
 
@@ -147,3 +163,38 @@ def test_a_killed_delivery_process_loses_nothing(sandbox, write_config, caplog):
     answers = put_answers(box)
     assert answers["201"] == 60
     assert sum(answers.values()) - 60 == answers.get("200", 0) <= 2  # delivery.concurrency
+
+
+@pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
+def test_a_cycle_broken_off_stops_delivering_at_once(sandbox, write_config, process):
+    """Ctrl-C in `bridge sync --once` is a KeyboardInterrupt in the crawl: the sender
+    finishes the delivery in hand and leaves the rest queued (it used to drain them all)."""
+    box = sandbox(items=40, seed=97)
+    path = write_config(box, extra=f"process = {'true' if process else 'false'}")
+    ctx = context(path)
+    try:
+        assert run_once(ctx, deliver=False).exit_code == 0  # 40 deliveries queued
+    finally:
+        ctx.db.dispose()
+    box.portal.faults = Faults(latency=0.2)  # all 40 would take 4 s with two senders
+
+    interrupted_at: list[float] = []
+
+    def interrupted(_scfg: object) -> object:
+        deadline = time.monotonic() + 20
+        while box.portal.store.count() < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the sender is busy by now
+        interrupted_at.append(time.monotonic())
+        raise KeyboardInterrupt
+
+    ctx = context(path)
+    ctx.source_factory = interrupted  # type: ignore[assignment]
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_once(ctx)
+    finally:
+        ctx.db.dispose()
+    assert time.monotonic() - interrupted_at[0] < 1.5  # one delivery in hand, 0.2 s each
+    assert 0 < box.portal.store.count() < 40
+    states = delivery_states(path)
+    assert "inflight" not in states and states["pending"] == 40 - box.portal.store.count()
