@@ -14,12 +14,8 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -30,16 +26,26 @@ from bridge import defaults
 from bridge.config import redact_url
 from bridge.errors import StateError
 
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
+
+# Alembic is imported where a schema is checked or migrated: a delivery process, which
+# only opens the store, is spared its memory.
+
 log = logging.getLogger(__name__)
 
 
 def _alembic_config() -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     return cfg
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -163,6 +169,8 @@ class Database:
 
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:
+            from alembic.runtime.migration import MigrationContext
+
             return MigrationContext.configure(conn).get_current_revision()
 
     def has_tables(self) -> bool:
@@ -172,6 +180,8 @@ class Database:
     def upgrade(self) -> tuple[str | None, str]:
         """Migrate to the newest schema; returns (revision before, revision after)."""
         before = self.current_revision()
+        from alembic import command
+
         cfg = _alembic_config()
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
