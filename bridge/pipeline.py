@@ -156,6 +156,11 @@ def run_once(
                     kind=kind or ("resync" if full else "sync"),
                 )
             )
+    except BaseException:
+        # Ctrl-C (KeyboardInterrupt) or a bug broke the cycle off: the sender finishes
+        # the delivery in hand and leaves the rest queued, instead of draining it all.
+        ctx.stop.set()
+        raise
     finally:
         crawling.clear()
         if sender_thread is not None:
