@@ -169,6 +169,22 @@ def _state_url_of(config: Path) -> str:
     return str(tomllib.loads(config.read_text(encoding="utf-8"))["bridge"]["state_url"])
 
 
+def cycle_context(config_path: Path):  # -> bridge.pipeline.Context
+    """What `bridge sync --once` builds from a config, for tests that call run_once."""
+    from bridge import config
+    from bridge.pipeline import Context
+    from bridge.state.db import open_database
+    from bridge.targets import make_target
+
+    loaded = config.load(config_path)
+    return Context(
+        settings=loaded,
+        db=open_database(loaded.state_url.reveal()),
+        target=make_target(loaded.target),
+        actor="test",
+    )
+
+
 def state_rows(config: Path, sql: str, **params: object) -> list[tuple]:
     """Rows of a query on the state store a config names (SQLite or PostgreSQL)."""
     from sqlalchemy import text

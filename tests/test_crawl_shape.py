@@ -9,26 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from conftest import cycle_context
 from sqlalchemy import text
 
-from bridge import config
-from bridge.pipeline import Context, run_once
+from bridge.pipeline import run_once
 from bridge.sandbox.site import columns_toml, load_manifest, publish
 from bridge.state import items, runs
-from bridge.state.db import open_database
-from bridge.targets import make_target
 
 pytestmark = pytest.mark.slow
-
-
-def context(config_path) -> Context:
-    settings = config.load(config_path)
-    return Context(
-        settings=settings,
-        db=open_database(settings.state_url.reveal()),
-        target=make_target(settings.target),
-        actor="test",
-    )
 
 
 def counted(monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> list[int]:
@@ -51,7 +39,7 @@ def test_a_no_change_poll_reads_only_what_its_pages_list(
 ):
     box = sandbox(items=items_on_site, seed=71, columns=20)
     path = write_config(box, extra_source="overlap_pages = 1", columns=columns_toml(box.root))
-    ctx = context(path)
+    ctx = cycle_context(path)
     try:
         assert run_once(ctx).exit_code == 0  # the backfill
         with ctx.db.write() as s:  # the daily complete listing is not due
@@ -72,7 +60,7 @@ def test_a_no_change_poll_reads_only_what_its_pages_list(
 def test_a_poll_that_finds_a_new_page_looks_up_that_page_only(sandbox, write_config, monkeypatch):
     box = sandbox(items=300, seed=73)
     path = write_config(box, extra_source="overlap_pages = 1")
-    ctx = context(path)
+    ctx = cycle_context(path)
     try:
         assert run_once(ctx).exit_code == 0
         with ctx.db.write() as s:
@@ -109,7 +97,7 @@ def test_the_next_list_page_is_fetched_while_this_pages_items_are(sandbox, write
     key = max(sizes, key=lambda k: sizes[k])
     assert sizes[key] > 40
     path = write_config(box)
-    ctx = context(path)
+    ctx = cycle_context(path)
     try:
         assert run_once(ctx, columns=[key]).exit_code == 0
     finally:
@@ -128,7 +116,7 @@ def test_the_next_list_page_is_fetched_while_this_pages_items_are(sandbox, write
 def test_a_backfill_records_a_page_of_items_per_transaction(sandbox, write_config, monkeypatch):
     box = sandbox(items=120, seed=83)
     path = write_config(box)
-    ctx = context(path)
+    ctx = cycle_context(path)
     transactions: list[int] = []  # the transaction of each recorded item, numbered
     real = items.record_version
 
@@ -165,7 +153,7 @@ def test_a_column_started_early_keeps_its_validators_until_its_own_entries_are_i
 
     box = sandbox(items=150, seed=71)
     path = write_config(box)
-    ctx = context(path)
+    ctx = cycle_context(path)
     try:
         assert run_once(ctx).exit_code == 0  # the backfill: every column read once
         (added,) = publish(box.root, 1)

@@ -183,21 +183,15 @@ def test_one_write_transaction_per_delivery_and_the_trail_in_order(sandbox, writ
     """A delivery's "sent" event goes into the transaction that stores the previous
     one's answer, and the files it uploaded are remembered with its own answer: one
     write per delivery, and still, per item, sent before confirmed."""
-    from bridge import config
+    from conftest import cycle_context
+
     from bridge.deliver import drain
-    from bridge.pipeline import Context, run_once
-    from bridge.state.db import Database, open_database
-    from bridge.targets import make_target
+    from bridge.pipeline import run_once
+    from bridge.state.db import Database
 
     box = sandbox(items=30, seed=31)
     path = write_config(box, extra="concurrency = 1")
-    settings = config.load(path)
-    ctx = Context(
-        settings=settings,
-        db=open_database(settings.state_url.reveal()),
-        target=make_target(settings.target),
-        actor="test",
-    )
+    ctx = cycle_context(path)
     try:
         assert run_once(ctx, deliver=False).exit_code == 0
         writes: list[str] = []

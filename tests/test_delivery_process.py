@@ -7,18 +7,16 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
-from conftest import state_rows
+from conftest import cycle_context, state_rows
 
-from bridge import config
-from bridge.pipeline import Context, run_once
+from bridge.pipeline import run_once
 from bridge.sandbox.portal import SANDBOX_SECRET
 from bridge.sandbox.portal_faults import Faults
-from bridge.state.db import open_database
-from bridge.targets import make_target
 
 pytestmark = pytest.mark.slow
 
@@ -41,19 +39,16 @@ def senders() -> list[int]:
     return found
 
 
+def until(ready: Callable[[], bool], seconds: float = 60) -> None:
+    """Wait until ``ready()`` (or the time is up: the test's assertions then say what)."""
+    deadline = time.monotonic() + seconds
+    while not ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def put_answers(box) -> dict[str, int]:
     stats = requests.get(box.portal_url + "sandbox/stats", timeout=10).json()
     return stats["requests"].get("PUT", {})
-
-
-def context(path) -> Context:
-    settings = config.load(path)
-    return Context(
-        settings=settings,
-        db=open_database(settings.state_url.reveal()),
-        target=make_target(settings.target),
-        actor="test",
-    )
 
 
 def delivery_states(path) -> dict[str, int]:
@@ -87,12 +82,10 @@ def test_a_stop_reaches_the_delivery_process_and_nothing_is_sent_twice(sandbox, 
     box = sandbox(items=80, seed=93)
     path = write_config(box, extra="process = true")
     box.portal.faults = Faults(latency=0.05)
-    ctx = context(path)
+    ctx = cycle_context(path)
 
     def stop_once_it_delivers() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and box.portal.store.count() < 5:
-            time.sleep(0.02)
+        until(lambda: box.portal.store.count() >= 5)
         ctx.stop.set()  # what SIGTERM and Ctrl-C do
 
     stopper = threading.Thread(target=stop_once_it_delivers)
@@ -111,7 +104,7 @@ def test_a_stop_reaches_the_delivery_process_and_nothing_is_sent_twice(sandbox, 
     assert states.get("done", 0) == delivered == box.portal.store.count()
 
     box.portal.faults = Faults()
-    ctx = context(path)
+    ctx = cycle_context(path)
     try:
         second = run_once(ctx)
     finally:
@@ -125,16 +118,11 @@ def test_a_killed_delivery_process_loses_nothing(sandbox, write_config, caplog):
     box = sandbox(items=60, seed=95)
     path = write_config(box, extra='process = true\nlease_seconds = "1s"')
     box.portal.faults = Faults(latency=0.05)
-    ctx = context(path)
+    ctx = cycle_context(path)
 
     def kill_the_child_once_it_delivers() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            children = senders()
-            if children and box.portal.store.count() >= 5:
-                os.kill(children[0], signal.SIGKILL)
-                return
-            time.sleep(0.02)
+        until(lambda: bool(senders()) and box.portal.store.count() >= 5)
+        os.kill(senders()[0], signal.SIGKILL)
 
     killer = threading.Thread(target=kill_the_child_once_it_delivers)
     killer.start()
@@ -149,7 +137,7 @@ def test_a_killed_delivery_process_loses_nothing(sandbox, write_config, caplog):
 
     time.sleep(1.2)  # the dead child's lease runs out
     box.portal.faults = Faults()
-    ctx = context(path)
+    ctx = cycle_context(path)
     try:
         second = run_once(ctx)
     finally:
@@ -171,7 +159,7 @@ def test_a_cycle_broken_off_stops_delivering_at_once(sandbox, write_config, proc
     finishes the delivery in hand and leaves the rest queued (it used to drain them all)."""
     box = sandbox(items=40, seed=97)
     path = write_config(box, extra=f"process = {'true' if process else 'false'}")
-    ctx = context(path)
+    ctx = cycle_context(path)
     try:
         assert run_once(ctx, deliver=False).exit_code == 0  # 40 deliveries queued
     finally:
@@ -181,13 +169,11 @@ def test_a_cycle_broken_off_stops_delivering_at_once(sandbox, write_config, proc
     interrupted_at: list[float] = []
 
     def interrupted(_scfg: object) -> object:
-        deadline = time.monotonic() + 20
-        while box.portal.store.count() < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)  # the sender is busy by now
+        until(lambda: box.portal.store.count() >= 2)  # the sender is busy by now
         interrupted_at.append(time.monotonic())
         raise KeyboardInterrupt
 
-    ctx = context(path)
+    ctx = cycle_context(path)
     ctx.source_factory = interrupted  # type: ignore[assignment]
     try:
         with pytest.raises(KeyboardInterrupt):
