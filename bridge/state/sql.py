@@ -33,6 +33,10 @@ class InsertIgnoring:
     def __call__(self, conn: Connection, values: dict[str, Any]) -> bool:
         """True when this call inserted the row."""
         result = conn.execute(self._by_dialect[conn.dialect.name], values)
+        if result.rowcount == -1:
+            # PostgreSQL: the insert returns its key (RETURNING, which SQLAlchemy reads
+            # itself) and the rowcount is unknown; a row that was there returns none.
+            return result.inserted_primary_key is not None
         return result.rowcount == 1
 
 
