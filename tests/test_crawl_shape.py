@@ -134,10 +134,14 @@ def test_a_backfill_records_a_page_of_items_per_transaction(sandbox, write_confi
         ctx.db.dispose()
     stats = summary.sources[0].stats
     assert stats.new == len(transactions) == 120
-    # One transaction per list page's worth of items (and one for each column's last
-    # detail pages still in the fetch window), not one per item.
+    # On SQLite, one transaction per list page's worth of items (and one for each
+    # column's last detail pages still in the fetch window), not one per item; on
+    # PostgreSQL one per item (a batch could deadlock with a sender: see _SourceRun).
     columns = len(load_manifest(box.root).columns)
-    assert len(set(transactions)) <= stats.pages + columns
+    if ctx.db.is_sqlite:
+        assert len(set(transactions)) <= stats.pages + columns
+    else:
+        assert len(set(transactions)) == 120
     # The chain's head, written once per transaction, still counts every event.
     assert tuple(head) == (events, events)
 
