@@ -19,6 +19,7 @@ for nothing this needs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -51,9 +52,15 @@ def drain_in_process(ctx: Context, while_running: threading.Event) -> DeliverySt
     """
     mine, theirs = socket.socketpair()
     fd = theirs.fileno()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bridge.sender", str(fd)], pass_fds=(fd,), close_fds=True
-    )
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "bridge.sender", str(fd)], pass_fds=(fd,), close_fds=True
+        )
+    except OSError as exc:  # no process to be had (limits, a broken interpreter path)
+        mine.close()
+        theirs.close()
+        log.warning("cannot start a delivery process (%s): delivering from a thread", exc)
+        return drain(ctx, while_running=while_running)
     theirs.close()
     pipe = Connection(mine.detach())
     stats: DeliveryStats | None = None
@@ -151,7 +158,8 @@ def main(fd: int) -> None:
         )
         log.debug("delivery process traceback", exc_info=exc)
         stats.failed += 1
-    pipe.send(stats)
+    with contextlib.suppress(OSError):  # the parent is gone: the store has it all anyway
+        pipe.send(stats)
     # Everything is done, stored and closed: skip the interpreter's teardown of every
     # module and object (a quarter of a second that the parent would wait for).
     logging.shutdown()

@@ -184,3 +184,28 @@ def test_a_cycle_broken_off_stops_delivering_at_once(sandbox, write_config, proc
     assert 0 < box.portal.store.count() < 40
     states = delivery_states(path)
     assert "inflight" not in states and states["pending"] == 40 - box.portal.store.count()
+
+
+def test_no_delivery_process_to_be_had_means_delivering_from_a_thread(
+    sandbox, write_config, monkeypatch, caplog
+):
+    import subprocess
+
+    box = sandbox(items=12, seed=99)
+    path = write_config(box, extra="process = true")
+
+    def no_process(*_args: object, **_kwargs: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    ctx = cycle_context(path)
+    try:
+        summary = run_once(ctx)
+    finally:
+        ctx.db.dispose()
+    assert summary.exit_code == 0 and summary.delivery is not None
+    assert summary.delivery.created == 12 == box.portal.store.count()
+    assert (
+        "cannot start a delivery process ([Errno 11] Resource temporarily unavailable): "
+        "delivering from a thread" in caplog.text
+    )
