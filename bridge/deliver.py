@@ -184,11 +184,11 @@ def drain(
     workers = max(1, ctx.settings.delivery.concurrency)
     lock, shared = threading.Lock(), _Shared()
     if workers == 1:
-        _drain_loop(ctx, stats, deadline, while_running, lock, shared)
+        _drain_loop(ctx, f"{ctx.owner}/0", stats, deadline, while_running, lock, shared)
         return stats
     threads = [
-        threading.Thread(target=_drain_loop, args=(ctx, stats, deadline, while_running, lock, shared),
-                         name=f"deliver-{n}", daemon=True)
+        threading.Thread(target=_drain_loop, name=f"deliver-{n}", daemon=True,
+                         args=(ctx, f"{ctx.owner}/{n}", stats, deadline, while_running, lock, shared))
         for n in range(workers)
     ]  # fmt: skip
     for t in threads:
@@ -207,6 +207,7 @@ class _Shared:
 
 def _drain_loop(
     ctx: Context,
+    owner: str,
     stats: DeliveryStats,
     deadline: float,
     while_running: threading.Event | None,
@@ -215,8 +216,9 @@ def _drain_loop(
 ) -> None:
     """One sender: claim a few due deliveries, send them in turn, until there are none.
 
-    Several senders share the outbox safely: a claim takes rows under a lease, and an
-    item never has two claimable deliveries at once (per-item order holds)."""
+    Several senders share the outbox safely: a claim takes rows under a lease held by
+    ``owner`` (one per sender), each delivery's lease is renewed when its turn comes, and
+    an item never has two claimable deliveries at once (per-item order holds)."""
     breaker = Breaker(ctx)
     cfg = ctx.settings.delivery
     own = DeliveryStats()
@@ -233,7 +235,7 @@ def _drain_loop(
                 batch = outbox.claim(
                     s,
                     target=breaker.target,
-                    owner=ctx.owner,
+                    owner=owner,
                     lease_seconds=cfg.lease_seconds,
                     limit=1
                     if state == "half-open"
@@ -261,11 +263,11 @@ def _drain_loop(
                 if not marked and (
                     ctx.stop.is_set() or stats.auth_error or shared.troubles != troubles
                 ):
-                    _release(ctx, batch[i:])
+                    _release(ctx, owner, batch[i:])
                     break
                 following = batch[i + 1] if i + 1 < len(batch) else None
                 outcome, marked = deliver_one(
-                    ctx, claimed, breaker, own, marked=marked, following=following
+                    ctx, claimed, breaker, own, owner=owner, marked=marked, following=following
                 )
                 if outcome == "auth":
                     with lock:
@@ -273,7 +275,7 @@ def _drain_loop(
                 if outcome in ("retry", "auth"):
                     with lock:
                         shared.troubles += 1
-                    _release(ctx, batch[i + 1 :])
+                    _release(ctx, owner, batch[i + 1 :])
                     break
     except Exception as exc:  # a bug or the store going away: one line, the rest stay queued
         log.error(
@@ -307,12 +309,12 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _release(ctx: Context, claimed: list[Claimed]) -> None:
+def _release(ctx: Context, owner: str, claimed: list[Claimed]) -> None:
     if not claimed:
         return
     with ctx.db.write() as s:
         for c in claimed:
-            outbox.release(s, c, owner=ctx.owner)
+            outbox.release(s, c, owner=owner)
 
 
 def _prepare(
@@ -354,21 +356,29 @@ def deliver_one(
     breaker: Breaker,
     stats: DeliveryStats,
     *,
+    owner: str,
     marked: bool = False,
     following: Claimed | None = None,
 ) -> tuple[str, bool]:
     """Send one delivery; returns (done | retry | dead | auth | lost, following marked).
 
-    Its "sent" event is written before the request, in a transaction of its own unless
-    ``marked`` (it was written with the previous delivery's answer). When this one is
-    confirmed, ``following``'s "sent" goes into the same transaction: one write per
-    delivery instead of two."""
+    Its "sent" event is written and its lease renewed before the request, in a
+    transaction of its own unless ``marked`` (done with the previous delivery's answer).
+    When this one is confirmed, ``following``'s turn is taken in the same transaction:
+    one write per delivery instead of two. A delivery whose lease another sender took
+    while it waited in this sender's batch is left to that sender ("lost")."""
     cfg = ctx.settings.delivery
     uploads: list[tuple[str, str]] = []
     try:
         if not marked:
             with ctx.db.write() as s:
-                outbox.mark_sent(s, c, actor=ctx.actor, target=breaker.target)
+                held = outbox.mark_sent(
+                    s, c, owner=owner, lease_seconds=cfg.lease_seconds, actor=ctx.actor,
+                    target=breaker.target,
+                )  # fmt: skip
+            if not held:
+                log.info("delivery %d of %s: taken over by another sender", c.id, c.external_id)
+                return "lost", False
         stats.sent += 1
         if c.action == "put":
             receipt = ctx.target.put(_prepare(ctx, c, stats, uploads))
@@ -381,7 +391,7 @@ def deliver_one(
         )  # the caller reports it once: the CLI on stderr, the daemon in its run log
         with ctx.db.write() as s:
             outbox.remember_uploads(s, breaker.target, uploads)
-            outbox.release(s, c, owner=ctx.owner)
+            outbox.release(s, c, owner=owner)
         return "auth", False
     except Retriable as exc:
         stats.failed += 1
@@ -391,7 +401,7 @@ def deliver_one(
             status = outbox.retry_later(
                 s,
                 c,
-                owner=ctx.owner,
+                owner=owner,
                 actor=ctx.actor,
                 error=str(exc),
                 delay=delay,
@@ -407,18 +417,20 @@ def deliver_one(
         with ctx.db.write() as s:
             outbox.remember_uploads(s, breaker.target, uploads)
             outbox.dead_letter(
-                s, c, owner=ctx.owner, actor=ctx.actor, error=str(exc), errors=exc.errors
+                s, c, owner=owner, actor=ctx.actor, error=str(exc), errors=exc.errors
             )
         log.error("delivery of %s rejected: %s", c.external_id, exc)
         breaker.success()  # the target answered: it is up, whatever it thought of the record
         return "dead", False
-    marks_following = following is not None and not ctx.stop.is_set()
+    marks_following = False
     with ctx.db.write() as s:
         outbox.remember_uploads(s, breaker.target, uploads)
-        kept = outbox.complete(s, c, owner=ctx.owner, actor=ctx.actor, answer=receipt.as_json())
-        if kept and marks_following:
-            assert following is not None
-            outbox.mark_sent(s, following, actor=ctx.actor, target=breaker.target)
+        kept = outbox.complete(s, c, owner=owner, actor=ctx.actor, answer=receipt.as_json())
+        if kept and following is not None and not ctx.stop.is_set():
+            marks_following = outbox.mark_sent(
+                s, following, owner=owner, lease_seconds=cfg.lease_seconds, actor=ctx.actor,
+                target=breaker.target,
+            )  # fmt: skip
     if not kept:
         log.warning(
             "delivery %d of %s: lease lost before the answer was stored", c.id, c.external_id

@@ -224,3 +224,39 @@ def test_one_write_transaction_per_delivery_and_the_trail_in_order(sandbox, writ
     assert set(map(tuple, events.values())) == {
         ("item.discovered", "record.changed", "delivery.sent", "delivery.confirmed")
     }
+
+
+def test_a_batch_that_outlasts_its_lease_is_never_sent_twice(sandbox, write_config):
+    """A claim leases a batch at once; a slow portal makes the batch outlast that lease,
+    and the other sender, out of work, takes the rest. Each delivery's lease is renewed
+    when its turn comes, so the first sender sees what was taken and leaves it."""
+    from conftest import cycle_context
+
+    from bridge.deliver import drain
+    from bridge.pipeline import run_once
+
+    box = sandbox(items=30, seed=33)
+    # 40 per claim shared by 2 senders: one takes 20, the other 10; at 0.1 s per PUT
+    # the first's last leases (0.3 s) have long run out when the second is done.
+    path = write_config(box, extra='batch = 40\nlease_seconds = "0.3s"')
+    ctx = cycle_context(path)
+    try:
+        assert run_once(ctx, deliver=False).exit_code == 0
+        box.portal.faults = Faults(latency=0.1)
+        stats = drain(ctx)
+        with ctx.db.read() as s:
+            sent = s.execute(
+                text("SELECT item, count(*) FROM audit_events WHERE event = 'delivery.sent' "
+                     "GROUP BY item")
+            ).all()  # fmt: skip
+            states = dict(
+                s.execute(text("SELECT status, count(*) FROM deliveries GROUP BY status")).all()
+            )
+    finally:
+        ctx.db.dispose()
+    assert stats.created == 30 and stats.sent == 30
+    assert states == {"done": 30}
+    assert len(sent) == 30 and {n for _, n in sent} == {1}
+    puts = requests.get(box.portal_url + "sandbox/stats", timeout=10).json()["requests"]["PUT"]
+    assert puts == {"201": 30}  # not one PUT repeated
+    no_duplicates(box, 30)

@@ -128,7 +128,20 @@ def _owned(session: Session, delivery_id: int, owner: str) -> DeliveryRow | None
     return row
 
 
-def mark_sent(session: Session, c: Claimed, *, actor: str, target: str) -> None:
+def mark_sent(
+    session: Session, c: Claimed, *, owner: str, lease_seconds: float, actor: str, target: str
+) -> bool:
+    """Record that ``c`` is being sent, renewing its lease from now (False: lost).
+
+    A claim leases a whole batch at once; renewing each delivery when its turn comes
+    keeps a slow batch from outliving its leases, so no other sender takes and sends a
+    delivery this one is about to send."""
+    renewed = session.connection().execute(
+        _RENEW,
+        {"b_id": c.id, "b_owner": owner, "b_until": utcnow() + timedelta(seconds=lease_seconds)},
+    )
+    if renewed.rowcount != 1:
+        return False
     audit_log.append(
         session,
         audit.DELIVERY_SENT,
@@ -143,6 +156,7 @@ def mark_sent(session: Session, c: Claimed, *, actor: str, target: str) -> None:
             "attempt": c.attempts + 1,
         },
     )
+    return True
 
 
 _DELIVERIES = table(DeliveryRow)
@@ -155,6 +169,15 @@ _COMPLETE = (
         _DELIVERIES.c.lease_owner == bindparam("b_owner"),
     )
     .values(status="done", attempts=_DELIVERIES.c.attempts + 1, lease_owner=None, lease_until=None)
+)
+_RENEW = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.id == bindparam("b_id"),
+        _DELIVERIES.c.status == "inflight",
+        _DELIVERIES.c.lease_owner == bindparam("b_owner"),
+    )
+    .values(lease_until=bindparam("b_until", type_=UTCDateTime))
 )
 _CONFIRMED = (
     update(_ITEMS)
@@ -421,7 +444,7 @@ def release_dead_owners(session: Session, host: str, alive: Callable[[int], bool
     ).scalars()
     n = 0
     for row in rows:
-        pid = (row.lease_owner or "").rsplit(":", 1)[-1]
+        pid = (row.lease_owner or "").rsplit(":", 1)[-1].partition("/")[0]  # host:pid/sender
         if pid.isdigit() and not alive(int(pid)):
             row.status = "pending"
             row.lease_owner = row.lease_until = None
