@@ -397,7 +397,6 @@ def deliver_one(
         stats.failed += 1
         delay = backoff_delay(cfg, c.attempts + 1, exc.retry_after)
         with ctx.db.write() as s:
-            outbox.remember_uploads(s, breaker.target, uploads)
             status = outbox.retry_later(
                 s,
                 c,
@@ -407,6 +406,7 @@ def deliver_one(
                 delay=delay,
                 max_attempts=cfg.max_attempts,
             )
+            outbox.remember_uploads(s, breaker.target, uploads)
         if status == "dead":
             stats.dead += 1
         log.warning("delivery of %s failed (attempt %d): %s", c.external_id, c.attempts + 1, exc)
@@ -415,17 +415,17 @@ def deliver_one(
     except Rejected as exc:
         stats.dead += 1
         with ctx.db.write() as s:
-            outbox.remember_uploads(s, breaker.target, uploads)
             outbox.dead_letter(
                 s, c, owner=owner, actor=ctx.actor, error=str(exc), errors=exc.errors
             )
+            outbox.remember_uploads(s, breaker.target, uploads)
         log.error("delivery of %s rejected: %s", c.external_id, exc)
         breaker.success()  # the target answered: it is up, whatever it thought of the record
         return "dead", False
     marks_following = False
     with ctx.db.write() as s:
-        outbox.remember_uploads(s, breaker.target, uploads)
         kept = outbox.complete(s, c, owner=owner, actor=ctx.actor, answer=receipt.as_json())
+        outbox.remember_uploads(s, breaker.target, uploads)  # after: the head is locked first
         if kept and following is not None and not ctx.stop.is_set():
             marks_following = outbox.mark_sent(
                 s, following, owner=owner, lease_seconds=cfg.lease_seconds, actor=ctx.actor,

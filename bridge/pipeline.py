@@ -291,11 +291,6 @@ class _SourceRun:
         # fetched pages (see _flush), never held past it.
         self.unrecorded: list[tuple[ListEntry, RawItem, CatalogRecord, str]] = []
         self.unrecorded_bytes = 0
-        # Several items per transaction only on SQLite, where a write transaction holds
-        # the whole database. On PostgreSQL rows are locked one by one: a batch would
-        # lock the audit head after its first item and then further items, while a
-        # sender holding one of those items waits for the head: a deadlock (seen in CI).
-        self.record_batch = RECORD_BATCH if ctx.db.is_sqlite else 1
         self.profile = scfg.profile()
         self.mint = scfg.org_code if ctx.settings.target.index_no == "bridge" else None
 
@@ -569,7 +564,7 @@ class _SourceRun:
             return
         self.unrecorded.append((entry, raw, record, digest))
         self.unrecorded_bytes += sum(len(a.data) for a in raw.attachments)
-        if len(self.unrecorded) >= self.record_batch or self.unrecorded_bytes >= RECORD_BATCH_BYTES:
+        if len(self.unrecorded) >= RECORD_BATCH or self.unrecorded_bytes >= RECORD_BATCH_BYTES:
             self._flush()
 
     def _flush(self) -> None:

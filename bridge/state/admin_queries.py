@@ -133,6 +133,7 @@ def requeue_current(
     A waiting delivery of the same item is superseded (the portal gets the newest once).
     None when the item has no recorded version to send.
     """
+    audit_log.lock_head(session)  # before any other row: see lock_head
     item = session.execute(
         select(ItemRow).where(ItemRow.external_id == external_id).with_for_update()
     ).scalar_one_or_none()
@@ -172,6 +173,7 @@ def withdraw_on_portal(
     an item row first, marked withdrawn, so the DELETE goes through the outbox like every
     other delivery and a later sync that finds it on the site records it again.
     """
+    audit_log.lock_head(session)  # before any other row: see lock_head
     item = session.execute(
         select(ItemRow).where(ItemRow.external_id == external_id).with_for_update()
     ).scalar_one_or_none()

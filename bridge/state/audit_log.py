@@ -54,12 +54,7 @@ def append(
     locked) at the transaction's first event and written back once, just before it
     commits: a transaction that records a page of items appends dozens of events."""
     conn = session.connection()
-    head = session.info.get(_HEAD_KEY)
-    if head is None:
-        last_id, prev = conn.execute(_LOCK_HEAD).one()
-        appended = 0
-    else:
-        last_id, prev, appended = head
+    last_id, prev, appended = lock_head(session)
     new_id = last_id + 1
     ts = utcnow()
     text = canonical_details(details)
@@ -87,10 +82,25 @@ def append(
 _HEAD_KEY = "bridge.audit_head"  # (last id, last hash, events) of this transaction
 
 
+def lock_head(session: Session) -> tuple[int, str, int]:
+    """Lock the chain head for the rest of the transaction (once; later calls are free).
+
+    The one lock order of the store: a transaction that appends takes the head before
+    any other row it locks. The head is the lock every appending transaction waits for;
+    taken after an item or a delivery row, it made a recording transaction (item, head,
+    next item) and a sender's (its item, then the head) wait for each other on PostgreSQL.
+    So each state function that locks rows and then appends calls this first."""
+    head = session.info.get(_HEAD_KEY)
+    if head is None:
+        last_id, prev = session.connection().execute(_LOCK_HEAD).one()
+        head = session.info[_HEAD_KEY] = (last_id, prev, 0)
+    return head
+
+
 @event.listens_for(Session, "before_commit")
 def _write_head(session: Session) -> None:
     head = session.info.pop(_HEAD_KEY, None)
-    if head is not None:
+    if head is not None and head[2]:
         new_id, digest, appended = head
         session.connection().execute(
             _BUMP_HEAD, {"new_id": new_id, "digest": digest, "n": appended}

@@ -244,6 +244,7 @@ def record_version(
     ``blobs`` are (sha256, media type, bytes) of the record's attachments; stored once per
     sha256. ``mint_index_no_for`` is the org code when the bridge mints 索引号.
     """
+    audit_log.lock_head(session)  # before any other row: see lock_head
     now = utcnow()
     conn = session.connection()
     key = {"external_id": record.external_id}
@@ -387,6 +388,7 @@ def quarantine(
 ) -> bool:
     """Hold an item back with its reasons; returns False when it was already held for the
     same reasons (no new audit event for a repeat)."""
+    audit_log.lock_head(session)  # before any other row: see lock_head
     item = _item_for_update(session, external_id)
     if item is None:
         item = _new_item(
@@ -426,6 +428,7 @@ def withdraw(
     reason: str,
 ) -> int | None:
     """Mark an item withdrawn and enqueue the portal DELETE; returns the delivery id."""
+    audit_log.lock_head(session)  # before any other row: see lock_head
     item = _item_for_update(session, external_id)
     if item is None or item.status == "withdrawn":
         return None

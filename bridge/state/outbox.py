@@ -136,6 +136,7 @@ def mark_sent(
     A claim leases a whole batch at once; renewing each delivery when its turn comes
     keeps a slow batch from outliving its leases, so no other sender takes and sends a
     delivery this one is about to send."""
+    audit_log.lock_head(session)  # before any other row: see lock_head
     renewed = session.connection().execute(
         _RENEW,
         {"b_id": c.id, "b_owner": owner, "b_until": utcnow() + timedelta(seconds=lease_seconds)},
@@ -199,6 +200,7 @@ def complete(
 
     The lease is checked by the UPDATE itself (on PostgreSQL it takes the row lock, so a
     worker retaking an expired lease waits for it, then finds the delivery done)."""
+    audit_log.lock_head(session)  # before any other row: see lock_head
     now = utcnow()
     conn = session.connection()
     done = conn.execute(
@@ -244,6 +246,7 @@ def retry_later(
     max_attempts: int,
 ) -> str:
     """Count a failed attempt; dead-letter after ``max_attempts``. Returns the new status."""
+    audit_log.lock_head(session)  # before any other row: see lock_head
     row = _owned(session, c.id, owner)
     if row is None:
         return "lost"
@@ -288,6 +291,8 @@ def dead_letter(
     error: str,
     errors: list[dict[str, str]],
 ) -> bool:
+    """Give up on a delivery the target refused, with its message (``bridge retry``)."""
+    audit_log.lock_head(session)  # before any other row: see lock_head
     row = _owned(session, c.id, owner)
     if row is None:
         return False
@@ -316,6 +321,7 @@ def release(session: Session, c: Claimed, *, owner: str) -> None:
 
 def retry_dead(session: Session, *, target: str, actor: str, external_id: str | None = None) -> int:
     """Put dead letters back in the queue (``bridge retry``); returns how many."""
+    audit_log.lock_head(session)  # before any other row: see lock_head
     q = (
         select(DeliveryRow, ItemRow.external_id, SourceRow.name)
         .join(ItemRow, ItemRow.id == DeliveryRow.item_id)
