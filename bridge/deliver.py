@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import tenacity
 
-from bridge import audit
+from bridge import audit, logs
 from bridge.errors import AuthenticationError, Rejected, Retriable
 from bridge.state import audit_log, outbox
 from bridge.state.models import utcnow
@@ -46,6 +46,7 @@ class DeliveryStats:
     uploaded: int = 0
     failed: int = 0
     dead: int = 0
+    stopped: int = 0  # senders stopped by a bug or a lost store: what they had waits queued
     circuit_open: bool = False
     auth_error: str | None = None
 
@@ -64,6 +65,7 @@ class DeliveryStats:
             "uploaded",
             "failed",
             "dead",
+            "stopped",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.circuit_open = self.circuit_open or other.circuit_open
@@ -278,13 +280,8 @@ def _drain_loop(
                     _release(ctx, owner, batch[i + 1 :])
                     break
     except Exception as exc:  # a bug or the store going away: one line, the rest stay queued
-        log.error(
-            "delivery sender stopped: %s: %s (the traceback is logged at DEBUG)",
-            type(exc).__name__,
-            exc,
-        )
-        log.debug("delivery sender traceback", exc_info=exc)
-        own.failed += 1
+        logs.internal_error(log, "delivery sender stopped", exc)
+        own.stopped += 1
     finally:
         with lock:
             stats.merge(own)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bridge import audit, sender
+from bridge import audit, logs, sender
 from bridge.catalog import CatalogRecord
 from bridge.config import Settings, SourceConfig
 from bridge.deliver import DeliveryStats, drain
@@ -107,7 +107,9 @@ class RunSummary:
             r.status != "ok" or r.stats.errors or r.stats.quarantined or r.stats.skipped
             for r in self.sources
         )
-        if self.delivery is not None and (self.delivery.dead or self.delivery.auth_error):
+        # A sender that stopped on a bug leaves this run's records queued: a failure too.
+        d = self.delivery
+        if d is not None and (d.dead or d.auth_error or d.stopped):
             failed = True
         return 1 if failed else 0
 
@@ -503,11 +505,7 @@ class _SourceRun:
 
     def _internal_error(self, entry: ListEntry, exc: Exception) -> None:
         self.stats.errors += 1
-        log.error(
-            "%s: internal error on %s: %s: %s (please report it; the traceback is logged at DEBUG)",
-            self.scfg.name, entry.url, type(exc).__name__, exc,
-        )  # fmt: skip
-        log.debug("traceback for %s", entry.url, exc_info=exc)
+        logs.internal_error(log, "%s: internal error on %s", exc, self.scfg.name, entry.url)
 
     def _error(self, entry: ListEntry, message: str) -> None:
         self.stats.errors += 1

@@ -30,6 +30,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
+from bridge import logs
 from bridge.deliver import DeliveryStats, drain
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 
 _POLL = 0.02  # seconds between looks at the parent's stop flag and the crawl's end
 _JOIN = 10.0  # seconds a child that reported may take to exit before it is killed
-_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 CRAWL_OVER, STOP = "crawl over", "stop"
 
 
@@ -66,7 +66,7 @@ def drain_in_process(ctx: Context, while_running: threading.Event) -> DeliverySt
     stats: DeliveryStats | None = None
     told: set[str] = set()
     try:
-        pipe.send((ctx.settings, ctx.actor, logging.getLogger().level, _log_format()))
+        pipe.send((ctx.settings, ctx.actor, logging.getLogger().level, logs.current_format()))
         while child.poll() is None and not pipe.poll(_POLL):
             if not while_running.is_set() and CRAWL_OVER not in told:
                 pipe.send(CRAWL_OVER)
@@ -91,16 +91,8 @@ def drain_in_process(ctx: Context, while_running: threading.Event) -> DeliverySt
             "had claimed are sent again once their lease runs out",
             child.returncode,
         )
-        return DeliveryStats(failed=1)
+        return DeliveryStats(stopped=1)
     return stats
-
-
-def _log_format() -> str:
-    for handler in logging.getLogger().handlers:
-        fmt = getattr(handler.formatter, "_fmt", None)
-        if fmt:
-            return str(fmt)
-    return _LOG_FORMAT
 
 
 def _listen(pipe: Connection, crawling: threading.Event, stop: threading.Event) -> None:
@@ -126,13 +118,7 @@ def main(fd: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     pipe = Connection(fd)
     settings, actor, level, fmt = pipe.recv()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(fmt))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(level)
-    for noisy in ("urllib3", "alembic"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, level))
+    logs.setup_logging(level, fmt)
     threading.Thread(target=_listen, args=(pipe, crawling, stop), daemon=True).start()
 
     from bridge.pipeline import Context  # the pipeline imports this module
@@ -151,13 +137,8 @@ def main(fd: int) -> None:
             target.close()
             db.dispose()
     except Exception as exc:  # a bug or the store going away: one line, the rest stay queued
-        log.error(
-            "delivery process stopped: %s: %s (the traceback is logged at DEBUG)",
-            type(exc).__name__,
-            exc,
-        )
-        log.debug("delivery process traceback", exc_info=exc)
-        stats.failed += 1
+        logs.internal_error(log, "delivery process stopped", exc)
+        stats.stopped += 1
     with contextlib.suppress(OSError):  # the parent is gone: the store has it all anyway
         pipe.send(stats)
     # Everything is done, stored and closed: skip the interpreter's teardown of every

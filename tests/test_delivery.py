@@ -260,3 +260,59 @@ def test_a_batch_that_outlasts_its_lease_is_never_sent_twice(sandbox, write_conf
     puts = requests.get(box.portal_url + "sandbox/stats", timeout=10).json()["requests"]["PUT"]
     assert puts == {"201": 30}  # not one PUT repeated
     no_duplicates(box, 30)
+
+
+def test_a_bug_in_a_sender_is_one_line_a_failed_run_and_nothing_lost(
+    sandbox, write_config, monkeypatch, caplog
+):
+    """An exception nobody raised on purpose (here: the store failing as the answer is
+    stored) stops that sender with one ERROR line, the traceback at DEBUG; the run
+    fails, since its records wait queued; the next run delivers them."""
+    import logging
+    import time
+
+    from conftest import cycle_context
+
+    from bridge.pipeline import run_once
+    from bridge.state import outbox
+
+    box = sandbox(items=20, seed=35)
+    path = write_config(box, extra='concurrency = 1\nlease_seconds = "1s"')
+    real = outbox.complete
+    calls: list[str] = []
+
+    def breaks_on_the_third(*args: Any, **kwargs: Any) -> bool:
+        calls.append("complete")
+        if len(calls) == 3:
+            raise RuntimeError("the store went away")
+        return real(*args, **kwargs)
+
+    ctx = cycle_context(path)
+    caplog.set_level(logging.DEBUG, logger="bridge.deliver")
+    try:
+        with monkeypatch.context() as mp:
+            mp.setattr(outbox, "complete", breaks_on_the_third)
+            first = run_once(ctx)
+    finally:
+        ctx.db.dispose()
+    assert first.delivery is not None
+    assert (first.delivery.stopped, first.delivery.created) == (1, 2)
+    assert first.exit_code == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == [
+        "delivery sender stopped: RuntimeError: the store went away "
+        "(please report it; the traceback is logged at DEBUG)"
+    ]
+    (traced,) = [r for r in caplog.records if r.exc_info]
+    assert traced.levelno == logging.DEBUG and traced.exc_info[1].args == ("the store went away",)
+
+    time.sleep(1.1)  # the lease of the delivery in hand runs out
+    ctx = cycle_context(path)
+    try:
+        second = run_once(ctx)
+    finally:
+        ctx.db.dispose()
+    assert second.exit_code == 0
+    no_duplicates(box, 20)
+    # The third item's PUT went through before the store failed: sent again, unchanged.
+    assert stats(box)["requests"]["PUT"] == {"201": 20, "200": 1}

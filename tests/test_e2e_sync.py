@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import requests
-from conftest import state_execute, state_rows
+from conftest import REPO, state_execute, state_rows
 
 from bridge.sandbox.portal import SANDBOX_SECRET
 from bridge.sandbox.site import load_manifest, publish
@@ -145,3 +146,34 @@ def test_wrong_secret_is_one_clear_line_and_nothing_is_delivered(
     states = dict(state_rows(config, "SELECT status, count(*) FROM deliveries GROUP BY status"))
     assert states == {"pending": 4}
     assert "not-the-portal-secret-0123456789" not in result.both
+
+
+def test_a_bug_on_one_page_is_one_line_and_the_run_goes_on(sandbox, write_config, cli):
+    """A page the bridge cannot handle because of its own bug: that page is an error with
+    its URL (the traceback only at DEBUG), every other page is recorded and delivered."""
+    box = sandbox(items=12, seed=37)
+    path = write_config(box)
+    broken = min(i.path for i in load_manifest(box.root).items)  # a detail page's path
+    hook = path.parent / "sitecustomize.py"
+    hook.write_text(
+        "from bridge.sources import trs\n"
+        "real = trs.TrsSource.fetch_item\n"
+        "def fetch_item(self, entry):\n"
+        f"    if entry.url.endswith({broken!r}):\n"
+        "        raise KeyError('td')\n"
+        "    return real(self, entry)\n"
+        "trs.TrsSource.fetch_item = fetch_item\n",
+        encoding="utf-8",
+    )
+    pythonpath = os.pathsep.join([str(path.parent), str(REPO)])
+    result = cli("--config", str(path), "sync", "--once", env={"PYTHONPATH": pythonpath})
+    assert result.code == 1, result.both
+    assert "11 new" in result.out and "11 created" in result.out
+    lines = [line for line in result.err.splitlines() if "internal error" in line]
+    assert len(lines) == 1
+    url = box.site_url.rstrip("/") + broken
+    assert lines[0].endswith(
+        f"yyedu: internal error on {url}: KeyError: 'td' "
+        "(please report it; the traceback is logged at DEBUG)"
+    )
+    assert "Traceback" not in result.err

@@ -7,7 +7,6 @@ would be a bug.
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import click
 from bridge import __version__, audit
 from bridge.config import Settings, resolve_path
 from bridge.errors import BridgeError, ConfigError
+from bridge.logs import setup_logging
 from bridge.state.db import Database, open_database
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -52,18 +52,6 @@ class App:
     def close(self) -> None:
         if self._db is not None:
             self._db.dispose()
-
-
-def setup_logging(level: str) -> None:
-    root = logging.getLogger()
-    if not any(getattr(h, "_bridge", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler._bridge = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
-    root.setLevel(level.upper())
-    for noisy in ("urllib3", "apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 def fail(message: str, code: int = 2) -> None:

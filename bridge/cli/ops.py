@@ -55,6 +55,8 @@ def print_summary(summary: RunSummary, *, dry_run: bool = False) -> None:
             line += f", {d.uploaded} file(s) uploaded"
         if d.circuit_open:
             line += "; circuit open: remaining deliveries wait for the cooldown"
+        if d.stopped:
+            line += "; a sender stopped on an error (see the log): the rest stay queued"
         click.echo(line)
         if d.auth_error:
             click.echo(f"bridge: {d.auth_error}", err=True)

@@ -318,8 +318,8 @@ def demo(folder: Path, items: int, seed: int, keep_serving: bool) -> None:
     Example:
       bridge demo --keep-serving
     """
-    from bridge.cli import setup_logging
     from bridge.demo import run_demo
+    from bridge.logs import setup_logging
 
     setup_logging("WARNING")
     raise SystemExit(
