@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import lxml.html
+from lxml.cssselect import CSSSelector
 
 from bridge.config import SourceConfig
 from bridge.errors import LayoutAlarm, Skippable
@@ -34,6 +35,12 @@ _DATE = re.compile(r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|\b\d{1,2}-\d{1,2}\b
 TITLE_SELECTORS = ("h1.title", ".title h1", "h1", ".article-title", "td.title")
 BODY_SELECTOR = "div.TRS_Editor"
 INFO_SELECTOR = ".info, .article-info, .xxgk-info, .property"
+# Compiled once: `el.cssselect(text)` translates the selector to XPath on every call,
+# which cost more than the rest of reading a detail page.
+_BODY = CSSSelector(BODY_SELECTOR, translator="html")
+_INFO = CSSSelector(INFO_SELECTOR, translator="html")
+_TITLES = tuple(CSSSelector(selector, translator="html") for selector in TITLE_SELECTORS)
+_ATTACHMENT_BLOCKS = CSSSelector(".attachments, .fj, .appendix", translator="html")
 
 
 def page_count(text: str) -> int | None:
@@ -143,7 +150,7 @@ class TrsSource(Source):
         if parse.incomplete(result.text):
             raise Skippable(f"{entry.url} ends before </html>: the page came incomplete")
         doc = parse.document(result.text, result.url)
-        bodies = doc.cssselect(BODY_SELECTOR)
+        bodies = _BODY(doc)
         if not bodies and (target := parse.redirect_target(doc)):
             raise Skippable(f"{entry.url} is no article: it sends the browser on to {target}")
         if not bodies:
@@ -155,12 +162,12 @@ class TrsSource(Source):
         meta = parse.meta_table(doc)
         # The line under the title (发布时间：2012-12-05 09:30　来源：…) dates the item more
         # precisely than a list that may show only MM-DD.
-        for info in doc.cssselect(INFO_SELECTOR):
+        for info in _INFO(doc):
             for key, value in parse.label_pairs(parse.element_text(info)):
                 meta.setdefault(key, value)
         title = ""
-        for selector in TITLE_SELECTORS:
-            found = doc.cssselect(selector)
+        for selector in _TITLES:
+            found = selector(doc)
             if found and parse.element_text(found[0]):
                 title = parse.element_text(found[0])
                 break
@@ -174,7 +181,7 @@ class TrsSource(Source):
                 ", ".join(TITLE_SELECTORS),
                 "the detail page has no title",
             )
-        scopes = [body, *doc.cssselect(".attachments, .fj, .appendix")]
+        scopes = [body, *_ATTACHMENT_BLOCKS(doc)]
         attachments = tuple(
             download_attachment(self.fetcher, name, url)
             for name, url in parse.attachment_links(scopes, self.fetcher.allowed_hosts)

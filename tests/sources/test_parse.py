@@ -206,3 +206,44 @@ def test_any_counter_value_and_stamp_give_the_same_body(visits, times):
         first
         == '<div><p>各中小学校：</p><p>现将有关事项通知如下。</p><div class="info"></div><p></p></div>'
     )
+
+
+# --- links made absolute ------------------------------------------------------------------
+
+_TRICKY_LINKS = """<html><head><base href="/site/"><link href="style.css"></head><body>
+<a href="  ../a/b.html  ">padded</a> <a href="javascript:void(0)">script</a>
+<a href="#top">anchor</a> <a href="">empty</a> <a href="mailto:office@yyedu.gov.cn">mail</a>
+<a href="HTTP://Other.example/./x/../y">upper</a> <img src="img/p.png" longdesc="d.html">
+<form action="?q=1"><button formaction="go">g</button></form>
+<blockquote cite="//cdn.example/q"></blockquote> <td background="bg.gif"></td>
+<a href="/附件/通知.pdf">附件</a> <a href="a%20b.doc?x=1&amp;y=2">query</a></body></html>"""
+URL = "http://www.yyedu.gov.cn/col/col1532/index.html"
+
+
+def test_links_are_made_absolute_as_lxml_makes_them():
+    """absolutize_links does in libxml2 what lxml's make_links_absolute does in Python."""
+    ours = lxml.html.document_fromstring(_TRICKY_LINKS)
+    lxmls = lxml.html.document_fromstring(_TRICKY_LINKS)
+    parse.absolutize_links(ours, URL, resolve_base_href=True)
+    lxmls.make_links_absolute(URL, resolve_base_href=True, handle_failures="ignore")
+    assert html_of(ours) == html_of(lxmls)
+    assert next(ours.iter("a")).get("href") == "http://www.yyedu.gov.cn/a/b.html"
+
+
+def test_a_link_urljoin_refuses_stays_as_it_was_and_base_is_left_when_asked():
+    page = _TRICKY_LINKS.replace("<body>", '<body><a href="http://[::1/x">bad IPv6</a>')
+    doc = lxml.html.document_fromstring(page)
+    parse.absolutize_links(doc, URL, resolve_base_href=False)  # lxml raised here
+    hrefs = [a.get("href") for a in doc.iter("a")]
+    assert hrefs[:2] == ["http://[::1/x", "http://www.yyedu.gov.cn/col/a/b.html"]
+    assert len(doc.findall(".//base")) == 1
+
+
+@given(st.lists(st.text(alphabet="./?#:%@ab字 \t", max_size=12), min_size=1, max_size=6))
+def test_any_link_text_is_made_absolute_as_lxml_does(links):
+    page = "<html><body>" + "".join(f'<a href="{link}">x</a>' for link in links) + "</body></html>"
+    url = "http://site.example/a/b/c.html"
+    ours, lxmls = lxml.html.document_fromstring(page), lxml.html.document_fromstring(page)
+    parse.absolutize_links(ours, url, resolve_base_href=True)
+    lxmls.make_links_absolute(url, resolve_base_href=True, handle_failures="ignore")
+    assert html_of(ours) == html_of(lxmls)
