@@ -5,9 +5,10 @@ Three passes, each for a reason:
 1. ``nh3`` (ammonia, an HTML5 parser) drops every element and attribute not on the
    allow-lists below and every URL whose scheme is not allowed; script, style, iframe,
    object, embed, svg and math go together with their content.
-2. The cleaned fragment is read into an ``lxml`` tree exactly as nh3 wrote it (with
-   Python's non-restructuring HTML tokenizer: libxml2 would move a ``<p>`` out of a
-   ``<b>`` that HTML5 allows, and the tree would differ from what a browser builds). Then
+2. The cleaned fragment is read into an ``lxml`` tree exactly as nh3 wrote it (as XML,
+   or with Python's non-restructuring HTML tokenizer when XML would read it otherwise;
+   libxml2's HTML parser would move a ``<p>`` out of a ``<b>`` that HTML5 allows, and
+   the tree would differ from what a browser builds). Then
    relative ``href``/``src`` are resolved against the page URL, each URL's scheme is
    checked once more the way a browser reads it (control characters and white space
    removed), and the fragment is written one way only: attributes sorted, white space
@@ -153,10 +154,39 @@ class _TreeBuilder(HTMLParser):
             parent.text = (parent.text or "") + data
 
 
+# nh3 writes well-formed markup: every element closed but the void ones, every
+# attribute value double-quoted, text escaped with &amp; &lt; &gt; &nbsp; only. With the
+# void elements closed and &nbsp; spelled out it is XML, which libxml2 reads into the
+# same tree as _TreeBuilder, 17 times faster (1.28 → 0.08 ms for a 3 KB body: a tenth of
+# the CPU of reading an item). What XML would read differently goes to _TreeBuilder: a
+# "<" in an attribute value (XML refuses it), white space inside an attribute value (XML
+# turns it into spaces), a character XML does not allow, nesting past libxml2's depth.
+_VOID_ELEMENT = re.compile(r'<(br|hr|img)((?:\s+[^\s"=/>]+(?:="[^"]*")?)*)\s*>')
+_WS_IN_ATTRIBUTE = re.compile(r'="[^"]*[\t\n\r]')
+_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+_XML_PARSER.set_element_class_lookup(lxml.html.HtmlElementClassLookup())
+
+
 def _fragment(html: str) -> lxml.html.HtmlElement | None:
     """``html`` (sanitizer output) as the children of a ``<div>``; None when blank."""
     if not html.strip():
         return None
+    root = _read_as_xml(html)
+    return _built(html) if root is None else root
+
+
+def _read_as_xml(html: str) -> lxml.html.HtmlElement | None:
+    """The fragment read by libxml2 as XML; None where that could differ from _built."""
+    if "\r" in html or _WS_IN_ATTRIBUTE.search(html):
+        return None
+    xml = _VOID_ELEMENT.sub(r"<\1\2/>", html).replace("&nbsp;", "\xa0")
+    try:
+        return etree.fromstring(f"<div>{xml}</div>", _XML_PARSER)
+    except etree.XMLSyntaxError:
+        return None
+
+
+def _built(html: str) -> lxml.html.HtmlElement:
     builder = _TreeBuilder()
     builder.feed(html)
     builder.close()

@@ -12,11 +12,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import lxml.html
+import nh3
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lxml import etree
 
 from bridge.normalize.sanitize import (
+    _CLEANER,
+    _built,
+    _read_as_xml,
     absolute_url,
     has_content,
     read_body,
@@ -340,3 +345,50 @@ def test_real_and_generated_pages_read_the_same_at_once_and_in_two_steps(tmp_pat
         html = page.read_bytes().decode("utf-8", errors="replace")
         out = sanitize_html(html, BASE)
         assert sanitize_and_read(html, BASE) == (out, *read_body(out)), page
+
+
+# --- reading nh3's output: as XML where that gives the same tree -------------------------
+
+XML_ATTRS = st.sampled_from(
+    ["", ' title="a<b>c"', ' alt="x>y"', ' title="p &amp; q"', ' title="多\n行"',
+     ' title="\ttab"', ' href="a.html?x=1&amp;y=2"', ' width="3"', ' title="&nbsp;&quot;"']
+)  # fmt: skip
+XML_TAGS = st.sampled_from(["p", "b", "a", "img", "br", "hr", "table", "td", "span", "li"])
+
+
+@st.composite
+def cleaned(draw: st.DrawFn) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 8))):
+        tag, attr, text = draw(XML_TAGS), draw(XML_ATTRS), draw(TEXTS)
+        parts.append(f"<{tag}{attr}>{text}" + (f"</{tag}>" if draw(st.booleans()) else ""))
+    return nh3.clean("".join(parts), attributes={"*": {"title", "alt", "href", "width"}})
+
+
+def tree(root) -> str:
+    return etree.tostring(root, encoding="unicode")
+
+
+@given(cleaned())
+def test_nh3_output_read_as_xml_is_the_tree_the_tokenizer_builds(html: str) -> None:
+    as_xml = _read_as_xml(html)
+    if as_xml is not None:
+        assert tree(as_xml) == tree(_built(html))
+
+
+def test_bodies_of_real_and_generated_pages_are_read_as_xml(tmp_path) -> None:
+    """The fast reading is the usual one, and gives the same tree on every page."""
+    generate_site(tmp_path, items=80, seed=7)
+    saved = sorted((Path(__file__).parents[1] / "data").rglob("*.html"))
+    read = 0
+    bodies = [
+        _CLEANER.clean(page.read_bytes().decode("utf-8", errors="replace"))
+        for page in saved + sorted(tmp_path.rglob("t2*.html"))
+    ]
+    bodies = [b for b in bodies if b.strip()]
+    for body in bodies:
+        as_xml = _read_as_xml(body)
+        if as_xml is not None:
+            read += 1
+            assert tree(as_xml) == tree(_built(body))
+    assert len(bodies) > 100 and read == len(bodies)
