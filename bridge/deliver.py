@@ -327,19 +327,24 @@ def _prepare(
     if c.index_no:
         record["index_no"] = c.index_no
     target = ctx.target
+    wanted = [a["sha256"] for a in record.get("attachments") or []]
+    file_ids: dict[str, str] = {}
+    blobs: dict[str, bytes] = {}
+    if wanted:  # one read for all of them
+        with ctx.db.read() as s:
+            file_ids, blobs = outbox.attachment_files(s, target.name, wanted)
     attachments = []
     for a in record.get("attachments") or []:
-        with ctx.db.read() as s:
-            file_id = outbox.uploaded_file_id(s, target.name, a["sha256"])
-            blob = None if file_id else outbox.blob(s, a["sha256"])
-            data = blob.data if blob is not None else None
+        file_id = file_ids.get(a["sha256"])
         if file_id is None:
+            data = blobs.get(a["sha256"])
             if data is None:
                 raise Rejected(
                     f"attachment {a['name']} ({a['sha256'][:12]}) is missing from the state store",
                     0,
                 )
             file_id = target.upload(a["name"], data, a["sha256"], a["media_type"])
+            file_ids[a["sha256"]] = file_id  # the same file twice in one record: once
             stats.uploaded += 1
             uploads.append((a["sha256"], file_id))
         attachments.append({**a, "file_id": file_id})

@@ -387,13 +387,27 @@ def dead_letters(
 # --- attachments ---------------------------------------------------------------------------
 
 
-def blob(session: Session, sha256: str) -> BlobRow | None:
-    return session.get(BlobRow, sha256)
+_UPLOADED = select(table(UploadRow).c.sha256, table(UploadRow).c.file_id).where(
+    table(UploadRow).c.target == bindparam("b_target"),
+    table(UploadRow).c.sha256.in_(bindparam("b_shas", expanding=True)),
+)
+_BLOB_DATA = select(table(BlobRow).c.sha256, table(BlobRow).c.data).where(
+    table(BlobRow).c.sha256.in_(bindparam("b_shas", expanding=True))
+)
 
 
-def uploaded_file_id(session: Session, target: str, sha256: str) -> str | None:
-    row = session.get(UploadRow, (target, sha256))
-    return row.file_id if row else None
+def attachment_files(
+    session: Session, target: str, sha256s: list[str]
+) -> tuple[dict[str, str], dict[str, bytes]]:
+    """For a record's attachments: the target's file ids of those it already holds, and
+    the bytes of the others (a blob missing from the store is in neither)."""
+    if not sha256s:
+        return {}, {}
+    conn = session.connection()
+    file_ids = dict(conn.execute(_UPLOADED, {"b_target": target, "b_shas": sha256s}).tuples().all())
+    missing = [sha for sha in sha256s if sha not in file_ids]
+    data = dict(conn.execute(_BLOB_DATA, {"b_shas": missing}).tuples().all()) if missing else {}
+    return file_ids, data
 
 
 def remember_upload(session: Session, target: str, sha256: str, file_id: str) -> None:
