@@ -75,40 +75,26 @@ def claim(
     q = select(DeliveryRow.id).where(_claimable(now, target)).order_by(DeliveryRow.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
-    ids = list(session.execute(q).scalars())
+    conn = session.connection()
+    ids = list(conn.execute(q).scalars())
     if not ids:
         return []
-    session.execute(
-        update(DeliveryRow)
-        .where(DeliveryRow.id.in_(ids))
-        .values(
-            status="inflight", lease_owner=owner, lease_until=now + timedelta(seconds=lease_seconds)
+    until = now + timedelta(seconds=lease_seconds)
+    conn.execute(_LEASE, {"b_ids": ids, "b_owner": owner, "b_until": until})
+    return [
+        Claimed(
+            id=row.id,
+            item_id=row.item_id,
+            external_id=row.external_id,
+            source=row.name,
+            action=row.action,
+            attempts=row.attempts,
+            version=row.version,
+            record=json.loads(row.record) if row.record is not None else None,
+            index_no=row.index_no,
         )
-    )
-    rows = session.execute(
-        select(DeliveryRow, ItemRow.external_id, ItemRow.index_no, SourceRow.name, ItemVersionRow)
-        .join(ItemRow, ItemRow.id == DeliveryRow.item_id)
-        .join(SourceRow, SourceRow.id == ItemRow.source_id)
-        .outerjoin(ItemVersionRow, ItemVersionRow.id == DeliveryRow.version_id)
-        .where(DeliveryRow.id.in_(ids))
-        .order_by(DeliveryRow.id)
-    ).all()
-    out = []
-    for d, external_id, index_no, source, version in rows:
-        out.append(
-            Claimed(
-                id=d.id,
-                item_id=d.item_id,
-                external_id=external_id,
-                source=source,
-                action=d.action,
-                attempts=d.attempts,
-                version=version.version if version else None,
-                record=json.loads(version.record) if version else None,
-                index_no=index_no,
-            )
-        )
-    return out
+        for row in conn.execute(_CLAIMED, {"b_ids": ids})
+    ]
 
 
 def next_due(session: Session, target: str) -> datetime | None:
@@ -162,6 +148,30 @@ def mark_sent(
 
 _DELIVERIES = table(DeliveryRow)
 _ITEMS = table(ItemRow)
+_VERSIONS = table(ItemVersionRow)
+_SOURCES = table(SourceRow)
+# Core statements for the claim: it runs several times a second while a crawl records,
+# and ORM entities cost more than the rows did.
+_LEASE = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(status="inflight", lease_owner=bindparam("b_owner"),
+            lease_until=bindparam("b_until", type_=UTCDateTime))
+)  # fmt: skip
+_CLAIMED = (
+    select(
+        _DELIVERIES.c.id, _DELIVERIES.c.item_id, _DELIVERIES.c.action, _DELIVERIES.c.attempts,
+        _ITEMS.c.external_id, _ITEMS.c.index_no, _SOURCES.c.name, _VERSIONS.c.version,
+        _VERSIONS.c.record,
+    )
+    .select_from(
+        _DELIVERIES.join(_ITEMS, _ITEMS.c.id == _DELIVERIES.c.item_id)
+        .join(_SOURCES, _SOURCES.c.id == _ITEMS.c.source_id)
+        .outerjoin(_VERSIONS, _VERSIONS.c.id == _DELIVERIES.c.version_id)
+    )
+    .where(_DELIVERIES.c.id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(_DELIVERIES.c.id)
+)  # fmt: skip
 _COMPLETE = (
     update(_DELIVERIES)
     .where(
