@@ -414,9 +414,12 @@ def attachment_files(
     if not sha256s:
         return {}, {}
     conn = session.connection()
-    file_ids = dict(conn.execute(_UPLOADED, {"b_target": target, "b_shas": sha256s}).tuples().all())
+    uploaded = conn.execute(_UPLOADED, {"b_target": target, "b_shas": sha256s})
+    file_ids: dict[str, str] = {sha: file_id for sha, file_id in uploaded}
     missing = [sha for sha in sha256s if sha not in file_ids]
-    data = dict(conn.execute(_BLOB_DATA, {"b_shas": missing}).tuples().all()) if missing else {}
+    data: dict[str, bytes] = {}
+    if missing:
+        data = {sha: blob for sha, blob in conn.execute(_BLOB_DATA, {"b_shas": missing})}
     return file_ids, data
 
 
