@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-import requests
+import urllib3
 
 from bridge import __version__
 from bridge.errors import AuthenticationError, Rejected, Retriable
-from bridge.http_session import Session
+from bridge.http_client import Answer, HttpClient, ProxyNotSupported
 from bridge.signing import sign_headers
 from bridge.targets.base import Listed, Receipt, Target
 
@@ -41,7 +41,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def _message(r: requests.Response) -> tuple[str, list[dict[str, str]]]:
+def _message(r: Answer) -> tuple[str, list[dict[str, str]]]:
     try:
         body = r.json()
     except ValueError:
@@ -56,7 +56,7 @@ def _message(r: requests.Response) -> tuple[str, list[dict[str, str]]]:
     ]
 
 
-def classify(r: requests.Response, what: str) -> None:
+def classify(r: Answer, what: str) -> None:
     """Raise what the caller should do about a non-2xx answer; return on success."""
     status = r.status_code
     if 200 <= status < 300:
@@ -84,8 +84,7 @@ class HttpTarget(Target):
         self.key = key
         self._secret = secret
         self.timeout = timeout
-        self.session = Session()
-        self.session.headers["User-Agent"] = f"bridge/{__version__}"
+        self.client = HttpClient({"User-Agent": f"bridge/{__version__}"})
 
     def __repr__(self) -> str:  # never show the secret
         return f"HttpTarget({self.name!r}, {self.base!r}, key={self.key!r})"
@@ -99,7 +98,7 @@ class HttpTarget(Target):
         headers: dict[str, str] | None = None,
         what: str,
         ok_statuses: tuple[int, ...] = (),
-    ) -> requests.Response:
+    ) -> Answer:
         url = self.base + path.lstrip("/")
         path_with_query = urlsplit(url).path + (
             f"?{urlsplit(url).query}" if urlsplit(url).query else ""
@@ -109,26 +108,27 @@ class HttpTarget(Target):
             **sign_headers(self.key, self._secret, method, path_with_query, body),
         }
         try:
-            r = self.session.request(
-                method, url, data=body or None, headers=all_headers, timeout=self.timeout
+            r = self.client.request(
+                method, url, body=body or None, headers=all_headers, timeout=self.timeout
             )
-        except requests.Timeout:
+        except urllib3.exceptions.NewConnectionError:  # before its base class, a timeout
+            raise Retriable(f"{what}: cannot connect ({self.base})") from None
+        except urllib3.exceptions.TimeoutError:
             raise Retriable(f"{what}: portal did not answer within {self.timeout:g} s") from None
-        except requests.ConnectionError as exc:
-            reason = (
-                "connection dropped"
-                if "RemoteDisconnected" in str(exc) or "Connection aborted" in str(exc)
-                else "cannot connect"
-            )
-            raise Retriable(f"{what}: {reason} ({self.base})") from None
-        except requests.RequestException as exc:
+        except urllib3.exceptions.ProtocolError:  # the connection closed mid-answer
+            raise Retriable(f"{what}: connection dropped ({self.base})") from None
+        except (urllib3.exceptions.SSLError, urllib3.exceptions.ProxyError):
+            raise Retriable(f"{what}: cannot connect ({self.base})") from None
+        except urllib3.exceptions.HTTPError as exc:
             raise Retriable(f"{what}: request failed ({type(exc).__name__})") from None
+        except ProxyNotSupported as exc:
+            raise Retriable(f"{what}: {exc}") from None
         if r.status_code not in ok_statuses:
             classify(r, what)
         return r
 
     @staticmethod
-    def _json(r: requests.Response, what: str) -> dict[str, Any]:
+    def _json(r: Answer, what: str) -> dict[str, Any]:
         try:
             body = r.json()
         except ValueError:
@@ -222,12 +222,10 @@ class HttpTarget(Target):
 
     def health(self) -> bool:
         try:
-            return (
-                self.session.get(self.base + "api/v1/health", timeout=self.timeout).status_code
-                == 200
-            )
-        except requests.RequestException:
+            answer = self.client.request("GET", self.base + "api/v1/health", timeout=self.timeout)
+        except (urllib3.exceptions.HTTPError, ProxyNotSupported):
             return False
+        return answer.status_code == 200
 
     def close(self) -> None:
-        self.session.close()
+        self.client.close()

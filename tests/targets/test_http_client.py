@@ -1,0 +1,103 @@
+"""The portal client reads the environment as requests does: proxies, no_proxy, CA bundle."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
+import pytest
+
+from bridge.errors import Retriable
+from bridge.http_client import HttpClient, ca_bundle
+from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET
+from bridge.targets.http import HttpTarget
+
+
+class ForwardProxy(BaseHTTPRequestHandler):
+    """A forward proxy that answers for every host: it records what it was asked."""
+
+    seen: ClassVar[list[tuple[str, str, str | None]]] = []
+
+    def do_GET(self) -> None:
+        ForwardProxy.seen.append((self.command, self.path, self.headers.get("Proxy-Authorization")))
+        body = json.dumps({"ok": True}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def proxy():
+    ForwardProxy.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ForwardProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_portal_is_reached_through_the_environment_s_proxy(proxy, monkeypatch):
+    monkeypatch.setenv("http_proxy", f"http://bridge:s3cret@{proxy}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    target = HttpTarget("portal", "http://portal.example/", SANDBOX_KEY, SANDBOX_SECRET, timeout=5)
+    try:
+        assert target.health() is True
+    finally:
+        target.close()
+    auth = "Basic " + base64.b64encode(b"bridge:s3cret").decode()
+    assert ForwardProxy.seen == [("GET", "http://portal.example/api/v1/health", auth)]
+
+
+def test_no_proxy_hosts_are_reached_directly(proxy, monkeypatch):
+    monkeypatch.setenv("http_proxy", f"http://{proxy}")
+    monkeypatch.setenv("no_proxy", "portal.example,127.0.0.1")
+    target = HttpTarget("portal", "http://127.0.0.1:9/", SANDBOX_KEY, SANDBOX_SECRET, timeout=5)
+    try:
+        with pytest.raises(Retriable, match=r"PUT a: cannot connect \(http://127.0.0.1:9/\)"):
+            target.put({"external_id": "a"})  # port 9 (discard) refuses: no proxy answered
+    finally:
+        target.close()
+    assert ForwardProxy.seen == []
+
+
+def test_a_socks_proxy_is_a_clear_retriable_error(monkeypatch):
+    monkeypatch.setenv("http_proxy", "socks5://127.0.0.1:1080")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    target = HttpTarget("portal", "http://portal.example/", SANDBOX_KEY, SANDBOX_SECRET, timeout=5)
+    try:
+        with pytest.raises(Retriable, match="SOCKS proxies are not supported"):
+            target.put({"external_id": "a"})
+        assert target.health() is False
+    finally:
+        target.close()
+
+
+def test_the_ca_bundle_is_the_one_requests_would_use(monkeypatch, tmp_path):
+    import certifi
+    import requests.utils
+
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    assert ca_bundle() == certifi.where() == requests.utils.DEFAULT_CA_BUNDLE_PATH
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(tmp_path / "curl.pem"))
+    assert ca_bundle() == str(tmp_path / "curl.pem")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "bureau.pem"))
+    assert ca_bundle() == str(tmp_path / "bureau.pem")
+    bundle_dir = tmp_path / "certs"
+    bundle_dir.mkdir()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle_dir))
+    client = HttpClient({})
+    try:
+        assert client._tls == {"cert_reqs": "CERT_REQUIRED", "ca_cert_dir": str(bundle_dir)}
+    finally:
+        client.close()
