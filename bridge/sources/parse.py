@@ -123,21 +123,25 @@ def absolutize_links(root: lxml.html.HtmlElement, url: str, *, resolve_base_href
     with ``handle_failures="ignore"`` for the attributes that carry links (what it does
     for ``<object>``, ``<param>`` and CSS ``url()`` the sanitizer removes anyway).
 
-    A ``<base href>`` is applied first and removed, as lxml does."""
-    base = None
+    A ``<base href>`` is applied first and removed, as lxml does; one that cannot be
+    resolved is ignored, as a browser ignores it (lxml raised for the whole page)."""
+    base = url
     if resolve_base_href:
+        href = None
         for tag in _BASE_HREF(root):
-            base = tag.get("href")
+            href = tag.get("href")
             tag.drop_tree()
+        if href and href.strip():
+            try:
+                base = urljoin(url, href.strip())
+            except ValueError:  # a base no browser could use: the page's own URL it is
+                base = url
     for found in _LINK_ATTRS(root):
         link = str(found).strip()
-        new = link
         try:
-            if base:
-                new = urljoin(base, new)
-            new = urljoin(url, new)
+            new = urljoin(base, link)
         except ValueError:  # a malformed URL (a bad IPv6 host) stays as it was
-            pass
+            new = link
         if new != found:
             found.getparent().set(found.attrname, new)
 

@@ -247,3 +247,14 @@ def test_any_link_text_is_made_absolute_as_lxml_does(links):
     parse.absolutize_links(ours, url, resolve_base_href=True)
     lxmls.make_links_absolute(url, resolve_base_href=True, handle_failures="ignore")
     assert html_of(ours) == html_of(lxmls)
+
+
+def test_a_base_href_no_browser_could_use_is_ignored_and_one_with_spaces_is_trimmed():
+    page = '<html><head><base href="{}"></head><body><a href="a.html">a</a></body></html>'
+    broken = lxml.html.document_fromstring(page.format("http://[::1/x/"))
+    parse.absolutize_links(broken, URL, resolve_base_href=True)
+    assert next(broken.iter("a")).get("href") == "http://www.yyedu.gov.cn/col/col1532/a.html"
+    spaced = lxml.html.document_fromstring(page.format("\u3000 /site/ \n"))
+    parse.absolutize_links(spaced, URL, resolve_base_href=True)
+    assert next(spaced.iter("a")).get("href") == "http://www.yyedu.gov.cn/site/a.html"
+    assert spaced.find(".//base") is None
