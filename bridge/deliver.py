@@ -11,6 +11,7 @@ marked delivered. A per-target circuit breaker stops all sending after
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -53,6 +54,28 @@ class DeliveryStats:
     @property
     def confirmed(self) -> int:
         return self.created + self.updated + self.unchanged + self.withdrawn
+
+    @property
+    def clean(self) -> bool:
+        """Nothing left undone that a retry later would not do by itself."""
+        return not (
+            self.failed or self.dead or self.auth_error or self.circuit_open or self.stopped
+        )
+
+    def summary(self) -> str:
+        """The one line a command prints for a drain."""
+        line = (
+            f"delivery: {self.sent} sent, {self.created} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.withdrawn} withdrawn, {self.failed} failed, "
+            f"{self.dead} dead"
+        )
+        if self.uploaded:
+            line += f", {self.uploaded} file(s) uploaded"
+        if self.circuit_open:
+            line += "; circuit open: remaining deliveries wait for the cooldown"
+        if self.stopped:
+            line += "; a sender stopped on an error (see the log): the rest stay queued"
+        return line
 
     def merge(self, other: DeliveryStats) -> None:
         """Add another sender's counts to these."""
@@ -186,11 +209,11 @@ def drain(
     workers = max(1, ctx.settings.delivery.concurrency)
     lock, shared = threading.Lock(), _Shared()
     if workers == 1:
-        _drain_loop(ctx, f"{ctx.owner}/0", stats, deadline, while_running, lock, shared)
+        _drain_loop(ctx, _sender_name(ctx), stats, deadline, while_running, lock, shared)
         return stats
     threads = [
         threading.Thread(target=_drain_loop, name=f"deliver-{n}", daemon=True,
-                         args=(ctx, f"{ctx.owner}/{n}", stats, deadline, while_running, lock, shared))
+                         args=(ctx, _sender_name(ctx), stats, deadline, while_running, lock, shared))
         for n in range(workers)
     ]  # fmt: skip
     for t in threads:
@@ -198,6 +221,15 @@ def drain(
     for t in threads:
         t.join()
     return stats
+
+
+_SENDERS = itertools.count()  # numbers the senders of this process, across its drains
+
+
+def _sender_name(ctx: Context) -> str:
+    """The lease owner of one sender: ``host:pid/n``, unique in the process (a daemon runs
+    a drain per job, several at once), so a lease tells which sender holds it."""
+    return f"{ctx.owner}/{next(_SENDERS)}"
 
 
 @dataclass
@@ -371,6 +403,7 @@ def deliver_one(
     while it waited in this sender's batch is left to that sender ("lost")."""
     cfg = ctx.settings.delivery
     uploads: list[tuple[str, str]] = []
+    held_since = time.monotonic()  # its lease was renewed just now (or with the last answer)
     try:
         if not marked:
             with ctx.db.write() as s:
@@ -383,7 +416,21 @@ def deliver_one(
                 return "lost", False
         stats.sent += 1
         if c.action == "put":
-            receipt = ctx.target.put(_prepare(ctx, c, stats, uploads))
+            record = _prepare(ctx, c, stats, uploads)
+            # Uploads of large files may take long: the PUT goes only under a lease that
+            # still has most of its time (else another sender may hold it by now).
+            if time.monotonic() - held_since > cfg.lease_seconds / 4:
+                with ctx.db.write() as s:
+                    outbox.remember_uploads(s, breaker.target, uploads)
+                    held = outbox.renew_lease(s, c, owner=owner, lease_seconds=cfg.lease_seconds)
+                uploads.clear()
+                if not held:
+                    log.warning(
+                        "delivery %d of %s: its lease ran out while its files were uploaded; "
+                        "another sender has it", c.id, c.external_id,
+                    )  # fmt: skip
+                    return "lost", False
+            receipt = ctx.target.put(record)
         else:
             receipt = ctx.target.delete(c.external_id)
     except AuthenticationError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from typing import Any
 
@@ -316,3 +317,92 @@ def test_a_bug_in_a_sender_is_one_line_a_failed_run_and_nothing_lost(
     no_duplicates(box, 20)
     # The third item's PUT went through before the store failed: sent again, unchanged.
     assert stats(box)["requests"]["PUT"] == {"201": 20, "200": 1}
+
+
+def test_two_drains_of_one_process_never_send_the_same_delivery(sandbox, write_config):
+    """A daemon runs a drain per job, several at once: their senders hold leases under
+    names of their own, so one drain cannot take over a lease that another's sender
+    still works under (both were "host:pid/0")."""
+    import threading
+    import time
+
+    from conftest import cycle_context
+
+    from bridge.deliver import drain
+    from bridge.pipeline import run_once
+
+    box = sandbox(items=30, seed=39)
+    path = write_config(box, extra='concurrency = 1\nbatch = 30\nlease_seconds = "0.3s"')
+    ctx = cycle_context(path)
+    try:
+        assert run_once(ctx, deliver=False).exit_code == 0
+        box.portal.faults = Faults(latency=0.1)  # 30 in one batch: 3 s against a 0.3 s lease
+        first = threading.Thread(target=drain, args=(ctx,))
+        first.start()
+        time.sleep(0.6)  # the first drain's batch has outlived its lease by now
+        second = drain(ctx)
+        first.join()
+        with ctx.db.read() as s:
+            sent = s.execute(
+                text("SELECT count(*), count(DISTINCT item) FROM audit_events "
+                     "WHERE event = 'delivery.sent'")
+            ).one()  # fmt: skip
+    finally:
+        ctx.db.dispose()
+    assert second.created > 0  # the second drain did take over the expired leases
+    assert tuple(sent) == (30, 30)
+    assert stats(box)["requests"]["PUT"] == {"201": 30}
+    no_duplicates(box, 30)
+
+
+def test_a_lease_that_ran_out_during_uploads_sends_no_put(sandbox, write_config, monkeypatch):
+    """Before its PUT, a delivery whose uploads took more than a quarter of the lease
+    renews the lease; when that fails (another sender has it), it sends nothing more,
+    and the file ids it got are kept."""
+    from conftest import cycle_context
+
+    from bridge.deliver import drain
+    from bridge.pipeline import run_once
+    from bridge.state import outbox
+
+    box = sandbox(items=20, seed=41)
+    path = write_config(box, extra='concurrency = 1\nlease_seconds = "0.4s"')
+    ctx = cycle_context(path)
+    renewals: list[str] = []
+    real = outbox.renew_lease
+
+    def taken_over(session: Any, c: Any, **kwargs: Any) -> bool:
+        if sys._getframe(1).f_code.co_name != "deliver_one":
+            return real(session, c, **kwargs)  # the renewal as its turn comes
+        renewals.append(c.external_id)
+        return False  # the one before the PUT: as if another sender had retaken it
+
+    try:
+        assert run_once(ctx, deliver=False).exit_code == 0
+        box.portal.faults = Faults(latency=0.15)  # one upload: more than 0.4 s / 4
+        with monkeypatch.context() as mp:
+            mp.setattr(outbox, "renew_lease", taken_over)
+            first = drain(ctx)
+        with ctx.db.read() as s:
+            remembered = s.execute(text("SELECT count(*) FROM uploads")).scalar_one()
+    finally:
+        ctx.db.dispose()
+    with_files = len(renewals)
+    assert with_files == len(set(renewals)) > 0
+    # Each of them was left, retaken once its lease ran out, and sent then, its files
+    # already uploaded: one PUT per item, none under a lost lease, no file sent twice.
+    assert first.sent == 20 + with_files and first.created == 20
+    assert stats(box)["requests"]["PUT"] == {"201": 20}
+    assert remembered == first.uploaded > 0
+
+
+def test_a_stopped_sender_makes_a_drain_unclean_and_says_so():
+    from bridge.deliver import DeliveryStats
+
+    assert DeliveryStats(sent=3, created=3).clean
+    stopped = DeliveryStats(sent=2, created=1, stopped=1)
+    assert not stopped.clean  # `bridge reconcile --fix --yes` exits 1 on it (it said 0)
+    assert stopped.summary() == (
+        "delivery: 2 sent, 1 created, 0 updated, 0 unchanged, 0 withdrawn, 0 failed, 0 dead; "
+        "a sender stopped on an error (see the log): the rest stay queued"
+    )

@@ -56,16 +56,7 @@ def _print_plan(report: rec.Report, err: bool) -> None:
 
 
 def _delivery_line(stats: DeliveryStats) -> str:
-    text = (
-        f"delivery: {stats.sent} sent, {stats.created} created, {stats.updated} updated, "
-        f"{stats.unchanged} unchanged, {stats.withdrawn} withdrawn, {stats.failed} failed, "
-        f"{stats.dead} dead"
-    )
-    if stats.circuit_open:
-        text += "; circuit open: the rest waits for the cooldown"
-    if stats.auth_error:
-        text += f"; {stats.auth_error}"
-    return text
+    return stats.summary() + (f"; {stats.auth_error}" if stats.auth_error else "")
 
 
 @click.command()
@@ -138,8 +129,7 @@ def reconcile(
                 err=quiet,
             )
             unfixed = [d for d in report.differences if d.fix not in ("put", "withdraw", "drain")]
-            clean = not (stats.failed or stats.dead or stats.auth_error or stats.circuit_open)
-            code = 0 if clean and not unfixed and not applied.get("skipped") else 1
+            code = 0 if stats.clean and not unfixed and not applied.get("skipped") else 1
             click.echo("run `bridge reconcile` again to confirm", err=quiet)
     rec.remember(ctx, report, fix=fix and yes)
     if fmt == "json":

@@ -47,17 +47,7 @@ def print_summary(summary: RunSummary, *, dry_run: bool = False) -> None:
             click.echo(f"  would {action:<10} {external_id}  {title}")
     d = summary.delivery
     if d is not None:
-        line = (
-            f"delivery: {d.sent} sent, {d.created} created, {d.updated} updated, "
-            f"{d.unchanged} unchanged, {d.withdrawn} withdrawn, {d.failed} failed, {d.dead} dead"
-        )
-        if d.uploaded:
-            line += f", {d.uploaded} file(s) uploaded"
-        if d.circuit_open:
-            line += "; circuit open: remaining deliveries wait for the cooldown"
-        if d.stopped:
-            line += "; a sender stopped on an error (see the log): the rest stay queued"
-        click.echo(line)
+        click.echo(d.summary())
         if d.auth_error:
             click.echo(f"bridge: {d.auth_error}", err=True)
     if dry_run:

@@ -123,11 +123,7 @@ def mark_sent(
     keeps a slow batch from outliving its leases, so no other sender takes and sends a
     delivery this one is about to send."""
     audit_log.lock_head(session)  # before any other row: see lock_head
-    renewed = session.connection().execute(
-        _RENEW,
-        {"b_id": c.id, "b_owner": owner, "b_until": utcnow() + timedelta(seconds=lease_seconds)},
-    )
-    if renewed.rowcount != 1:
+    if not renew_lease(session, c, owner=owner, lease_seconds=lease_seconds):
         return False
     audit_log.append(
         session,
@@ -144,6 +140,15 @@ def mark_sent(
         },
     )
     return True
+
+
+def renew_lease(session: Session, c: Claimed, *, owner: str, lease_seconds: float) -> bool:
+    """Hold ``c`` for ``lease_seconds`` from now, if this sender still holds it."""
+    renewed = session.connection().execute(
+        _RENEW,
+        {"b_id": c.id, "b_owner": owner, "b_until": utcnow() + timedelta(seconds=lease_seconds)},
+    )
+    return renewed.rowcount == 1
 
 
 _DELIVERIES = table(DeliveryRow)
