@@ -176,9 +176,13 @@ def run_once(
 def _drain_beside(ctx: Context, crawling: threading.Event) -> DeliveryStats:
     """The drain that overlaps the crawl: on a thread here, or in a process of its own
     when ``delivery.process`` asks for it (two cores instead of one; see bridge.sender)."""
-    if ctx.settings.delivery.process:
-        return sender.drain_in_process(ctx, crawling)
-    return drain(ctx, while_running=crawling)
+    try:
+        if ctx.settings.delivery.process:
+            return sender.drain_in_process(ctx, crawling)
+        return drain(ctx, while_running=crawling)
+    except Exception as exc:  # the store went away before a sender started: one line
+        logs.internal_error(log, "delivery stopped", exc)
+        return DeliveryStats(stopped=1)
 
 
 class _Window:

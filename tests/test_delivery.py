@@ -406,3 +406,32 @@ def test_a_stopped_sender_makes_a_drain_unclean_and_says_so():
         "delivery: 2 sent, 1 created, 0 updated, 0 unchanged, 0 withdrawn, 0 failed, 0 dead; "
         "a sender stopped on an error (see the log): the rest stay queued"
     )
+
+
+def test_a_drain_that_cannot_start_is_one_line_and_a_failed_run(
+    sandbox, write_config, monkeypatch, caplog
+):
+    """The store failing before any sender starts (freeing dead senders' leases) used to
+    end the delivery thread with a traceback on stderr and the run with exit code 0."""
+    from conftest import cycle_context
+
+    from bridge.pipeline import run_once
+    from bridge.state import outbox
+
+    box = sandbox(items=5, seed=43)
+    path = write_config(box)
+
+    def store_gone(*_args: Any, **_kwargs: Any) -> int:
+        raise RuntimeError("disk I/O error")
+
+    monkeypatch.setattr(outbox, "release_dead_owners", store_gone)
+    ctx = cycle_context(path)
+    try:
+        summary = run_once(ctx)
+    finally:
+        ctx.db.dispose()
+    assert summary.sources[0].stats.new == 5  # the crawl recorded everything
+    assert summary.delivery is not None and summary.delivery.stopped == 1
+    assert summary.exit_code == 1
+    assert "delivery stopped: RuntimeError: disk I/O error (please report it" in caplog.text
+    assert box.portal.store.count() == 0

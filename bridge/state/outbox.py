@@ -475,11 +475,14 @@ def release_dead_owners(session: Session, host: str, alive: Callable[[int], bool
     """Deliveries in flight for a process of this host that no longer exists go back to
     the queue at once, instead of waiting for their lease to expire (a restart after a
     crash resends them immediately; the idempotent PUT makes that safe)."""
-    rows = session.execute(
-        select(DeliveryRow).where(
-            DeliveryRow.status == "inflight", DeliveryRow.lease_owner.startswith(f"{host}:")
-        )
-    ).scalars()
+    q = select(DeliveryRow).where(
+        DeliveryRow.status == "inflight", DeliveryRow.lease_owner.startswith(f"{host}:")
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Locked as read: a row another worker retakes meanwhile (its lease ran out) is
+        # skipped, not handed back to the queue under that worker's feet.
+        q = q.with_for_update(skip_locked=True)
+    rows = session.execute(q).scalars()
     n = 0
     for row in rows:
         pid = (row.lease_owner or "").rsplit(":", 1)[-1].partition("/")[0]  # host:pid/sender
