@@ -30,7 +30,13 @@ import lxml.html
 import nh3
 from lxml import etree
 
-from bridge.normalize.text import WHITESPACE_RE, clean_body_text, clean_text, strip_invisible
+from bridge.normalize.text import (
+    WHITESPACE_RE,
+    clean_body_text,
+    clean_text,
+    strip_invisible,
+    tree_safe,
+)
 
 TABLE_TAGS = frozenset({"table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td"})
 BLOCK_TAGS = frozenset(
@@ -296,7 +302,8 @@ def _sanitized(html: str, base_url: str) -> tuple[str, lxml.html.HtmlElement | N
     """The sanitized fragment, and its tree when that is exactly what the text spells."""
     # Vertical tab and form feed are white space to a reader, and no lxml tree holds them.
     text = strip_invisible(html or "").replace("\r\n", "\n").translate(_TREE_SPACES)
-    first = _CLEANER.clean(text)
+    # nh3 decodes character references: "&#1;" is a control character only now.
+    first = tree_safe(_CLEANER.clean(text))
     if not first.strip():
         return "", None
     root = _fragment(first)

@@ -58,3 +58,17 @@ def clean_body_text(text: str | None) -> str:
 def compact(text: str) -> str:
     """``text`` with all white space removed: how labels and 文号 are compared."""
     return WHITESPACE_RE.sub("", strip_invisible(text))
+
+
+_NOT_IN_A_TREE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+"""Characters lxml parses but then refuses in any text it is given (NUL, C0 controls other
+than tab and line breaks, U+FFFE/U+FFFF): a tree holding one breaks the first code that
+sets a text. A browser ignores NUL and treats form feed as white space."""
+
+
+def tree_safe(text: str) -> str:
+    """``text`` without characters an lxml tree cannot hold (vertical tab and form feed
+    become spaces, the others go)."""
+    if _NOT_IN_A_TREE.search(text) is None:
+        return text
+    return _NOT_IN_A_TREE.sub(lambda m: " " if m[0] in "\x0b\x0c" else "", text)

@@ -392,3 +392,9 @@ def test_bodies_of_real_and_generated_pages_are_read_as_xml(tmp_path) -> None:
             read += 1
             assert tree(as_xml) == tree(_built(body))
     assert len(bodies) > 100 and read == len(bodies)
+
+
+def test_character_references_to_characters_no_tree_holds_are_dropped() -> None:
+    """nh3 decodes "&#1;" into a control character; that raised ValueError in the tree."""
+    assert sanitize_html("<p>&#1;x&#11;y&#xFFFE;z&#12;</p>", BASE) == "<p>x yz</p>"
+    assert sanitize_and_read("<p>&#1;x&#11;y</p>", BASE) == ("<p>x y</p>", "x y", True)
