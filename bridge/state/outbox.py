@@ -177,23 +177,19 @@ _CLAIMED = (
     .where(_DELIVERIES.c.id.in_(bindparam("b_ids", expanding=True)))
     .order_by(_DELIVERIES.c.id)
 )  # fmt: skip
+# The delivery, if this sender still holds it: what completing and renewing both require.
+_HELD = and_(
+    _DELIVERIES.c.id == bindparam("b_id"),
+    _DELIVERIES.c.status == "inflight",
+    _DELIVERIES.c.lease_owner == bindparam("b_owner"),
+)
 _COMPLETE = (
     update(_DELIVERIES)
-    .where(
-        _DELIVERIES.c.id == bindparam("b_id"),
-        _DELIVERIES.c.status == "inflight",
-        _DELIVERIES.c.lease_owner == bindparam("b_owner"),
-    )
+    .where(_HELD)
     .values(status="done", attempts=_DELIVERIES.c.attempts + 1, lease_owner=None, lease_until=None)
 )
 _RENEW = (
-    update(_DELIVERIES)
-    .where(
-        _DELIVERIES.c.id == bindparam("b_id"),
-        _DELIVERIES.c.status == "inflight",
-        _DELIVERIES.c.lease_owner == bindparam("b_owner"),
-    )
-    .values(lease_until=bindparam("b_until", type_=UTCDateTime))
+    update(_DELIVERIES).where(_HELD).values(lease_until=bindparam("b_until", type_=UTCDateTime))
 )
 _CONFIRMED = (
     update(_ITEMS)

@@ -117,8 +117,10 @@ class HttpTarget(Target):
             raise Retriable(f"{what}: portal did not answer within {self.timeout:g} s") from None
         except urllib3.exceptions.ProtocolError:  # the connection closed mid-answer
             raise Retriable(f"{what}: connection dropped ({self.base})") from None
-        except (urllib3.exceptions.SSLError, urllib3.exceptions.ProxyError):
-            raise Retriable(f"{what}: cannot connect ({self.base})") from None
+        except urllib3.exceptions.ProxyError:  # the proxy's URL may hold credentials: not shown
+            raise Retriable(f"{what}: cannot reach the proxy for {self.base}") from None
+        except urllib3.exceptions.SSLError as exc:
+            raise Retriable(f"{what}: TLS with {self.base} failed ({exc})") from None
         except urllib3.exceptions.HTTPError as exc:
             raise Retriable(f"{what}: request failed ({type(exc).__name__})") from None
         except ProxyNotSupported as exc:

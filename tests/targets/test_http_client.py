@@ -101,3 +101,47 @@ def test_the_ca_bundle_is_the_one_requests_would_use(monkeypatch, tmp_path):
         assert client._tls == {"cert_reqs": "CERT_REQUIRED", "ca_cert_dir": str(bundle_dir)}
     finally:
         client.close()
+
+
+def test_a_proxy_that_does_not_answer_is_named_without_its_credentials(monkeypatch):
+    monkeypatch.setenv("http_proxy", "http://bridge:s3cret@127.0.0.1:9")  # nothing listens
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    target = HttpTarget("portal", "http://portal.example/", SANDBOX_KEY, SANDBOX_SECRET, timeout=5)
+    try:
+        with pytest.raises(Retriable) as raised:
+            target.put({"external_id": "a"})
+    finally:
+        target.close()
+    assert str(raised.value) == "PUT a: cannot reach the proxy for http://portal.example/"
+
+
+def test_a_portal_certificate_not_trusted_says_tls_and_why(tmp_path, monkeypatch):
+    """A self-signed portal certificate against the default CA bundle."""
+    import ssl
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ForwardProxy)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    url = f"https://127.0.0.1:{server.server_address[1]}/"
+    target = HttpTarget("portal", url, SANDBOX_KEY, SANDBOX_SECRET, timeout=5)
+    try:
+        with pytest.raises(Retriable) as raised:
+            target.put({"external_id": "a"})
+    finally:
+        target.close()
+        server.shutdown()
+        server.server_close()
+    assert str(raised.value).startswith(f"PUT a: TLS with {url} failed (")
+    assert "CERTIFICATE_VERIFY_FAILED" in str(raised.value)
