@@ -7,11 +7,14 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
+from bridge.catalog import CatalogRecord, SourceRef
 from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET, PortalServer
 from bridge.sandbox.site import COLUMNS, SiteServer, generate_site
 
@@ -182,6 +185,54 @@ def cycle_context(config_path: Path):  # -> bridge.pipeline.Context
         db=open_database(loaded.state_url.reveal()),
         target=make_target(loaded.target),
         actor="test",
+    )
+
+
+def run_cycle(config_path: Path, **kwargs: Any):  # -> bridge.pipeline.RunSummary
+    """One ``run_once`` on a context of its own, its store closed afterwards."""
+    from bridge.pipeline import run_once
+
+    ctx = cycle_context(config_path)
+    try:
+        return run_once(ctx, **kwargs)
+    finally:
+        ctx.db.dispose()
+
+
+# --- catalog records ----------------------------------------------------------------------
+
+
+def make_record(
+    external_id: str,
+    title: str,
+    *,
+    category: str = "业务工作",
+    genre: str = "通知",
+    published: datetime,
+    doc_no: str | None = None,
+    disclosure: str = "主动公开",
+    validity: str = "有效",
+    body: str = "<p>为进一步做好相关工作，现将有关事项通知如下。</p>",
+) -> CatalogRecord:
+    """A valid record of the sandbox source, as the pipeline would store it."""
+    article_id = external_id.split(":", 1)[1]
+    return CatalogRecord(
+        external_id=external_id,
+        title=title,
+        summary=title,
+        publisher="余姚市教育局",
+        created=published.date(),
+        published=published,
+        doc_no=doc_no,
+        category=category,
+        topic="科技、教育\\教育",
+        genre=genre,
+        body_html=body,
+        source=SourceRef(
+            "yyedu", "ywgz", f"http://site.example/{article_id}.html", article_id, published
+        ),
+        disclosure=disclosure,
+        validity=validity,
     )
 
 

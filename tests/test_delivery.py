@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import threading
+import time
 from collections import Counter
 from typing import Any
 
 import pytest
 import requests
+from conftest import cycle_context, run_cycle
 from sqlalchemy import text
 
+from bridge.deliver import DeliveryStats, drain
+from bridge.pipeline import run_once
 from bridge.sandbox.portal_faults import Faults
 from bridge.sandbox.site import load_manifest
+from bridge.state import outbox
+from bridge.state.db import Database
 
 pytestmark = pytest.mark.slow
 
@@ -184,11 +192,6 @@ def test_one_write_transaction_per_delivery_and_the_trail_in_order(sandbox, writ
     """A delivery's "sent" event goes into the transaction that stores the previous
     one's answer, and the files it uploaded are remembered with its own answer: one
     write per delivery, and still, per item, sent before confirmed."""
-    from conftest import cycle_context
-
-    from bridge.deliver import drain
-    from bridge.pipeline import run_once
-    from bridge.state.db import Database
 
     box = sandbox(items=30, seed=31)
     path = write_config(box, extra="concurrency = 1")
@@ -231,10 +234,6 @@ def test_a_batch_that_outlasts_its_lease_is_never_sent_twice(sandbox, write_conf
     """A claim leases a batch at once; a slow portal makes the batch outlast that lease,
     and the other sender, out of work, takes the rest. Each delivery's lease is renewed
     when its turn comes, so the first sender sees what was taken and leaves it."""
-    from conftest import cycle_context
-
-    from bridge.deliver import drain
-    from bridge.pipeline import run_once
 
     box = sandbox(items=30, seed=33)
     # 40 per claim shared by 2 senders: one takes 20, the other 10; at 0.1 s per PUT
@@ -269,13 +268,6 @@ def test_a_bug_in_a_sender_is_one_line_a_failed_run_and_nothing_lost(
     """An exception nobody raised on purpose (here: the store failing as the answer is
     stored) stops that sender with one ERROR line, the traceback at DEBUG; the run
     fails, since its records wait queued; the next run delivers them."""
-    import logging
-    import time
-
-    from conftest import cycle_context
-
-    from bridge.pipeline import run_once
-    from bridge.state import outbox
 
     box = sandbox(items=20, seed=35)
     path = write_config(box, extra='concurrency = 1\nlease_seconds = "1s"')
@@ -308,11 +300,7 @@ def test_a_bug_in_a_sender_is_one_line_a_failed_run_and_nothing_lost(
     assert traced.levelno == logging.DEBUG and traced.exc_info[1].args == ("the store went away",)
 
     time.sleep(1.1)  # the lease of the delivery in hand runs out
-    ctx = cycle_context(path)
-    try:
-        second = run_once(ctx)
-    finally:
-        ctx.db.dispose()
+    second = run_cycle(path)
     assert second.exit_code == 0
     no_duplicates(box, 20)
     # The third item's PUT went through before the store failed: sent again, unchanged.
@@ -323,13 +311,6 @@ def test_two_drains_of_one_process_never_send_the_same_delivery(sandbox, write_c
     """A daemon runs a drain per job, several at once: their senders hold leases under
     names of their own, so one drain cannot take over a lease that another's sender
     still works under (both were "host:pid/0")."""
-    import threading
-    import time
-
-    from conftest import cycle_context
-
-    from bridge.deliver import drain
-    from bridge.pipeline import run_once
 
     box = sandbox(items=30, seed=39)
     path = write_config(box, extra='concurrency = 1\nbatch = 30\nlease_seconds = "0.3s"')
@@ -359,11 +340,6 @@ def test_a_lease_that_ran_out_during_uploads_sends_no_put(sandbox, write_config,
     """Before its PUT, a delivery whose uploads took more than a quarter of the lease
     renews the lease; when that fails (another sender has it), it sends nothing more,
     and the file ids it got are kept."""
-    from conftest import cycle_context
-
-    from bridge.deliver import drain
-    from bridge.pipeline import run_once
-    from bridge.state import outbox
 
     box = sandbox(items=20, seed=41)
     path = write_config(box, extra='concurrency = 1\nlease_seconds = "0.4s"')
@@ -397,8 +373,6 @@ def test_a_lease_that_ran_out_during_uploads_sends_no_put(sandbox, write_config,
 
 
 def test_a_stopped_sender_makes_a_drain_unclean_and_says_so():
-    from bridge.deliver import DeliveryStats
-
     assert DeliveryStats(sent=3, created=3).clean
     stopped = DeliveryStats(sent=2, created=1, stopped=1)
     assert not stopped.clean  # `bridge reconcile --fix --yes` exits 1 on it (it said 0)
@@ -413,10 +387,6 @@ def test_a_drain_that_cannot_start_is_one_line_and_a_failed_run(
 ):
     """The store failing before any sender starts (freeing dead senders' leases) used to
     end the delivery thread with a traceback on stderr and the run with exit code 0."""
-    from conftest import cycle_context
-
-    from bridge.pipeline import run_once
-    from bridge.state import outbox
 
     box = sandbox(items=5, seed=43)
     path = write_config(box)
@@ -425,11 +395,7 @@ def test_a_drain_that_cannot_start_is_one_line_and_a_failed_run(
         raise RuntimeError("disk I/O error")
 
     monkeypatch.setattr(outbox, "release_dead_owners", store_gone)
-    ctx = cycle_context(path)
-    try:
-        summary = run_once(ctx)
-    finally:
-        ctx.db.dispose()
+    summary = run_cycle(path)
     assert summary.sources[0].stats.new == 5  # the crawl recorded everything
     assert summary.delivery is not None and summary.delivery.stopped == 1
     assert summary.exit_code == 1

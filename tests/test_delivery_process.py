@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import cycle_context, state_rows
+from conftest import cycle_context, run_cycle, state_rows
 
 from bridge.pipeline import run_once
 from bridge.sandbox.portal import SANDBOX_SECRET
@@ -104,11 +104,7 @@ def test_a_stop_reaches_the_delivery_process_and_nothing_is_sent_twice(sandbox, 
     assert states.get("done", 0) == delivered == box.portal.store.count()
 
     box.portal.faults = Faults()
-    ctx = cycle_context(path)
-    try:
-        second = run_once(ctx)
-    finally:
-        ctx.db.dispose()
+    second = run_cycle(path)
     assert second.sources[0].status == "ok"
     assert box.portal.store.count() == 80
     assert put_answers(box) == {"201": 80}  # each item sent once over both runs
@@ -138,11 +134,7 @@ def test_a_killed_delivery_process_loses_nothing(sandbox, write_config, caplog):
 
     time.sleep(1.2)  # the dead child's lease runs out
     box.portal.faults = Faults()
-    ctx = cycle_context(path)
-    try:
-        second = run_once(ctx)
-    finally:
-        ctx.db.dispose()
+    second = run_cycle(path)
     assert second.exit_code == 0
     assert delivery_states(path) == {"done": 60}
     held = box.portal.store.items()
@@ -199,11 +191,7 @@ def test_no_delivery_process_to_be_had_means_delivering_from_a_thread(
         raise OSError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(subprocess, "Popen", no_process)
-    ctx = cycle_context(path)
-    try:
-        summary = run_once(ctx)
-    finally:
-        ctx.db.dispose()
+    summary = run_cycle(path)
     assert summary.exit_code == 0 and summary.delivery is not None
     assert summary.delivery.created == 12 == box.portal.store.count()
     assert (

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import requests
 from sqlalchemy import update
 
-from bridge.catalog import CatalogRecord, SourceRef
+from bridge.catalog import CatalogRecord
 from bridge.normalize.hashing import content_hash
 from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET
 from bridge.signing import sign_headers
@@ -82,39 +82,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def local(*parts: int) -> datetime:
     """A moment on the bureau's clock (Asia/Shanghai)."""
     return datetime(*parts, tzinfo=SHANGHAI)  # type: ignore[misc]
-
-
-def make_record(
-    external_id: str,
-    title: str,
-    *,
-    category: str = "业务工作",
-    genre: str = "通知",
-    published: datetime,
-    doc_no: str | None = None,
-    disclosure: str = "主动公开",
-    validity: str = "有效",
-    body: str = "<p>为进一步做好相关工作，现将有关事项通知如下。</p>",
-) -> CatalogRecord:
-    article_id = external_id.split(":", 1)[1]
-    return CatalogRecord(
-        external_id=external_id,
-        title=title,
-        summary=title,
-        publisher="余姚市教育局",
-        created=published.date(),
-        published=published,
-        doc_no=doc_no,
-        category=category,
-        topic="科技、教育\\教育",
-        genre=genre,
-        body_html=body,
-        source=SourceRef(
-            "yyedu", "ywgz", f"http://site.example/{article_id}.html", article_id, published
-        ),
-        disclosure=disclosure,
-        validity=validity,
-    )
 
 
 class StateBuilder:

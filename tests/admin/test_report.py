@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from admin_helpers import StateBuilder, local, make_record
-from conftest import config_text
+from admin_helpers import StateBuilder, local
+from conftest import config_text, make_record
 
 from bridge.report import working_days
 from bridge.state.db import open_database

@@ -13,10 +13,11 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from conftest import make_record
 from sqlalchemy import text
 
 from bridge.audit import verify_chain
-from bridge.catalog import CatalogRecord, SourceRef
+from bridge.catalog import CatalogRecord
 from bridge.normalize.hashing import content_hash
 from bridge.state import audit_log, items, outbox
 from bridge.state.db import Database, open_database
@@ -25,23 +26,7 @@ pytestmark = pytest.mark.slow
 
 
 def record(article_id: str, title: str) -> CatalogRecord:
-    published = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-    return CatalogRecord(
-        external_id=f"yyedu:{article_id}",
-        title=title,
-        summary=title,
-        publisher="余姚市教育局",
-        created=published.date(),
-        published=published,
-        doc_no=None,
-        category="业务工作",
-        topic="科技、教育\\教育",
-        genre="通知",
-        body_html="<p>现将有关事项通知如下。</p>",
-        source=SourceRef(
-            "yyedu", "ywgz", f"http://site.example/{article_id}.html", article_id, published
-        ),
-    )
+    return make_record(f"yyedu:{article_id}", title, published=datetime(2026, 11, 2, 9, tzinfo=UTC))
 
 
 def put(db: Database, source_id: int, rec: CatalogRecord, session=None) -> None:
