@@ -9,7 +9,7 @@ state store that already holds every item of it is prepared once and cached:
   fingerprint is exactly what the next poll will see);
 - one detail page per column is fetched and normalized, and each item's record is made
   from its column's record with the item's own id, title, URL and column;
-- those records are written with ``bridge.state.items.record_version`` (the function a
+- those records are written with ``bridge.state.recording.record_versions`` (the function a
   crawl uses), 1,000 per transaction; then every delivery is marked done, and each
   column's "listing read to its end" cursor is set, as after a finished backfill.
 
@@ -65,7 +65,7 @@ def seed_state(
     from bridge.normalize import QuarantineError, content_hash, normalize
     from bridge.sources import make_source
     from bridge.sources.base import ListEntry, RawItem
-    from bridge.state import items, runs
+    from bridge.state import items, recording, runs
     from bridge.state.db import open_database
     from bridge.state.models import DeliveryRow, utcnow
 
@@ -104,32 +104,33 @@ def seed_state(
             source_id = items.ensure_source(s, scfg.name, scfg.kind, scfg.base_url)
         todo = list(entries.values())
         for start in range(0, len(todo), BATCH):
+            recordings = []
+            for entry in todo[start : start + BATCH]:
+                t = templates[entry.column]
+                record = replace(
+                    t,
+                    external_id=f"{scfg.name}:{entry.article_id}",
+                    title=entry.list_title or t.title,
+                    source=replace(
+                        t.source,
+                        article_id=entry.article_id,
+                        column=entry.column,
+                        url=entry.url,
+                    ),
+                )
+                recordings.append(
+                    recording.Recording(record, content_hash(record.to_json()), entry.fingerprint)
+                )
             with db.write() as s:
-                for entry in todo[start : start + BATCH]:
-                    t = templates[entry.column]
-                    record = replace(
-                        t,
-                        external_id=f"{scfg.name}:{entry.article_id}",
-                        title=entry.list_title or t.title,
-                        source=replace(
-                            t.source,
-                            article_id=entry.article_id,
-                            column=entry.column,
-                            url=entry.url,
-                        ),
-                    )
-                    items.record_version(
-                        s,
-                        source_id=source_id,
-                        source_name=scfg.name,
-                        record=record,
-                        content_hash=content_hash(record.to_json()),
-                        fingerprint=entry.fingerprint,
-                        target=settings.target.name,
-                        actor="bench seed",
-                        run_id=None,
-                        blobs=[],
-                    )
+                recording.record_versions(
+                    s,
+                    source_id=source_id,
+                    source_name=scfg.name,
+                    recordings=recordings,
+                    target=settings.target.name,
+                    actor="bench seed",
+                    run_id=None,
+                )
         with db.write() as s:
             s.execute(update(DeliveryRow).values(status="done", attempts=1, done_at=utcnow()))
             for key, _path, _category in columns:

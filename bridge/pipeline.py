@@ -31,7 +31,7 @@ from bridge.normalize.hashing import content_hash
 from bridge.sources import make_source
 from bridge.sources.base import Gone, ListEntry, ListPage, RawItem, Source
 from bridge.sources.fetch import RobotsDisallowed
-from bridge.state import audit_log, items, runs
+from bridge.state import audit_log, items, recording, runs
 from bridge.state.db import Database
 from bridge.targets.base import Target
 
@@ -578,22 +578,24 @@ class _SourceRun:
             return
         target = self.ctx.settings.target.name
         with self.ctx.db.write() as s:
-            outcomes = [
-                items.record_version(
-                    s,
-                    source_id=self.source_id,
-                    source_name=self.scfg.name,
-                    record=record,
-                    content_hash=digest,
-                    fingerprint=entry.fingerprint,
-                    target=target,
-                    actor=self.ctx.actor,
-                    run_id=self.run_id,
-                    blobs=[(a.sha256, a.media_type, a.data) for a in raw.attachments],
-                    mint_index_no_for=self.mint,
-                )
-                for entry, raw, record, digest in batch
-            ]
+            outcomes = recording.record_versions(
+                s,
+                source_id=self.source_id,
+                source_name=self.scfg.name,
+                recordings=[
+                    recording.Recording(
+                        record,
+                        digest,
+                        entry.fingerprint,
+                        [(a.sha256, a.media_type, a.data) for a in raw.attachments],
+                    )
+                    for entry, raw, record, digest in batch
+                ],
+                target=target,
+                actor=self.ctx.actor,
+                run_id=self.run_id,
+                mint_index_no_for=self.mint,
+            )
         for (entry, raw, record, digest), outcome in zip(batch, outcomes, strict=True):
             setattr(self.stats, outcome.action, getattr(self.stats, outcome.action) + 1)
             self.known[raw.article_id] = items.KnownItem(

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from bridge.pipeline import run_once
 from bridge.sandbox.site import columns_toml, load_manifest, publish
-from bridge.state import items, runs
+from bridge.state import items, recording, runs
 
 pytestmark = pytest.mark.slow
 
@@ -118,13 +118,14 @@ def test_a_backfill_records_a_page_of_items_per_transaction(sandbox, write_confi
     path = write_config(box)
     ctx = cycle_context(path)
     transactions: list[int] = []  # the transaction of each recorded item, numbered
-    real = items.record_version
+    real = recording.record_versions
 
     def spy(session: Any, **kwargs: Any) -> Any:
-        transactions.append(session.info.setdefault("n", len(set(transactions))))
+        n = session.info.setdefault("n", len(set(transactions)))
+        transactions.extend([n] * len(kwargs["recordings"]))
         return real(session, **kwargs)
 
-    monkeypatch.setattr(items, "record_version", spy)
+    monkeypatch.setattr(recording, "record_versions", spy)
     try:
         summary = run_once(ctx, deliver=False)
         with ctx.db.read() as s:

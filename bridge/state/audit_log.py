@@ -7,7 +7,7 @@ write transaction, so an event is recorded exactly when the change it describes 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,30 +53,51 @@ def append(
     and running the unit of work cost more than the SQL did. The head is read (and
     locked) at the transaction's first event and written back once, just before it
     commits: a transaction that records a page of items appends dozens of events."""
-    conn = session.connection()
-    last_id, prev, appended = lock_head(session)
-    new_id = last_id + 1
-    ts = utcnow()
-    text = canonical_details(details)
-    digest = chain_hash(prev, new_id, ts, actor, event, source, item, run_id, text)
-    conn.execute(
-        _INSERT_EVENT,
-        {
-            "id": new_id,
-            "ts": ts,
-            "actor": actor,
-            "event": event,
-            "source": source,
-            "item": item,
-            "run_id": run_id,
-            "details": text,
-            "prev_hash": prev,
-            "hash": digest,
-        },
+    (row,) = append_many(
+        session, [(event, item, details)], actor=actor, source=source, run_id=run_id
     )
-    session.info[_HEAD_KEY] = (new_id, digest, appended + 1)
-    log.debug("audit %s %s %s %s", event, source or "-", item or "-", text)
-    return AuditEvent(new_id, ts, actor, event, source, item, run_id, text, prev, digest)
+    return row
+
+
+def append_many(
+    session: Session,
+    events: Sequence[tuple[str, str | None, dict[str, Any] | None]],
+    *,
+    actor: str,
+    source: str | None = None,
+    run_id: int | None = None,
+) -> list[AuditEvent]:
+    """Add (event, item, details) events to the chain in their order, with one INSERT."""
+    if not events:
+        return []
+    last_id, prev, appended = lock_head(session)
+    rows: list[dict[str, Any]] = []
+    added: list[AuditEvent] = []
+    for name, item, details in events:
+        last_id += 1
+        ts = utcnow()
+        text = canonical_details(details)
+        digest = chain_hash(prev, last_id, ts, actor, name, source, item, run_id, text)
+        rows.append(
+            {
+                "id": last_id,
+                "ts": ts,
+                "actor": actor,
+                "event": name,
+                "source": source,
+                "item": item,
+                "run_id": run_id,
+                "details": text,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        added.append(AuditEvent(last_id, ts, actor, name, source, item, run_id, text, prev, digest))
+        log.debug("audit %s %s %s %s", name, source or "-", item or "-", text)
+        prev = digest
+    session.connection().execute(_INSERT_EVENT, rows)
+    session.info[_HEAD_KEY] = (last_id, prev, appended + len(rows))
+    return added
 
 
 _HEAD_KEY = "bridge.audit_head"  # (last id, last hash, events) of this transaction

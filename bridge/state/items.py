@@ -17,11 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge import audit
-from bridge.catalog import CatalogRecord, format_index_no
-from bridge.normalize.hashing import canonical_json
+from bridge.catalog import format_index_no
 from bridge.state import audit_log
 from bridge.state.models import (
-    BlobRow,
     DeliveryRow,
     IndexSerialRow,
     ItemRow,
@@ -29,7 +27,7 @@ from bridge.state.models import (
     SourceRow,
     utcnow,
 )
-from bridge.state.sql import InsertIgnoring, new_id, table
+from bridge.state.sql import new_id, table
 
 
 def ensure_source(session: Session, name: str, kind: str, base_url: str) -> int:
@@ -109,35 +107,13 @@ def get_item(session: Session, external_id: str) -> ItemRow | None:
     ).scalar_one_or_none()
 
 
-# Prepared statements for the path every new or changed item takes (``record_version``):
-# built once, executed on the session's connection. The ORM's unit of work and statement
-# building cost several times the SQL itself there (bench/backfill).
-_ITEMS = table(ItemRow)
 _DELIVERIES = table(DeliveryRow)
-_LOCK_ITEM = (
-    select(
-        _ITEMS.c.id,
-        _ITEMS.c.status,
-        _ITEMS.c.content_hash,
-        _ITEMS.c.version,
-        _ITEMS.c.index_no,
-        _ITEMS.c.quarantine,
-    )
-    .where(_ITEMS.c.external_id == bindparam("external_id"))
-    .with_for_update()
-)
-_INSERT_ITEM = InsertIgnoring(_ITEMS, "external_id")
-_UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("b_id"))
-_INSERT_VERSION = insert(table(ItemVersionRow))
 _SUPERSEDE = update(_DELIVERIES).where(
     _DELIVERIES.c.item_id == bindparam("b_item_id"),
     _DELIVERIES.c.status == "pending",
     _DELIVERIES.c.target == bindparam("b_target"),
 )
 _INSERT_DELIVERY = insert(_DELIVERIES)
-_BLOB = table(BlobRow)
-_HAS_BLOB = select(_BLOB.c.sha256).where(_BLOB.c.sha256 == bindparam("sha256"))
-_INSERT_BLOB = InsertIgnoring(_BLOB, "sha256")
 
 
 def _item_for_update(session: Session, external_id: str) -> ItemRow | None:
@@ -213,155 +189,6 @@ def _enqueue(
         },
     )
     return new_id(result)
-
-
-@dataclass(frozen=True)
-class RecordOutcome:
-    """What recording a normalized record did: new, changed, or unchanged."""
-
-    action: str  # new | changed | unchanged
-    external_id: str
-    version: int
-    delivery_id: int | None
-
-
-def record_version(
-    session: Session,
-    *,
-    source_id: int,
-    source_name: str,
-    record: CatalogRecord,
-    content_hash: str,
-    fingerprint: str,
-    target: str,
-    actor: str,
-    run_id: int | None,
-    blobs: list[tuple[str, str, bytes]],
-    mint_index_no_for: str | None = None,
-) -> RecordOutcome:
-    """Store a record if its content is new, with its pending delivery, in one transaction.
-
-    ``blobs`` are (sha256, media type, bytes) of the record's attachments; stored once per
-    sha256. ``mint_index_no_for`` is the org code when the bridge mints 索引号.
-    """
-    audit_log.lock_head(session)  # before any other row: see lock_head
-    now = utcnow()
-    conn = session.connection()
-    key = {"external_id": record.external_id}
-    item = conn.execute(_LOCK_ITEM, key).one_or_none()
-    is_new = False
-    if item is None:
-        is_new = _INSERT_ITEM(  # False: another worker inserted it first
-            conn,
-            {
-                "source_id": source_id,
-                "external_id": record.external_id,
-                "article_id": record.source.article_id,
-                "column": record.source.column,
-                "url": record.source.url,
-                "status": "active",
-                "version": 0,
-            },
-        )
-        item = conn.execute(_LOCK_ITEM, key).one()
-    if is_new:
-        audit_log.append(
-            session,
-            audit.ITEM_DISCOVERED,
-            actor=actor,
-            source=source_name,
-            item=record.external_id,
-            run_id=run_id,
-            details={
-                "url": record.source.url,
-                "column": record.source.column,
-                "title": record.title,
-            },
-        )
-    changes: dict[str, Any] = {
-        "b_id": item.id,
-        "list_fingerprint": fingerprint,
-        "last_seen": now,
-        "url": record.source.url,
-        "quarantine": None,
-    }
-    if item.quarantine is not None:
-        audit_log.append(
-            session,
-            audit.RECORD_RELEASED,
-            actor=actor,
-            source=source_name,
-            item=record.external_id,
-            run_id=run_id,
-            details={"url": record.source.url},
-        )
-    if item.content_hash == content_hash and item.status == "active":
-        conn.execute(_UPDATE_ITEM, changes)
-        return RecordOutcome("unchanged", record.external_id, item.version, None)
-
-    index_no = item.index_no
-    if mint_index_no_for and index_no is None:
-        index_no = changes["index_no"] = allocate_index_no(
-            session, mint_index_no_for, record.created.year
-        )
-        audit_log.append(
-            session,
-            audit.INDEX_NO_MINTED,
-            actor=actor,
-            source=source_name,
-            item=record.external_id,
-            run_id=run_id,
-            details={"index_no": index_no},
-        )
-    if index_no:
-        record = record.with_index_no(index_no)
-
-    for sha, media_type, data in blobs:
-        if conn.execute(_HAS_BLOB, {"sha256": sha}).first() is None:
-            # The same file may arrive with another worker's item: the same bytes under
-            # the same sha256, so theirs is as good as ours.
-            _INSERT_BLOB(
-                conn, {"sha256": sha, "size": len(data), "media_type": media_type, "data": data}
-            )
-
-    old_hash = item.content_hash
-    version = item.version + 1
-    changes.update(
-        version=version, content_hash=content_hash, status="active", published_at=record.published
-    )
-    conn.execute(_UPDATE_ITEM, changes)
-    version_id = new_id(
-        conn.execute(
-            _INSERT_VERSION,
-            {
-                "item_id": item.id,
-                "version": version,
-                "content_hash": content_hash,
-                "record": canonical_json(record.to_state_json()).decode(),
-                "created_at": now,
-            },
-        )
-    )
-    delivery_id = _enqueue(session, item.id, version_id, "put", target)
-    audit_log.append(
-        session,
-        audit.RECORD_CHANGED,
-        actor=actor,
-        source=source_name,
-        item=record.external_id,
-        run_id=run_id,
-        details={
-            "action": "new" if is_new or old_hash is None else "changed",
-            "version": version,
-            "content_hash": content_hash,
-            "previous_hash": old_hash,
-            "title": record.title,
-            "delivery_id": delivery_id,
-        },
-    )
-    return RecordOutcome(
-        "new" if old_hash is None else "changed", record.external_id, version, delivery_id
-    )
 
 
 def touch_unchanged(session: Session, external_id: str, fingerprint: str) -> None:

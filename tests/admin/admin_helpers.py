@@ -20,7 +20,7 @@ from bridge.catalog import CatalogRecord
 from bridge.normalize.hashing import content_hash
 from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET
 from bridge.signing import sign_headers
-from bridge.state import items
+from bridge.state import items, recording
 from bridge.state.db import Database
 from bridge.state.models import ItemVersionRow
 
@@ -94,17 +94,14 @@ class StateBuilder:
 
     def add(self, record: CatalogRecord, *, confirmed: datetime | None = None) -> None:
         with self.db.write() as s:
-            items.record_version(
+            recording.record_versions(
                 s,
                 source_id=self.source_id,
                 source_name="yyedu",
-                record=record,
-                content_hash=content_hash(record.to_json()),
-                fingerprint="",
+                recordings=[recording.Recording(record, content_hash(record.to_json()), "")],
                 target="portal",
                 actor="test",
                 run_id=None,
-                blobs=[],
             )
             if confirmed is not None:
                 row = items.get_item(s, record.external_id)

@@ -19,7 +19,7 @@ from sqlalchemy import text
 from bridge.audit import verify_chain
 from bridge.catalog import CatalogRecord
 from bridge.normalize.hashing import content_hash
-from bridge.state import audit_log, items, outbox
+from bridge.state import audit_log, items, outbox, recording
 from bridge.state.db import Database, open_database
 
 pytestmark = pytest.mark.slow
@@ -31,10 +31,10 @@ def record(article_id: str, title: str) -> CatalogRecord:
 
 def put(db: Database, source_id: int, rec: CatalogRecord, session=None) -> None:
     def write(s) -> None:
-        items.record_version(
-            s, source_id=source_id, source_name="yyedu", record=rec,
-            content_hash=content_hash(rec.to_json()), fingerprint="", target="portal",
-            actor="test", run_id=None, blobs=[],
+        recording.record_versions(
+            s, source_id=source_id, source_name="yyedu",
+            recordings=[recording.Recording(rec, content_hash(rec.to_json()), "")],
+            target="portal", actor="test", run_id=None,
         )  # fmt: skip
 
     if session is not None:
