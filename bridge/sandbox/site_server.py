@@ -313,6 +313,8 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         if self.site.delay:
             time.sleep(self.site.delay)
+        if record:  # before answering: a client that has its answer finds it counted
+            self.site.record(self.command, self.path, status)
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -321,8 +323,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(body)
-        if record:
-            self.site.record(self.command, self.path, status)
 
 
 def _params(query: str) -> dict[str, str]:
