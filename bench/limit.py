@@ -6,7 +6,7 @@ nginx serves the cached 10,000-item site; the clients ask for its detail pages i
 
 - ``wrk`` (if installed; Debian: ``apt-get install -y wrk``) with 1 connection and with
   ``--concurrency`` connections: the server's ceiling with a client that costs nothing;
-- a Python loop with one ``requests.Session`` (the bridge's HTTP stack), sequential;
+- a Python loop with the bridge's HTTP client (``bridge.http_client``: urllib3), sequential;
 - the same loop parsing each page with ``lxml.html`` (the bridge's parser).
 
 Rounds alternate; medians are reported. The bridge's figures (the newest saved
@@ -70,22 +70,25 @@ def wrk(url: str, script: Path, connections: int, seconds: float) -> float:
 
 
 def python_loop(base: str, paths: list[str], seconds: float, parse: bool) -> float:
-    """Requests per second of one requests.Session in a loop (optionally parsing each page)."""
+    """Requests per second of the bridge's HTTP client in a loop (optionally parsing each
+    page)."""
     import lxml.html
-    import requests
 
-    session = requests.Session()
+    from bridge.http_client import HttpClient
+
+    client = HttpClient({"User-Agent": "bench.limit"})
     done = 0
     started = time.perf_counter()
     try:
         while time.perf_counter() - started < seconds:
-            r = session.get(base + paths[done % len(paths)].lstrip("/"), timeout=10)
-            r.raise_for_status()
+            r = client.request("GET", base + paths[done % len(paths)].lstrip("/"), timeout=10)
+            if r.status_code != 200:
+                raise RuntimeError(f"{paths[done % len(paths)]} answered {r.status_code}")
             if parse:
                 lxml.html.document_fromstring(r.content)
             done += 1
     finally:
-        session.close()
+        client.close()
     return done / (time.perf_counter() - started)
 
 
@@ -136,7 +139,10 @@ def main() -> None:
     clients = []
     if has_wrk:
         clients += ["wrk, 1 connection", f"wrk, {args.concurrency} connections"]
-    clients += ["Python requests.Session, sequential", "Python requests.Session + lxml parse"]
+    clients += [
+        "Python (bridge's HTTP client), sequential",
+        "Python (bridge's HTTP client) + lxml parse",
+    ]
     got: dict[str, list[float]] = {c: [] for c in clients}
     with workdir("limit") as work, Nginx(root, work / "nginx.log") as site:
         script = work / "paths.lua"

@@ -1,19 +1,22 @@
-"""A lean HTTP client for the portal API: urllib3, with the environment read as requests
-reads it (proxies, ``no_proxy``, the CA bundle), once per host.
+"""A lean HTTP client for the portal API and the bureau site: urllib3, with the
+environment read as requests reads it (proxies, ``no_proxy``, the CA bundle), once per
+host, and a cookie jar for a site that wants one.
 
-Every delivery is one or two small signed requests, and in a backfill they are a large
-share of the bridge's CPU: through ``requests`` a request cost 0.71–0.78 ms of CPU on
-loopback, through urllib3 (the library ``requests`` sends with) 0.36–0.37 ms. The portal
-API needs none of what the difference pays for (cookies, redirects, hooks, auth
-plug-ins), so the target speaks urllib3 directly. The answer is read whole: the API's
-bodies are small JSON documents.
+Every item of a backfill costs one or two requests to the site and one or two to the
+portal, and they were a large share of the bridge's CPU: through ``requests`` a portal
+request cost 0.71–0.78 ms of CPU on loopback and a site page 1.10 ms, through urllib3
+(the library ``requests`` sends with) 0.36–0.37 ms and 0.61–0.64 ms. Neither side needs
+what the difference pays for (hooks, auth plug-ins, redirects followed for us: the
+fetcher follows them by hand, checking each hop's host), so both speak urllib3.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import urllib.request
 from dataclasses import dataclass
+from http.cookiejar import CookieJar
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,12 +58,23 @@ def ca_bundle() -> str:
 
 
 class HttpClient:
-    def __init__(self, headers: dict[str, str]) -> None:
+    """Requests with no retry and no redirect; urllib3's exceptions as they are.
+
+    ``connections`` is the number of kept-alive connections per host (the most requests
+    a caller has in flight to one host); ``cookies`` keeps the cookies answers set and
+    sends them back where they belong, as a browser (and a ``requests`` session) does.
+    """
+
+    def __init__(
+        self, headers: dict[str, str], *, connections: int = CONNECTIONS, cookies: bool = False
+    ) -> None:
         self.headers = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", **headers}
+        self.cookies = CookieJar() if cookies else None
+        self._connections = connections
         bundle = ca_bundle()
         self._tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
         self._tls["ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"] = bundle
-        self._direct = urllib3.PoolManager(num_pools=POOLS, maxsize=CONNECTIONS, **self._tls)
+        self._direct = urllib3.PoolManager(num_pools=POOLS, maxsize=connections, **self._tls)
         self._proxies: dict[str, urllib3.ProxyManager] = {}
         self._routes: dict[tuple[str, str], urllib3.PoolManager] = {}
 
@@ -83,7 +97,11 @@ class HttpClient:
             auth = parse_url(proxy).auth
             headers = make_headers(proxy_basic_auth=auth) if auth else None
             manager = self._proxies[proxy] = urllib3.ProxyManager(
-                proxy, num_pools=POOLS, maxsize=CONNECTIONS, proxy_headers=headers, **self._tls
+                proxy,
+                num_pools=POOLS,
+                maxsize=self._connections,
+                proxy_headers=headers,
+                **self._tls,
             )
         return manager
 
@@ -96,19 +114,63 @@ class HttpClient:
         headers: dict[str, str] | None = None,
         timeout: float,
     ) -> Answer:
-        """One request, no retry, no redirect; urllib3's exceptions as they are."""
+        """One request, its answer read whole."""
+        r = self.open(method, url, body=body, headers=headers, timeout=(timeout, timeout))
+        try:
+            return Answer(r.status, r.headers, r.read())
+        finally:
+            r.release_conn()
+
+    def open(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: tuple[float, float],
+    ) -> urllib3.BaseHTTPResponse:
+        """One request whose body the caller reads (``read1``), then hands the connection
+        back (``release_conn``, or ``close`` to drop it). ``timeout``: (connect, read)."""
+        sent = {**self.headers, **(headers or {})}
+        if self.cookies is not None and len(self.cookies):
+            asked = _as_request(url)
+            self.cookies.add_cookie_header(asked)
+            if cookie := asked.get_header("Cookie"):
+                sent["Cookie"] = cookie
         r = self._manager(url).request(
             method,
             url,
             body=body,
-            headers={**self.headers, **(headers or {})},
-            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            headers=sent,
+            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
             retries=False,
             redirect=False,
+            preload_content=False,
         )
-        return Answer(r.status, r.headers, r.data)
+        if self.cookies is not None and "Set-Cookie" in r.headers:
+            self.cookies.extract_cookies(_Received(r.headers), _as_request(url))  # type: ignore[arg-type]
+        return r
 
     def close(self) -> None:
         self._direct.clear()
         for manager in self._proxies.values():
             manager.clear()
+
+
+class _Received:
+    """An answer's headers as ``http.cookiejar`` reads them (``info().get_all``)."""
+
+    def __init__(self, headers: Any) -> None:
+        self.headers = headers
+
+    def info(self) -> _Received:
+        return self
+
+    def get_all(self, name: str, default: Any = None) -> Any:
+        return self.headers.getlist(name) or default
+
+
+def _as_request(url: str) -> urllib.request.Request:
+    """A request as ``http.cookiejar`` reads one; never opened."""
+    return urllib.request.Request(url)  # noqa: S310 (nothing is opened)

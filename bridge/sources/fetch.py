@@ -25,16 +25,16 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
 
-import requests
 import urllib3
 from protego import Protego
 
 from bridge.config import FetchConfig
 from bridge.defaults import MAX_REDIRECTS, MIN_BODY_RATE
 from bridge.errors import Retriable, Skippable
-from bridge.http_session import Session
+from bridge.http_client import HttpClient, ProxyNotSupported
 from bridge.sources.base import RawAttachment
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,16 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Response:
+    """An answer, its body read under the fetcher's caps."""
+
+    url: str  # after the redirects followed
+    status_code: int
+    headers: Any  # case-insensitive
+    body: bytes
+
+
+@dataclass(frozen=True)
 class NotModified:
     url: str
 
@@ -227,8 +237,12 @@ class _Slot:
         self.gate._release()
 
 
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
+
+
 class Fetcher:
-    """One per source: a requests session plus the politeness rules for its hosts."""
+    """One per source: an HTTP client (with cookies, as a browser has) plus the politeness
+    rules for its hosts."""
 
     def __init__(
         self,
@@ -242,16 +256,18 @@ class Fetcher:
         self.default_charset = default_charset
         base_host = urlsplit(base_url).hostname or ""
         self.allowed_hosts = {base_host, *allowed_hosts}
-        self.session = Session()
-        self.session.headers["User-Agent"] = cfg.user_agent
-        self.session.headers["Accept-Language"] = "zh-CN,zh;q=0.9"
+        self.client = HttpClient(
+            {"User-Agent": cfg.user_agent, "Accept-Language": "zh-CN,zh;q=0.9"},
+            connections=cfg.concurrency,
+            cookies=True,
+        )
         self._gates: dict[str, _HostGate] = {}
         self._robots: dict[str, Protego | None] = {}
         self._lock = threading.Lock()
         self.requests_made = 0
 
     def close(self) -> None:
-        self.session.close()
+        self.client.close()
 
     def allowed(self, url: str) -> bool:
         parts = urlsplit(url)
@@ -273,22 +289,37 @@ class Fetcher:
             if origin in self._robots:
                 return self._robots[origin]
         robots_url = origin + "/robots.txt"
-        try:
-            with self._gate(parts.hostname or "").slot(urgent=True):
-                r = self.session.get(robots_url, timeout=self._timeout(), allow_redirects=True)
-                self.requests_made += 1
-        except requests.RequestException as exc:
-            raise Retriable(f"cannot read {robots_url}: {type(exc).__name__}") from None
+        r = self._robots_answer(robots_url)
         if r.status_code >= 500:
             raise Retriable(
                 f"{robots_url} answered {r.status_code}; by RFC 9309 nothing may be fetched"
             )
         parser = None
         if r.status_code == 200:
-            parser = Protego.parse(r.content.decode("utf-8", errors="replace"))
+            parser = Protego.parse(r.body.decode("utf-8", errors="replace"))
         with self._lock:
             self._robots[origin] = parser
         return parser
+
+    def _robots_answer(self, robots_url: str) -> Response:
+        """robots.txt, redirects followed (RFC 9309 asks for five hops at least) wherever
+        they lead: it is not a page of the site's content."""
+        url = robots_url
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                with self._gate(urlsplit(url).hostname or "").slot(urgent=True):
+                    r = self.client.open("GET", url, timeout=self._timeout())
+                    self.requests_made += 1
+                    location = r.headers.get("Location")
+                    if r.status in _REDIRECTS and location:
+                        r.close()
+                        url = urljoin(url, location)
+                        continue
+                    body = self._read_capped(r, url, self.cfg.max_page_bytes)
+                return Response(url, r.status, r.headers, body)
+        except (urllib3.exceptions.HTTPError, ProxyNotSupported, Skippable, Retriable) as exc:
+            raise Retriable(f"cannot read {robots_url}: {type(exc).__name__}") from None
+        raise Retriable(f"cannot read {robots_url}: too many redirects")
 
     def check_robots(self, url: str) -> None:
         if not self.cfg.respect_robots:
@@ -316,49 +347,62 @@ class Fetcher:
         max_bytes: int | None = None,
         follow_redirects: bool = True,
         listing: bool = False,
-    ) -> tuple[requests.Response, bytes]:
+    ) -> Response:
         """One request under every politeness rule: allowed hosts (checked again at each
         redirect hop), robots.txt, the host's rate limit and concurrency cap, timeouts,
         and the body read up to ``max_bytes`` (pages' cap by default). Connection
         trouble is ``Retriable``. Only for requests that are safe to repeat. A
-        ``listing`` request takes the host's next free slot before detail pages do."""
+        ``listing`` request takes the host's next free slot before detail pages do.
+        ``data`` is sent as a form."""
         cap = self.cfg.max_page_bytes if max_bytes is None else max_bytes
         for _ in range(MAX_REDIRECTS + 1):
             if not self.allowed(url):
                 raise Skippable(f"{url} is not on an allowed host of this source")
             self.check_robots(url)
             host = urlsplit(url).hostname or ""
-            try:
-                with self._gate(host).slot(urgent=listing):
-                    r = self.session.request(
-                        method,
-                        url,
-                        headers=headers,
-                        data=data,
-                        timeout=self._timeout(),
-                        allow_redirects=False,
-                        stream=True,
-                    )
-                    self.requests_made += 1
-                    if r.is_redirect and follow_redirects:
-                        r.close()
-                        url = urljoin(url, r.headers.get("Location", ""))
-                        continue
-                    body = self._read_capped(r, url, cap)
-            except (requests.Timeout, urllib3.exceptions.ReadTimeoutError):
-                raise Retriable(f"timed out reading {url}") from None
-            except requests.ConnectionError as exc:
-                raise Retriable(f"cannot connect to {url}: {_short(exc)}") from None
-            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-                # the body is read from urllib3 directly: its errors are not wrapped
-                raise Retriable(f"request to {url} failed: {_short(exc)}") from None
-            return r, body
+            sent = dict(headers or {})
+            body = None
+            if data is not None:
+                body = urlencode(data)
+                sent["Content-Type"] = "application/x-www-form-urlencoded"
+            with self._gate(host).slot(urgent=listing):
+                r = self._open(method, url, body, sent)
+                self.requests_made += 1
+                location = r.headers.get("Location")
+                if follow_redirects and r.status in _REDIRECTS and location:
+                    r.close()
+                    url = urljoin(url, location)
+                    if r.status in (301, 302, 303) and method == "POST":
+                        method, data = "GET", None  # as browsers (and requests) do
+                    continue
+                try:
+                    content = self._read_capped(r, url, cap)
+                except urllib3.exceptions.TimeoutError:
+                    raise Retriable(f"timed out reading {url}") from None
+                except urllib3.exceptions.HTTPError as exc:
+                    raise Retriable(f"request to {url} failed: {_short(exc)}") from None
+            return Response(url, r.status, r.headers, content)
         raise Skippable(f"too many redirects from {url}")
 
-    def _read_capped(self, r: requests.Response, url: str, max_bytes: int) -> bytes:
+    def _open(
+        self, method: str, url: str, body: str | None, headers: dict[str, str]
+    ) -> urllib3.BaseHTTPResponse:
+        try:
+            return self.client.open(
+                method, url, body=body, headers=headers, timeout=self._timeout()
+            )
+        except urllib3.exceptions.TimeoutError:
+            raise Retriable(f"timed out reading {url}") from None
+        except ProxyNotSupported as exc:
+            raise Retriable(f"cannot connect to {url}: {exc}") from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise Retriable(f"cannot connect to {url}: {_short(exc)}") from None
+
+    def _read_capped(self, r: urllib3.BaseHTTPResponse, url: str, max_bytes: int) -> bytes:
         """The body, up to ``max_bytes``, arriving at ``MIN_BODY_RATE`` at least: the read
         timeout bounds each read, not the whole, and a server sending a byte now and then
-        would otherwise hold the fetcher for hours."""
+        would otherwise hold the fetcher for hours. The connection is kept for the next
+        request when the body was read to its end, dropped otherwise."""
         declared = r.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             r.close()
@@ -366,18 +410,21 @@ class Fetcher:
         chunks = []
         size = 0
         start = time.monotonic()
-        while chunk := r.raw.read1(65536, decode_content=True):  # whatever has arrived
-            size += len(chunk)
-            if size > max_bytes:
-                r.close()
-                raise Skippable(f"{url} is over the cap of {max_bytes} bytes")
-            chunks.append(chunk)
-            if time.monotonic() - start > self.cfg.read_timeout + size / MIN_BODY_RATE:
-                r.close()
-                raise Retriable(
-                    f"{url} arrives at less than {MIN_BODY_RATE} bytes a second "
-                    f"({size} bytes in {time.monotonic() - start:.0f} s); gave up"
-                )
+        try:
+            while chunk := r.read1(65536, decode_content=True):  # whatever has arrived
+                size += len(chunk)
+                if size > max_bytes:
+                    raise Skippable(f"{url} is over the cap of {max_bytes} bytes")
+                chunks.append(chunk)
+                if time.monotonic() - start > self.cfg.read_timeout + size / MIN_BODY_RATE:
+                    raise Retriable(
+                        f"{url} arrives at less than {MIN_BODY_RATE} bytes a second "
+                        f"({size} bytes in {time.monotonic() - start:.0f} s); gave up"
+                    )
+        except BaseException:
+            r.close()
+            raise
+        r.release_conn()
         return b"".join(chunks)
 
     def page(
@@ -393,7 +440,8 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        r, body = self.request("GET", url, headers=headers, listing=listing)
+        r = self.request("GET", url, headers=headers, listing=listing)
+        body = r.body
         if r.status_code == 304:
             return NotModified(r.url)
         if r.status_code in (404, 410):
@@ -426,14 +474,14 @@ class Fetcher:
         )
 
     def file(self, url: str) -> FileBody | Missing:
-        r, body = self.request("GET", url, max_bytes=self.cfg.max_attachment_bytes)
+        r = self.request("GET", url, max_bytes=self.cfg.max_attachment_bytes)
         if r.status_code in (404, 410):
             return Missing(r.url, r.status_code)
         _raise_for_status(r, url)
         media_type = (
             (r.headers.get("Content-Type") or "application/octet-stream").split(";")[0].strip()
         )
-        return FileBody(r.url, body, media_type)
+        return FileBody(r.url, r.body, media_type)
 
 
 _MAGIC = (
@@ -463,7 +511,7 @@ def binary_kind(body: bytes) -> str | None:
     return None
 
 
-def _raise_for_status(r: requests.Response, url: str) -> None:
+def _raise_for_status(r: Response, url: str) -> None:
     if r.status_code in (408, 429) or r.status_code >= 500:
         raise Retriable(f"{url} answered {r.status_code}")
     if r.status_code in (401, 403):

@@ -418,10 +418,10 @@ def proxy_request(
     refused rather than moved. Both forms only read, so they are safe to repeat; the
     XML's own ``<?xml encoding?>`` declaration names its charset (GBK on GBK sites).
     """
-    r, body = fetcher.request(method, url, data=form, follow_redirects=False, listing=True)
+    r = fetcher.request(method, url, data=form, follow_redirects=False, listing=True)
     if r.status_code in (408, 429) or r.status_code >= 500:
         raise Retriable(f"{url} answered {r.status_code}")
     if r.status_code != 200:
         log.info("%s %s answered %d", method, url, r.status_code)
         return None
-    return decode_html(body, r.headers.get("Content-Type"), fetcher.default_charset).text
+    return decode_html(r.body, r.headers.get("Content-Type"), fetcher.default_charset).text

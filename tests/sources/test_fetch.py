@@ -1,0 +1,122 @@
+"""The fetcher's HTTP behaviour as a browser-like client: cookies, kept-alive connections,
+redirects of a form, and the environment's proxy."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+import pytest
+
+from bridge.config import FetchConfig
+from bridge.errors import Skippable
+from bridge.sources.fetch import Fetcher, Page
+
+
+class Site(BaseHTTPRequestHandler):
+    """A site that hands out a session cookie on its first page and wants it back on the
+    others, as some CMS back ends do; it records every request line and connection."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive
+    seen: ClassVar[list[tuple[str, str, str | None]]] = []
+    connections: ClassVar[int] = 0
+
+    def setup(self) -> None:
+        super().setup()
+        Site.connections += 1
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        Site.seen.append(("GET", self.path, self.headers.get("Cookie")))
+        path = urlsplit(self.path).path.lstrip("/")  # the URL is absolute through a proxy
+        if path == "index.html":
+            self._send(200, "<p>首页</p>".encode(), {"Set-Cookie": "JSESSIONID=abc123; Path=/"})
+        elif path.startswith("page"):
+            if self.headers.get("Cookie") != "JSESSIONID=abc123":
+                self._send(403)
+            else:
+                self._send(200, f"<p>{path}</p>".encode())
+        elif path == "moved.html":
+            self._send(302, headers={"Location": "/index.html"})
+        else:
+            self._send(404)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        Site.seen.append(("POST", self.path, self.rfile.read(length).decode()))
+        self._send(303, headers={"Location": "/index.html?from=form"})
+
+
+@pytest.fixture
+def site() -> Iterator[str]:
+    Site.seen, Site.connections = [], 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def fetcher(base_url: str) -> Fetcher:
+    cfg = FetchConfig(user_agent="bridge-test", respect_robots=False, rate_limit=1000.0)
+    return Fetcher(cfg, base_url=base_url)
+
+
+def test_a_cookie_the_site_sets_is_sent_back_and_one_connection_serves_every_page(site):
+    f = fetcher(site)
+    try:
+        with pytest.raises(Skippable, match="answered 403"):
+            f.page(site + "page1.html")  # no cookie yet
+        assert isinstance(f.page(site + "index.html"), Page)
+        got = [f.page(site + f"page{n}.html") for n in range(20)]
+    finally:
+        f.close()
+    assert [p.text for p in got if isinstance(p, Page)] == [
+        f"<p>page{n}.html</p>" for n in range(20)
+    ]
+    assert Site.seen[2:] == [("GET", f"/page{n}.html", "JSESSIONID=abc123") for n in range(20)]
+    # The 403's body was read to its end, so even its connection was kept.
+    assert Site.connections == 1
+
+
+def test_a_redirect_is_followed_within_the_site_and_a_form_redirected_by_303_becomes_a_get(site):
+    f = fetcher(site)
+    try:
+        page = f.page(site + "moved.html")
+        answer = f.request("POST", site + "search", data={"q": "通知", "page": "2"})
+    finally:
+        f.close()
+    assert isinstance(page, Page) and page.url == site + "index.html"
+    assert answer.url == site + "index.html?from=form"
+    assert answer.status_code == 200
+    assert [(m, p, extra) for m, p, extra in Site.seen if m == "POST"] == [
+        ("POST", "/search", "q=%E9%80%9A%E7%9F%A5&page=2")
+    ]
+    assert Site.seen[-1][:2] == ("GET", "/index.html?from=form")
+
+
+def test_the_site_is_reached_through_the_environment_s_proxy(site, monkeypatch):
+    monkeypatch.setenv("http_proxy", site.rstrip("/"))  # the test site answers as a proxy
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    f = fetcher("http://www.yyedu.gov.cn/")
+    try:
+        page = f.page("http://www.yyedu.gov.cn/index.html")
+    finally:
+        f.close()
+    assert isinstance(page, Page) and page.text == "<p>首页</p>"
+    assert Site.seen == [("GET", "http://www.yyedu.gov.cn/index.html", None)]
