@@ -6,8 +6,9 @@ Parsing uses lxml.html directly: on a 4.5 KB detail page it costs about 0.08 ms 
 
 from __future__ import annotations
 
+import functools
 import re
-from urllib.parse import parse_qs, unquote, urljoin, urlsplit
+from urllib.parse import parse_qs, unquote, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 from lxml import etree
@@ -123,14 +124,45 @@ def absolutize_links(root: lxml.html.HtmlElement, url: str, *, resolve_base_href
                 base = urljoin(url, href.strip())
             except ValueError:  # a base no browser could use: the page's own URL it is
                 base = url
+    directory = _directory(base)
     for found in _LINK_ATTRS(root):
         link = str(found).strip()
         try:
-            new = urljoin(base, link)
+            # A link with a path of its own is resolved against the base's directory
+            # alone, so pages of one folder share the answers (a site's menu repeats
+            # on every page: 20 links a page, urljoin a tenth of the CPU of reading it).
+            new = _joined(directory, link) if _PATH_LINK.match(link) else urljoin(base, link)
         except ValueError:  # a malformed URL (a bad IPv6 host) stays as it was
             new = link
         if new != found:
             found.getparent().set(found.attrname, new)
+
+
+# A link that resolves the same against the base's directory as against the base: a
+# path from the root, one with a host of its own, or a relative path (a first segment
+# with no colon). Not "", "?q", "#f", ";p", "//", "http:" or "http:x", which keep parts of
+# the base itself (test_parse checks this against lxml on any link text).
+_PATH_LINK = re.compile(
+    r"(?=[^\t\n\r]*\Z)"  # urllib drops these anywhere, so "/\t/" is "//"
+    r"(?:/(?!/)|(?:[A-Za-z][A-Za-z0-9+.\-]*:)?//[^/?#]|[^:/?#;][^:/?#]*(?:[/?#]|\Z))"
+)
+
+
+def _directory(url: str) -> str:
+    """The base URL up to its path's last slash: what a relative path resolves against."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if not parts.netloc:
+        return url
+    path = parts.path[: parts.path.rfind("/") + 1]
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+@functools.lru_cache(maxsize=4096)
+def _joined(directory: str, link: str) -> str:
+    return urljoin(directory, link)
 
 
 _END_TAG = re.compile(r"</(?:html|body)\s*>", re.I)

@@ -61,20 +61,27 @@ def strip_volatile(root: lxml.html.HtmlElement) -> None:
     Comments go because templates put render times and cache keys in them, and a reader
     never sees them.
     """
+    # Most bodies name no counter and no stamp in their text: then only elements named
+    # like one (and comments) can go, and no text needs a look. The patterns match
+    # within one text node; whatever matches in one matches in all the text together.
+    text = root.text_content()
+    wordy = bool(_COUNTER_WORD.search(text) or _STAMP_TEXT.search(text))
     doomed = []
-    for el in root.iterdescendants():
+    for el in root.iterdescendants() if wordy else _NAMED_OR_COMMENT(root):
         if not isinstance(el.tag, str):
             if el.tag is etree.Comment:
                 doomed.append(el)
             continue
         names = f"{el.get('id') or ''} {el.get('class') or ''}".split()
         named = any(_VOLATILE_NAME.fullmatch(n.replace("-", "").replace("_", "")) for n in names)
-        if (named and len(el.text_content()) <= _VOLATILE_LEN) or _is_counter_value(el):
+        if (named and len(el.text_content()) <= _VOLATILE_LEN) or (wordy and _is_counter_value(el)):
             doomed.append(el)
     for el in doomed:
         if any(p in doomed for p in el.iterancestors()):
             continue
         _drop(el)
+    if not (wordy or doomed):  # a drop joins texts: look at them again
+        return
     for el in root.iter():
         if not isinstance(el.tag, str):
             continue
@@ -82,6 +89,11 @@ def strip_volatile(root: lxml.html.HtmlElement) -> None:
             el.text = _strip_volatile_text(el.text)
         if el is not root and el.tail:
             el.tail = _strip_volatile_text(el.tail)
+
+
+_COUNTER_WORD = re.compile(r"(?:浏览|阅读|点击|访问|查看)(?:次数|人次|人数|量|数)?\s*[:：]")
+"""What every counter text and counter label starts with."""
+_NAMED_OR_COMMENT = etree.XPath("descendant::*[@id or @class] | descendant::comment()")
 
 
 def _is_counter_value(el: lxml.html.HtmlElement) -> bool:

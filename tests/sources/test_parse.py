@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import lxml.html
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from bridge.sources import parse
+from bridge.sources import parse, volatile
 from bridge.sources.volatile import strip_volatile
 
 
@@ -180,6 +182,26 @@ def test_strip_volatile(before, after):
     assert stripped(before) == after
 
 
+_PIECES = [
+    "浏览次数：", "点击：", "阅读：", "访问量: ", "查看次数：", '<span class="x">3</span>', "12",
+    "<b>88</b>", "次", "页面生成时间：", "2026-11-28 09:12:33", "执行时间 0.01 秒",
+    "generated at 2026-11-28", "<p>正文</p>", "执行", "浏览", "<b>", "</b>",
+    '<div class="gen-time">', "</div>", "<!-- c -->", '<span id="visits">7</span>',
+]  # fmt: skip
+
+
+@settings(max_examples=400)
+@given(st.lists(st.sampled_from(_PIECES), max_size=8))
+def test_a_body_without_counter_words_is_stripped_as_by_the_full_walk(pieces):
+    """strip_volatile skips the text walk when the body names no counter or stamp: the
+    result is what the walk over every element and text gives."""
+    fragment = "<div>" + "".join(pieces) + "</div>"
+    quick = stripped(fragment)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(volatile, "_COUNTER_WORD", re.compile(""))  # every body is "wordy"
+        assert stripped(fragment) == quick
+
+
 def test_counters_in_long_paragraphs_are_content():
     text = (
         "2012年，本局门户网站共发布信息1234条，" + "全年访问量：98765次，" + "较上年增长12%。" * 12
@@ -239,10 +261,21 @@ def test_a_link_urljoin_refuses_stays_as_it_was_and_base_is_left_when_asked():
     assert len(doc.findall(".//base")) == 1
 
 
-@given(st.lists(st.text(alphabet="./?#:%@ab字 \t", max_size=12), min_size=1, max_size=6))
-def test_any_link_text_is_made_absolute_as_lxml_does(links):
+@given(
+    st.lists(st.text(alphabet="./?#:;%@ab字 \t", max_size=12), min_size=1, max_size=6),
+    st.sampled_from(
+        [
+            "http://site.example/a/b/c.html",
+            "http://site.example/a/b/",
+            "http://site.example",
+            "https://site.example/a;p/b.jsp;jsessionid=1?x=1&y=2#top",
+            "http://site.example/a/b/c.html?page=2",
+            "http://[::1]:8080/col/index.html",
+        ]
+    ),
+)
+def test_any_link_text_is_made_absolute_as_lxml_does(links, url):
     page = "<html><body>" + "".join(f'<a href="{link}">x</a>' for link in links) + "</body></html>"
-    url = "http://site.example/a/b/c.html"
     ours, lxmls = lxml.html.document_fromstring(page), lxml.html.document_fromstring(page)
     parse.absolutize_links(ours, url, resolve_base_href=True)
     lxmls.make_links_absolute(url, resolve_base_href=True, handle_failures="ignore")
