@@ -5,6 +5,8 @@ sandbox servers and a real state store, so the store's lookups can be counted.""
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -194,3 +196,35 @@ def test_a_column_started_early_keeps_its_validators_until_its_own_entries_are_i
     finally:
         ctx.db.dispose()
     assert poll.sources[0].stats.new == 1  # the page was read again, not answered 304
+
+
+def test_a_slow_site_s_detail_pages_go_out_on_threads_after_the_first_few(
+    sandbox, write_config, monkeypatch
+):
+    """With 20 ms answers a page waits longer than it costs: after PROBE_PAGES pages
+    fetched one at a time (the measurement), the rest go to the fetch threads."""
+    from bridge import pipeline
+    from bridge.pace import PROBE_PAGES
+
+    box = sandbox(items=240, seed=79)
+    box.site.delay = 0.02
+    manifest = load_manifest(box.root)
+    sizes = Counter(i.column for i in manifest.items)
+    key = max(sizes, key=lambda k: sizes[k])
+    threads: list[str] = []
+    real = pipeline._SourceRun.fetch
+
+    def fetch(self: Any, entry: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(self, entry)
+
+    monkeypatch.setattr(pipeline._SourceRun, "fetch", fetch)
+    ctx = cycle_context(write_config(box))
+    try:
+        assert run_once(ctx, columns=[key]).exit_code == 0
+    finally:
+        ctx.db.dispose()
+    assert len(threads) == sizes[key] > PROBE_PAGES + 20
+    assert threads[:PROBE_PAGES] == ["MainThread"] * PROBE_PAGES
+    assert all(name.startswith("fetch") for name in threads[PROBE_PAGES:])
+    assert len(set(threads[PROBE_PAGES:])) > 1  # several in flight at once

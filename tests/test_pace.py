@@ -1,0 +1,96 @@
+"""The pace: detail pages on threads while the server keeps them waiting, else one at a time."""
+
+from __future__ import annotations
+
+import logging
+
+from bridge.pace import PROBE_PAGES, RECHECK_AFTER, RECHECK_MAX, Pace
+
+
+class Clocks:
+    """A wall clock and a CPU clock the test moves."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    def page(self, pace: Pace, *, wait_ms: float, cpu_ms: float) -> None:
+        """One page fetched one at a time: it waited and cost this much."""
+        started = pace.started()
+        self.cpu += cpu_ms / 1000
+        self.wall += (wait_ms + cpu_ms) / 1000
+        pace.done(started)
+
+
+def make() -> tuple[Pace, Clocks]:
+    clocks = Clocks()
+    pace = Pace(
+        "yyedu", threads_allowed=True, clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu
+    )
+    return pace, clocks
+
+
+def fetched_one_at_a_time(pace: Pace, clocks: Clocks, n: int, **cost: float) -> int:
+    """Ask for ``n`` pages; returns how many went one at a time (timed as ``cost``)."""
+    alone = 0
+    for _ in range(n):
+        if not pace.threaded():
+            alone += 1
+            clocks.page(pace, **cost)
+    return alone
+
+
+def test_a_near_server_is_read_one_page_at_a_time(caplog):
+    pace, clocks = make()
+    with caplog.at_level(logging.DEBUG, logger="bridge.pace"):
+        alone = fetched_one_at_a_time(pace, clocks, 1000, wait_ms=0.5, cpu_ms=5.0)
+    assert alone == 1000
+    assert caplog.messages[0] == (
+        "yyedu: a detail page waits 0.5 ms and costs 5.0 CPU ms: fetching one at a time"
+    )
+
+
+def test_a_distant_server_gets_threads_after_the_first_pages_and_checks_that_grow_rarer():
+    pace, clocks = make()
+    assert fetched_one_at_a_time(pace, clocks, PROBE_PAGES, wait_ms=50, cpu_ms=5) == PROBE_PAGES
+    assert pace.threaded() is True
+    # Checked again after RECHECK_AFTER pages, then twice as many each time threads win.
+    between = []
+    for _ in range(8):
+        n = 0
+        while pace.threaded():
+            n += 1
+        between.append(n)
+        clocks.page(pace, wait_ms=50, cpu_ms=5)  # the check: PROBE_PAGES pages alone
+        for _ in range(PROBE_PAGES - 1):
+            assert pace.threaded() is False
+            clocks.page(pace, wait_ms=50, cpu_ms=5)
+    first = RECHECK_AFTER - 1  # the first threaded() above counted one
+    assert between == [first] + [min(RECHECK_AFTER * 2**k, RECHECK_MAX) for k in range(1, 8)]
+
+
+def test_a_server_that_slows_down_gets_threads_and_one_that_speeds_up_loses_them():
+    pace, clocks = make()
+    assert fetched_one_at_a_time(pace, clocks, 40, wait_ms=0.2, cpu_ms=5) == 40
+    # The site slows: the next measurement (PROBE_PAGES pages) moves to threads.
+    assert fetched_one_at_a_time(pace, clocks, PROBE_PAGES, wait_ms=80, cpu_ms=5) == PROBE_PAGES
+    assert pace.threaded() is True
+    # It is fast again: the check after RECHECK_AFTER pages on threads (one of them
+    # asked above) finds it, and pages go one at a time from then on.
+    alone = fetched_one_at_a_time(pace, clocks, RECHECK_AFTER + 50, wait_ms=0.2, cpu_ms=5)
+    assert alone == 51
+    assert pace.threaded() is False
+
+
+def test_the_threshold_is_half_the_cpu():
+    for wait_ms, threads in ((2.4, False), (2.6, True)):
+        pace, clocks = make()
+        fetched_one_at_a_time(pace, clocks, PROBE_PAGES, wait_ms=wait_ms, cpu_ms=5)
+        assert pace.threaded() is threads
+
+
+def test_with_one_request_in_flight_allowed_pages_never_go_to_threads():
+    clocks = Clocks()
+    pace = Pace(
+        "yyedu", threads_allowed=False, clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu
+    )
+    assert fetched_one_at_a_time(pace, clocks, 100, wait_ms=80, cpu_ms=5) == 100
