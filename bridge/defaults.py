@@ -18,11 +18,21 @@ CONNECT_TIMEOUT = 5.0  # seconds; a loopback or intranet host answers in millise
 READ_TIMEOUT = 30.0  # seconds; old CMS servers render slowly under load
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # an HTML page larger than this is not a CMS page
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # scanned PDFs of long plans reach tens of MB
-MAX_REDIRECTS = 5
+MAX_REDIRECTS = 5  # and RFC 9309 lets a robots.txt behind more be taken as unavailable
+ROBOTS_MAX_BYTES = 512 * 1024  # of robots.txt parsed, the rest ignored (RFC 9309: 500 KiB at least)
 # A body trickling in slower than this (bytes a second on average, after one read timeout's
 # grace) is given up: the read timeout bounds each read, not the whole body.
 MIN_BODY_RATE = 1024
 RESPECT_ROBOTS = True
+# Detail pages go to the fetch threads only when a page keeps the run waiting on the site
+# for more than this share of the CPU it costs (bridge/pace.py: on a near server the
+# threads only contend for the interpreter lock). Measured over PACE_PROBE_PAGES pages
+# fetched one at a time; while threads win, checked again after PACE_RECHECK_AFTER pages,
+# then twice as many each time, PACE_RECHECK_MAX at most.
+PACE_WAIT_SHARE = 0.5
+PACE_PROBE_PAGES = 4
+PACE_RECHECK_AFTER = 200
+PACE_RECHECK_MAX = 6400
 OVERLAP_PAGES = 1  # newest list pages re-read every cycle, whatever the cursor says
 FULL_LISTING_INTERVAL = (
     86400.0  # seconds; a daily complete listing finds withdrawals and deep edits

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import urllib.request
 from dataclasses import dataclass
 from http.cookiejar import CookieJar
@@ -77,6 +78,7 @@ class HttpClient:
         self._direct = urllib3.PoolManager(num_pools=POOLS, maxsize=connections, **self._tls)
         self._proxies: dict[str, urllib3.ProxyManager] = {}
         self._routes: dict[tuple[str, str], urllib3.PoolManager] = {}
+        self._lock = threading.Lock()  # a source's fetch threads share the client
 
     def _manager(self, url: str) -> urllib3.PoolManager:
         """The connection manager for ``url``'s scheme and host: direct, or its proxy's."""
@@ -84,16 +86,19 @@ class HttpClient:
         key = (parts.scheme, parts.netloc)
         manager = self._routes.get(key)
         if manager is None:
-            proxy = select_proxy(url, get_environ_proxies(url))
-            manager = self._direct if not proxy else self._proxy(proxy)
-            self._routes[key] = manager
+            with self._lock:  # one proxy manager per proxy, however many threads ask
+                manager = self._routes.get(key)
+                if manager is None:
+                    proxy = select_proxy(url, get_environ_proxies(url))
+                    manager = self._direct if not proxy else self._proxy(proxy)
+                    self._routes[key] = manager
         return manager
 
     def _proxy(self, proxy: str) -> urllib3.ProxyManager:
         manager = self._proxies.get(proxy)
         if manager is None:
             if proxy.lower().startswith("socks"):
-                raise ProxyNotSupported("SOCKS proxies are not supported for the portal")
+                raise ProxyNotSupported("SOCKS proxies are not supported: use an HTTP proxy")
             auth = parse_url(proxy).auth
             headers = make_headers(proxy_basic_auth=auth) if auth else None
             manager = self._proxies[proxy] = urllib3.ProxyManager(

@@ -7,9 +7,16 @@ interpreter lock, and each turn is a hand-off between threads. Measured with ngi
 loopback (2,000 items, ``run_once`` without delivery): one page at a time 4.8 CPU ms
 per item and 190 items/s, two threads 6.1–6.6 ms and 170, four 6.8–7.1 ms and 160.
 
-So the run measures, on a few pages fetched one at a time in its own thread, how long a
-page keeps it waiting (wall time less its CPU time) against the CPU time it costs (fetch,
-parse, normalize, record). When the waiting is more than ``WAIT_SHARE`` of the CPU,
+So the run measures, on a few pages fetched one at a time in its own thread, how long
+fetching a page keeps it waiting (wall time less the CPU time the process spent
+meanwhile) against the CPU time the page costs in all (fetch, parse, normalize,
+record). Waits while recording (the state store's write lock, held by a delivery) are
+not the server's: threads fetching ahead would not shorten them. The process's CPU time, not the
+thread's: while a delivery thread of the same process holds the interpreter lock, the
+crawl thread waits for the lock, not for the server, and threads would not help. Nor
+while the machine's cores are busy with other processes (a delivery process, the portal
+on the same host): the time the thread waited for a core, which Linux counts for each
+thread (``/proc/thread-self/schedstat``), is not waiting on the server either. When the waiting is more than ``WAIT_SHARE`` of the CPU,
 threads win and pages go out ``fetch.concurrency`` at a time; otherwise one at a time,
 which measures itself at no cost and switches to threads as soon as the server slows
 down. While threads win they are checked again after ``RECHECK_AFTER`` pages, then after
@@ -22,17 +29,18 @@ import logging
 import time
 from collections.abc import Callable
 
-log = logging.getLogger(__name__)
+from bridge.defaults import PACE_PROBE_PAGES as PROBE_PAGES
+from bridge.defaults import PACE_RECHECK_AFTER as RECHECK_AFTER
+from bridge.defaults import PACE_RECHECK_MAX as RECHECK_MAX
+from bridge.defaults import PACE_WAIT_SHARE as WAIT_SHARE
 
-PROBE_PAGES = 4  # detail pages fetched one at a time per measurement
-WAIT_SHARE = 0.5  # threads win when waiting exceeds this share of the CPU per page
-RECHECK_AFTER = 200  # detail pages on threads before the first check that they still win
-RECHECK_MAX = 6400  # and never more than this many between checks
+log = logging.getLogger(__name__)
 
 
 class Pace:
     """``threaded()`` before each detail page says how to fetch it; a page fetched one at
-    a time is timed with ``started()`` before it and ``done(started)`` once handled."""
+    a time is timed with ``started()`` before it and after it, and ``done(before, after)``
+    once it is handled."""
 
     def __init__(
         self,
@@ -40,11 +48,13 @@ class Pace:
         *,
         threads_allowed: bool,
         clock: Callable[[], float] = time.perf_counter,
-        cpu_clock: Callable[[], float] = time.thread_time,
+        cpu_clock: Callable[[], float] = time.process_time,
+        queued_clock: Callable[[], float] | None = None,
     ) -> None:
         self.name = name
         self.allowed = threads_allowed
         self.clock, self.cpu_clock = clock, cpu_clock
+        self.queued_clock = queued_clock or _time_queued_for_a_core
         self.threads = False  # how pages go now; the first ones are measured
         self.on_threads = 0  # pages fetched on threads since the last check
         self.recheck = RECHECK_AFTER
@@ -66,15 +76,19 @@ class Pace:
             return False
         return True
 
-    def started(self) -> tuple[float, float]:
-        return self.clock(), self.cpu_clock()
+    def started(self) -> tuple[float, float, float]:
+        """Before a page is fetched one at a time, and again once it is fetched."""
+        return self.clock(), self.cpu_clock(), self.queued_clock()
 
-    def done(self, started: tuple[float, float]) -> None:
-        """One page fetched one at a time, and handled, since ``started``."""
-        wall = self.clock() - started[0]
-        cpu = self.cpu_clock() - started[1]
-        self.waited += max(0.0, wall - cpu)
-        self.cpu += cpu
+    def done(
+        self, started: tuple[float, float, float], fetched: tuple[float, float, float]
+    ) -> None:
+        """The page fetched (between ``started`` and ``fetched``) and handled since."""
+        wall = fetched[0] - started[0]
+        cpu = fetched[1] - started[1]
+        queued = fetched[2] - started[2]
+        self.waited += max(0.0, wall - cpu - queued)
+        self.cpu += self.cpu_clock() - started[1]
         self.measured += 1
         if self.allowed and self.measured >= PROBE_PAGES:
             self._decide()
@@ -92,3 +106,15 @@ class Pace:
         )
         self.threads, self.rechecking = threads, False
         self._reset()
+
+
+_SCHEDSTAT = "/proc/thread-self/schedstat"  # ns on a core, ns waiting for one, slices
+
+
+def _time_queued_for_a_core() -> float:
+    """Seconds this thread has waited, runnable, for a core (0 where Linux does not say)."""
+    try:
+        with open(_SCHEDSTAT, "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0

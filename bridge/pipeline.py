@@ -223,8 +223,9 @@ class _Window:
             yield from self.rest()  # pages already on threads come first: listing order
             started = pace.started()
             fetched = self.run.fetch(entry)
+            at = pace.started()
             yield entry, fetched
-            pace.done(started)  # fetched and handled: what one page costs this thread
+            pace.done(started, at)  # fetched, then handled: what one page costs
 
     def rest(self) -> Iterator[tuple[ListEntry, RawItem | Gone | Exception]]:
         while self.pending:

@@ -11,20 +11,37 @@ class Clocks:
     """A wall clock and a CPU clock the test moves."""
 
     def __init__(self) -> None:
-        self.wall = self.cpu = 0.0
+        self.wall = self.cpu = self.queued = 0.0
 
-    def page(self, pace: Pace, *, wait_ms: float, cpu_ms: float) -> None:
-        """One page fetched one at a time: it waited and cost this much."""
+    def page(
+        self,
+        pace: Pace,
+        *,
+        wait_ms: float,
+        cpu_ms: float,
+        queued_ms: float = 0,
+        recording_wait_ms: float = 0,
+    ) -> None:
+        """One page fetched one at a time: fetching it waited (for the server, and for a
+        core), handling it waited for the store; it cost ``cpu_ms``, half of it fetching."""
         started = pace.started()
-        self.cpu += cpu_ms / 1000
-        self.wall += (wait_ms + cpu_ms) / 1000
-        pace.done(started)
+        self.cpu += cpu_ms / 2000
+        self.queued += queued_ms / 1000
+        self.wall += (wait_ms + queued_ms + cpu_ms / 2) / 1000
+        fetched = pace.started()
+        self.cpu += cpu_ms / 2000
+        self.wall += (recording_wait_ms + cpu_ms / 2) / 1000
+        pace.done(started, fetched)
 
 
 def make() -> tuple[Pace, Clocks]:
     clocks = Clocks()
     pace = Pace(
-        "yyedu", threads_allowed=True, clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu
+        "yyedu",
+        threads_allowed=True,
+        clock=lambda: clocks.wall,
+        cpu_clock=lambda: clocks.cpu,
+        queued_clock=lambda: clocks.queued,
     )
     return pace, clocks
 
@@ -90,7 +107,34 @@ def test_the_threshold_is_half_the_cpu():
 
 def test_with_one_request_in_flight_allowed_pages_never_go_to_threads():
     clocks = Clocks()
-    pace = Pace(
-        "yyedu", threads_allowed=False, clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu
-    )
+    pace = Pace("yyedu", threads_allowed=False, clock=lambda: clocks.wall)
     assert fetched_one_at_a_time(pace, clocks, 100, wait_ms=80, cpu_ms=5) == 100
+
+
+def test_waiting_for_a_core_is_no_waiting_on_the_server():
+    """Busy cores (a delivery process, the portal on the same host) slow every page, and
+    threads would only add to the queue."""
+    pace, clocks = make()
+    for _ in range(PROBE_PAGES):
+        clocks.page(pace, wait_ms=0.3, cpu_ms=4, queued_ms=6)
+    assert pace.threaded() is False
+
+
+def test_waiting_while_recording_is_no_waiting_on_the_server():
+    """The store's write lock, held by a delivery: fetching ahead would not shorten it."""
+    pace, clocks = make()
+    for _ in range(PROBE_PAGES):
+        clocks.page(pace, wait_ms=0.3, cpu_ms=4, recording_wait_ms=20)
+    assert pace.threaded() is False
+
+
+def test_the_time_a_thread_waits_for_a_core_is_read_from_linux():
+    from bridge import pace as pace_module
+
+    def from_linux() -> float:
+        with open("/proc/thread-self/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+
+    before = from_linux()
+    got = pace_module._time_queued_for_a_core()
+    assert before <= got <= from_linux()

@@ -32,7 +32,7 @@ import urllib3
 from protego import Protego
 
 from bridge.config import FetchConfig
-from bridge.defaults import MAX_REDIRECTS, MIN_BODY_RATE
+from bridge.defaults import MAX_REDIRECTS, MIN_BODY_RATE, ROBOTS_MAX_BYTES
 from bridge.errors import Retriable, Skippable
 from bridge.http_client import HttpClient, ProxyNotSupported
 from bridge.sources.base import RawAttachment
@@ -290,36 +290,43 @@ class Fetcher:
                 return self._robots[origin]
         robots_url = origin + "/robots.txt"
         r = self._robots_answer(robots_url)
-        if r.status_code >= 500:
+        if r is None:
+            log.warning(
+                "%s redirects more than %d times: taken as unavailable (RFC 9309)",
+                robots_url,
+                MAX_REDIRECTS,
+            )
+        elif r.status_code >= 500:
             raise Retriable(
                 f"{robots_url} answered {r.status_code}; by RFC 9309 nothing may be fetched"
             )
         parser = None
-        if r.status_code == 200:
+        if r is not None and r.status_code == 200:
             parser = Protego.parse(r.body.decode("utf-8", errors="replace"))
         with self._lock:
             self._robots[origin] = parser
         return parser
 
-    def _robots_answer(self, robots_url: str) -> Response:
+    def _robots_answer(self, robots_url: str) -> Response | None:
         """robots.txt, redirects followed (RFC 9309 asks for five hops at least) wherever
-        they lead: it is not a page of the site's content."""
+        they lead: it is not a page of the site's content. Its first ``ROBOTS_MAX_BYTES``
+        are read, the rest ignored; None after more than ``MAX_REDIRECTS`` redirects."""
         url = robots_url
         try:
             for _ in range(MAX_REDIRECTS + 1):
                 with self._gate(urlsplit(url).hostname or "").slot(urgent=True):
                     r = self.client.open("GET", url, timeout=self._timeout())
                     self.requests_made += 1
-                    location = r.headers.get("Location")
+                    location = _location(r)
                     if r.status in _REDIRECTS and location:
                         r.close()
                         url = urljoin(url, location)
                         continue
-                    body = self._read_capped(r, url, self.cfg.max_page_bytes)
+                    body = self._read_capped(r, url, ROBOTS_MAX_BYTES, truncate=True)
                 return Response(url, r.status, r.headers, body)
-        except (urllib3.exceptions.HTTPError, ProxyNotSupported, Skippable, Retriable) as exc:
+        except (urllib3.exceptions.HTTPError, ProxyNotSupported, Retriable) as exc:
             raise Retriable(f"cannot read {robots_url}: {type(exc).__name__}") from None
-        raise Retriable(f"cannot read {robots_url}: too many redirects")
+        return None
 
     def check_robots(self, url: str) -> None:
         if not self.cfg.respect_robots:
@@ -368,7 +375,7 @@ class Fetcher:
             with self._gate(host).slot(urgent=listing):
                 r = self._open(method, url, body, sent)
                 self.requests_made += 1
-                location = r.headers.get("Location")
+                location = _location(r)
                 if follow_redirects and r.status in _REDIRECTS and location:
                     r.close()
                     url = urljoin(url, location)
@@ -398,13 +405,16 @@ class Fetcher:
         except urllib3.exceptions.HTTPError as exc:
             raise Retriable(f"cannot connect to {url}: {_short(exc)}") from None
 
-    def _read_capped(self, r: urllib3.BaseHTTPResponse, url: str, max_bytes: int) -> bytes:
+    def _read_capped(
+        self, r: urllib3.BaseHTTPResponse, url: str, max_bytes: int, *, truncate: bool = False
+    ) -> bytes:
         """The body, up to ``max_bytes``, arriving at ``MIN_BODY_RATE`` at least: the read
         timeout bounds each read, not the whole, and a server sending a byte now and then
-        would otherwise hold the fetcher for hours. The connection is kept for the next
-        request when the body was read to its end, dropped otherwise."""
+        would otherwise hold the fetcher for hours. A longer body is refused, or with
+        ``truncate`` cut at ``max_bytes``. The connection is kept for the next request
+        when the body was read to its end, dropped otherwise."""
         declared = r.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
+        if declared and declared.isdigit() and int(declared) > max_bytes and not truncate:
             r.close()
             raise Skippable(f"{url} is {int(declared)} bytes, over the cap of {max_bytes}")
         chunks = []
@@ -414,6 +424,10 @@ class Fetcher:
             while chunk := r.read1(65536, decode_content=True):  # whatever has arrived
                 size += len(chunk)
                 if size > max_bytes:
+                    if truncate:
+                        chunks.append(chunk[: max_bytes - size])
+                        r.close()
+                        return b"".join(chunks)
                     raise Skippable(f"{url} is over the cap of {max_bytes} bytes")
                 chunks.append(chunk)
                 if time.monotonic() - start > self.cfg.read_timeout + size / MIN_BODY_RATE:
@@ -520,6 +534,18 @@ def _raise_for_status(r: Response, url: str) -> None:
         raise Skippable(f"{url} answered {r.status_code}: the site refuses this client")
     if r.status_code >= 400:
         raise Skippable(f"{url} answered {r.status_code}")
+
+
+def _location(r: urllib3.BaseHTTPResponse) -> str | None:
+    """The ``Location`` of an answer. http.client reads header bytes as Latin-1; a
+    server that sends a Chinese file name as raw UTF-8 means UTF-8 (as requests reads it)."""
+    location = r.headers.get("Location")
+    if location and not location.isascii():
+        try:
+            return location.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            return location
+    return location
 
 
 def _short(exc: Exception) -> str:

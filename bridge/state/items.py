@@ -108,11 +108,17 @@ def get_item(session: Session, external_id: str) -> ItemRow | None:
 
 
 _DELIVERIES = table(DeliveryRow)
-_SUPERSEDE = update(_DELIVERIES).where(
-    _DELIVERIES.c.item_id == bindparam("b_item_id"),
-    _DELIVERIES.c.status == "pending",
-    _DELIVERIES.c.target == bindparam("b_target"),
+SUPERSEDE_WAITING = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.item_id == bindparam("b_item_id"),
+        _DELIVERIES.c.status == "pending",
+        _DELIVERIES.c.target == bindparam("b_target"),
+    )
+    .values(status="superseded", updated_at=bindparam("b_now"))
 )
+"""A delivery of the item still waiting gives way to a newer one: the portal gets the
+newest state, never an older one after a newer (withdrawals and recording use it)."""
 _INSERT_DELIVERY = insert(_DELIVERIES)
 
 
@@ -173,10 +179,7 @@ def _enqueue(
     the portal gets the newest state, never an older one after a newer."""
     now = utcnow()
     conn = session.connection()
-    conn.execute(
-        _SUPERSEDE,
-        {"b_item_id": item_id, "b_target": target, "status": "superseded", "updated_at": now},
-    )
+    conn.execute(SUPERSEDE_WAITING, {"b_item_id": item_id, "b_target": target, "b_now": now})
     result = conn.execute(
         _INSERT_DELIVERY,
         {

@@ -22,7 +22,7 @@ from bridge import audit
 from bridge.catalog import CatalogRecord
 from bridge.normalize.hashing import canonical_json
 from bridge.state import audit_log
-from bridge.state.items import allocate_index_no
+from bridge.state.items import SUPERSEDE_WAITING, allocate_index_no
 from bridge.state.models import BlobRow, DeliveryRow, ItemRow, ItemVersionRow, utcnow
 from bridge.state.sql import table
 
@@ -84,15 +84,6 @@ _INSERT_BLOBS = {
 }
 # Rows come back in no promised order: matched by item id, unique within a batch.
 _INSERT_VERSIONS = insert(_VERSIONS).returning(_VERSIONS.c.id, _VERSIONS.c.item_id)
-_SUPERSEDE = (
-    update(_DELIVERIES)
-    .where(
-        _DELIVERIES.c.item_id == bindparam("b_item_id"),
-        _DELIVERIES.c.status == "pending",
-        _DELIVERIES.c.target == bindparam("b_target"),
-    )
-    .values(status="superseded", updated_at=bindparam("b_now"))
-)
 _INSERT_DELIVERIES = insert(_DELIVERIES).returning(_DELIVERIES.c.id, _DELIVERIES.c.item_id)
 
 
@@ -311,7 +302,7 @@ class _Batch:
             if not v.is_new
         ]
         if waiting:
-            self.conn.execute(_SUPERSEDE, waiting)
+            self.conn.execute(SUPERSEDE_WAITING, waiting)
         result = self.conn.execute(
             _INSERT_DELIVERIES,
             [

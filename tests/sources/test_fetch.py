@@ -7,13 +7,13 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from bridge.config import FetchConfig
 from bridge.errors import Skippable
-from bridge.sources.fetch import Fetcher, Page
+from bridge.sources.fetch import Fetcher, Page, RobotsDisallowed
 
 
 class Site(BaseHTTPRequestHandler):
@@ -23,6 +23,8 @@ class Site(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
     seen: ClassVar[list[tuple[str, str, str | None]]] = []
     connections: ClassVar[int] = 0
+    robots: ClassVar[bytes | None] = None  # None: 404
+    robots_hops: ClassVar[int] = 0  # redirects before robots.txt
 
     def setup(self) -> None:
         super().setup()
@@ -43,7 +45,22 @@ class Site(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         Site.seen.append(("GET", self.path, self.headers.get("Cookie")))
         path = urlsplit(self.path).path.lstrip("/")  # the URL is absolute through a proxy
-        if path == "index.html":
+        if path.startswith("robots"):
+            hop = int(path.removeprefix("robots").removesuffix(".txt") or 0)
+            if hop < Site.robots_hops:
+                self._send(302, headers={"Location": f"/robots{hop + 1}.txt"})
+            elif Site.robots is None:
+                self._send(404)
+            else:
+                self._send(200, Site.robots)
+        elif path == "download":  # a file name sent as raw UTF-8, as Chinese CMSes do
+            self.wfile.write(
+                b"HTTP/1.1 302 Found\r\nLocation: /uploads/\xe9\x99\x84\xe4\xbb\xb6.pdf\r\n"
+                b"Content-Length: 0\r\n\r\n"
+            )
+        elif path.startswith("uploads/"):
+            self._send(200, b"%PDF-1.4 " + unquote(path).encode())
+        elif path == "index.html":
             self._send(200, "<p>首页</p>".encode(), {"Set-Cookie": "JSESSIONID=abc123; Path=/"})
         elif path.startswith("page"):
             if self.headers.get("Cookie") != "JSESSIONID=abc123":
@@ -63,7 +80,7 @@ class Site(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[str]:
-    Site.seen, Site.connections = [], 0
+    Site.seen, Site.connections, Site.robots, Site.robots_hops = [], 0, None, 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), Site)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -71,8 +88,8 @@ def site() -> Iterator[str]:
     server.server_close()
 
 
-def fetcher(base_url: str) -> Fetcher:
-    cfg = FetchConfig(user_agent="bridge-test", respect_robots=False, rate_limit=1000.0)
+def fetcher(base_url: str, *, robots: bool = False) -> Fetcher:
+    cfg = FetchConfig(user_agent="bridge-test", respect_robots=robots, rate_limit=1000.0)
     return Fetcher(cfg, base_url=base_url)
 
 
@@ -120,3 +137,35 @@ def test_the_site_is_reached_through_the_environment_s_proxy(site, monkeypatch):
         f.close()
     assert isinstance(page, Page) and page.text == "<p>首页</p>"
     assert Site.seen == [("GET", "http://www.yyedu.gov.cn/index.html", None)]
+
+
+def test_a_redirect_to_a_chinese_file_name_sent_as_utf_8_is_followed_to_that_file(site):
+    f = fetcher(site)
+    try:
+        got = f.file(site + "download")
+    finally:
+        f.close()
+    assert got.url == site + "uploads/附件.pdf"
+    assert got.data == "%PDF-1.4 uploads/附件.pdf".encode()
+
+
+def test_robots_txt_is_read_up_to_512_kib_and_behind_too_many_redirects_is_unavailable(site):
+    rule = b"User-agent: *\nDisallow: /page\n"
+    cases = [
+        (rule, 5, True),  # five redirects are followed: the rule holds
+        (rule, 6, False),  # six: unavailable, as if it were missing (RFC 9309)
+        (b"# " + b"x" * (600 * 1024) + b"\n" + rule, 0, False),  # past 512 KiB: ignored
+        (rule + b"# " + b"x" * (600 * 1024) + b"\n", 0, True),  # the rule comes first
+    ]
+    for robots, hops, disallowed in cases:
+        Site.robots, Site.robots_hops = robots, hops
+        f = fetcher(site, robots=True)
+        try:
+            if disallowed:
+                with pytest.raises(RobotsDisallowed):
+                    f.page(site + "page1.html")
+            else:
+                with pytest.raises(Skippable, match="answered 403"):  # fetched: no cookie
+                    f.page(site + "page1.html")
+        finally:
+            f.close()

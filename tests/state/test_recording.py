@@ -202,3 +202,29 @@ def test_an_attachment_shared_by_items_of_a_batch_is_stored_once(state_url):
         ]
     finally:
         db.dispose()
+
+
+def test_a_withdrawn_item_that_comes_back_is_a_new_version_and_its_waiting_delete_gives_way(
+    state_url,
+):
+    db = open_database(state_url)
+    try:
+        a = rec("a1", "甲")
+        store(db, a)
+        with db.write() as s:
+            items.withdraw(
+                s, external_id=a.external_id, source_name="yyedu", target="portal",
+                actor="test", run_id=None, reason="gone from the site",
+            )  # fmt: skip
+        (outcome,) = store(db, a)  # the same content, listed again
+        # "new" to the portal again: a withdrawal holds no content (as before batching).
+        assert (outcome.action, outcome.version) == ("new", 2)
+        assert rows(db, "SELECT action, status FROM deliveries ORDER BY id") == [
+            ("put", "superseded"),
+            ("delete", "superseded"),
+            ("put", "pending"),
+        ]
+        assert rows(db, "SELECT status, version FROM items") == [("active", 2)]
+        assert trail(db)[-1][2]["previous_hash"] is None  # withdrawn: no content held
+    finally:
+        db.dispose()
