@@ -8,19 +8,18 @@ loopback (2,000 items, ``run_once`` without delivery): one page at a time 4.8 CP
 per item and 190 items/s, two threads 6.1–6.6 ms and 170, four 6.8–7.1 ms and 160.
 
 So the run measures, on a few pages fetched one at a time in its own thread, how long
-fetching a page keeps it waiting (wall time less the CPU time the process spent
-meanwhile) against the CPU time the page costs in all (fetch, parse, normalize,
-record). Waits while recording (the state store's write lock, held by a delivery) are
-not the server's: threads fetching ahead would not shorten them. The process's CPU time, not the
-thread's: while a delivery thread of the same process holds the interpreter lock, the
-crawl thread waits for the lock, not for the server, and threads would not help. Nor
-while the machine's cores are busy with other processes (a delivery process, the portal
-on the same host): the time the thread waited for a core, which Linux counts for each
-thread (``/proc/thread-self/schedstat``), is not waiting on the server either. When the waiting is more than ``WAIT_SHARE`` of the CPU,
-threads win and pages go out ``fetch.concurrency`` at a time; otherwise one at a time,
-which measures itself at no cost and switches to threads as soon as the server slows
-down. While threads win they are checked again after ``RECHECK_AFTER`` pages, then after
-twice as many each time they still win (a check costs a few pages' waiting).
+fetching a page keeps it waiting against the CPU time the page costs in all (fetch,
+parse, normalize, record). Waiting is the fetch's wall time less what is not the
+server's: the CPU time of the whole process meanwhile (while a delivery thread holds
+the interpreter lock, the crawl thread waits for the lock), and the time the thread
+waited for a core (Linux counts it per thread in ``/proc/thread-self/schedstat``: a
+delivery process or the portal on the same host keep the cores busy). Waits while
+recording (the store's write lock, held by a delivery) are left out: threads fetching
+ahead would not shorten them either. When the waiting is more than ``WAIT_SHARE`` of
+the CPU, threads win and pages go out ``fetch.concurrency`` at a time; otherwise one at
+a time, which measures itself at no cost and switches to threads as soon as the server
+slows down. While threads win they are checked again after ``RECHECK_AFTER`` pages,
+then after twice as many each time they still win (a check costs a few pages' waiting).
 """
 
 from __future__ import annotations
@@ -78,19 +77,23 @@ class Pace:
 
     def started(self) -> tuple[float, float, float]:
         """Before a page is fetched one at a time, and again once it is fetched."""
+        if not self.allowed:  # one at a time whatever the measure: nothing to read
+            return 0.0, 0.0, 0.0
         return self.clock(), self.cpu_clock(), self.queued_clock()
 
     def done(
         self, started: tuple[float, float, float], fetched: tuple[float, float, float]
     ) -> None:
         """The page fetched (between ``started`` and ``fetched``) and handled since."""
+        if not self.allowed:
+            return
         wall = fetched[0] - started[0]
         cpu = fetched[1] - started[1]
         queued = fetched[2] - started[2]
         self.waited += max(0.0, wall - cpu - queued)
         self.cpu += self.cpu_clock() - started[1]
         self.measured += 1
-        if self.allowed and self.measured >= PROBE_PAGES:
+        if self.measured >= PROBE_PAGES:
             self._decide()
 
     def _decide(self) -> None:
