@@ -27,12 +27,17 @@ RESPECT_ROBOTS = True
 # Detail pages go to the fetch threads only when a page keeps the run waiting on the site
 # for more than this share of the CPU it costs (bridge/pace.py: on a near server the
 # threads only contend for the interpreter lock). Measured over PACE_PROBE_PAGES pages
-# fetched one at a time; while threads win, checked again after PACE_RECHECK_AFTER pages,
-# then twice as many each time, PACE_RECHECK_MAX at most.
+# fetched one at a time, or fewer when the waiting is beyond doubt (PACE_SURE_WAIT_SHARE:
+# a 50 ms server makes a page wait about six times its CPU, so the first page decides;
+# each page fetched alone there costs three quarters of the requests it could have had in
+# flight). While threads win, checked again after PACE_RECHECK_AFTER pages (a check is a
+# few pages alone: about 2 % of a 50 ms backfill at 200 pages), then twice as many each
+# time, PACE_RECHECK_MAX at most.
 PACE_WAIT_SHARE = 0.5
+PACE_SURE_WAIT_SHARE = 4.0
 PACE_PROBE_PAGES = 4
-PACE_RECHECK_AFTER = 200
-PACE_RECHECK_MAX = 6400
+PACE_RECHECK_AFTER = 1000
+PACE_RECHECK_MAX = 16000
 OVERLAP_PAGES = 1  # newest list pages re-read every cycle, whatever the cursor says
 FULL_LISTING_INTERVAL = (
     86400.0  # seconds; a daily complete listing finds withdrawals and deep edits

@@ -18,8 +18,11 @@ recording (the store's write lock, held by a delivery) are left out: threads fet
 ahead would not shorten them either. When the waiting is more than ``WAIT_SHARE`` of
 the CPU, threads win and pages go out ``fetch.concurrency`` at a time; otherwise one at
 a time, which measures itself at no cost and switches to threads as soon as the server
-slows down. While threads win they are checked again after ``RECHECK_AFTER`` pages,
-then after twice as many each time they still win (a check costs a few pages' waiting).
+slows down. A measurement takes ``PROBE_PAGES`` pages, or ends at the first page that
+leaves no doubt (waiting beyond ``SURE_WAIT_SHARE`` of the CPU): every page fetched
+alone from a distant server is time the other requests could have been in flight.
+While threads win they are checked again after ``RECHECK_AFTER`` pages, then after
+twice as many each time they still win (a check costs a few pages' waiting).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from collections.abc import Callable
 from bridge.defaults import PACE_PROBE_PAGES as PROBE_PAGES
 from bridge.defaults import PACE_RECHECK_AFTER as RECHECK_AFTER
 from bridge.defaults import PACE_RECHECK_MAX as RECHECK_MAX
+from bridge.defaults import PACE_SURE_WAIT_SHARE as SURE_WAIT_SHARE
 from bridge.defaults import PACE_WAIT_SHARE as WAIT_SHARE
 
 log = logging.getLogger(__name__)
@@ -93,7 +97,7 @@ class Pace:
         self.waited += max(0.0, wall - cpu - queued)
         self.cpu += self.cpu_clock() - started[1]
         self.measured += 1
-        if self.measured >= PROBE_PAGES:
+        if self.measured >= PROBE_PAGES or self.waited > SURE_WAIT_SHARE * self.cpu:
             self._decide()
 
     def _decide(self) -> None:

@@ -42,6 +42,11 @@ MAX_CONSECUTIVE_ERRORS = 5  # a site failing this often in a row is down: stop h
 MAX_CONSECUTIVE_LAYOUT_MISSES = 3  # detail pages in a row without body or title: a redesign
 RECORD_BATCH = 50  # items recorded in one transaction at most (a list page holds 20 or so)
 WINDOW_AHEAD = 20  # detail pages queued beyond those in flight: about a list page's worth
+# Fetch threads beyond the host's cap: a thread that parses the page it got (before asking
+# for its attachments) holds no request slot, and with only as many threads as slots one
+# slot stood empty meanwhile (measured with 50 ms answers: 3 of 4 in flight for 1.0 s of
+# 11, 0.5 s with one spare thread). The host's gate still caps the requests in flight.
+SPARE_FETCH_THREADS = 1
 RECORD_BATCH_BYTES = 16 << 20  # and attachments held for it at most: memory stays flat
 
 
@@ -461,7 +466,8 @@ class _SourceRun:
 
     def pool(self) -> ThreadPoolExecutor:
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.scfg.fetch.concurrency, thread_name_prefix="fetch")
+            threads = self.scfg.fetch.concurrency + SPARE_FETCH_THREADS
+            self._pool = ThreadPoolExecutor(threads, thread_name_prefix="fetch")
         return self._pool
 
     def close(self) -> None:

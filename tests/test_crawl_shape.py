@@ -201,8 +201,9 @@ def test_a_column_started_early_keeps_its_validators_until_its_own_entries_are_i
 def test_a_slow_site_s_detail_pages_go_out_on_threads_after_the_first_few(
     sandbox, write_config, monkeypatch
 ):
-    """With 20 ms answers a page waits longer than it costs: after PROBE_PAGES pages
-    fetched one at a time (the measurement), the rest go to the fetch threads."""
+    """With 20 ms answers a page waits longer than it costs: after at most PROBE_PAGES
+    pages fetched one at a time (the measurement; fewer when the first leave no doubt),
+    the rest go to the fetch threads."""
     from bridge import pipeline
     from bridge.pace import PROBE_PAGES
 
@@ -225,6 +226,7 @@ def test_a_slow_site_s_detail_pages_go_out_on_threads_after_the_first_few(
     finally:
         ctx.db.dispose()
     assert len(threads) == sizes[key] > PROBE_PAGES + 20
-    assert threads[:PROBE_PAGES] == ["MainThread"] * PROBE_PAGES
-    assert all(name.startswith("fetch") for name in threads[PROBE_PAGES:])
-    assert len(set(threads[PROBE_PAGES:])) > 1  # several in flight at once
+    alone = next(i for i, name in enumerate(threads) if name != "MainThread")
+    assert 1 <= alone <= PROBE_PAGES
+    assert all(name.startswith("fetch") for name in threads[alone:])
+    assert len(set(threads[alone:])) > 1  # several in flight at once

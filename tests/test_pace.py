@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bridge.pace import PROBE_PAGES, RECHECK_AFTER, RECHECK_MAX, Pace
+from bridge.pace import PROBE_PAGES, RECHECK_AFTER, RECHECK_MAX, SURE_WAIT_SHARE, Pace
 
 
 class Clocks:
@@ -68,7 +68,8 @@ def test_a_near_server_is_read_one_page_at_a_time(caplog):
 
 def test_a_distant_server_gets_threads_after_the_first_pages_and_checks_that_grow_rarer():
     pace, clocks = make()
-    assert fetched_one_at_a_time(pace, clocks, PROBE_PAGES, wait_ms=50, cpu_ms=5) == PROBE_PAGES
+    # 15 ms waiting on 5 CPU ms: threads win, but not beyond doubt on one page.
+    assert fetched_one_at_a_time(pace, clocks, PROBE_PAGES, wait_ms=15, cpu_ms=5) == PROBE_PAGES
     assert pace.threaded() is True
     # Checked again after RECHECK_AFTER pages, then twice as many each time threads win.
     between = []
@@ -77,19 +78,35 @@ def test_a_distant_server_gets_threads_after_the_first_pages_and_checks_that_gro
         while pace.threaded():
             n += 1
         between.append(n)
-        clocks.page(pace, wait_ms=50, cpu_ms=5)  # the check: PROBE_PAGES pages alone
+        clocks.page(pace, wait_ms=15, cpu_ms=5)  # the check: PROBE_PAGES pages alone
         for _ in range(PROBE_PAGES - 1):
             assert pace.threaded() is False
-            clocks.page(pace, wait_ms=50, cpu_ms=5)
+            clocks.page(pace, wait_ms=15, cpu_ms=5)
     first = RECHECK_AFTER - 1  # the first threaded() above counted one
     assert between == [first] + [min(RECHECK_AFTER * 2**k, RECHECK_MAX) for k in range(1, 8)]
+
+
+def test_a_page_that_leaves_no_doubt_decides_at_once():
+    """50 ms of waiting on 5 CPU ms: each further page alone would keep three of four
+    requests the host allows out of flight."""
+    pace, clocks = make()
+    assert fetched_one_at_a_time(pace, clocks, 1, wait_ms=50, cpu_ms=5) == 1
+    assert pace.threaded() is True
+    # Only beyond SURE_WAIT_SHARE: just below it, the measurement takes its pages.
+    pace, clocks = make()
+    below = 0.9 * SURE_WAIT_SHARE * 5
+    assert fetched_one_at_a_time(pace, clocks, 1, wait_ms=below, cpu_ms=5) == 1
+    assert pace.threaded() is False
+    n = PROBE_PAGES - 1
+    assert fetched_one_at_a_time(pace, clocks, n, wait_ms=below, cpu_ms=5) == n
+    assert pace.threaded() is True
 
 
 def test_a_server_that_slows_down_gets_threads_and_one_that_speeds_up_loses_them():
     pace, clocks = make()
     assert fetched_one_at_a_time(pace, clocks, 40, wait_ms=0.2, cpu_ms=5) == 40
-    # The site slows: the next measurement (PROBE_PAGES pages) moves to threads.
-    assert fetched_one_at_a_time(pace, clocks, PROBE_PAGES, wait_ms=80, cpu_ms=5) == PROBE_PAGES
+    # The site slows: the next measurement moves to threads (at its first page: 80 ms).
+    assert fetched_one_at_a_time(pace, clocks, 1, wait_ms=80, cpu_ms=5) == 1
     assert pace.threaded() is True
     # It is fast again: the check after RECHECK_AFTER pages on threads (one of them
     # asked above) finds it, and pages go one at a time from then on.
