@@ -69,13 +69,22 @@ class Site(BaseHTTPRequestHandler):
                 self._send(200, f"<p>{path}</p>".encode())
         elif path == "moved.html":
             self._send(302, headers={"Location": "/index.html"})
+        elif path == "login":  # the session cookie comes with a redirect, not with a page
+            self._send(302, headers={"Location": "/page-after-login.html",
+                                     "Set-Cookie": "JSESSIONID=abc123; Path=/"})  # fmt: skip
         else:
             self._send(404)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         Site.seen.append(("POST", self.path, self.rfile.read(length).decode()))
-        self._send(303, headers={"Location": "/index.html?from=form"})
+        path = urlsplit(self.path).path
+        if path == "/echo":
+            self._send(200, b"posted")
+        elif path.startswith("/search3"):  # /search301, /search302, /search307
+            self._send(int(path[-3:]), headers={"Location": "/echo"})
+        else:
+            self._send(303, headers={"Location": "/index.html?from=form"})
 
 
 @pytest.fixture
@@ -124,6 +133,39 @@ def test_a_redirect_is_followed_within_the_site_and_a_form_redirected_by_303_bec
         ("POST", "/search", "q=%E9%80%9A%E7%9F%A5&page=2")
     ]
     assert Site.seen[-1][:2] == ("GET", "/index.html?from=form")
+
+
+@pytest.mark.parametrize(("status", "then"), [(301, "GET"), (302, "GET"), (307, "POST")])
+def test_a_form_redirected_by_301_or_302_becomes_a_get_and_by_307_is_posted_again(
+    site, status, then
+):
+    """As browsers (and requests) do: 301 and 302 turn a POST into a GET without its form;
+    307 repeats the POST with it."""
+    f = fetcher(site)
+    try:
+        answer = f.request("POST", site + f"search{status}", data={"q": "通知"})
+    finally:
+        f.close()
+    assert answer.url == site + "echo"
+    form = "q=%E9%80%9A%E7%9F%A5"
+    assert [(m, p, extra) for m, p, extra in Site.seen] == [
+        ("POST", f"/search{status}", form),
+        ("POST", "/echo", form) if then == "POST" else ("GET", "/echo", None),
+    ]
+    assert answer.status_code == (200 if then == "POST" else 404)
+
+
+def test_a_cookie_set_by_a_redirect_is_sent_on_the_hop_it_leads_to(site):
+    f = fetcher(site)
+    try:
+        page = f.page(site + "login")
+    finally:
+        f.close()
+    assert isinstance(page, Page) and page.text == "<p>page-after-login.html</p>"
+    assert Site.seen == [
+        ("GET", "/login", None),
+        ("GET", "/page-after-login.html", "JSESSIONID=abc123"),
+    ]
 
 
 def test_the_site_is_reached_through_the_environment_s_proxy(site, monkeypatch):
