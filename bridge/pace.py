@@ -18,11 +18,11 @@ recording (the store's write lock, held by a delivery) are left out: threads fet
 ahead would not shorten them either. When the waiting is more than ``WAIT_SHARE`` of
 the CPU, threads win and pages go out ``fetch.concurrency`` at a time; otherwise one at
 a time, which measures itself at no cost and switches to threads as soon as the server
-slows down. A measurement takes ``PROBE_PAGES`` pages, or ends at the first page that
-leaves no doubt (waiting beyond ``SURE_WAIT_SHARE`` of the CPU): every page fetched
-alone from a distant server is time the other requests could have been in flight.
-While threads win they are checked again after ``RECHECK_AFTER`` pages, then after
-twice as many each time they still win (a check costs a few pages' waiting).
+slows down. A measurement takes ``PROBE_PAGES`` pages, or ends as soon as the waiting
+so far is beyond doubt (more than ``SURE_WAIT_SHARE`` times the CPU so far): every page
+fetched alone from a distant server is time the other requests could have been in
+flight. While threads win they are checked again after ``RECHECK_AFTER`` pages, then
+after twice as many each time they still win (a check costs a page or a few alone).
 """
 
 from __future__ import annotations

@@ -192,8 +192,9 @@ def _drain_beside(ctx: Context, crawling: threading.Event) -> DeliveryStats:
 
 
 class _Window:
-    """Detail pages in flight, up to ``fetch.concurrency`` at a time (the host's cap), handed
-    back in listing order so that recording stays sequential and ordered.
+    """Detail pages being fetched, handed back in listing order so that recording stays
+    sequential and ordered. ``fetch.concurrency`` (+ ``SPARE_FETCH_THREADS``) threads
+    fetch them; the host's gate lets at most ``fetch.concurrency`` requests be in flight.
 
     The window spans list pages: the last detail pages of one page are still being
     fetched while the next page's are queued, so a distant server always has as many

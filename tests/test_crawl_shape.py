@@ -203,9 +203,11 @@ def test_a_slow_site_s_detail_pages_go_out_on_threads_after_the_first_few(
 ):
     """With 20 ms answers a page waits longer than it costs: after at most PROBE_PAGES
     pages fetched one at a time (the measurement; fewer when the first leave no doubt),
-    the rest go to the fetch threads."""
+    the rest go to the fetch threads, never more requests in flight than the host's cap
+    (there is one thread more than that: a thread parsing its page holds no request)."""
     from bridge import pipeline
     from bridge.pace import PROBE_PAGES
+    from bridge.sandbox import site_server
 
     box = sandbox(items=240, seed=79)
     box.site.delay = 0.02
@@ -219,8 +221,24 @@ def test_a_slow_site_s_detail_pages_go_out_on_threads_after_the_first_few(
         threads.append(threading.current_thread().name)
         return real(self, entry)
 
+    answering, most, lock = 0, 0, threading.Lock()
+    real_send = site_server._Handler._send
+
+    def send(self: Any, *args: Any, **kwargs: Any) -> None:  # the delay is inside
+        nonlocal answering, most
+        with lock:
+            answering += 1
+            most = max(most, answering)
+        try:
+            real_send(self, *args, **kwargs)
+        finally:
+            with lock:
+                answering -= 1
+
     monkeypatch.setattr(pipeline._SourceRun, "fetch", fetch)
+    monkeypatch.setattr(site_server._Handler, "_send", send)
     ctx = cycle_context(write_config(box))
+    cap = ctx.settings.sources[0].fetch.concurrency
     try:
         assert run_once(ctx, columns=[key]).exit_code == 0
     finally:
@@ -229,4 +247,5 @@ def test_a_slow_site_s_detail_pages_go_out_on_threads_after_the_first_few(
     alone = next(i for i, name in enumerate(threads) if name != "MainThread")
     assert 1 <= alone <= PROBE_PAGES
     assert all(name.startswith("fetch") for name in threads[alone:])
-    assert len(set(threads[alone:])) > 1  # several in flight at once
+    assert len(set(threads[alone:])) == cap + pipeline.SPARE_FETCH_THREADS
+    assert most == cap  # the host's cap reached, never passed

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from bridge.pace import PROBE_PAGES, RECHECK_AFTER, RECHECK_MAX, SURE_WAIT_SHARE, Pace
+from bridge.pace import (
+    PROBE_PAGES,
+    RECHECK_AFTER,
+    RECHECK_MAX,
+    SURE_WAIT_SHARE,
+    WAIT_SHARE,
+    Pace,
+)
+
+CPU_MS = 5.0  # what a page costs in these tests
+SLOW_MS = (WAIT_SHARE + SURE_WAIT_SHARE) / 2 * CPU_MS  # threads win, not on one page
+DISTANT_MS = 1.5 * SURE_WAIT_SHARE * CPU_MS  # one page leaves no doubt
 
 
 class Clocks:
@@ -68,8 +79,8 @@ def test_a_near_server_is_read_one_page_at_a_time(caplog):
 
 def test_a_distant_server_gets_threads_after_the_first_pages_and_checks_that_grow_rarer():
     pace, clocks = make()
-    # 15 ms waiting on 5 CPU ms: threads win, but not beyond doubt on one page.
-    assert fetched_one_at_a_time(pace, clocks, PROBE_PAGES, wait_ms=15, cpu_ms=5) == PROBE_PAGES
+    slow = {"wait_ms": SLOW_MS, "cpu_ms": CPU_MS}
+    assert fetched_one_at_a_time(pace, clocks, PROBE_PAGES, **slow) == PROBE_PAGES
     assert pace.threaded() is True
     # Checked again after RECHECK_AFTER pages, then twice as many each time threads win.
     between = []
@@ -78,54 +89,78 @@ def test_a_distant_server_gets_threads_after_the_first_pages_and_checks_that_gro
         while pace.threaded():
             n += 1
         between.append(n)
-        clocks.page(pace, wait_ms=15, cpu_ms=5)  # the check: PROBE_PAGES pages alone
+        clocks.page(pace, **slow)  # the check: PROBE_PAGES pages alone
         for _ in range(PROBE_PAGES - 1):
             assert pace.threaded() is False
-            clocks.page(pace, wait_ms=15, cpu_ms=5)
+            clocks.page(pace, **slow)
     first = RECHECK_AFTER - 1  # the first threaded() above counted one
     assert between == [first] + [min(RECHECK_AFTER * 2**k, RECHECK_MAX) for k in range(1, 8)]
 
 
 def test_a_page_that_leaves_no_doubt_decides_at_once():
-    """50 ms of waiting on 5 CPU ms: each further page alone would keep three of four
-    requests the host allows out of flight."""
+    """Each further page alone would keep all but one of the requests the host allows
+    out of flight."""
     pace, clocks = make()
-    assert fetched_one_at_a_time(pace, clocks, 1, wait_ms=50, cpu_ms=5) == 1
+    assert fetched_one_at_a_time(pace, clocks, 1, wait_ms=DISTANT_MS, cpu_ms=CPU_MS) == 1
     assert pace.threaded() is True
     # Only beyond SURE_WAIT_SHARE: just below it, the measurement takes its pages.
     pace, clocks = make()
-    below = 0.9 * SURE_WAIT_SHARE * 5
-    assert fetched_one_at_a_time(pace, clocks, 1, wait_ms=below, cpu_ms=5) == 1
+    below = 0.9 * SURE_WAIT_SHARE * CPU_MS
+    assert fetched_one_at_a_time(pace, clocks, 1, wait_ms=below, cpu_ms=CPU_MS) == 1
     assert pace.threaded() is False
     n = PROBE_PAGES - 1
-    assert fetched_one_at_a_time(pace, clocks, n, wait_ms=below, cpu_ms=5) == n
+    assert fetched_one_at_a_time(pace, clocks, n, wait_ms=below, cpu_ms=CPU_MS) == n
     assert pace.threaded() is True
+
+
+def test_the_doubt_is_judged_on_the_pages_so_far():
+    """A near first page, then a very slow one: the two together leave no doubt, so the
+    measurement ends at its second page."""
+    pace, clocks = make()
+    clocks.page(pace, wait_ms=0.2, cpu_ms=CPU_MS)
+    assert pace.threaded() is False
+    clocks.page(pace, wait_ms=4 * DISTANT_MS, cpu_ms=CPU_MS)
+    assert pace.threaded() is True
+
+
+def test_a_check_that_leaves_no_doubt_takes_one_page_and_the_next_comes_twice_as_late():
+    pace, clocks = make()
+    assert fetched_one_at_a_time(pace, clocks, 1, wait_ms=DISTANT_MS, cpu_ms=CPU_MS) == 1
+    between = []
+    for _ in range(3):
+        n = 0
+        while pace.threaded():
+            n += 1
+        between.append(n)
+        clocks.page(pace, wait_ms=DISTANT_MS, cpu_ms=CPU_MS)  # the whole check
+    assert between == [min(RECHECK_AFTER * 2**k, RECHECK_MAX) for k in range(3)]
 
 
 def test_a_server_that_slows_down_gets_threads_and_one_that_speeds_up_loses_them():
     pace, clocks = make()
-    assert fetched_one_at_a_time(pace, clocks, 40, wait_ms=0.2, cpu_ms=5) == 40
-    # The site slows: the next measurement moves to threads (at its first page: 80 ms).
-    assert fetched_one_at_a_time(pace, clocks, 1, wait_ms=80, cpu_ms=5) == 1
+    assert fetched_one_at_a_time(pace, clocks, 40, wait_ms=0.2, cpu_ms=CPU_MS) == 40
+    # The site slows: the next measurement moves to threads (at its first page).
+    assert fetched_one_at_a_time(pace, clocks, 1, wait_ms=DISTANT_MS, cpu_ms=CPU_MS) == 1
     assert pace.threaded() is True
     # It is fast again: the check after RECHECK_AFTER pages on threads (one of them
     # asked above) finds it, and pages go one at a time from then on.
-    alone = fetched_one_at_a_time(pace, clocks, RECHECK_AFTER + 50, wait_ms=0.2, cpu_ms=5)
+    alone = fetched_one_at_a_time(pace, clocks, RECHECK_AFTER + 50, wait_ms=0.2, cpu_ms=CPU_MS)
     assert alone == 51
     assert pace.threaded() is False
 
 
-def test_the_threshold_is_half_the_cpu():
-    for wait_ms, threads in ((2.4, False), (2.6, True)):
+def test_the_threshold_is_the_wait_share_of_the_cpu():
+    threshold = WAIT_SHARE * CPU_MS
+    for wait_ms, threads in ((threshold - 0.1, False), (threshold + 0.1, True)):
         pace, clocks = make()
-        fetched_one_at_a_time(pace, clocks, PROBE_PAGES, wait_ms=wait_ms, cpu_ms=5)
+        fetched_one_at_a_time(pace, clocks, PROBE_PAGES, wait_ms=wait_ms, cpu_ms=CPU_MS)
         assert pace.threaded() is threads
 
 
 def test_with_one_request_in_flight_allowed_pages_never_go_to_threads():
     clocks = Clocks()
     pace = Pace("yyedu", threads_allowed=False, clock=lambda: clocks.wall)
-    assert fetched_one_at_a_time(pace, clocks, 100, wait_ms=80, cpu_ms=5) == 100
+    assert fetched_one_at_a_time(pace, clocks, 100, wait_ms=DISTANT_MS, cpu_ms=CPU_MS) == 100
 
 
 def test_waiting_for_a_core_is_no_waiting_on_the_server():
