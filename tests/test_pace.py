@@ -67,6 +67,14 @@ def fetched_one_at_a_time(pace: Pace, clocks: Clocks, n: int, **cost: float) -> 
     return alone
 
 
+def on_threads_until_the_check(pace: Pace) -> int:
+    """Pages that go to threads before the pace wants one alone again (a check)."""
+    n = 0
+    while pace.threaded():
+        n += 1
+    return n
+
+
 def test_a_near_server_is_read_one_page_at_a_time(caplog):
     pace, clocks = make()
     with caplog.at_level(logging.DEBUG, logger="bridge.pace"):
@@ -85,10 +93,7 @@ def test_a_distant_server_gets_threads_after_the_first_pages_and_checks_that_gro
     # Checked again after RECHECK_AFTER pages, then twice as many each time threads win.
     between = []
     for _ in range(8):
-        n = 0
-        while pace.threaded():
-            n += 1
-        between.append(n)
+        between.append(on_threads_until_the_check(pace))
         clocks.page(pace, **slow)  # the check: PROBE_PAGES pages alone
         for _ in range(PROBE_PAGES - 1):
             assert pace.threaded() is False
@@ -128,10 +133,7 @@ def test_a_check_that_leaves_no_doubt_takes_one_page_and_the_next_comes_twice_as
     assert fetched_one_at_a_time(pace, clocks, 1, wait_ms=DISTANT_MS, cpu_ms=CPU_MS) == 1
     between = []
     for _ in range(3):
-        n = 0
-        while pace.threaded():
-            n += 1
-        between.append(n)
+        between.append(on_threads_until_the_check(pace))
         clocks.page(pace, wait_ms=DISTANT_MS, cpu_ms=CPU_MS)  # the whole check
     assert between == [min(RECHECK_AFTER * 2**k, RECHECK_MAX) for k in range(3)]
 
