@@ -140,6 +140,7 @@ def backfill_once(
         "cpu_sys_s": round(usage.sys, 2),
         "cpu_ms_per_item": round(1000 * usage.cpu / items, 2),
         "peak_rss_mb": round(usage.max_rss_mb, 1),
+        "peak_pss_mb": round(usage.max_pss_mb, 1) if usage.max_pss_mb is not None else None,
         "rss_progress": progress(usage.rss_samples, new, started),
         "portal_cpu_s": round(portal.usage.cpu, 2),
         "site_cpu_s": round(site.usage.cpu, 2),
@@ -197,8 +198,9 @@ def main() -> None:
             print(f"scratch folder kept: {work}")
 
     def col(key: str) -> list[float]:
-        return [r[key] for r in runs if key in r]
+        return [r[key] for r in runs if r.get(key) is not None]
 
+    pss = col("peak_pss_mb")  # sampled, summed over the bridge's processes
     rows = [
         ("items/s end to end", median(col("items_per_s")), spread(col("items_per_s"))),
         ("wall s", median(col("wall_s")), spread(col("wall_s"))),
@@ -208,6 +210,7 @@ def main() -> None:
         ("CPU s (bridge process)", median(col("cpu_s")), spread(col("cpu_s"))),
         ("CPU ms per item", median(col("cpu_ms_per_item")), spread(col("cpu_ms_per_item"))),
         ("peak RSS MB (bridge process)", median(col("peak_rss_mb")), spread(col("peak_rss_mb"))),
+        ("peak PSS MB (shared pages shared out)", median(pss), spread(pss)),
         ("portal CPU s (not the bridge)", median(col("portal_cpu_s")), ""),
         (f"{args.server} CPU s (not the bridge)", median(col("site_cpu_s")), ""),
     ]

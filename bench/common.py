@@ -105,6 +105,7 @@ class Usage:
     max_rss_mb: float
     returncode: int
     rss_samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MB)
+    max_pss_mb: float | None = None  # the highest summed PSS sampled (None: not sampled)
 
     @property
     def cpu(self) -> float:
@@ -153,6 +154,21 @@ def process_tree(pid: int) -> list[int]:
                 tree.extend(int(c) for c in (task / "children").read_text().split())
         i += 1
     return tree
+
+
+def _pss_mb(pid: int) -> float | None:
+    """Proportional set size: the process's private pages plus its share of each page it
+    shares (a library mapped by the bridge's two processes counts half in each)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
+def _tree_pss_mb(pid: int) -> float | None:
+    values = [v for p in process_tree(pid) if (v := _pss_mb(p)) is not None]
+    return sum(values) if values else None
 
 
 def _tree_mb(pid: int, key: str) -> float | None:
@@ -217,7 +233,10 @@ def run_measured(
     ``sample_rss`` > 0 also reads its RSS from /proc every that many seconds, to show
     whether memory stays flat while it works, and the peak is then the process's own
     high-water mark (VmHWM, read at each sample; it never goes down), summed with its
-    children's (a delivery process counts as the bridge's memory). Without sampling the
+    children's (a delivery process counts as the bridge's memory). Summed RSS counts the
+    pages two processes share (libraries) twice, so the highest summed PSS sampled is
+    kept too (PSS also shares out pages mapped by other processes, such as the portal's
+    interpreter: it is the lower bound, RSS the upper). Without sampling the
     peak is ``wait4``'s ``ru_maxrss``, which on Linux includes the memory of *this* process
     at the fork before the child's exec: a parent holding a 100,000-item manifest made a
     100 MB bridge look like 197 MB.
@@ -229,6 +248,7 @@ def run_measured(
         proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, env=env or bench_env())
         samples: list[tuple[float, float]] = []
         high_water: list[float] = []
+        pss: list[float] = []
         stop = threading.Event()
 
         def sample() -> None:
@@ -239,6 +259,8 @@ def run_measured(
                     samples.append((round(time.perf_counter() - started, 2), round(rss, 1)))
                 if hwm is not None:
                     high_water.append(hwm)
+                if (shared_out := _tree_pss_mb(proc.pid)) is not None:
+                    pss.append(shared_out)
 
         sampler = threading.Thread(target=sample, daemon=True) if sample_rss > 0 else None
         if sampler is not None:
@@ -261,6 +283,7 @@ def run_measured(
         max_rss_mb=max(high_water) if high_water else ru.ru_maxrss / 1024,  # KiB on Linux
         returncode=proc.returncode,
         rss_samples=samples,
+        max_pss_mb=max(pss) if pss else None,
     )
 
 
