@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
@@ -107,14 +108,11 @@ def fetcher(base_url: str, *, robots: bool = False) -> Fetcher:
 
 
 def test_a_cookie_the_site_sets_is_sent_back_and_one_connection_serves_every_page(site):
-    f = fetcher(site)
-    try:
+    with closing(fetcher(site)) as f:
         with pytest.raises(Skippable, match="answered 403"):
             f.page(site + "page1.html")  # no cookie yet
         assert isinstance(f.page(site + "index.html"), Page)
         got = [f.page(site + f"page{n}.html") for n in range(20)]
-    finally:
-        f.close()
     assert [p.text for p in got if isinstance(p, Page)] == [
         f"<p>page{n}.html</p>" for n in range(20)
     ]
@@ -124,12 +122,9 @@ def test_a_cookie_the_site_sets_is_sent_back_and_one_connection_serves_every_pag
 
 
 def test_a_redirect_is_followed_within_the_site_and_a_form_redirected_by_303_becomes_a_get(site):
-    f = fetcher(site)
-    try:
+    with closing(fetcher(site)) as f:
         page = f.page(site + "moved.html")
         answer = f.request("POST", site + "search", data={"q": "通知", "page": "2"})
-    finally:
-        f.close()
     assert isinstance(page, Page) and page.url == site + "index.html"
     assert answer.url == site + "index.html?from=form"
     assert answer.status_code == 200
@@ -147,11 +142,8 @@ def test_a_form_redirected_by_301_or_302_becomes_a_get_and_by_307_or_308_is_post
 ):
     """As browsers (and requests) do: 301 and 302 turn a POST into a GET without its form
     (no body: no Content-Length); 307 and 308 repeat the POST with it."""
-    f = fetcher(site)
-    try:
+    with closing(fetcher(site)) as f:
         answer = f.request("POST", site + f"search{status}", data={"q": "通知"})
-    finally:
-        f.close()
     assert answer.url == site + "echo"
     assert answer.status_code == 200
     assert answer.body == (b"posted" if then == "POST" else b"got")
@@ -163,11 +155,8 @@ def test_a_form_redirected_by_301_or_302_becomes_a_get_and_by_307_or_308_is_post
 
 
 def test_a_cookie_set_by_a_redirect_is_sent_on_the_hop_it_leads_to(site):
-    f = fetcher(site)
-    try:
+    with closing(fetcher(site)) as f:
         page = f.page(site + "login")
-    finally:
-        f.close()
     assert isinstance(page, Page) and page.text == "<p>page-after-login.html</p>"
     assert Site.seen == [
         ("GET", "/login", None),
@@ -179,21 +168,15 @@ def test_the_site_is_reached_through_the_environment_s_proxy(site, monkeypatch):
     monkeypatch.setenv("http_proxy", site.rstrip("/"))  # the test site answers as a proxy
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    f = fetcher("http://www.yyedu.gov.cn/")
-    try:
+    with closing(fetcher("http://www.yyedu.gov.cn/")) as f:
         page = f.page("http://www.yyedu.gov.cn/index.html")
-    finally:
-        f.close()
     assert isinstance(page, Page) and page.text == "<p>首页</p>"
     assert Site.seen == [("GET", "http://www.yyedu.gov.cn/index.html", None)]
 
 
 def test_a_redirect_to_a_chinese_file_name_sent_as_utf_8_is_followed_to_that_file(site):
-    f = fetcher(site)
-    try:
+    with closing(fetcher(site)) as f:
         got = f.file(site + "download")
-    finally:
-        f.close()
     assert got.url == site + "uploads/附件.pdf"
     assert got.data == "%PDF-1.4 uploads/附件.pdf".encode()
 
@@ -208,13 +191,10 @@ def test_robots_txt_is_read_up_to_512_kib_and_behind_too_many_redirects_is_unava
     ]
     for robots, hops, disallowed in cases:
         Site.robots, Site.robots_hops = robots, hops
-        f = fetcher(site, robots=True)
-        try:
+        with closing(fetcher(site, robots=True)) as f:
             if disallowed:
                 with pytest.raises(RobotsDisallowed):
                     f.page(site + "page1.html")
             else:
                 with pytest.raises(Skippable, match="answered 403"):  # fetched: no cookie
                     f.page(site + "page1.html")
-        finally:
-            f.close()
