@@ -14,7 +14,7 @@ import pytest
 
 from bridge.config import FetchConfig
 from bridge.errors import Skippable
-from bridge.sources.fetch import Fetcher, Page, RobotsDisallowed
+from bridge.sources.fetch import Fetcher, FileBody, Page, RobotsDisallowed
 
 
 class Site(BaseHTTPRequestHandler):
@@ -177,6 +177,7 @@ def test_the_site_is_reached_through_the_environment_s_proxy(site, monkeypatch):
 def test_a_redirect_to_a_chinese_file_name_sent_as_utf_8_is_followed_to_that_file(site):
     with closing(fetcher(site)) as f:
         got = f.file(site + "download")
+    assert isinstance(got, FileBody)
     assert got.url == site + "uploads/附件.pdf"
     assert got.data == "%PDF-1.4 uploads/附件.pdf".encode()
 
