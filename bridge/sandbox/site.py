@@ -335,18 +335,20 @@ def serve_forever(
     else:
         manifest = load_manifest(root)
     server = SiteServer(root, host, port, delay=delay)
-    print(server.start(), flush=True)
-    print(f"serving {len(manifest.live())} items from {root} (Ctrl-C to stop)", flush=True)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    # The handlers go in before the URL is printed: whoever reads that line may send
+    # SIGTERM at once, and before them it killed the process (exit -15, not a clean stop).
     previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, on_signal)
     try:
+        print(server.start(), flush=True)
+        print(f"serving {len(manifest.live())} items from {root} (Ctrl-C to stop)", flush=True)
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:

@@ -349,6 +349,30 @@ def test_serve_forever_prints_the_url_first_and_stops_cleanly_on_sigterm(tmp_pat
     assert len(load_manifest(tmp_path / "root").items) == 12
 
 
+def test_the_stop_signals_are_handled_before_the_url_is_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A supervisor may stop the site the moment it has read the URL line, so the
+    handlers must be in place before that line (they came after it: a SIGTERM in
+    between killed the process, exit -15; seen once in CI under load)."""
+    from bridge.sandbox import site as site_module
+
+    at_each_line: list[object] = []
+
+    def print_(*args: object, **kwargs: object) -> None:
+        at_each_line.append(signal.getsignal(signal.SIGTERM))
+        if len(at_each_line) == 2:  # both lines out: stop it as a supervisor would
+            if at_each_line[0] is signal.SIG_DFL:
+                raise RuntimeError("SIGTERM would have killed the site")
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(site_module, "print", print_, raising=False)
+    before = signal.getsignal(signal.SIGTERM)
+    site_module.serve_forever(tmp_path / "root", 12, 2, 0)
+    assert all(callable(h) and h is not before for h in at_each_line)
+    assert signal.getsignal(signal.SIGTERM) is before  # given back
+
+
 # --- CMS actions while the server runs -------------------------------------------------------
 
 
