@@ -133,16 +133,19 @@ def reap(pid: int, timeout: float | None) -> tuple[int, Any] | None:
         time.sleep(0.02)
 
 
-def _status_mb(pid: int, key: str) -> float | None:
+def _proc_mb(pid: int, key: str, file: str = "status") -> float | None:
+    """A ``key: N kB`` line of ``/proc/PID/FILE`` in MB: VmRSS, VmHWM (status), or Pss
+    (smaps_rollup: the private pages plus a share of each shared page, so a library
+    mapped by the bridge's two processes counts half in each)."""
     with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
             if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     return None
 
 
 def _rss_mb(pid: int) -> float | None:
-    return _status_mb(pid, "VmRSS")
+    return _proc_mb(pid, "VmRSS")
 
 
 def process_tree(pid: int) -> list[int]:
@@ -156,24 +159,9 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def _pss_mb(pid: int) -> float | None:
-    """Proportional set size: the process's private pages plus its share of each page it
-    shares (a library mapped by the bridge's two processes counts half in each)."""
-    with contextlib.suppress(OSError, ValueError):
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    return None
-
-
-def _tree_pss_mb(pid: int) -> float | None:
-    values = [v for p in process_tree(pid) if (v := _pss_mb(p)) is not None]
-    return sum(values) if values else None
-
-
-def _tree_mb(pid: int, key: str) -> float | None:
-    """``key`` (VmRSS, VmHWM) summed over the process tree: memory the command holds."""
-    values = [v for p in process_tree(pid) if (v := _status_mb(p, key)) is not None]
+def _tree_mb(tree: list[int], key: str, file: str = "status") -> float | None:
+    """``key`` summed over a process tree (``process_tree``): memory the command holds."""
+    values = [v for p in tree if (v := _proc_mb(p, key, file)) is not None]
     return sum(values) if values else None
 
 
@@ -253,13 +241,14 @@ def run_measured(
 
         def sample() -> None:
             while not stop.wait(sample_rss):
-                rss = _tree_mb(proc.pid, "VmRSS")
-                hwm = _tree_mb(proc.pid, "VmHWM")
+                tree = process_tree(proc.pid)  # once for the three readings
+                rss = _tree_mb(tree, "VmRSS")
+                hwm = _tree_mb(tree, "VmHWM")
                 if rss is not None:
                     samples.append((round(time.perf_counter() - started, 2), round(rss, 1)))
                 if hwm is not None:
                     high_water.append(hwm)
-                if (shared_out := _tree_pss_mb(proc.pid)) is not None:
+                if (shared_out := _tree_mb(tree, "Pss", "smaps_rollup")) is not None:
                     pss.append(shared_out)
 
         sampler = threading.Thread(target=sample, daemon=True) if sample_rss > 0 else None
