@@ -784,7 +784,7 @@ def publish(title: str, m: dict[str, Any], body: str, path: Path) -> None:
 def bench_context(settings: Any, db: Any) -> tuple[Any, list[Any]]:
     """A pipeline context whose sources are kept, so a benchmark can read their counters
     (requests made) after the cycle."""
-    from bridge.pipeline import Context
+    from bridge.context import Context
     from bridge.sources import make_source
     from bridge.targets import make_target
 

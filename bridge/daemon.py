@@ -48,11 +48,12 @@ from sqlalchemy.exc import DBAPIError
 
 from bridge import audit, config, sdnotify
 from bridge.config import Settings
+from bridge.context import Context
 from bridge.deliver import drain
 from bridge.errors import ConfigError
 from bridge.health import Metrics, poll_interval
 from bridge.lock import StoreLock
-from bridge.pipeline import Context, RunSummary, run_once
+from bridge.pipeline import RunSummary, run_once
 from bridge.state import audit_log, cluster, outbox, resync
 from bridge.state.db import Database, open_database
 from bridge.targets import make_target

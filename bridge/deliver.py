@@ -30,7 +30,7 @@ from bridge.state.models import utcnow
 from bridge.state.outbox import Claimed
 
 if TYPE_CHECKING:
-    from bridge.pipeline import Context
+    from bridge.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -10,31 +10,26 @@ with its pending delivery. A complete listing (a full resync) also finds withdra
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
 
 from bridge import audit, logs, sender
 from bridge.catalog import CatalogRecord
-from bridge.config import Settings, SourceConfig
+from bridge.config import SourceConfig
+from bridge.context import Context
 from bridge.deliver import DeliveryStats, drain
 from bridge.errors import Fatal, LayoutAlarm, Retriable, SafetyAbort, Skippable
 from bridge.normalize import QuarantineError, normalize
 from bridge.normalize.dates import DateError, parse_date
 from bridge.normalize.hashing import content_hash
 from bridge.pace import Pace
-from bridge.sources import make_source
 from bridge.sources.base import Gone, ListEntry, ListPage, RawItem, Source
 from bridge.sources.fetch import RobotsDisallowed
 from bridge.state import audit_log, items, recording, runs
-from bridge.state.db import Database
-from bridge.targets.base import Target
 
 log = logging.getLogger(__name__)
 
@@ -52,24 +47,6 @@ RECORD_BATCH_BYTES = 16 << 20  # and attachments held for it at most: memory sta
 
 class SiteDown(Retriable):
     """Too many requests in a row got no answer: stop the source, not just a column."""
-
-
-@dataclass
-class Context:
-    """Everything one cycle needs; built once by the CLI or the daemon."""
-
-    settings: Settings
-    db: Database
-    target: Target
-    actor: str
-    source_factory: Callable[[SourceConfig], Source] = make_source
-    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    stop: threading.Event = field(default_factory=threading.Event)
-    progress: Callable[[str, dict[str, Any]], None] | None = None
-
-    def report(self, what: str, **info: Any) -> None:
-        if self.progress is not None:
-            self.progress(what, info)
 
 
 @dataclass

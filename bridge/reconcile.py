@@ -29,9 +29,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bridge.config import SourceConfig
+from bridge.context import Context
 from bridge.deliver import DeliveryStats, drain
 from bridge.errors import BridgeError, Retriable, Skippable
-from bridge.pipeline import Context
 from bridge.sources.base import Gone, ListEntry, Source
 from bridge.state import admin_queries, audit_log, runs
 from bridge.state.admin_queries import StateEntry

@@ -28,13 +28,10 @@ import subprocess
 import sys
 import threading
 from multiprocessing.connection import Connection
-from typing import TYPE_CHECKING
 
 from bridge import logs
+from bridge.context import Context
 from bridge.deliver import DeliveryStats, drain
-
-if TYPE_CHECKING:
-    from bridge.pipeline import Context
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +118,6 @@ def main(fd: int) -> None:
     logs.setup_logging(level, fmt)
     threading.Thread(target=_listen, args=(pipe, crawling, stop), daemon=True).start()
 
-    from bridge.pipeline import Context  # the pipeline imports this module
     from bridge.state.db import Database
     from bridge.targets import make_target
 

@@ -175,7 +175,7 @@ def _state_url_of(config: Path) -> str:
 def cycle_context(config_path: Path):  # -> bridge.pipeline.Context
     """What `bridge sync --once` builds from a config, for tests that call run_once."""
     from bridge import config
-    from bridge.pipeline import Context
+    from bridge.context import Context
     from bridge.state.db import open_database
     from bridge.targets import make_target
 

@@ -146,6 +146,38 @@ def test_a_killed_delivery_process_loses_nothing(sandbox, write_config, caplog):
     assert sum(answers.values()) - 60 == answers.get("200", 0) <= 2  # delivery.concurrency
 
 
+def crawl_libraries(pid: int | str) -> list[str]:
+    """The compiled parts of the crawl's libraries (lxml, nh3) that process ``pid`` maps."""
+    maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    files = {line.split()[-1] for line in maps if line.endswith(".so") or ".so." in line}
+    return sorted(Path(f).name for f in files if "/lxml/" in f or "/nh3/" in f)
+
+
+def test_the_delivery_process_does_not_load_the_crawl(sandbox, write_config):
+    """The child only sends: the parsers stay in the parent (memory: ``bridge.context``)."""
+    box = sandbox(items=40, seed=97)
+    path = write_config(box, extra="process = true")
+    box.portal.faults = Faults(latency=0.05)
+    ctx = cycle_context(path)
+    seen: dict[str, list[str]] = {}
+
+    def look_once_it_delivers() -> None:
+        until(lambda: bool(senders()) and box.portal.store.count() >= 3)
+        seen["child"] = crawl_libraries(senders()[0])
+        seen["parent"] = crawl_libraries("self")
+        ctx.stop.set()
+
+    looker = threading.Thread(target=look_once_it_delivers)
+    looker.start()
+    try:
+        run_once(ctx)
+    finally:
+        looker.join()
+        ctx.db.dispose()
+    assert seen["child"] == []
+    assert any(name.startswith("etree.") for name in seen["parent"])  # the check can see it
+
+
 @pytest.mark.parametrize("process", [False, True], ids=["thread", "process"])
 def test_a_cycle_broken_off_stops_delivering_at_once(sandbox, write_config, process):
     """Ctrl-C in `bridge sync --once` is a KeyboardInterrupt in the crawl: the sender

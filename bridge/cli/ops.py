@@ -12,8 +12,9 @@ from rich.table import Table
 
 from bridge import audit
 from bridge.cli import App
+from bridge.context import Context
 from bridge.lock import foreground_guard
-from bridge.pipeline import Context, RunSummary, run_once
+from bridge.pipeline import RunSummary, run_once
 from bridge.state import audit_log, cluster, items, outbox, runs
 from bridge.state import resync as resync_queue
 from bridge.targets import make_target
