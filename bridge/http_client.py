@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 import certifi
 import urllib3
-from requests.utils import get_environ_proxies, select_proxy
 from urllib3.util import make_headers, parse_url
 
 POOLS = 4  # hosts kept connected (one portal, in practice)
@@ -89,7 +88,7 @@ class HttpClient:
             with self._lock:  # one proxy manager per proxy, however many threads ask
                 manager = self._routes.get(key)
                 if manager is None:
-                    proxy = select_proxy(url, get_environ_proxies(url))
+                    proxy = _environ_proxy(url)
                     manager = self._direct if not proxy else self._proxy(proxy)
                     self._routes[key] = manager
         return manager
@@ -161,6 +160,21 @@ class HttpClient:
         self._direct.clear()
         for manager in self._proxies.values():
             manager.clear()
+
+
+def _environ_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url``, as ``requests`` chooses it (scheme and
+    host, ``all_proxy``, ``no_proxy`` with its CIDR ranges), or None.
+
+    ``requests`` (5 MB in a process) is imported only when the environment names a
+    proxy at all: on the usual server nothing does, and a delivery process or a daemon
+    then does not carry it.
+    """
+    if not urllib.request.getproxies():
+        return None
+    from requests.utils import get_environ_proxies, select_proxy
+
+    return select_proxy(url, get_environ_proxies(url))
 
 
 class _Received:
