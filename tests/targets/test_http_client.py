@@ -145,3 +145,37 @@ def test_a_portal_certificate_not_trusted_says_tls_and_why(tmp_path, monkeypatch
         server.server_close()
     assert str(raised.value).startswith(f"PUT a: TLS with {url} failed (")
     assert "CERTIFICATE_VERIFY_FAILED" in str(raised.value)
+
+
+IMPORTS = """
+import sys
+from bridge.http_client import HttpClient
+client = HttpClient({})
+answer = client.request("GET", sys.argv[1], timeout=5)
+print(answer.status_code, "requests" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, "200 False"),
+        ({"http_proxy": "http://127.0.0.1:9", "no_proxy": "127.0.0.1"}, "200 True"),
+    ],
+    ids=["no proxy set", "a proxy set"],
+)
+def test_requests_is_loaded_only_to_read_a_proxy_setting(proxy, environment, expected):
+    """requests (10 MB of a process) chooses the proxy; with none set it is not needed."""
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    ran = subprocess.run(
+        [sys.executable, "-c", IMPORTS, f"http://{proxy}/"],
+        env={**clean, **environment},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (ran.stdout.strip(), ran.stderr) == (expected, "")
