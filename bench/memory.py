@@ -12,6 +12,10 @@ peak RSS and duration are projected from the two measured sizes — marked as pr
 
     python -m bench.memory
     python -m bench.memory --sizes 10000,100000 --budget-minutes 120   # the real thing
+    python -m bench.memory --delivery-process   # delivering from a second process
+
+With ``--delivery-process`` (``delivery.process = true``) the figures are the sums over the
+bridge's two processes, sampled together (the high-water marks of each, added).
 """
 
 from __future__ import annotations
@@ -65,6 +69,11 @@ def main() -> None:
     )
     parser.add_argument("--server", choices=("nginx", "sandbox"), default=default_server())
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument(
+        "--delivery-process",
+        action="store_true",
+        help="delivery.process = true: RSS summed over the bridge's two processes",
+    )
     args = parser.parse_args()
     small, large = (int(s) for s in args.sizes.split(","))
     m = machine()
@@ -78,6 +87,7 @@ def main() -> None:
             items=small,
             server=args.server,
             concurrency=args.concurrency,
+            delivery_process=args.delivery_process,
         )
         rate = runs[small]["items_per_s"]
         measured = large
@@ -96,6 +106,7 @@ def main() -> None:
             items=measured,
             server=args.server,
             concurrency=args.concurrency,
+            delivery_process=args.delivery_process,
         )
         if measured != large:
             a, b = runs[small], runs[measured]
@@ -114,6 +125,7 @@ def main() -> None:
                 f"{n:,}",
                 "measured",
                 run["peak_rss_mb"],
+                run.get("peak_pss_mb") or "",
                 at_share(p, n, 0.25) or "",
                 at_share(p, n, 0.5) or "",
                 at_share(p, n, 1.0) or "",
@@ -132,6 +144,7 @@ def main() -> None:
                 "",
                 "",
                 "",
+                "",
                 projected["wall_min"],
                 "",
             )
@@ -141,6 +154,7 @@ def main() -> None:
             "items",
             "",
             "peak RSS MB",
+            "peak PSS MB",
             "RSS at 25%",
             "at 50%",
             "at 100% crawled",
@@ -150,10 +164,17 @@ def main() -> None:
         ],
         rows,
     )
+    whose = (
+        "RSS summed over the bridge's two processes (`bridge sync --once` with "
+        "`delivery.process = true`: the crawl and the delivery process); peak is the sum "
+        "of their high-water marks (VmHWM)"
+        if args.delivery_process
+        else "RSS of the bridge process (`bridge sync --once`) alone; peak is its own "
+        "high-water mark (VmHWM)"
+    )
     body += (
-        "\n\nRSS of the bridge process (`bridge sync --once`) alone; peak is its own "
-        "high-water mark (VmHWM), the rest sampled from /proc every second and set against "
-        "the items recorded by then. "
+        f"\n\n{whose}; PSS (shared pages shared out) and the rest sampled from /proc every second and set against the items "
+        "recorded by then. "
         f"Site served by {args.server}; sandbox portal without latency; SQLite state."
     )
     if projected:
