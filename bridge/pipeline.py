@@ -10,6 +10,7 @@ with its pending delivery. A complete listing (a full resync) also finds withdra
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -120,8 +121,9 @@ def run_once(
     sender_thread = None
     if delivering:
         crawling.set()
+        process = delivery_process(ctx, chosen, columns, full=full)
         sender_thread = threading.Thread(
-            target=lambda: background.append(_drain_beside(ctx, crawling)),
+            target=lambda: background.append(_drain_beside(ctx, crawling, process=process)),
             name="deliver", daemon=True,
         )  # fmt: skip
         sender_thread.start()
@@ -156,11 +158,37 @@ def run_once(
     return RunSummary(results, delivery)
 
 
-def _drain_beside(ctx: Context, crawling: threading.Event) -> DeliveryStats:
+def delivery_process(
+    ctx: Context, chosen: list[SourceConfig], columns: list[str] | None, *, full: bool
+) -> bool:
+    """Whether this cycle delivers from a process of its own (``delivery.process``).
+
+    ``"auto"`` (the default) says yes when the cycle is to read a column completely (a
+    resync, or a column never read to its end: a first backfill, or one broken off) and
+    the process may run on more than one core: thousands of items then go out on a
+    second core while the crawl keeps the first. A poll delivers from a thread.
+    """
+    wanted = ctx.settings.delivery.process
+    if wanted != "auto":
+        return bool(wanted)
+    if len(os.sched_getaffinity(0)) < 2:
+        return False  # a second process would only take turns with this one
+    if full:
+        return True
+    with ctx.db.read() as s:
+        return any(
+            not runs.get_cursor(s, scfg.name, f"listing_complete:{column.key}")
+            for scfg in chosen
+            for column in scfg.columns
+            if columns is None or column.key in columns
+        )
+
+
+def _drain_beside(ctx: Context, crawling: threading.Event, *, process: bool) -> DeliveryStats:
     """The drain that overlaps the crawl: on a thread here, or in a process of its own
-    when ``delivery.process`` asks for it (two cores instead of one; see bridge.sender)."""
+    (two cores instead of one; see bridge.sender)."""
     try:
-        if ctx.settings.delivery.process:
+        if process:
             return sender.drain_in_process(ctx, crawling)
         return drain(ctx, while_running=crawling)
     except Exception as exc:  # the store went away before a sender started: one line

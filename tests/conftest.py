@@ -276,9 +276,14 @@ class Result:
 
 
 def run_bridge(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 180
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 180,
+    launcher: tuple[str, ...] = (),
 ) -> Result:
-    """The real CLI in a subprocess, as an operator runs it."""
+    """The real CLI in a subprocess, as an operator runs it (``launcher``: a command that
+    runs it, e.g. ``("taskset", "-c", "0")``)."""
     inherited = {
         k: v
         for k, v in os.environ.items()
@@ -286,7 +291,7 @@ def run_bridge(
     }
     full_env = {**inherited, "PYTHONPATH": str(REPO), **(env or {})}
     proc = subprocess.run(
-        [sys.executable, "-m", "bridge", *args],
+        [*launcher, sys.executable, "-m", "bridge", *args],
         capture_output=True,
         text=True,
         env=full_env,

@@ -123,15 +123,23 @@ def test_state_urls_that_cannot_hold_state_are_refused(tmp_path):
     }
 
 
-def test_delivery_process_is_a_switch(tmp_path):
-    assert config.load(write(tmp_path, GOOD), environ={}).delivery.process is False
+def test_delivery_process_is_auto_unless_switched(tmp_path):
+    assert config.load(write(tmp_path, GOOD), environ={}).delivery.process == "auto"
     on = config.load(write(tmp_path, GOOD + "\n[delivery]\nprocess = true\n"), environ={})
     assert on.delivery.process is True
+    off = config.load(write(tmp_path, GOOD + "\n[delivery]\nprocess = false\n"), environ={})
+    assert off.delivery.process is False
     env = config.load(write(tmp_path, GOOD), environ={"BRIDGE_DELIVERY_PROCESS": "true"})
     assert env.delivery.process is True
-    with pytest.raises(ConfigError) as exc:
-        config.load(write(tmp_path, GOOD + '\n[delivery]\nprocess = "yes"\n'), environ={})
-    assert [p.message for p in exc.value.problems] == ["must be true or false, not a string 'yes'"]
+    env = config.load(write(tmp_path, GOOD), environ={"BRIDGE_DELIVERY_PROCESS": "auto"})
+    assert env.delivery.process == "auto"
+    for bad, message in [
+        ('"yes"', "must be true, false or \"auto\", not 'yes'"),
+        ("1", "must be true or false or a string, not an integer 1"),
+    ]:
+        with pytest.raises(ConfigError) as exc:
+            config.load(write(tmp_path, GOOD + f"\n[delivery]\nprocess = {bad}\n"), environ={})
+        assert [p.message for p in exc.value.problems] == [message]
 
 
 def test_bad_toml_names_file_and_line(tmp_path, cli):

@@ -270,7 +270,8 @@ def test_a_bug_in_a_sender_is_one_line_a_failed_run_and_nothing_lost(
     fails, since its records wait queued; the next run delivers them."""
 
     box = sandbox(items=20, seed=35)
-    path = write_config(box, extra='concurrency = 1\nlease_seconds = "1s"')
+    # The fault is patched in this process: the first sync must deliver from a thread.
+    path = write_config(box, extra='concurrency = 1\nlease_seconds = "1s"\nprocess = false')
     real = outbox.complete
     calls: list[str] = []
 
@@ -389,7 +390,7 @@ def test_a_drain_that_cannot_start_is_one_line_and_a_failed_run(
     end the delivery thread with a traceback on stderr and the run with exit code 0."""
 
     box = sandbox(items=5, seed=43)
-    path = write_config(box)
+    path = write_config(box, extra="process = false")  # the fault is patched in this process
 
     def store_gone(*_args: Any, **_kwargs: Any) -> int:
         raise RuntimeError("disk I/O error")

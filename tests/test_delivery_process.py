@@ -1,4 +1,5 @@
-"""``delivery.process = true``: the drain runs in a child process while the cycle crawls."""
+"""``delivery.process``: the drain runs in a child process while the cycle crawls (``true``,
+or ``"auto"`` when the cycle reads a column completely on more than one core)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from conftest import cycle_context, run_cycle, state_rows
 from bridge.pipeline import run_once
 from bridge.sandbox.portal import SANDBOX_SECRET
 from bridge.sandbox.portal_faults import Faults
+from bridge.sandbox.site import publish
 
 pytestmark = pytest.mark.slow
 
@@ -230,3 +232,57 @@ def test_no_delivery_process_to_be_had_means_delivering_from_a_thread(
         "cannot start a delivery process ([Errno 11] Resource temporarily unavailable): "
         "delivering from a thread" in caplog.text
     )
+
+
+def test_auto_delivers_a_backfill_from_a_process_and_a_poll_from_a_thread(
+    sandbox, write_config, cli
+):
+    box = sandbox(items=30, seed=101)
+    path = write_config(box)  # delivery.process left at its default: "auto"
+    sync = ("--config", str(path), "sync", "--once")
+    backfill = cli(*sync, timeout=300)
+    assert backfill.code == 0, backfill.both
+    assert "30 new" in backfill.out and "30 created" in backfill.out
+    assert len(CHILD_LINE.findall(backfill.err)) == 1  # every column read to its end: a process
+
+    publish(box.root, 2)
+    poll = cli(*sync, timeout=300)
+    assert poll.code == 0, poll.both
+    assert "2 new" in poll.out and "2 created" in poll.out
+    assert CHILD_LINE.findall(poll.err) == []  # a poll: from a thread
+
+    resync = cli("--config", str(path), "resync", "--reason", "test", timeout=300)
+    assert resync.code == 0, resync.both
+    assert len(CHILD_LINE.findall(resync.err)) == 1  # a complete read again
+    assert put_answers(box) == {"201": 32}  # the resync found nothing to send again
+    assert delivery_states(path) == {"done": 32}
+
+
+def test_auto_on_one_core_delivers_a_backfill_from_a_thread(sandbox, write_config, cli):
+    box = sandbox(items=12, seed=103)
+    path = write_config(box)
+    one_core = ("taskset", "-c", "0")  # the process and its children may use core 0 only
+    backfill = cli("--config", str(path), "sync", "--once", timeout=300, launcher=one_core)
+    assert backfill.code == 0, backfill.both
+    assert "12 created" in backfill.out
+    assert CHILD_LINE.findall(backfill.err) == []  # a second process would only take turns
+
+
+def test_a_column_never_read_to_its_end_is_a_backfill(sandbox, write_config):
+    from bridge.pipeline import delivery_process
+
+    box = sandbox(items=30, seed=105)
+    path = write_config(box)
+    ctx = cycle_context(path)
+    try:
+        chosen = list(ctx.settings.sources)
+        keys = [c.key for c in chosen[0].columns]
+        assert delivery_process(ctx, chosen, None, full=False) is True  # a first backfill
+        run_once(ctx, columns=keys[:1])
+        assert delivery_process(ctx, chosen, keys[:1], full=False) is False  # that one is read
+        assert delivery_process(ctx, chosen, None, full=False) is True  # the others are not
+        assert delivery_process(ctx, chosen, keys[:1], full=True) is True  # a resync
+        run_once(ctx)
+        assert delivery_process(ctx, chosen, None, full=False) is False  # a poll
+    finally:
+        ctx.db.dispose()

@@ -97,7 +97,7 @@ class DeliveryConfig:
     circuit_threshold: int = defaults.CIRCUIT_THRESHOLD
     circuit_cooldown: float = defaults.CIRCUIT_COOLDOWN
     concurrency: int = defaults.DELIVERY_CONCURRENCY
-    process: bool = defaults.DELIVERY_PROCESS
+    process: bool | str = defaults.DELIVERY_PROCESS  # True, False or "auto"
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ def _build(
         ),
         circuit_cooldown=d.duration("circuit_cooldown", defaults.CIRCUIT_COOLDOWN),
         concurrency=d.get("concurrency", int, defaults.DELIVERY_CONCURRENCY, check_positive),
-        process=d.get("process", bool, defaults.DELIVERY_PROCESS),
+        process=d.get("process", (bool, str), defaults.DELIVERY_PROCESS, _check_process),
     )
     d.finish()
 
@@ -306,6 +306,12 @@ def _build(
         daemon=daemon,
         admin=admin,
     )
+
+
+def _check_process(value: bool | str) -> str | None:
+    if isinstance(value, bool) or value == "auto":
+        return None
+    return f'must be true, false or "auto", not {value!r}'
 
 
 def _build_target(
