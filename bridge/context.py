@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from bridge.targets.base import Target
 
 
-def make_source(config: SourceConfig) -> Source:
+def _make_source(config: SourceConfig) -> Source:
     """The source adapter for ``config`` (imported when a cycle first crawls)."""
     from bridge.sources import make_source
 
@@ -36,7 +36,7 @@ class Context:
     db: Database
     target: Target
     actor: str
-    source_factory: Callable[[SourceConfig], Source] = make_source
+    source_factory: Callable[[SourceConfig], Source] = _make_source
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     stop: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[str, dict[str, Any]], None] | None = None

@@ -75,11 +75,11 @@ RETRY_AFTER_CAP = 900.0  # seconds; a portal asking for longer is waited on this
 LEASE_SECONDS = 120.0  # an in-flight delivery whose worker vanished is retaken after this
 DRAIN_BATCH = 50  # deliveries claimed at a time (shared out among the senders)
 DELIVERY_CONCURRENCY = 2  # requests in flight to the portal: overlaps its latency, stays polite
-# "auto": from a second process while a cycle reads a column completely (a first backfill,
-# a resync) on a machine with a core to spare: thousands of items then use two cores, 1.5
-# to 1.8 times as fast (bench/README.md). From a thread on a poll: a child costs about half
-# a second to start and its own memory, which a poll that finds two new items never earns
-# back. true / false: always / never.
+# "auto": from a second process for a resync or a source's first backfill, on a machine
+# with a core to spare: thousands of items then use two cores, 1.5 to 1.8 times as fast
+# (bench/README.md). From a thread on a poll: a child costs about half a second to start
+# and its own memory, which a poll that finds two new items never earns back. true /
+# false: always / never. (bridge.pipeline.delivery_process)
 DELIVERY_PROCESS = "auto"
 CIRCUIT_THRESHOLD = 5  # consecutive failures that open the circuit
 CIRCUIT_COOLDOWN = 60.0  # seconds before a single probe request is let through

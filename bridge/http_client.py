@@ -170,8 +170,8 @@ def _environ_proxy(url: str) -> str | None:
     proxy at all: on the usual server nothing does, and a delivery process or a daemon
     then does not carry it.
     """
-    if not urllib.request.getproxies():
-        return None
+    if not any(scheme != "no" for scheme in urllib.request.getproxies()):
+        return None  # nothing to choose from (no_proxy alone names no proxy)
     from requests.utils import get_environ_proxies, select_proxy
 
     return select_proxy(url, get_environ_proxies(url))

@@ -10,7 +10,6 @@ with its pending delivery. A complete listing (a full resync) also finds withdra
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -121,7 +120,7 @@ def run_once(
     sender_thread = None
     if delivering:
         crawling.set()
-        process = delivery_process(ctx, chosen, columns, full=full)
+        process = delivery_process(ctx, chosen, full=full)
         sender_thread = threading.Thread(
             target=lambda: background.append(_drain_beside(ctx, crawling, process=process)),
             name="deliver", daemon=True,
@@ -158,30 +157,27 @@ def run_once(
     return RunSummary(results, delivery)
 
 
-def delivery_process(
-    ctx: Context, chosen: list[SourceConfig], columns: list[str] | None, *, full: bool
-) -> bool:
+def delivery_process(ctx: Context, chosen: list[SourceConfig], *, full: bool) -> bool:
     """Whether this cycle delivers from a process of its own (``delivery.process``).
 
-    ``"auto"`` (the default) says yes when the cycle is to read a column completely (a
-    resync, or a column never read to its end: a first backfill, or one broken off) and
-    the process may run on more than one core: thousands of items then go out on a
-    second core while the crawl keeps the first. A poll delivers from a thread.
+    ``"auto"`` (the default) says yes for a resync and for a source's first backfill (the
+    store holds nothing of it yet), when the bridge may use more than one core:
+    thousands of items then go out on a second core while the crawl keeps the first. A
+    poll delivers from a thread, and so does a backfill broken off and taken up again
+    (a column whose listing is unfinished is read again every cycle until it settles,
+    also when robots.txt forbids it or an entry keeps failing: no telling a large job
+    from those before the crawl). A source that robots.txt forbids entirely has nothing
+    in the store and starts a process every cycle: half a second, and a warning says why.
     """
     wanted = ctx.settings.delivery.process
     if wanted != "auto":
         return bool(wanted)
-    if len(os.sched_getaffinity(0)) < 2:
+    if sender.usable_cores() <= 1:
         return False  # a second process would only take turns with this one
     if full:
         return True
     with ctx.db.read() as s:
-        return any(
-            not runs.get_cursor(s, scfg.name, f"listing_complete:{column.key}")
-            for scfg in chosen
-            for column in scfg.columns
-            if columns is None or column.key in columns
-        )
+        return any(not items.source_has_items(s, scfg.name) for scfg in chosen)
 
 
 def _drain_beside(ctx: Context, crawling: threading.Event, *, process: bool) -> DeliveryStats:

@@ -40,6 +40,52 @@ _JOIN = 10.0  # seconds a child that reported may take to exit before it is kill
 CRAWL_OVER, STOP = "crawl over", "stop"
 
 
+def usable_cores(cgroup: str = "/proc/self/cgroup", cgroup_root: str = "/sys/fs/cgroup") -> float:
+    """How many cores this process may use: its CPU affinity (taskset, cpusets), capped
+    by its cgroup's CPU quota (``docker run --cpus``, a Kubernetes limit, systemd's
+    ``CPUQuota=``), which the affinity does not show."""
+    try:
+        cores = float(len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return float(os.cpu_count() or 1)
+    quota = cgroup_quota(cgroup, cgroup_root)
+    return cores if quota is None else min(cores, quota)
+
+
+def cgroup_quota(cgroup: str, cgroup_root: str) -> float | None:
+    """The CPU quota of this process's cgroup in cores (cgroup v2 ``cpu.max``, or v1
+    ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``); None when there is none or it cannot
+    be read. A container sees its own cgroup at the root of the mount: that is read too."""
+    root = cgroup_root.rstrip("/")
+    try:
+        with open(cgroup, encoding="utf-8") as lines:
+            entries = [line.rstrip("\n").split(":", 2) for line in lines if line.count(":") >= 2]
+    except OSError:
+        return None
+    quotas = []
+    for _number, controllers, path in entries:
+        for where in dict.fromkeys((path.rstrip("/"), "")):
+            try:
+                if controllers == "":  # v2
+                    quota, period = _read(f"{root}{where}/cpu.max").split()
+                    if quota != "max":
+                        quotas.append(int(quota) / int(period))
+                elif "cpu" in controllers.split(","):  # v1
+                    quota = _read(f"{root}/cpu{where}/cpu.cfs_quota_us")
+                    if int(quota) > 0:
+                        period = _read(f"{root}/cpu{where}/cpu.cfs_period_us")
+                        quotas.append(int(quota) / int(period))
+                break
+            except (OSError, ValueError, ZeroDivisionError):
+                continue
+    return min(quotas) if quotas else None
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="ascii") as f:
+        return f.read()
+
+
 def drain_in_process(ctx: Context, while_running: threading.Event) -> DeliveryStats:
     """``drain(ctx, while_running=...)`` in a child process; returns its counts.
 

@@ -172,7 +172,7 @@ def _state_url_of(config: Path) -> str:
     return str(tomllib.loads(config.read_text(encoding="utf-8"))["bridge"]["state_url"])
 
 
-def cycle_context(config_path: Path):  # -> bridge.pipeline.Context
+def cycle_context(config_path: Path):  # -> bridge.context.Context
     """What `bridge sync --once` builds from a config, for tests that call run_once."""
     from bridge import config
     from bridge.context import Context

@@ -135,7 +135,8 @@ def test_delivery_process_is_auto_unless_switched(tmp_path):
     assert env.delivery.process == "auto"
     for bad, message in [
         ('"yes"', "must be true, false or \"auto\", not 'yes'"),
-        ("1", "must be true or false or a string, not an integer 1"),
+        ("1", 'must be true, false or "auto", not 1'),
+        ("[true]", 'must be true, false or "auto", not [True]'),
     ]:
         with pytest.raises(ConfigError) as exc:
             config.load(write(tmp_path, GOOD + f"\n[delivery]\nprocess = {bad}\n"), environ={})

@@ -36,9 +36,17 @@ def no_duplicates(box, expected: int) -> None:
     assert len({r["index_no"] for r in held}) == expected
 
 
-def test_every_item_arrives_through_errors_timeouts_and_429_bursts(sandbox, write_config, cli):
+# A backfill delivers from a second process on a machine with two cores (``"auto"``), from
+# a thread on one core or when told: both ways go through the faults.
+MODES = pytest.mark.parametrize("process", ["true", "false"], ids=["process", "thread"])
+
+
+@MODES
+def test_every_item_arrives_through_errors_timeouts_and_429_bursts(
+    sandbox, write_config, cli, process
+):
     box = sandbox(items=40, seed=17)
-    config = write_config(box)
+    config = write_config(box, extra=f"process = {process}")
     text = config.read_text().replace(
         'key = "bridge-sandbox"', 'key = "bridge-sandbox"\ntimeout = "1s"'
     )
@@ -103,9 +111,10 @@ def test_outage_opens_the_circuit_instead_of_a_request_storm(sandbox, write_conf
     assert names[0] == "circuit.opened" and names[-1] == "circuit.closed"
 
 
-def test_applied_then_dropped_writes_never_duplicate(sandbox, write_config, cli):
+@MODES
+def test_applied_then_dropped_writes_never_duplicate(sandbox, write_config, cli, process):
     box = sandbox(items=30, seed=9)
-    config = write_config(box)
+    config = write_config(box, extra=f"process = {process}")
     box.portal.faults = Faults(drop_after_write_rate=0.3, seed=3)
     result = cli("--config", str(config), "sync", "--once", "--deliver-for", "120", timeout=200)
     assert result.code == 0, result.both

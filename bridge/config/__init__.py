@@ -238,7 +238,8 @@ def _build(
         ),
         circuit_cooldown=d.duration("circuit_cooldown", defaults.CIRCUIT_COOLDOWN),
         concurrency=d.get("concurrency", int, defaults.DELIVERY_CONCURRENCY, check_positive),
-        process=d.get("process", (bool, str), defaults.DELIVERY_PROCESS, _check_process),
+        # any value, so that every wrong one gets the message that lists the choices
+        process=d.get("process", (bool, object), defaults.DELIVERY_PROCESS, _check_process),
     )
     d.finish()
 
@@ -308,7 +309,7 @@ def _build(
     )
 
 
-def _check_process(value: bool | str) -> str | None:
+def _check_process(value: object) -> str | None:
     if isinstance(value, bool) or value == "auto":
         return None
     return f'must be true, false or "auto", not {value!r}'

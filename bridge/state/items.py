@@ -92,6 +92,17 @@ def has_items(session: Session, source_id: int) -> bool:
     return session.execute(q).first() is not None
 
 
+def source_has_items(session: Session, source: str) -> bool:
+    """Whether the store holds any item of the source named ``source``."""
+    q = (
+        select(ItemRow.id)
+        .join(SourceRow, ItemRow.source_id == SourceRow.id)
+        .where(SourceRow.name == source)
+        .limit(1)
+    )
+    return session.execute(q).first() is not None
+
+
 def count_items(session: Session, source_id: int, column: str, status: str = "active") -> int:
     q = (
         select(func.count())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -160,13 +161,13 @@ print(answer.status_code, "requests" in sys.modules)
     ("environment", "expected"),
     [
         ({}, "200 False"),
+        ({"no_proxy": "127.0.0.1"}, "200 False"),
         ({"http_proxy": "http://127.0.0.1:9", "no_proxy": "127.0.0.1"}, "200 True"),
     ],
-    ids=["no proxy set", "a proxy set"],
+    ids=["no proxy set", "no_proxy alone", "a proxy set"],
 )
 def test_requests_is_loaded_only_to_read_a_proxy_setting(proxy, environment, expected):
-    """requests (10 MB of a process) chooses the proxy; with none set it is not needed."""
-    import os
+    """requests (5 MB of a process) chooses the proxy; with none set it is not needed."""
     import subprocess
     import sys
 
@@ -179,3 +180,38 @@ def test_requests_is_loaded_only_to_read_a_proxy_setting(proxy, environment, exp
         timeout=60,
     )
     assert (ran.stdout.strip(), ran.stderr) == (expected, "")
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {},
+        {"no_proxy": "portal.example"},
+        {"http_proxy": "http://p:3128"},
+        {"HTTP_PROXY": "http://upper:3128"},
+        {"https_proxy": "http://tls-only:3128"},
+        {"all_proxy": "http://every:3128"},
+        {"ALL_PROXY": "http://every:3128", "http_proxy": "http://p:3128"},
+        {"http_proxy": "http://p:3128", "no_proxy": "portal.example"},
+        {"http_proxy": "http://p:3128", "no_proxy": ".example"},
+        {"http_proxy": "http://p:3128", "no_proxy": "10.0.0.0/8"},
+        {"http_proxy": "http://p:3128", "NO_PROXY": "*"},
+        {"http_proxy": "http://p:3128", "REQUEST_METHOD": "GET"},  # CGI: HTTP_PROXY unsafe
+        {"HTTP_PROXY": "http://upper:3128", "REQUEST_METHOD": "GET"},
+    ],
+)
+@pytest.mark.parametrize(
+    "url",
+    ["http://portal.example/api/v1/health", "https://portal.example/", "http://10.1.2.3:8080/"],
+)
+def test_the_proxy_chosen_is_the_one_requests_chooses(environment, url, monkeypatch):
+    from requests.utils import get_environ_proxies, select_proxy
+
+    from bridge.http_client import _environ_proxy
+
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":
+            monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert _environ_proxy(url) == select_proxy(url, get_environ_proxies(url))
