@@ -95,6 +95,10 @@ def test_outage_opens_the_circuit_instead_of_a_request_storm(sandbox, write_conf
         .replace("[delivery]", "[delivery]\nmax_attempts = 50\ncircuit_threshold = 3\n")
         .replace('circuit_cooldown = "0.5s"', 'circuit_cooldown = "1s"')
     )
+    # Everything recorded first, so that the outage meets the deliveries however long
+    # the crawl and a delivery process take to start (on a busy machine, 6 s and more).
+    recorded = cli("--config", str(config), "sync", "--once", "--no-deliver", timeout=200)
+    assert recorded.code == 0, recorded.both
     # Connections reset, no Retry-After to go by: only the circuit breaker holds back.
     box.portal.set_faults(outage_mode="reset")
     box.portal.outage_for(6)
