@@ -173,8 +173,8 @@ def main() -> None:
         "high-water mark (VmHWM)"
     )
     body += (
-        f"\n\n{whose}; PSS (shared pages shared out) and the rest sampled from /proc every second and set against the items "
-        "recorded by then. "
+        f"\n\n{whose}; PSS (shared pages shared out) and the rest sampled from /proc every "
+        "second and set against the items recorded by then. "
         f"Site served by {args.server}; sandbox portal without latency; SQLite state."
     )
     if projected:

@@ -177,7 +177,7 @@ def delivery_process(ctx: Context, chosen: list[SourceConfig], *, full: bool) ->
     if full:
         return True
     with ctx.db.read() as s:
-        return any(not items.source_has_items(s, scfg.name) for scfg in chosen)
+        return any(not items.has_items(s, scfg.name) for scfg in chosen)
 
 
 def _drain_beside(ctx: Context, crawling: threading.Event, *, process: bool) -> DeliveryStats:
@@ -735,7 +735,7 @@ def sync_source(
                 )
         source.validators = runs.StoredValidators(ctx.db, scfg.base_url)
         with ctx.db.read() as s:
-            has_items = items.has_items(s, run.source_id)
+            has_items = items.has_items(s, scfg.name)
             last_listing = runs.get_cursor(s, scfg.name, "last_full_listing")
         if not full and columns is None:
             due = (

@@ -87,12 +87,7 @@ def known_by_external_id(session: Session, external_ids: Collection[str]) -> dic
     return {r.article_id: KnownItem(*r) for r in session.execute(q)}
 
 
-def has_items(session: Session, source_id: int) -> bool:
-    q = select(ItemRow.id).where(ItemRow.source_id == source_id).limit(1)
-    return session.execute(q).first() is not None
-
-
-def source_has_items(session: Session, source: str) -> bool:
+def has_items(session: Session, source: str) -> bool:
     """Whether the store holds any item of the source named ``source``."""
     q = (
         select(ItemRow.id)
