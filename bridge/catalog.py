@@ -51,26 +51,92 @@ VALIDITY = ("有效", "失效", "废止")
 DEFAULT_TOPIC = "科技、教育\\教育"
 DEFAULT_SCOPE = "面向全社会"
 
-INDEX_NO_RE = re.compile(r"^[0-9A-Z]{8}[0-9X]/\d{4}-\d{5}$")
-"""索引号: ``<9-char org code>/<成文 year>-<5-digit serial>``."""
+ORG_CODE_9 = r"[0-9A-Z]{8}[0-9X]"
+"""组织机构代码 (GB 11714): eight digits or capital letters and a check character."""
+ORG_CODE_18 = r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}"
+"""统一社会信用代码 (GB 32100-2015): registering authority and kind, a 6-digit division
+code, the 9-character 主体标识码 and a check character; no I, O, S, V or Z."""
+INDEX_NO_RE = re.compile(rf"^(?:{ORG_CODE_9}|{ORG_CODE_18})/\d{{4}}-\d{{5}}$")
+"""The standard 索引号: ``<org code>/<成文 year>-<5-digit serial>``, the org code of 9 or 18
+characters. Pages show other forms too (longer serials, local codes): those are kept as
+the page writes them and flagged, never re-minted (``index_no_remarks``)."""
+INDEX_NO_MAX = 40
+"""The longest 索引号 a record carries (the state store's and the portal's column)."""
 
 _ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 _ORG_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
+
+
+def _gb11714_check(code: str) -> str:
+    total = sum(_ORG_CHARS.index(c) * w for c, w in zip(code[:8], _ORG_WEIGHTS, strict=True))
+    return {10: "X", 11: "0"}.get(11 - total % 11, str(11 - total % 11))
+
+
+def _gb32100_check(code: str) -> str:
+    total = sum(_USCC_CHARS.index(c) * w for c, w in zip(code[:17], _USCC_WEIGHTS, strict=True))
+    return _USCC_CHARS[(31 - total % 31) % 31]
+
+
+def with_check_character(code: str) -> str:
+    """``code`` (the first 8 characters of a 组织机构代码 or the first 17 of a 统一社会信用
+    代码) completed with its check character."""
+    return code + (_gb11714_check(code) if len(code) == 8 else _gb32100_check(code))
 
 
 def org_code_problem(code: str) -> str | None:
-    """Why ``code`` is not a valid 9-character 组织机构代码 (GB 11714), or None.
-
-    The ninth character is a check digit over the first eight.
-    """
-    if not re.fullmatch(r"[0-9A-Z]{8}[0-9X]", code):
-        return "must be 8 digits or capital letters and a check character (e.g. 002949236)"
-    total = sum(_ORG_CHARS.index(c) * w for c, w in zip(code[:8], _ORG_WEIGHTS, strict=True))
-    check = 11 - total % 11
-    expected = {10: "X", 11: "0"}.get(check, str(check))
-    if code[8] != expected:
-        return f"check character is {code[8]!r}, expected {expected!r}"
+    """Why ``code`` is neither a valid 9-character 组织机构代码 (GB 11714) nor a valid
+    18-character 统一社会信用代码 (GB 32100), or None. Both end in a check character."""
+    if len(code) == 18:
+        if not re.fullmatch(ORG_CODE_18, code):
+            return (
+                "an 18-character 统一社会信用代码 is 2 letters or digits, 6 digits and 10 "
+                "letters or digits, without I, O, S, V or Z (e.g. 11330281002949236M)"
+            )
+        expected = _gb32100_check(code)
+    elif not re.fullmatch(ORG_CODE_9, code):
+        return (
+            "must be a 9-character 组织机构代码 (8 digits or capital letters and a check "
+            "character, e.g. 002949236) or an 18-character 统一社会信用代码"
+        )
+    else:
+        expected = _gb11714_check(code)
+    if code[-1] != expected:
+        return f"check character is {code[-1]!r}, expected {expected!r}"
     return None
+
+
+def index_no_form_problem(value: object) -> str | None:
+    """Why ``value`` cannot be a record's 索引号 at all, or None. Any form a page shows is
+    kept (``index_no_remarks`` says what is not standard about it); a portal or an exchange
+    table needs only a short string without white space."""
+    if not isinstance(value, str) or not value:
+        return "must be a non-empty string or null"
+    if len(value) > INDEX_NO_MAX:
+        return f"is {len(value)} characters; at most {INDEX_NO_MAX}"
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return "must have no white space or control characters"
+    return None
+
+
+def index_no_remarks(index_no: str) -> list[str]:
+    """What is not standard about a 索引号 a page shows (empty when it is standard).
+
+    Such a number is still the document's legal identifier as the site files it: it is
+    kept as written and the remarks go to the audit trail, never into a quarantine.
+    """
+    code, slash, rest = index_no.partition("/")
+    if not slash:
+        return ["has no '/' between the org code and the year-serial"]
+    remarks = []
+    if len(code) in (9, 18) and (problem := org_code_problem(code)):
+        remarks.append(f"org code {code!r}: {problem}")
+    elif len(code) not in (9, 18):
+        remarks.append(f"org code {code!r} has {len(code)} characters, not 9 or 18")
+    if not re.fullmatch(r"\d{4}-\d{5}", rest):
+        remarks.append(f"{rest!r} is not <YYYY>-<5-digit serial>")
+    return remarks
 
 
 def format_index_no(org_code: str, year: int, serial: int) -> str:
@@ -166,6 +232,14 @@ class CatalogRecord:
     index_no: str | None = None
     classified_by: str = field(default="column", compare=False)
     """Which rule chose the category (kept for the auditor; not sent, not hashed)."""
+    provenance: dict[str, str] = field(default_factory=dict, compare=False)
+    """Where each field's value came from (``page:发文机关``, ``meta:ArticleTitle``,
+    ``list``, ``body``, ``config``, ``default``, ``derived:published``, ``minted:bridge`` …),
+    so an auditor can tell what the page shows from a default or a derivation. Kept with
+    the version; not sent, not hashed."""
+    remarks: tuple[str, ...] = field(default=(), compare=False)
+    """What is odd about a value the record keeps as the page shows it (a non-standard
+    索引号): for the audit trail, never a reason to quarantine."""
 
     def to_json(self) -> dict[str, Any]:
         """The Portal API v1 body: the keys of DESIGN.md §4, dates in ISO 8601."""
@@ -194,6 +268,9 @@ class CatalogRecord:
         """The wire form plus what only the bridge keeps (the classification rule)."""
         out = self.to_json()
         out["classified_by"] = self.classified_by
+        out["provenance"] = dict(sorted(self.provenance.items()))
+        if self.remarks:
+            out["remarks"] = list(self.remarks)
         return out
 
     @classmethod
@@ -218,10 +295,16 @@ class CatalogRecord:
             attachments=tuple(Attachment.from_json(a) for a in d.get("attachments") or ()),
             source=SourceRef.from_json(d["source"]),
             classified_by=d.get("classified_by", "column"),
+            provenance=dict(d.get("provenance") or {}),
+            remarks=tuple(d.get("remarks") or ()),
         )
 
-    def with_index_no(self, index_no: str | None) -> CatalogRecord:
-        return replace(self, index_no=index_no)
+    def with_index_no(self, index_no: str | None, how: str | None = None) -> CatalogRecord:
+        """The record filed under ``index_no``; ``how`` is its provenance when it changes
+        (``minted:bridge``, ``store``: the number the item was filed under before)."""
+        if how is None or index_no == self.index_no:
+            return replace(self, index_no=index_no)
+        return replace(self, index_no=index_no, provenance={**self.provenance, "index_no": how})
 
     def with_file_ids(self, file_ids: dict[str, str]) -> CatalogRecord:
         """The record with each attachment's target ``file_id`` (keyed by sha256)."""

@@ -85,6 +85,35 @@ def test_three_mistakes_are_reported_together(tmp_path, cli):
     assert SECRET not in result.both
 
 
+@pytest.mark.parametrize(
+    ("org_code", "problem"),
+    [
+        ("11330281002949236M", None),  # 统一社会信用代码 (GB 32100) of a 机关 in 余姚
+        ("91350100M000100Y43", None),
+        ("11330281002949236Y", "check character is 'Y', expected 'M'"),
+        ("11330100MB1234567X", "check character is 'X', expected 'E'"),
+        (
+            "11330281O02949236M",
+            "an 18-character 统一社会信用代码 is 2 letters or digits, 6 digits and 10 letters or "
+            "digits, without I, O, S, V or Z (e.g. 11330281002949236M)",
+        ),
+        (
+            "1133028100294923",
+            "must be a 9-character 组织机构代码 (8 digits or capital letters and a check "
+            "character, e.g. 002949236) or an 18-character 统一社会信用代码",
+        ),
+    ],
+)
+def test_org_code_of_9_or_18_characters_with_its_check_character(tmp_path, cli, org_code, problem):
+    path = write(tmp_path, GOOD.replace('org_code = "002949236"', f'org_code = "{org_code}"'))
+    result = cli("--config", str(path), "config", "check")
+    if problem is None:
+        assert result.code == 0, result.both
+    else:
+        assert result.code == 2
+        assert result.err.splitlines()[1:] == [f"  {path}: sources[0].org_code: {problem}"]
+
+
 def test_types_unknown_keys_and_missing_keys(tmp_path):
     text = GOOD.replace('name = "yyedu"', 'name = "yyedu"\nintervall = "5m"\nrate = 3').replace(
         'key = "bridge-sandbox"', ""

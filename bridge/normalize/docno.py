@@ -16,6 +16,10 @@ from bridge.normalize.text import clean_text, compact
 
 DOC_NO_RE = re.compile(r"^[\u4e00-\u9fa5]{1,12}〔(?:19|20)\d{2}〕[1-9]\d{0,3}号$")
 """The normalized form; the issuer code is 1–12 Chinese characters."""
+_CN_NUMBER = "〇零一二三四五六七八九十百千"
+DECREE_RE = re.compile(rf"^[\u4e00-\u9fa5]{{1,30}}令第(?:\d{{1,5}}|[{_CN_NUMBER}]{{1,8}})号$")
+"""A decree's number (国令第707号, 教育部令第50号, 中华人民共和国主席令第三十一号): no year,
+by design — decrees are numbered in one series per issuer (《立法法》)."""
 
 ABSENT = frozenset(
     {"", "无", "暂无", "没有", "空", "/", "\\", "-", "--", "—", "——", "null", "none"}
@@ -26,7 +30,10 @@ ABSENT = frozenset(
 _YEAR_IN_BRACKETS_RE = re.compile(r"[\[【〔(]((?:19|20)\d{2})[\]】〕)]")
 _NUMBER_RE = re.compile(r"〕第?0*(\d+)号$")
 
-_NO = r"[\u4e00-\u9fa5]{1,12}\s*[\[【〔(]\s*(?:19|20)\d{2}\s*[\]】〕)]\s*第?\s*\d{1,4}\s*号"
+_NO = (
+    r"[\u4e00-\u9fa5]{1,12}\s*[\[【〔(]\s*(?:19|20)\d{2}\s*[\]】〕)]\s*第?\s*\d{1,4}\s*号"
+    r"|[\u4e00-\u9fa5]{1,30}令\s*第\s*\d{1,5}\s*号"
+)
 _LABEL = r"(?:(?:发文)?文号|发文字号)\s*:?\s*"
 _STANDALONE = (
     # the line is the number (perhaps labelled), or starts with it and a space follows
@@ -36,9 +43,15 @@ _STANDALONE = (
 )
 
 
+_BRACKETS = re.compile(r"[\[\]【】〔〕()（）［］\s]")
+
+
 def is_absent(value: str | None) -> bool:
-    """True when a 文号 cell says the document has no number (无, /, — …)."""
-    return value is None or compact(value).lower() in ABSENT
+    """True when a 文号 cell says the document has no number (无, /, —, 无〔〕号, 无文号 …)."""
+    if value is None or compact(value).lower() in ABSENT:
+        return True
+    bare = _BRACKETS.sub("", value).removesuffix("号").removesuffix("文")
+    return bare.lower() in ABSENT or bare in ("暂无", "无")
 
 
 def normalize_doc_no(text: str) -> str:
@@ -46,18 +59,20 @@ def normalize_doc_no(text: str) -> str:
     no leading zeros. Does not validate: see ``doc_no_problem``."""
     s = compact(unicodedata.normalize("NFKC", text))
     s = _YEAR_IN_BRACKETS_RE.sub(r"〔\1〕", s)
+    if DECREE_RE.match(s):
+        return re.sub(r"令第0*(\d+)号$", lambda m: f"令第{int(m[1])}号", s)
     return _NUMBER_RE.sub(lambda m: f"〕{int(m[1])}号", s)
 
 
 def doc_no_problem(doc_no: str) -> str | None:
     """Why the normalized ``doc_no`` is out of form (to follow "文号 '…' "), or None."""
-    if DOC_NO_RE.match(doc_no):
+    if DOC_NO_RE.match(doc_no) or DECREE_RE.match(doc_no):
         return None
     if not doc_no.endswith("号"):
         return "does not end with 号"
     m = re.search(r"〔(\d+)〕", doc_no)
     if m is None:
-        return "has no year in brackets, as in 余教〔2012〕12号"
+        return "has no year in brackets, as in 余教〔2012〕12号, nor is it a decree (…令第N号)"
     if not re.fullmatch(r"(?:19|20)\d{2}", m[1]):
         return f"year {m[1]} is not 19xx or 20xx"
     issuer, _, number = doc_no.partition(m[0])

@@ -24,7 +24,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from bridge.catalog import CATEGORIES, DISCLOSURE_MODES, INDEX_NO_RE, VALIDITY, format_index_no
+from bridge.catalog import (
+    CATEGORIES,
+    DISCLOSURE_MODES,
+    VALIDITY,
+    format_index_no,
+    index_no_form_problem,
+)
 from bridge.normalize.hashing import content_hash
 
 MAX_SUMMARY = 150  # DESIGN.md §4: 内容概述 is at most 150 characters
@@ -179,8 +185,8 @@ def validate_record(
         if record.get(name) not in allowed:
             fail(name, "must be one of " + ", ".join(allowed))
     index_no = record.get("index_no")
-    if index_no is not None and (not isinstance(index_no, str) or not INDEX_NO_RE.match(index_no)):
-        fail("index_no", "must look like 002949236/2012-00001 (org code/year-serial) or be null")
+    if index_no is not None and (problem := index_no_form_problem(index_no)):
+        fail("index_no", problem)
     keywords = record.get("keywords", [])
     if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
         fail("keywords", "must be a list of strings")

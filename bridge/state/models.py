@@ -221,7 +221,7 @@ class IndexSerialRow(Base):
 
     __tablename__ = "index_serials"
 
-    org_code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    org_code: Mapped[str] = mapped_column(String(18), primary_key=True)
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     next_serial: Mapped[int] = mapped_column(Integer, default=1)
 

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from bridge.catalog import format_index_no
+from bridge.catalog import INDEX_NO_MAX, format_index_no
 from bridge.config import redact_url
 from bridge.errors import ConfigError, Fatal, Problem, Rejected, Retriable
 from bridge.normalize.hashing import content_hash
@@ -70,7 +70,7 @@ class _Schema:
             self.metadata,
             sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
             sa.Column("external_id", sa.String(512), nullable=False, unique=True),
-            sa.Column("index_no", sa.String(32), unique=True),
+            sa.Column("index_no", sa.String(INDEX_NO_MAX), unique=True),
             sa.Column("version", sa.Integer, nullable=False),
             sa.Column("status", sa.String(16), nullable=False),
             sa.Column("content_hash", sa.String(64), nullable=False),
@@ -99,7 +99,7 @@ class _Schema:
         self.serials = sa.Table(
             SERIALS_TABLE,
             self.metadata,
-            sa.Column("org_code", sa.String(9), nullable=False),
+            sa.Column("org_code", sa.String(18), nullable=False),
             sa.Column("year", sa.Integer, nullable=False),
             sa.Column("last_serial", sa.Integer, nullable=False),
             sa.PrimaryKeyConstraint("org_code", "year"),

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from bridge.catalog import INDEX_NO_RE, format_index_no
+from bridge.catalog import format_index_no, index_no_form_problem
 from bridge.errors import Rejected
 from bridge.normalize.hashing import content_hash
 from bridge.targets.base import Listed, Receipt, Target
@@ -63,8 +63,8 @@ def record_problems(
     except ValueError:
         fail("created", "must be a date YYYY-MM-DD")
     index_no = record.get("index_no")
-    if index_no is not None and (not isinstance(index_no, str) or not INDEX_NO_RE.match(index_no)):
-        fail("index_no", "must look like 002949236/2012-00001 (org code/year-serial) or be null")
+    if index_no is not None and (problem := index_no_form_problem(index_no)):
+        fail("index_no", problem)
     attachments = record.get("attachments") or []
     if not isinstance(attachments, list):
         fail("attachments", "must be a list")

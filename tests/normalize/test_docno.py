@@ -32,7 +32,10 @@ BAD = [
     ("余教〔12〕12号", "year 12 is not 19xx or 20xx"),
     ("余教〔1899〕1号", "year 1899 is not 19xx or 20xx"),
     ("余教〔2112〕1号", "year 2112 is not 19xx or 20xx"),
-    ("余教2012年12号", "has no year in brackets, as in 余教〔2012〕12号"),
+    (
+        "余教2012年12号",
+        "has no year in brackets, as in 余教〔2012〕12号, nor is it a decree (…令第N号)",
+    ),
     ("余教〔2012〕12", "does not end with 号"),
     ("〔2012〕12号", "issuer code '' is not 1-12 Chinese characters"),
     ("YJ〔2012〕1号", "issuer code 'YJ' is not 1-12 Chinese characters"),

@@ -182,6 +182,23 @@ class TargetContract:
         assert outcome(target.put(make_record(1, index_no=supplied))) == (supplied, 1, "unchanged")
         assert outcome(target.put(make_record(1))) == (supplied, 1, "unchanged")
 
+    @pytest.mark.parametrize(
+        "shown",
+        [
+            "11330281002949236M/2024-00017",  # an 18-character 统一社会信用代码
+            "0142581323/2026-00001",  # a local 10-character code (连云区教育局)
+            "11330281MB1234567X/2024-000123",  # a 6-digit serial
+            "YYJYJ-2024-00017",  # no org code at all
+        ],
+    )
+    def test_the_index_no_a_page_shows_is_kept_in_any_form(
+        self, target: Target, shown: str
+    ) -> None:
+        receipt = target.put(make_record(1, index_no=shown))
+        assert outcome(receipt) == (shown, 1, "created")
+        held = target.get(receipt.external_id)
+        assert held is not None and held["index_no"] == shown
+
     def test_an_index_no_used_by_another_item_is_rejected_409(self, target: Target) -> None:
         first = target.put(make_record(1))
         with pytest.raises(Rejected) as caught:
