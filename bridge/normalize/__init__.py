@@ -12,6 +12,21 @@ Modules, one concern each: ``text`` (canonical text), ``dates``, ``docno`` (æ–‡å
 from __future__ import annotations
 
 from bridge.normalize.hashing import content_hash
-from bridge.normalize.record import FieldProblem, QuarantineError, index_no_problem, normalize
+from bridge.normalize.record import (
+    Draft,
+    FieldProblem,
+    QuarantineError,
+    draft,
+    index_no_problem,
+    normalize,
+)
 
-__all__ = ["FieldProblem", "QuarantineError", "content_hash", "index_no_problem", "normalize"]
+__all__ = [
+    "Draft",
+    "FieldProblem",
+    "QuarantineError",
+    "content_hash",
+    "draft",
+    "index_no_problem",
+    "normalize",
+]

@@ -19,6 +19,10 @@ VOLATILE_FIELDS = (
     # Which classification rule fired is the bridge's note for the auditor (state form only);
     # the category it chose is content and stays.
     "classified_by",
+    # Where each value came from, and remarks on values kept as the page shows them: the
+    # auditor's notes (state form only), not the record's content.
+    "provenance",
+    "remarks",
     # When the bridge happened to read the page says nothing about the document.
     "source.fetched_at",
     # A target's handle for an uploaded file; the attachment's sha256 is the content.

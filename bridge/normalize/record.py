@@ -10,22 +10,34 @@ quarantined item should see all that is wrong with it at once, not one fault per
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from bridge.catalog import (
     CATEGORIES,
+    DEFAULT_SCOPE,
     DISCLOSURE_MODES,
+    INDEX_NO_MAX,
     INDEX_NO_RE,
     VALIDITY,
     Attachment,
     CatalogRecord,
     NormalizeProfile,
     SourceRef,
+    index_no_remarks,
 )
 from bridge.errors import Skippable
+from bridge.labels import (
+    FIELD_LABELS,
+    META_TAGS,
+    NONE_VALUES,
+    SELF_REFERENCES,
+    is_label_line,
+    line_pairs,
+)
 from bridge.normalize.classify import classify, genre_of
 from bridge.normalize.dates import (
     SHANGHAI,
@@ -39,21 +51,38 @@ from bridge.normalize.dates import (
 from bridge.normalize.docno import doc_no_problem, find_doc_no, is_absent, normalize_doc_no
 from bridge.normalize.sanitize import sanitize_and_read
 from bridge.normalize.summary import make_summary
-from bridge.normalize.text import clean_body_text, clean_text, compact
+from bridge.normalize.text import (
+    clean_body_text,
+    clean_text,
+    compact,
+    title_from_doc_title,
+    without_site,
+)
 from bridge.sources.base import RawAttachment, RawItem
 
-CREATED_KEYS = ("生成日期", "成文日期", "发文日期")
-PUBLISHED_KEYS = ("发布日期", "发布时间")
-DOC_NO_KEYS = ("文号", "发文字号", "发文文号")
-SUMMARY_KEYS = ("内容概述", "摘要")
-KEYWORD_KEYS = ("主题词", "关键词")
 DOC_NO_HEAD_CHARS = 200
 """A 文号 of the document itself stands above its first paragraph."""
+HEAD_LINES = 8
+"""Lines at the top of a body that may still be page furniture: the title, a metadata
+block typed into the body, the 发布时间/来源 line."""
 TRUNCATION_MARKS = ("...", "…")
 """List pages cut long titles and mark the cut; such text is never a title."""
+NOT_PUBLISHERS = frozenset({"", "原创", "讯", "编辑", "整理", "综合", "本网", "本站"})
+"""What is left of 来源：本网原创 once 本网 is dropped: no publisher."""
 
 _TOPIC_RE = re.compile(r"^[\u4e00-\u9fa5]+(?:[、\\][\u4e00-\u9fa5]+)*$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_CHROME_LINE = re.compile(
+    r"(?:发布时间|发布日期|来源|信息来源|作者|责任编辑|浏览次数|阅读次数|点击数|字号)\s*[:：]"
+    r"|【\s*(?:打印|关闭|大|中|小|字体)|分享到|打印本页|关闭窗口"
+)
+"""A line of page furniture under a title: 发布时间：… 来源：… 【字号：大 中 小】【打印】."""
+_WIDGET = re.compile(r"\s*[【\[|｜].*$")
+_HEAD_LABEL = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff\w]{1,9}[:：]")
+_CLAUSE = re.compile(r"[。，；！？,;!?：:]")
+_NUMBERED = re.compile(
+    r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[.、．]|第[一二三四五六七八九十\d]+[章条节部分])"
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +106,30 @@ class QuarantineError(Skippable):
         super().__init__(f"quarantined {url}: " + "; ".join(str(p) for p in self.problems))
 
 
+@dataclass
+class _Fields:
+    """The page's labelled values and meta tags, and where each field's value came from."""
+
+    meta: dict[str, str]
+    page_meta: dict[str, str]
+    provenance: dict[str, str] = field(default_factory=dict)
+
+    def labelled(self, name: str) -> tuple[str, str] | None:
+        """(label, value) of the first label of field ``name`` the page shows."""
+        for label in FIELD_LABELS[name]:
+            if label in self.meta:
+                return label, self.meta[label]
+        return None
+
+    def tagged(self, name: str) -> str | None:
+        tag = META_TAGS.get(name)
+        return self.page_meta.get(tag) if tag else None
+
+    def take(self, name: str, value: str, how: str) -> str:
+        self.provenance[name] = how
+        return value
+
+
 def _clean_meta(meta: dict[str, str]) -> dict[str, str]:
     """Labels without white space or colons; values as canonical text; empty cells gone."""
     out: dict[str, str] = {}
@@ -88,13 +141,50 @@ def _clean_meta(meta: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _title(raw: RawItem, meta: dict[str, str], problems: list[FieldProblem]) -> str:
-    for candidate in (raw.title, meta.get("标题", "")):
-        if text := clean_text(candidate):
-            return text
+def _head(body_text: str, meta: dict[str, str]) -> str | None:
+    """Read the body's first lines as a page's furniture: label lines (a metadata block
+    typed into the body, the 发布时间/来源 line) fill labels the page shows nowhere else;
+    the line above the 发布时间/来源 line is the title when nothing else names one."""
+    lines = body_text.splitlines()[:HEAD_LINES]
+    title = None
+    for i, line in enumerate(lines):
+        if not (is_label_line(line) or _CHROME_LINE.search(line)):
+            continue
+        for key, value in line_pairs(line):
+            value = clean_text(value)
+            if value and key not in meta:
+                meta[key] = value
+        if (
+            title is None
+            and i > 0
+            and _CHROME_LINE.search(line)
+            and not is_label_line(lines[i - 1])
+        ):
+            above = clean_text(lines[i - 1])
+            if 4 <= len(above) <= 100 and not above.endswith(("。", "：", ":")):
+                title = above
+    return title
+
+
+def _title(raw: RawItem, f: _Fields, head_title: str | None, problems: list[FieldProblem]) -> str:
+    """The 标题/名称 field, ArticleTitle (the CMS's own title field; a template's heading
+    may be the site's logo), the heading, the list's title if it is whole, the
+    ``<title>`` without the site's name, the line above the 发布时间 line."""
+    found = f.labelled("title")
+    site = f.page_meta.get("SiteName", "")
+    candidates = [
+        (found[1], f"page:{found[0]}") if found else ("", ""),
+        (without_site(f.tagged("title") or "", site), "meta:ArticleTitle"),
+        (raw.title, "page:heading"),
+    ]
     listed = clean_text(raw.list_title)
-    if listed and not listed.endswith(TRUNCATION_MARKS):
-        return listed
+    if not listed.endswith(TRUNCATION_MARKS):
+        candidates.append((listed, "list"))
+    candidates.append((title_from_doc_title(raw.doc_title, site), "page:<title>"))
+    candidates.append((head_title or "", "body"))
+    for value, how in candidates:
+        if text := clean_text(value):
+            return f.take("title", text, how)
     message = "no title on the detail page"
     if listed:
         message += f", and the list title {listed!r} is truncated"
@@ -102,34 +192,54 @@ def _title(raw: RawItem, meta: dict[str, str], problems: list[FieldProblem]) -> 
     return ""
 
 
-def _published(meta: dict[str, str], list_date: str | None, today: date) -> datetime | None:
-    for text in [meta.get(k) for k in PUBLISHED_KEYS] + [list_date]:
+def _publisher(f: _Fields, profile: NormalizeProfile) -> str:
+    """The first publisher label the page shows (本网/本站 are the site, not a publisher),
+    then ContentSource, then the configured name."""
+    for label in FIELD_LABELS["publisher"]:
+        if label in f.meta and (name := _organization(f.meta[label])):
+            return f.take("publisher", name, f"page:{label}")
+    tagged = f.tagged("publisher")
+    site = f.page_meta.get("SiteName")
+    if tagged and tagged != site and (name := _organization(tagged)):  # not the site itself
+        return f.take("publisher", name, "meta:ContentSource")
+    return f.take("publisher", clean_text(profile.publisher), "config")
+
+
+def _organization(value: str) -> str:
+    name = clean_text(_WIDGET.sub("", value))
+    for prefix in SELF_REFERENCES:
+        name = name.removeprefix(prefix).strip(" ：:-—")
+    return "" if name in NOT_PUBLISHERS or compact(name).lower() in NONE_VALUES else name
+
+
+def _published(
+    f: _Fields, list_date: str | None, today: date
+) -> tuple[datetime | None, str | None]:
+    """(publication time, provenance): 发布日期/发布时间, PubDate, the list's date."""
+    labelled = [(f.meta.get(k), f"page:{k}") for k in FIELD_LABELS["published"]]
+    for text, how in [*labelled, (f.tagged("published"), "meta:PubDate"), (list_date, "list")]:
         if text:
             try:
-                return parse_datetime(text, today=today)
+                return parse_datetime(text, today=today), how
             except DateError:
                 continue
-    return None
+    return None, None
 
 
 _MONTH_DAY = re.compile(r"^[\[(（【]?\s*\d{1,2}-\d{1,2}\s*[\])）】]?$")
 
 
 def _dated_by_context(
-    published: datetime | None,
-    meta: dict[str, str],
-    list_date: str | None,
-    created: date | None,
+    published: datetime | None, how: str | None, list_date: str | None, created: date | None,
     today: date,
-) -> datetime | None:
+) -> datetime | None:  # fmt: skip
     """A list date without a year (``12-05``) takes its year from the document's own date,
     not from today: an item made on 2012-12-03 and listed as 12-05 was published on
     2012-12-05. Without such a date it stays the latest one not after today."""
-    from_list = not any(meta.get(k) for k in PUBLISHED_KEYS)
     if (
         published is None
         or created is None
-        or not from_list
+        or how != "list"
         or not _MONTH_DAY.match(list_date or "")
     ):
         return published
@@ -144,27 +254,31 @@ def _dated_by_context(
 
 
 def _created(
-    meta: dict[str, str],
+    f: _Fields,
     body_text: str,
     published: datetime | None,
     today: date,
     problems: list[FieldProblem],
 ) -> date | None:
+    """成文日期 and its kin; the date the body's 落款 states; else the publication day,
+    marked ``derived:published`` so an auditor can tell it from a date the page shows."""
     rejected: list[str] = []
     found: date | None = None
-    for key in CREATED_KEYS:
-        if key in meta:
+    for key in FIELD_LABELS["created"]:
+        if key in f.meta:
             try:
-                found = parse_date(meta[key], today=today)
+                found = parse_date(f.meta[key], today=today)
+                f.take("created", "", f"page:{key}")
                 break
             except DateError as exc:
-                rejected.append(f"meta {key} {meta[key]!r} is not a date ({exc.reason})")
-    if found is None:
-        found = find_document_date(body_text)
+                rejected.append(f"meta {key} {f.meta[key]!r} is not a date ({exc.reason})")
+    if found is None and (found := find_document_date(body_text)) is not None:
+        f.take("created", "", "body")
     if found is None and published is not None and not rejected:
-        # Not when the table states a 生成日期 that is no date: the publication day would
+        # Not when the page states a 生成日期 that is no date: the publication day would
         # be a guess filed as the 成文日期 (and the 索引号 year), so the page must be fixed.
         found = published.astimezone(SHANGHAI).date()
+        f.take("created", "", "derived:published")
     if found is None:
         message = "; ".join(["no 生成日期 found", *rejected])
         problems.append(FieldProblem("created", "created.required", message))
@@ -175,53 +289,134 @@ def _created(
     return found
 
 
+_LOOSE_DOC_NO = re.compile(r"^[\u4e00-\u9fa5]{1,12}(?:19|20)\d{2}\D{0,2}[0-9]{1,5}号$")
+"""A 文号 with its year outside brackets (岚财金2017.135号, 余教2012年12号): the site's own
+spelling of a real number, kept as written (with a remark), not a reason to quarantine."""
+
+
 def _doc_no(
-    meta: dict[str, str], body_text: str, title: str, problems: list[FieldProblem]
+    f: _Fields, body_text: str, title: str, problems: list[FieldProblem], remarks: list[str]
 ) -> str | None:
-    cells = [(key, meta[key]) for key in DOC_NO_KEYS if key in meta]
+    cells = [(key, f.meta[key]) for key in FIELD_LABELS["doc_no"] if key in f.meta]
     stated = [(key, value) for key, value in cells if not is_absent(value)]
     if stated:
         key, value = stated[0]
         doc_no = normalize_doc_no(value)
         if reason := doc_no_problem(doc_no):
+            if _LOOSE_DOC_NO.match(doc_no):
+                remarks.append(f"文号 {doc_no}: {reason}; kept as the page shows it")
+                return f.take("doc_no", doc_no, f"page:{key}")
             message = f"meta {key} {value!r} is out of form: {reason}"
             problems.append(FieldProblem("doc_no", "doc_no.form", message))
             return None
+        f.take("doc_no", "", f"page:{key}")
         return doc_no
-    if cells:  # the table says 无: the document has no number
+    if cells:  # the page says 无: the document has no number
+        f.take("doc_no", "", f"page:{cells[0][0]}")
         return None
-    return find_doc_no(body_text[:DOC_NO_HEAD_CHARS]) or find_doc_no(title)
+    if found := find_doc_no(body_text[:DOC_NO_HEAD_CHARS]):
+        return f.take("doc_no", found, "body")
+    if found := find_doc_no(title):
+        return f.take("doc_no", found, "title")
+    return None
+
+
+def _index_no(f: _Fields) -> tuple[str | None, list[str]]:
+    """The page's own 索引号 as written (trimmed), and what is not standard about it."""
+    found = f.labelled("index_no")
+    if not found or compact(found[1]).lower() in NONE_VALUES:
+        return None, []
+    index_no = compact(found[1])
+    f.take("index_no", "", f"page:{found[0]}")
+    if len(index_no) > INDEX_NO_MAX:
+        return None, [f"索引号 {index_no!r} is longer than {INDEX_NO_MAX} characters: not kept"]
+    return index_no, [f"索引号 {index_no}: {r}" for r in index_no_remarks(index_no)]
 
 
 def _summary_source(body_text: str, title: str, publisher: str, doc_no: str | None) -> str:
-    """The body without its head matter (title, issuer, 文号, date lines) and its 落款,
-    which would otherwise fill the summary with what the record already says."""
+    """The body from the document's own text on: without the title (on one line or
+    several), the 文号 line, a salutation ending in ：, the 发布时间/来源/字号/打印 lines
+    and metadata typed into the body; and without its 落款 (issuer and date)."""
     head = {compact(title), compact(publisher), compact(doc_no or "")} - {""}
+    whole_title = compact(title)
     lines = body_text.splitlines()
-    while lines and (
-        compact(lines[0]) in head or line_date(lines[0]) or find_doc_no(lines[0]) is not None
-    ):
-        lines.pop(0)
+    start, title_so_far, saluted = 0, "", False
+    for line in lines[: HEAD_LINES + 4]:
+        text = compact(line)
+        if (
+            text in head
+            or line_date(line)
+            or find_doc_no(line) is not None
+            or (len(line) <= 120 and (is_label_line(line) or _CHROME_LINE.search(line)))
+        ):
+            pass
+        elif whole_title and len(text) >= 2 and whole_title.startswith(title_so_far + text):
+            title_so_far += text  # a title broken over lines
+        elif not saluted and text.endswith(("：", ":")) and len(text) <= 120 and "。" not in text:
+            saluted = True  # 各省、自治区、直辖市人民政府，国务院各部委、各直属机构：
+        elif whole_title and len(text) >= 8 and text in whole_title:
+            pass  # the title without its prefix (【湖北省中心】)
+        elif _HEAD_LABEL.match(text) and len(text) <= 60 and "。" not in text:
+            pass  # 招标编号：HBSJ-202007TL-027001001
+        elif len(text) <= 40 and not _CLAUSE.search(text) and not _NUMBERED.match(text):
+            pass  # a headline's 引题 and 副题 lines (not a numbered section: 一、总体情况)
+        else:
+            break
+        start += 1
+    if start >= len(lines):  # all of it is short lines: the text is just that
+        start = 0
+    lines = lines[start:]
     while lines and (compact(lines[-1]) in head or line_date(lines[-1])):
         lines.pop()  # the 落款: issuer and date
     return "\n".join(lines)
 
 
-def _choice(value: str | None, allowed: tuple[str, ...], default: str) -> str:
-    return value if value in allowed else default
+def _topic(f: _Fields, default: str) -> str:
+    if found := f.labelled("topic"):
+        topic = compact(found[1]).replace("/", "\\").replace("／", "\\").replace("，", "、")
+        if _TOPIC_RE.match(topic) and topic not in NONE_VALUES:
+            return f.take("topic", topic, f"page:{found[0]}")
+    return f.take("topic", clean_text(default), "config")
 
 
-def _topic(value: str | None, default: str) -> str:
-    if value:
-        topic = compact(value).replace("/", "\\").replace("／", "\\").replace("，", "、")
-        if _TOPIC_RE.match(topic):
-            return topic
-    return clean_text(default)
+def _choice(f: _Fields, name: str, allowed: tuple[str, ...], default: str) -> str:
+    found = f.labelled(name)
+    if found and compact(found[1]) in allowed:
+        return f.take(name, compact(found[1]), f"page:{found[0]}")
+    return f.take(name, default, "default")
 
 
-def _keywords(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+def _scope(f: _Fields) -> str:
+    found = f.labelled("scope")
+    value = clean_text(found[1]) if found else ""
+    if found and value and compact(value) not in NONE_VALUES and len(value) <= 20:
+        return f.take("scope", value, f"page:{found[0]}")
+    return f.take("scope", DEFAULT_SCOPE, "default")
+
+
+def _keywords(f: _Fields, default: tuple[str, ...]) -> tuple[str, ...]:
+    found = f.labelled("keywords")
+    if found and compact(found[1]).lower() not in NONE_VALUES:
+        value, how = found[1], f"page:{found[0]}"
+    elif tagged := f.tagged("keywords"):
+        value, how = tagged, "meta:Keywords"
+    else:
+        value, how = None, "config"
     words = re.split(r"[\s,，;；、]+", value) if value else list(default)
+    f.take("keywords", "", how)
     return tuple(dict.fromkeys(w for w in (clean_text(x) for x in words) if w))
+
+
+def _summary(f: _Fields, body_text: str, title: str, publisher: str, doc_no: str | None) -> str:
+    if found := f.labelled("summary"):
+        return f.take("summary", make_summary(found[1]), f"page:{found[0]}")
+    if text := make_summary(_summary_source(body_text, title, publisher, doc_no)):
+        return f.take("summary", text, "body")
+    if text := make_summary(body_text):  # a body that only repeats the title (详见附件 pages)
+        return f.take("summary", text, "body")
+    if tagged := f.tagged("summary"):
+        return f.take("summary", make_summary(tagged), "meta:Description")
+    return f.take("summary", "", "body")
 
 
 def _attachment(a: RawAttachment, page_url: str) -> Attachment:
@@ -239,6 +434,24 @@ def _attachment(a: RawAttachment, page_url: str) -> Attachment:
     )
 
 
+@dataclass(frozen=True)
+class Draft:
+    """What normalizing one page gave: the record's fields as far as they could be read,
+    with their provenance, and every reason the record cannot be filed."""
+
+    fields: dict[str, Any]
+    provenance: dict[str, str]
+    remarks: tuple[str, ...]
+    problems: tuple[FieldProblem, ...]
+    url: str
+
+    def record(self) -> CatalogRecord:
+        """The catalog record, or ``QuarantineError`` naming every problem."""
+        if self.problems or self.fields.get("created") is None:
+            raise QuarantineError(list(self.problems), self.url)
+        return CatalogRecord(**self.fields, provenance=dict(self.provenance), remarks=self.remarks)
+
+
 def normalize(
     raw: RawItem, profile: NormalizeProfile, *, now: datetime | None = None
 ) -> CatalogRecord:
@@ -247,25 +460,37 @@ def normalize(
     ``now`` anchors list dates written without a year and the "not in the future" check;
     it defaults to ``raw.fetched_at``.
     """
+    return draft(raw, profile, now=now).record()
+
+
+def draft(raw: RawItem, profile: NormalizeProfile, *, now: datetime | None = None) -> Draft:
+    """Every field of ``raw``'s record that can be read, with provenance and problems."""
     today = today_in_shanghai(now or raw.fetched_at)
     problems: list[FieldProblem] = []
-    meta = _clean_meta(raw.meta)
+    f = _Fields(_clean_meta(raw.meta), {k: clean_text(v) for k, v in raw.page_meta.items()})
     # Dates, 文号 and summary are read from the canonical body (one line per block), so
     # re-wrapped source text cannot change them; the source's own text is the fallback.
     body_html, body_text, body_shows = sanitize_and_read(raw.body_html, raw.url)
     body_text = body_text or clean_body_text(raw.body_text)
+    head_title = _head(body_text, f.meta)
 
-    title = _title(raw, meta, problems)
-    published = _published(meta, raw.list_date, today)
-    created = _created(meta, body_text, published, today, problems)
-    published = _dated_by_context(published, meta, raw.list_date, created, today)
-    doc_no = _doc_no(meta, body_text, title, problems)
+    title = _title(raw, f, head_title, problems)
+    published, published_how = _published(f, raw.list_date, today)
+    if published_how:
+        f.take("published", "", published_how)
+    created = _created(f, body_text, published, today, problems)
+    published = _dated_by_context(published, published_how, raw.list_date, created, today)
+    index_no, remarks = _index_no(f)
+    doc_no = _doc_no(f, body_text, title, problems, remarks)
 
-    publisher = meta.get("发布机构") or clean_text(profile.publisher)
+    publisher = _publisher(f, profile)
     if not publisher:
-        problems.append(FieldProblem("publisher", "publisher.required", "no 发布机构 found"))
+        problems.append(
+            FieldProblem("publisher", "publisher.required", "no 发布机构 found, none configured")
+        )
 
     category, classified_by = classify(raw.column, title, doc_no, profile)
+    f.take("category", "", "config" if classified_by.startswith("column:") else "derived:rules")
     if category not in CATEGORIES:
         message = f"{category!r} (by rule {classified_by}) is not one of {', '.join(CATEGORIES)}"
         problems.append(FieldProblem("category", "category.form", message))
@@ -290,33 +515,29 @@ def normalize(
             message = f"{a.name!r}: sha256 {a.sha256!r} is not 64 hex digits"
             problems.append(FieldProblem("attachments", "attachments.sha256", message))
 
-    if problems or created is None:
-        raise QuarantineError(problems, raw.url)
-
-    summary_text = next((meta[k] for k in SUMMARY_KEYS if k in meta), None)
-    if summary_text is None:
-        summary_text = _summary_source(body_text, title, publisher, doc_no)
-    return CatalogRecord(
-        external_id=f"{raw.source}:{raw.article_id}",
-        title=title,
-        summary=make_summary(summary_text),
-        publisher=publisher,
-        created=created,
-        published=published,
-        doc_no=doc_no,
-        category=category,
-        topic=_topic(meta.get("主题分类"), profile.topic),
-        genre=genre_of(title),
-        body_html=body_html,
-        source=SourceRef(raw.source, raw.column, raw.url, raw.article_id, raw.fetched_at),
-        keywords=_keywords(
-            next((meta[k] for k in KEYWORD_KEYS if k in meta), None), profile.keywords
-        ),
-        disclosure=_choice(meta.get("公开方式"), DISCLOSURE_MODES, "主动公开"),
-        validity=_choice(meta.get("有效性"), VALIDITY, "有效"),
-        attachments=attachments,
-        classified_by=classified_by,
-    )
+    f.take("genre", "", "derived:title")
+    fields: dict[str, Any] = {
+        "external_id": f"{raw.source}:{raw.article_id}",
+        "title": title,
+        "summary": _summary(f, body_text, title, publisher, doc_no),
+        "publisher": publisher,
+        "created": created,
+        "published": published,
+        "doc_no": doc_no,
+        "category": category,
+        "topic": _topic(f, profile.topic),
+        "genre": genre_of(title),
+        "body_html": body_html,
+        "source": SourceRef(raw.source, raw.column, raw.url, raw.article_id, raw.fetched_at),
+        "keywords": _keywords(f, profile.keywords),
+        "disclosure": _choice(f, "disclosure", DISCLOSURE_MODES, "主动公开"),
+        "validity": _choice(f, "validity", VALIDITY, "有效"),
+        "attachments": attachments,
+        "index_no": index_no,
+        "classified_by": classified_by,
+    }
+    fields["scope"] = _scope(f)
+    return Draft(fields, f.provenance, tuple(remarks), tuple(problems), raw.url)
 
 
 def index_no_problem(index_no: str, *, org_code: str, created: date) -> str | None:

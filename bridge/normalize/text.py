@@ -72,3 +72,28 @@ def tree_safe(text: str) -> str:
     if _NOT_IN_A_TREE.search(text) is None:
         return text
     return _NOT_IN_A_TREE.sub(lambda m: " " if m[0] in "\x0b\x0c" else "", text)
+
+
+_TITLE_SEPARATORS = re.compile(r"\s+[-—–|｜]\s+|\s*(?:_|\||｜|-{2,}|—{2,})\s*")
+"""Between a title and the site's name in a ``<title>``: `` - `` with spaces, ``_``, ``|``,
+``--``. A hyphen without spaces belongs to the title (``2021-2025年规划``)."""
+
+
+_MARKUP = re.compile(r"<[a-zA-Z][^<>]*>.*?</[a-zA-Z]+>|<[^<>]+>", re.S)
+"""Markup a template wrote into a ``<title>``, shown there as text (a status tag)."""
+
+
+def title_from_doc_title(text: str, site_name: str = "") -> str:
+    """The article's title in a ``<title>``: without markup written into it, without the
+    site's name (``SiteName``), and of the parts around a separator the longest."""
+    text = without_site(_MARKUP.sub(" ", text), site_name)
+    parts = [p.strip() for p in _TITLE_SEPARATORS.split(text) if p and p.strip()]
+    return max(parts, key=len) if parts else ""
+
+
+def without_site(text: str, site_name: str) -> str:
+    """``text`` without the site's name around it (``保定市人民政府网——标题``)."""
+    text = clean_text(text)
+    if site_name and site_name in text and text != site_name:
+        text = clean_text(text.replace(site_name, " ")).strip("-—–|｜_ ")
+    return text

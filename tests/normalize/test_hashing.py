@@ -164,8 +164,17 @@ def test_every_content_field_is_covered_by_a_change() -> None:
     st.integers(0, 10**8),
     st.text(max_size=8),
     st.text(max_size=8),
+    st.dictionaries(st.sampled_from(["title", "created", "publisher"]), st.text(max_size=12)),
+    st.lists(st.text(max_size=12), max_size=2),
 )
-def test_volatile_fields_never_count(index_no: str, seconds: int, file_id: str, rule: str) -> None:
+def test_volatile_fields_never_count(
+    index_no: str,
+    seconds: int,
+    file_id: str,
+    rule: str,
+    provenance: dict[str, str],
+    remarks: list[str],
+) -> None:
     record = replace(_record(), attachments=(ATTACHMENT,))
     volatile = replace(
         record,
@@ -173,6 +182,8 @@ def test_volatile_fields_never_count(index_no: str, seconds: int, file_id: str, 
         source=replace(record.source, fetched_at=FETCHED + timedelta(seconds=seconds)),
         attachments=(replace(ATTACHMENT, file_id=file_id),),
         classified_by=rule,
+        provenance=provenance,
+        remarks=tuple(remarks),
     )
     assert content_hash(volatile.to_json()) == content_hash(record.to_json())
     assert content_hash(volatile.to_state_json()) == content_hash(record.to_json())
@@ -182,6 +193,8 @@ def test_volatile_fields_are_named() -> None:
     assert VOLATILE_FIELDS == (
         "index_no",
         "classified_by",
+        "provenance",
+        "remarks",
         "source.fetched_at",
         "attachments[].file_id",
     )

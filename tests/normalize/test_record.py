@@ -219,7 +219,24 @@ def test_meta_table_fields_win() -> None:
     assert record.summary == "关于寒假安全工作的通知。"
     assert record.published == datetime(2012, 12, 5, 9, 30, tzinfo=SHANGHAI)
     assert (record.category, record.classified_by) == ("政策文件", "doc_no")
-    assert record.index_no is None  # minted by the portal or the allocator, never copied
+    assert record.index_no == "002949236/2012-00012"  # the page's own, kept as written
+    assert record.remarks == ()
+    assert record.provenance == {
+        "title": "page:heading",
+        "published": "page:发布日期",
+        "created": "page:生成日期",
+        "doc_no": "page:文号",
+        "index_no": "page:索引号",
+        "publisher": "page:发布机构",
+        "category": "derived:rules",
+        "genre": "derived:title",
+        "summary": "page:内容概述",
+        "topic": "page:主题分类",
+        "keywords": "page:主题词",
+        "disclosure": "page:公开方式",
+        "validity": "page:有效性",
+        "scope": "default",
+    }
 
 
 def test_meta_values_out_of_range_fall_back_to_defaults() -> None:
@@ -334,7 +351,7 @@ def test_attachments() -> None:
 def test_summary_skips_the_head_matter() -> None:
     body = ["关于做好寒假安全工作的通知", "余教〔2012〕12号", "各中小学：", "寒假将至。"]
     record = normalize(raw_item([*body, "2012年12月3日"]), PROFILE)
-    assert record.summary == "各中小学：寒假将至。"
+    assert record.summary == "寒假将至。"
 
 
 def test_dates_and_summary_are_read_from_the_sanitized_body() -> None:
