@@ -69,6 +69,7 @@ class RawItem:
     url: str
     article_id: str
     title: str
+    """What the template's heading (or the CMS's title marker) shows; "" when none."""
     list_title: str
     list_date: str | None
     meta: dict[str, str]
@@ -82,6 +83,10 @@ class RawItem:
     charset: str = "utf-8"
     charset_how: str = "header"
     """How the charset was chosen: header, bom, meta, utf-8, default, or detected (a guess)."""
+    page_meta: dict[str, str] = field(default_factory=dict)
+    """The page's government meta tags (``ArticleTitle``, ``PubDate``, ``ContentSource`` …)."""
+    doc_title: str = ""
+    """The page's ``<title>``, the title's last fallback."""
 
 
 @dataclass(frozen=True)

@@ -22,17 +22,18 @@ import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import lxml.html
 from lxml.cssselect import CSSSelector
 
-from bridge.config import SourceConfig
-from bridge.errors import LayoutAlarm, Retriable, Skippable
+from bridge.errors import Retriable, Skippable
+from bridge.labels import label_key
 from bridge.sources import parse
-from bridge.sources.base import Gone, ListEntry, ListPage, RawItem, Source
-from bridge.sources.fetch import Fetcher, Missing, NotModified, decode_html, download_attachment
+from bridge.sources.article import Article, attachment_blocks, metadata, visible_text
+from bridge.sources.base import ListEntry, ListPage
+from bridge.sources.cms import CmsSource, Paging
+from bridge.sources.fetch import Fetcher, NotModified, decode_html
 from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,6 @@ _DATE_TAGS = ("b", "span", "td", "em", "i", "font")
 TITLE_SELECTOR = "td.title"
 # Compiled once: translating CSS to XPath costs more than parsing a whole detail page.
 _TITLE_CELL = CSSSelector(TITLE_SELECTOR)
-_ATTACHMENT_BLOCKS = CSSSelector(".attachments, .fj, .fjlb, .appendix")
 
 
 def _number(pattern: str, text: str) -> int | None:
@@ -179,29 +179,22 @@ def _record_date(root: lxml.html.HtmlElement, link: lxml.html.HtmlElement) -> st
     return parse.find_list_date(rest)
 
 
-@dataclass
-class DetailPage:
-    title: str
-    meta: dict[str, str]
-    body: lxml.html.HtmlElement | None
-    attachment_scopes: list[lxml.html.HtmlElement]
-
-
-def parse_detail(text: str, url: str) -> DetailPage:
-    """Title, metadata, body (volatile parts removed) and attachment blocks of an article."""
-    doc = parse.document(text, url)
-    meta = parse.meta_table(doc)
+def parse_detail(text: str, url: str, doc: lxml.html.HtmlElement | None = None) -> Article:
+    """Title (its marker, else ``td.title``), metadata, body (volatile parts left for the
+    removed) and attachment blocks of an article (``doc``: the page already parsed)."""
+    if doc is None:
+        doc = parse.document(text, url)
     title = ""
+    marked: dict[str, str] = {}
     for m in _MARKER.finditer(text):
-        label, value = parse.label_key(m.group(1)), parse.clean(_text_of(m.group(2)))
+        label, value = label_key(m.group(1)), parse.clean(_text_of(m.group(2)))
         if label in ("标题名称", "标题") and value and not title:
             title = value
         elif label in parse.META_LABELS and value:
-            meta.setdefault(label, value)
+            marked.setdefault(label, value)
     if not title:
         found = _TITLE_CELL(doc)
-        title = parse.element_text(found[0]) if found else ""
-    title = title or meta.get("标题") or meta.get("名称") or ""
+        title = parse.clean(visible_text(found[0])) if found else ""
     inner = parse.between(text, BODY_BEGIN, BODY_END)
     if inner is None:
         old = _OLD_BODY.search(text)
@@ -213,8 +206,35 @@ def parse_detail(text: str, url: str) -> DetailPage:
             if meta_el.get("name") in _CONTENT_META:
                 meta_el.drop_tree()
         strip_volatile(body)
-    scopes = _ATTACHMENT_BLOCKS(doc)
-    return DetailPage(title, meta, body, ([body] if body is not None else []) + scopes)
+    # The body was parsed on its own; in the page's tree it lies between the markers, and
+    # nothing there (a table in the document) is metadata of the page.
+    meta = metadata(doc, between_markers(doc))
+    for key, value in marked.items():
+        meta.setdefault(key, value)
+    scopes = ([body] if body is not None else []) + attachment_blocks(doc, None)
+    return Article(title, meta, {}, "", body, BODY_BEGIN if body is not None else "", scopes)
+
+
+_BEGIN_MARKS = (BODY_BEGIN[4:-3], "ContentStart")
+_END_MARKS = (BODY_END[4:-3], "ContentEnd")
+
+
+def between_markers(doc: lxml.html.HtmlElement) -> set[lxml.html.HtmlElement]:
+    """The elements of the page between its body markers (comments, or the old template's
+    ``<meta name="ContentStart">``), in page order."""
+    inside: set[lxml.html.HtmlElement] = set()
+    within = False
+    for el in doc.iter():
+        if isinstance(el, lxml.html.HtmlComment) or el.tag == "meta":
+            mark = (el.text or "") if el.tag != "meta" else (el.get("name") or "")
+            if any(m in mark for m in _BEGIN_MARKS):
+                within = True
+            elif any(m in mark for m in _END_MARKS):
+                within = False
+            continue
+        if within:
+            inside.add(el)
+    return inside
 
 
 def _text_of(fragment_html: str) -> str:
@@ -223,17 +243,11 @@ def _text_of(fragment_html: str) -> str:
     return lxml.html.fragment_fromstring(fragment_html, create_parent="div").text_content()
 
 
-class HanwebSource(Source):
+class HanwebSource(CmsSource):
     """A Hanweb JCMS site configured by ``[[sources]] kind = "hanweb"``."""
 
-    def __init__(self, cfg: SourceConfig, fetcher: Fetcher) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.name = cfg.name
-        self.fetcher = fetcher
-
-    def columns(self) -> list[str]:
-        return [c.key for c in self.cfg.columns]
+    body_hint = f"{BODY_BEGIN}…{BODY_END}"
+    no_body = "the article has no body"
 
     def column_url(self, column: str) -> str:
         path = self.cfg.column(column).path
@@ -248,20 +262,14 @@ class HanwebSource(Source):
 
     def list_pages(self, column: str, *, conditional: bool = True) -> Iterator[ListPage]:
         url = self.column_url(column)
-        etag, modified = self.validators.get(url, (None, None)) if conditional else (None, None)
-        result = self.fetcher.page(url, etag=etag, last_modified=modified, listing=True)
+        result = self.list_page(
+            column, url, 0, conditional=conditional, what="col/colNNN/index.html"
+        )
         if isinstance(result, NotModified):
             # An unchanged column page: its newest records are the ones we have.
             yield ListPage(column, url, 0, (), None, not_modified=True)
             return
-        if isinstance(result, Missing):
-            raise LayoutAlarm(
-                self.name,
-                column,
-                url,
-                "col/colNNN/index.html",
-                f"the column answered {result.status}",
-            )
+        assert result is not None  # a missing first page is a layout alarm
         self.new_validators[url] = (result.etag, result.last_modified)
         columnid = self.column_id(column) or script_var("columnid", result.text)
         store = column_datastore(result.text, columnid)
@@ -274,66 +282,23 @@ class HanwebSource(Source):
         if not store.records or (count is not None and count <= 1):
             return
         proxy = _Proxy(self, column, result.url, columnid, store.nextgroup, result.text, perpage)
-        seen = {e.article_id for e in entries}
+        paging = Paging(self.name)
+        paging.fresh(url, entries, 0)
         position, number = len(store.records), 1
         while count is None or number < count:
             page_url, records, stated = proxy.page(number, position, expected=count is not None)
             if not records:
                 return
             entries = record_entries(records, column, page_url, self.fetcher.allowed)
-            if entries and all(e.article_id in seen for e in entries):
-                log.warning("%s: %s repeats earlier records; listing ends", self.name, page_url)
+            if entries and not paging.fresh(page_url, entries, number):
                 return
-            seen.update(e.article_id for e in entries)
             count = count or stated
             yield ListPage(column, page_url, number, tuple(entries), count)
             position += len(records)
             number += 1
 
-    def fetch_item(self, entry: ListEntry) -> RawItem | Gone:
-        result = self.fetcher.page(entry.url)
-        if isinstance(result, Missing):
-            return Gone(entry.url, result.status)
-        if isinstance(result, NotModified):  # never asked conditionally, but be exact
-            raise Skippable(f"{entry.url} answered 304 to an unconditional request")
-        page = parse_detail(result.text, result.url)
-        if page.body is None:
-            raise LayoutAlarm(
-                self.name,
-                entry.column,
-                entry.url,
-                f"{BODY_BEGIN}…{BODY_END}",
-                "the article has no body",
-            )
-        if not page.title:
-            raise LayoutAlarm(
-                self.name,
-                entry.column,
-                entry.url,
-                f"<!--<$[标题名称]>begin-->, {TITLE_SELECTOR}, 标题",
-                "the article has no title",
-            )
-        links = parse.attachment_links(page.attachment_scopes, self.fetcher.allowed_hosts)
-        return RawItem(
-            source=self.name,
-            column=entry.column,
-            url=result.url,
-            article_id=entry.article_id,
-            title=page.title,
-            list_title=entry.list_title,
-            list_date=entry.list_date,
-            meta=page.meta,
-            body_html=parse.inner_html(page.body),
-            body_text=page.body.text_content(),
-            attachments=tuple(download_attachment(self.fetcher, n, u) for n, u in links),
-            fetched_at=datetime.now(UTC),
-            replacement_chars=result.replacement_chars,
-            charset=result.charset,
-            charset_how=result.charset_how,
-        )
-
-    def close(self) -> None:
-        self.fetcher.close()
+    def read_article(self, doc: lxml.html.HtmlElement, text: str, url: str) -> Article:
+        return parse_detail(text, url, doc)
 
 
 class _Proxy:

@@ -14,10 +14,10 @@ import lxml.html
 from lxml import etree
 
 from bridge.errors import Skippable
+from bridge.labels import ALL_LABELS
 from bridge.normalize.text import tree_safe
 
 _WS = re.compile(r"[\s\u3000\xa0]+")
-_LABEL_TRIM = re.compile(r"[\s\u3000\xa0:：]+")
 ATTACHMENT_EXTENSIONS = (
     ".pdf",
     ".doc",
@@ -39,33 +39,8 @@ ATTACHMENT_EXTENSIONS = (
     ".jpeg",
     ".png",
 )
-META_LABELS = (
-    "索引号",
-    "发布机构",
-    "生成日期",
-    "成文日期",
-    "发文日期",
-    "发布日期",
-    "发布时间",
-    "文号",
-    "发文字号",
-    "发文文号",
-    "标题",
-    "名称",
-    "主题分类",
-    "组配分类",
-    "体裁分类",
-    "公开方式",
-    "公开范围",
-    "有效性",
-    "内容概述",
-    "摘要",
-    "主题词",
-    "关键词",
-    "公开时限",
-    "信息来源",
-    "所属主题",
-)
+META_LABELS = ALL_LABELS
+"""Every label a metadata block may carry (``bridge.labels``)."""
 
 
 def document(text: str, url: str) -> lxml.html.HtmlElement:
@@ -205,37 +180,8 @@ def clean(text: str | None) -> str:
     return _WS.sub(" ", text or "").strip()
 
 
-def label_key(text: str) -> str:
-    """A metadata label with all white space and colons removed (`索 引 号：` → 索引号)."""
-    return _LABEL_TRIM.sub("", text or "")
-
-
 def element_text(el: lxml.html.HtmlElement) -> str:
     return clean(el.text_content())
-
-
-def meta_table(doc: lxml.html.HtmlElement) -> dict[str, str]:
-    """Label/value pairs from the disclosure metadata table(s) at the top of a page.
-
-    Works cell by cell: a cell whose text, with white space and colons removed, is a
-    known label takes the next cell's text as its value. Real pages mix <td>, <th>
-    and 2- or 4-column layouts, and sometimes put `label：value` in one cell.
-    """
-    out: dict[str, str] = {}
-    for table in doc.iter("table"):
-        cells = [c for c in table.iter("td", "th")]
-        for i, cell in enumerate(cells):
-            raw = element_text(cell)
-            key = label_key(raw)
-            if key in META_LABELS and i + 1 < len(cells):
-                value = element_text(cells[i + 1])
-                if label_key(value) not in META_LABELS:
-                    out.setdefault(key, value)
-                continue
-            m = re.match(r"^([^:：]{2,12})[:：](.+)$", raw)
-            if m and label_key(m.group(1)) in META_LABELS:
-                out.setdefault(label_key(m.group(1)), clean(m.group(2)))
-    return out
 
 
 def inner_html(el: lxml.html.HtmlElement) -> str:
@@ -381,73 +327,3 @@ def fragment(html: str, url: str) -> lxml.html.HtmlElement:
     root = lxml.html.fragment_fromstring(tree_safe(html or ""), create_parent="div")
     absolutize_links(root, url, resolve_base_href=False)
     return root
-
-
-_META_LABEL_RE = "|".join(
-    r"[\s\u3000\xa0]*".join(re.escape(ch) for ch in label)
-    for label in sorted(META_LABELS, key=len, reverse=True)
-)
-_PAIR_START = re.compile(
-    # A known label, however spaced, or any short Chinese label starting the text or
-    # following white space; then a colon. Digits never start a label, so the "09:12" of a
-    # time is no boundary.
-    rf"(?:{_META_LABEL_RE}|(?:(?<=[\s\u3000\xa0])|^)[\u4e00-\u9fff][\u4e00-\u9fff\w]{{1,9}})"
-    r"[\s\u3000\xa0]*[:：]"
-)
-
-
-def label_pairs(text: str) -> list[tuple[str, str]]:
-    """``label：value`` pairs of one line, several per line allowed (``索引号：… 文号：…``)."""
-    starts = list(_PAIR_START.finditer(text or ""))
-    out = []
-    for i, m in enumerate(starts):
-        end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
-        key = label_key(m.group(0))
-        if key:
-            out.append((key, clean(text[m.end() : end])))
-    return out
-
-
-def meta_block(elements: list[lxml.html.HtmlElement]) -> dict[str, str]:
-    """Metadata from the elements an operator pointed at: tables, ``<dl>`` or lines.
-
-    Tables read as ``meta_table`` does (known labels only: old sites lay whole pages out
-    in tables). In a ``<dl>`` each ``<dt>`` labels the next ``<dd>``; outside tables each
-    ``<li>``/``<p>`` (or the element's whole text) is read as ``label：value`` pairs, any
-    label: the operator chose the block.
-    """
-    out: dict[str, str] = {}
-    for el in elements:
-        for key, value in meta_table(el).items():
-            out.setdefault(key, value)
-        for dt in el.iter("dt"):
-            dd = dt.getnext()
-            if dd is not None and dd.tag == "dd" and label_key(element_text(dt)):
-                out.setdefault(label_key(element_text(dt)), element_text(dd))
-        if el.tag == "table":
-            continue
-        lines = [
-            line
-            for line in el.iter("li", "p")
-            if line.find(".//li") is None and not _in_table_within(line, el)
-        ]
-        if (
-            not lines
-            and el.tag != "dl"
-            and el.find(".//table") is None
-            and el.find(".//dl") is None
-        ):
-            lines = [el]
-        for line in lines:
-            for key, value in label_pairs(line.text_content()):
-                out.setdefault(key, value)
-    return out
-
-
-def _in_table_within(el: lxml.html.HtmlElement, scope: lxml.html.HtmlElement) -> bool:
-    for ancestor in el.iterancestors():
-        if ancestor is scope:
-            return False
-        if ancestor.tag == "table":
-            return True
-    return False

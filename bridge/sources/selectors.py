@@ -16,22 +16,27 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml.cssselect import CSSSelector
 
 from bridge.config import SelectorsConfig, SourceConfig
-from bridge.errors import ConfigError, LayoutAlarm, Skippable
+from bridge.errors import ConfigError
 from bridge.sources import parse
-from bridge.sources.base import Gone, ListEntry, ListPage, RawItem, Source
-from bridge.sources.fetch import Fetcher, Missing, NotModified, download_attachment
+from bridge.sources.article import (
+    Article,
+    attachment_blocks,
+    metadata,
+    scoped_metadata,
+    visible_text,
+)
+from bridge.sources.base import ListEntry, ListPage
+from bridge.sources.cms import CmsSource
+from bridge.sources.fetch import Fetcher, NotModified
 from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
-
-DEFAULT_ATTACHMENT_BLOCKS = CSSSelector(".attachments, .fj, .fjlb, .appendix")
 
 
 def _css(selector: str | None) -> CSSSelector | None:
@@ -39,18 +44,16 @@ def _css(selector: str | None) -> CSSSelector | None:
     return CSSSelector(selector) if selector else None
 
 
-class SelectorsSource(Source):
+class SelectorsSource(CmsSource):
     """A site configured by ``[[sources]] kind = "selectors"`` and its selectors table."""
 
     def __init__(self, cfg: SourceConfig, fetcher: Fetcher) -> None:
-        super().__init__()
+        super().__init__(cfg, fetcher)
         if cfg.selectors is None:
             raise ConfigError(f'source {cfg.name!r}: kind = "selectors" needs [sources.selectors]')
-        self.cfg = cfg
         self.sel: SelectorsConfig = cfg.selectors
-        self.name = cfg.name
-        self.fetcher = fetcher
         sel = self.sel
+        self.body_hint = sel.detail_body
         self._list_item_css = CSSSelector(sel.list_item)
         self._link_css = CSSSelector(sel.link)
         self._date_css = _css(sel.date)
@@ -64,12 +67,6 @@ class SelectorsSource(Source):
         self._page_count = (
             re.compile(self.sel.page_count_pattern) if self.sel.page_count_pattern else None
         )
-
-    def columns(self) -> list[str]:
-        return [c.key for c in self.cfg.columns]
-
-    def column_url(self, column: str) -> str:
-        return self.cfg.base_url + self.cfg.column(column).path
 
     def first_page_url(self, column: str) -> str:
         url = self.column_url(column)
@@ -94,21 +91,17 @@ class SelectorsSource(Source):
                 log.warning("%s: %s was listed before; the listing ends here", self.name, url)
                 return
             seen_urls.add(url)
-            validators = self.validators.get(url) if conditional and number == 0 else None
-            etag, modified = validators or (None, None)
-            result = self.fetcher.page(url, etag=etag, last_modified=modified, listing=True)
+            result = self.list_page(
+                column,
+                url,
+                number,
+                conditional=conditional and number == 0,
+                what=self.sel.first_page,
+            )
+            if result is None:
+                return
             if isinstance(result, NotModified):
                 yield ListPage(column, url, number, (), count, not_modified=True)
-                return
-            if isinstance(result, Missing):
-                if number == 0:
-                    raise LayoutAlarm(
-                        self.name,
-                        column,
-                        url,
-                        self.sel.first_page,
-                        f"the listing answered {result.status}",
-                    )
                 return
             doc = parse.document(result.text, result.url)
             entries = tuple(self._entries(doc, column))
@@ -203,58 +196,23 @@ class SelectorsSource(Source):
 
     # --- detail pages ----------------------------------------------------------------------
 
-    def fetch_item(self, entry: ListEntry) -> RawItem | Gone:
-        result = self.fetcher.page(entry.url)
-        if isinstance(result, Missing):
-            return Gone(entry.url, result.status)
-        if isinstance(result, NotModified):  # never asked conditionally, but be exact
-            raise Skippable(f"{entry.url} answered 304 to an unconditional request")
-        doc = parse.document(result.text, result.url)
+    def read_article(self, doc: lxml.html.HtmlElement, text: str, url: str) -> Article:
         bodies = self._body_css(doc)
-        if not bodies:
-            raise LayoutAlarm(
-                self.name,
-                entry.column,
-                entry.url,
-                self.sel.detail_body,
-                "the detail page has no body",
-            )
-        body = bodies[0]
-        meta = parse.meta_block(self._meta_css(doc)) if self._meta_css is not None else {}
-        title = next((t for t in map(parse.element_text, self._title_css(doc)) if t), "")
-        title = title or meta.get("标题") or meta.get("名称") or ""
-        if not title:
-            raise LayoutAlarm(
-                self.name,
-                entry.column,
-                entry.url,
-                self.sel.detail_title,
-                "the detail page has no title",
-            )
-        strip_volatile(body)
+        body = bodies[0] if bodies else None
+        # The operator's metadata block first, then what any template shows.
+        meta = scoped_metadata(self._meta_css(doc)) if self._meta_css is not None else {}
+        for key, value in metadata(doc, body).items():
+            meta.setdefault(key, value)
+        if body is not None:
+            strip_volatile(body)
+        title = next(
+            (t for t in (parse.clean(visible_text(el)) for el in self._title_css(doc)) if t), ""
+        )
         scopes = (
             self._attachments_css(doc)
             if self._attachments_css is not None
-            else [body, *DEFAULT_ATTACHMENT_BLOCKS(doc)]
+            else [*([body] if body is not None else []), *attachment_blocks(doc, body)]
         )
-        links = parse.attachment_links(scopes, self.fetcher.allowed_hosts)
-        return RawItem(
-            source=self.name,
-            column=entry.column,
-            url=result.url,
-            article_id=entry.article_id,
-            title=title,
-            list_title=entry.list_title,
-            list_date=entry.list_date,
-            meta=meta,
-            body_html=parse.inner_html(body),
-            body_text=body.text_content(),
-            attachments=tuple(download_attachment(self.fetcher, n, u) for n, u in links),
-            fetched_at=datetime.now(UTC),
-            replacement_chars=result.replacement_chars,
-            charset=result.charset,
-            charset_how=result.charset_how,
+        return Article(
+            title, meta, {}, "", body, self.sel.detail_body if body is not None else "", scopes
         )
-
-    def close(self) -> None:
-        self.fetcher.close()

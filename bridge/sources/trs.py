@@ -1,116 +1,154 @@
 """TRS-style static sites (the most common CMS of Chinese government sites).
 
+TRS templates differ from site to site; what they share:
+
 - column listings at ``<column>/index.html``, ``index_1.html``, ``index_2.html`` …; the
-  page count exists only inside a script call, in one of two forms:
-  ``createPageHTML(7, 0, "index", "html")`` (count, current, prefix, suffix) or
-  ``createPageHTML('page_div', 7, 1, 'index', 'html', 136)`` (element id first);
+  page count is stated by whichever the template uses (``page_count``): a
+  ``createPageHTML(7, 0, "index", "html")`` call (or ``createPageHTML('page_div', 7, …)``,
+  element id first), a ``var countPage = 56`` script that ``document.write``\\ s the pager
+  (邯郸), record count and page size variables, or ``共N页`` text; failing all of them,
+  the listing follows its ``下一页`` link;
 - detail pages at ``<column>/YYYYMM/tYYYYMMDD_N.html``; the article id is ``tYYYYMMDD_N``;
-- the body in ``div.TRS_Editor``; the disclosure metadata table above it;
-- attachments linked from the body or an attachment block, usually ``P0…`` files.
+- the body in ``div.TRS_Editor``, or in the usual containers of other templates, or the
+  largest block of paragraphs (``article.find_body``); the metadata in a table, in label
+  blocks (``<p><strong>索引号</strong>：…</p>``) or in ``标签：值`` lines;
+- attachments linked from the body or from a separate 附件 block.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
+from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import lxml.html
 from lxml.cssselect import CSSSelector
 
-from bridge.config import SourceConfig
-from bridge.errors import LayoutAlarm, Skippable
 from bridge.sources import parse
-from bridge.sources.base import Gone, ListEntry, ListPage, RawItem, Source
-from bridge.sources.fetch import Fetcher, Missing, NotModified, download_attachment
+from bridge.sources.article import (
+    Article,
+    attachment_blocks,
+    find_body,
+    metadata,
+    visible_text,
+)
+from bridge.sources.base import ListEntry, ListPage
+from bridge.sources.cms import CmsSource, Paging
+from bridge.sources.fetch import NotModified
 from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
 
 _PAGE_CALL = re.compile(r"createPageHTML\s*\(([^)]*)\)")
+# `var countPage = 56` (邯郸), or `recordCount:'107'` in an object literal; never `countPage>1`.
+_ASSIGNED = r"[\"']?\s*[=:](?!=)\s*[\"']?(\d+)"
+_COUNT_PAGE = re.compile(rf"\b(?:countPage|pageCount|totalPage|m_nPageCount){_ASSIGNED}", re.I)
+_RECORDS = re.compile(
+    rf"\b(?:recordCount|totalRecord|totalCount|countnum|m_nRecordCount){_ASSIGNED}", re.I
+)
+_PAGE_SIZE = re.compile(rf"\b(?:pageSize|prepage|perPage|m_nPageSize){_ASSIGNED}", re.I)
+_PAGES_TEXT = re.compile(r"共\s*(\d+)\s*页")
+_NEXT_TEXT = ("下一页", "下页", "后一页")
 _DETAIL = re.compile(r"/(?:\d{6}/)?(t\d{8}_\d+)\.s?html?$")
 _DATE = re.compile(r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|\b\d{1,2}-\d{1,2}\b")
 TITLE_SELECTORS = ("h1.title", ".title h1", "h1", ".article-title", "td.title")
 BODY_SELECTOR = "div.TRS_Editor"
-INFO_SELECTOR = ".info, .article-info, .xxgk-info, .property"
 # Compiled once: `el.cssselect(text)` translates the selector to XPath on every call,
 # which cost more than the rest of reading a detail page.
-_BODY = CSSSelector(BODY_SELECTOR, translator="html")
-_INFO = CSSSelector(INFO_SELECTOR, translator="html")
 _TITLES = tuple(CSSSelector(selector, translator="html") for selector in TITLE_SELECTORS)
-_ATTACHMENT_BLOCKS = CSSSelector(".attachments, .fj, .appendix", translator="html")
 
 
 def page_count(text: str) -> int | None:
-    """Pages in a listing from its createPageHTML call, in either argument form."""
-    m = _PAGE_CALL.search(text)
-    if not m:
-        return None
-    args = [a.strip().strip("\"'") for a in m.group(1).split(",")]
-    numbers = [a for a in args if a.isdigit()]
-    if not numbers:
-        return None
-    # Form 2 starts with the element id (a non-number); either way the count comes first.
-    return max(int(numbers[0]), 1)
+    """Pages in a listing as its template states them, or None when it does not say."""
+    for m in _PAGE_CALL.finditer(text):  # a page may define the function before calling it
+        args = [a.strip().strip("\"'") for a in m.group(1).split(",")]
+        numbers = [a for a in args if a.isdigit()]
+        if numbers:
+            # Form 2 starts with the element id (a non-number); either way the count comes first.
+            return max(int(numbers[0]), 1)
+    if stated := _COUNT_PAGE.search(text):
+        return max(int(stated.group(1)), 1)
+    records, size = _RECORDS.search(text), _PAGE_SIZE.search(text)
+    if records and size and int(size.group(1)) > 0:
+        return max(math.ceil(int(records.group(1)) / int(size.group(1))), 1)
+    if shown := _PAGES_TEXT.search(text):
+        return max(int(shown.group(1)), 1)
+    return None
+
+
+def _block(container: lxml.html.HtmlElement | None) -> lxml.html.HtmlElement | None:
+    """The list block an entry's line (``<li>``, ``<tr>`` …) stands in."""
+    return container.getparent() if container is not None else None
+
+
+def _kind(block: lxml.html.HtmlElement | None) -> tuple[object, ...]:
+    """A block's tag and class, and where it stands (its grandparent element)."""
+    if block is None:
+        return ()
+    parent = block.getparent()
+    grandparent = parent.getparent() if parent is not None else None
+    return (block.tag, block.get("class") or "", grandparent)
 
 
 def list_page_url(column_url: str, number: int) -> str:
     return column_url + ("index.html" if number == 0 else f"index_{number}.html")
 
 
-class TrsSource(Source):
+class TrsSource(CmsSource):
     """A TRS site configured by ``[[sources]] kind = "trs"``."""
 
-    def __init__(self, cfg: SourceConfig, fetcher: Fetcher) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.name = cfg.name
-        self.fetcher = fetcher
-
-    def columns(self) -> list[str]:
-        return [c.key for c in self.cfg.columns]
-
-    def column_url(self, column: str) -> str:
-        return self.cfg.base_url + self.cfg.column(column).path
+    body_hint = f"{BODY_SELECTOR}, the usual article containers, the largest text block"
 
     def list_pages(self, column: str, *, conditional: bool = True) -> Iterator[ListPage]:
         base = self.column_url(column)
-        number = 0
-        count: int | None = None
-        while count is None or number < count:
-            url = list_page_url(base, number)
-            etag, modified = self.validators.get(url, (None, None)) if conditional else (None, None)
-            result = self.fetcher.page(url, etag=etag, last_modified=modified, listing=True)
+        paging = Paging(self.name)
+        number, count = 0, None
+        url: str | None = list_page_url(base, 0)
+        read: set[str] = set()
+        while url is not None and url not in read and (count is None or number < count):
+            read.add(url)
+            result = self.list_page(column, url, number, conditional=conditional, what="index.html")
+            if result is None:
+                return
             if isinstance(result, NotModified):
                 yield ListPage(column, url, number, (), count, not_modified=True)
                 if count is None:
                     return  # an unchanged first page: nothing new on this column
                 number += 1
+                url = list_page_url(base, number)
                 continue
-            if isinstance(result, Missing):
-                if number == 0:
-                    raise LayoutAlarm(
-                        self.name,
-                        column,
-                        url,
-                        "index.html",
-                        f"the listing answered {result.status}",
-                    )
-                return
-            if parse.incomplete(result.text):
-                raise Skippable(f"{url} ends before </html>: the list page came incomplete")
             self.new_validators[url] = (result.etag, result.last_modified)
             doc = parse.document(result.text, result.url)
-            found = page_count(result.text)
+            entries = tuple(self._entries(doc, column))
+            if not paging.fresh(url, entries, number):
+                return
+            next_url = None
+            if number == 0:
+                count = page_count(result.text)
             if count is None:
-                count = found if found is not None else 1
-            yield ListPage(column, url, number, tuple(self._entries(doc, column)), count)
+                next_url = self._next_link(doc)
+                count = None if next_url else number + 1
+            yield ListPage(column, url, number, entries, count)
             number += 1
+            url = next_url if next_url else list_page_url(base, number)
+
+    def _next_link(self, doc: lxml.html.HtmlElement) -> str | None:
+        for a in doc.iter("a"):
+            if parse.clean(a.text_content()) in _NEXT_TEXT:
+                href = (a.get("href") or "").split("#")[0]
+                if href.startswith(("http://", "https://")) and self.fetcher.allowed(href):
+                    return href
+        return None
 
     def _entries(self, doc: lxml.html.HtmlElement, column: str) -> Iterator[ListEntry]:
-        seen: set[str] = set()
+        """The entries of the listing itself: of all links shaped like articles, those of
+        the list blocks that hold most of the column's own articles (its folder), other
+        columns' articles listed there included. Navigation, side boxes and footers link
+        articles of the same shape elsewhere on the site."""
+        found: list[tuple[lxml.html.HtmlElement, str, lxml.html.HtmlElement | None]] = []
         for a in doc.iter("a"):
             href = a.get("href") or ""
             m = _DETAIL.search(urlsplit(href).path)
@@ -119,14 +157,29 @@ class TrsSource(Source):
             if not self.fetcher.allowed(href):
                 log.debug("%s: skipping off-site link %s", self.name, href)
                 continue
-            article_id = m.group(1)
-            if article_id in seen:
-                continue
-            seen.add(article_id)
-            title = parse.clean(a.get("title")) or parse.element_text(a)
             container = a.getparent()
             while container is not None and container.tag not in ("li", "tr", "dd", "div", "p"):
                 container = container.getparent()
+            found.append((a, m.group(1), container))
+        folder = urlsplit(self.column_url(column)).path.rsplit("/", 1)[0] + "/"
+        own: Counter[lxml.html.HtmlElement | None] = Counter(
+            _block(c) for a, _, c in found if urlsplit(a.get("href") or "").path.startswith(folder)
+        )
+        if not own:  # no link into the column's folder: the block with the most links
+            own = Counter(_block(c) for _, _, c in found)
+        most = max(own.values(), default=0)
+        listing = {block for block, n in own.items() if 2 * n >= most}
+        # A listing split into blocks of five (平潭) is one listing: blocks of the same kind
+        # beside one of it belong to it, whatever they link (other columns' articles too).
+        kinds = {_kind(block) for block in listing}
+        listing |= {_block(c) for _, _, c in found if _kind(_block(c)) in kinds}
+        seen: set[str] = set()
+        for a, article_id, container in found:
+            if article_id in seen or _block(container) not in listing:
+                continue
+            seen.add(article_id)
+            href = a.get("href") or ""
+            title = parse.clean(a.get("title")) or parse.element_text(a)
             context = parse.element_text(container) if container is not None else ""
             date = _DATE.search(context.replace(parse.element_text(a), ""))
             pinned = "置顶" in context or "top" in (
@@ -141,68 +194,26 @@ class TrsSource(Source):
                 pinned=pinned,
             )
 
-    def fetch_item(self, entry: ListEntry) -> RawItem | Gone:
-        result = self.fetcher.page(entry.url)
-        if isinstance(result, Missing):
-            return Gone(entry.url, result.status)
-        if isinstance(result, NotModified):  # never asked conditionally, but be exact
-            raise Skippable(f"{entry.url} answered 304 to an unconditional request")
-        if parse.incomplete(result.text):
-            raise Skippable(f"{entry.url} ends before </html>: the page came incomplete")
-        doc = parse.document(result.text, result.url)
-        bodies = _BODY(doc)
-        if not bodies and (target := parse.redirect_target(doc)):
-            raise Skippable(f"{entry.url} is no article: it sends the browser on to {target}")
-        if not bodies:
-            raise LayoutAlarm(
-                self.name, entry.column, entry.url, BODY_SELECTOR, "the detail page has no body"
-            )
-        body = bodies[0]
-        strip_volatile(body)
-        meta = parse.meta_table(doc)
-        # The line under the title (发布时间：2012-12-05 09:30　来源：…) dates the item more
-        # precisely than a list that may show only MM-DD.
-        for info in _INFO(doc):
-            for key, value in parse.label_pairs(parse.element_text(info)):
-                meta.setdefault(key, value)
+    def read_article(self, doc: lxml.html.HtmlElement, text: str, url: str) -> Article:
+        body, found_by = find_body(doc)
+        meta = metadata(doc, body)
+        if body is not None:
+            strip_volatile(body)
         title = ""
         for selector in _TITLES:
             found = selector(doc)
-            if found and parse.element_text(found[0]):
-                title = parse.element_text(found[0])
+            if found and (heading := parse.clean(visible_text(found[0]))):
+                title = heading
                 break
-        if not title:
-            title = meta.get("标题") or meta.get("名称") or ""
-        if not title:
-            raise LayoutAlarm(
-                self.name,
-                entry.column,
-                entry.url,
-                ", ".join(TITLE_SELECTORS),
-                "the detail page has no title",
-            )
-        scopes = [body, *_ATTACHMENT_BLOCKS(doc)]
-        attachments = tuple(
-            download_attachment(self.fetcher, name, url)
-            for name, url in parse.attachment_links(scopes, self.fetcher.allowed_hosts)
-        )
-        return RawItem(
-            source=self.name,
-            column=entry.column,
-            url=result.url,
-            article_id=entry.article_id,
+        return Article(
             title=title,
-            list_title=entry.list_title,
-            list_date=entry.list_date,
             meta=meta,
-            body_html=parse.inner_html(body),
-            body_text=body.text_content(),
-            attachments=attachments,
-            fetched_at=datetime.now(UTC),
-            replacement_chars=result.replacement_chars,
-            charset=result.charset,
-            charset_how=result.charset_how,
+            page_meta={},
+            doc_title="",
+            body=body,
+            body_from=found_by,
+            attachment_scopes=[
+                *([body] if body is not None else []),
+                *attachment_blocks(doc, body),
+            ],
         )
-
-    def close(self) -> None:
-        self.fetcher.close()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from bridge.sources import parse, volatile
+from bridge.sources.article import scoped_metadata
 from bridge.sources.volatile import strip_volatile
 
 
@@ -66,29 +67,16 @@ def test_is_pinned(line, pinned):
 # --- metadata ------------------------------------------------------------------------------
 
 
-def test_label_pairs_split_a_line_at_each_label():
-    line = "索 引 号：002949236/2012-00001　发布机构：余姚市教育局 生成日期：2012-12-05 09:12:33"
-    assert parse.label_pairs(line) == [
-        ("索引号", "002949236/2012-00001"),
-        ("发布机构", "余姚市教育局"),
-        ("生成日期", "2012-12-05 09:12:33"),
-    ]
-    assert parse.label_pairs("标　　题：关于做好招生工作的通知") == [
-        ("标题", "关于做好招生工作的通知")
-    ]
-    assert parse.label_pairs("没有标签的一句话") == []
-
-
-def test_meta_block_lines_inside_a_layout_table_but_not_lines_of_a_table():
+def test_scoped_metadata_lines_inside_a_layout_table_but_not_lines_of_a_table():
     doc = lxml.html.fromstring(
         "<table><tr><td><ul class='meta'><li>索 引 号：A/2012-00002</li></ul>"
         "<table class='t'><tr><td><p>地址：某路1号</p></td></tr></table></td></tr></table>"
     )
-    assert parse.meta_block(doc.cssselect("ul.meta")) == {"索引号": "A/2012-00002"}
-    assert parse.meta_block(doc.cssselect("table.t")) == {}
+    assert scoped_metadata(doc.cssselect("ul.meta")) == {"索引号": "A/2012-00002"}
+    assert scoped_metadata(doc.cssselect("table.t")) == {"地址": "某路1号"}
 
 
-def test_meta_block_reads_tables_dl_and_lines():
+def test_scoped_metadata_reads_tables_dl_and_lines():
     doc = lxml.html.fromstring(
         "<div>"
         "<table><tr><td>索 引 号：</td><td>A/2012-00001</td></tr></table>"
@@ -97,7 +85,7 @@ def test_meta_block_reads_tables_dl_and_lines():
         "<p>组配分类：政策文件</p>"
         "</div>"
     )
-    assert parse.meta_block([doc]) == {
+    assert scoped_metadata([doc]) == {
         "索引号": "A/2012-00001",
         "文号": "余教〔2012〕1号",
         "主题词": "教育",

@@ -15,6 +15,7 @@ from pageserver import PAGES, PageServer, serving, source_config
 
 from bridge.config.sources import SelectorsConfig
 from bridge.errors import LayoutAlarm
+from bridge.normalize import QuarantineError, normalize
 from bridge.sources import make_source
 from bridge.sources.base import ListEntry, RawItem
 from bridge.sources.selectors import SelectorsSource
@@ -185,7 +186,11 @@ def test_fetch_item_reads_dl_metadata_body_and_attachments(site):
         "成文日期": "2012-12-03",
         "文号": "某教〔2012〕101号",
         "有效性": "有效",
+        # Outside the operator's block, the info line under the title: any template's.
+        "来源": "某某市教育局",
+        "点击数": "318",
     }
+    assert raw.doc_title == LONG
     assert raw.body_text.split() == [
         "各中小学校：",
         "为做好2013年义务教育阶段学校招生入学工作，现提出如下实施意见。",
@@ -233,8 +238,19 @@ def test_a_body_selector_matching_nothing_is_a_layout_alarm(site):
     assert caught.value.selector == "div.art-content"
 
 
-def test_a_title_selector_matching_nothing_falls_back_to_the_metadata_then_alarms(site):
-    source = selectors(site, detail_title="h1.nothing", detail_meta=None)
-    with pytest.raises(LayoutAlarm) as caught:
-        source.fetch_item(entry(site, 101))
-    assert "no title" in str(caught.value)
+def test_a_title_selector_matching_nothing_leaves_the_title_to_the_page_title(site):
+    raw = selectors(site, detail_title="h1.nothing", detail_meta=None).fetch_item(entry(site, 101))
+    assert isinstance(raw, RawItem)
+    assert (raw.title, raw.doc_title) == ("", LONG)  # normalization falls back on <title>
+
+
+def test_a_page_without_any_title_is_read_and_then_quarantined(site):
+    """No heading, no 标题 field, no ArticleTitle, no <title> (a script's is none): the page
+    is no layout alarm (it has its body) but a record without a title, held back."""
+    listed = dataclasses.replace(entry(site, 104), list_title="关于做好招生工作...")  # cut
+    raw = selectors(site).fetch_item(listed)
+    assert isinstance(raw, RawItem)
+    assert (raw.title, raw.doc_title, raw.page_meta) == ("", "", {})
+    with pytest.raises(QuarantineError) as caught:
+        normalize(raw, source_config(site.url, "selectors", COLUMNS).profile())
+    assert ("title", "title.required") in [(p.field, p.rule) for p in caught.value.problems]

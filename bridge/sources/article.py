@@ -1,0 +1,338 @@
+"""Reading an article page the way every CMS family shares: metadata, meta tags, title, body.
+
+Real government sites differ in their templates, not in what a page shows: a disclosure
+metadata block (a table, ``<p><strong>索引号</strong>：…</p>`` blocks, ``<li>`` lines,
+``<dl>`` pairs, an info line under the title), the meta tags of 《政府网站发展指引》
+(``ArticleTitle``, ``PubDate``, ``ContentSource`` …) in the ``<head>``, a ``<title>``, and
+a body in some container. A family's source finds its own body and heading; this module
+reads the rest the same way for all of them (pure: a parsed tree in, data out).
+
+Only what a reader sees counts: text inside HTML comments (邯郸 comments 成文日期 out) and
+inside scripts or styles is never read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import lxml.html
+from lxml import etree
+from lxml.cssselect import CSSSelector
+
+from bridge.labels import ALL_LABELS, PAGE_META_NAMES, SEPARATOR, label_key, line_pairs
+
+BLOCK_TAGS = frozenset(
+    ["address", "article", "aside", "blockquote", "body", "br", "center", "dd", "div", "dl", "dt", "fieldset", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"]
+)  # fmt: skip
+_HIDDEN = frozenset({"script", "style", "noscript", "template", "head", "title"})
+_KNOWN = frozenset(ALL_LABELS)
+_SPACED = "[\\s\u3000\xa0]*"
+_ANY_LABEL = re.compile("|".join(_SPACED.join(re.escape(c) for c in label) for label in ALL_LABELS))
+_TEXTS = etree.XPath(".//text()[not(ancestor::script) and not(ancestor::style)]")
+_LEAF_CELLS = etree.XPath(".//td[not(.//table)] | .//th[not(.//table)]")
+
+ARTICLE_CONTAINERS = (
+    "div.TRS_Editor",
+    "div.trs_editor_view",
+    "div.TRS_UEDITOR",
+    "#UCAP-CONTENT",
+    "#zoom",
+    "#Zoom",
+    ".zoom",
+    "div.article-content",
+    "div.article_content",
+    "div.content-text",
+    "div.pages_content",
+    "div.wz_content",
+    "div.detail-content",
+    "div.main-txt",
+    "#content",
+    "article",
+)
+"""Where templates put the body, most specific first: ``div.TRS_Editor`` is TRS's own
+editor output; the rest are the usual containers of other templates (中国政府网's
+``#UCAP-CONTENT``, ``#zoom`` of many provincial sites …)."""
+_CONTAINERS = tuple((css, CSSSelector(css, translator="html")) for css in ARTICLE_CONTAINERS)
+EDITOR_CONTAINERS = 4
+"""The first ones are a CMS editor's own output: when the page has one, that is the body,
+even empty (an empty ``div.TRS_Editor`` is an empty body, not a reason to read a footer)."""
+_FURNITURE = re.compile(r"foot|copyright|bottom|banquan|bqxx|\bnav|menu|header", re.I)
+_FURNITURE_TEXT = re.compile(r"ICP备|版权所有|网站标识码|公网安备|主办单位")
+MIN_TEXT_BLOCK = 80
+"""Characters of paragraph text a block needs to be taken for the body when no known
+container holds one: a footer's copyright lines have fewer."""
+
+
+@dataclass
+class Article:
+    """What one article page shows, before it becomes a raw item."""
+
+    title: str
+    """The title the family's heading or marker shows ("" when none)."""
+    meta: dict[str, str]
+    """Metadata labels (white space and colons removed) → values, outside the body."""
+    page_meta: dict[str, str]
+    """The government meta tags of the ``<head>`` (``ArticleTitle`` …)."""
+    doc_title: str
+    """The ``<title>`` text."""
+    body: lxml.html.HtmlElement | None
+    body_from: str = ""
+    """Which selector found the body ("" when none did)."""
+    attachment_scopes: list[lxml.html.HtmlElement] = field(default_factory=list)
+
+
+def visible_text(el: lxml.html.HtmlElement) -> str:
+    """The text a reader sees in ``el``: no script, style or comment."""
+    if el.tag in _HIDDEN:
+        return ""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str):
+            parts.append(visible_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def clean(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+def page_meta(doc: lxml.html.HtmlElement) -> dict[str, str]:
+    """The meta tags of 《政府网站发展指引》 a page carries, by their canonical names."""
+    wanted = {name.lower(): name for name in PAGE_META_NAMES}
+    out: dict[str, str] = {}
+    for meta in doc.iter("meta"):
+        name = wanted.get((meta.get("name") or "").strip().lower())
+        content = clean(meta.get("content"))
+        if name and content and content not in META_PLACEHOLDERS and name not in out:
+            out[name] = content
+    return out
+
+
+META_PLACEHOLDERS = frozenset(
+    {"网站名称", "网站域名", "政府网站标识码", "栏目名称", "栏目类型", "文章标题", "标题",
+     "发布时间", "发布日期", "来源", "信息来源", "关键词", "关键字", "描述"}
+)  # fmt: skip
+"""What a template leaves in a meta tag nobody filled in (SiteName 网站名称 …)."""
+
+
+def doc_title(doc: lxml.html.HtmlElement) -> str:
+    found = doc.find(".//title")
+    return clean(found.text_content()) if found is not None else ""
+
+
+# --- metadata -----------------------------------------------------------------------------
+
+
+def metadata(
+    doc: lxml.html.HtmlElement,
+    outside: lxml.html.HtmlElement | set[lxml.html.HtmlElement] | None = None,
+) -> dict[str, str]:
+    """Label/value pairs of the page's metadata blocks, first occurrence of a label wins:
+    tables (label cell, value cell; or ``label：value`` in one cell), then ``<dt>``/``<dd>``
+    pairs and label lines in any element (``<p><strong>索引号</strong>：…</p>``, ``<li>``,
+    the info line ``发布时间：… 来源：…``). Nothing inside ``outside`` (the body, or the set
+    of its elements) is read: a table in a document is no metadata of the page.
+    """
+    out: dict[str, str] = {}
+    inside = _Inside(outside)
+    _tables(doc, out, inside)
+    for line in _label_lines(doc, inside):
+        for key, value in line_pairs(line):
+            if value and key not in out:
+                out[key] = value
+    return out
+
+
+def scoped_metadata(elements: Iterable[lxml.html.HtmlElement]) -> dict[str, str]:
+    """Metadata from the elements an operator pointed at (``detail_meta``): as
+    ``metadata`` reads a page, plus any ``label：value`` line of their text."""
+    out: dict[str, str] = {}
+    for el in elements:
+        for key, value in metadata(el).items():
+            out.setdefault(key, value)
+        for line in block_lines(el):
+            for key, value in line_pairs(line):
+                if value and key not in out:
+                    out[key] = value
+    return out
+
+
+class _Inside:
+    """Membership in one subtree, by element identity (lxml elements hash by identity)."""
+
+    def __init__(self, root: lxml.html.HtmlElement | set[lxml.html.HtmlElement] | None) -> None:
+        if isinstance(root, set):
+            self.members = root
+        else:
+            self.members = set(root.iter()) if root is not None else set()
+
+    def __contains__(self, el: object) -> bool:
+        return el in self.members
+
+
+def _tables(doc: lxml.html.HtmlElement, out: dict[str, str], inside: _Inside) -> None:
+    """Cells of the innermost tables: a label cell takes the next cell of its table."""
+    by_table: dict[lxml.html.HtmlElement, list[lxml.html.HtmlElement]] = {}
+    for cell in _LEAF_CELLS(doc):
+        if cell in inside:
+            continue
+        table = next(cell.iterancestors("table"), None)
+        if table is not None:
+            by_table.setdefault(table, []).append(cell)
+    for table_cells in by_table.values():
+        texts = [clean(visible_text(c)) for c in table_cells]
+        for i, text in enumerate(texts):
+            key = label_key(text)
+            if key in _KNOWN:
+                # The value cell is the next one of the same row: a header row (名称 |
+                # 索引号 | 发布日期) over a list of documents pairs its last label with none.
+                same_row = i + 1 < len(texts) and (
+                    table_cells[i + 1].getparent() is table_cells[i].getparent()
+                )
+                value = texts[i + 1] if same_row else ""
+                if value and label_key(value) not in _KNOWN and key not in out:
+                    out[key] = value
+                continue
+            for key, value in line_pairs(text):
+                if value and key in _KNOWN and key not in out:
+                    out[key] = value
+
+
+def _label_lines(doc: lxml.html.HtmlElement, inside: _Inside) -> list[str]:
+    """The lines (outside tables and the body) that hold a known label, in page order;
+    a ``<dt>`` label is joined with its ``<dd>``."""
+    blocks: list[lxml.html.HtmlElement] = []
+    seen: set[lxml.html.HtmlElement] = set()
+    for text in _TEXTS(doc):
+        if not _ANY_LABEL.search(text):
+            continue
+        el = text.getparent()
+        if el is None:
+            continue
+        if text.is_tail:
+            el = el.getparent()
+        block = el
+        while block is not None and block.tag not in BLOCK_TAGS:
+            block = block.getparent()
+        if block is None or block in seen or block in inside or block.tag in ("td", "th"):
+            continue
+        seen.add(block)
+        blocks.append(block)
+    lines: list[str] = []
+    for block in blocks:
+        if block.tag == "dt":
+            dd = block.getnext()
+            value = clean(visible_text(dd)) if dd is not None and dd.tag == "dd" else ""
+            lines.append(f"{clean(visible_text(block))}{SEPARATOR}{value}")
+            continue
+        lines.extend(line for line in _own_lines(block) if _ANY_LABEL.search(line))
+    return lines
+
+
+_LINE_BREAK = "\x1e"
+
+
+def _own_lines(block: lxml.html.HtmlElement) -> list[str]:
+    """The text lines of ``block`` itself: inline children joined with a ``SEPARATOR``
+    at each element boundary, a new line at each block child (whose text is its own).
+    Line breaks in the source are white space, as a browser shows them."""
+    parts = [block.text or ""]
+    for child in block:
+        if not isinstance(child.tag, str) or child.tag in _HIDDEN:
+            parts.append(child.tail or "")
+            continue
+        if child.tag in BLOCK_TAGS:
+            parts.append(_LINE_BREAK)
+        else:
+            parts.extend((SEPARATOR, visible_text(child), SEPARATOR))
+        parts.append(child.tail or "")
+    lines = "".join(parts).replace("\r", " ").replace("\n", " ").split(_LINE_BREAK)
+    return [line for line in lines if line.strip(" \t\u3000\xa0" + SEPARATOR)]
+
+
+def block_lines(root: lxml.html.HtmlElement) -> list[str]:
+    """Every text line under ``root``, one per block, in page order."""
+    lines: list[str] = []
+    for el in root.iter():
+        if isinstance(el.tag, str) and (el is root or el.tag in BLOCK_TAGS):
+            if any(a.tag in _HIDDEN for a in el.iterancestors()) or el.tag in _HIDDEN:
+                continue
+            lines.extend(_own_lines(el))
+    return lines
+
+
+# --- body and title -----------------------------------------------------------------------
+
+
+def find_body(
+    doc: lxml.html.HtmlElement, selectors: Sequence[tuple[str, CSSSelector]] = _CONTAINERS
+) -> tuple[lxml.html.HtmlElement | None, str]:
+    """The body: the first of ``selectors`` that matches an element with text or an
+    image, else the largest block of paragraphs; (None, "") when the page has neither."""
+    for n, (css, selector) in enumerate(selectors):
+        for el in selector(doc):
+            if n < EDITOR_CONTAINERS or clean(visible_text(el)) or el.find(".//img") is not None:
+                return el, css
+    block = largest_text_block(doc)
+    return (block, "largest text block") if block is not None else (None, "")
+
+
+def _furniture(p: lxml.html.HtmlElement) -> bool:
+    """A paragraph of the page's furniture: in a header, footer or menu, or the footer's
+    own lines (ICP备, 版权所有, 网站标识码)."""
+    if _FURNITURE_TEXT.search(p.text_content()):
+        return True
+    for el in p.iterancestors():
+        if el.tag in ("head", "footer", "nav", "header"):
+            return True
+        if _FURNITURE.search(f"{el.get('class') or ''} {el.get('id') or ''}"):
+            return True
+    return False
+
+
+def largest_text_block(doc: lxml.html.HtmlElement) -> lxml.html.HtmlElement | None:
+    """The element whose own paragraphs (``<p>`` children) hold the most text, if they
+    hold at least ``MIN_TEXT_BLOCK`` characters: the body of a template nobody named."""
+    totals: dict[lxml.html.HtmlElement, int] = {}
+    for p in doc.iter("p"):
+        parent = p.getparent()
+        if parent is None or _furniture(p):
+            continue
+        totals[parent] = totals.get(parent, 0) + len(clean(visible_text(p)))
+    if not totals:
+        return None
+    best = max(totals, key=lambda el: totals[el])
+    return best if totals[best] >= MIN_TEXT_BLOCK else None
+
+
+ATTACHMENT_BLOCKS = CSSSelector(
+    ".attachments, .attachment, .fj, .fjlb, .fjxz, .fjxx, .fujian, .xgfj, .appendix, #fujian,"
+    " [class*='article_attachment'], [id^='file_']",
+    translator="html",
+)
+"""Blocks that templates keep the attachments in, apart from the body."""
+_ATTACHMENT_LABEL = re.compile(r"^[\s\u3000\xa0]*(?:相关)?附\s*件")
+
+
+def attachment_blocks(
+    doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None
+) -> list[lxml.html.HtmlElement]:
+    """The attachment blocks outside the body: by their usual class names, and a line
+    starting with 附件 (``<p>附件：<a …>``) with the two blocks after it (a ``<p>附件：</p>``
+    heading its ``<ul>``)."""
+    inside = _Inside(body)
+    found = [el for el in ATTACHMENT_BLOCKS(doc) if el not in inside]
+    for el in doc.iter():
+        if not isinstance(el.tag, str) or el in inside:
+            continue
+        if not _ATTACHMENT_LABEL.match(el.text or ""):
+            continue
+        block = el
+        while block.tag not in BLOCK_TAGS and block.getparent() is not None:
+            block = block.getparent()
+        following = [s for s in block.itersiblings() if isinstance(s.tag, str)][:2]
+        found.extend(x for x in (block, *following) if x not in inside and x not in found)
+    return found
