@@ -31,6 +31,7 @@ RECORD_QUARANTINED = "record.quarantined"
 RECORD_RELEASED = "record.released"  # a quarantined item normalized cleanly again
 ITEM_WITHDRAWN = "item.withdrawn"
 INDEX_NO_MINTED = "index_no.minted"
+RECORD_FLAGGED = "record.flagged"  # a value kept as the page shows it, with remarks
 DELIVERY_SENT = "delivery.sent"
 DELIVERY_CONFIRMED = "delivery.confirmed"
 DELIVERY_FAILED = "delivery.failed"
@@ -53,6 +54,7 @@ EVENTS = (
     RECORD_RELEASED,
     ITEM_WITHDRAWN,
     INDEX_NO_MINTED,
+    RECORD_FLAGGED,
     DELIVERY_SENT,
     DELIVERY_CONFIRMED,
     DELIVERY_FAILED,

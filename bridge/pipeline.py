@@ -616,6 +616,14 @@ class _SourceRun:
             )
         for (entry, raw, record, digest), outcome in zip(batch, outcomes, strict=True):
             setattr(self.stats, outcome.action, getattr(self.stats, outcome.action) + 1)
+            if outcome.action == "quarantined":  # its 索引号 is another item's
+                log.warning(
+                    "%s: quarantined %s: its 索引号 %s is another item's",
+                    self.scfg.name,
+                    raw.url,
+                    record.index_no,
+                )
+                continue
             self.known[raw.article_id] = items.KnownItem(
                 outcome.external_id, raw.article_id, raw.column, entry.fingerprint, "active", digest
             )

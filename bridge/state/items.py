@@ -166,16 +166,22 @@ def allocate_index_no(session: Session, org_code: str, year: int) -> str:
         .values(next_serial=IndexSerialRow.next_serial + 1)
         .returning(IndexSerialRow.next_serial)
     )
-    result = session.execute(bump).scalar_one_or_none()
-    if result is None:
-        try:
-            with session.begin_nested():  # the year's first number: another process may race us
-                session.add(IndexSerialRow(org_code=org_code, year=year, next_serial=2))
-                session.flush()
-            return format_index_no(org_code, year, 1)
-        except IntegrityError:
-            result = session.execute(bump).scalar_one()  # theirs is in: take the next one
-    return format_index_no(org_code, year, result - 1)
+    while True:
+        result = session.execute(bump).scalar_one_or_none()
+        if result is None:
+            try:
+                # The year's first number: another process may race us.
+                with session.begin_nested():
+                    session.add(IndexSerialRow(org_code=org_code, year=year, next_serial=2))
+                    session.flush()
+                result = 2
+            except IntegrityError:
+                result = session.execute(bump).scalar_one()  # theirs is in: take the next one
+        index_no = format_index_no(org_code, year, result - 1)
+        # A page may show a number of the same series (the site's CMS numbers too): that
+        # one is the page's item's, so the allocator passes it by.
+        if session.execute(select(ItemRow.id).where(ItemRow.index_no == index_no)).first() is None:
+            return index_no
 
 
 def _enqueue(
@@ -310,3 +316,8 @@ def last_seen_before(
         ItemRow.last_seen < before,
     )
     return list(session.execute(q).scalars())
+
+
+def source_name(session: Session, source_id: int) -> str:
+    row = session.get(SourceRow, source_id)
+    return row.name if row is not None else ""

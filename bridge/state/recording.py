@@ -11,7 +11,7 @@ database (``bench/backfill``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from bridge import audit
 from bridge.catalog import CatalogRecord
 from bridge.normalize.hashing import canonical_json
-from bridge.state import audit_log
+from bridge.state import audit_log, items
 from bridge.state.items import SUPERSEDE_WAITING, allocate_index_no
 from bridge.state.models import BlobRow, DeliveryRow, ItemRow, ItemVersionRow, utcnow
 from bridge.state.sql import table
@@ -39,9 +39,10 @@ class Recording:
 
 @dataclass(frozen=True)
 class RecordOutcome:
-    """What recording a normalized record did: new, changed, or unchanged."""
+    """What recording a normalized record did: new, changed, unchanged, or quarantined
+    (its page shows a 索引号 another item holds)."""
 
-    action: str  # new | changed | unchanged
+    action: str  # new | changed | unchanged | quarantined
     external_id: str
     version: int
     delivery_id: int | None
@@ -119,6 +120,26 @@ def record_versions(
     code when the bridge mints 索引号.
     """
     audit_log.lock_head(session)  # before any other row: see lock_head
+    claimed = _claimed_elsewhere(session, recordings)
+    held: dict[int, RecordOutcome] = {}
+    for i, (holder, holder_url) in claimed.items():
+        rec = recordings[i]
+        _quarantine_claim(session, source_id, source_name, rec, holder, holder_url, actor, run_id)
+        held[i] = RecordOutcome("quarantined", rec.record.external_id, 0, None)
+    if held:
+        recorded = iter(
+            record_versions(
+                session,
+                source_id=source_id,
+                source_name=source_name,
+                recordings=[r for i, r in enumerate(recordings) if i not in held],
+                target=target,
+                actor=actor,
+                run_id=run_id,
+                mint_index_no_for=mint_index_no_for,
+            )
+        )
+        return [held[i] if i in held else next(recorded) for i in range(len(recordings))]
     outcomes: list[RecordOutcome] = []
     start = 0
     while start < len(recordings):
@@ -134,6 +155,82 @@ def record_versions(
         )
         start = end
     return outcomes
+
+
+def _claimed_elsewhere(
+    session: Session, recordings: Sequence[Recording]
+) -> dict[int, tuple[str, str]]:
+    """The recordings whose page shows a 索引号 another item holds (or claims earlier in
+    this batch), by position: (that item's external id, its URL).
+
+    A 索引号 is one document's legal identifier: two items claiming one cannot both be
+    filed under it. The item that holds it keeps it; the newcomer is quarantined with
+    both URLs until the site is fixed. An item that was filed under a number already
+    keeps that one, whatever its page shows later, so it claims nothing.
+    """
+    wanted = {r.record.index_no for r in recordings if r.record.index_no}
+    if not wanted:
+        return {}
+    ids = [r.record.external_id for r in recordings]
+    conn = session.connection()
+    filed = {
+        row.external_id: row.index_no
+        for row in conn.execute(
+            select(_ITEMS.c.external_id, _ITEMS.c.index_no).where(
+                _ITEMS.c.external_id.in_(ids), _ITEMS.c.index_no.is_not(None)
+            )
+        )
+    }
+    holders = {
+        row.index_no: (row.external_id, row.url)
+        for row in conn.execute(
+            select(_ITEMS.c.index_no, _ITEMS.c.external_id, _ITEMS.c.url).where(
+                _ITEMS.c.index_no.in_(sorted(wanted))
+            )
+        )
+    }
+    out: dict[int, tuple[str, str]] = {}
+    for i, rec in enumerate(recordings):
+        xid, index_no = rec.record.external_id, rec.record.index_no
+        if not index_no or xid in filed:
+            continue
+        holder = holders.get(index_no)
+        if holder is None:
+            holders[index_no] = (xid, rec.record.source.url)  # first in the batch: it holds
+        elif holder[0] != xid:
+            out[i] = holder
+    return out
+
+
+def _quarantine_claim(
+    session: Session,
+    source_id: int,
+    source_name: str,
+    rec: Recording,
+    holder: str,
+    holder_url: str,
+    actor: str,
+    run_id: int | None,
+) -> None:
+    record = rec.record
+    message = (
+        f"索引号 {record.index_no} is shown by {record.source.url} and by {holder_url} "
+        f"(item {holder}, which holds it): one 索引号 names one document, so the site must "
+        "correct one of the two pages"
+    )
+    items.quarantine(
+        session,
+        source_id=source_id,
+        source_name=source_name,
+        external_id=record.external_id,
+        article_id=record.source.article_id,
+        column=record.source.column,
+        url=record.source.url,
+        fingerprint=rec.fingerprint,
+        problems=[{"field": "index_no", "rule": "index_no.duplicate", "message": message}],
+        actor=actor,
+        run_id=run_id,
+    )
 
 
 class _Batch:
@@ -186,12 +283,8 @@ class _Batch:
                 touched.append(changes)
                 versions.append(None)
                 continue
-            index_no = item.index_no
-            if self.mint_for and index_no is None:
-                index_no = allocate_index_no(self.session, self.mint_for, record.created.year)
-                events.append((audit.INDEX_NO_MINTED, xid, {"index_no": index_no}))
-            if index_no:
-                record = record.with_index_no(index_no)
+            record = self._index_no(record, item.index_no, events)
+            index_no = record.index_no
             v = _Version(
                 item.id, item.version + 1, record, rec.content_hash, item.content_hash, is_new
             )
@@ -228,6 +321,30 @@ class _Batch:
                 action = "new" if new.previous_hash is None else "changed"
                 outcomes.append(RecordOutcome(action, xid, new.version, new.delivery_id))
         return outcomes
+
+    def _index_no(
+        self,
+        record: CatalogRecord,
+        filed: str | None,
+        events: list[tuple[str, str, dict[str, Any] | _Version]],
+    ) -> CatalogRecord:
+        """The record under its 索引号: the one it was filed under, never changed; else the
+        page's own, kept as written; else one the bridge mints (when it mints)."""
+        xid, shown = record.external_id, record.index_no
+        remarks = list(record.remarks)
+        if filed is not None:
+            if shown not in (None, filed):
+                remarks.append(f"索引号 {shown}: the page shows it, the item is filed as {filed}")
+            record = record.with_index_no(filed, "filed")
+        elif shown is None and self.mint_for:
+            minted = allocate_index_no(self.session, self.mint_for, record.created.year)
+            events.append((audit.INDEX_NO_MINTED, xid, {"index_no": minted}))
+            record = record.with_index_no(minted, "minted:bridge")
+        if remarks:
+            events.append(
+                (audit.RECORD_FLAGGED, xid, {"url": record.source.url, "remarks": remarks})
+            )
+        return replace(record, remarks=tuple(remarks))
 
     def _lock_items(self, batch: Sequence[Recording]) -> tuple[dict[str, Any], set[str]]:
         """The batch's item rows, locked (inserted first for the new ones), and the
