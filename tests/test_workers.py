@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, columns_toml
 
+from bridge.sandbox.content import unit_code
 from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET, PortalServer
 from bridge.sandbox.site import SiteServer, generate_site, load_manifest
 from bridge.state import cluster
@@ -82,7 +83,7 @@ def test_three_workers_one_killed_deliver_2000_items_exactly_once(tmp_path, pg_u
     servers = []
     for i in range(SITES):
         root = tmp_path / f"site{i:02d}"
-        generate_site(root, items=ITEMS, seed=100 + i)
+        generate_site(root, items=ITEMS, seed=100 + i, unit_code=unit_code(i))  # units of their own
         servers.append(SiteServer(root))
     urls = [s.start() for s in servers]
     portal = PortalServer(tmp_path / "portal.db")
@@ -145,7 +146,11 @@ def test_three_workers_one_killed_deliver_2000_items_exactly_once(tmp_path, pg_u
         assert len({r["index_no"] for r in held}) == len(expected)
         for r in held:  # each department numbers its own documents
             department = int(r["external_id"][4:6])
-            assert r["index_no"].startswith(org_code(department) + "/")
+            # its site with its 统一社会信用代码 (the page's number is kept), the bridge the
+            # rest with the 组织机构代码 of the config
+            assert r["index_no"].startswith(
+                (unit_code(department - 1) + "/", org_code(department) + "/")
+            )
         stats = portal.stats()
         assert stats["puts_by_status"]["created"] == len(expected)
 

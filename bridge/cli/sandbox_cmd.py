@@ -102,6 +102,20 @@ def sandbox() -> None:
     "Chinese dates and file names.",
 )
 @click.option(
+    "--variants",
+    is_flag=True,
+    help="Markup of real government sites, varied by item and column: metadata layouts "
+    "and labels, 文号 and 索引号 forms, titles only in meta tags, the 政府网站 meta tags, "
+    "body containers, TRS pagers (docs/sandbox-variants.md). Not part of --quirks.",
+)
+@click.option(
+    "--unit-code",
+    default="11330281002949236M",
+    show_default=True,
+    help="The org code (9 or 18 characters, with its check character) the site's 索引号 "
+    "start with: sites of different units have different ones.",
+)
+@click.option(
     "--delay-ms",
     type=click.FloatRange(0),
     default=0.0,
@@ -123,7 +137,7 @@ def site(
 ) -> None:
     """Generate a bureau site into --root (if empty) and serve it.
 
-    The generation options (--style to --quirks) apply when the folder is empty; the site
+    The generation options (--style to --variants) apply when the folder is empty; the site
     keeps them for publish, edit, withdraw and relayout. Prints the base URL as the first
     line, then serves until Ctrl-C.
 
@@ -132,6 +146,7 @@ def site(
       bridge sandbox site --root state/site --items 60
       bridge sandbox site --root state/hw --style hanweb --encoding gbk --quirks
       bridge sandbox site --root state/big --items 2000 --columns 30
+      bridge sandbox site --root state/real --variants --encoding gbk
       bridge sandbox site publish --root state/site --count 3
     """
     if ctx.invoked_subcommand is not None:
@@ -185,7 +200,13 @@ def _refuse_other_options(ctx: click.Context, root: Path, options: dict[str, Any
         opts = load_manifest(root).options
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    kept = {**opts.to_json(), "columns": opts.columns}  # to_json leaves out the default 6
+    # to_json leaves out the defaults of columns, variants and unit_code (the manifest stays)
+    kept = {
+        **opts.to_json(),
+        "columns": opts.columns,
+        "variants": opts.variants,
+        "unit_code": opts.unit_code,
+    }
     for name, value in options.items():
         given = ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
         wanted = list(value) if isinstance(value, tuple) else value

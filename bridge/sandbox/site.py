@@ -4,8 +4,9 @@ Terminology: the *root* is the directory the site lives in; ``site.json`` there 
 database (the manifest, site_model.py), everything else outside ``.cms/`` is published output.
 Pages are replaced atomically and the manifest is written last, so a reader in another process
 never sees a manifest naming a page that is not there yet. The site's options (style,
-encoding, quirks) are fixed when it is generated and kept in the manifest, so ``publish``,
-``edit``, ``withdraw`` and ``relayout`` keep producing the same kind of site.
+encoding, quirks, variants) are fixed when it is generated and kept in the manifest, so
+``publish``, ``edit``, ``withdraw`` and ``relayout`` keep producing the same kind of site.
+``shown_fields()`` tells what each page shows (site_variants.py), for tests to compare with.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-from bridge.sandbox import content
+from bridge.sandbox import content, site_variants
 from bridge.sandbox.site_columns import DEFAULT_COLUMNS, MAX_COLUMNS, Column, column
 from bridge.sandbox.site_items import ItemAdder, choose_quirks
 from bridge.sandbox.site_model import (
@@ -57,6 +59,7 @@ __all__ = [
     "RequestLog",
     "SiteOptions",
     "SiteServer",
+    "column_paging",
     "columns_toml",
     "edit",
     "generate_site",
@@ -64,6 +67,7 @@ __all__ = [
     "publish",
     "relayout",
     "serve_forever",
+    "shown_fields",
     "withdraw",
 ]
 
@@ -97,6 +101,8 @@ def generate_site(
     rare_chars: bool | None = None,
     robots_disallow: Iterable[str] = (),
     columns: int = DEFAULT_COLUMNS,
+    variants: bool = False,
+    unit_code: str = content.USCC,
 ) -> Manifest:
     """Generate ``items`` items (the seed report is one) into an empty ``root``.
 
@@ -107,6 +113,8 @@ def generate_site(
     ``columns`` (6 to 60) adds sub-columns of the disclosure catalog to the six top columns
     (site_columns.py); items are spread over all of them, each filed under its column's
     category. ``Manifest.columns`` and ``columns_toml()`` tell a config what the site has.
+    ``variants`` gives pages the markup variants of real sites (site_variants.py); with it
+    off every page is what it always was.
     """
     root = Path(root)
     opts = SiteOptions(
@@ -122,6 +130,8 @@ def generate_site(
         rare_chars=encoding == "gbk" if rare_chars is None else rare_chars,
         robots_disallow=tuple(robots_disallow),
         columns=columns,
+        variants=variants,
+        unit_code=unit_code,
     )
     size = PAGE_SIZES[style] if page_size is None else page_size
     if items < 1 or size < 1:
@@ -134,6 +144,8 @@ def generate_site(
         raise ValueError("end_date must be after 2012-12-05, the date of the seed report")
     rng = random.Random(f"bridge-sandbox:{seed}:{items}:{end.isoformat()}")
     manifest = Manifest(seed, size, end, [], {}, {}, opts)
+    if variants:
+        manifest.paging = site_variants.choose_paging(seed, opts)
     gap = max(1, min(40, 800_000 // items))  # article numbers stay 6 digits
     serial = 100_000 + rng.randint(1, gap)
     root.mkdir(parents=True, exist_ok=True)
@@ -197,6 +209,8 @@ def edit(
             if not title or any(i.title == title and i is not item for i in manifest.items):
                 raise ValueError(f"title {title!r} is empty or already used on the site")
             item.title, item.genre = title, content.genre_of(title)
+            if item.variants is not None:  # the same variants, the new title
+                item.shown = site_variants.truth(item, manifest.options)
         body = item.body_html
         if body_append:
             body += "\n" + content.paragraph(body_append)
@@ -241,6 +255,29 @@ def relayout(root: Path, layout: str = "redesign") -> Manifest:
         write_pages(root, manifest)
         save_manifest(root, manifest)
     return manifest
+
+
+def shown_fields(root: Path) -> dict[str, dict[str, Any]]:
+    """What each live item's page shows, as a reader reads it (site_variants.truth): title
+    and where (``title_in``), publisher and its label, created and its label, 文号 (with
+    〔〕, None for 无), 索引号, topic, metadata layout, body container. A site without variants
+    gets the same fields for its classic markup. The expected values of end-to-end tests;
+    after a redesign the pages show none of it (the bridge must raise a layout alarm).
+    """
+    manifest = load_manifest(Path(root))
+    opts = manifest.options
+    return {
+        i.id: dict(i.shown) if i.shown is not None else site_variants.truth(i, opts)
+        for i in manifest.items
+        if not i.withdrawn
+    }
+
+
+def column_paging(site: Manifest | Path | str) -> dict[str, str]:
+    """The pager of each column: createPageHTML, countPage, recordCount or text (TRS), or
+    dataproxy (Hanweb). A site without variants: createPageHTML or dataproxy everywhere."""
+    manifest = site if isinstance(site, Manifest) else load_head(Path(site))
+    return site_variants.paging_of(manifest)
 
 
 def columns_toml(site: Manifest | Path | str) -> str:

@@ -19,6 +19,7 @@ from bridge.sandbox.site_columns import column
 from bridge.sandbox.site_listing import Entry
 from bridge.sandbox.site_model import CMS_DIR, ItemInfo, SiteOptions, attachment_href
 from bridge.sandbox.site_pages import (
+    GENERIC_HEAD,
     VISITS,
     category_crumb,
     column_url,
@@ -83,7 +84,9 @@ def record_html(entry: Entry, key: str, opts: SiteOptions) -> str:
     return f"{start}{marker}{link}{when}</li>"
 
 
-def render_column(key: str, records: list[str], opts: SiteOptions, perpage: int) -> bytes:
+def render_column(
+    key: str, records: list[str], opts: SiteOptions, perpage: int, head: str = GENERIC_HEAD
+) -> bytes:
     """The column page ``/col/col<ID>/index.html`` with the first ``perpage`` records."""
     colid, name = column(key).hanweb_id, column(key).name
     nextgroup = (
@@ -102,7 +105,7 @@ def render_column(key: str, records: list[str], opts: SiteOptions, perpage: int)
         '<script language="javascript" src="/module/web/jpage/jpage.js"></script>'
     )
     crumb = f'&gt; 信息公开 &gt; {category_crumb(key)}<a href="{column_url(key, opts)}">{name}</a>'
-    return page(f"{name} - 余姚教育网", crumb, main, opts)
+    return page(f"{name} - 余姚教育网", crumb, main, opts, head=head)
 
 
 def proxy_json(records: list[str], opts: SiteOptions, perpage: int) -> bytes:

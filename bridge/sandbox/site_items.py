@@ -1,7 +1,9 @@
 """How the sandbox CMS turns an editor's draft into a published item, and picks its quirks.
 
 An item gets its id and URL from the site's style (TRS ``/xxgk/<col>/YYYYMM/tYYYYMMDD_N.html``,
-Hanweb ``/art/Y/M/D/art_<colid>_N.html``), its 索引号 from the per-year counter, its body a place
+Hanweb ``/art/Y/M/D/art_<colid>_N.html``), its 索引号 from the per-year counter (numbered with
+the bureau's 统一社会信用代码, content.USCC), with ``variants`` its page's variants
+(site_variants.py), its body a place
 in ``.cms/bodies.dat``, and its attachments a stored file: beside the page in TRS, behind
 ``downfile.jsp`` in Hanweb, under their Chinese names with ``cn_filenames``. Every style draws
 the same random numbers, so one seed gives the same items in both styles.
@@ -15,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from bridge.sandbox import content, site_hanweb
+from bridge.sandbox import content, site_hanweb, site_variants
 from bridge.sandbox.site_columns import column as column_of
 from bridge.sandbox.site_model import AttachmentInfo, BodyStore, ItemInfo, Manifest
 from bridge.sandbox.site_output import Put, file_for, render_detail, write
@@ -70,7 +72,7 @@ class ItemAdder:
             year = str(draft.created.year)
             number = manifest.index_counters.get(year, self.rng.randint(0, 30)) + 1
             manifest.index_counters[year] = number
-            index_no = f"{content.ORG_CODE}/{year}-{number:05d}"
+            index_no = f"{opts.unit_code}/{year}-{number:05d}"
         attachments = [self._attach(name, data, path, ymd) for name, data in draft.attachments]
         item = ItemInfo(
             id=item_id,
@@ -90,6 +92,9 @@ class ItemAdder:
             body_at=self.bodies.add(draft.body_html),
             root=self.root,
         )
+        if opts.variants:  # drawn from the item's own rng: the main one is not touched
+            item.variants = site_variants.choose(item, manifest)
+            item.shown = site_variants.truth(item, opts)
         page = render_detail(item, draft.body_html, opts)
         self.put(file_for(self.root, item.path), page)
         manifest.items.append(item)

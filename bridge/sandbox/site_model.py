@@ -16,6 +16,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
+from bridge.catalog import org_code_problem
+from bridge.sandbox.content import USCC
 from bridge.sandbox.site_columns import DEFAULT_COLUMNS, Column, check_count, site_columns
 
 MANIFEST = "site.json"  # the CMS database in the site root; never served
@@ -50,6 +52,8 @@ class SiteOptions:
     robots_disallow: tuple[str, ...] = ()  # Disallow: lines of /robots.txt
     layout: str = "classic"  # "redesign" after relayout(): the parsers' selectors miss
     columns: int = DEFAULT_COLUMNS  # the first N columns of the catalog (site_columns.py)
+    variants: bool = False  # real-site markup variants per item and column (site_variants.py)
+    unit_code: str = USCC  # the org code the site's 索引号 start with (each unit has its own)
 
     def __post_init__(self) -> None:
         problems = [
@@ -68,6 +72,8 @@ class SiteOptions:
             if not p.startswith("/")
         ]
         problems += [p for p in [check_count(self.columns)] if p]
+        if problem := org_code_problem(self.unit_code):
+            problems.append(f"unit_code {self.unit_code!r}: {problem}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -86,6 +92,10 @@ class SiteOptions:
         out["robots_disallow"] = list(self.robots_disallow)
         if self.columns == DEFAULT_COLUMNS:  # the manifest of a default site stays as it was
             del out["columns"]
+        if not self.variants:  # likewise
+            del out["variants"]
+        if self.unit_code == USCC:
+            del out["unit_code"]
         return out
 
     @classmethod
@@ -136,6 +146,8 @@ class ItemInfo:
     edits: int = 0
     pinned: bool = False  # shown again at the top of page 1 of its column(s)
     also: list[str] = field(default_factory=list)  # further columns that list it
+    variants: dict[str, Any] | None = None  # how its page shows it (site_variants.py)
+    shown: dict[str, Any] | None = None  # what its page shows, as a reader reads it
     root: Path | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -150,6 +162,9 @@ class ItemInfo:
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "root"}
+        for name in ("variants", "shown"):  # only on a site with variants: others stay as they were
+            if out[name] is None:
+                del out[name]
         out["created"] = self.created.isoformat()
         out["published"] = self.published.isoformat()
         out["body_at"] = list(self.body_at)
@@ -175,6 +190,7 @@ class Manifest:
     doc_counters: dict[str, int]  # "余教|2012" -> last 文号 number used
     index_counters: dict[str, int]  # "2012" -> last 索引号 serial used
     options: SiteOptions = field(default_factory=SiteOptions)
+    paging: dict[str, str] = field(default_factory=dict)  # column key -> pager (variants only)
 
     @property
     def columns(self) -> list[tuple[str, str, str]]:
@@ -202,7 +218,7 @@ class Manifest:
 
     def head_json(self) -> dict[str, Any]:
         """Everything but the items."""
-        return {
+        head: dict[str, Any] = {
             "format": FORMAT,
             "seed": self.seed,
             "page_size": self.page_size,
@@ -211,6 +227,9 @@ class Manifest:
             "doc_counters": self.doc_counters,
             "index_counters": self.index_counters,
         }
+        if self.paging:  # a site without variants keeps the head it had
+            head["paging"] = self.paging
+        return head
 
     @classmethod
     def from_json(cls, d: dict[str, Any], items: list[ItemInfo]) -> Manifest:
@@ -227,6 +246,7 @@ class Manifest:
             doc_counters=d["doc_counters"],
             index_counters=d["index_counters"],
             options=SiteOptions.from_json(d.get("options", {})),
+            paging=d.get("paging", {}),
         )
 
 

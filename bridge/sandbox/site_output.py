@@ -2,7 +2,8 @@
 
 Pages are replaced atomically (temp file + rename) and only when their bytes change, so the
 ETag and Last-Modified of an untouched page stay put, as on a real static site. Which markup
-a page gets depends on the site's options: TRS or Hanweb, classic or redesigned layout.
+a page gets depends on the site's options: TRS or Hanweb, classic or redesigned layout, with
+or without real-site variants.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bridge.sandbox import site_hanweb, site_pages, site_redesign
+from bridge.sandbox import site_hanweb, site_pages, site_redesign, site_variant_pages
 from bridge.sandbox.content import DATA_DIR
 from bridge.sandbox.site_columns import column
 from bridge.sandbox.site_listing import hanweb_records, trs_pages
 from bridge.sandbox.site_model import BODIES, ItemInfo, Manifest, SiteOptions
+from bridge.sandbox.site_variants import list_meta_tags
 
 HOME_ITEMS = 10  # newest items on the home page
 WRITERS = 4  # threads creating files while a site is generated
@@ -92,6 +94,8 @@ class FreshFiles:
 def render_detail(item: ItemInfo, body_html: str, opts: SiteOptions) -> bytes:
     if opts.layout == "redesign":
         return site_redesign.render_detail(item, body_html, opts)
+    if item.variants is not None:
+        return site_variant_pages.render_detail(item, body_html, opts)
     if opts.style == "hanweb":
         return site_hanweb.render_detail(item, body_html, opts)
     return site_pages.render_detail(item, body_html, opts)
@@ -159,9 +163,15 @@ def _write_trs_column(root: Path, manifest: Manifest, key: str, put: Put) -> Non
         (folder / "list.json").unlink(missing_ok=True)
         pages = trs_pages(manifest, key)
         count = len(pages)
+        records = len(manifest.live(key)) if opts.variants else 0  # what a pager may count
         for number, entries in enumerate(pages):
             name = "index.html" if number == 0 else f"index_{number}.html"
-            page = site_pages.render_list(key, entries, number, count, opts)
+            if opts.variants:
+                page = site_variant_pages.render_trs_list(
+                    manifest, key, entries, number, count, records
+                )
+            else:
+                page = site_pages.render_list(key, entries, number, count, opts)
             put(folder / name, page)
     for stale in folder.glob("index_*.html"):
         if int(stale.stem.split("_")[1]) >= count:
@@ -179,5 +189,6 @@ def _write_hanweb_column(root: Path, manifest: Manifest, key: str, put: Put) -> 
     (folder / "list.json").unlink(missing_ok=True)
     records = [site_hanweb.record_html(e, key, opts) for e in hanweb_records(manifest, key)]
     perpage = manifest.page_size
-    put(folder / "index.html", site_hanweb.render_column(key, records, opts, perpage))
+    head = list_meta_tags(key) if opts.variants else site_pages.GENERIC_HEAD
+    put(folder / "index.html", site_hanweb.render_column(key, records, opts, perpage, head))
     put(store, site_hanweb.proxy_json(records, opts, perpage))

@@ -5,7 +5,8 @@ full title in ``title=``, ``createPageHTML(count, index, ...)``, ``table.xxgk_ta
 oddly spaced labels, ``div.TRS_Editor``), so it changes only together with that contract. The
 chrome around it (header, nav, side menu, footer) comes from data/page.html and is there so a
 parser has to select, as on a real site. Hanweb markup is in site_hanweb.py, the redesign in
-site_redesign.py; what they share (chrome, dates, charset, volatile parts) is here.
+site_redesign.py, the real-site variants in site_variant_pages.py; what they share (chrome,
+dates, charset, volatile parts) is here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from bridge.sandbox.content import DATA_DIR, PUBLISHER
 from bridge.sandbox.site_columns import CATALOG, TOP, column
 from bridge.sandbox.site_model import MANIFEST, SiteOptions, attachment_href
+from bridge.sandbox.site_variants import site_meta_tags
 
 if TYPE_CHECKING:
     from bridge.sandbox.site_listing import Entry
@@ -40,6 +42,13 @@ HANWEB_IDS = {c.key: c.hanweb_id for c in CATALOG[: len(TOP)]}
 
 LIST_TITLE_CHARS = 24  # TRS and Hanweb list templates cut titles to 24 characters and add "..."
 MIXED_DATES = ("iso", "mm-dd", "bracket", "chinese")  # list_dates="mixed": by column, in turn
+
+GENERIC_HEAD = (
+    '<meta name="keywords" content="余姚教育网,余姚市教育局,政府信息公开">\n'
+    '<meta name="description" content="余姚市教育局政府信息公开">'
+)
+"""The site-wide meta tags of every page; a site with variants has the government ones
+(site_variants.py) in their place."""
 
 # Tokens the server replaces on every request (site_server.py); ASCII, so they survive GBK.
 VISITS = "{{sandbox.visits}}"
@@ -73,13 +82,22 @@ def _template() -> string.Template:
     return string.Template((DATA_DIR / "page.html").read_text(encoding="utf-8"))
 
 
-def page(title: str, crumb: str, main: str, opts: SiteOptions, kind: str = "list") -> bytes:
+def page(
+    title: str,
+    crumb: str,
+    main: str,
+    opts: SiteOptions,
+    kind: str = "list",
+    head: str = GENERIC_HEAD,
+) -> bytes:
     """``main`` inside the site chrome, as on real sites: the nav links the six top columns,
-    the side menu every column of the site (the same six on a default site)."""
+    the side menu every column of the site (the same six on a default site). ``head``: the
+    meta tags after the title."""
     nav, aside = _menus(opts)
     text = _template().substitute(
         charset=charset_meta(opts, kind),
         title=html.escape(title),
+        head=head,
         nav=nav,
         crumb=crumb,
         side=aside,
@@ -177,9 +195,18 @@ def _entry(entry: Entry, href: str, form: str, cls: str = "date") -> str:
 
 
 def render_list(
-    key: str, entries: list[Entry], number: int, count: int, opts: SiteOptions
+    key: str,
+    entries: list[Entry],
+    number: int,
+    count: int,
+    opts: SiteOptions,
+    pager: str | None = None,
+    head: str = GENERIC_HEAD,
 ) -> bytes:
-    """Page ``number`` (0-based) of ``count`` of a column listing: ul.list plus the pager call."""
+    """Page ``number`` (0-based) of ``count`` of a column listing: ul.list plus the pager call.
+
+    ``pager`` replaces the ``createPageHTML`` call (the other pagers of site_variant_pages.py).
+    """
     base, name = column(key).trs_path, column(key).name
     form = date_form(opts, key)
     lines = [_entry(e, trs_href(e, base), form) for e in entries]
@@ -189,9 +216,11 @@ def render_list(
         else '<ul class="list"></ul>'
     )
     script = f'<script type="text/javascript">createPageHTML({count}, {number}, "index", "html");</script>'
+    if pager is not None:
+        script = pager
     main = f'<div class="column-title"><h2>{name}</h2></div>\n{ul}\n{script}'
     crumb = f'&gt; 信息公开 &gt; {category_crumb(key)}<a href="{base}index.html">{name}</a>'
-    return page(f"{name} - 余姚教育网", crumb, main, opts)
+    return page(f"{name} - 余姚教育网", crumb, main, opts, head=head)
 
 
 def attachment_links(item: ItemInfo, relative: bool) -> str:
@@ -238,4 +267,5 @@ def render_home(newest: list[ItemInfo], opts: SiteOptions) -> bytes:
             f'<span class="time">{i.published:%Y-%m-%d}</span></li>\n'
         )
     main = f'<div class="block"><h2>最新公开</h2>\n<ul class="news">\n{"".join(rows)}</ul></div>'
-    return page("余姚教育网 - 余姚市教育局", "", main, opts, kind="home")
+    head = site_meta_tags() if opts.variants else GENERIC_HEAD
+    return page("余姚教育网 - 余姚市教育局", "", main, opts, kind="home", head=head)

@@ -234,7 +234,9 @@ def test_detail_pages_carry_the_metadata_table_and_the_doc_number(site: Site) ->
             "标　　题：", item.title,
             "主题分类：", item.topic, "公开方式：", "主动公开",
         ]  # fmt: skip
-        assert item.index_no and item.index_no.startswith(f"002949236/{item.created.year}-")
+        assert item.index_no and item.index_no.startswith(
+            f"11330281002949236M/{item.created.year}-"
+        )
 
 
 def test_attachments_are_served_with_their_type_size_and_hash(site: Site) -> None:
