@@ -23,6 +23,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from bridge import __version__, audit
 from bridge.normalize.hashing import VOLATILE_FIELDS
+from bridge.provenance import field_rows
 from bridge.report import local_date, working_days
 from bridge.state import admin_queries, audit_log, items, outbox, runs
 from bridge.state.audit_log import AuditFilter
@@ -255,8 +256,11 @@ class Pages:
                 local_date(item.published_at), local_date(item.first_confirmed_at)
             )
         title = records[-1].get("title") if records else None
+        fields = field_rows(records[-1], item.index_no) if records else []
+        remarks = records[-1].get("remarks", []) if records else []
         return render(
             "item.html", active="", item=item, source=history.source, title=title, versions=versions,
+            fields=fields, remarks=remarks,
             deliveries=history.deliveries, numbers=numbers, events=history.events,
             latency=latency, quarantine=json.loads(item.quarantine) if item.quarantine else None,
         )  # fmt: skip

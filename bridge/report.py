@@ -36,6 +36,7 @@ import chinese_calendar
 
 from bridge.catalog import CATEGORIES
 from bridge.errors import Fatal
+from bridge.provenance import is_shown, provenance_of
 from bridge.state.admin_queries import ReportItem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -92,6 +93,9 @@ class AnnualReport:
     by_month: dict[int, int] = field(default_factory=dict)
     normative: dict[str, int] = field(default_factory=dict)
     latencies: list[Latency] = field(default_factory=list)
+    provenance: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per catalog field, how many counted records took it from the page, and how many
+    from a derivation, the config or a default (a derived 生成日期, a configured 发布机构)."""
 
     @property
     def confirmed(self) -> list[Latency]:
@@ -134,6 +138,7 @@ class AnnualReport:
             "late": [x.as_json() for x in self.late],
             "pending": [x.as_json() for x in self.pending],
             "items": [x.as_json() for x in self.latencies],
+            "provenance": self.provenance,
         }
 
 
@@ -146,6 +151,7 @@ def build(
     report.by_category = dict.fromkeys(CATEGORIES, 0)
     report.by_month = dict.fromkeys(range(1, 13), 0)
     genres: Counter[str] = Counter()
+    sources_of: dict[str, Counter[str]] = {f: Counter() for f in PROVENANCE_FIELDS}
     today = local_date(now)
     for item in items:
         r = item.record
@@ -160,6 +166,11 @@ def build(
         report.by_category[category] = report.by_category.get(category, 0) + 1
         genres[str(r.get("genre") or "其他")] += 1
         report.by_month[published.month] += 1
+        for name in PROVENANCE_FIELDS:
+            how = provenance_of(r, name)
+            sources_of[name][
+                how.split(":")[0] + ":" if how.startswith(("page:", "meta:")) else how
+            ] += 1
         confirmed = local_date(item.first_confirmed_at) if item.first_confirmed_at else None
         report.latencies.append(
             Latency(
@@ -172,9 +183,21 @@ def build(
             )
         )
     report.by_genre = dict(sorted(genres.items(), key=lambda kv: (-kv[1], kv[0])))
+    report.provenance = {
+        name: {
+            "page": sum(n for how, n in counts.items() if is_shown(how)),
+            "not_shown": sum(n for how, n in counts.items() if not is_shown(how)),
+            **{how.rstrip(":"): n for how, n in sorted(counts.items())},
+        }
+        for name, counts in sources_of.items()
+    }
     report.normative = _normative(items, year)
     report.latencies.sort(key=lambda x: (x.published, x.external_id))
     return report
+
+
+PROVENANCE_FIELDS = ("created", "publisher", "index_no", "doc_no", "topic", "title")
+"""The fields whose provenance the report counts."""
 
 
 def _normative(items: list[ReportItem], year: int) -> dict[str, int]:
@@ -309,6 +332,23 @@ def to_markdown(report: AnnualReport, publisher: str) -> str:
             "",
         ]
     out += [
+        "### 目录数据的来源",
+        "",
+        "本年主动公开条目中，各字段取自网站页面本身（页面的元数据、meta 标签、正文或列表）的条数，"
+        "与页面未载明而由 bridge 推定、取自配置或默认值的条数（如“生成日期”由发布日期推定 "
+        "`derived:published`、“发布机构”取自配置 `config`）：",
+        "",
+        "| 字段 | 页面载明 | 页面未载明 | 其中 |",
+        "|---|---|---|---|",
+        *(
+            f"| {name} | {c['page']} | {c['not_shown']} | "
+            + "、".join(f"{k} {v}" for k, v in c.items() if k not in ("page", "not_shown") and v)
+            + " |"
+            for name, c in report.provenance.items()
+        ),
+        "",
+    ]
+    out += [
         "#### 计算口径",
         "",
         "- 统计对象：公开方式为“主动公开”、发布日期（北京时间）在本年内的条目；后来撤销的仍计入；未通过校验（隔离）的不计入。",
@@ -342,6 +382,9 @@ def to_csv(report: AnnualReport) -> str:
         w.writerow(["timeliness", k, "" if v is None else v])
     for x in report.late:
         w.writerow(["late", x.external_id, x.working_days])
+    for name, counts in report.provenance.items():
+        for how, n in counts.items():
+            w.writerow(["provenance", f"{name}/{how}", n])
     return buf.getvalue()
 
 

@@ -15,6 +15,7 @@ from bridge.cli import App
 from bridge.context import Context
 from bridge.lock import foreground_guard
 from bridge.pipeline import RunSummary, run_once
+from bridge.provenance import field_rows
 from bridge.state import audit_log, cluster, items, outbox, runs
 from bridge.state import resync as resync_queue
 from bridge.targets import make_target
@@ -364,14 +365,28 @@ def _failed(session: Any, source: str, target: str) -> int:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@click.option(
+    "--item",
+    "item_id",
+    metavar="ID",
+    help="One item instead: each catalog field, its value and where it came from.",
+)
 @click.pass_obj
-def status(app: App, fmt: str) -> None:
+def status(app: App, fmt: str, item_id: str | None) -> None:
     """Show each source's last run, lag, queue counts, quarantine and circuit state.
 
+    With --item, one item: its status, 索引号 and every catalog field of its newest
+    version with the field's provenance (page:发文机关 — the page's label, meta:ArticleTitle,
+    body, list, config, default, derived:published …), remarks and quarantine reasons.
+
     \b
-    Example:
+    Examples:
       bridge status --format json
+      bridge status --item yyedu:t20261120_100045
     """
+    if item_id is not None:
+        item_status(app, item_id, fmt)
+        return
     data = status_data(app)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -430,6 +445,55 @@ def status(app: App, fmt: str) -> None:
         click.echo(
             f"{role} {w['worker']}: heartbeat {w['heartbeat_age_seconds']}s ago; crawling {crawling}"
         )
+
+
+def item_data(app: App, item_id: str) -> dict[str, Any] | None:
+    with app.db().read() as s:
+        row = items.get_item(s, item_id)
+        if row is None:
+            return None
+        record = items.latest_record(s, row.id) or {}
+        source = items.source_name(s, row.source_id)
+    quarantine = json.loads(row.quarantine) if row.quarantine else None
+    return {
+        "item": row.external_id,
+        "source": source,
+        "url": row.url,
+        "status": row.status,
+        "version": row.version,
+        "index_no": row.index_no,
+        "fields": [
+            {"field": f, "name": label, "value": value, "from": how}
+            for f, label, value, how in field_rows(record, row.index_no)
+        ],
+        "remarks": record.get("remarks", []),
+        "quarantine": quarantine.get("problems", []) if quarantine else [],
+    }
+
+
+def item_status(app: App, item_id: str, fmt: str) -> None:
+    data = item_data(app, item_id)
+    if data is None:
+        raise click.UsageError(f"no item {item_id!r} in the state store (give its external id)")
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        f"{data['item']} ({data['source']}): {data['status']}, version {data['version']}, "
+        f"{data['url']}"
+    )
+    if data["version"]:
+        table = Table(title=f"version {data['version']}")
+        for col in ("field", "", "value", "from"):
+            table.add_column(col)
+        for f in data["fields"]:
+            value = f["value"] if len(f["value"]) <= 60 else f["value"][:59] + "…"
+            table.add_row(f["field"], f["name"], value, f["from"])
+        Console(soft_wrap=True).print(table)
+    for remark in data["remarks"]:
+        click.echo(f"remark: {remark}")
+    for p in data["quarantine"]:
+        click.echo(f"quarantined: {p['field']}: {p['message']} ({p['rule']})")
 
 
 def _local(iso: str | None) -> str:
