@@ -196,7 +196,7 @@ def test_sighup_keeps_the_old_config_when_the_new_one_is_broken(daemon_setup):
     code, err = d.stop()
     assert code == 0
     assert "config reload refused, keeping the running config; 2 problem(s):" in err
-    assert "sources[0].org_code: must be 8 digits or capital letters and a check character" in err
+    assert "sources[0].org_code: must be a 9-character 组织机构代码" in err
     assert "delivery.batch: must be positive, not 0" in err
     assert "config reloaded from" in err
 
