@@ -93,7 +93,7 @@ class AnnualReport:
     by_month: dict[int, int] = field(default_factory=dict)
     normative: dict[str, int] = field(default_factory=dict)
     latencies: list[Latency] = field(default_factory=list)
-    provenance: dict[str, dict[str, int]] = field(default_factory=dict)
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per catalog field, how many counted records took it from the page, and how many
     from a derivation, the config or a default (a derived 生成日期, a configured 发布机构)."""
 
@@ -185,9 +185,9 @@ def build(
     report.by_genre = dict(sorted(genres.items(), key=lambda kv: (-kv[1], kv[0])))
     report.provenance = {
         name: {
-            "page": sum(n for how, n in counts.items() if is_shown(how)),
+            "shown": sum(n for how, n in counts.items() if is_shown(how)),
             "not_shown": sum(n for how, n in counts.items() if not is_shown(how)),
-            **{how.rstrip(":"): n for how, n in sorted(counts.items())},
+            "not_shown_by": {how: n for how, n in sorted(counts.items()) if not is_shown(how)},
         }
         for name, counts in sources_of.items()
     }
@@ -338,11 +338,11 @@ def to_markdown(report: AnnualReport, publisher: str) -> str:
         "与页面未载明而由 bridge 推定、取自配置或默认值的条数（如“生成日期”由发布日期推定 "
         "`derived:published`、“发布机构”取自配置 `config`）：",
         "",
-        "| 字段 | 页面载明 | 页面未载明 | 其中 |",
+        "| 字段 | 页面载明 | 页面未载明 | 未载明的来由 |",
         "|---|---|---|---|",
         *(
-            f"| {name} | {c['page']} | {c['not_shown']} | "
-            + "、".join(f"{k} {v}" for k, v in c.items() if k not in ("page", "not_shown") and v)
+            f"| {name} | {c['shown']} | {c['not_shown']} | "
+            + "、".join(f"{how} {n}" for how, n in c["not_shown_by"].items())
             + " |"
             for name, c in report.provenance.items()
         ),
@@ -383,7 +383,8 @@ def to_csv(report: AnnualReport) -> str:
     for x in report.late:
         w.writerow(["late", x.external_id, x.working_days])
     for name, counts in report.provenance.items():
-        for how, n in counts.items():
+        w.writerow(["provenance", f"{name}/shown", counts["shown"]])
+        for how, n in counts["not_shown_by"].items():
             w.writerow(["provenance", f"{name}/{how}", n])
     return buf.getvalue()
 

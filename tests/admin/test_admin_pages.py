@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -93,6 +94,22 @@ def test_pages_show_status_trail_history_and_reconcile(synced, cli):
         history = site.get(item_url(external_id)).text
         assert "<h1>关于做好2026年秋季学期开学工作的补充通知</h1>" in history
         assert "版本（2）" in history and "发送记录与平台回执（2）" in history
+        shown = json.loads(
+            cli("--config", str(config), "status", "--item", external_id, "--format", "json").out
+        )
+        table = history.split('<table class="fields">')[1].split("</table>")[0]
+        rows = re.findall(
+            r'<td class="id">(\S+) <span class="muted">(\w+)</span></td><td>(.*?)</td>\s*'
+            r"<td><code>(.*?)</code>",
+            table,
+            re.S,
+        )
+        assert [(f, label, unescape(value), how) for label, f, value, how in rows] == [
+            (f["field"], f["name"], f["value"] or "—", f["from"]) for f in shown["fields"]
+        ]
+        by_field = {f: (value, how) for _, f, value, how in rows}
+        assert by_field["index_no"] == (shown["index_no"], "filed")  # version 1's number kept
+        assert by_field["title"] == ("关于做好2026年秋季学期开学工作的补充通知", "page:heading")
         assert re.search(
             r'<td class="id">title</td>\s*<td class="del"><pre>' + re.escape(item.title), history
         )

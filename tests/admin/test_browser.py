@@ -103,11 +103,17 @@ def test_chromium_filters_the_trail_to_one_item_and_shows_its_history(web, cli, 
         chromium(tmp_path, "--dump-dom", url + history_link["href"]), "html.parser"
     )
     assert page.h1.get_text() == NEW_TITLE
-    assert [h.get_text() for h in page.find_all("h2")][:3] == [
+    assert [h.get_text() for h in page.find_all("h2")][:4] == [
+        "目录字段及其来源（第 2 版）",
         "版本（2）",
         "发送记录与平台回执（2）",
         f"审计事件（{len(expected)}）",
     ]
+    shown = {
+        r.td.contents[0].strip(): r.select("td")[2].get_text(" ", strip=True)
+        for r in page.select("table.fields tbody tr")
+    }
+    assert shown["名称"] == "page:标题" and shown["索引号"] == "page:索引号"
     diff = page.find("td", class_="id", string="title").find_parent("tr")
     assert [td.get_text() for td in diff.select("td pre")] == [old_title, NEW_TITLE]
 

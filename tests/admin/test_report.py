@@ -230,3 +230,42 @@ def test_report_csv_and_out_file(year_config, cli, tmp_path):
     assert "official,规章/本年制发件数," in rows
     assert "timeliness,median,3.5" in rows
     assert "late,yyedu:h,21" in rows
+
+
+def test_report_counts_what_the_pages_show_and_what_they_do_not() -> None:
+    from bridge.report import build, to_csv, to_markdown
+    from bridge.state.admin_queries import ReportItem
+
+    published = local(2025, 3, 3, 9)
+    shown = {"created": "page:成文日期", "publisher": "page:发文机关", "index_no": "page:索引号"}
+    derived = {"created": "derived:published", "publisher": "config"}
+    items = [
+        ReportItem(
+            f"yyedu:{n}",
+            "yyedu",
+            "active",
+            published,
+            None,
+            {
+                **make_record(
+                    f"yyedu:{n}", "关于做好安全工作的通知", published=published
+                ).to_state_json(),
+                "provenance": how,
+            },
+            (),
+        )
+        for n, how in enumerate([shown, shown, derived])
+    ]
+    report = build(items, 2025, ["yyedu"], now=local(2025, 12, 31, 12))
+    assert report.provenance["created"] == {
+        "shown": 2,
+        "not_shown": 1,
+        "not_shown_by": {"derived:published": 1},
+    }
+    assert report.provenance["publisher"]["not_shown_by"] == {"config": 1}
+    assert report.provenance["index_no"]["shown"] == 2
+    assert report.provenance["index_no"]["not_shown_by"] == {"—": 1}  # none on that page
+    text = to_markdown(report, "余姚市教育局")
+    assert "| created | 2 | 1 | derived:published 1 |" in text
+    assert "| publisher | 2 | 1 | config 1 |" in text
+    assert "provenance,created/derived:published,1" in to_csv(report)
