@@ -89,6 +89,29 @@ def progress(
     return [(t, bisect.bisect_right(new, started + t), mb) for t, mb in samples]
 
 
+def index_numbers(root: Path, portal_db: Path) -> dict[str, int]:
+    """The portal's 索引号 against the site's pages: how many pages show one, how many portal
+    records carry exactly that number, and how many records of pages without one were minted.
+    Issue 18's guarantee at full size: ``kept == shown``."""
+    import contextlib
+    import sqlite3
+
+    from bridge.sandbox.site import load_manifest
+
+    on_page = {item.id: item.index_no for item in load_manifest(root).live()}
+    with contextlib.closing(sqlite3.connect(portal_db)) as conn:
+        filed = {
+            external_id.split(":", 1)[1]: index_no
+            for external_id, index_no in conn.execute("SELECT external_id, index_no FROM items")
+        }
+    shown = {i: n for i, n in on_page.items() if n}
+    return {
+        "shown": len(shown),
+        "kept": sum(filed.get(i) == n for i, n in shown.items()),
+        "minted": sum(1 for i in on_page if i not in shown and filed.get(i)),
+    }
+
+
 def backfill_once(
     root: Path,
     work: Path,
@@ -130,6 +153,9 @@ def backfill_once(
     first, new = log_times(work / "sync.log")
     if held != counts["new"] or counts["new"] + counts["quarantined"] != items:
         raise RuntimeError(f"the portal holds {held} items, {counts}; see {work}")
+    numbers = index_numbers(root, work / "portal.db")
+    if numbers["kept"] != numbers["shown"]:
+        raise RuntimeError(f"the portal re-numbered pages' own 索引号: {numbers}; see {work}")
     assert site.usage is not None and portal.usage is not None
     return {
         "items": items,
@@ -147,6 +173,7 @@ def backfill_once(
         "portal_items": held,
         "site_requests": site_requests,
         "quarantined": counts["quarantined"],
+        "index_no": numbers,
         **phases(first, new, started, ended),
     }
 
@@ -215,6 +242,11 @@ def main() -> None:
         (f"{args.server} CPU s (not the bridge)", median(col("site_cpu_s")), ""),
     ]
     body = table(["backfill of " + f"{args.items:,} items", "median", "range"], rows)
+    kept = runs[-1]["index_no"]
+    body += (
+        f"\n\n索引号: {kept['shown']:,} pages show their own, {kept['kept']:,} portal records "
+        f"carry it as written; {kept['minted']:,} records of pages without one were minted."
+    )
     body += (
         f"\n\n{len(runs)} round(s); site served by {args.server}; sandbox portal without "
         f"latency; fetch.concurrency = {args.concurrency}, rate limit lifted; SQLite state."
