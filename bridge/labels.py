@@ -122,8 +122,9 @@ _KNOWN = "|".join(
 )
 _BEFORE = r"(?<![^\s\u3000\xa0\x1f【】\[\]|｜（）()])"  # the start, or a separator
 _PAIR = re.compile(
-    # A known label, however spaced, and a colon: anywhere ("…09:30来源：本站").
-    rf"(?P<known>{_KNOWN}){_SP}[:：]"
+    # A known label, however spaced, and a colon: anywhere ("…09:30来源：本站") but
+    # inside a word ("药品批准文号：" is no 文号 label).
+    rf"(?<![\u4e00-\u9fff])(?P<known>{_KNOWN}){_SP}[:：]"
     # A known label without a colon, followed by a space or the end: only in a line that
     # starts with one (label cells flattened to text: "索 引 号 000014349/2019-00005").
     rf"|{_BEFORE}(?P<bare>{_KNOWN})(?=[\s\u3000\xa0\x1f]|$)"

@@ -26,6 +26,7 @@ from bridge.errors import Fatal, LayoutAlarm, Retriable, SafetyAbort, Skippable
 from bridge.normalize import QuarantineError, normalize
 from bridge.normalize.dates import DateError, parse_date
 from bridge.normalize.hashing import content_hash
+from bridge.normalize.text import clean_text
 from bridge.pace import Pace
 from bridge.sources.base import Gone, ListEntry, ListPage, RawItem, Source
 from bridge.sources.fetch import RobotsDisallowed
@@ -550,7 +551,10 @@ class _SourceRun:
             ]
             log.warning("%s", exc)
             if self.dry_run:
-                self.plan.append(("quarantine", external_id, raw.title or raw.list_title))
+                # The page's own title, as canonical text (no terminal control sequence).
+                self.plan.append(
+                    ("quarantine", external_id, clean_text(raw.title or raw.list_title))
+                )
                 return
             with self.ctx.db.write() as s:
                 items.quarantine(

@@ -148,3 +148,22 @@ def test_status_item_shows_each_field_with_its_provenance(sandbox, write_config,
     unknown = cli("--config", str(config), "status", "--item", "yyedu:nope")
     assert unknown.code == 2
     assert "no item 'yyedu:nope' in the state store" in unknown.err
+
+
+def test_status_item_shows_a_title_in_brackets_as_written(sandbox, write_config, cli):
+    """Page text is no terminal markup: ``[/]`` would make rich raise, ``[red]`` vanish."""
+    from bridge.sandbox.site import edit, load_manifest
+
+    box = sandbox(items=3, seed=4)
+    item = load_manifest(box.root).live()[0]
+    title = "关于[/]与[red]红头[/red]文件的通知"
+    edit(box.root, item.id, title=title)
+    config = write_config(box)
+    assert cli("--config", str(config), "sync", "--once").code == 0
+    table = cli("--config", str(config), "status", "--item", f"yyedu:{item.id}")
+    assert table.code == 0, table.both
+    assert any(
+        line.split() == ["│", "title", "│", "名称", "│", title, "│", "page:标题", "│"]
+        or line.split() == ["│", "title", "│", "名称", "│", title, "│", "page:heading", "│"]
+        for line in table.out.splitlines()
+    ), table.out

@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bridge import audit
 from bridge.cli import App
@@ -488,7 +489,7 @@ def item_status(app: App, item_id: str, fmt: str) -> None:
             table.add_column(col)
         for f in data["fields"]:
             value = f["value"] if len(f["value"]) <= 60 else f["value"][:59] + "…"
-            table.add_row(f["field"], f["name"], value, f["from"])
+            table.add_row(f["field"], f["name"], Text(value), f["from"])  # never markup
         Console(soft_wrap=True).print(table)
     for remark in data["remarks"]:
         click.echo(f"remark: {remark}")

@@ -72,8 +72,9 @@ NOT_PUBLISHERS = frozenset({"", "原创", "讯", "编辑", "整理", "综合", "
 
 _TOPIC_RE = re.compile(r"^[\u4e00-\u9fa5]+(?:[、\\][\u4e00-\u9fa5]+)*$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_DIGIT = re.compile(r"\d")
 _CHROME_LINE = re.compile(
-    r"(?:发布时间|发布日期|来源|信息来源|作者|责任编辑|浏览次数|阅读次数|点击数|字号)\s*[:：]"
+    r"(?<![\u4e00-\u9fff])(?:发布时间|发布日期|来源|信息来源|作者|责任编辑|浏览次数|阅读次数|点击数|字号)\s*[:：]"
     r"|【\s*(?:打印|关闭|大|中|小|字体)|分享到|打印本页|关闭窗口"
 )
 """A line of page furniture under a title: 发布时间：… 来源：… 【字号：大 中 小】【打印】."""
@@ -324,12 +325,13 @@ def _doc_no(
 def _index_no(f: _Fields) -> tuple[str | None, list[str]]:
     """The page's own 索引号 as written (trimmed), and what is not standard about it."""
     found = f.labelled("index_no")
-    if not found or compact(found[1]).lower() in NONE_VALUES:
-        return None, []
-    index_no = compact(found[1])
+    index_no = compact(found[1]) if found else ""
+    if not found or index_no.lower() in NONE_VALUES or not _DIGIT.search(index_no):
+        return None, []  # 无, 暂无, 无索引号, —/—: a placeholder, never a number to keep
     f.take("index_no", "", f"page:{found[0]}")
     if len(index_no) > INDEX_NO_MAX:
-        return None, [f"索引号 {index_no!r} is longer than {INDEX_NO_MAX} characters: not kept"]
+        shown = index_no[:INDEX_NO_MAX] + "…"
+        return None, [f"索引号 {shown!r} is longer than {INDEX_NO_MAX} characters: not kept"]
     return index_no, [f"索引号 {index_no}: {r}" for r in index_no_remarks(index_no)]
 
 

@@ -10,8 +10,9 @@ limit is not used: a summary of "一、" says nothing.
 from __future__ import annotations
 
 import re
+import unicodedata
 
-from bridge.normalize.text import clean_body_text
+from bridge.normalize.text import LINE_BREAK_RE, clean_text
 
 SUMMARY_LIMIT = 150
 """DESIGN.md §4: 内容概述 ≤ 150 characters."""
@@ -28,14 +29,21 @@ _WIDE_RE = re.compile(r"[\u2018-\u201d\u2026\u2e80-\u9fff\uf900-\ufaff\uff00-\uf
 """CJK characters and full-width punctuation: Chinese puts no space between them."""
 
 
-def join_lines(text: str) -> str:
+def join_lines(text: str, *, stop: int | None = None) -> str:
     """The paragraphs of ``text`` on one line: no space where Chinese meets Chinese (as
-    a reader would write it), one space where Latin words would otherwise run together."""
+    a reader would write it), one space where Latin words would otherwise run together.
+    With ``stop``, lines are joined until the result is longer than that (a summary reads
+    the head of a body, not all of it)."""
     out = ""
-    for line in clean_body_text(text).splitlines():
+    for raw in LINE_BREAK_RE.split(text):
+        line = clean_text(unicodedata.normalize("NFC", raw))  # as clean_body_text does
+        if not line:
+            continue
         if out and not (_WIDE_RE.match(out[-1]) or _WIDE_RE.match(line[0])):
             out += " "
         out += line
+        if stop is not None and len(out) > stop:
+            break
     return out
 
 
@@ -50,7 +58,7 @@ def make_summary(text: str, limit: int = SUMMARY_LIMIT) -> str:
     boundary."""
     if limit < 2:
         raise ValueError(f"summary limit {limit} leaves no room for text")
-    flat = join_lines(text)
+    flat = join_lines(text, stop=limit)
     if len(flat) <= limit:
         return flat
     floor = limit // 3

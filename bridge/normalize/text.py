@@ -25,7 +25,7 @@ _DROP_CHARS = (
 WHITESPACE_RE = re.compile(r"\s+")
 """``\\s`` on ``str`` covers ASCII white space, U+00A0, U+3000, U+2000–U+200A, U+2028/9 …"""
 
-_LINE_BREAK_RE = re.compile(r"\r\n|[\r\n\u2028\u2029\x85\x0b\x0c]")
+LINE_BREAK_RE = re.compile(r"\r\n|[\r\n\u2028\u2029\x85\x0b\x0c]")
 
 
 _DROP_RE = re.compile("[" + "".join(re.escape(c) for c in _DROP_CHARS) + "]")
@@ -51,7 +51,7 @@ def clean_body_text(text: str | None) -> str:
     ``clean_text``, empty lines dropped, lines joined with a single ``\\n``."""
     if not text:
         return ""
-    lines = _LINE_BREAK_RE.split(unicodedata.normalize("NFC", text))
+    lines = LINE_BREAK_RE.split(unicodedata.normalize("NFC", text))
     return "\n".join(c for c in (clean_text(line) for line in lines) if c)
 
 
@@ -79,7 +79,7 @@ _TITLE_SEPARATORS = re.compile(r"\s+[-—–|｜]\s+|\s*(?:_|\||｜|-{2,}|—{2,
 ``--``. A hyphen without spaces belongs to the title (``2021-2025年规划``)."""
 
 
-_MARKUP = re.compile(r"<[a-zA-Z][^<>]*>.*?</[a-zA-Z]+>|<[^<>]+>", re.S)
+_MARKUP = re.compile(r"<[a-zA-Z][^<>]*>(?:[^<]*</[a-zA-Z]+>)?|<[^<>]+>")
 """Markup a template wrote into a ``<title>``, shown there as text (a status tag)."""
 
 

@@ -20,7 +20,7 @@ import lxml.html
 from bridge.config import SourceConfig
 from bridge.errors import LayoutAlarm, Skippable
 from bridge.sources import parse
-from bridge.sources.article import Article, doc_title, page_meta
+from bridge.sources.article import Article, doc_title, page_meta, visible_text
 from bridge.sources.base import Gone, ListEntry, RawAttachment, RawItem, Source
 from bridge.sources.fetch import Fetcher, Missing, NotModified, Page, download_attachment
 
@@ -125,7 +125,7 @@ def raw_item(
         list_date=entry.list_date,
         meta=article.meta,
         body_html=parse.inner_html(body) if body is not None else "",
-        body_text=body.text_content() if body is not None else "",
+        body_text=visible_text(body) if body is not None else "",
         attachments=tuple(files),
         fetched_at=datetime.now(UTC),
         replacement_chars=page.replacement_chars,

@@ -29,6 +29,7 @@ from lxml.cssselect import CSSSelector
 
 from bridge.errors import Retriable, Skippable
 from bridge.labels import label_key
+from bridge.normalize.text import tree_safe
 from bridge.sources import parse
 from bridge.sources.article import Article, attachment_blocks, metadata, visible_text
 from bridge.sources.base import ListEntry, ListPage
@@ -45,7 +46,11 @@ _OLD_BODY = re.compile(
     re.I | re.S,
 )
 _CONTENT_META = ("ContentStart", "ContentEnd")
-_MARKER = re.compile(r"<!--<\$\[([^\]]{1,20})\]>begin-->(.*?)<!--<\$\[\1\]>end-->", re.S)
+_MARKER = re.compile(
+    # A value never runs over the next begin marker: an unclosed one costs one scan.
+    r"<!--<\$\[([^\]]{1,20})\]>begin-->((?:(?!<!--<\$\[).)*?)<!--<\$\[\1\]>end-->",
+    re.S,
+)
 _ARTICLE = re.compile(r"/art/\d{4}/\d{1,2}/\d{1,2}/art_(\d+)_(\d+)\.s?html?$")
 _COLUMN_ID = re.compile(r"col(\d+)")
 _SCRIPT_XML = re.compile(r"<script[^>]*type=[\"']?text/xml[\"']?[^>]*>(.*?)</script>", re.I | re.S)
@@ -240,7 +245,8 @@ def between_markers(doc: lxml.html.HtmlElement) -> set[lxml.html.HtmlElement]:
 def _text_of(fragment_html: str) -> str:
     if "<" not in fragment_html and "&" not in fragment_html:
         return fragment_html
-    return lxml.html.fragment_fromstring(fragment_html, create_parent="div").text_content()
+    tree = lxml.html.fragment_fromstring(tree_safe(fragment_html), create_parent="div")
+    return tree.text_content()
 
 
 class HanwebSource(CmsSource):

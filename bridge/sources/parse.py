@@ -109,8 +109,8 @@ def absolutize_links(root: lxml.html.HtmlElement, url: str, *, resolve_base_href
             new = _joined(directory, link) if _PATH_LINK.match(link) else urljoin(base, link)
         except ValueError:  # a malformed URL (a bad IPv6 host) stays as it was
             new = link
-        if new != found:
-            found.getparent().set(found.attrname, new)
+        if new != found:  # a character no tree may hold (&#1; in a link) goes
+            found.getparent().set(found.attrname, tree_safe(new))
 
 
 # A link that resolves the same against the base's directory as against the base: a

@@ -205,9 +205,7 @@ class SelectorsSource(CmsSource):
             meta.setdefault(key, value)
         if body is not None:
             strip_volatile(body)
-        title = next(
-            (t for t in (parse.clean(visible_text(el)) for el in self._title_css(doc)) if t), ""
-        )
+        title = next((t for t in (parse.clean(_shown(el)) for el in self._title_css(doc)) if t), "")
         scopes = (
             self._attachments_css(doc)
             if self._attachments_css is not None
@@ -216,3 +214,8 @@ class SelectorsSource(CmsSource):
         return Article(
             title, meta, {}, "", body, self.sel.detail_body if body is not None else "", scopes
         )
+
+
+def _shown(el: lxml.html.HtmlElement) -> str:
+    """What an operator's title selector points at: visible text, or ``<title>``'s own."""
+    return el.text_content() if el.tag == "title" else visible_text(el)
