@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from bridge.labels import NONE_VALUES
 from bridge.normalize.text import clean_text, compact
 
 DOC_NO_RE = re.compile(r"^[\u4e00-\u9fa5]{1,12}〔(?:19|20)\d{2}〕[1-9]\d{0,3}号$")
@@ -21,9 +22,7 @@ DECREE_RE = re.compile(rf"^[\u4e00-\u9fa5]{{1,30}}令第(?:\d{{1,5}}|[{_CN_NUMBE
 """A decree's number (国令第707号, 教育部令第50号, 中华人民共和国主席令第三十一号): no year,
 by design — decrees are numbered in one series per issuer (《立法法》)."""
 
-ABSENT = frozenset(
-    {"", "无", "暂无", "没有", "空", "/", "\\", "-", "--", "—", "——", "null", "none"}
-)
+ABSENT = NONE_VALUES | {""}
 """What a metadata table writes in the 文号 cell of a document that has none."""
 
 # After NFKC, （ and ［ are ( and [; 【 and 〔 stay as they are.

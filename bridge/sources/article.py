@@ -311,6 +311,8 @@ def _furniture(p: lxml.html.HtmlElement, known: dict[lxml.html.HtmlElement, bool
     chain: list[lxml.html.HtmlElement] = []
     answer = False
     for el in p.iterancestors():
+        if el.tag in ("body", "html"):  # <body class="navbar-fixed"> is the whole page
+            break
         if el in known:
             answer = known[el]
             break

@@ -78,7 +78,7 @@ class CmsSource(Source):
 
     def fetch_article(self, entry: ListEntry) -> tuple[Page, Article] | Gone:
         """A detail page read, without judging it: a page without body or title comes
-        back as it is (``bridge probe`` shows what such a page holds)."""
+        back as it is, for a caller that shows what such a page holds."""
         result = self.fetcher.page(entry.url)
         if isinstance(result, Missing):
             return Gone(entry.url, result.status)

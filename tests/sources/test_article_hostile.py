@@ -113,3 +113,13 @@ def test_many_paragraphs_under_deep_furniture_find_no_body():
     page = "<div class='footer'>" + "<div>" * 250 + "<p>版权信息 " * 2000 + "</div>" * 251
     doc = lxml.html.document_fromstring(f"<html><body>{page}</body></html>")
     assert largest_text_block(doc) is None
+
+
+def test_a_body_element_named_like_a_menu_is_still_the_page():
+    text = "为进一步做好全市中小学安全工作，现将有关事项通知如下。" * 4
+    doc = lxml.html.document_fromstring(
+        f'<html><body class="navbar-fixed"><div class="main"><p>{text}</p><p>{text}</p></div>'
+        '<div class="footer"><p>版权所有 余姚市教育局</p></div></body></html>'
+    )
+    block = largest_text_block(doc)
+    assert block is not None and block.get("class") == "main"
