@@ -26,12 +26,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from bridge.config import SourceConfig
 from bridge.context import Context
 from bridge.deliver import DeliveryStats, drain
 from bridge.errors import BridgeError, Retriable, Skippable
+from bridge.scope import Scope
 from bridge.sources.base import Gone, ListEntry, Source
 from bridge.state import admin_queries, audit_log, runs
 from bridge.state.admin_queries import StateEntry
@@ -350,8 +350,7 @@ def _check_withdrawals(
 
 
 def _on_site(url: str, scfg: SourceConfig) -> bool:
-    host = urlsplit(url).hostname or ""
-    return host in {urlsplit(scfg.base_url).hostname, *scfg.allowed_hosts}
+    return Scope(scfg.base_url, scfg.allowed_hosts).admits(url)
 
 
 def _portal_url(ctx: Context, external_id: str) -> str | None:

@@ -114,6 +114,38 @@ def test_org_code_of_9_or_18_characters_with_its_check_character(tmp_path, cli, 
         assert result.err.splitlines()[1:] == [f"  {path}: sources[0].org_code: {problem}"]
 
 
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ("files.yyedu.gov.cn", None),
+        ("files.yyedu.gov.cn:8080", None),
+        (
+            "http://files.yyedu.gov.cn",
+            "'http://files.yyedu.gov.cn' is not a host name or host:port (no scheme, path or "
+            "user name)",
+        ),
+        (
+            "a@files.yyedu.gov.cn",
+            "'a@files.yyedu.gov.cn' is not a host name or host:port (no scheme, path or user name)",
+        ),
+        ("files:70000", "'files:70000': port 70000 is out of range"),
+    ],
+)
+def test_allowed_hosts_name_hosts_and_ports_only(tmp_path, cli, entry, problem):
+    path = write(
+        tmp_path,
+        GOOD.replace(
+            'org_code = "002949236"', f'org_code = "002949236"\nallowed_hosts = ["{entry}"]'
+        ),
+    )
+    result = cli("--config", str(path), "config", "check")
+    if problem is None:
+        assert result.code == 0, result.both
+    else:
+        assert result.code == 2
+        assert result.err.splitlines()[1:] == [f"  {path}: sources[0].allowed_hosts: {problem}"]
+
+
 def test_types_unknown_keys_and_missing_keys(tmp_path):
     text = GOOD.replace('name = "yyedu"', 'name = "yyedu"\nintervall = "5m"\nrate = 3').replace(
         'key = "bridge-sandbox"', ""

@@ -18,6 +18,7 @@ from bridge.config.reader import (
     check_share,
 )
 from bridge.errors import Problem
+from bridge.scope import entry_problem
 
 SOURCE_KINDS = ("trs", "hanweb", "selectors")
 
@@ -255,7 +256,7 @@ def build_sources(
             columns=columns,
             fetch=source_fetch,
             charset=t.get("charset", str, defaults.SITE_CHARSET, check_charset),
-            allowed_hosts=tuple(t.get("allowed_hosts", list, [])),
+            allowed_hosts=tuple(t.get("allowed_hosts", list, [], _check_allowed_hosts)),
             interval=t.duration("interval", defaults.SOURCE_INTERVAL),
             cron=t.get("cron", str, None, _check_cron),
             overlap_pages=t.get("overlap_pages", int, defaults.OVERLAP_PAGES, check_positive),
@@ -329,3 +330,12 @@ def build_columns(raw: Any, where: str, problems: list[Problem]) -> tuple[Column
                 )
             )
     return tuple(out)
+
+
+def _check_allowed_hosts(entries: list[Any]) -> str | None:
+    for entry in entries:
+        if not isinstance(entry, str):
+            return f"{entry!r} is not a string (write a host name or host:port)"
+        if problem := entry_problem(entry):
+            return problem
+    return None

@@ -103,7 +103,7 @@ class CmsSource(Source):
             raise LayoutAlarm(self.name, entry.column, entry.url, self.body_hint, self.no_body)
         # A page without any title (no heading, 标题, ArticleTitle or <title>: rare, since
         # nearly every page has a <title>) is quarantined by normalization, naming the page.
-        links = parse.attachment_links(article.attachment_scopes, self.fetcher.allowed_hosts)
+        links = parse.attachment_links(article.attachment_scopes, self.fetcher.allowed)
         files = tuple(download_attachment(self.fetcher, name, url) for name, url in links)
         return raw_item(self.name, entry, page, article, files)
 

@@ -35,6 +35,7 @@ from bridge.config import FetchConfig
 from bridge.defaults import MAX_REDIRECTS, MIN_BODY_RATE, ROBOTS_MAX_BYTES
 from bridge.errors import Retriable, Skippable
 from bridge.http_client import HttpClient, ProxyNotSupported
+from bridge.scope import Scope
 from bridge.sources.base import RawAttachment
 
 log = logging.getLogger(__name__)
@@ -254,8 +255,7 @@ class Fetcher:
     ) -> None:
         self.cfg = cfg
         self.default_charset = default_charset
-        base_host = urlsplit(base_url).hostname or ""
-        self.allowed_hosts = {base_host, *allowed_hosts}
+        self.scope = Scope(base_url, allowed_hosts)
         self.client = HttpClient(
             {"User-Agent": cfg.user_agent, "Accept-Language": "zh-CN,zh;q=0.9"},
             connections=cfg.concurrency,
@@ -270,8 +270,7 @@ class Fetcher:
         self.client.close()
 
     def allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and (parts.hostname or "") in self.allowed_hosts
+        return self.scope.admits(url)
 
     def _gate(self, host: str) -> _HostGate:
         with self._lock:
@@ -308,12 +307,19 @@ class Fetcher:
         return parser
 
     def _robots_answer(self, robots_url: str) -> Response | None:
-        """robots.txt, redirects followed (RFC 9309 asks for five hops at least) wherever
-        they lead: it is not a page of the site's content. Its first ``ROBOTS_MAX_BYTES``
+        """robots.txt, redirects followed (RFC 9309 asks for five hops at least) within the
+        source's scope (one leading elsewhere makes it unavailable). Its first ``ROBOTS_MAX_BYTES``
         are read, the rest ignored; None after more than ``MAX_REDIRECTS`` redirects."""
         url = robots_url
         try:
             for _ in range(MAX_REDIRECTS + 1):
+                if why := self.scope.why_not(url):
+                    # A robots.txt sent off the site is none: following it would let the
+                    # site make the bridge fetch from anywhere (a cloud's metadata address).
+                    log.warning(
+                        "%r redirects to %r (%s): taken as unavailable", robots_url, url, why
+                    )
+                    return Response(url, 404, urllib3.HTTPHeaderDict(), b"")
                 with self._gate(urlsplit(url).hostname or "").slot(urgent=True):
                     r = self.client.open("GET", url, timeout=self._timeout())
                     self.requests_made += 1
@@ -363,8 +369,8 @@ class Fetcher:
         ``data`` is sent as a form."""
         cap = self.cfg.max_page_bytes if max_bytes is None else max_bytes
         for _ in range(MAX_REDIRECTS + 1):
-            if not self.allowed(url):
-                raise Skippable(f"{url} is not on an allowed host of this source")
+            if why := self.scope.why_not(url):
+                raise Skippable(f"{url!r} is not on an allowed host of this source: {why}")
             self.check_robots(url)
             host = urlsplit(url).hostname or ""
             sent = dict(headers or {})

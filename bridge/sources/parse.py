@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit, urlunsplit
 
 import lxml.html
@@ -191,16 +192,16 @@ def inner_html(el: lxml.html.HtmlElement) -> str:
 
 
 def attachment_links(
-    scopes: list[lxml.html.HtmlElement], allowed: set[str]
+    scopes: list[lxml.html.HtmlElement], allowed: Callable[[str], bool]
 ) -> list[tuple[str, str]]:
-    """(name, absolute url) of file links in the given elements, each URL once."""
+    """(name, absolute url) of file links in the given elements, each URL once; only
+    links ``allowed`` admits (the source's scope)."""
     seen: set[str] = set()
     out: list[tuple[str, str]] = []
     for scope in scopes:
         for a in scope.iter("a"):
             href = (a.get("href") or "").strip()
-            parts = urlsplit(href)
-            if parts.scheme not in ("http", "https") or (parts.hostname or "") not in allowed:
+            if not allowed(href):
                 continue
             name = file_link_name(href, a.text_content())
             if name is None or href in seen:

@@ -199,7 +199,8 @@ EXPECTED: dict[str, Outcome] = {
     "status-410-listed": Gone(410),
     "redirect-loop": Skipped(r"too many redirects from {url}"),
     "redirect-offsite": Skipped(
-        r"http://www\.example\.com/xxgk/t20250601_1\.html is not on an allowed host of this source"
+        r"'http://www\.example\.com/xxgk/t20250601_1\.html' is not on an allowed host of this "
+        r"source: http://www\.example\.com:80 is not this source's site"
     ),
     "redirect-moved": Delivered(
         lambda r: r["source"]["url"].endswith("/redirect-moved/moved.html")
@@ -259,7 +260,8 @@ EXPECTED: dict[str, Outcome] = {
     "attachment-pdf-served-as-html": Delivered(attachment_named("检查表.pdf")),
     "attachment-500": Retried(r"{file} answered 500"),
     "attachment-redirect-offsite": Skipped(
-        r"http://files\.example\.com/a\.pdf is not on an allowed host of this source"
+        r"'http://files\.example\.com/a\.pdf' is not on an allowed host of this source: "
+        r"http://files\.example\.com:80 is not this source's site"
     ),
     # kept as found
     "saved-js-redirect-stub": Skipped(

@@ -201,7 +201,7 @@ def read_detail(name: str, entry: dict[str, Any], site: dict[str, Any]) -> Readi
         if not isinstance(fetched, tuple):
             return Reading(name, {}, {}, [f"gone: {fetched}"], [], [], None)
         page, article = fetched
-        links = parse.attachment_links(article.attachment_scopes, source.fetcher.allowed_hosts)
+        links = parse.attachment_links(article.attachment_scopes, source.fetcher.allowed)
         stand_ins = [RawAttachment(n, u, "application/pdf", 1, "0" * 64) for n, u in links]
         raw = raw_item(source.name, listed, page, article, stand_ins)
         alarm = source.no_body if article.body is None else None

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from bridge.scope import Scope
 from bridge.sources import parse, volatile
 from bridge.sources.article import scoped_metadata
 from bridge.sources.volatile import strip_volatile
@@ -132,7 +133,8 @@ def test_attachment_links_skip_other_hosts_and_repeats():
         '<a href="/art/2012/1/1/art_1_1.html">正文</a>',
         "http://site.example/art/x.html",
     )
-    assert parse.attachment_links([root], {"site.example"}) == [
+    site = Scope("http://site.example/")
+    assert parse.attachment_links([root], site.admits) == [
         ("甲.pdf", "http://site.example/module/download/downfile.jsp?filename=1.pdf")
     ]
 
