@@ -17,6 +17,7 @@ CONCURRENCY = 2  # requests in flight per host
 CONNECT_TIMEOUT = 5.0  # seconds; a loopback or intranet host answers in milliseconds
 READ_TIMEOUT = 30.0  # seconds; old CMS servers render slowly under load
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # an HTML page larger than this is not a CMS page
+MAX_LIST_PAGES = 2000  # list pages of one column read in one cycle, at most: 40,000 items
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # scanned PDFs of long plans reach tens of MB
 MAX_REDIRECTS = 5  # and RFC 9309 lets a robots.txt behind more be taken as unavailable
 ROBOTS_MAX_BYTES = 512 * 1024  # of robots.txt parsed, the rest ignored (RFC 9309: 500 KiB at least)

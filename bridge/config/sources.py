@@ -42,6 +42,7 @@ class FetchConfig:
     read_timeout: float = defaults.READ_TIMEOUT
     max_page_bytes: int = defaults.MAX_PAGE_BYTES
     max_attachment_bytes: int = defaults.MAX_ATTACHMENT_BYTES
+    max_list_pages: int = defaults.MAX_LIST_PAGES
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,7 @@ def build_fetch(t: Table, base: FetchConfig | None, user_agent: str) -> FetchCon
         max_attachment_bytes=t.get(
             "max_attachment_bytes", int, b.max_attachment_bytes, check_positive
         ),
+        max_list_pages=t.get("max_list_pages", int, b.max_list_pages, check_positive),
     )
 
 

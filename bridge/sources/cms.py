@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import lxml.html
 
 from bridge.config import SourceConfig
+from bridge.defaults import MAX_LIST_PAGES
 from bridge.errors import LayoutAlarm, Skippable
 from bridge.sources import parse
 from bridge.sources.article import Article, doc_title, page_meta, visible_text
@@ -141,13 +142,24 @@ class Paging:
     page number with the same page (or a stated count of a million) must not be read a
     million times. The first page that repeats only known entries ends the listing."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, max_pages: int = MAX_LIST_PAGES) -> None:
         self.source = source
+        self.max_pages = max_pages
         self.seen: set[str] = set()
 
     def fresh(self, url: str, entries: Iterable[ListEntry], number: int) -> bool:
         """False (and a warning) when page ``number`` > 0 lists nothing, or only entries
-        seen before."""
+        seen before, or is past ``max_pages``."""
+        if number >= self.max_pages:
+            log.warning(
+                "%s: %s is list page %d: the listing stops at max_list_pages = %d (raise it "
+                "in [fetch] if the column really has more)",
+                self.source,
+                url,
+                number + 1,
+                self.max_pages,
+            )
+            return False
         ids = [e.article_id for e in entries]
         if number > 0 and not ids:
             log.warning("%s: %s lists nothing; the listing ends here", self.source, url)

@@ -288,7 +288,7 @@ class HanwebSource(CmsSource):
         if not store.records or (count is not None and count <= 1):
             return
         proxy = _Proxy(self, column, result.url, columnid, store.nextgroup, result.text, perpage)
-        paging = Paging(self.name)
+        paging = Paging(self.name, self.cfg.fetch.max_list_pages)
         paging.fresh(url, entries, 0)
         position, number = len(store.records), 1
         while count is None or number < count:

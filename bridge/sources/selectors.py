@@ -32,7 +32,7 @@ from bridge.sources.article import (
     visible_text,
 )
 from bridge.sources.base import ListEntry, ListPage
-from bridge.sources.cms import CmsSource
+from bridge.sources.cms import CmsSource, Paging
 from bridge.sources.fetch import Fetcher, NotModified
 from bridge.sources.volatile import strip_volatile
 
@@ -85,7 +85,7 @@ class SelectorsSource(CmsSource):
         number = 0
         count: int | None = None
         seen_urls: set[str] = set()
-        seen_ids: set[str] = set()
+        paging = Paging(self.name, self.cfg.fetch.max_list_pages)
         while url is not None:
             if url in seen_urls:
                 log.warning("%s: %s was listed before; the listing ends here", self.name, url)
@@ -105,12 +105,11 @@ class SelectorsSource(CmsSource):
                 return
             doc = parse.document(result.text, result.url)
             entries = tuple(self._entries(doc, column))
-            if number > 0 and (not entries or all(e.article_id in seen_ids for e in entries)):
+            if not paging.fresh(url, entries, number):
                 return  # past the end, or a site that answers every page number alike
             if number == 0:
                 self.new_validators[url] = (result.etag, result.last_modified)
                 count = self._count(result.text)
-            seen_ids.update(e.article_id for e in entries)
             yield ListPage(column, url, number, entries, count)
             if not entries:
                 return

@@ -104,7 +104,7 @@ class TrsSource(CmsSource):
 
     def list_pages(self, column: str, *, conditional: bool = True) -> Iterator[ListPage]:
         base = self.column_url(column)
-        paging = Paging(self.name)
+        paging = Paging(self.name, self.cfg.fetch.max_list_pages)
         number, count = 0, None
         url: str | None = list_page_url(base, 0)
         read: set[str] = set()
