@@ -16,6 +16,7 @@ import click
 from bridge import __version__, audit
 from bridge.config import Settings, resolve_path
 from bridge.errors import BridgeError, ConfigError
+from bridge.hardening import harden
 from bridge.logs import setup_logging
 from bridge.state.db import Database, open_database
 
@@ -109,6 +110,12 @@ def main(ctx: click.Context, config_path: str | None, log_level: str | None) -> 
     """
     ctx.obj = App(config_path, log_level)
     setup_logging(log_level or "WARNING")
+
+
+def entry() -> None:
+    """The ``bridge`` command: the process hardened first, then the CLI."""
+    harden()
+    main()
 
 
 def _register() -> None:
