@@ -133,18 +133,14 @@ def static_visits(item: ItemInfo) -> int:
     return 100 + item.serial * 7 % 4900
 
 
-def render_detail(item: ItemInfo, body_html: str, opts: SiteOptions) -> bytes:
-    """An article page: metadata table (most items), title cell, info line, body, files."""
-    parts = [meta_table(item)] if item.has_meta_table else []
-    parts.append(
-        '<table class="title-table" width="100%"><tr><td class="title">'
-        f"<!--<$[标题名称]>begin-->{html.escape(item.title)}<!--<$[标题名称]>end--></td></tr></table>"
-    )
+def article_tail(item: ItemInfo, body_html: str, opts: SiteOptions, source: str) -> list[str]:
+    """The info line (with ``source``, 信息来源：… or 来源：…), the body between the
+    ZJEG_RSS markers and the attachments block of a Hanweb article page."""
     visits = VISITS if opts.volatile else str(static_visits(item))
-    parts.append(
-        f'<div class="info">发布日期：{item.published:%Y-%m-%d}　信息来源：{PUBLISHER}'
+    parts = [
+        f'<div class="info">发布日期：{item.published:%Y-%m-%d}　{source}'
         f'　浏览次数：<span id="visits">{visits}</span></div>'
-    )
+    ]
     extra = f"{volatile_block()}\n" if opts.volatile else ""
     parts.append(
         '<div id="zoom"><!--ZJEG_RSS.content.begin--><meta name="ContentStart">\n'
@@ -156,6 +152,17 @@ def render_detail(item: ItemInfo, body_html: str, opts: SiteOptions) -> bytes:
             f'<a href="{attachment_href(a)}">{html.escape(a["name"])}</a>' for a in item.attachments
         )
         parts.append(f'<div class="attachments">{links}</div>')
+    return parts
+
+
+def render_detail(item: ItemInfo, body_html: str, opts: SiteOptions) -> bytes:
+    """An article page: metadata table (most items), title cell, info line, body, files."""
+    parts = [meta_table(item)] if item.has_meta_table else []
+    parts.append(
+        '<table class="title-table" width="100%"><tr><td class="title">'
+        f"<!--<$[标题名称]>begin-->{html.escape(item.title)}<!--<$[标题名称]>end--></td></tr></table>"
+    )
+    parts += article_tail(item, body_html, opts, f"信息来源：{PUBLISHER}")
     main = '<div class="article">\n' + "\n".join(parts) + "\n</div>"
     crumb = f"&gt; 信息公开 &gt; {detail_crumb(item, column_url(item.column, opts))}"
     return page(f"{item.title} - 余姚教育网", crumb, main, opts, kind="detail")

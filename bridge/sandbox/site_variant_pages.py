@@ -16,11 +16,10 @@ from datetime import date, datetime
 from typing import Any
 
 from bridge.sandbox.site_columns import column
-from bridge.sandbox.site_hanweb import static_visits
+from bridge.sandbox.site_hanweb import article_tail
 from bridge.sandbox.site_listing import Entry
-from bridge.sandbox.site_model import ItemInfo, Manifest, SiteOptions, attachment_href
+from bridge.sandbox.site_model import ItemInfo, Manifest, SiteOptions
 from bridge.sandbox.site_pages import (
-    VISITS,
     attachment_links,
     column_url,
     detail_crumb,
@@ -224,23 +223,7 @@ def _hanweb_article(item: ItemInfo, body_html: str, opts: SiteOptions, h1: bool)
             f"<!--<$[标题名称]>begin-->{html.escape(item.title)}<!--<$[标题名称]>end-->"
             "</td></tr></table>"
         )
-    visits = VISITS if opts.volatile else str(static_visits(item))
-    parts.append(
-        f'<div class="info">发布日期：{item.published:%Y-%m-%d}　{_source(item)}'
-        f'　浏览次数：<span id="visits">{visits}</span></div>'
-    )
-    extra = f"{volatile_block()}\n" if opts.volatile else ""
-    parts.append(
-        '<div id="zoom"><!--ZJEG_RSS.content.begin--><meta name="ContentStart">\n'
-        f"{body_html}\n{extra}"
-        '<meta name="ContentEnd"><!--ZJEG_RSS.content.end--></div>'
-    )
-    if item.attachments:
-        links = "<br>".join(
-            f'<a href="{attachment_href(a)}">{html.escape(a["name"])}</a>' for a in item.attachments
-        )
-        parts.append(f'<div class="attachments">{links}</div>')
-    return parts
+    return parts + article_tail(item, body_html, opts, _source(item))
 
 
 def _trs_attachments(item: ItemInfo, block: str) -> str:
