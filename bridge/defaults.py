@@ -19,6 +19,11 @@ READ_TIMEOUT = 30.0  # seconds; old CMS servers render slowly under load
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # an HTML page larger than this is not a CMS page
 MAX_LIST_PAGES = 2000  # list pages of one column read in one cycle, at most: 40,000 items
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # scanned PDFs of long plans reach tens of MB
+MAX_ATTACHMENTS = 50  # attachments of one item: real articles carry a handful, a hostile page 1,000s
+MAX_ITEM_BYTES = 200 * 1024 * 1024  # all attachments of one item together
+# seconds one request may take in all (connect, redirects, the whole body), whatever the
+# pace of its reads: a server dripping a byte before each read timeout is cut off here
+FETCH_DEADLINE = 120.0
 MAX_REDIRECTS = 5  # and RFC 9309 lets a robots.txt behind more be taken as unavailable
 ROBOTS_MAX_BYTES = 512 * 1024  # of robots.txt parsed, the rest ignored (RFC 9309: 500 KiB at least)
 # A body trickling in slower than this (bytes a second on average, after one read timeout's
@@ -62,6 +67,9 @@ PARALLEL_SOURCES = 2  # sources one daemon crawls at once: parsing is CPU-bound,
 WORKER_LEASE = 30.0  # seconds a source claim lasts unless renewed (heartbeats renew it every 5 s)
 ADMIN_HOST = "127.0.0.1"  # the admin pages and metrics stay on this machine unless asked
 ADMIN_PORT = 8803
+# A token guessed at a network's pace must not fall in a lifetime: 24 characters of a
+# random token (secrets.token_urlsafe(18)) are 144 bits.
+ADMIN_TOKEN_MIN_CHARS = 24
 
 # --- Withdrawals -------------------------------------------------------------------------
 WITHDRAWALS_ENABLED = False  # deleting from a legal catalog is the operator's decision
@@ -84,7 +92,12 @@ DELIVERY_CONCURRENCY = 2  # requests in flight to the portal: overlaps its laten
 DELIVERY_PROCESS = "auto"
 CIRCUIT_THRESHOLD = 5  # consecutive failures that open the circuit
 CIRCUIT_COOLDOWN = 60.0  # seconds before a single probe request is let through
-INDEX_NO_MINTING = "portal"  # the portal mints 索引号 unless the bridge is told to
+INDEX_NO_MINTING = "portal"
+# A plain-http portal URL off loopback lets anyone on the way rename or retype an upload
+# (X-File-Name, X-File-Sha256 and Content-Type are outside the signature): refused unless
+# the operator says so.
+ALLOW_INSECURE_HTTP = False  # the portal mints 索引号 unless the bridge is told to
 
 # --- Catalog -----------------------------------------------------------------------------
+KEEP_OFFSITE_IMAGES = False  # an <img> from another host is a tracker or an intranet address
 TOPIC = "科技、教育\\教育"

@@ -84,6 +84,7 @@ class TargetConfig:
     db_url: Secret | None = field(default=None, repr=False)
     db_table: str = "gov_disclosure_exchange"
     directory: str | None = None
+    allow_insecure_http: bool = defaults.ALLOW_INSECURE_HTTP
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,9 @@ class AdminConfig:
     token: Secret | None = field(default=None, repr=False)
     basic_user: str | None = None
     basic_password: Secret | None = field(default=None, repr=False)
+    # Host header values answered besides the bind address, localhost and the loopback
+    # addresses (the names a reverse proxy or the operator's browser uses)
+    hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -276,6 +280,7 @@ def _build(
             "token", env="BRIDGE_ADMIN_TOKEN", credential="admin_token", required=False
         ),
         basic_user=ad.get("basic_user", str, None),
+        hosts=tuple(ad.get("hosts", list, [], _check_host_names)),
         basic_password=ad.secret(
             "basic_password",
             env="BRIDGE_ADMIN_BASIC_PASSWORD",
@@ -309,6 +314,13 @@ def _build(
     )
 
 
+def _check_host_names(entries: list[Any]) -> str | None:
+    for entry in entries:
+        if not isinstance(entry, str) or not entry or any(c in entry for c in "/\\@ \t"):
+            return f"must be a list of host names (optionally host:port), not {entry!r}"
+    return None
+
+
 def _check_process(value: object) -> str | None:
     if isinstance(value, bool) or value == "auto":
         return None
@@ -326,6 +338,7 @@ def _build_target(
     url = key = directory = None
     secret = db_url = None
     db_table = "gov_disclosure_exchange"
+    allow_insecure_http = t.get("allow_insecure_http", bool, defaults.ALLOW_INSECURE_HTTP)
     if kind == "http":
         url = t.get("url", str, check=check_http_url)
         if url and not url.endswith("/"):
@@ -360,6 +373,7 @@ def _build_target(
         db_url=db_url,
         db_table=db_table,
         directory=directory,
+        allow_insecure_http=bool(allow_insecure_http),
     )
 
 

@@ -43,6 +43,9 @@ class FetchConfig:
     max_page_bytes: int = defaults.MAX_PAGE_BYTES
     max_attachment_bytes: int = defaults.MAX_ATTACHMENT_BYTES
     max_list_pages: int = defaults.MAX_LIST_PAGES
+    max_attachments: int = defaults.MAX_ATTACHMENTS
+    max_item_bytes: int = defaults.MAX_ITEM_BYTES
+    deadline: float = defaults.FETCH_DEADLINE
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class SourceConfig:
     topic: str = defaults.TOPIC
     selectors: SelectorsConfig | None = None
     hanweb: HanwebConfig = HanwebConfig()
+    keep_offsite_images: bool = defaults.KEEP_OFFSITE_IMAGES
 
     def profile(self) -> NormalizeProfile:
         return NormalizeProfile(
@@ -132,6 +136,9 @@ def build_fetch(t: Table, base: FetchConfig | None, user_agent: str) -> FetchCon
             "max_attachment_bytes", int, b.max_attachment_bytes, check_positive
         ),
         max_list_pages=t.get("max_list_pages", int, b.max_list_pages, check_positive),
+        max_attachments=t.get("max_attachments", int, b.max_attachments, check_positive),
+        max_item_bytes=t.get("max_item_bytes", int, b.max_item_bytes, check_positive),
+        deadline=t.duration("deadline", b.deadline),
     )
 
 
@@ -272,6 +279,9 @@ def build_sources(
             topic=t.get("topic", str, defaults.TOPIC),
             selectors=selectors,
             hanweb=hanweb,
+            keep_offsite_images=t.get(
+                "keep_offsite_images", bool, defaults.KEEP_OFFSITE_IMAGES
+            ),
         )
         t.finish()
         out.append(source)
