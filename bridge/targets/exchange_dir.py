@@ -15,6 +15,12 @@ Every file is written to a temporary name in its own directory (starting with ``
 ending in ``.tmp``), flushed to disk, then renamed over the final name, so a reader sees
 the old file or the new one and never half of one. Writers take an exclusive ``flock`` on
 ``.bridge.lock``, so several bridges (or threads) may share one folder.
+
+Whoever else writes to the folder (the receiving system, a person on the share) cannot
+make the bridge read or write outside it: a manifest entry is read only when its
+``file`` is ``records/<safe id>/v<N>[-withdrawn].json`` for its own id, and every file
+below the folder is opened one name at a time (``openat``) without following a symbolic
+link, so neither ``../x``, ``/etc/x`` nor a link planted in ``records/`` leads out.
 """
 
 from __future__ import annotations
@@ -24,10 +30,10 @@ import hashlib
 import json
 import os
 import re
-import secrets
+import stat
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -35,6 +41,7 @@ from bridge.catalog import format_index_no
 from bridge.errors import Fatal, Rejected, Retriable
 from bridge.normalize.hashing import content_hash
 from bridge.targets.base import Listed, Receipt, Target
+from bridge.targets.below import open_dir, read_below, write_at, write_atomic
 from bridge.targets.memory import (
     attachment_file_ids,
     invalid,
@@ -53,6 +60,7 @@ MAX_NAME = 120  # characters of a folder name; file systems allow 255 bytes, sha
 _PLAIN = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789-_")
 _FILE_ID_RE = re.compile(r"[0-9a-f]{64}\.[a-z0-9]{1,10}")
 _EXT_RE = re.compile(r"\.[a-z0-9]{1,10}")
+_RECORD_RE = re.compile(r"v([1-9][0-9]{0,9})(?:-withdrawn)?\.json")  # as put()/delete() name them
 
 
 def safe_name(external_id: str) -> str:
@@ -69,26 +77,9 @@ def safe_name(external_id: str) -> str:
     return name
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``path`` so that no reader ever sees part of it: temp file, fsync, rename."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            tmp.unlink()
-        raise
-    with suppress(OSError):  # make the rename itself durable (not possible everywhere)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+def _clip(value: object, limit: int = 160) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def _dump(value: Any) -> bytes:
@@ -124,7 +115,7 @@ class ExchangeDirTarget(Target):
         try:
             with self._thread_lock:
                 self.root.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+                fd = os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                     yield
@@ -135,9 +126,8 @@ class ExchangeDirTarget(Target):
 
     def _read_json(self, relative: str, default: Any) -> Any:
         try:
-            return json.loads((self.root / relative).read_bytes())
-        except FileNotFoundError:
-            return default
+            data = read_below(self.root, relative)
+            return default if data is None else json.loads(data)
         except OSError as exc:
             raise Retriable(f"read {self.root / relative}: {exc.strerror or exc}") from None
         except ValueError:  # never written by us: a person or another program changed it
@@ -152,9 +142,35 @@ class ExchangeDirTarget(Target):
         write_atomic(self.root / MANIFEST, _dump(manifest))
 
     def _write_version(self, relative: str, document: dict[str, Any]) -> None:
-        path = self.root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, _dump(document))
+        *folders, name = relative.split("/")
+        dir_fd = open_dir(self.root, folders, create=True)
+        try:
+            write_at(dir_fd, name, _dump(document))
+        finally:
+            os.close(dir_fd)
+
+    def _entry(self, manifest: dict[str, Any], external_id: str) -> dict[str, Any] | None:
+        """The manifest's entry for ``external_id`` if its ``file`` has the one shape the
+        writer gives it; any other (``../x``, ``/etc/x``, another item's folder) is Fatal,
+        as a damaged manifest is: the bridge reads nothing else."""
+        held = manifest["items"].get(external_id)
+        if held is None:
+            return None
+        folder = safe_name(external_id)
+        relative = held.get("file") if isinstance(held, dict) else None
+        parts = relative.split("/") if isinstance(relative, str) else []
+        if (
+            len(parts) == 3
+            and parts[:2] == ["records", folder]
+            and (m := _RECORD_RE.fullmatch(parts[2]))
+            and m.group(1) == str(held.get("version"))  # the version the writer names it by
+        ):
+            return held
+        raise Fatal(
+            f"{self.root / MANIFEST}: item {_clip(external_id)}: file {_clip(relative)} is not "
+            f"records/{folder}/v<version>[-withdrawn].json, the only file the bridge reads for "
+            "it; restore the manifest"
+        )
 
     def _mint(self, items: dict[str, Any], year: int) -> str:
         """Next free serial for (org, 成文 year), saved before any record names it.
@@ -173,9 +189,19 @@ class ExchangeDirTarget(Target):
 
     def _file_sha256(self, file_id: str) -> str | None:
         """The sha256 of an uploaded file, or None for an id this folder does not hold."""
-        if not _FILE_ID_RE.fullmatch(file_id) or not (self.root / "files" / file_id).is_file():
+        if not _FILE_ID_RE.fullmatch(file_id):
             return None
-        return file_id[:64]
+        try:
+            dir_fd = open_dir(self.root, ["files"])
+        except FileNotFoundError:
+            return None
+        try:
+            held = os.stat(file_id, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        finally:
+            os.close(dir_fd)
+        return file_id[:64] if stat.S_ISREG(held.st_mode) else None
 
     # -- the Target interface ------------------------------------------------------------
 
@@ -227,7 +253,7 @@ class ExchangeDirTarget(Target):
     def delete(self, external_id: str) -> Receipt:
         with self._locked(f"withdraw {external_id}"):
             manifest = self._manifest()
-            held = manifest["items"].get(external_id)
+            held = self._entry(manifest, external_id)
             if held is None:
                 return Receipt(external_id, None, None, "withdrawn")
             if held["status"] != "withdrawn":  # a repeated withdrawal changes nothing
@@ -250,17 +276,19 @@ class ExchangeDirTarget(Target):
                 [{"field": "sha256", "message": "does not match the bytes"}],
             )
         with self._locked(f"upload {name}"):
-            files = self.root / "files"
-            files.mkdir(exist_ok=True)
-            stored = sorted(p.name for p in files.glob(f"{sha256}.*"))
-            if stored:
-                return stored[0]
-            file_id = sha256 + _extension(name, media_type)
-            write_atomic(files / file_id, data)
-            return file_id
+            dir_fd = open_dir(self.root, ["files"], create=True)
+            try:
+                stored = sorted(n for n in os.listdir(dir_fd) if n.startswith(f"{sha256}."))
+                if stored:
+                    return stored[0]
+                file_id = sha256 + _extension(name, media_type)
+                write_at(dir_fd, file_id, data)
+                return file_id
+            finally:
+                os.close(dir_fd)
 
     def get(self, external_id: str) -> dict[str, Any] | None:
-        held = self._manifest()["items"].get(external_id)
+        held = self._entry(self._manifest(), external_id)
         if held is None:
             return None
         document: dict[str, Any] = self._read_json(held["file"], None)
