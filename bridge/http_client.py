@@ -25,6 +25,8 @@ import certifi
 import urllib3
 from urllib3.util import make_headers, parse_url
 
+from bridge.scope import is_loopback, origin
+
 POOLS = 4  # hosts kept connected (one portal, in practice)
 CONNECTIONS = 8  # kept-alive connections per host: a drain runs a few senders at once
 
@@ -44,6 +46,34 @@ class Answer:
     def json(self) -> Any:
         """The body as JSON (ValueError when it is not)."""
         return json.loads(self.content)
+
+
+# Why plain http to the portal needs the operator's word (Portal API v1 signs the method,
+# path, time, nonce and body, not these headers of an upload)
+UNSIGNED_UPLOAD_HEADERS = (
+    "the upload's name and type headers (X-File-Name, X-File-Sha256, Content-Type) are "
+    "outside the request signature, so anyone on the network path can rename or retype an upload"
+)
+
+
+def plain_http_exposed(url: str) -> str | None:
+    """Where a plain-http ``url`` leaves this machine ("portal.example, which is not
+    loopback"), or None for https and for a loopback host reached directly. The host is
+    read as urllib3 (which connects) reads it; the proxy is chosen as ``requests`` would."""
+    found = origin(url)
+    if isinstance(found, str):  # no plain-http URL the check can read: refused
+        return (
+            None
+            if url.lstrip().lower().startswith("https:")
+            else f"an address that cannot be checked ({found})"
+        )
+    if found.scheme == "https":
+        return None
+    if not is_loopback(found.host):
+        return f"{found.host}, which is not loopback"
+    if _environ_proxy(url):
+        return f"{found.host} through the http proxy the environment names"
+    return None
 
 
 class ProxyNotSupported(Exception):

@@ -16,6 +16,7 @@ on all of them.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -53,6 +54,18 @@ def origin(url: str) -> Origin | str:
     if not parts.host:
         return "it names no host"
     return Origin(scheme, parts.host.lower().rstrip("."), parts.port or DEFAULT_PORTS[scheme])
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost``, or an address in 127.0.0.0/8 or ``::1`` (bracketed as urllib3 gives
+    it, or not): the connection never leaves the machine."""
+    host = host.lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def entry_problem(entry: str) -> str | None:

@@ -23,6 +23,9 @@ def config() -> None:
 def check(app: App) -> None:
     """Report every problem in the config at once (file, key, what); exit 2 if any.
 
+    What is allowed but unsafe (plain http to the portal off loopback with
+    allow_insecure_http = true) is printed as a warning; the check still passes.
+
     \b
     Example:
       bridge --config /etc/bridge/bridge.toml config check
@@ -34,6 +37,10 @@ def check(app: App) -> None:
         for p in exc.problems:
             click.echo(f"  {p}", err=True)
         raise SystemExit(2) from None
+    from bridge.config import warnings
+
+    for warning in warnings(settings):
+        click.echo(f"warning: {warning}", err=True)
     sources = ", ".join(f"{s.name} ({s.kind}, {len(s.columns)} columns)" for s in settings.sources)
     click.echo(
         f"{app.config_path}: OK; sources: {sources}; target: {settings.target.name} ({settings.target.kind})"

@@ -48,6 +48,7 @@ from bridge.config.sources import (
     build_sources,
 )
 from bridge.errors import ConfigError, Problem
+from bridge.http_client import UNSIGNED_UPLOAD_HEADERS, plain_http_exposed
 
 __all__ = [
     "SOURCE_KINDS",
@@ -67,6 +68,7 @@ __all__ = [
     "parse_duration",
     "redact_url",
     "resolve_path",
+    "warnings",
 ]
 
 TARGET_KINDS = ("http", "exchange-db", "exchange-dir")
@@ -343,6 +345,12 @@ def _build_target(
         url = t.get("url", str, check=check_http_url)
         if url and not url.endswith("/"):
             url += "/"
+        if url and not allow_insecure_http and (exposed := plain_http_exposed(url)):
+            t.problem(
+                "url",
+                f"plain http to {exposed}: {UNSIGNED_UPLOAD_HEADERS}; use https, or set "
+                "allow_insecure_http = true on a trusted network",
+            )
         key = t.get("key", str)
         secret = t.secret(
             "secret", env="BRIDGE_TARGET_SECRET", credential="target_secret", required=True
@@ -375,6 +383,22 @@ def _build_target(
         directory=directory,
         allow_insecure_http=bool(allow_insecure_http),
     )
+
+
+def warnings(settings: Settings) -> list[Problem]:
+    """What the settings allow that is unsafe; ``config check`` prints each, exit 0."""
+    where = str(settings.path) if settings.path else "config"
+    found = []
+    target = settings.target
+    if target.kind == "http" and target.url and (exposed := plain_http_exposed(target.url)):
+        found.append(
+            Problem(
+                f"{where}: target.url",
+                f"plain http to {exposed}, allowed by allow_insecure_http = true: "
+                f"{UNSIGNED_UPLOAD_HEADERS}",
+            )
+        )
+    return found
 
 
 def _shown(value: Any) -> Any:

@@ -21,4 +21,11 @@ def make_target(cfg: TargetConfig) -> Target:
     from bridge.targets.http import HttpTarget
 
     assert cfg.url and cfg.key and cfg.secret
-    return HttpTarget(cfg.name, cfg.url, cfg.key, cfg.secret.reveal(), timeout=cfg.timeout)
+    return HttpTarget(
+        cfg.name,
+        cfg.url,
+        cfg.key,
+        cfg.secret.reveal(),
+        timeout=cfg.timeout,
+        allow_insecure_http=cfg.allow_insecure_http,
+    )

@@ -17,8 +17,14 @@ from urllib.parse import quote, urlencode, urlsplit
 import urllib3
 
 from bridge import __version__
-from bridge.errors import AuthenticationError, Rejected, Retriable
-from bridge.http_client import Answer, HttpClient, ProxyNotSupported
+from bridge.errors import AuthenticationError, ConfigError, Problem, Rejected, Retriable
+from bridge.http_client import (
+    UNSIGNED_UPLOAD_HEADERS,
+    Answer,
+    HttpClient,
+    ProxyNotSupported,
+    plain_http_exposed,
+)
 from bridge.signing import sign_headers
 from bridge.targets.base import Listed, Receipt, Target
 
@@ -76,9 +82,37 @@ def classify(r: Answer, what: str) -> None:
 
 
 class HttpTarget(Target):
+    """The portal at ``url``. Plain http that leaves the machine is refused unless
+    ``allow_insecure_http``: the signature does not cover an upload's name and type."""
+
     def __init__(
-        self, name: str, url: str, key: str, secret: str, *, timeout: float = 30.0
+        self,
+        name: str,
+        url: str,
+        key: str,
+        secret: str,
+        *,
+        timeout: float = 30.0,
+        allow_insecure_http: bool = False,
     ) -> None:
+        exposed = plain_http_exposed(url)
+        if exposed and not allow_insecure_http:
+            raise ConfigError(
+                [
+                    Problem(
+                        f"target {name!r}",
+                        f"plain http to {exposed} refused: {UNSIGNED_UPLOAD_HEADERS}; use "
+                        "https, or set allow_insecure_http = true on a trusted network",
+                    )
+                ]
+            )
+        if exposed:
+            log.warning(
+                "target %s: plain http to %s (allow_insecure_http): %s",
+                name,
+                exposed,
+                UNSIGNED_UPLOAD_HEADERS,
+            )
         self.name = name
         self.base = url if url.endswith("/") else url + "/"
         self.key = key

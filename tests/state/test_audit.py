@@ -105,7 +105,7 @@ def test_verify_command_exit_codes(trail, tmp_path, cli):
     config.write_text(
         f'[bridge]\nstate_url = "{trail}"\n[[sources]]\nname = "yyedu"\nbase_url = "http://x/"\n'
         'publisher = "p"\norg_code = "002949236"\n[[sources.columns]]\nkey = "k"\npath = "k/"\n'
-        '[target]\nurl = "http://y/"\nkey = "k"\nsecret = "s"\n'
+        '[target]\nurl = "https://y/"\nkey = "k"\nsecret = "s"\n'
     )
     ok = cli("--config", str(config), "audit", "verify")
     assert (ok.code, ok.out.strip()) == (0, "audit trail intact: 18 events verified")
@@ -123,7 +123,7 @@ def test_audit_filters_and_formats(trail, tmp_path, cli):
     config.write_text(
         f'[bridge]\nstate_url = "{trail}"\n[[sources]]\nname = "yyedu"\nbase_url = "http://x/"\n'
         'publisher = "p"\norg_code = "002949236"\n[[sources.columns]]\nkey = "k"\npath = "k/"\n'
-        '[target]\nurl = "http://y/"\nkey = "k"\nsecret = "s"\n'
+        '[target]\nurl = "https://y/"\nkey = "k"\nsecret = "s"\n'
     )
     as_json = cli(
         "--config",

@@ -68,7 +68,7 @@ def test_old_schema_names_the_command_to_run(tmp_path, cli):
     config.write_text(
         f'[bridge]\nstate_url = "sqlite:///{path}"\n[[sources]]\nname = "a"\nbase_url = "http://x/"\n'
         'publisher = "p"\norg_code = "002949236"\n[[sources.columns]]\nkey = "k"\npath = "k/"\n'
-        '[target]\nurl = "http://y/"\nkey = "k"\nsecret = "s"\n'
+        '[target]\nurl = "https://y/"\nkey = "k"\nsecret = "s"\n'
     )
     result = cli("--config", str(config), "status")
     assert result.code == 2
@@ -137,7 +137,7 @@ def test_db_upgrade_moves_an_old_store_forward_and_is_audited(tmp_path, cli):
     config.write_text(
         f'[bridge]\nstate_url = "sqlite:///{path}"\n[[sources]]\nname = "a"\nbase_url = "http://x/"\n'
         'publisher = "p"\norg_code = "002949236"\n[[sources.columns]]\nkey = "k"\npath = "k/"\n'
-        '[target]\nurl = "http://y/"\nkey = "k"\nsecret = "s"\n'
+        '[target]\nurl = "https://y/"\nkey = "k"\nsecret = "s"\n'
     )
     refused = cli("--config", str(config), "audit", "verify")
     assert refused.code == 2

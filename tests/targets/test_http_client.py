@@ -35,6 +35,18 @@ class ForwardProxy(BaseHTTPRequestHandler):
         pass
 
 
+def portal_example() -> HttpTarget:
+    """A plain-http portal off loopback, allowed: the proxy route is what is tested here."""
+    return HttpTarget(
+        "portal",
+        "http://portal.example/",
+        SANDBOX_KEY,
+        SANDBOX_SECRET,
+        timeout=5,
+        allow_insecure_http=True,
+    )
+
+
 @pytest.fixture
 def proxy():
     ForwardProxy.seen = []
@@ -49,7 +61,7 @@ def test_the_portal_is_reached_through_the_environment_s_proxy(proxy, monkeypatc
     monkeypatch.setenv("http_proxy", f"http://bridge:s3cret@{proxy}")
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    target = HttpTarget("portal", "http://portal.example/", SANDBOX_KEY, SANDBOX_SECRET, timeout=5)
+    target = portal_example()
     try:
         assert target.health() is True
     finally:
@@ -74,7 +86,7 @@ def test_a_socks_proxy_is_a_clear_retriable_error(monkeypatch):
     monkeypatch.setenv("http_proxy", "socks5://127.0.0.1:1080")
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    target = HttpTarget("portal", "http://portal.example/", SANDBOX_KEY, SANDBOX_SECRET, timeout=5)
+    target = portal_example()
     try:
         with pytest.raises(Retriable, match="SOCKS proxies are not supported"):
             target.put({"external_id": "a"})
@@ -108,7 +120,7 @@ def test_a_proxy_that_does_not_answer_is_named_without_its_credentials(monkeypat
     monkeypatch.setenv("http_proxy", "http://bridge:s3cret@127.0.0.1:9")  # nothing listens
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    target = HttpTarget("portal", "http://portal.example/", SANDBOX_KEY, SANDBOX_SECRET, timeout=5)
+    target = portal_example()
     try:
         with pytest.raises(Retriable) as raised:
             target.put({"external_id": "a"})
