@@ -19,7 +19,7 @@ READ_TIMEOUT = 30.0  # seconds; old CMS servers render slowly under load
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # an HTML page larger than this is not a CMS page
 MAX_LIST_PAGES = 2000  # list pages of one column read in one cycle, at most: 40,000 items
 MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024  # scanned PDFs of long plans reach tens of MB
-MAX_ATTACHMENTS = 50  # attachments of one item: real articles carry a handful, a hostile page 1,000s
+MAX_ATTACHMENTS = 50  # of one item: real articles carry a handful, a hostile page thousands
 MAX_ITEM_BYTES = 200 * 1024 * 1024  # all attachments of one item together
 # seconds one request may take in all (connect, redirects, the whole body), whatever the
 # pace of its reads: a server dripping a byte before each read timeout is cut off here
@@ -92,11 +92,11 @@ DELIVERY_CONCURRENCY = 2  # requests in flight to the portal: overlaps its laten
 DELIVERY_PROCESS = "auto"
 CIRCUIT_THRESHOLD = 5  # consecutive failures that open the circuit
 CIRCUIT_COOLDOWN = 60.0  # seconds before a single probe request is let through
-INDEX_NO_MINTING = "portal"
+INDEX_NO_MINTING = "portal"  # the portal mints 索引号 unless the bridge is told to
 # A plain-http portal URL off loopback lets anyone on the way rename or retype an upload
 # (X-File-Name, X-File-Sha256 and Content-Type are outside the signature): refused unless
 # the operator says so.
-ALLOW_INSECURE_HTTP = False  # the portal mints 索引号 unless the bridge is told to
+ALLOW_INSECURE_HTTP = False
 
 # --- Catalog -----------------------------------------------------------------------------
 KEEP_OFFSITE_IMAGES = False  # an <img> from another host is a tracker or an intranet address
