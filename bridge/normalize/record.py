@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin
 
 from bridge.catalog import (
     CATEGORIES,
@@ -49,6 +48,7 @@ from bridge.normalize.dates import (
     today_in_shanghai,
 )
 from bridge.normalize.docno import doc_no_problem, find_doc_no, is_absent, normalize_doc_no
+from bridge.normalize.filename import attachment_name
 from bridge.normalize.sanitize import sanitize_and_read
 from bridge.normalize.summary import make_summary
 from bridge.normalize.text import (
@@ -56,6 +56,7 @@ from bridge.normalize.text import (
     clean_text,
     compact,
     title_from_doc_title,
+    without_markup,
     without_site,
 )
 from bridge.sources.base import RawAttachment, RawItem
@@ -184,7 +185,8 @@ def _title(raw: RawItem, f: _Fields, head_title: str | None, problems: list[Fiel
     candidates.append((title_from_doc_title(raw.doc_title, site), "page:<title>"))
     candidates.append((head_title or "", "body"))
     for value, how in candidates:
-        if text := clean_text(value):
+        # Markup written as text (a meta tag's content, an escaped heading) is no title.
+        if text := clean_text(without_markup(value)):
             return f.take("title", text, how)
     message = "no title on the detail page"
     if listed:
@@ -421,14 +423,13 @@ def _summary(f: _Fields, body_text: str, title: str, publisher: str, doc_no: str
     return f.take("summary", "", "body")
 
 
-def _attachment(a: RawAttachment, page_url: str) -> Attachment:
+def _attachment(a: RawAttachment, page_url: str, number: int) -> Attachment:
     try:
         url = urljoin(page_url, a.url.strip())
     except ValueError:  # a malformed host: keep what the page said, the record shows it
         url = a.url.strip()
-    name = clean_text(a.name) or unquote(PurePosixPath(urlsplit(url).path).name)
     return Attachment(
-        name=name,
+        name=attachment_name(a.name, url, number),
         url=url,
         media_type=clean_text(a.media_type).lower(),
         size=a.size,
@@ -511,7 +512,7 @@ def draft(raw: RawItem, profile: NormalizeProfile, *, now: datetime | None = Non
         )
         problems.append(FieldProblem("body", "body.charset", message))
 
-    attachments = tuple(_attachment(a, raw.url) for a in raw.attachments)
+    attachments = tuple(_attachment(a, raw.url, n) for n, a in enumerate(raw.attachments, 1))
     for a in attachments:
         if not _SHA256_RE.match(a.sha256):
             message = f"{a.name!r}: sha256 {a.sha256!r} is not 64 hex digits"
