@@ -112,6 +112,9 @@ class SourceConfig:
             org_code=self.org_code,
             column_categories={c.key: c.category for c in self.columns},
             topic=self.topic,
+            site=self.base_url,
+            allowed_hosts=self.allowed_hosts,
+            keep_offsite_images=self.keep_offsite_images,
         )
 
     def column(self, key: str) -> ColumnConfig:
@@ -279,9 +282,7 @@ def build_sources(
             topic=t.get("topic", str, defaults.TOPIC),
             selectors=selectors,
             hanweb=hanweb,
-            keep_offsite_images=t.get(
-                "keep_offsite_images", bool, defaults.KEEP_OFFSITE_IMAGES
-            ),
+            keep_offsite_images=t.get("keep_offsite_images", bool, defaults.KEEP_OFFSITE_IMAGES),
         )
         t.finish()
         out.append(source)

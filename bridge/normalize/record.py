@@ -49,7 +49,7 @@ from bridge.normalize.dates import (
 )
 from bridge.normalize.docno import doc_no_problem, find_doc_no, is_absent, normalize_doc_no
 from bridge.normalize.filename import attachment_name
-from bridge.normalize.sanitize import sanitize_and_read
+from bridge.normalize.sanitize import ImageFilter, sanitize_and_read
 from bridge.normalize.summary import make_summary
 from bridge.normalize.text import (
     clean_body_text,
@@ -59,6 +59,7 @@ from bridge.normalize.text import (
     without_markup,
     without_site,
 )
+from bridge.scope import Scope
 from bridge.sources.base import RawAttachment, RawItem
 
 DOC_NO_HEAD_CHARS = 200
@@ -437,6 +438,18 @@ def _attachment(a: RawAttachment, page_url: str, number: int) -> Attachment:
     )
 
 
+def _image_filter(profile: NormalizeProfile, page_url: str) -> ImageFilter | None:
+    """Images stay in a body when they come from the source's scope (its base URL and
+    ``allowed_hosts``, else the page's own origin), or when the source keeps them all."""
+    if profile.keep_offsite_images:
+        return None
+    try:
+        scope = Scope(profile.site or page_url, profile.allowed_hosts)
+    except ValueError:  # no http(s) origin to compare with (a fake source's page)
+        return None
+    return scope.admits
+
+
 @dataclass(frozen=True)
 class Draft:
     """What normalizing one page gave: the record's fields as far as they could be read,
@@ -473,7 +486,9 @@ def draft(raw: RawItem, profile: NormalizeProfile, *, now: datetime | None = Non
     f = _Fields(_clean_meta(raw.meta), {k: clean_text(v) for k, v in raw.page_meta.items()})
     # Dates, 文号 and summary are read from the canonical body (one line per block), so
     # re-wrapped source text cannot change them; the source's own text is the fallback.
-    body_html, body_text, body_shows = sanitize_and_read(raw.body_html, raw.url)
+    body_html, body_text, body_shows = sanitize_and_read(
+        raw.body_html, raw.url, images=_image_filter(profile, raw.url)
+    )
     body_text = body_text or clean_body_text(raw.body_text)
     head_title = _head(body_text, f.meta)
 
