@@ -327,3 +327,9 @@ class NormalizeProfile:
     topic: str = DEFAULT_TOPIC
     default_category: str = "其他"
     keywords: tuple[str, ...] = ()
+    site: str = ""
+    """The source's ``base_url``: with ``allowed_hosts``, the scope a body's images must
+    come from (bridge/scope.py). Without it, the page's own origin."""
+    allowed_hosts: tuple[str, ...] = ()
+    keep_offsite_images: bool = False
+    """Keep ``<img>`` from outside the scope, instead of showing their alt text."""

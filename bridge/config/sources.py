@@ -112,6 +112,9 @@ class SourceConfig:
             org_code=self.org_code,
             column_categories={c.key: c.category for c in self.columns},
             topic=self.topic,
+            site=self.base_url,
+            allowed_hosts=self.allowed_hosts,
+            keep_offsite_images=self.keep_offsite_images,
         )
 
     def column(self, key: str) -> ColumnConfig:

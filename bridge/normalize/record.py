@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin
 
 from bridge.catalog import (
     CATEGORIES,
@@ -49,15 +48,18 @@ from bridge.normalize.dates import (
     today_in_shanghai,
 )
 from bridge.normalize.docno import doc_no_problem, find_doc_no, is_absent, normalize_doc_no
-from bridge.normalize.sanitize import sanitize_and_read
+from bridge.normalize.filename import attachment_name
+from bridge.normalize.sanitize import ImageFilter, sanitize_and_read
 from bridge.normalize.summary import make_summary
 from bridge.normalize.text import (
     clean_body_text,
     clean_text,
     compact,
     title_from_doc_title,
+    without_markup,
     without_site,
 )
+from bridge.scope import Scope
 from bridge.sources.base import RawAttachment, RawItem
 
 DOC_NO_HEAD_CHARS = 200
@@ -184,7 +186,8 @@ def _title(raw: RawItem, f: _Fields, head_title: str | None, problems: list[Fiel
     candidates.append((title_from_doc_title(raw.doc_title, site), "page:<title>"))
     candidates.append((head_title or "", "body"))
     for value, how in candidates:
-        if text := clean_text(value):
+        # Markup written as text (a meta tag's content, an escaped heading) is no title.
+        if text := clean_text(without_markup(value)):
             return f.take("title", text, how)
     message = "no title on the detail page"
     if listed:
@@ -421,19 +424,30 @@ def _summary(f: _Fields, body_text: str, title: str, publisher: str, doc_no: str
     return f.take("summary", "", "body")
 
 
-def _attachment(a: RawAttachment, page_url: str) -> Attachment:
+def _attachment(a: RawAttachment, page_url: str, number: int) -> Attachment:
     try:
         url = urljoin(page_url, a.url.strip())
     except ValueError:  # a malformed host: keep what the page said, the record shows it
         url = a.url.strip()
-    name = clean_text(a.name) or unquote(PurePosixPath(urlsplit(url).path).name)
     return Attachment(
-        name=name,
+        name=attachment_name(a.name, url, number),
         url=url,
         media_type=clean_text(a.media_type).lower(),
         size=a.size,
         sha256=a.sha256.strip().lower(),
     )
+
+
+def _image_filter(profile: NormalizeProfile, page_url: str) -> ImageFilter | None:
+    """Images stay in a body when they come from the source's scope (its base URL and
+    ``allowed_hosts``, else the page's own origin), or when the source keeps them all."""
+    if profile.keep_offsite_images:
+        return None
+    try:
+        scope = Scope(profile.site or page_url, profile.allowed_hosts)
+    except ValueError:  # no http(s) origin to compare with (a fake source's page)
+        return None
+    return scope.admits
 
 
 @dataclass(frozen=True)
@@ -472,7 +486,9 @@ def draft(raw: RawItem, profile: NormalizeProfile, *, now: datetime | None = Non
     f = _Fields(_clean_meta(raw.meta), {k: clean_text(v) for k, v in raw.page_meta.items()})
     # Dates, 文号 and summary are read from the canonical body (one line per block), so
     # re-wrapped source text cannot change them; the source's own text is the fallback.
-    body_html, body_text, body_shows = sanitize_and_read(raw.body_html, raw.url)
+    body_html, body_text, body_shows = sanitize_and_read(
+        raw.body_html, raw.url, images=_image_filter(profile, raw.url)
+    )
     body_text = body_text or clean_body_text(raw.body_text)
     head_title = _head(body_text, f.meta)
 
@@ -511,7 +527,7 @@ def draft(raw: RawItem, profile: NormalizeProfile, *, now: datetime | None = Non
         )
         problems.append(FieldProblem("body", "body.charset", message))
 
-    attachments = tuple(_attachment(a, raw.url) for a in raw.attachments)
+    attachments = tuple(_attachment(a, raw.url, n) for n, a in enumerate(raw.attachments, 1))
     for a in attachments:
         if not _SHA256_RE.match(a.sha256):
             message = f"{a.name!r}: sha256 {a.sha256!r} is not 64 hex digits"

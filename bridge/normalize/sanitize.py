@@ -8,12 +8,14 @@ Three passes, each for a reason:
 2. The cleaned fragment is read into an ``lxml`` tree exactly as nh3 wrote it (as XML,
    or with Python's non-restructuring HTML tokenizer when XML would read it otherwise;
    libxml2's HTML parser would move a ``<p>`` out of a ``<b>`` that HTML5 allows, and
-   the tree would differ from what a browser builds). Then
-   relative ``href``/``src`` are resolved against the page URL, each URL's scheme is
-   checked once more the way a browser reads it (control characters and white space
-   removed), and the fragment is written one way only: attributes sorted, white space
-   folded the way a browser renders it, empty formatting elements (``<p>&nbsp;</p>``)
-   dropped. So a page that changes only its formatting keeps its content hash.
+   the tree would differ from what a browser builds). Then relative ``href``/``src``
+   are resolved against the page URL, each URL's scheme is checked once more the way a
+   browser reads it (control characters and white space removed), an image from
+   outside the source's scope becomes its alt text (a tracking pixel, an intranet
+   address: ``images``; ``data:`` images nh3 has dropped already), and the fragment is
+   written one way only: attributes sorted, white space folded the way a browser
+   renders it, empty formatting elements (``<p>&nbsp;</p>``) dropped. So a page that
+   changes only its formatting keeps its content hash.
 3. ``nh3`` again on the result: whatever the second pass wrote, what leaves this module
    is the sanitizer's own output.
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import html as html_lib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -283,22 +285,40 @@ def _serialize(root: lxml.html.HtmlElement) -> str:
     return "".join(parts)
 
 
-def sanitize_html(html: str, base_url: str) -> str:
-    """Safe, canonical body HTML: see the module docstring for what that means."""
-    return _sanitized(html, base_url)[0]
+ImageFilter = Callable[[str], bool]
+"""Whether an image at this absolute URL may stay in a body (the source's scope)."""
 
 
-def sanitize_and_read(html: str, base_url: str) -> tuple[str, str, bool]:
+def sanitize_html(html: str, base_url: str, *, images: ImageFilter | None = None) -> str:
+    """Safe, canonical body HTML: see the module docstring for what that means.
+
+    An ``<img>`` whose resolved ``src`` ``images`` refuses (one from another site: a
+    tracking pixel, an intranet address) becomes its alt text; None keeps every image."""
+    return _sanitized(html, base_url, images)[0]
+
+
+def sanitize_and_read(
+    html: str, base_url: str, *, images: ImageFilter | None = None
+) -> tuple[str, str, bool]:
     """``sanitize_html(html)`` and ``read_body`` of the result, from one parse when the
     last nh3 pass leaves the canonical fragment as it was (the usual case): reading the
     body again cost as much as sanitizing it."""
-    out, root = _sanitized(html, base_url)
+    out, root = _sanitized(html, base_url, images)
     if root is None:
         return (out, *read_body(out))
     return out, *_read(root)
 
 
-def _sanitized(html: str, base_url: str) -> tuple[str, lxml.html.HtmlElement | None]:
+def _as_alt_text(img: lxml.html.HtmlElement) -> None:
+    """Replace ``img`` by its alt text, as text (escaped when written): what a browser
+    shows of an image it does not load."""
+    img.tail = (img.get("alt") or "") + (img.tail or "")
+    img.drop_tree()
+
+
+def _sanitized(
+    html: str, base_url: str, images: ImageFilter | None = None
+) -> tuple[str, lxml.html.HtmlElement | None]:
     """The sanitized fragment, and its tree when that is exactly what the text spells."""
     # Vertical tab and form feed are white space to a reader, and no lxml tree holds them.
     text = strip_invisible(html or "").replace("\r\n", "\n").translate(_TREE_SPACES)
@@ -316,6 +336,8 @@ def _sanitized(html: str, base_url: str) -> tuple[str, lxml.html.HtmlElement | N
                 el.drop_tag()  # a link to nowhere is just its text
             elif el.tag == "img" and "src" not in el.attrib:
                 el.drop_tree()  # an image of nothing shows nothing (its tail stays)
+            elif el.tag == "img" and images is not None and not images(el.get("src")):
+                _as_alt_text(el)
     _drop_empty(root)
     _Folder().visit(root)  # the wrapper is a <div>: white space at its edges goes
     written = _serialize(root)

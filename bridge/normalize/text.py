@@ -83,6 +83,21 @@ _MARKUP = re.compile(r"<[a-zA-Z][^<>]*>(?:[^<]*</[a-zA-Z]+>)?|<[^<>]+>")
 """Markup a template wrote into a ``<title>``, shown there as text (a status tag)."""
 
 
+_CODE_ELEMENT = re.compile(
+    r"<(script|style|noscript|template)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.IGNORECASE | re.DOTALL
+)
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<![^<>]*>")
+
+
+def without_markup(text: str) -> str:
+    """``text`` without markup written into it as text (a meta tag's ``content``, an
+    escaped heading): script, style, noscript and template elements go with their
+    content (an unclosed one to the end), other tags alone."""
+    if "<" not in text:
+        return text
+    return _TAG.sub("", _CODE_ELEMENT.sub("", text))
+
+
 def title_from_doc_title(text: str, site_name: str = "") -> str:
     """The article's title in a ``<title>``: without markup written into it, without the
     site's name (``SiteName``), and of the parts around a separator the longest."""

@@ -16,6 +16,7 @@ from lxml import etree
 
 from bridge.errors import Skippable
 from bridge.labels import ALL_LABELS
+from bridge.normalize.filename import attachment_name
 from bridge.normalize.text import tree_safe
 
 _WS = re.compile(r"[\s\u3000\xa0]+")
@@ -181,8 +182,24 @@ def clean(text: str | None) -> str:
     return _WS.sub(" ", text or "").strip()
 
 
+_CODE = frozenset({"script", "style", "noscript", "template"})
+
+
+def shown_text(el: lxml.html.HtmlElement) -> str:
+    """The text of ``el`` without what is code, not text (script, style, noscript,
+    template) and without comments: ``<a>公告<script>…</script></a>`` shows 公告."""
+    if el.tag in _CODE:
+        return ""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str):
+            parts.append(shown_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
 def element_text(el: lxml.html.HtmlElement) -> str:
-    return clean(el.text_content())
+    return clean(shown_text(el))
 
 
 def inner_html(el: lxml.html.HtmlElement) -> str:
@@ -203,12 +220,30 @@ def attachment_links(
             href = (a.get("href") or "").strip()
             if not allowed(href):
                 continue
-            name = file_link_name(href, a.text_content())
+            name = file_link_name(href, shown_text(a))
             if name is None or href in seen:
                 continue
             seen.add(href)
-            out.append((name, href))
+            out.append((attachment_name(name, href, len(out) + 1), href))
     return out
+
+
+_ATTACHMENT_LABEL = re.compile(r"^附件\s*\d*\s*[:：.、]?\s*")
+
+
+def _without_label(text: str) -> str:
+    """A link text without its 附件 label (``附件1：通知.pdf`` names 通知.pdf), unless the
+    label is the name: ``附件2.pdf`` is 附件2.pdf, not "pdf"."""
+    rest = _ATTACHMENT_LABEL.sub("", text)
+    if not rest or (_names_file(text) and not _names_file(rest)):
+        return text
+    return rest
+
+
+def _names_file(text: str) -> bool:
+    """Whether ``text`` is a file name: a stem and an attachment extension."""
+    lower = text.lower()
+    return any(lower.endswith(ext) and len(lower) > len(ext) for ext in ATTACHMENT_EXTENSIONS)
 
 
 _FILE_PARAMS = ("filename", "fileName", "file_name", "fname", "name", "file")
@@ -224,7 +259,7 @@ def file_link_name(href: str, text: str) -> str | None:
     link text is the name people know; the extension comes from whichever has one.
     """
     parts = urlsplit(href)
-    shown = re.sub(r"^附件\s*\d*\s*[:：.、]?\s*", "", clean(text)) or clean(text)
+    shown = _without_label(clean(text))
     path = unquote(parts.path)
     if path.lower().endswith(ATTACHMENT_EXTENSIONS):
         return shown or path.rsplit("/", 1)[-1]

@@ -31,6 +31,7 @@ from bridge.normalize.sanitize import (
     visible_text,
 )
 from bridge.sandbox.site import generate_site
+from bridge.scope import Scope
 
 BASE = "https://www.yyedu.gov.cn/zwgk/zcwj/201212/t20121203_1.html"
 
@@ -398,3 +399,46 @@ def test_character_references_to_characters_no_tree_holds_are_dropped() -> None:
     """nh3 decodes "&#1;" into a control character; that raised ValueError in the tree."""
     assert sanitize_html("<p>&#1;x&#11;y&#xFFFE;z&#12;</p>", BASE) == "<p>x yz</p>"
     assert sanitize_and_read("<p>&#1;x&#11;y</p>", BASE) == ("<p>x y</p>", "x y", True)
+
+
+# --- images from outside the source's scope (issue 19, finding 16) ----------------------------
+
+
+def test_an_image_outside_the_scope_becomes_its_alt_text() -> None:
+    scope = Scope("https://www.yyedu.gov.cn/", ["img.yyedu.gov.cn"])
+    html = (
+        '<p>甲<img src="../pic/a.png" alt="本站图">乙</p>'  # relative: resolved, then judged
+        '<p><img src="https://img.yyedu.gov.cn/b.png" alt="图床"></p>'  # an allowed host
+        '<p>丙<img src="http://10.0.0.1/c.png" alt="内网&lt;b&gt;图">丁</p>'
+        '<p><img src="https://www.yyedu.gov.cn:8443/d.png" alt="他口"></p>'  # another port
+        '<p><img src="http://t.example/p.gif" width="1" height="1"></p>'
+    )
+    assert sanitize_html(html, BASE, images=scope.admits) == (
+        '<p>甲<img alt="本站图" src="https://www.yyedu.gov.cn/zwgk/zcwj/pic/a.png">乙</p>'
+        '<p><img alt="图床" src="https://img.yyedu.gov.cn/b.png"></p>'
+        "<p>丙内网&lt;b&gt;图丁</p><p>他口</p>"
+    )
+    # Without a filter (keep_offsite_images = true) every image stays.
+    assert sanitize_html(html, BASE).count("<img") == 5
+
+
+def test_a_data_uri_image_is_dropped_with_or_without_a_filter() -> None:
+    html = '<p>甲<img src="data:image/png;base64,iVBORw0KGgo=" alt="内嵌">乙</p>'
+    assert sanitize_html(html, BASE) == "<p>甲乙</p>"
+    assert sanitize_html(html, BASE, images=Scope(BASE).admits) == "<p>甲乙</p>"
+
+
+def test_a_body_of_only_an_offsite_image_shows_its_alt_text_or_nothing() -> None:
+    admits = Scope(BASE).admits
+    assert sanitize_and_read(
+        '<img src="http://x.example/a.png" alt="图">', BASE, images=admits
+    ) == (
+        "图",
+        "图",
+        True,
+    )
+    assert sanitize_and_read('<p><img src="http://x.example/a.png"></p>', BASE, images=admits) == (
+        "",
+        "",
+        False,
+    )

@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.normalize.text import clean_body_text, clean_text, compact
+from bridge.normalize.text import clean_body_text, clean_text, compact, without_markup
 
 
 def test_clean_text_folds_every_kind_of_white_space() -> None:
@@ -49,3 +49,13 @@ def test_formatting_only_changes_give_the_same_text(words: list[str], spaces: li
 @given(st.text())
 def test_clean_text_is_idempotent(text: str) -> None:
     assert clean_text(clean_text(text)) == clean_text(text)
+
+
+def test_without_markup_drops_code_with_its_content_and_other_tags_alone() -> None:
+    assert without_markup("公告<script>alert(1)</script>") == "公告"
+    assert without_markup("公告<SCRIPT type=x>if(a<b)x()</SCRIPT>尾") == "公告尾"
+    assert without_markup("<style>h1{}</style><b>加粗</b>标题<img src=x onerror=alert(2)>") == (
+        "加粗标题"
+    )
+    assert without_markup("公告<script>alert(1)") == "公告"  # unclosed: to the end
+    assert without_markup("x<5 且 y>3 的《通知》") == "x<5 且 y>3 的《通知》"  # no tag

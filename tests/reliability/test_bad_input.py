@@ -219,13 +219,11 @@ EXPECTED: dict[str, Outcome] = {
     "unclosed-script": Delivered(body_has(*PARAGRAPHS, lacks=("var tail", "<script"))),
     "unclosed-cdata": Delivered(body_has(*PARAGRAPHS, lacks=("CDATA",))),
     "unclosed-comment-after-body": Delivered(reads_right),
-    "xss-title": Delivered(
-        lambda r: r["title"].endswith("<script>alert(1)</script><img src=x onerror=alert(2)>"),
-        own_title=True,
-    ),
+    # Markup written into a title or a name is no part of it (issue 19, finding 14).
+    "xss-title": Delivered(lambda r: "<" not in r["title"]),
     "xss-body": Delivered(safe_body),
-    "xss-attachment-name": Delivered(attachment_named("<script>alert(1)</script>安全检查表.pdf")),
-    "attachment-name-path-traversal": Delivered(attachment_named("../../../etc/passwd.pdf")),
+    "xss-attachment-name": Delivered(attachment_named("安全检查表.pdf")),
+    "attachment-name-path-traversal": Delivered(attachment_named("passwd.pdf")),
     # metadata
     "created-month-13": Delivered(field_is(created="2025-05-28")),  # the 落款 date
     "created-month-13-no-body-date": Quarantined(

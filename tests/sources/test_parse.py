@@ -105,6 +105,10 @@ def test_scoped_metadata_reads_tables_dl_and_lines():
     [
         ("http://h/a/P020121203.pdf", "附件1：招生计划.pdf", "招生计划.pdf"),
         ("http://h/a/P020121203.pdf", "", "P020121203.pdf"),
+        # The label is the name when nothing but an extension follows it (issue 19).
+        ("http://h/a/P020121203.pdf", "附件2.pdf", "附件2.pdf"),
+        ("http://h/a/P020121203.pdf", "附件 3", "附件 3"),
+        ("http://h/download.do?id=5", "附件2.pdf", "附件2.pdf"),
         (
             "http://h/module/download/downfile.jsp?classid=0&filename=1212.pdf",
             "方案.pdf",
