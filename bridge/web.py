@@ -16,13 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge import health
 from bridge.config import AdminConfig, Settings
 from bridge.health import Metrics
+from bridge.query_params import BadParameter, parse_query, text
 from bridge.state.db import Database
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,13 @@ log = logging.getLogger(__name__)
 class Request:
     method: str
     path: str
-    query: dict[str, list[str]]
+    raw_query: str
     headers: dict[str, str]
+    query: dict[str, list[str]] = field(default_factory=dict)  # parsed by AdminServer.handle
 
-    def arg(self, name: str, default: str = "") -> str:
-        values = self.query.get(name)
-        return values[0] if values else default
+    def arg(self, name: str) -> str:
+        """The parameter's one value, ``""`` when absent; a bad one raises BadParameter."""
+        return text(self.query, name)
 
 
 @dataclass
@@ -113,7 +115,10 @@ class AdminServer:
                 or prefix == "/"
             ):
                 try:
+                    request.query = parse_query(request.raw_query)
                     return handler(request)
+                except BadParameter as exc:
+                    return Response(400, f"bad request: {exc}\n".encode())
                 except Exception:  # one broken page must not take the admin server down
                     log.exception("admin page %s failed", request.path)
                     return Response(500, b"internal error; see the daemon log\n")
@@ -127,7 +132,7 @@ class AdminServer:
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
-                request = Request("GET", parts.path, parse_qs(parts.query),
+                request = Request("GET", parts.path, parts.query,
                                   {k.lower(): v for k, v in self.headers.items()})  # fmt: skip
                 response = server.handle(request)
                 self.send_response(response.status)
