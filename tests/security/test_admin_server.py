@@ -1,4 +1,6 @@
-"""Issue 19, finding 12: a bad query parameter is a 400 naming it — never a 500, never a
+"""Issue 19, finding 12: the admin server answers only a Host header that names it (DNS
+rebinding: a page in a browser on this machine whose name an attacker points at 127.0.0.1
+sends its own name), and a bad query parameter is a 400 naming it — never a 500, never a
 traceback in the log — on every admin page and on the sandbox portal's public catalog."""
 
 from __future__ import annotations
@@ -6,6 +8,9 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,7 +18,7 @@ from pathlib import Path
 from urllib.parse import quote, quote_from_bytes
 
 import pytest
-from conftest import config_text
+from conftest import REPO, config_text
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -24,9 +29,10 @@ from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET, PortalServer
 from bridge.signing import sign_headers
 from bridge.state import audit_log
 from bridge.state.db import open_database
-from bridge.web import AdminServer
+from bridge.web import MISDIRECTED, AdminServer, allowed_host
 
 CONFIGURED = '\n[admin]\nhosts = ["bridge.example.org", "proxy.example.org:8443"]\n'
+TOKEN = "Zr0xq4c9Hk2V7mT1bN8yWd5E"  # 24 characters: the shortest token allowed off loopback
 BEFORE = "bad request: before: must be a whole number from 0 to 9223372036854775807\n"
 POLICY = "政策文件"
 
@@ -64,6 +70,137 @@ def make_state(folder: Path, extra: str = CONFIGURED) -> Path:
                              item=f"yyedu:t{n}")  # fmt: skip
     db.dispose()
     return path
+
+
+# --- DNS rebinding: the real `bridge web` ----------------------------------------------------
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    """``bridge web`` on a free loopback port, as an operator starts it."""
+    path = make_state(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "--config", str(path), "web", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("admin pages on http://127.0.0.1:"), line
+    port = int(line.split("http://127.0.0.1:")[1].split("/")[0])
+    yield port, proc
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_a_rebound_name_gets_421_and_no_data(web):
+    port, proc = web
+    attacker = f"rebind.attacker.example:{port}"
+    for path in ("/", "/audit", "/items/yyedu:t1", "/reconcile", "/healthz", "/metrics"):
+        assert send(port, path, attacker) == (421, MISDIRECTED), path
+    status, body = send(port, "/audit", f"127.0.0.1:{port}")
+    assert status == 200 and b"yyedu:t1" in body  # the same request, naming the server
+    proc.terminate()
+    _, err = proc.communicate(timeout=30)
+    assert f"refused a request for host '{attacker}' (421)" in err
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("127.0.0.1:{port}", 200),
+        ("localhost:{port}", 200),
+        ("LOCALHOST", 200),
+        ("[::1]:{port}", 200),
+        ("localhost:9000", 200),  # an ssh tunnel's port: the name is what rebinding cannot fake
+        ("bridge.example.org", 200),  # a configured name, any port
+        ("bridge.example.org:{port}", 200),
+        ("proxy.example.org:8443", 200),  # a configured name with its port
+        ("proxy.example.org:{port}", 421),
+        ("proxy.example.org", 421),
+        ("rebind.attacker.example", 421),
+        ("localhost.attacker.example:{port}", 421),
+        ("127.0.0.1.nip.io:{port}", 421),
+        ("127.0.0.1:{port}@attacker.example", 421),
+        ("127.0.0.1:notaport", 421),
+        ("[::1", 421),
+        ("", 421),
+    ],
+)
+def test_only_names_of_this_server_are_answered(web, host, status):
+    port, _ = web
+    got, body = send(port, "/", host.format(port=port))
+    assert got == status, body[:200]
+    if status == 421:
+        assert body == MISDIRECTED
+
+
+def test_a_request_without_one_host_header_is_refused(web):
+    port, _ = web
+    refused = (400, b"bad request: send exactly one Host header\n")
+    assert send(port, "/") == refused
+    assert send(port, "/", f"127.0.0.1:{port}", "rebind.attacker.example") == refused
+
+
+def test_bound_to_every_address_it_answers_the_address_a_request_came_in_on(tmp_path, cli):
+    path = make_state(tmp_path, CONFIGURED.replace("hosts", f'token = "{TOKEN}"\nhosts'))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bridge", "--config", str(path), "web", "--host", "0.0.0.0",  # noqa: S104
+         "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().split("http://0.0.0.0:")[1].split("/")[0])
+        # 127.0.0.2 is this machine too (all of 127/8 is loopback) but no loopback *name*:
+        # it is answered because the connection arrived on it, 127.0.0.3 is not.
+        for host, status in [(f"127.0.0.2:{port}", 200), (f"127.0.0.3:{port}", 421),
+                             (f"localhost:{port}", 200), ("bridge.example.org", 200),
+                             (f"rebind.attacker.example:{port}", 421)]:  # fmt: skip
+            assert send(port, "/", host, address="127.0.0.2", token=TOKEN)[0] == status, host
+        assert send(port, "/healthz", f"127.0.0.3:{port}", address="127.0.0.2")[0] == 421
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_bound_to_ipv6_loopback(tmp_path):
+    path = make_state(tmp_path)
+    settings = config.load(path, environ={})
+    db = open_database(settings.state_url.reveal(), create=False)
+    server = AdminServer(replace(settings.admin, host="::1", port=0), settings=lambda: settings,
+                         db=db, metrics=Metrics(settings, db), started_at=datetime.now(UTC))  # fmt: skip
+    mount(server)
+    url = server.start()
+    try:
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        assert url == f"http://[::1]:{port}/"
+        assert send(port, "/", f"[::1]:{port}", address="::1")[0] == 200
+        assert send(port, "/", "localhost", address="::1")[0] == 200
+        assert send(port, "/", f"rebind.attacker.example:{port}", address="::1")[0] == 421
+    finally:
+        server.stop()
+        db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("bind", "hosts", "local", "host", "answered"),
+    [
+        ("192.0.2.7", (), "192.0.2.7", "192.0.2.7:8803", True),
+        ("192.0.2.7", (), "192.0.2.7", "localhost:8803", False),  # not reachable that way
+        ("admin.lan", (), "192.0.2.7", "ADMIN.LAN.", True),
+        ("0.0.0.0", (), "192.0.2.7", "192.0.2.7:8803", True),  # noqa: S104
+        ("0.0.0.0", (), "192.0.2.7", "192.0.2.8:8803", False),  # noqa: S104
+        ("::", (), "::ffff:192.0.2.7", "192.0.2.7", True),
+        ("::", (), "2001:db8::7", "[2001:DB8:0::7]:8803", True),
+        ("::", (), "2001:db8::7", "[2001:db8::8]:8803", False),
+        ("0.0.0.0", ("metrics.lan:9100",), "192.0.2.7", "metrics.lan:9100", True),  # noqa: S104
+    ],
+)
+def test_which_names_a_bind_answers(bind, hosts, local, host, answered):
+    cfg = config.AdminConfig(host=bind, hosts=hosts)
+    assert allowed_host(host, cfg, local) is answered
 
 
 # --- query parameters: exact answers --------------------------------------------------------
