@@ -1,7 +1,8 @@
 """Issue 19, finding 12: the admin server answers only a Host header that names it (DNS
 rebinding: a page in a browser on this machine whose name an attacker points at 127.0.0.1
-sends its own name), and a bad query parameter is a 400 naming it — never a 500, never a
-traceback in the log — on every admin page and on the sandbox portal's public catalog."""
+sends its own name), a token shorter than 24 characters is refused off loopback, and a bad
+query parameter is a 400 naming it — never a 500, never a traceback in the log — on every
+admin page and on the sandbox portal's public catalog."""
 
 from __future__ import annotations
 
@@ -201,6 +202,38 @@ def test_bound_to_ipv6_loopback(tmp_path):
 def test_which_names_a_bind_answers(bind, hosts, local, host, answered):
     cfg = config.AdminConfig(host=bind, hosts=hosts)
     assert allowed_host(host, cfg, local) is answered
+
+
+# --- the token ----------------------------------------------------------------------------------
+
+SHORT = "tok-3f9a"
+HOW = 'python -c "import secrets; print(secrets.token_urlsafe(24))"'
+
+
+def test_a_short_token_is_a_config_problem_off_loopback(tmp_path, cli):
+    path = make_state(tmp_path, f'\n[admin]\nhost = "0.0.0.0"\ntoken = "{SHORT}"\n')
+    result = cli("--config", str(path), "config", "check")
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        "1 problem(s) in the configuration:",
+        f"  {path}: admin.token: is shorter than 24 characters, too short for admin pages on "
+        f"0.0.0.0; make one with: {HOW}",
+    ]
+    assert SHORT not in result.both
+    path.write_text(path.read_text().replace(SHORT, TOKEN))
+    assert cli("--config", str(path), "config", "check").code == 0
+
+
+def test_a_short_token_is_fine_on_loopback_but_not_for_web_on_every_address(tmp_path, cli):
+    path = make_state(tmp_path, f'\n[admin]\ntoken = "{SHORT}"\n')
+    assert cli("--config", str(path), "config", "check").code == 0
+    result = cli("--config", str(path), "web", "--host", "0.0.0.0", "--port", "0")  # noqa: S104
+    assert result.code == 2
+    assert result.err == (
+        "bridge: admin.token is shorter than 24 characters, too short for admin pages on "
+        f"0.0.0.0; make one with: {HOW}\n"
+    )
+    assert SHORT not in result.both
 
 
 # --- query parameters: exact answers --------------------------------------------------------
