@@ -24,6 +24,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from bridge import __version__, audit
 from bridge.normalize.hashing import VOLATILE_FIELDS
 from bridge.provenance import field_rows
+from bridge.query_params import whole_number
 from bridge.report import local_date, working_days
 from bridge.state import admin_queries, audit_log, items, outbox, runs
 from bridge.state.audit_log import AuditFilter
@@ -164,7 +165,10 @@ class Pages:
         if path == "/audit":
             return self.audit(request)
         if path.startswith("/items/") and len(path) > len("/items/"):
-            return self.item(unquote(path[len("/items/") :]))
+            external_id = unquote(path[len("/items/") :])
+            if not external_id.isprintable():  # no id holds control characters (or NUL,
+                return not_found(external_id)  # which PostgreSQL refuses in a parameter)
+            return self.item(external_id)
         if path == "/reconcile":
             return self.reconcile(request)
         return not_found(path)
@@ -209,9 +213,17 @@ class Pages:
 
     def audit(self, request: Request) -> Response:
         problems: list[str] = []
-        since = _when(request.arg("since"), False, problems)
-        until = _when(request.arg("until"), True, problems)
         form = {k: request.arg(k).strip() for k in ("since", "until", "event", "item", "source")}
+        since = _when("since", form["since"], False, problems)
+        until = _when("until", form["until"], True, problems)
+        before_id = whole_number(request.query, "before", 0)
+        sources = [s.name for s in self.server.settings().sources]
+        if problems:  # the form again, saying what to correct; no trail filtered half-way
+            return render(
+                "audit.html", 400, active="audit", events=[], total=0, form=form,
+                problems=problems, names=list(audit.EVENTS), sources=sources, older=None,
+                newer=None, item_title=None,
+            )  # fmt: skip
         f = AuditFilter(
             since=since,
             until=until,
@@ -219,8 +231,6 @@ class Pages:
             item=form["item"] or None,
             source=form["source"] or None,
         )
-        before = request.arg("before")
-        before_id = int(before) if before.isdigit() else None
         with self.server.db.read() as s:
             events, total, more = admin_queries.audit_page(
                 s, f, before_id=before_id, limit=PAGE_SIZE
@@ -232,8 +242,8 @@ class Pages:
         newer = urlencode(query) if before_id is not None else None
         return render(
             "audit.html", active="audit", events=events, total=total, form=form, problems=problems,
-            names=names, sources=[s.name for s in self.server.settings().sources],
-            older=older, newer=newer, item_title=(record or {}).get("title"),
+            names=names, sources=sources, older=older, newer=newer,
+            item_title=(record or {}).get("title"),
         )  # fmt: skip
 
     def item(self, external_id: str) -> Response:
@@ -271,9 +281,8 @@ class Pages:
         return render("reconcile.html", active="reconcile", result=result)
 
 
-def _when(text: str, end: bool, problems: list[str]) -> datetime | None:
+def _when(name: str, text: str, end: bool, problems: list[str]) -> datetime | None:
     """A date (a whole day; ``end`` means up to its end) or a date-time, Asia/Shanghai."""
-    text = text.strip()
     if not text:
         return None
     try:
@@ -282,10 +291,11 @@ def _when(text: str, end: bool, problems: list[str]) -> datetime | None:
             moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
         else:
             moment = datetime.fromisoformat(text)
-    except ValueError:
-        problems.append(f"无法识别的时间：{text}（格式 2026-11-28 或 2026-11-28T09:30）")
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
+        return moment.astimezone(UTC)  # here, where a year 1 or 9999 cannot be stored
+    except (ValueError, OverflowError):
+        problems.append(f"{name}：无法识别的时间：{text}（格式 2026-11-28 或 2026-11-28T09:30）")
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
 
 
 def _duration(seconds: float | None) -> str:

@@ -3,41 +3,54 @@
 Bound to 127.0.0.1 by default. When a bearer token or basic-auth credentials are set,
 every path but ``/healthz`` needs them (a container HEALTHCHECK or a load balancer
 probes health without credentials; health says nothing secret).
+
+Every path, ``/healthz`` included, answers only a ``Host`` header that names this server
+(``host_allowed``): a page in a browser on this machine whose own name an attacker
+re-points at 127.0.0.1 (DNS rebinding) sends its own name and gets 421, never the pages.
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bridge import health
 from bridge.config import AdminConfig, Settings
 from bridge.health import Metrics
+from bridge.query_params import BadParameter, parse_query, text
 from bridge.state.db import Database
 
 log = logging.getLogger(__name__)
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+WILDCARDS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names of "every address"
+MISDIRECTED = b"misdirected request: this server does not answer for that host name\n"
 
 
 @dataclass
 class Request:
     method: str
     path: str
-    query: dict[str, list[str]]
+    raw_query: str
     headers: dict[str, str]
+    local_address: str = ""  # the address the connection came in on (for the Host check)
+    query: dict[str, list[str]] = field(default_factory=dict)  # parsed by AdminServer.handle
 
-    def arg(self, name: str, default: str = "") -> str:
-        values = self.query.get(name)
-        return values[0] if values else default
+    def arg(self, name: str) -> str:
+        """The parameter's one value, ``""`` when absent; a bad one raises BadParameter."""
+        return text(self.query, name)
 
 
 @dataclass
@@ -99,7 +112,17 @@ class AdminServer:
             )
         return False
 
+    def host_allowed(self, host: str, local_address: str) -> bool:
+        """Whether a ``Host`` header names this server (see ``allowed_host``)."""
+        return allowed_host(host, self.cfg, local_address)
+
     def handle(self, request: Request) -> Response:
+        host = request.headers.get("host")
+        if host is None:
+            return Response(400, b"bad request: send exactly one Host header\n")
+        if not self.host_allowed(host, request.local_address):
+            log.warning("admin server: refused a request for host %r (421)", host[:200])
+            return Response(421, MISDIRECTED)
         if request.path != "/healthz" and not self.authorized(request):
             return Response(
                 401,
@@ -113,7 +136,10 @@ class AdminServer:
                 or prefix == "/"
             ):
                 try:
+                    request.query = parse_query(request.raw_query)
                     return handler(request)
+                except BadParameter as exc:
+                    return Response(400, f"bad request: {exc}\n".encode())
                 except Exception:  # one broken page must not take the admin server down
                     log.exception("admin page %s failed", request.path)
                     return Response(500, b"internal error; see the daemon log\n")
@@ -127,8 +153,14 @@ class AdminServer:
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
-                request = Request("GET", parts.path, parse_qs(parts.query),
-                                  {k.lower(): v for k, v in self.headers.items()})  # fmt: skip
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                hosts = self.headers.get_all("Host") or []
+                if len(hosts) == 1:
+                    headers["host"] = hosts[0]
+                else:  # none, or two that a proxy and this server might read differently
+                    headers.pop("host", None)
+                request = Request("GET", parts.path, parts.query, headers,
+                                  local_address=self.connection.getsockname()[0])  # fmt: skip
                 response = server.handle(request)
                 self.send_response(response.status)
                 self.send_header("Content-Type", response.content_type)
@@ -142,10 +174,13 @@ class AdminServer:
             def log_message(self, format: str, *args: object) -> None:  # quiet: one line per action
                 pass
 
-        self._httpd = ThreadingHTTPServer((self.cfg.host, self.cfg.port), _Handler)
-        self._httpd.daemon_threads = True
+        class _Server(ThreadingHTTPServer):
+            daemon_threads = True
+            address_family = socket.AF_INET6 if ":" in self.cfg.host else socket.AF_INET
+
+        self._httpd = _Server((self.cfg.host, self.cfg.port), _Handler)
         host, port = self._httpd.server_address[:2]
-        self.url = f"http://{host!s}:{port}/"
+        self.url = f"http://{_url_host(str(host))}:{port}/"
         threading.Thread(target=self._httpd.serve_forever, name="admin-http", daemon=True).start()
         return self.url
 
@@ -154,3 +189,75 @@ class AdminServer:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+
+
+# --- the Host check -------------------------------------------------------------------------
+
+
+def allowed_host(host: str, cfg: AdminConfig, local_address: str) -> bool:
+    """Whether ``host`` (a Host header) names this server: the name or address it is bound
+    to; the address the connection arrived on (the only own address a wildcard bind
+    knows); ``localhost``, 127.0.0.1 and [::1] when it is bound to loopback or to every
+    address; or one of ``admin.hosts``. The port is compared only for a ``hosts`` entry
+    that names one: DNS rebinding is stopped by the name (a browser sends the page's own
+    name), and a tunnel (``ssh -L 9000:127.0.0.1:8803``) makes the browser send its port.
+    """
+    given = split_host(host)
+    if given is None:
+        return False
+    name, port = given
+    bind = split_host(cfg.host)
+    bind_name = bind[0] if bind else ""
+    if name == bind_name and bind_name not in WILDCARDS:
+        return True
+    local = split_host(local_address.split("%", 1)[0])
+    if local is not None and name == local[0]:
+        return True
+    if name in LOOPBACK_NAMES and (bind_name in WILDCARDS or _is_loopback(bind_name)):
+        return True
+    for entry in cfg.hosts:
+        allowed = split_host(entry)
+        if allowed is not None and allowed[0] == name and allowed[1] in (None, port):
+            return True
+    return False
+
+
+def split_host(value: str) -> tuple[str, int | None] | None:
+    """(name, port) of ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``, lower case, an IP
+    address in its canonical form; None when it is no such thing."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        name, bracket, rest = value[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return None
+        port_text = rest[1:] if rest else ""
+    elif value.count(":") == 1:
+        name, _, port_text = value.partition(":")
+    else:  # a bare name, or a bare IPv6 address as in a config file
+        name, port_text = value, ""
+    name = name.removesuffix(".")
+    if not name:
+        return None
+    if port_text and not (port_text.isascii() and port_text.isdigit() and int(port_text) < 65536):
+        return None
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        pass
+    else:
+        mapped = getattr(address, "ipv4_mapped", None)
+        name = str(mapped or address)
+    return name, int(port_text) if port_text else None
+
+
+def _is_loopback(name: str) -> bool:
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

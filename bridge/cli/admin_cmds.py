@@ -18,10 +18,10 @@ from bridge import reconcile as rec
 from bridge import report as annual
 from bridge.cli import App, fail
 from bridge.cli.ops import make_context
+from bridge.config import LOOPBACK_HOSTS, admin_token_problem
 from bridge.deliver import DeliveryStats
 from bridge.state import admin_queries
 
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 CSV_FIELDS = ["symbol", "external_id", "source", "column", "title", "site", "state", "portal",
               "state_hash", "portal_hash", "note", "fix"]  # fmt: skip
 
@@ -217,11 +217,14 @@ def web(app: App, host: str | None, port: int | None) -> None:
         host=host or settings.admin.host,
         port=settings.admin.port if port is None else port,
     )
-    if cfg.host not in LOOPBACK and not (cfg.token or cfg.basic_user):
+    if cfg.host not in LOOPBACK_HOSTS and not (cfg.token or cfg.basic_user):
         fail(
             f"serving the audit trail on {cfg.host} needs admin.token or "
             "admin.basic_user/basic_password in the config"
         )
+    short = admin_token_problem(cfg.host, cfg.token)
+    if short:
+        fail(f"admin.token {short}")
     db = app.db(create=False)
     server = AdminServer(cfg, settings=lambda: settings, db=db, metrics=Metrics(settings, db),
                          started_at=datetime.now(UTC))  # fmt: skip

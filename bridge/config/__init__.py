@@ -72,6 +72,7 @@ __all__ = [
 ]
 
 TARGET_KINDS = ("http", "exchange-db", "exchange-dir")
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")  # admin binds only this machine can reach
 
 
 @dataclass(frozen=True)
@@ -292,15 +293,14 @@ def _build(
     )
     if (admin.basic_user is None) != (admin.basic_password is None):
         ad.problem("basic_user", "basic_user and basic_password go together")
-    if (
-        admin.enabled
-        and admin.host not in ("127.0.0.1", "::1", "localhost")
-        and not (admin.token or admin.basic_user)
-    ):
+    if admin.enabled and admin.host not in LOOPBACK_HOSTS and not (admin.token or admin.basic_user):
         ad.problem(
             "host",
             f"binding the admin pages to {admin.host} needs a token or basic_user/basic_password",
         )
+    short = admin_token_problem(admin.host, admin.token) if admin.enabled else None
+    if short:
+        ad.problem("token", short)
     ad.finish()
 
     return Settings(
@@ -313,6 +313,17 @@ def _build(
         delivery=delivery,
         daemon=daemon,
         admin=admin,
+    )
+
+
+def admin_token_problem(host: str, token: Secret | None) -> str | None:
+    """Why ``token`` is too short to guard the admin pages on ``host`` (never its value)."""
+    need = defaults.ADMIN_TOKEN_MIN_CHARS
+    if token is None or host in LOOPBACK_HOSTS or len(token.reveal()) >= need:
+        return None
+    return (
+        f"is shorter than {need} characters, too short for admin pages on {host}; make one "
+        'with: python -c "import secrets; print(secrets.token_urlsafe(24))"'
     )
 
 

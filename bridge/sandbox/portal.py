@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from bridge.catalog import org_code_problem
+from bridge.query_params import BadParameter, parse_query
 from bridge.sandbox import portal_pages as pages
 from bridge.sandbox.portal_api import API_PREFIX, MAX_RECORD_BYTES, PortalAPI
 from bridge.sandbox.portal_faults import FaultInjector, Faults, InvalidFaults
@@ -263,7 +264,11 @@ class PortalServer:
     def _public(self, request: Request) -> Response:
         if request.path.startswith("/files/"):
             return self._file(unquote(request.path[len("/files/") :]), request)
-        status, text = pages.render(self.store, request.path, request.query)
+        try:  # parsed again, strictly: a query that is not UTF-8 is a bad request here
+            query = parse_query(urlsplit(request.target).query)
+            status, text = pages.render(self.store, request.path, query)
+        except BadParameter as exc:
+            return Response.html(400, pages.bad_request_page(str(exc)))
         return Response.html(status, text)
 
     def _file(self, file_id: str, request: Request) -> Response:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from urllib.parse import unquote
 
+from bridge.query_params import BIGINT_MAX
 from bridge.sandbox.portal_http import Request, Response, error, invalid, not_allowed
 from bridge.sandbox.portal_store import Conflict, Invalid, PortalStore, normalize_since
 from bridge.signing import (
@@ -37,6 +38,7 @@ _NONCE_RE = re.compile(r"[0-9a-fA-F]{16,128}")
 _SIGNATURE_RE = re.compile(r"[0-9a-fA-F]{64}")
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 _TIMESTAMP_RE = re.compile(r"-?\d{1,20}")
+_WHOLE = re.compile(r"[0-9]{1,19}")  # ASCII digits: an id or a count
 
 
 def _unauthorized(message: str) -> Response:
@@ -173,13 +175,13 @@ class PortalAPI:
                 errors.append({"field": "since", "message": "must be an ISO 8601 date and time"})
         after = 0
         if query.get("cursor"):
-            if query["cursor"].isdigit():
+            if _WHOLE.fullmatch(query["cursor"]) and int(query["cursor"]) <= BIGINT_MAX:
                 after = int(query["cursor"])
-            else:
+            else:  # not str.isdigit(): "²" passes it and int() refuses it
                 errors.append({"field": "cursor", "message": "not a cursor this portal gave"})
         limit = LIST_LIMIT
         if query.get("limit"):
-            if query["limit"].isdigit() and int(query["limit"]) >= 1:
+            if _WHOLE.fullmatch(query["limit"]) and int(query["limit"]) >= 1:
                 limit = min(int(query["limit"]), LIST_LIMIT_MAX)
             else:
                 errors.append({"field": "limit", "message": "must be a positive integer"})

@@ -13,10 +13,12 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from bridge.catalog import CATEGORIES
+from bridge.query_params import whole_number
 from bridge.sandbox.portal_store import PortalStore
 
 PORTAL_TITLE = "余姚市政府信息公开平台"
 PAGE_SIZE = 20  # items per page of a category list, as on the real portal
+MAX_PAGE = 10**9  # ?page= above this is refused: its offset must fit SQLite's integers
 
 METADATA_ROWS = (
     ("索引号", "index_no"),
@@ -47,7 +49,9 @@ nav.pager { margin: 12px 0; }
 
 
 def render(store: PortalStore, path: str, query: Mapping[str, list[str]]) -> tuple[int, str]:
-    """The status and HTML of a public page: home, a category list, an item, or 404."""
+    """The status and HTML of a public page: home, a category list, an item, or 404.
+
+    A bad parameter raises ``BadParameter`` (the portal answers ``bad_request_page``)."""
     if path == "/":
         latest, _ = store.public_list(None, 0, 10)
         return 200, home_page(store.category_counts(), latest)
@@ -60,10 +64,9 @@ def render(store: PortalStore, path: str, query: Mapping[str, list[str]]) -> tup
         return 200, detail_page(record)
     if path.startswith("/catalog/"):
         category = unquote(path[len("/catalog/") :])
-        page_arg = query.get("page", ["1"])[-1]
-        page = int(page_arg) if page_arg.isdigit() else 0
-        if category not in CATEGORIES or page < 1:
+        if category not in CATEGORIES:
             return 404, not_found_page()
+        page = whole_number(query, "page", 1, MAX_PAGE) or 1
         records, total = store.public_list(category, (page - 1) * PAGE_SIZE, PAGE_SIZE)
         if page > 1 and not records:
             return 404, not_found_page()
@@ -168,6 +171,12 @@ def withdrawn_page(record: Mapping[str, Any]) -> str:
         '<p><a href="/">返回首页</a></p>'
     )
     return _layout(f"该信息已撤销 - {PORTAL_TITLE}", body)
+
+
+def bad_request_page(message: str) -> str:
+    return _layout(
+        f"请求有误 - {PORTAL_TITLE}", f'<p class="notice">请求有误：{escape(message)}</p>'
+    )
 
 
 def not_found_page() -> str:
