@@ -27,15 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from bridge import __version__, defaults
+from bridge.config.dburl import check_db_url, check_state_url, redact_url
 from bridge.config.reader import (
     Secret,
     Table,
     check_choice,
     check_http_url,
     check_positive,
-    check_state_url,
     parse_duration,
-    redact_url,
 )
 from bridge.config.sources import (
     SOURCE_KINDS,
@@ -303,7 +302,7 @@ def _build(
 
     return Settings(
         path=path,
-        state_url=Secret(state_url or defaults.STATE_URL, "bridge.state_url", is_url=True),
+        state_url=Secret(state_url or defaults.STATE_URL, _state_url_origin(environ), is_url=True),
         operator=operator or "",
         log_level=log_level or "INFO",
         sources=sources,
@@ -312,6 +311,13 @@ def _build(
         daemon=daemon,
         admin=admin,
     )
+
+
+def _state_url_origin(environ: Mapping[str, str]) -> str:
+    for name in ("BRIDGE_BRIDGE_STATE_URL", "BRIDGE_STATE_URL"):  # the later one wins
+        if environ.get(name):
+            return f"environment variable {name}"
+    return "bridge.state_url"
 
 
 def _check_host_names(entries: list[Any]) -> str | None:
@@ -355,6 +361,10 @@ def _build_target(
             required=True,
             is_url=True,
         )
+        problem = check_db_url(db_url.reveal()) if db_url is not None else None
+        if db_url is not None and problem:
+            t.problem("db_url", f"{problem} (from {db_url.origin})")
+            db_url = None
         db_table = t.get("db_table", str, db_table)
     elif kind == "exchange-dir":
         directory = t.get("directory", str)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from bridge.errors import Problem
 
@@ -43,16 +43,6 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ***, for logs and ``config show``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 class Table:
@@ -195,26 +185,6 @@ def check_http_url(value: str) -> str | None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"must be an http:// or https:// URL, not {value!r}"
-    return None
-
-
-def check_state_url(value: str) -> str | None:
-    """A database URL whose store outlives the process (the value is never echoed: it may
-    hold a password)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(value)
-    except ArgumentError:
-        return "is not a database URL (e.g. sqlite:///state/bridge.db or postgresql://…)"
-    if url.get_backend_name() == "sqlite" and (
-        not url.database or url.database == ":memory:" or url.query.get("mode") == "memory"
-    ):
-        return (
-            "is an in-memory SQLite database, which forgets everything when the process "
-            "ends: give a file, e.g. sqlite:///state/bridge.db"
-        )
     return None
 
 

@@ -279,9 +279,7 @@ def build_sources(
             topic=t.get("topic", str, defaults.TOPIC),
             selectors=selectors,
             hanweb=hanweb,
-            keep_offsite_images=t.get(
-                "keep_offsite_images", bool, defaults.KEEP_OFFSITE_IMAGES
-            ),
+            keep_offsite_images=t.get("keep_offsite_images", bool, defaults.KEEP_OFFSITE_IMAGES),
         )
         t.finish()
         out.append(source)
