@@ -8,6 +8,7 @@ import click
 
 from bridge import audit
 from bridge.cli import App
+from bridge.config.exposure import exposure_warnings
 from bridge.errors import ConfigError
 from bridge.state import audit_log
 from bridge.state.db import head_revision, open_database
@@ -23,6 +24,9 @@ def config() -> None:
 def check(app: App) -> None:
     """Report every problem in the config at once (file, key, what); exit 2 if any.
 
+    Also warns (exit 0) when a file holding a secret (the config with an inline secret
+    or database password, a *_file secret file) is readable by its group or others.
+
     \b
     Example:
       bridge --config /etc/bridge/bridge.toml config check
@@ -34,6 +38,8 @@ def check(app: App) -> None:
         for p in exc.problems:
             click.echo(f"  {p}", err=True)
         raise SystemExit(2) from None
+    for line in exposure_warnings(settings):
+        click.echo(f"bridge: warning: {line}", err=True)
     sources = ", ".join(f"{s.name} ({s.kind}, {len(s.columns)} columns)" for s in settings.sources)
     click.echo(
         f"{app.config_path}: OK; sources: {sources}; target: {settings.target.name} ({settings.target.kind})"

@@ -23,12 +23,20 @@ MISSING: Any = object()
 class Secret:
     """A value that must never be printed. ``reveal()`` is the only way to read it."""
 
-    __slots__ = ("_value", "is_url", "origin")
+    __slots__ = ("_value", "file", "is_url", "origin")
 
-    def __init__(self, value: str, origin: str, *, is_url: bool = False) -> None:
+    def __init__(
+        self,
+        value: str,
+        origin: str,
+        *,
+        is_url: bool = False,
+        file: Path | None = None,
+    ) -> None:
         self._value = value
         self.origin = origin  # where it came from, e.g. "environment variable BRIDGE_..."
         self.is_url = is_url  # a URL is shown with only its password hidden
+        self.file = file  # the secret file it was read from, if any
 
     def reveal(self) -> str:
         return self._value
@@ -170,7 +178,7 @@ def read_secret_file(
     if not value:
         problems.append(Problem(where, f"secret file {path} is empty"))
         return None
-    return Secret(value, f"file {path}", is_url=is_url)
+    return Secret(value, f"file {path}", is_url=is_url, file=path)
 
 
 def parse_duration(text: str) -> float | None:
