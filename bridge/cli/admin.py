@@ -7,7 +7,7 @@ import json
 import click
 
 from bridge import audit
-from bridge.cli import App
+from bridge.cli import App, echo
 from bridge.config.exposure import exposure_warnings
 from bridge.errors import ConfigError
 from bridge.state import audit_log
@@ -34,14 +34,14 @@ def check(app: App) -> None:
     try:
         settings = app.settings()
     except ConfigError as exc:
-        click.echo(f"{len(exc.problems)} problem(s) in the configuration:", err=True)
+        echo(f"{len(exc.problems)} problem(s) in the configuration:", err=True)
         for p in exc.problems:
-            click.echo(f"  {p}", err=True)
+            echo(f"  {p}", err=True)
         raise SystemExit(2) from None
     for line in exposure_warnings(settings):
-        click.echo(f"bridge: warning: {line}", err=True)
+        echo(f"bridge: warning: {line}", err=True)
     sources = ", ".join(f"{s.name} ({s.kind}, {len(s.columns)} columns)" for s in settings.sources)
-    click.echo(
+    echo(
         f"{app.config_path}: OK; sources: {sources}; target: {settings.target.name} ({settings.target.kind})"
     )
 
@@ -81,11 +81,11 @@ def upgrade(app: App) -> None:
                 audit_log.append(
                     s, audit.DB_UPGRADED, actor=app.actor, details={"from": before, "to": after}
                 )
-            click.echo(
+            echo(
                 f"state database {database.display_url}: upgraded from {before or 'empty'} to {after}"
             )
         else:
-            click.echo(f"state database {database.display_url}: already at {after}")
+            echo(f"state database {database.display_url}: already at {after}")
     finally:
         database.dispose()
 
@@ -101,7 +101,7 @@ def current(app: App) -> None:
     """
     database = open_database(app.settings().state_url.reveal(), create=False, check=False)
     try:
-        click.echo(
+        echo(
             f"{database.display_url}: at {database.current_revision() or 'none'}, needs {head_revision()}"
         )
     finally:
