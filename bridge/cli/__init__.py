@@ -17,7 +17,7 @@ from bridge import __version__, audit
 from bridge.config import Settings, resolve_path
 from bridge.errors import BridgeError, ConfigError
 from bridge.hardening import harden
-from bridge.logs import setup_logging
+from bridge.logs import escape_controls, setup_logging
 from bridge.state.db import Database, open_database
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -55,8 +55,15 @@ class App:
             self._db.dispose()
 
 
+def echo(line: str, *, err: bool = False) -> None:
+    """One line of output. What a site sent (a title, a URL from a ``Location`` header, an
+    error text) may hold terminal escape sequences or line breaks: every control
+    character is shown escaped (``\\x1b``), never written to the terminal."""
+    click.echo(escape_controls(line), err=err)
+
+
 def fail(message: str, code: int = 2) -> None:
-    click.echo(f"bridge: {message}", err=True)
+    echo(f"bridge: {message}", err=True)
     sys.exit(code)
 
 
@@ -67,12 +74,12 @@ class BridgeGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ConfigError as exc:
-            click.echo("bridge: configuration problems:", err=True)
+            echo("bridge: configuration problems:", err=True)
             for p in exc.problems:
-                click.echo(f"  {p}", err=True)
+                echo(f"  {p}", err=True)
             ctx.exit(exc.exit_code)
         except BridgeError as exc:
-            click.echo(f"bridge: {exc}", err=True)
+            echo(f"bridge: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("bridge: interrupted", err=True)

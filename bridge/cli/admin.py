@@ -7,7 +7,8 @@ import json
 import click
 
 from bridge import audit
-from bridge.cli import App
+from bridge.cli import App, echo
+from bridge.config.exposure import exposure_warnings
 from bridge.errors import ConfigError
 from bridge.state import audit_log
 from bridge.state.db import head_revision, open_database
@@ -23,8 +24,10 @@ def config() -> None:
 def check(app: App) -> None:
     """Report every problem in the config at once (file, key, what); exit 2 if any.
 
-    What is allowed but unsafe (plain http to the portal off loopback with
-    allow_insecure_http = true) is printed as a warning; the check still passes.
+    What is allowed but unsafe is printed as a warning and the check still passes (exit
+    0): plain http to the portal off loopback with allow_insecure_http = true; a file
+    holding a secret (the config with an inline secret or database password, a *_file
+    secret file) readable by its group or others.
 
     \b
     Example:
@@ -33,16 +36,18 @@ def check(app: App) -> None:
     try:
         settings = app.settings()
     except ConfigError as exc:
-        click.echo(f"{len(exc.problems)} problem(s) in the configuration:", err=True)
+        echo(f"{len(exc.problems)} problem(s) in the configuration:", err=True)
         for p in exc.problems:
-            click.echo(f"  {p}", err=True)
+            echo(f"  {p}", err=True)
         raise SystemExit(2) from None
     from bridge.config import warnings
 
     for warning in warnings(settings):
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
+    for line in exposure_warnings(settings):
+        echo(f"warning: {line}", err=True)
     sources = ", ".join(f"{s.name} ({s.kind}, {len(s.columns)} columns)" for s in settings.sources)
-    click.echo(
+    echo(
         f"{app.config_path}: OK; sources: {sources}; target: {settings.target.name} ({settings.target.kind})"
     )
 
@@ -82,11 +87,11 @@ def upgrade(app: App) -> None:
                 audit_log.append(
                     s, audit.DB_UPGRADED, actor=app.actor, details={"from": before, "to": after}
                 )
-            click.echo(
+            echo(
                 f"state database {database.display_url}: upgraded from {before or 'empty'} to {after}"
             )
         else:
-            click.echo(f"state database {database.display_url}: already at {after}")
+            echo(f"state database {database.display_url}: already at {after}")
     finally:
         database.dispose()
 
@@ -102,7 +107,7 @@ def current(app: App) -> None:
     """
     database = open_database(app.settings().state_url.reveal(), create=False, check=False)
     try:
-        click.echo(
+        echo(
             f"{database.display_url}: at {database.current_revision() or 'none'}, needs {head_revision()}"
         )
     finally:

@@ -16,7 +16,7 @@ import click
 
 from bridge import reconcile as rec
 from bridge import report as annual
-from bridge.cli import App, fail
+from bridge.cli import App, echo, fail
 from bridge.cli.ops import make_context
 from bridge.config import LOOPBACK_HOSTS, admin_token_problem
 from bridge.deliver import DeliveryStats
@@ -37,8 +37,8 @@ def _print_lines(report: rec.Report, fmt: str, verbose: bool) -> None:
     width = max((len(line.external_id) for line in shown), default=0)
     for line in shown:
         text = "  ".join(p for p in (line.title, f"({line.note})" if line.note else "") if p)
-        click.echo(f"{line.symbol} {line.external_id:<{width}}  {text}".rstrip())
-    click.echo(report.summary())
+        echo(f"{line.symbol} {line.external_id:<{width}}  {text}".rstrip())
+    echo(report.summary())
 
 
 def _print_plan(report: rec.Report, err: bool) -> None:
@@ -47,12 +47,12 @@ def _print_plan(report: rec.Report, err: bool) -> None:
     withdrawals = sum(1 for line in plan if line.fix == "withdraw")
     queued = len(plan) - puts - withdrawals
     text = f"plan: re-send {puts} item(s), withdraw {withdrawals} item(s)"
-    click.echo(text + (f", deliver {queued} already queued" if queued else ""), err=err)
+    echo(text + (f", deliver {queued} already queued" if queued else ""), err=err)
     for line in plan:
-        click.echo(f"  {line.fix:<9} {line.external_id}  {line.title}", err=err)
+        echo(f"  {line.fix:<9} {line.external_id}  {line.title}", err=err)
     for line in report.differences:
         if line.fix not in ("put", "withdraw", "drain"):
-            click.echo(f"  {'leave':<9} {line.external_id}  ({line.note})", err=err)
+            echo(f"  {'leave':<9} {line.external_id}  ({line.note})", err=err)
 
 
 def _delivery_line(stats: DeliveryStats) -> str:
@@ -119,18 +119,18 @@ def reconcile(
     if fix and report.differences:
         _print_plan(report, quiet)
         if not yes:
-            click.echo("nothing changed: run again with --fix --yes to apply this plan", err=quiet)
+            echo("nothing changed: run again with --fix --yes to apply this plan", err=quiet)
         else:
             stats = rec.apply(ctx, report)
             applied = report.applied or {}
-            click.echo(
+            echo(
                 f"fixed: {len(applied.get('put', []))} re-sent, "
                 f"{len(applied.get('withdraw', []))} withdrawn; {_delivery_line(stats)}",
                 err=quiet,
             )
             unfixed = [d for d in report.differences if d.fix not in ("put", "withdraw", "drain")]
             code = 0 if stats.clean and not unfixed and not applied.get("skipped") else 1
-            click.echo("run `bridge reconcile` again to confirm", err=quiet)
+            echo("run `bridge reconcile` again to confirm", err=quiet)
     rec.remember(ctx, report, fix=fix and yes)
     if fmt == "json":
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
@@ -187,7 +187,7 @@ def report(app: App, year: int, source: str | None, fmt: str, out: Path | None) 
         click.echo(text, nl=False)
     else:
         out.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {out} ({result.total} items, {len(result.late)} late)")
+        echo(f"wrote {out} ({result.total} items, {len(result.late)} late)")
 
 
 @click.command()
@@ -236,7 +236,7 @@ def web(app: App, host: str | None, port: int | None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     url = server.start()
-    click.echo(f"admin pages on {url} (Ctrl-C stops)")
+    echo(f"admin pages on {url} (Ctrl-C stops)")
     sys.stdout.flush()
     try:
         while not stop.wait(0.5):

@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from bridge.audit import AuditEvent, verify_chain
-from bridge.cli import App
+from bridge.cli import App, echo
+from bridge.logs import escape_controls
 from bridge.state import admin_queries, audit_log
 from bridge.state.audit_log import AuditFilter
 from bridge.state.db import Database
@@ -79,7 +81,7 @@ def _emit(events: list[AuditEvent], fmt: str, writer: csv.writer | None = None) 
         sys.stdout.flush()
     else:
         for e in events:
-            click.echo(
+            echo(
                 f"{e.id:>6}  {_local(e.ts)}  {e.event:<20} {e.actor:<14} "
                 f"{e.item or e.source or '-'}  {_short_details(e)}"
             )
@@ -188,15 +190,15 @@ def _last_id(app: App) -> int:
 
 def _table(events: list[AuditEvent]) -> None:
     if not events:
-        click.echo("no audit events match")
+        echo("no audit events match")
         return
     table = Table(show_lines=False)
     for col in ("id", "time (Asia/Shanghai)", "event", "actor", "item / source", "details"):
         table.add_column(col, overflow="fold")
     for e in events:
-        table.add_row(
-            str(e.id), _local(e.ts), e.event, e.actor, e.item or e.source or "-", _short_details(e)
-        )
+        cells = (e.actor, e.item or e.source or "-", _short_details(e))
+        # Text, never markup: details quote titles and URLs a site chose
+        table.add_row(str(e.id), _local(e.ts), e.event, *(Text(escape_controls(c)) for c in cells))
     Console(soft_wrap=False).print(table)
 
 
@@ -225,17 +227,17 @@ def verify(app: App, export_file: Path | None) -> None:
     if export_file is not None:
         ok, message = verify_export(export_file)
         if ok:
-            click.echo(message)
+            echo(message)
             return
-        click.echo(f"bridge: {message}", err=True)
+        echo(f"bridge: {message}", err=True)
         raise SystemExit(1)
     db = app.db(create=False)
     with db.read() as s:
         result = verify_chain(audit_log.iter_chain(s), head=audit_log.head(s))
     if result.ok:
-        click.echo(result.message)
+        echo(result.message)
         return
-    click.echo(f"bridge: {result.message}", err=True)
+    echo(f"bridge: {result.message}", err=True)
     raise SystemExit(1)
 
 
@@ -276,7 +278,7 @@ def export(app: App, day: datetime, out: Path) -> None:
     """
     db = app.db(create=False)
     jsonl, digest = export_day(db, day.date(), out, actor=app.actor)
-    click.echo(
+    echo(
         f"wrote {jsonl} ({digest['count']} events"
         + (f", ids {digest['first_id']}–{digest['last_id']}" if digest["count"] else "")
         + f") and {out / digest_name(jsonl.name)}"

@@ -12,9 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from bridge import audit
-from bridge.cli import App
+from bridge.cli import App, echo
 from bridge.context import Context
 from bridge.lock import foreground_guard
+from bridge.logs import escape_controls
 from bridge.pipeline import RunSummary, run_once
 from bridge.provenance import field_rows
 from bridge.state import audit_log, cluster, items, outbox, runs
@@ -43,18 +44,18 @@ def print_summary(summary: RunSummary, *, dry_run: bool = False) -> None:
             line += f", {s.gone} listed but gone"
         if s.columns_skipped:
             line += f", {s.columns_skipped} column(s) skipped by robots.txt"
-        click.echo(line)
+        echo(line)
         if r.message:
-            click.echo(f"  {r.message}")
+            echo(f"  {r.message}")
         for action, external_id, title in r.plan:
-            click.echo(f"  would {action:<10} {external_id}  {title}")
+            echo(f"  would {action:<10} {external_id}  {title}")
     d = summary.delivery
     if d is not None:
-        click.echo(d.summary())
+        echo(d.summary())
         if d.auth_error:
-            click.echo(f"bridge: {d.auth_error}", err=True)
+            echo(f"bridge: {d.auth_error}", err=True)
     if dry_run:
-        click.echo("dry run: nothing was changed")
+        echo("dry run: nothing was changed")
 
 
 @click.command()
@@ -230,7 +231,7 @@ def _queue_resync(app: App, params: dict[str, Any], reason: str, wait: bool) -> 
     db = app.db()
     with db.write() as s:
         request_id = resync_queue.enqueue(s, actor=app.actor, reason=reason, params=params)
-    click.echo(f"resync #{request_id} queued for the running daemon")
+    echo(f"resync #{request_id} queued for the running daemon")
     if not wait:
         return
     shown = ""
@@ -246,7 +247,7 @@ def _queue_resync(app: App, params: dict[str, Any], reason: str, wait: bool) -> 
             done = ", ".join(p.get("sources_done") or []) or "-"
             line = f"{request.status}: {p.get('fetched', 0)} page(s) read; sources done: {done}"
         if line != shown:
-            click.echo(line)
+            echo(line)
             shown = line
         if request.status in ("done", "failed"):
             _print_result(request.result or {})
@@ -256,17 +257,17 @@ def _queue_resync(app: App, params: dict[str, Any], reason: str, wait: bool) -> 
 def _print_result(result: dict[str, Any]) -> None:
     for r in result.get("sources", []):
         st = r["stats"]
-        click.echo(
+        echo(
             f"{r['source']}: {r['status']}; {st['fetched']} fetched, {st['new']} new, "
             f"{st['changed']} changed, {st['unchanged']} unchanged, {st['quarantined']} quarantined, "
             f"{st['withdrawn']} withdrawn"
         )
         if r.get("message"):
-            click.echo(f"  {r['message']}")
+            echo(f"  {r['message']}")
         for action, external_id, title in r.get("plan") or []:
-            click.echo(f"  would {action:<10} {external_id}  {title}")
+            echo(f"  would {action:<10} {external_id}  {title}")
     if "error" in result:
-        click.echo(f"bridge: {result['error']}", err=True)
+        echo(f"bridge: {result['error']}", err=True)
 
 
 def status_data(app: App) -> dict[str, Any]:
@@ -422,7 +423,7 @@ def status(app: App, fmt: str, item_id: str | None) -> None:
         )
     console.print(table)
     t = data["target"]
-    click.echo(
+    echo(
         f"target {t['name']}: circuit {t['circuit']}"
         + (
             f" ({t['circuit_failures']} failures; last: {t['circuit_last_error']})"
@@ -432,18 +433,18 @@ def status(app: App, fmt: str, item_id: str | None) -> None:
     )
     for s in data["sources"]:
         if s["message"] and s["result"] != "ok":
-            click.echo(f"{s['source']}: {s['message']}")
+            echo(f"{s['source']}: {s['message']}")
     for q in data["quarantined"]:
         problems = "; ".join(
             f"{p['field']}: {p['message']} ({p['rule']})" for p in q.get("problems", [])
         )
-        click.echo(f"quarantined {q['item']}: {problems} [{q.get('url')}]")
+        echo(f"quarantined {q['item']}: {problems} [{q.get('url')}]")
     for d in data["dead_letters"]:
-        click.echo(f"dead letter {d['item']} (delivery {d['delivery']}): {d['error']}")
+        echo(f"dead letter {d['item']} (delivery {d['delivery']}): {d['error']}")
     for w in data["workers"]:
         role = "leader" if w["leader"] else "worker"
         crawling = ", ".join(w["sources"]) or "-"
-        click.echo(
+        echo(
             f"{role} {w['worker']}: heartbeat {w['heartbeat_age_seconds']}s ago; crawling {crawling}"
         )
 
@@ -479,7 +480,7 @@ def item_status(app: App, item_id: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    click.echo(
+    echo(
         f"{data['item']} ({data['source']}): {data['status']}, version {data['version']}, "
         f"{data['url']}"
     )
@@ -489,12 +490,14 @@ def item_status(app: App, item_id: str, fmt: str) -> None:
             table.add_column(col)
         for f in data["fields"]:
             value = f["value"] if len(f["value"]) <= 60 else f["value"][:59] + "…"
-            table.add_row(f["field"], f["name"], Text(value), f["from"])  # never markup
+            table.add_row(
+                f["field"], f["name"], Text(escape_controls(value)), f["from"]
+            )  # never markup
         Console(soft_wrap=True).print(table)
     for remark in data["remarks"]:
-        click.echo(f"remark: {remark}")
+        echo(f"remark: {remark}")
     for p in data["quarantine"]:
-        click.echo(f"quarantined: {p['field']}: {p['message']} ({p['rule']})")
+        echo(f"quarantined: {p['field']}: {p['message']} ({p['rule']})")
 
 
 def _local(iso: str | None) -> str:
@@ -538,7 +541,7 @@ def retry(app: App, item: str | None, all_: bool, no_deliver: bool) -> None:
     ctx = make_context(app)
     with ctx.db.write() as s:
         n = outbox.retry_dead(s, target=ctx.settings.target.name, actor=app.actor, external_id=item)
-    click.echo(f"{n} dead letter(s) queued again")
+    echo(f"{n} dead letter(s) queued again")
     if n and not no_deliver:
         from bridge.deliver import drain
 

@@ -27,15 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from bridge import __version__, defaults
+from bridge.config.dburl import check_db_url, check_state_url, redact_url
 from bridge.config.reader import (
     Secret,
     Table,
     check_choice,
     check_http_url,
     check_positive,
-    check_state_url,
     parse_duration,
-    redact_url,
 )
 from bridge.config.sources import (
     SOURCE_KINDS,
@@ -305,7 +304,7 @@ def _build(
 
     return Settings(
         path=path,
-        state_url=Secret(state_url or defaults.STATE_URL, "bridge.state_url", is_url=True),
+        state_url=Secret(state_url or defaults.STATE_URL, _state_url_origin(environ), is_url=True),
         operator=operator or "",
         log_level=log_level or "INFO",
         sources=sources,
@@ -325,6 +324,13 @@ def admin_token_problem(host: str, token: Secret | None) -> str | None:
         f"is shorter than {need} characters, too short for admin pages on {host}; make one "
         'with: python -c "import secrets; print(secrets.token_urlsafe(24))"'
     )
+
+
+def _state_url_origin(environ: Mapping[str, str]) -> str:
+    for name in ("BRIDGE_BRIDGE_STATE_URL", "BRIDGE_STATE_URL"):  # the later one wins
+        if environ.get(name):
+            return f"environment variable {name}"
+    return "bridge.state_url"
 
 
 def _check_host_names(entries: list[Any]) -> str | None:
@@ -374,6 +380,10 @@ def _build_target(
             required=True,
             is_url=True,
         )
+        problem = check_db_url(db_url.reveal()) if db_url is not None else None
+        if db_url is not None and problem:
+            t.problem("db_url", f"{problem} (from {db_url.origin})")
+            db_url = None
         db_table = t.get("db_table", str, db_table)
     elif kind == "exchange-dir":
         directory = t.get("directory", str)

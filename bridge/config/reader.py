@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from bridge.errors import Problem
 
@@ -23,12 +23,20 @@ MISSING: Any = object()
 class Secret:
     """A value that must never be printed. ``reveal()`` is the only way to read it."""
 
-    __slots__ = ("_value", "is_url", "origin")
+    __slots__ = ("_value", "file", "is_url", "origin")
 
-    def __init__(self, value: str, origin: str, *, is_url: bool = False) -> None:
+    def __init__(
+        self,
+        value: str,
+        origin: str,
+        *,
+        is_url: bool = False,
+        file: Path | None = None,
+    ) -> None:
         self._value = value
         self.origin = origin  # where it came from, e.g. "environment variable BRIDGE_..."
         self.is_url = is_url  # a URL is shown with only its password hidden
+        self.file = file  # the secret file it was read from, if any
 
     def reveal(self) -> str:
         return self._value
@@ -43,16 +51,6 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ***, for logs and ``config show``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 class Table:
@@ -180,7 +178,7 @@ def read_secret_file(
     if not value:
         problems.append(Problem(where, f"secret file {path} is empty"))
         return None
-    return Secret(value, f"file {path}", is_url=is_url)
+    return Secret(value, f"file {path}", is_url=is_url, file=path)
 
 
 def parse_duration(text: str) -> float | None:
@@ -195,26 +193,6 @@ def check_http_url(value: str) -> str | None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return f"must be an http:// or https:// URL, not {value!r}"
-    return None
-
-
-def check_state_url(value: str) -> str | None:
-    """A database URL whose store outlives the process (the value is never echoed: it may
-    hold a password)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(value)
-    except ArgumentError:
-        return "is not a database URL (e.g. sqlite:///state/bridge.db or postgresql://…)"
-    if url.get_backend_name() == "sqlite" and (
-        not url.database or url.database == ":memory:" or url.query.get("mode") == "memory"
-    ):
-        return (
-            "is an in-memory SQLite database, which forgets everything when the process "
-            "ends: give a file, e.g. sqlite:///state/bridge.db"
-        )
     return None
 
 

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from bridge import defaults
-from bridge.config import redact_url
+from bridge.config.dburl import parse, redact_url, scrub
 from bridge.errors import StateError
 
 if TYPE_CHECKING:
@@ -117,7 +117,15 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.display_url = redact_url(url)
-        self.engine = make_engine(url)
+        problem = parse(url)
+        if isinstance(problem, str):
+            raise StateError(f"the state database URL {problem}")
+        try:
+            self.engine = make_engine(url)
+        except (ArgumentError, ValueError, ImportError) as exc:  # e.g. an unknown driver
+            raise StateError(
+                f"cannot open state database {self.display_url}: {self.reason(exc)}"
+            ) from None
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
         reader_bind = (
@@ -142,6 +150,13 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def reason(self, exc: Exception) -> str:
+        """The driver's own message (not SQLAlchemy's wrapping) in one line, without any
+        secret of the URL (a driver may quote its connection string)."""
+        orig = getattr(exc, "orig", None)
+        text = str(orig) if orig is not None else (str(exc) or type(exc).__name__)
+        return " ".join(scrub(text, self.url).split())
+
     # --- checks --------------------------------------------------------------------------
 
     def check_integrity(self) -> None:
@@ -156,7 +171,7 @@ class Database:
                 rows = conn.exec_driver_sql("PRAGMA integrity_check").fetchall()
         except DBAPIError as exc:
             raise StateError(
-                f"state database {path} is not a usable SQLite database ({_reason(exc)}); "
+                f"state database {path} is not a usable SQLite database ({self.reason(exc)}); "
                 f"{_UNTOUCHED}"
             ) from None
         problems = [r[0] for r in rows if r[0] != "ok"]
@@ -256,11 +271,6 @@ def _check_files(path: Path) -> None:
         )
 
 
-def _reason(exc: DBAPIError) -> str:
-    orig = getattr(exc, "orig", None)
-    return str(orig) if orig is not None else type(exc).__name__
-
-
 def open_database(url: str, *, create: bool = True, check: bool = True) -> Database:
     """Open the store, check it, and create a new one if the file is new and ``create``."""
     db = Database(url)
@@ -271,9 +281,9 @@ def open_database(url: str, *, create: bool = True, check: bool = True) -> Datab
         else:
             with db.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-    except OperationalError as exc:
+    except DBAPIError as exc:  # refused, unknown host, bad password, bad option …
         db.dispose()
-        raise StateError(f"cannot open state database {db.display_url}: {_reason(exc)}") from None
+        raise StateError(f"cannot open state database {db.display_url}: {db.reason(exc)}") from None
     except StateError:
         db.dispose()
         raise

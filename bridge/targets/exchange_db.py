@@ -31,7 +31,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from bridge.catalog import INDEX_NO_MAX, format_index_no
-from bridge.config import redact_url
+from bridge.config.dburl import parse, redact_url, scrub
 from bridge.errors import ConfigError, Fatal, Problem, Rejected, Retriable
 from bridge.normalize.hashing import content_hash
 from bridge.targets.base import Listed, Receipt, Target
@@ -148,9 +148,12 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}")
 
 
-def _reason(error: Exception) -> str:
+def _reason(error: Exception, url: str) -> str:
+    """The driver's message, first line, without any secret of ``url`` (a driver may quote
+    its connection string)."""
     orig = getattr(error, "orig", None)
-    return (str(orig) if orig is not None else str(error)).strip().splitlines()[0][:300]
+    text = scrub(str(orig) if orig is not None else str(error), url)
+    return (text.strip().splitlines() or [type(error).__name__])[0][:300]
 
 
 def _utc(moment: datetime) -> datetime:
@@ -184,6 +187,10 @@ class ExchangeDbTarget(Target):
         self.name = name
         self.org_code = org_code
         self.display_url = redact_url(url)
+        self._url = url
+        problem = parse(url)
+        if isinstance(problem, str):
+            raise ConfigError([Problem("target.db_url", problem)])
         self._schema = _Schema(table)
         self._engine = _engine(url)
         self._is_sqlite = self._engine.dialect.name == "sqlite"
@@ -222,11 +229,13 @@ class ExchangeDbTarget(Target):
             raise
         except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
             raise Retriable(
-                f"{what}: exchange database {self.display_url} unavailable: {_reason(error)}"
+                f"{what}: exchange database {self.display_url} unavailable: "
+                f"{_reason(error, self._url)}"
             ) from None
         except exc.DataError as error:
             raise Rejected(
-                f"{what}: the exchange database refused a value: {_reason(error)}", 422
+                f"{what}: the exchange database refused a value: {_reason(error, self._url)}",
+                422,
             ) from None
         except exc.DBAPIError as error:
             if error.connection_invalidated:
@@ -252,7 +261,9 @@ class ExchangeDbTarget(Target):
                 with self._tx(what) as conn:
                     return work(conn)
             except exc.IntegrityError as error:
-                log.debug("%s: lost a race (attempt %d): %s", what, attempt, _reason(error))
+                log.debug(
+                    "%s: lost a race (attempt %d): %s", what, attempt, _reason(error, self._url)
+                )
         raise Retriable(f"{what}: lost {RACE_ATTEMPTS} races in a row with another writer")
 
     def _ensure_schema(self) -> None:
