@@ -189,6 +189,7 @@ def _config(tmp_path: Path, portal_url: str, extra: str = "") -> Path:
     text = config_text(tmp_path / "state.db", "http://127.0.0.1:9/", portal_url)
     path = tmp_path / "bridge.toml"
     path.write_text(text.replace('[target]\nkind = "http"', f'[target]\nkind = "http"{extra}'))
+    path.chmod(0o600)  # it holds the secret: a readable one is another warning
     return path
 
 
