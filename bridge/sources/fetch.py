@@ -4,7 +4,9 @@
   robots.txt that answers 4xx allows everything; one that cannot be read disallows);
 - a per-host rate limit and a cap on requests in flight per host;
 - conditional GET with the stored ETag / Last-Modified (a 304 costs no parsing);
-- connect and read timeouts, response size caps (pages and attachments separately);
+- connect and read timeouts, and a deadline for the whole request (every redirect hop and
+  the whole body, ``fetch.deadline``), response size caps (pages and attachments
+  separately);
 - redirects followed by hand, only within the source's allowed hosts;
 - the body decoded as ``charset`` decides (header, BOM, ``<meta>``, strict UTF-8, the
   configured default, and only then detection).
@@ -83,6 +85,44 @@ class FileBody:
 
 class RobotsDisallowed(Skippable):
     pass
+
+
+class Deadline:
+    """What is left of one request's time (``fetch.deadline``) besides the read timeout,
+    which bounds each read: connect, every redirect hop and the whole body count; waiting
+    for a turn at the host (``with deadline:`` is entered after it) does not. A server that
+    drips a byte before each read timeout is cut off at the deadline, not after hours."""
+
+    def __init__(self, seconds: float, url: str) -> None:
+        self.seconds, self.url = seconds, url
+        self.spent = 0.0
+        self.since: float | None = None
+
+    def __enter__(self) -> Deadline:
+        self.since = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.since is not None:
+            self.spent += time.monotonic() - self.since
+            self.since = None
+
+    def left(self) -> float:
+        running = time.monotonic() - self.since if self.since is not None else 0.0
+        return self.seconds - self.spent - running
+
+    def cap(self, timeout: float, size: int = 0) -> float:
+        """``timeout``, or the time left when that is shorter; past the deadline, raised."""
+        left = self.left()
+        if left <= 0:
+            raise self.exceeded(size)
+        return min(timeout, left)
+
+    def exceeded(self, size: int) -> Retriable:
+        return Retriable(
+            f"{self.url} took longer than the deadline of {self.seconds:g} s "
+            f"({size} bytes read); gave up"
+        )
 
 
 class _HostGate:
@@ -214,6 +254,7 @@ class Fetcher:
         source's scope (one leading elsewhere makes it unavailable). Its first ``ROBOTS_MAX_BYTES``
         are read, the rest ignored; None after more than ``MAX_REDIRECTS`` redirects."""
         url = robots_url
+        deadline = Deadline(self.cfg.deadline, robots_url)
         try:
             for _ in range(MAX_REDIRECTS + 1):
                 if why := self.scope.why_not(url):
@@ -223,18 +264,20 @@ class Fetcher:
                         "%r redirects to %r (%s): taken as unavailable", robots_url, url, why
                     )
                     return Response(url, 404, urllib3.HTTPHeaderDict(), b"")
-                with self._gate(urlsplit(url).hostname or "").slot(urgent=True):
-                    r = self.client.open("GET", url, timeout=self._timeout())
+                with self._gate(urlsplit(url).hostname or "").slot(urgent=True), deadline:
+                    r = self._open("GET", url, None, {}, deadline)
                     self.requests_made += 1
                     location = _location(r)
                     if r.status in _REDIRECTS and location:
                         r.close()
                         url = urljoin(url, location)
                         continue
-                    body = self._read_capped(r, url, ROBOTS_MAX_BYTES, truncate=True)
+                    body = self._read_capped(r, url, ROBOTS_MAX_BYTES, deadline, truncate=True)
                 return Response(url, r.status, r.headers, body)
-        except (urllib3.exceptions.HTTPError, ProxyNotSupported, Retriable) as exc:
+        except (urllib3.exceptions.HTTPError, ProxyNotSupported) as exc:
             raise Retriable(f"cannot read {robots_url}: {type(exc).__name__}") from None
+        except Retriable as exc:
+            raise Retriable(f"cannot read {robots_url}: {exc}") from None
         return None
 
     def check_robots(self, url: str) -> None:
@@ -250,9 +293,6 @@ class Fetcher:
 
     # --- requests --------------------------------------------------------------------------
 
-    def _timeout(self) -> tuple[float, float]:
-        return (self.cfg.connect_timeout, self.cfg.read_timeout)
-
     def request(
         self,
         method: str,
@@ -265,12 +305,13 @@ class Fetcher:
         listing: bool = False,
     ) -> Response:
         """One request under every politeness rule: allowed hosts (checked again at each
-        redirect hop), robots.txt, the host's rate limit and concurrency cap, timeouts,
-        and the body read up to ``max_bytes`` (pages' cap by default). Connection
-        trouble is ``Retriable``. Only for requests that are safe to repeat. A
+        redirect hop), robots.txt, the host's rate limit and concurrency cap, timeouts
+        and the deadline, and the body read up to ``max_bytes`` (pages' cap by default).
+        Connection trouble is ``Retriable``. Only for requests that are safe to repeat. A
         ``listing`` request takes the host's next free slot before detail pages do.
         ``data`` is sent as a form."""
         cap = self.cfg.max_page_bytes if max_bytes is None else max_bytes
+        deadline = Deadline(self.cfg.deadline, url)
         for _ in range(MAX_REDIRECTS + 1):
             if why := self.scope.why_not(url):
                 raise Skippable(f"{url!r} is not on an allowed host of this source: {why}")
@@ -281,8 +322,8 @@ class Fetcher:
             if data is not None:
                 body = urlencode(data)
                 sent["Content-Type"] = "application/x-www-form-urlencoded"
-            with self._gate(host).slot(urgent=listing):
-                r = self._open(method, url, body, sent)
+            with self._gate(host).slot(urgent=listing), deadline:
+                r = self._open(method, url, body, sent, deadline)
                 self.requests_made += 1
                 location = _location(r)
                 if follow_redirects and r.status in _REDIRECTS and location:
@@ -292,7 +333,7 @@ class Fetcher:
                         method, data = "GET", None  # as browsers (and requests) do
                     continue
                 try:
-                    content = self._read_capped(r, url, cap)
+                    content = self._read_capped(r, url, cap, deadline)
                 except urllib3.exceptions.TimeoutError:
                     raise Retriable(f"timed out reading {url}") from None
                 except urllib3.exceptions.HTTPError as exc:
@@ -301,13 +342,19 @@ class Fetcher:
         raise Skippable(f"too many redirects from {url}")
 
     def _open(
-        self, method: str, url: str, body: str | None, headers: dict[str, str]
+        self,
+        method: str,
+        url: str,
+        body: str | None,
+        headers: dict[str, str],
+        deadline: Deadline,
     ) -> urllib3.BaseHTTPResponse:
+        timeout = (deadline.cap(self.cfg.connect_timeout), deadline.cap(self.cfg.read_timeout))
         try:
-            return self.client.open(
-                method, url, body=body, headers=headers, timeout=self._timeout()
-            )
+            return self.client.open(method, url, body=body, headers=headers, timeout=timeout)
         except urllib3.exceptions.TimeoutError:
+            if deadline.left() <= 0:
+                raise deadline.exceeded(0) from None
             raise Retriable(f"timed out reading {url}") from None
         except ProxyNotSupported as exc:
             raise Retriable(f"cannot connect to {url}: {exc}") from None
@@ -315,22 +362,42 @@ class Fetcher:
             raise Retriable(f"cannot connect to {url}: {_short(exc)}") from None
 
     def _read_capped(
-        self, r: urllib3.BaseHTTPResponse, url: str, max_bytes: int, *, truncate: bool = False
+        self,
+        r: urllib3.BaseHTTPResponse,
+        url: str,
+        max_bytes: int,
+        deadline: Deadline,
+        *,
+        truncate: bool = False,
     ) -> bytes:
-        """The body, up to ``max_bytes``, arriving at ``MIN_BODY_RATE`` at least: the read
-        timeout bounds each read, not the whole, and a server sending a byte now and then
-        would otherwise hold the fetcher for hours. A longer body is refused, or with
-        ``truncate`` cut at ``max_bytes``. The connection is kept for the next request
-        when the body was read to its end, dropped otherwise."""
+        """The body, up to ``max_bytes``, arriving at ``MIN_BODY_RATE`` at least and
+        within the deadline: the read timeout bounds each read, not the whole, and a
+        server sending a byte now and then would otherwise hold the fetcher for hours.
+        Each read waits the read timeout or what is left of the deadline, whichever is
+        shorter. A longer body is refused, or with ``truncate`` cut at ``max_bytes``. The
+        connection is kept for the next request when the body was read to its end, dropped
+        otherwise."""
         declared = r.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes and not truncate:
             r.close()
             raise Skippable(f"{url} is {int(declared)} bytes, over the cap of {max_bytes}")
-        chunks = []
+        chunks: list[bytes] = []
         size = 0
         start = time.monotonic()
+        sock = getattr(r.connection, "sock", None)  # None once the answer is read whole
         try:
-            while chunk := r.read1(65536, decode_content=True):  # whatever has arrived
+            while True:
+                wait = deadline.cap(self.cfg.read_timeout, size)
+                if sock is not None and wait < self.cfg.read_timeout:
+                    sock.settimeout(wait)  # urllib3 sets it again for the next request
+                try:
+                    chunk = r.read1(65536, decode_content=True)  # whatever has arrived
+                except urllib3.exceptions.TimeoutError:
+                    if deadline.left() <= 0:
+                        raise deadline.exceeded(size) from None
+                    raise
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > max_bytes:
                     if truncate:
