@@ -6,7 +6,7 @@
 - conditional GET with the stored ETag / Last-Modified (a 304 costs no parsing);
 - connect and read timeouts, and a deadline for the whole request (every redirect hop and
   the whole body, ``fetch.deadline``), response size caps (pages and attachments
-  separately);
+  separately); attachments streamed to private temporary files (``spool``);
 - redirects followed by hand, only within the source's allowed hosts;
 - the body decoded as ``charset`` decides (header, BOM, ``<meta>``, strict UTF-8, the
   configured default, and only then detection).
@@ -15,13 +15,13 @@
 from __future__ import annotations
 
 import codecs
-import hashlib
+import contextlib
 import logging
-import mimetypes
+import os
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -34,8 +34,8 @@ from bridge.defaults import MAX_REDIRECTS, MIN_BODY_RATE, ROBOTS_MAX_BYTES
 from bridge.errors import Retriable, Skippable
 from bridge.http_client import HttpClient, ProxyNotSupported
 from bridge.scope import Scope
-from bridge.sources.base import RawAttachment
 from bridge.sources.charset import decode_html
+from bridge.sources.spool import HashingWriter, Spool
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +78,22 @@ class Missing:
 
 @dataclass(frozen=True)
 class FileBody:
+    """A file downloaded into the fetcher's spool: the caller owns (and removes) ``path``."""
+
     url: str
-    data: bytes
+    path: str
+    size: int
+    sha256: str
     media_type: str
+    head: bytes  # its first bytes, to tell an error page from the file
 
 
 class RobotsDisallowed(Skippable):
     pass
+
+
+class TooLarge(Skippable):
+    """A body over the cap the request was made with."""
 
 
 class Deadline:
@@ -208,9 +217,11 @@ class Fetcher:
         self._robots: dict[str, Protego | None] = {}
         self._lock = threading.Lock()
         self.requests_made = 0
+        self.spool = Spool()
 
     def close(self) -> None:
         self.client.close()
+        self.spool.close()
 
     def allowed(self, url: str) -> bool:
         return self.scope.admits(url)
@@ -303,13 +314,15 @@ class Fetcher:
         max_bytes: int | None = None,
         follow_redirects: bool = True,
         listing: bool = False,
+        into: Callable[[bytes], object] | None = None,
     ) -> Response:
         """One request under every politeness rule: allowed hosts (checked again at each
         redirect hop), robots.txt, the host's rate limit and concurrency cap, timeouts
         and the deadline, and the body read up to ``max_bytes`` (pages' cap by default).
         Connection trouble is ``Retriable``. Only for requests that are safe to repeat. A
         ``listing`` request takes the host's next free slot before detail pages do.
-        ``data`` is sent as a form."""
+        ``data`` is sent as a form. With ``into``, the body goes there chunk by chunk
+        (the answer's ``body`` is then empty)."""
         cap = self.cfg.max_page_bytes if max_bytes is None else max_bytes
         deadline = Deadline(self.cfg.deadline, url)
         for _ in range(MAX_REDIRECTS + 1):
@@ -333,7 +346,7 @@ class Fetcher:
                         method, data = "GET", None  # as browsers (and requests) do
                     continue
                 try:
-                    content = self._read_capped(r, url, cap, deadline)
+                    content = self._read_capped(r, url, cap, deadline, into=into)
                 except urllib3.exceptions.TimeoutError:
                     raise Retriable(f"timed out reading {url}") from None
                 except urllib3.exceptions.HTTPError as exc:
@@ -369,19 +382,21 @@ class Fetcher:
         deadline: Deadline,
         *,
         truncate: bool = False,
+        into: Callable[[bytes], object] | None = None,
     ) -> bytes:
         """The body, up to ``max_bytes``, arriving at ``MIN_BODY_RATE`` at least and
         within the deadline: the read timeout bounds each read, not the whole, and a
         server sending a byte now and then would otherwise hold the fetcher for hours.
         Each read waits the read timeout or what is left of the deadline, whichever is
-        shorter. A longer body is refused, or with ``truncate`` cut at ``max_bytes``. The
-        connection is kept for the next request when the body was read to its end, dropped
-        otherwise."""
+        shorter. A longer body is refused, or with ``truncate`` cut at ``max_bytes``.
+        With ``into``, chunks go there as they arrive and nothing is kept. The connection
+        is kept for the next request when the body was read to its end, dropped otherwise."""
         declared = r.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes and not truncate:
             r.close()
-            raise Skippable(f"{url} is {int(declared)} bytes, over the cap of {max_bytes}")
+            raise TooLarge(f"{url} is {int(declared)} bytes, over the cap of {max_bytes}")
         chunks: list[bytes] = []
+        keep = chunks.append if into is None else into
         size = 0
         start = time.monotonic()
         sock = getattr(r.connection, "sock", None)  # None once the answer is read whole
@@ -401,11 +416,11 @@ class Fetcher:
                 size += len(chunk)
                 if size > max_bytes:
                     if truncate:
-                        chunks.append(chunk[: max_bytes - size])
+                        keep(chunk[: max_bytes - size])
                         r.close()
                         return b"".join(chunks)
-                    raise Skippable(f"{url} is over the cap of {max_bytes} bytes")
-                chunks.append(chunk)
+                    raise TooLarge(f"{url} is over the cap of {max_bytes} bytes")
+                keep(chunk)
                 if time.monotonic() - start > self.cfg.read_timeout + size / MIN_BODY_RATE:
                     raise Retriable(
                         f"{url} arrives at less than {MIN_BODY_RATE} bytes a second "
@@ -463,15 +478,27 @@ class Fetcher:
             size=len(body),
         )
 
-    def file(self, url: str) -> FileBody | Missing:
-        r = self.request("GET", url, max_bytes=self.cfg.max_attachment_bytes)
-        if r.status_code in (404, 410):
-            return Missing(r.url, r.status_code)
-        _raise_for_status(r, url)
+    def file(self, url: str, *, max_bytes: int | None = None) -> FileBody | Missing:
+        """A file streamed into a private temporary file of the spool and hashed on the
+        way, never whole in memory; at most ``max_bytes`` (the attachment cap by default)."""
+        cap = self.cfg.max_attachment_bytes if max_bytes is None else max_bytes
+        out, path = self.spool.new_file()
+        try:
+            with out:
+                sink = HashingWriter(out)
+                r = self.request("GET", url, max_bytes=cap, into=sink.write)
+            if r.status_code in (404, 410):
+                os.unlink(path)
+                return Missing(r.url, r.status_code)
+            _raise_for_status(r, url)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            raise
         media_type = (
             (r.headers.get("Content-Type") or "application/octet-stream").split(";")[0].strip()
         )
-        return FileBody(r.url, r.body, media_type)
+        return FileBody(r.url, path, sink.size, sink.sha256.hexdigest(), media_type, sink.head)
 
 
 _MAGIC = (
@@ -535,29 +562,3 @@ def _short(exc: Exception) -> str:
     if "closed connection without response" in text:
         return "the server closed the connection without an answer"
     return type(exc).__name__
-
-
-_PAGE_NAMES = (".html", ".htm", ".shtml", ".xhtml")
-
-
-def download_attachment(fetcher: Fetcher, name: str, url: str) -> RawAttachment:
-    """Download one attachment; a missing one holds the whole item back."""
-    got = fetcher.file(url)
-    if isinstance(got, Missing):
-        # A record is never delivered without its attachments.
-        raise Skippable(f"attachment {name} at {url} answered {got.status}")
-    media_type = got.media_type
-    if media_type.lower() == "text/html" and not name.lower().endswith(_PAGE_NAMES):
-        if binary_kind(got.data) is None and got.data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
-            # A download script answers a missing file with an error page and a 200.
-            raise Skippable(f"attachment {name} at {url} answered with an HTML page, not the file")
-        # A download script that calls every file text/html: the file's name knows better.
-        media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return RawAttachment(
-        name=name,
-        url=got.url,
-        media_type=media_type,
-        size=len(got.data),
-        sha256=hashlib.sha256(got.data).hexdigest(),
-        data=got.data,
-    )

@@ -9,6 +9,7 @@ These servers stay well within every read timeout; the deadline is made small.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -128,12 +129,13 @@ def test_a_page_dripping_a_byte_at_a_time_is_given_up_at_the_deadline(site):
     assert DEADLINE <= elapsed < DEADLINE + SLACK
 
 
-def test_an_attachment_dripping_is_given_up_at_the_deadline(site):
+def test_an_attachment_dripping_is_given_up_at_the_deadline_and_its_file_removed(site):
     with closing(fetcher(site)) as f:
         elapsed = _gave_up(
             lambda: f.file(site + "drip.pdf"),
             f"{site}drip.pdf took longer than the deadline of 1.5 s (4 bytes read); gave up",
         )
+        assert f.spool._dir is not None and os.listdir(f.spool._dir) == []
     assert DEADLINE <= elapsed < DEADLINE + SLACK
 
 
