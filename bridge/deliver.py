@@ -361,27 +361,32 @@ def _prepare(
     target = ctx.target
     wanted = [a["sha256"] for a in record.get("attachments") or []]
     file_ids: dict[str, str] = {}
-    blobs: dict[str, bytes] = {}
     if wanted:  # one read for all of them
         with ctx.db.read() as s:
-            file_ids, blobs = outbox.attachment_files(s, target.name, wanted)
+            file_ids = outbox.uploaded_files(s, target.name, wanted)
     attachments = []
     for a in record.get("attachments") or []:
         file_id = file_ids.get(a["sha256"])
         if file_id is None:
-            data = blobs.get(a["sha256"])
-            if data is None:
-                raise Rejected(
-                    f"attachment {a['name']} ({a['sha256'][:12]}) is missing from the state store",
-                    0,
-                )
-            file_id = target.upload(a["name"], data, a["sha256"], a["media_type"])
+            file_id = _upload(ctx, a)
             file_ids[a["sha256"]] = file_id  # the same file twice in one record: once
             stats.uploaded += 1
             uploads.append((a["sha256"], file_id))
         attachments.append({**a, "file_id": file_id})
     record["attachments"] = attachments
     return record
+
+
+def _upload(ctx: Context, a: dict[str, Any]) -> str:
+    """Upload one attachment from the store; its bytes are read now, and dropped once
+    sent: one file in memory at a time, however many the record has."""
+    with ctx.db.read() as s:
+        data = outbox.blob_data(s, a["sha256"])
+    if data is None:
+        raise Rejected(
+            f"attachment {a['name']} ({a['sha256'][:12]}) is missing from the state store", 0
+        )
+    return ctx.target.upload(a["name"], data, a["sha256"], a["media_type"])
 
 
 def deliver_one(

@@ -538,13 +538,31 @@ class _SourceRun:
             raise SiteDown(f"{self.consecutive_errors} requests in a row failed; last: {message}")
 
     def record(self, entry: ListEntry, raw: RawItem) -> None:
+        """Normalize an item and queue it for recording (``_flush``). Its attachments'
+        temporary files go once it is recorded, or now when it goes no further."""
+        try:
+            judged = self._judge(entry, raw)
+        except BaseException:
+            raw.discard()
+            raise
+        if judged is None:
+            raw.discard()
+            return
+        self.unrecorded.append((entry, raw, *judged))
+        self.unrecorded_bytes += sum(a.size for a in raw.attachments)
+        if len(self.unrecorded) >= RECORD_BATCH or self.unrecorded_bytes >= RECORD_BATCH_BYTES:
+            self._flush()
+
+    def _judge(self, entry: ListEntry, raw: RawItem) -> tuple[CatalogRecord, str] | None:
+        """The normalized record and its content hash, to record; None when the item was
+        quarantined, planned (a dry run), or broke normalization."""
         external_id = f"{self.scfg.name}:{raw.article_id}"
         try:
             record = normalize(raw, self.profile)
         except Exception as exc:  # normalization is pure code: a failure is this page's
             if not isinstance(exc, QuarantineError):
                 self._internal_error(entry, exc)
-                return
+                return None
             self.stats.quarantined += 1
             problems = [
                 {"field": p.field, "rule": p.rule, "message": p.message} for p in exc.problems
@@ -555,7 +573,7 @@ class _SourceRun:
                 self.plan.append(
                     ("quarantine", external_id, clean_text(raw.title or raw.list_title))
                 )
-                return
+                return None
             with self.ctx.db.write() as s:
                 items.quarantine(
                     s,
@@ -570,7 +588,7 @@ class _SourceRun:
                     actor=self.ctx.actor,
                     run_id=self.run_id,
                 )
-            return
+            return None
         digest = content_hash(record.to_json())
         if self.dry_run:
             known = self.known.get(raw.article_id)
@@ -585,11 +603,8 @@ class _SourceRun:
                 self.stats.changed += 1
             else:
                 self.stats.unchanged += 1
-            return
-        self.unrecorded.append((entry, raw, record, digest))
-        self.unrecorded_bytes += sum(len(a.data) for a in raw.attachments)
-        if len(self.unrecorded) >= RECORD_BATCH or self.unrecorded_bytes >= RECORD_BATCH_BYTES:
-            self._flush()
+            return None
+        return record, digest
 
     def _flush(self) -> None:
         """Record the normalized items in hand, with their deliveries and audit events, in
@@ -599,25 +614,24 @@ class _SourceRun:
         if not batch:
             return
         target = self.ctx.settings.target.name
-        with self.ctx.db.write() as s:
-            outcomes = recording.record_versions(
-                s,
-                source_id=self.source_id,
-                source_name=self.scfg.name,
-                recordings=[
-                    recording.Recording(
-                        record,
-                        digest,
-                        entry.fingerprint,
-                        [(a.sha256, a.media_type, a.data) for a in raw.attachments],
-                    )
-                    for entry, raw, record, digest in batch
-                ],
-                target=target,
-                actor=self.ctx.actor,
-                run_id=self.run_id,
-                mint_index_no_for=self.mint,
-            )
+        try:
+            with self.ctx.db.write() as s:
+                outcomes = recording.record_versions(
+                    s,
+                    source_id=self.source_id,
+                    source_name=self.scfg.name,
+                    recordings=[
+                        recording.Recording(record, digest, entry.fingerprint, raw.attachments)
+                        for entry, raw, record, digest in batch
+                    ],
+                    target=target,
+                    actor=self.ctx.actor,
+                    run_id=self.run_id,
+                    mint_index_no_for=self.mint,
+                )
+        finally:  # stored or not, the attachments' temporary files go
+            for _, raw, _, _ in batch:
+                raw.discard()
         for (entry, raw, record, digest), outcome in zip(batch, outcomes, strict=True):
             setattr(self.stats, outcome.action, getattr(self.stats, outcome.action) + 1)
             if outcome.action == "quarantined":  # its 索引号 is another item's
@@ -661,6 +675,8 @@ class _SourceRun:
                 continue
             if isinstance(result, Gone):
                 gone.append(k)
+            else:
+                result.discard()  # the page still answers: what it brought is not wanted
         self.stats.withdraw_candidates += len(gone)
         if not gone:
             return

@@ -325,6 +325,7 @@ def _check_withdrawals(
                 line.note = f"not listed on the site, and its page cannot be checked: {exc}"
                 continue
             if not isinstance(found, Gone):
+                found.discard()  # its attachments' temporary files: only the answer counts
                 line.fix = None
                 line.note = "not listed on the site, but its page still answers: left alone"
                 continue

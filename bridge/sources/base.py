@@ -15,6 +15,8 @@ all of it, politely.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,12 +54,29 @@ class ListPage:
 
 @dataclass(frozen=True)
 class RawAttachment:
+    """A downloaded attachment. Its bytes wait in ``path``, a private temporary file
+    (``spool.Spool``), until the item is recorded or dropped (``discard``): never whole
+    in memory, except one at a time while it is stored. ``path`` is None for a stand-in
+    that has no bytes (a parsing test's)."""
+
     name: str
     url: str
     media_type: str
     size: int
     sha256: str
-    data: bytes = field(repr=False, default=b"")
+    path: str | None = field(default=None, repr=False, compare=False)
+
+    def read(self) -> bytes:
+        if self.path is None:
+            raise ValueError(f"attachment {self.name} was never downloaded")
+        with open(self.path, "rb") as f:
+            return f.read()
+
+    def discard(self) -> None:
+        """Remove the downloaded file (done with: recorded, or the item dropped)."""
+        if self.path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,11 @@ class RawItem:
     """The page's government meta tags (``ArticleTitle``, ``PubDate``, ``ContentSource`` …)."""
     doc_title: str = ""
     """The page's ``<title>``, the title's last fallback."""
+
+    def discard(self) -> None:
+        """Remove the attachments' downloaded files: the item is recorded, or dropped."""
+        for a in self.attachments:
+            a.discard()
 
 
 @dataclass(frozen=True)

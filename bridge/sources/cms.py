@@ -22,8 +22,9 @@ from bridge.defaults import MAX_LIST_PAGES
 from bridge.errors import LayoutAlarm, Skippable
 from bridge.sources import parse
 from bridge.sources.article import Article, doc_title, page_meta, visible_text
+from bridge.sources.attachments import download_attachments
 from bridge.sources.base import Gone, ListEntry, RawAttachment, RawItem, Source
-from bridge.sources.fetch import Fetcher, Missing, NotModified, Page, download_attachment
+from bridge.sources.fetch import Fetcher, Missing, NotModified, Page
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class CmsSource(Source):
         # A page without any title (no heading, 标题, ArticleTitle or <title>: rare, since
         # nearly every page has a <title>) is quarantined by normalization, naming the page.
         links = parse.attachment_links(article.attachment_scopes, self.fetcher.allowed)
-        files = tuple(download_attachment(self.fetcher, name, url) for name, url in links)
+        files = download_attachments(self.fetcher, links)
         return raw_item(self.name, entry, page, article, files)
 
     no_body = "the detail page has no body"

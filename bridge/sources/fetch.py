@@ -4,26 +4,24 @@
   robots.txt that answers 4xx allows everything; one that cannot be read disallows);
 - a per-host rate limit and a cap on requests in flight per host;
 - conditional GET with the stored ETag / Last-Modified (a 304 costs no parsing);
-- connect and read timeouts, response size caps (pages and attachments separately);
+- connect and read timeouts, and a deadline for the whole request (every redirect hop and
+  the whole body, ``fetch.deadline``), response size caps (pages and attachments
+  separately); attachments streamed to private temporary files (``spool``);
 - redirects followed by hand, only within the source's allowed hosts;
-- the body decoded by header charset, BOM, ``<meta>``, strict UTF-8, the configured
-  default, and only then detection (logged): ``requests`` would decode ``text/html``
-  without a header charset as ISO-8859-1, so ``r.text`` is never used. Each candidate
-  must decode the whole body strictly. Strict UTF-8 comes before a legacy default
-  because it almost never accepts GBK bytes by accident, while GB18030 accepts most
-  UTF-8 bytes as valid mojibake.
+- the body decoded as ``charset`` decides (header, BOM, ``<meta>``, strict UTF-8, the
+  configured default, and only then detection).
 """
 
 from __future__ import annotations
 
 import codecs
-import hashlib
+import contextlib
 import logging
-import mimetypes
+import os
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -36,103 +34,10 @@ from bridge.defaults import MAX_REDIRECTS, MIN_BODY_RATE, ROBOTS_MAX_BYTES
 from bridge.errors import Retriable, Skippable
 from bridge.http_client import HttpClient, ProxyNotSupported
 from bridge.scope import Scope
-from bridge.sources.base import RawAttachment
+from bridge.sources.charset import decode_html
+from bridge.sources.spool import HashingWriter, Spool
 
 log = logging.getLogger(__name__)
-
-
-_CHARSET_ALIASES = {
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "gb_2312-80": "gb18030",
-    "cp936": "gb18030",
-    "windows-936": "gb18030",
-    "euc-cn": "gb18030",
-    "csgb2312": "gb18030",
-    "utf8": "utf-8",
-    "unicode-1-1-utf-8": "utf-8",
-}
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.I)
-_XML_DECLARATION = re.compile(rb"""\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""")
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def canonical_charset(name: str | None) -> str | None:
-    """A codec name Python knows, with GB2312/GBK widened to GB18030 (a superset)."""
-    if not name:
-        return None
-    name = name.strip().strip("\"'").lower()
-    name = _CHARSET_ALIASES.get(name, name)
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
-
-
-def header_charset(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    m = re.search(r"charset\s*=\s*([^\s;]+)", content_type, re.I)
-    return canonical_charset(m.group(1)) if m else None
-
-
-@dataclass(frozen=True)
-class Decoded:
-    text: str
-    charset: str
-    how: str  # header | bom | xml | meta | utf-8 | default | detected
-    replacement_chars: int
-
-
-def decode_html(
-    body: bytes, content_type: str | None, default: str | None, *, url: str = "a page"
-) -> Decoded:
-    """Decode a page by the first trustworthy declaration that decodes it cleanly."""
-    candidates: list[tuple[str, str | None]] = [("header", header_charset(content_type))]
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            candidates.insert(0, ("bom", name))
-            break
-    declared = _XML_DECLARATION.match(body[:200])
-    if declared:  # XML (a Hanweb data proxy answer) names its encoding here, not in a <meta>
-        candidates.append(("xml", canonical_charset(declared.group(1).decode("ascii"))))
-    m = _META_CHARSET.search(body[:4096])
-    candidates.append(
-        ("meta", canonical_charset(m.group(1).decode("ascii", "replace")) if m else None)
-    )
-    candidates.append(("utf-8", "utf-8"))
-    candidates.append(("default", canonical_charset(default)))
-    for how, charset in candidates:
-        if not charset:
-            continue
-        try:
-            text = body.decode("utf-8-sig" if charset == "utf-8" else charset)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        if how != "bom" and not charset.startswith("utf") and not body.isascii():
-            # A declaration that is not UTF-8 over bytes that are strictly valid UTF-8 is
-            # wrong (a server-wide default, a template kept after a migration): Chinese
-            # text in GBK is never valid UTF-8, while GB18030 reads UTF-8 as mojibake.
-            try:
-                return Decoded(body.decode("utf-8-sig"), "utf-8", "utf-8", 0)
-            except UnicodeDecodeError:
-                pass
-        return Decoded(text, charset, how, text.count("\ufffd"))
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(body).best()
-    charset = canonical_charset(best.encoding if best else None) or "gb18030"
-    text = body.decode(charset, errors="replace")
-    count = text.count("\ufffd")
-    log.warning(
-        "charset of %s guessed as %s by detection (%d replacement characters)", url, charset, count
-    )
-    return Decoded(text, charset, "detected", count)
 
 
 @dataclass(frozen=True)
@@ -173,13 +78,60 @@ class Missing:
 
 @dataclass(frozen=True)
 class FileBody:
+    """A file downloaded into the fetcher's spool: the caller owns (and removes) ``path``."""
+
     url: str
-    data: bytes
+    path: str
+    size: int
+    sha256: str
     media_type: str
+    head: bytes  # its first bytes, to tell an error page from the file
 
 
 class RobotsDisallowed(Skippable):
     pass
+
+
+class TooLarge(Skippable):
+    """A body over the cap the request was made with."""
+
+
+class Deadline:
+    """What is left of one request's time (``fetch.deadline``) besides the read timeout,
+    which bounds each read: connect, every redirect hop and the whole body count; waiting
+    for a turn at the host (``with deadline:`` is entered after it) does not. A server that
+    drips a byte before each read timeout is cut off at the deadline, not after hours."""
+
+    def __init__(self, seconds: float, url: str) -> None:
+        self.seconds, self.url = seconds, url
+        self.spent = 0.0
+        self.since: float | None = None
+
+    def __enter__(self) -> Deadline:
+        self.since = time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.since is not None:
+            self.spent += time.monotonic() - self.since
+            self.since = None
+
+    def left(self) -> float:
+        running = time.monotonic() - self.since if self.since is not None else 0.0
+        return self.seconds - self.spent - running
+
+    def cap(self, timeout: float, size: int = 0) -> float:
+        """``timeout``, or the time left when that is shorter; past the deadline, raised."""
+        left = self.left()
+        if left <= 0:
+            raise self.exceeded(size)
+        return min(timeout, left)
+
+    def exceeded(self, size: int) -> Retriable:
+        return Retriable(
+            f"{self.url} took longer than the deadline of {self.seconds:g} s "
+            f"({size} bytes read); gave up"
+        )
 
 
 class _HostGate:
@@ -265,9 +217,11 @@ class Fetcher:
         self._robots: dict[str, Protego | None] = {}
         self._lock = threading.Lock()
         self.requests_made = 0
+        self.spool = Spool()
 
     def close(self) -> None:
         self.client.close()
+        self.spool.close()
 
     def allowed(self, url: str) -> bool:
         return self.scope.admits(url)
@@ -311,6 +265,7 @@ class Fetcher:
         source's scope (one leading elsewhere makes it unavailable). Its first ``ROBOTS_MAX_BYTES``
         are read, the rest ignored; None after more than ``MAX_REDIRECTS`` redirects."""
         url = robots_url
+        deadline = Deadline(self.cfg.deadline, robots_url)
         try:
             for _ in range(MAX_REDIRECTS + 1):
                 if why := self.scope.why_not(url):
@@ -320,18 +275,20 @@ class Fetcher:
                         "%r redirects to %r (%s): taken as unavailable", robots_url, url, why
                     )
                     return Response(url, 404, urllib3.HTTPHeaderDict(), b"")
-                with self._gate(urlsplit(url).hostname or "").slot(urgent=True):
-                    r = self.client.open("GET", url, timeout=self._timeout())
+                with self._gate(urlsplit(url).hostname or "").slot(urgent=True), deadline:
+                    r = self._open("GET", url, None, {}, deadline)
                     self.requests_made += 1
                     location = _location(r)
                     if r.status in _REDIRECTS and location:
                         r.close()
                         url = urljoin(url, location)
                         continue
-                    body = self._read_capped(r, url, ROBOTS_MAX_BYTES, truncate=True)
+                    body = self._read_capped(r, url, ROBOTS_MAX_BYTES, deadline, truncate=True)
                 return Response(url, r.status, r.headers, body)
-        except (urllib3.exceptions.HTTPError, ProxyNotSupported, Retriable) as exc:
+        except (urllib3.exceptions.HTTPError, ProxyNotSupported) as exc:
             raise Retriable(f"cannot read {robots_url}: {type(exc).__name__}") from None
+        except Retriable as exc:
+            raise Retriable(f"cannot read {robots_url}: {exc}") from None
         return None
 
     def check_robots(self, url: str) -> None:
@@ -347,9 +304,6 @@ class Fetcher:
 
     # --- requests --------------------------------------------------------------------------
 
-    def _timeout(self) -> tuple[float, float]:
-        return (self.cfg.connect_timeout, self.cfg.read_timeout)
-
     def request(
         self,
         method: str,
@@ -360,14 +314,17 @@ class Fetcher:
         max_bytes: int | None = None,
         follow_redirects: bool = True,
         listing: bool = False,
+        into: Callable[[bytes], object] | None = None,
     ) -> Response:
         """One request under every politeness rule: allowed hosts (checked again at each
-        redirect hop), robots.txt, the host's rate limit and concurrency cap, timeouts,
-        and the body read up to ``max_bytes`` (pages' cap by default). Connection
-        trouble is ``Retriable``. Only for requests that are safe to repeat. A
+        redirect hop), robots.txt, the host's rate limit and concurrency cap, timeouts
+        and the deadline, and the body read up to ``max_bytes`` (pages' cap by default).
+        Connection trouble is ``Retriable``. Only for requests that are safe to repeat. A
         ``listing`` request takes the host's next free slot before detail pages do.
-        ``data`` is sent as a form."""
+        ``data`` is sent as a form. With ``into``, the body goes there chunk by chunk
+        (the answer's ``body`` is then empty)."""
         cap = self.cfg.max_page_bytes if max_bytes is None else max_bytes
+        deadline = Deadline(self.cfg.deadline, url)
         for _ in range(MAX_REDIRECTS + 1):
             if why := self.scope.why_not(url):
                 raise Skippable(f"{url!r} is not on an allowed host of this source: {why}")
@@ -378,8 +335,8 @@ class Fetcher:
             if data is not None:
                 body = urlencode(data)
                 sent["Content-Type"] = "application/x-www-form-urlencoded"
-            with self._gate(host).slot(urgent=listing):
-                r = self._open(method, url, body, sent)
+            with self._gate(host).slot(urgent=listing), deadline:
+                r = self._open(method, url, body, sent, deadline)
                 self.requests_made += 1
                 location = _location(r)
                 if follow_redirects and r.status in _REDIRECTS and location:
@@ -389,7 +346,7 @@ class Fetcher:
                         method, data = "GET", None  # as browsers (and requests) do
                     continue
                 try:
-                    content = self._read_capped(r, url, cap)
+                    content = self._read_capped(r, url, cap, deadline, into=into)
                 except urllib3.exceptions.TimeoutError:
                     raise Retriable(f"timed out reading {url}") from None
                 except urllib3.exceptions.HTTPError as exc:
@@ -398,13 +355,19 @@ class Fetcher:
         raise Skippable(f"too many redirects from {url}")
 
     def _open(
-        self, method: str, url: str, body: str | None, headers: dict[str, str]
+        self,
+        method: str,
+        url: str,
+        body: str | None,
+        headers: dict[str, str],
+        deadline: Deadline,
     ) -> urllib3.BaseHTTPResponse:
+        timeout = (deadline.cap(self.cfg.connect_timeout), deadline.cap(self.cfg.read_timeout))
         try:
-            return self.client.open(
-                method, url, body=body, headers=headers, timeout=self._timeout()
-            )
+            return self.client.open(method, url, body=body, headers=headers, timeout=timeout)
         except urllib3.exceptions.TimeoutError:
+            if deadline.left() <= 0:
+                raise deadline.exceeded(0) from None
             raise Retriable(f"timed out reading {url}") from None
         except ProxyNotSupported as exc:
             raise Retriable(f"cannot connect to {url}: {exc}") from None
@@ -412,30 +375,52 @@ class Fetcher:
             raise Retriable(f"cannot connect to {url}: {_short(exc)}") from None
 
     def _read_capped(
-        self, r: urllib3.BaseHTTPResponse, url: str, max_bytes: int, *, truncate: bool = False
+        self,
+        r: urllib3.BaseHTTPResponse,
+        url: str,
+        max_bytes: int,
+        deadline: Deadline,
+        *,
+        truncate: bool = False,
+        into: Callable[[bytes], object] | None = None,
     ) -> bytes:
-        """The body, up to ``max_bytes``, arriving at ``MIN_BODY_RATE`` at least: the read
-        timeout bounds each read, not the whole, and a server sending a byte now and then
-        would otherwise hold the fetcher for hours. A longer body is refused, or with
-        ``truncate`` cut at ``max_bytes``. The connection is kept for the next request
-        when the body was read to its end, dropped otherwise."""
+        """The body, up to ``max_bytes``, arriving at ``MIN_BODY_RATE`` at least and
+        within the deadline: the read timeout bounds each read, not the whole, and a
+        server sending a byte now and then would otherwise hold the fetcher for hours.
+        Each read waits the read timeout or what is left of the deadline, whichever is
+        shorter. A longer body is refused, or with ``truncate`` cut at ``max_bytes``.
+        With ``into``, chunks go there as they arrive and nothing is kept. The connection
+        is kept for the next request when the body was read to its end, dropped otherwise."""
         declared = r.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes and not truncate:
             r.close()
-            raise Skippable(f"{url} is {int(declared)} bytes, over the cap of {max_bytes}")
-        chunks = []
+            raise TooLarge(f"{url} is {int(declared)} bytes, over the cap of {max_bytes}")
+        chunks: list[bytes] = []
+        keep = chunks.append if into is None else into
         size = 0
         start = time.monotonic()
+        sock = getattr(r.connection, "sock", None)  # None once the answer is read whole
         try:
-            while chunk := r.read1(65536, decode_content=True):  # whatever has arrived
+            while True:
+                wait = deadline.cap(self.cfg.read_timeout, size)
+                if sock is not None and wait < self.cfg.read_timeout:
+                    sock.settimeout(wait)  # urllib3 sets it again for the next request
+                try:
+                    chunk = r.read1(65536, decode_content=True)  # whatever has arrived
+                except urllib3.exceptions.TimeoutError:
+                    if deadline.left() <= 0:
+                        raise deadline.exceeded(size) from None
+                    raise
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > max_bytes:
                     if truncate:
-                        chunks.append(chunk[: max_bytes - size])
+                        keep(chunk[: max_bytes - size])
                         r.close()
                         return b"".join(chunks)
-                    raise Skippable(f"{url} is over the cap of {max_bytes} bytes")
-                chunks.append(chunk)
+                    raise TooLarge(f"{url} is over the cap of {max_bytes} bytes")
+                keep(chunk)
                 if time.monotonic() - start > self.cfg.read_timeout + size / MIN_BODY_RATE:
                     raise Retriable(
                         f"{url} arrives at less than {MIN_BODY_RATE} bytes a second "
@@ -493,15 +478,27 @@ class Fetcher:
             size=len(body),
         )
 
-    def file(self, url: str) -> FileBody | Missing:
-        r = self.request("GET", url, max_bytes=self.cfg.max_attachment_bytes)
-        if r.status_code in (404, 410):
-            return Missing(r.url, r.status_code)
-        _raise_for_status(r, url)
+    def file(self, url: str, *, max_bytes: int | None = None) -> FileBody | Missing:
+        """A file streamed into a private temporary file of the spool and hashed on the
+        way, never whole in memory; at most ``max_bytes`` (the attachment cap by default)."""
+        cap = self.cfg.max_attachment_bytes if max_bytes is None else max_bytes
+        out, path = self.spool.new_file()
+        try:
+            with out:
+                sink = HashingWriter(out)
+                r = self.request("GET", url, max_bytes=cap, into=sink.write)
+            if r.status_code in (404, 410):
+                os.unlink(path)
+                return Missing(r.url, r.status_code)
+            _raise_for_status(r, url)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            raise
         media_type = (
             (r.headers.get("Content-Type") or "application/octet-stream").split(";")[0].strip()
         )
-        return FileBody(r.url, r.body, media_type)
+        return FileBody(r.url, path, sink.size, sink.sha256.hexdigest(), media_type, sink.head)
 
 
 _MAGIC = (
@@ -565,29 +562,3 @@ def _short(exc: Exception) -> str:
     if "closed connection without response" in text:
         return "the server closed the connection without an answer"
     return type(exc).__name__
-
-
-_PAGE_NAMES = (".html", ".htm", ".shtml", ".xhtml")
-
-
-def download_attachment(fetcher: Fetcher, name: str, url: str) -> RawAttachment:
-    """Download one attachment; a missing one holds the whole item back."""
-    got = fetcher.file(url)
-    if isinstance(got, Missing):
-        # A record is never delivered without its attachments.
-        raise Skippable(f"attachment {name} at {url} answered {got.status}")
-    media_type = got.media_type
-    if media_type.lower() == "text/html" and not name.lower().endswith(_PAGE_NAMES):
-        if binary_kind(got.data) is None and got.data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
-            # A download script answers a missing file with an error page and a 200.
-            raise Skippable(f"attachment {name} at {url} answered with an HTML page, not the file")
-        # A download script that calls every file text/html: the file's name knows better.
-        media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return RawAttachment(
-        name=name,
-        url=got.url,
-        media_type=media_type,
-        size=len(got.data),
-        sha256=hashlib.sha256(got.data).hexdigest(),
-        data=got.data,
-    )

@@ -402,26 +402,22 @@ _UPLOADED = select(table(UploadRow).c.sha256, table(UploadRow).c.file_id).where(
     table(UploadRow).c.target == bindparam("b_target"),
     table(UploadRow).c.sha256.in_(bindparam("b_shas", expanding=True)),
 )
-_BLOB_DATA = select(table(BlobRow).c.sha256, table(BlobRow).c.data).where(
-    table(BlobRow).c.sha256.in_(bindparam("b_shas", expanding=True))
-)
+_BLOB_DATA = select(table(BlobRow).c.data).where(table(BlobRow).c.sha256 == bindparam("b_sha"))
 
 
-def attachment_files(
-    session: Session, target: str, sha256s: list[str]
-) -> tuple[dict[str, str], dict[str, bytes]]:
-    """For a record's attachments: the target's file ids of those it already holds, and
-    the bytes of the others (a blob missing from the store is in neither)."""
+def uploaded_files(session: Session, target: str, sha256s: list[str]) -> dict[str, str]:
+    """For a record's attachments: the target's file ids of those it already holds."""
     if not sha256s:
-        return {}, {}
-    conn = session.connection()
-    uploaded = conn.execute(_UPLOADED, {"b_target": target, "b_shas": sha256s})
-    file_ids: dict[str, str] = {sha: file_id for sha, file_id in uploaded}
-    missing = [sha for sha in sha256s if sha not in file_ids]
-    data: dict[str, bytes] = {}
-    if missing:
-        data = {sha: blob for sha, blob in conn.execute(_BLOB_DATA, {"b_shas": missing})}
-    return file_ids, data
+        return {}
+    uploaded = session.connection().execute(_UPLOADED, {"b_target": target, "b_shas": sha256s})
+    return {sha: file_id for sha, file_id in uploaded}
+
+
+def blob_data(session: Session, sha256: str) -> bytes | None:
+    """One attachment's bytes (None when the store does not hold it). Read one at a time,
+    as they are uploaded: an item's attachments together may be hundreds of MB."""
+    data = session.connection().execute(_BLOB_DATA, {"b_sha": sha256}).scalar()
+    return None if data is None else bytes(data)
 
 
 def remember_upload(session: Session, target: str, sha256: str, file_id: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +27,19 @@ from bridge.state.models import BlobRow, DeliveryRow, ItemRow, ItemVersionRow, u
 from bridge.state.sql import table
 
 
+class Blob(Protocol):
+    """An attachment's bytes, read only when they are stored (a source's
+    ``RawAttachment`` waits in a temporary file): one in memory at a time."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def media_type(self) -> str: ...
+
+    def read(self) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class Recording:
     """One normalized record to store, as the pipeline hands it over."""
@@ -34,7 +47,7 @@ class Recording:
     record: CatalogRecord
     content_hash: str
     fingerprint: str  # of the list entry: an unchanged entry is not fetched again
-    blobs: Sequence[tuple[str, str, bytes]] = ()  # (sha256, media type, bytes) of attachments
+    blobs: Sequence[Blob] = ()  # the attachments' bytes
 
 
 @dataclass(frozen=True)
@@ -378,22 +391,22 @@ class _Batch:
 
     def _store_blobs(self, batch: Sequence[Recording], versions: Sequence[_Version | None]) -> None:
         """Each attachment once per sha256: the same file may come with another item (or
-        another worker's: the same bytes under the same sha256, so theirs is as good)."""
-        wanted: dict[str, tuple[str, bytes]] = {}
+        another worker's: the same bytes under the same sha256, so theirs is as good).
+        Read and inserted one at a time: only one attachment is ever in memory."""
+        wanted: dict[str, Blob] = {}
         for rec, v in zip(batch, versions, strict=True):
             if v is not None:
-                for sha, media_type, data in rec.blobs:
-                    wanted.setdefault(sha, (media_type, data))
+                for blob in rec.blobs:
+                    wanted.setdefault(blob.sha256, blob)
         if not wanted:
             return
         have = set(self.conn.execute(_KNOWN_BLOBS, {"shas": list(wanted)}).scalars())
-        new = [
-            {"sha256": sha, "size": len(data), "media_type": media_type, "data": data}
-            for sha, (media_type, data) in wanted.items()
-            if sha not in have
-        ]
-        if new:
-            self.conn.execute(_INSERT_BLOBS[self.dialect], new)
+        for sha, blob in wanted.items():
+            if sha in have:
+                continue
+            data = blob.read()
+            row = {"sha256": sha, "size": len(data), "media_type": blob.media_type, "data": data}
+            self.conn.execute(_INSERT_BLOBS[self.dialect], row)
 
     def _insert_versions(self, versions: Sequence[_Version]) -> None:
         by_item = {v.item_id: v for v in versions}

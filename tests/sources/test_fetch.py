@@ -3,6 +3,8 @@ redirects of a form, and the environment's proxy."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import closing
@@ -177,9 +179,12 @@ def test_the_site_is_reached_through_the_environment_s_proxy(site, monkeypatch):
 def test_a_redirect_to_a_chinese_file_name_sent_as_utf_8_is_followed_to_that_file(site):
     with closing(fetcher(site)) as f:
         got = f.file(site + "download")
-    assert isinstance(got, FileBody)
-    assert got.url == site + "uploads/附件.pdf"
-    assert got.data == "%PDF-1.4 uploads/附件.pdf".encode()
+        assert isinstance(got, FileBody)
+        assert got.url == site + "uploads/附件.pdf"
+        with open(got.path, "rb") as file:
+            assert file.read() == "%PDF-1.4 uploads/附件.pdf".encode()
+        assert got.sha256 == hashlib.sha256("%PDF-1.4 uploads/附件.pdf".encode()).hexdigest()
+    assert not os.path.exists(got.path)  # closing the fetcher removes what it downloaded
 
 
 def test_robots_txt_is_read_up_to_512_kib_and_behind_too_many_redirects_is_unavailable(site):

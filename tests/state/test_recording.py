@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from conftest import make_record
@@ -16,6 +16,18 @@ from bridge.state import audit_log, items, recording
 from bridge.state.db import Database, open_database
 
 WHEN = datetime(2026, 11, 2, 9, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Blob:
+    """An attachment's bytes as the store reads them (a source's are in a file)."""
+
+    sha256: str
+    media_type: str
+    data: bytes
+
+    def read(self) -> bytes:
+        return self.data
 
 
 def rec(article_id: str, title: str = "关于做好冬季安全工作的通知") -> CatalogRecord:
@@ -187,8 +199,8 @@ def test_an_item_given_twice_in_a_batch_is_recorded_as_if_one_after_the_other(st
 def test_an_attachment_shared_by_items_of_a_batch_is_stored_once(state_url):
     db = open_database(state_url)
     try:
-        shared = ("ab" * 32, "application/pdf", b"%PDF-1.4 shared")
-        own = ("cd" * 32, "application/msword", b"own file")
+        shared = Blob("ab" * 32, "application/pdf", b"%PDF-1.4 shared")
+        own = Blob("cd" * 32, "application/msword", b"own file")
         store(
             db,
             rec("a1"),
@@ -197,8 +209,8 @@ def test_an_attachment_shared_by_items_of_a_batch_is_stored_once(state_url):
         )
         store(db, rec("a3"), blobs={"yyedu:a3": [own]})  # already stored: not again
         assert rows(db, "SELECT sha256, size, media_type FROM blobs ORDER BY sha256") == [
-            ("ab" * 32, len(shared[2]), "application/pdf"),
-            ("cd" * 32, len(own[2]), "application/msword"),
+            ("ab" * 32, len(shared.data), "application/pdf"),
+            ("cd" * 32, len(own.data), "application/msword"),
         ]
     finally:
         db.dispose()

@@ -1,0 +1,69 @@
+"""Where downloaded attachments wait to be recorded: private temporary files.
+
+An item's attachments are part of its record (the content hash covers them), so they
+are downloaded before the item is judged, and held until it is recorded or dropped.
+Held in memory, 80 links of 5 MiB made 500 MB of RSS; here each is a file (mode 0600 in
+a 0700 directory of the system's temporary folder, ``$TMPDIR``), hashed while it
+streams in, and read back one at a time when it is stored. The pipeline removes an
+item's files once it is recorded or dropped (``RawItem.discard``); closing the spool
+removes whatever is left (an item a stop left behind).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from typing import BinaryIO
+
+log = logging.getLogger(__name__)
+
+HEAD_BYTES = 512  # of a file kept apart, to tell an error page from the file
+
+
+class Spool:
+    """A private directory for one fetcher's downloads, made when first needed."""
+
+    def __init__(self) -> None:
+        self._dir: str | None = None
+        self._lock = threading.Lock()
+
+    def new_file(self) -> tuple[BinaryIO, str]:
+        """A new empty file, open for writing, and its path."""
+        with self._lock:
+            if self._dir is None:
+                self._dir = tempfile.mkdtemp(prefix="bridge-attachments-")  # 0700
+            directory = self._dir
+        fd, path = tempfile.mkstemp(dir=directory, suffix=".part")  # 0600
+        return os.fdopen(fd, "wb"), path
+
+    def close(self) -> None:
+        """Remove the directory and anything still in it."""
+        with self._lock:
+            directory, self._dir = self._dir, None
+        if directory is None:
+            return
+        left = len(os.listdir(directory))
+        if left:
+            log.debug("removing %d attachment file(s) of items never recorded", left)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+class HashingWriter:
+    """Writes chunks to a file, hashing and counting them on the way."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self.head = b""
+
+    def write(self, chunk: bytes) -> None:
+        self.out.write(chunk)
+        self.sha256.update(chunk)
+        self.size += len(chunk)
+        if len(self.head) < HEAD_BYTES:
+            self.head += chunk[: HEAD_BYTES - len(self.head)]

@@ -1,0 +1,173 @@
+"""Issue 19, finding 5: one request is bounded in all, not only each of its reads.
+
+Before, the only bound was the read timeout plus size / MIN_BODY_RATE: a server dripping
+a byte before each read timeout held a page for about 85 minutes and an attachment for
+14 hours at the default caps. ``fetch.deadline`` (120 s by default) now bounds each
+request as a whole: connect, every redirect hop, the whole body (and robots.txt).
+These servers stay well within every read timeout; the deadline is made small.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from bridge.config import FetchConfig
+from bridge.errors import Retriable
+from bridge.sources.fetch import Fetcher, Page
+
+DEADLINE = 1.5  # seconds
+READ_TIMEOUT = 10.0  # far above every pause of these servers
+SLACK = 1.0  # a loaded machine's scheduling, on top of the deadline
+DRIP = 0.4  # seconds between two bytes: the fourth comes at 1.2 s, the fifth at 1.6 s
+HOP = 0.4  # seconds each redirect hop waits before answering
+
+
+class Slow(BaseHTTPRequestHandler):
+    """``/drip`` (and ``/drip.pdf``): 1,000 bytes, one each ``DRIP`` seconds; ``/hopN``:
+    a redirect to ``/hopN+1`` after ``HOP`` seconds (``/hop5`` is the page); ``/slowN``:
+    N bytes, one each 0.1 s; ``/robots.txt`` drips when ``drip_robots``."""
+
+    protocol_version = "HTTP/1.1"
+    drip_robots = False
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        if self.path == "/robots.txt":
+            if Slow.drip_robots:
+                self._drip(b"User-agent: *\nDisallow:\n" * 40, "text/plain", DRIP)
+            else:
+                self._send(404, b"")
+        elif self.path in ("/drip", "/drip.pdf"):
+            self._drip(b"<html>" + b"x" * 994, "text/html", DRIP)
+        elif self.path.startswith("/hop"):
+            n = int(self.path.removeprefix("/hop"))
+            time.sleep(HOP)
+            if n < 5:
+                self._send(302, b"", {"Location": f"/hop{n + 1}"})
+            else:
+                self._send(200, b"<p>at last</p>")
+        elif self.path.startswith("/slow"):
+            self._drip(b"x" * int(self.path.removeprefix("/slow")), "text/html", 0.1)
+        else:
+            self._send(404, b"")
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _drip(self, body: bytes, ctype: str, pause: float) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(pause)
+        except OSError:  # the client gave up
+            self.close_connection = True
+
+
+@pytest.fixture
+def site() -> Iterator[str]:
+    Slow.drip_robots = False
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def fetcher(site: str, *, robots: bool = False, concurrency: int = 2) -> Fetcher:
+    cfg = FetchConfig(
+        user_agent="bridge tests",
+        respect_robots=robots,
+        rate_limit=1000.0,
+        concurrency=concurrency,
+        read_timeout=READ_TIMEOUT,
+        deadline=DEADLINE,
+    )
+    return Fetcher(cfg, base_url=site)
+
+
+def _gave_up(call, message: str) -> float:
+    started = time.monotonic()
+    with pytest.raises(Retriable) as caught:
+        call()
+    elapsed = time.monotonic() - started
+    assert str(caught.value) == message
+    return elapsed
+
+
+def test_a_page_dripping_a_byte_at_a_time_is_given_up_at_the_deadline(site):
+    with closing(fetcher(site)) as f:
+        elapsed = _gave_up(
+            lambda: f.page(site + "drip"),
+            f"{site}drip took longer than the deadline of 1.5 s (4 bytes read); gave up",
+        )
+    # The fifth byte would come at 1.6 s: the read waits only for what is left.
+    assert DEADLINE <= elapsed < DEADLINE + SLACK
+
+
+def test_an_attachment_dripping_is_given_up_at_the_deadline_and_its_file_removed(site):
+    with closing(fetcher(site)) as f:
+        elapsed = _gave_up(
+            lambda: f.file(site + "drip.pdf"),
+            f"{site}drip.pdf took longer than the deadline of 1.5 s (4 bytes read); gave up",
+        )
+        assert f.spool._dir is not None and os.listdir(f.spool._dir) == []
+    assert DEADLINE <= elapsed < DEADLINE + SLACK
+
+
+def test_redirect_hops_that_each_take_a_while_add_up_to_the_deadline(site):
+    # Five hops of 0.4 s, each well within the read timeout: 2 s in all.
+    with closing(fetcher(site)) as f:
+        elapsed = _gave_up(
+            lambda: f.page(site + "hop0"),
+            f"{site}hop0 took longer than the deadline of 1.5 s (0 bytes read); gave up",
+        )
+    assert DEADLINE <= elapsed < DEADLINE + SLACK
+
+
+def test_a_dripping_robots_txt_is_given_up_at_the_deadline(site):
+    Slow.drip_robots = True
+    with closing(fetcher(site, robots=True)) as f:
+        elapsed = _gave_up(
+            lambda: f.page(site + "hop5"),
+            f"cannot read {site}robots.txt: {site}robots.txt took longer than the deadline "
+            "of 1.5 s (4 bytes read); gave up",
+        )
+    assert DEADLINE <= elapsed < DEADLINE + SLACK
+
+
+def test_waiting_for_a_turn_at_the_host_does_not_count(site):
+    """One request in flight at a time: the second waits 1 s for the first, then takes 1 s
+    itself. Its 2 s from the call are past the deadline, its 1 s on the wire are not."""
+    with closing(fetcher(site, concurrency=1)) as f:
+        pages: list[object] = []
+        first = threading.Thread(target=lambda: pages.append(f.page(site + "slow10")))
+        first.start()
+        time.sleep(0.1)
+        pages.append(f.page(site + "slow10"))
+        first.join()
+    assert [p.text for p in pages if isinstance(p, Page)] == ["x" * 10, "x" * 10]
