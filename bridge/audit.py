@@ -42,6 +42,7 @@ CIRCUIT_CLOSED = "circuit.closed"
 LAYOUT_ALARM = "layout.alarm"
 RESYNC_REQUESTED = "resync.requested"
 DB_UPGRADED = "db.upgraded"
+DAEMON_FAILED = "daemon.failed"  # the daemon stops on an error (its next start ends that)
 
 EVENTS = (
     RUN_STARTED,
@@ -65,6 +66,7 @@ EVENTS = (
     LAYOUT_ALARM,
     RESYNC_REQUESTED,
     DB_UPGRADED,
+    DAEMON_FAILED,
 )
 
 DAEMON = "daemon"

@@ -53,6 +53,7 @@ from bridge.deliver import drain
 from bridge.errors import ConfigError
 from bridge.health import Metrics, poll_interval
 from bridge.lock import StoreLock
+from bridge.notify import run_pass
 from bridge.pipeline import RunSummary, run_once
 from bridge.state import audit_log, cluster, outbox, resync
 from bridge.state.db import Database, open_database
@@ -95,7 +96,11 @@ class Daemon:
         try:
             if lock is not None:
                 lock.acquire("cannot start the daemon")
-            return self._run_locked()
+            try:
+                return self._run_locked()
+            except Exception as exc:
+                self._record_failure(exc)
+                raise
         finally:
             if lock is not None:
                 lock.release()
@@ -151,6 +156,18 @@ class Daemon:
         log.info("bridge daemon stopped")
         return 0
 
+    def _record_failure(self, exc: Exception) -> None:
+        """Audit the stop on an error and notify it (best effort: the store may be the cause)."""
+        assert self.db is not None
+        try:
+            with self.db.write() as s:
+                audit_log.append(s, audit.DAEMON_FAILED, actor=audit.DAEMON,
+                                 details={"error": type(exc).__name__, "pid": os.getpid()})  # fmt: skip
+        except Exception:
+            log.warning("could not record the daemon's failure in the audit trail")
+            return
+        run_pass(self.settings, self.db)
+
     def _mount_admin_pages(self) -> None:
         try:
             from bridge.admin_pages import mount
@@ -183,6 +200,8 @@ class Daemon:
         now = datetime.now(UTC)
         scheduler.add_job(self.drain_job, IntervalTrigger(seconds=d.drain_interval), id="drain",
                           next_run_time=now + timedelta(seconds=1))  # fmt: skip
+        scheduler.add_job(self.notify_job, IntervalTrigger(seconds=d.drain_interval), id="notify",
+                          next_run_time=now + timedelta(seconds=2))  # fmt: skip
         scheduler.add_job(self.resync_job, IntervalTrigger(seconds=d.resync_poll), id="resync",
                           next_run_time=now)  # fmt: skip
         scheduler.add_job(
@@ -309,6 +328,13 @@ class Daemon:
             self.metrics.retries.labels(target).inc(stats.failed)
         if stats.auth_error:
             log.error("%s", stats.auth_error)
+
+    def notify_job(self) -> None:
+        """Alarms and recoveries from the audit trail to the ``[[notify]]`` channels: on
+        PostgreSQL the leader alone, so several workers send each notice once."""
+        assert self.db is not None
+        if self.is_leader and not self.stopping.is_set():
+            run_pass(self.settings, self.db)
 
     def resync_job(self) -> None:
         assert self.db is not None

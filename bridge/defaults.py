@@ -101,3 +101,11 @@ ALLOW_INSECURE_HTTP = False
 # --- Catalog -----------------------------------------------------------------------------
 KEEP_OFFSITE_IMAGES = False  # an <img> from another host is a tracker or an intranet address
 TOPIC = "科技、教育\\教育"
+
+# --- Notifications -------------------------------------------------------------------------
+NOTIFY_REPEAT = 6 * 3600.0  # a reminder while an alarm lasts: twice a working day, not a flood
+NOTIFY_TIMEOUT = 10.0  # seconds per notification request: a robot or SMTP relay answers fast
+NOTIFY_ATTEMPTS = 3  # tries of one notification in one pass (first + 2 retries)
+NOTIFY_RETRY_WAIT = 1.0  # seconds before a retry, doubled once: a pass stays short
+# An opening notice no channel accepted is offered again after this long (not every pass)
+NOTIFY_RETRY_UNSENT = 300.0

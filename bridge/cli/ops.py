@@ -130,6 +130,9 @@ def sync(
         if lock is not None:
             lock.release()
     print_summary(summary)
+    from bridge.notify import run_pass
+
+    run_pass(ctx.settings, ctx.db)  # logs what it could not send; never changes the exit code
     raise SystemExit(summary.exit_code)
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from bridge import __version__, defaults
 from bridge.config.dburl import check_db_url, check_state_url, redact_url
+from bridge.config.notify import NOTIFY_EVENTS, NOTIFY_KINDS, NotifyConfig, build_notify
 from bridge.config.reader import (
     Secret,
     Table,
@@ -50,6 +51,8 @@ from bridge.errors import ConfigError, Problem
 from bridge.http_client import UNSIGNED_UPLOAD_HEADERS, plain_http_exposed
 
 __all__ = [
+    "NOTIFY_EVENTS",
+    "NOTIFY_KINDS",
     "SOURCE_KINDS",
     "TARGET_KINDS",
     "AdminConfig",
@@ -58,6 +61,7 @@ __all__ = [
     "DeliveryConfig",
     "FetchConfig",
     "HanwebConfig",
+    "NotifyConfig",
     "Secret",
     "SelectorsConfig",
     "Settings",
@@ -140,6 +144,7 @@ class Settings:
     delivery: DeliveryConfig
     daemon: DaemonConfig = DaemonConfig()
     admin: AdminConfig = AdminConfig()
+    notify: tuple[NotifyConfig, ...] = ()
 
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:
@@ -212,7 +217,9 @@ def _build(
     data: dict[str, Any], path: Path | None, problems: list[Problem], environ: Mapping[str, str]
 ) -> Settings:
     top = Table(data, "", problems)
-    top.used.update(("bridge", "fetch", "sources", "target", "delivery", "daemon", "admin"))
+    top.used.update(
+        ("bridge", "fetch", "sources", "target", "delivery", "daemon", "admin", "notify")
+    )
     for key in data:
         if key not in top.used:
             problems.append(Problem(key, "unknown table"))
@@ -302,6 +309,8 @@ def _build(
         ad.problem("token", short)
     ad.finish()
 
+    notify = build_notify(data.get("notify"), problems, environ)
+
     return Settings(
         path=path,
         state_url=Secret(state_url or defaults.STATE_URL, _state_url_origin(environ), is_url=True),
@@ -312,6 +321,7 @@ def _build(
         delivery=delivery,
         daemon=daemon,
         admin=admin,
+        notify=notify,
     )
 
 
