@@ -42,6 +42,13 @@ def inline_secrets(path: Path) -> list[str]:
         value = data.get(table, {}).get(key) if isinstance(data.get(table), dict) else None
         if isinstance(value, str) and value and (not is_url or has_secret(value)):
             found.append(f"{table}.{key}")
+    notify = data.get("notify")
+    for i, channel in enumerate(notify if isinstance(notify, list) else []):
+        for key in ("url", "secret", "password") if isinstance(channel, dict) else ():
+            value = channel.get(key)
+            # a plain webhook URL without a query holds no key
+            if isinstance(value, str) and value and (key != "url" or "?" in value):
+                found.append(f"notify[{i}].{key}")
     return found
 
 
@@ -56,6 +63,9 @@ def secret_files(settings: Settings) -> dict[Path, list[str]]:
         "admin.token": settings.admin.token,
         "admin.basic_password": settings.admin.basic_password,
     }
+    for i, channel in enumerate(settings.notify):
+        secrets.update({f"notify[{i}].url": channel.url, f"notify[{i}].secret": channel.secret,
+                        f"notify[{i}].password": channel.password})  # fmt: skip
     for key, secret in secrets.items():
         if secret is not None and secret.file is not None:
             held.setdefault(secret.file, []).append(key)
