@@ -93,11 +93,15 @@ def test_a_backfill_killed_half_way_leaves_no_item_behind(
     box = sandbox(items=200, seed=31)
     config = write_config(box)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")} | {
-        "PYTHONPATH": str(REPO)
+        "PYTHONPATH": str(REPO),
+        # 40 requests a second: the 220 requests of the backfill take five seconds, so a
+        # poller starved of CPU on a loaded machine still sees it half way
+        "BRIDGE_FETCH_RATE_LIMIT": "40",
     }
+    log = (tmp_path / "backfill.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bridge", "--config", str(config), "sync", "--once"],
-        env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, cwd=REPO, stdout=log, stderr=log,
     )  # fmt: skip
 
     def recorded() -> int:
@@ -111,9 +115,13 @@ def test_a_backfill_killed_half_way_leaves_no_item_behind(
     deadline = time.monotonic() + 120
     while recorded() < 80 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert proc.poll() is None, "the backfill finished before it could be interrupted"
+    assert proc.poll() is None, (
+        "the backfill finished before it could be interrupted: "
+        + (tmp_path / "backfill.log").read_text()[-2000:]
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    log.close()
     assert 80 <= recorded() < 200  # killed in the middle of the backfill
 
     again = cli("--config", str(config), "sync", "--once")
