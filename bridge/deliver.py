@@ -272,10 +272,10 @@ def _drain_loop(
         while not ctx.stop.is_set() and not stats.auth_error:
             allowed, pause, state = breaker.check()
             if not allowed:
-                own.circuit_open = state == "open"
                 if time.monotonic() + pause <= deadline:
                     ctx.stop.wait(min(pause, 1.0))
                     continue
+                own.circuit_open = state == "open"  # this drain ends with the circuit open
                 break
             with ctx.db.write() as s:
                 batch = outbox.claim(

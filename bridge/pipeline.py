@@ -157,7 +157,9 @@ def run_once(
             sender_thread.join()
     delivery = background[0] if background else None
     if delivering and delivery is not None and deliver_for > 0 and not ctx.stop.is_set():
-        delivery.merge(drain(ctx, wait=deliver_for))  # retries and cooldowns that fall due
+        later = drain(ctx, wait=deliver_for)  # retries and cooldowns that fall due
+        delivery.merge(later)
+        delivery.circuit_open = later.circuit_open  # a cooldown waited out holds nothing back
     if delivery is not None and delivery.failed:  # did the retries make good every failure?
         with ctx.db.read() as s:
             waiting = admin_queries.retrying_by_source(s, ctx.settings.target.name)

@@ -69,7 +69,9 @@ def test_a_wrong_secret_is_one_loud_episode_and_the_right_one_ends_it(
         # Several drains probe again (one request each): not one audit row more.
         sent = len(events(config, "delivery.sent"))
         probes = refused_requests(box)
-        d.wait_for(lambda: refused_requests(box) >= probes + 3, timeout=30, what="three more probes")
+        d.wait_for(
+            lambda: refused_requests(box) >= probes + 3, timeout=30, what="three more probes"
+        )
         assert len(events(config, "delivery.sent")) == sent
         failed = events(config, "delivery.failed")
         assert len(failed) == 1, failed
