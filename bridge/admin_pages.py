@@ -22,11 +22,12 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from bridge import __version__, audit
+from bridge import status as status_view
 from bridge.normalize.hashing import VOLATILE_FIELDS
 from bridge.provenance import field_rows
 from bridge.query_params import whole_number
 from bridge.report import local_date, working_days
-from bridge.state import admin_queries, audit_log, items, outbox, runs
+from bridge.state import admin_queries, audit_log, runs
 from bridge.state.audit_log import AuditFilter
 from bridge.web import AdminServer, Request, Response
 
@@ -45,7 +46,8 @@ EVENT_LABELS = {
     audit.RECORD_RELEASED: "解除隔离", audit.ITEM_WITHDRAWN: "撤销", audit.INDEX_NO_MINTED: "生成索引号",
     audit.DELIVERY_SENT: "发送到平台", audit.DELIVERY_CONFIRMED: "平台已确认",
     audit.DELIVERY_FAILED: "发送失败（将重试）", audit.DELIVERY_DEAD: "发送失败（死信）",
-    audit.DELIVERY_RETRIED: "死信重发", audit.CIRCUIT_OPENED: "熔断打开",
+    audit.DELIVERY_RETRIED: "死信重发", audit.DELIVERY_RESUMED: "恢复发送",
+    audit.CIRCUIT_OPENED: "熔断打开",
     audit.CIRCUIT_CLOSED: "熔断关闭", audit.LAYOUT_ALARM: "版式告警", audit.RESYNC_REQUESTED: "请求重新同步",
     audit.DB_UPGRADED: "升级数据库", admin_queries.RECONCILE_FIX: "对账修复",
     admin_queries.RECONCILE_FINISHED: "对账完成", admin_queries.AUDIT_EXPORTED: "导出审计日志",
@@ -176,39 +178,26 @@ class Pages:
     def status(self, request: Request) -> Response:
         settings = self.server.settings()
         target = settings.target.name
-        now = datetime.now(UTC)
+        view = status_view.read(settings, self.server.db)
+        quarantined = [(q["item"], q) for q in view.quarantined]
+        dead = [(d["item"], d["error"], d["delivery"]) for d in view.dead_letters]
         with self.server.db.read() as s:
-            last = runs.last_runs(s)
-            counts = runs.item_counts(s)
-            deliveries = outbox.counts_by_source(s, target)
-            retrying = admin_queries.retrying_by_source(s, target)
-            circuit = {c.target: c for c in outbox.circuits(s)}.get(target)
-            quarantined = [
-                (r.external_id, json.loads(r.quarantine or "{}")) for r in items.quarantined(s)
-            ]
-            dead = outbox.dead_letters(s, target)
             recent = audit_log.query(s, AuditFilter(), limit=15, newest_first=True)
             last_reconcile = runs.get_cursor(
                 s, admin_queries.CURSOR_SOURCE, admin_queries.LAST_RECONCILE
             )
             names = admin_queries.titles(s, [e for e, _, _ in dead])
-            sources = []
-            for scfg in settings.sources:
-                run = last.get(scfg.name)
-                ok = runs.last_success(s, scfg.name)
-                d, c = deliveries.get(scfg.name, {}), counts.get(scfg.name, {})
-                lag = (now - ok.finished_at).total_seconds() if ok and ok.finished_at else None
-                sources.append(
-                    {"name": scfg.name, "run": run, "ok": ok, "lag": _duration(lag),
-                     "active": c.get("active", 0), "withdrawn": c.get("withdrawn", 0),
-                     "pending": d.get("pending", 0) + d.get("inflight", 0),
-                     "retrying": retrying.get(scfg.name, 0), "dead": d.get("dead", 0),
-                     "quarantined": c.get("quarantined", 0)}
-                )  # fmt: skip
+        sources = [
+            {"name": src.name, "started_at": src.last_run, "result": src.result,
+             "message": src.message, "lag": _duration(src.lag_seconds),
+             "active": src.active, "withdrawn": src.withdrawn, "pending": src.pending,
+             "retrying": src.failed, "dead": src.dead, "quarantined": src.quarantined}
+            for src in view.sources
+        ]  # fmt: skip
         return render(
-            "status.html", active="status", sources=sources, target=target, circuit=circuit,
+            "status.html", active="status", sources=sources, target=target, view=view,
             quarantined=quarantined, dead=dead, names=names, recent=recent,
-            last_reconcile=last_reconcile, now=now,
+            last_reconcile=last_reconcile, now=view.at,
         )  # fmt: skip
 
     def audit(self, request: Request) -> Response:

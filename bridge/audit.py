@@ -37,6 +37,7 @@ DELIVERY_CONFIRMED = "delivery.confirmed"
 DELIVERY_FAILED = "delivery.failed"
 DELIVERY_DEAD = "delivery.dead"
 DELIVERY_RETRIED = "delivery.retried"
+DELIVERY_RESUMED = "delivery.resumed"  # the target accepts again after refusing credentials
 CIRCUIT_OPENED = "circuit.opened"
 CIRCUIT_CLOSED = "circuit.closed"
 LAYOUT_ALARM = "layout.alarm"
@@ -61,6 +62,7 @@ EVENTS = (
     DELIVERY_FAILED,
     DELIVERY_DEAD,
     DELIVERY_RETRIED,
+    DELIVERY_RESUMED,
     CIRCUIT_OPENED,
     CIRCUIT_CLOSED,
     LAYOUT_ALARM,

@@ -62,6 +62,10 @@ RESYNC_POLL = 2.0  # seconds; a queued `bridge resync` is taken well within 5 s
 SHUTDOWN_TIMEOUT = 45.0  # seconds to finish the item in hand on SIGTERM (> one portal timeout)
 MISFIRE_GRACE_TIME = 300.0  # a poll late by less than this still runs; later ones are audited
 HEALTH_INTERVALS = 3  # unhealthy after this many poll intervals without a successful run
+# [status] max_lag: seconds without a successful run before a source needs attention
+# (`bridge status` exits 1, /healthz is 503). None: HEALTH_INTERVALS poll intervals of
+# each source, so a source polled hourly and one polled every minute both get three polls.
+STATUS_MAX_LAG: float | None = None
 HOUSEKEEPING_INTERVAL = 3600.0  # seconds between housekeeping runs (cache pruning, checks)
 PARALLEL_SOURCES = 2  # sources one daemon crawls at once: parsing is CPU-bound, the GIL is one
 WORKER_LEASE = 30.0  # seconds a source claim lasts unless renewed (heartbeats renew it every 5 s)

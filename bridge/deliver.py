@@ -5,7 +5,9 @@ What an error means is decided in one place per target (``targets.http.classify`
 exponential backoff with jitter, never sooner than the portal's ``Retry-After`` (capped),
 and dead-letter after ``delivery.max_attempts``; ``Rejected`` (other 4xx) → dead letter
 with the portal's message at once; ``AuthenticationError`` → stop draining, nothing is
-marked delivered. A per-target circuit breaker stops all sending after
+marked delivered, and the target is in the "credentials refused" state (bridge.state.
+credentials) until the first answer that accepts us: meanwhile each drain probes with one
+delivery whose ``delivery.sent`` row is written only once it got another answer. A per-target circuit breaker stops all sending after
 ``circuit_threshold`` consecutive failures and lets one probe through after the cooldown.
 """
 
@@ -25,7 +27,7 @@ import tenacity
 
 from bridge import audit, logs
 from bridge.errors import AuthenticationError, Rejected, Retriable
-from bridge.state import audit_log, outbox
+from bridge.state import audit_log, credentials, outbox
 from bridge.state.models import utcnow
 from bridge.state.outbox import Claimed
 
@@ -48,6 +50,7 @@ class DeliveryStats:
     failed: int = 0
     dead: int = 0
     stopped: int = 0  # senders stopped by a bug or a lost store: what they had waits queued
+    retrying: int = 0  # after failures: deliveries still waiting for a retry (set by run_once)
     circuit_open: bool = False
     auth_error: str | None = None
 
@@ -71,6 +74,8 @@ class DeliveryStats:
         )
         if self.uploaded:
             line += f", {self.uploaded} file(s) uploaded"
+        if self.retrying:
+            line += f"; {self.retrying} wait(s) for a retry"
         if self.circuit_open:
             line += "; circuit open: remaining deliveries wait for the cooldown"
         if self.stopped:
@@ -115,11 +120,13 @@ class Breaker:
         self.target = ctx.settings.target.name
         self.cfg = ctx.settings.delivery
         self.clean = False  # True while the stored state is closed with no failures
+        self.refused = False  # the target refused our credentials (as of the last check)
 
     def check(self) -> tuple[bool, float, str]:
         """(may send, seconds to wait if not, state)."""
         with self.ctx.db.read() as s:
             seen = outbox.circuit_state(s, self.target)
+            self.refused = credentials.refusal(s, self.target) is not None
         if seen is not None and seen[0] == "closed" and seen[1] is None:
             # The usual case, read without the write lock the crawl needs at that moment.
             self.clean = seen[2] == 0
@@ -141,9 +148,14 @@ class Breaker:
             return True, 0.0, row.state
 
     def success(self) -> None:
-        if self.clean:
+        """The target answered and took our credentials: the circuit closes, and a
+        "credentials refused" episode ends (its one ``delivery.resumed`` row)."""
+        if self.clean and not self.refused:
             return  # nothing to reset: spare a write transaction per delivery
         with self.ctx.db.write() as s:
+            if self.refused and credentials.clear(s, self.target, actor=self.ctx.actor):
+                log.info("target %s accepts our credentials again", self.target)
+            self.refused = False
             row = outbox.circuit(s, self.target)
             if row.state != "closed":
                 audit_log.append(
@@ -260,10 +272,10 @@ def _drain_loop(
         while not ctx.stop.is_set() and not stats.auth_error:
             allowed, pause, state = breaker.check()
             if not allowed:
-                own.circuit_open = state == "open"
                 if time.monotonic() + pause <= deadline:
                     ctx.stop.wait(min(pause, 1.0))
                     continue
+                own.circuit_open = state == "open"  # this drain ends with the circuit open
                 break
             with ctx.db.write() as s:
                 batch = outbox.claim(
@@ -272,7 +284,7 @@ def _drain_loop(
                     owner=owner,
                     lease_seconds=cfg.lease_seconds,
                     limit=1
-                    if state == "half-open"
+                    if state == "half-open" or breaker.refused
                     else max(1, cfg.batch // max(1, cfg.concurrency)),
                 )
             if not batch:
@@ -409,12 +421,21 @@ def deliver_one(
     cfg = ctx.settings.delivery
     uploads: list[tuple[str, str]] = []
     held_since = time.monotonic()  # its lease was renewed just now (or with the last answer)
+    # While the target refuses our credentials this delivery is a probe: its "sent" row
+    # waits for an answer other than a refusal, so a refused probe every drain leaves
+    # no row claiming a delivery that never went through.
+    probe = breaker.refused and not marked
+
+    def sent_now(s: Any) -> None:
+        if probe:
+            outbox.audit_sent(s, c, actor=ctx.actor, target=breaker.target)
+
     try:
         if not marked:
             with ctx.db.write() as s:
                 held = outbox.mark_sent(
                     s, c, owner=owner, lease_seconds=cfg.lease_seconds, actor=ctx.actor,
-                    target=breaker.target,
+                    target=breaker.target, audited=not probe,
                 )  # fmt: skip
             if not held:
                 log.info("delivery %d of %s: taken over by another sender", c.id, c.external_id)
@@ -444,13 +465,19 @@ def deliver_one(
             "%s", exc
         )  # the caller reports it once: the CLI on stderr, the daemon in its run log
         with ctx.db.write() as s:
+            credentials.refuse(
+                s, breaker.target, status=exc.status, message=exc.detail or str(exc),
+                actor=ctx.actor, source=c.source, item=c.external_id,
+            )  # fmt: skip
             outbox.remember_uploads(s, breaker.target, uploads)
             outbox.release(s, c, owner=owner)
+        breaker.refused = True
         return "auth", False
     except Retriable as exc:
         stats.failed += 1
         delay = backoff_delay(cfg, c.attempts + 1, exc.retry_after)
         with ctx.db.write() as s:
+            sent_now(s)
             status = outbox.retry_later(
                 s,
                 c,
@@ -469,6 +496,7 @@ def deliver_one(
     except Rejected as exc:
         stats.dead += 1
         with ctx.db.write() as s:
+            sent_now(s)
             outbox.dead_letter(
                 s, c, owner=owner, actor=ctx.actor, error=str(exc), errors=exc.errors
             )
@@ -478,6 +506,7 @@ def deliver_one(
         return "dead", False
     marks_following = False
     with ctx.db.write() as s:
+        sent_now(s)
         kept = outbox.complete(s, c, owner=owner, actor=ctx.actor, answer=receipt.as_json())
         outbox.remember_uploads(s, breaker.target, uploads)  # after: the head is locked first
         if kept and following is not None and not ctx.stop.is_set():

@@ -57,7 +57,13 @@ class Fatal(BridgeError):
 
 
 class AuthenticationError(Fatal):
-    """The portal refused our credentials (401/403)."""
+    """The portal refused our credentials (401/403): ``status`` and the portal's own
+    words (``detail``), kept apart for the "credentials refused" state of the target."""
+
+    def __init__(self, message: str, status: int = 0, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
 
 
 class Retriable(BridgeError):

@@ -30,7 +30,7 @@ from bridge.normalize.text import clean_text
 from bridge.pace import Pace
 from bridge.sources.base import Gone, ListEntry, ListPage, RawItem, Source
 from bridge.sources.fetch import RobotsDisallowed
-from bridge.state import audit_log, items, recording, runs
+from bridge.state import admin_queries, audit_log, items, recording, runs
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,12 @@ class RunSummary:
             r.status != "ok" or r.stats.errors or r.stats.quarantined or r.stats.skipped
             for r in self.sources
         )
-        # A sender that stopped on a bug leaves this run's records queued: a failure too.
+        # A delivery this run left undelivered makes it a failure too (cron sees the portal
+        # down as well as a bad record): dead, refused for credentials, held by an open
+        # circuit, failed and still waiting for a retry, or held by a sender that stopped
+        # on a bug. A failed attempt that a retry of the same run made good is no failure.
         d = self.delivery
-        if d is not None and (d.dead or d.auth_error or d.stopped):
+        if d is not None and (d.dead or d.auth_error or d.circuit_open or d.retrying or d.stopped):
             failed = True
         return 1 if failed else 0
 
@@ -154,7 +157,13 @@ def run_once(
             sender_thread.join()
     delivery = background[0] if background else None
     if delivering and delivery is not None and deliver_for > 0 and not ctx.stop.is_set():
-        delivery.merge(drain(ctx, wait=deliver_for))  # retries and cooldowns that fall due
+        later = drain(ctx, wait=deliver_for)  # retries and cooldowns that fall due
+        delivery.merge(later)
+        delivery.circuit_open = later.circuit_open  # a cooldown waited out holds nothing back
+    if delivery is not None and delivery.failed:  # did the retries make good every failure?
+        with ctx.db.read() as s:
+            waiting = admin_queries.retrying_by_source(s, ctx.settings.target.name)
+        delivery.retrying = sum(waiting.values())
     return RunSummary(results, delivery)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
@@ -12,13 +12,14 @@ from rich.table import Table
 from rich.text import Text
 
 from bridge import audit
+from bridge import status as status_view
 from bridge.cli import App, echo
 from bridge.context import Context
 from bridge.lock import foreground_guard
 from bridge.logs import escape_controls
 from bridge.pipeline import RunSummary, run_once
 from bridge.provenance import field_rows
-from bridge.state import audit_log, cluster, items, outbox, runs
+from bridge.state import audit_log, items, outbox
 from bridge.state import resync as resync_queue
 from bridge.targets import make_target
 
@@ -274,96 +275,60 @@ def _print_result(result: dict[str, Any]) -> None:
 
 
 def status_data(app: App) -> dict[str, Any]:
-    settings = app.settings()
-    db = app.db()
-    target = settings.target.name
-    now = datetime.now(UTC)
-    with db.read() as s:
-        last = runs.last_runs(s)
-        counts = runs.item_counts(s)
-        deliveries = outbox.counts_by_source(s, target)
-        circuit_rows = {c.target: c for c in outbox.circuits(s)}
-        holders = {c.source: c for c in cluster.claims(s)}
-        workers = [
-            {
-                "worker": w.id,
-                "leader": w.is_leader,
-                "leader_since": w.leader_since.isoformat() if w.leader_since else None,
-                "started": w.started_at.isoformat(),
-                "heartbeat_age_seconds": round((now - w.heartbeat_at).total_seconds(), 1),
-                "sources": sorted(c.source for c in holders.values() if c.owner == w.id),
-            }
-            for w in cluster.workers(s)
-        ]
-        sources = []
-        for scfg in settings.sources:
-            run = last.get(scfg.name)
-            ok = runs.last_success(s, scfg.name)
-            d = deliveries.get(scfg.name, {})
-            c = counts.get(scfg.name, {})
-            sources.append(
-                {
-                    "source": scfg.name,
-                    "last_run": run.started_at.isoformat() if run else None,
-                    "result": run.status if run else "never run",
-                    "message": run.message if run else None,
-                    "last_success": ok.finished_at.isoformat() if ok and ok.finished_at else None,
-                    "lag_seconds": round((now - ok.finished_at).total_seconds())
-                    if ok and ok.finished_at
-                    else None,
-                    "items": c.get("active", 0) + c.get("withdrawn", 0),
-                    "pending": d.get("pending", 0) + d.get("inflight", 0),
-                    "failed": _failed(s, scfg.name, target),
-                    "dead": d.get("dead", 0),
-                    "quarantined": c.get("quarantined", 0),
-                    "layout_alarm": bool(run and run.status == "alarm"),
-                    "crawled_by": holders[scfg.name].owner if scfg.name in holders else None,
-                    "last_crawled_by": holders[scfg.name].last_owner
-                    if scfg.name in holders
-                    else None,
-                }
-            )
-        circuit = circuit_rows.get(target)
-        quarantine = [
-            {"item": r.external_id, **json.loads(r.quarantine or "{}")}
-            for r in items.quarantined(s)
-        ]
-        dead = [
-            {"item": e, "error": err, "delivery": i} for e, err, i in outbox.dead_letters(s, target)
-        ]
+    """The status snapshot (bridge.status) as the JSON ``bridge status`` prints."""
+    return view_data(status_view.read(app.settings(), app.db()))
+
+
+def view_data(view: status_view.StatusView) -> dict[str, Any]:
+    t = view.target
+    refusal = t.refusal
     return {
-        "sources": sources,
+        "sources": [
+            {
+                "source": s.name,
+                "last_run": s.last_run.isoformat() if s.last_run else None,
+                "result": s.result,
+                "message": s.message,
+                "last_success": s.last_success.isoformat() if s.last_success else None,
+                "lag_seconds": round(s.lag_seconds) if s.lag_seconds is not None else None,
+                "max_lag_seconds": round(s.max_lag_seconds),
+                "items": s.active + s.withdrawn,
+                "pending": s.pending,
+                "failed": s.failed,
+                "dead": s.dead,
+                "quarantined": s.quarantined,
+                "layout_alarm": s.layout_alarm,
+                "crawled_by": s.crawled_by,
+                "last_crawled_by": s.last_crawled_by,
+            }
+            for s in view.sources
+        ],
         "target": {
-            "name": target,
-            "circuit": circuit.state if circuit else "closed",
-            "circuit_failures": circuit.failures if circuit else 0,
-            "circuit_last_error": circuit.last_error if circuit else None,
+            "name": t.name,
+            "circuit": t.circuit,
+            "circuit_failures": t.circuit_failures,
+            "circuit_last_error": t.circuit_last_error,
+            "credentials_refused": {
+                "since": refusal.since.isoformat(),
+                "status": refusal.status,
+                "message": refusal.message,
+            }
+            if refusal
+            else None,
         },
-        "quarantined": quarantine,
-        "dead_letters": dead,
-        "workers": workers,
+        "quarantined": view.quarantined,
+        "dead_letters": view.dead_letters,
+        "workers": view.workers,
+        "problems": view.problems,
+        "attention": view.attention,
     }
 
 
-def _failed(session: Any, source: str, target: str) -> int:
-    """Pending deliveries that have failed at least once."""
-    from sqlalchemy import func, select
-
-    from bridge.state.models import DeliveryRow, ItemRow, SourceRow
-
-    q = (
-        select(func.count())
-        .select_from(DeliveryRow)
-        .join(ItemRow, ItemRow.id == DeliveryRow.item_id)
-        .join(SourceRow, SourceRow.id == ItemRow.source_id)
-        .where(
-            SourceRow.name == source,
-            DeliveryRow.target == target,
-            DeliveryRow.status.in_(("pending", "inflight")),
-            DeliveryRow.attempts > 0,
-        )
-    )
-    return int(session.execute(q).scalar_one())
+SOURCE_COLUMNS = (
+    ("source", "source"), ("last run", "last_run"), ("result", "result"), ("lag", "lag"),
+    ("items", "items"), ("pending", "pending"), ("failed", "failed"), ("dead", "dead"),
+    ("quarantined", "quarantined"), ("alarm", "alarm"),
+)  # fmt: skip
 
 
 @click.command()
@@ -378,7 +343,12 @@ def _failed(session: Any, source: str, target: str) -> int:
 )
 @click.pass_obj
 def status(app: App, fmt: str, item_id: str | None) -> None:
-    """Show each source's last run, lag, queue counts, quarantine and circuit state.
+    """Show each source's last run, lag, queue counts, quarantine and the target's state.
+
+    Exits 0 when all is well, 1 when something needs attention (a dead letter, a
+    quarantined item, a layout alarm, a source past its maximum lag, the circuit open,
+    the portal refusing our credentials; each is named), 2 on a config or state error.
+    Piped or in a narrow terminal, nothing is cut: one line per source when piped.
 
     With --item, one item: its status, 索引号 and every catalog field of its newest
     version with the field's provenance (page:发文机关 — the page's label, meta:ArticleTitle,
@@ -387,6 +357,7 @@ def status(app: App, fmt: str, item_id: str | None) -> None:
     \b
     Examples:
       bridge status --format json
+      bridge status || echo "needs attention"
       bridge status --item yyedu:t20261120_100045
     """
     if item_id is not None:
@@ -395,36 +366,36 @@ def status(app: App, fmt: str, item_id: str | None) -> None:
     data = status_data(app)
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
-        return
+    else:
+        _print_status(data)
+    raise SystemExit(1 if data["attention"] else 0)
+
+
+def _print_status(data: dict[str, Any]) -> None:
+    rows = [
+        {
+            **{k: str(v) for k, v in s.items()},
+            "last_run": _local(s["last_run"]),
+            "lag": _duration(s["lag_seconds"]),
+            "alarm": "LAYOUT ALARM" if s["layout_alarm"] else "-",
+        }
+        for s in data["sources"]
+    ]
     console = Console(soft_wrap=True)
-    table = Table(title="bridge status")
-    for col in (
-        "source",
-        "last run",
-        "result",
-        "lag",
-        "items",
-        "pending",
-        "failed",
-        "dead",
-        "quarantined",
-        "alarm",
-    ):
-        table.add_column(col)
-    for s in data["sources"]:
-        table.add_row(
-            s["source"],
-            _local(s["last_run"]),
-            s["result"],
-            _duration(s["lag_seconds"]),
-            str(s["items"]),
-            str(s["pending"]),
-            str(s["failed"]),
-            str(s["dead"]),
-            str(s["quarantined"]),
-            "LAYOUT ALARM" if s["layout_alarm"] else "-",
-        )
-    console.print(table)
+    if console.is_terminal:  # a narrow terminal folds a long value; it never cuts it
+        table = Table(title="bridge status")
+        for title, _ in SOURCE_COLUMNS:
+            table.add_column(title, overflow="fold")
+        for r in rows:
+            table.add_row(*(Text(escape_controls(r[key])) for _, key in SOURCE_COLUMNS))
+        console.print(table)
+    else:  # piped: one whole line per source, for grep and for mail
+        for r in rows:
+            echo(
+                f"{r['source']}: last run {r['last_run']}, result {r['result']}, lag {r['lag']}, "
+                f"{r['items']} items, {r['pending']} pending, {r['failed']} failed, "
+                f"{r['dead']} dead, {r['quarantined']} quarantined, alarm {r['alarm']}"
+            )
     t = data["target"]
     echo(
         f"target {t['name']}: circuit {t['circuit']}"
@@ -434,6 +405,12 @@ def status(app: App, fmt: str, item_id: str | None) -> None:
             else ""
         )
     )
+    if t["credentials_refused"]:
+        r = t["credentials_refused"]
+        echo(
+            f"target {t['name']}: CREDENTIALS REFUSED since {_local(r['since'])} "
+            f"({r['status']} {r['message']}): check target.key and the target secret"
+        )
     for s in data["sources"]:
         if s["message"] and s["result"] != "ok":
             echo(f"{s['source']}: {s['message']}")
@@ -450,6 +427,12 @@ def status(app: App, fmt: str, item_id: str | None) -> None:
         echo(
             f"{role} {w['worker']}: heartbeat {w['heartbeat_age_seconds']}s ago; crawling {crawling}"
         )
+    if data["attention"]:
+        echo(f"needs attention ({len(data['attention'])}):")
+        for reason in data["attention"]:
+            echo(f"  {reason}")
+    else:
+        echo("all well")
 
 
 def item_data(app: App, item_id: str) -> dict[str, Any] | None:

@@ -12,8 +12,8 @@ whose ``str`` and ``repr`` never show the value. A secret is looked up in this o
 3. systemd credentials: ``$CREDENTIALS_DIRECTORY/<credential name>``;
 4. the key itself in the config file (fine for the sandbox, not for production).
 
-Any scalar key of the ``[bridge]``, ``[fetch]``, ``[target]``, ``[delivery]``, ``[daemon]``
-and ``[admin]`` tables can be overridden by ``BRIDGE_<TABLE>_<KEY>`` (upper case);
+Any scalar key of the ``[bridge]``, ``[fetch]``, ``[target]``, ``[delivery]``, ``[daemon]``,
+``[status]`` and ``[admin]`` tables can be overridden by ``BRIDGE_<TABLE>_<KEY>`` (upper case);
 ``BRIDGE_STATE_URL`` is the short form for ``bridge.state_url``.
 """
 
@@ -66,6 +66,7 @@ __all__ = [
     "SelectorsConfig",
     "Settings",
     "SourceConfig",
+    "StatusConfig",
     "TargetConfig",
     "load",
     "parse_duration",
@@ -121,6 +122,13 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True)
+class StatusConfig:
+    # seconds without a successful run before a source needs attention; None: the
+    # source's daemon.health_intervals poll intervals (see bridge.status)
+    max_lag: float | None = defaults.STATUS_MAX_LAG
+
+
+@dataclass(frozen=True)
 class AdminConfig:
     enabled: bool = True
     host: str = defaults.ADMIN_HOST
@@ -145,6 +153,7 @@ class Settings:
     daemon: DaemonConfig = DaemonConfig()
     admin: AdminConfig = AdminConfig()
     notify: tuple[NotifyConfig, ...] = ()
+    status: StatusConfig = StatusConfig()
 
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:
@@ -165,7 +174,7 @@ def _apply_env_overrides(data: dict[str, Any], environ: Mapping[str, str]) -> No
     """``BRIDGE_<TABLE>_<KEY>=value`` replaces a scalar key; the value is read as TOML."""
     if environ.get("BRIDGE_STATE_URL"):
         data.setdefault("bridge", {})["state_url"] = environ["BRIDGE_STATE_URL"]
-    for table in ("bridge", "fetch", "target", "delivery", "daemon", "admin"):
+    for table in ("bridge", "fetch", "target", "delivery", "daemon", "status", "admin"):
         prefix = f"BRIDGE_{table.upper()}_"
         for name, raw in environ.items():
             if not name.startswith(prefix) or name == "BRIDGE_TARGET_SECRET":
@@ -218,7 +227,17 @@ def _build(
 ) -> Settings:
     top = Table(data, "", problems)
     top.used.update(
-        ("bridge", "fetch", "sources", "target", "delivery", "daemon", "admin", "notify")
+        (
+            "bridge",
+            "fetch",
+            "sources",
+            "target",
+            "delivery",
+            "daemon",
+            "status",
+            "admin",
+            "notify",
+        )
     )
     for key in data:
         if key not in top.used:
@@ -275,6 +294,12 @@ def _build(
     )
     dm.finish()
 
+    st = Table(_table(data, "status", problems), "status", problems)
+    status = StatusConfig(
+        max_lag=st.duration("max_lag", 1.0) if "max_lag" in st.data else defaults.STATUS_MAX_LAG
+    )
+    st.finish()
+
     ad = Table(_table(data, "admin", problems), "admin", problems, environ)
     admin = AdminConfig(
         enabled=ad.get("enabled", bool, True),
@@ -322,6 +347,7 @@ def _build(
         daemon=daemon,
         admin=admin,
         notify=notify,
+        status=status,
     )
 
 

@@ -115,16 +115,31 @@ def _owned(session: Session, delivery_id: int, owner: str) -> DeliveryRow | None
 
 
 def mark_sent(
-    session: Session, c: Claimed, *, owner: str, lease_seconds: float, actor: str, target: str
+    session: Session,
+    c: Claimed,
+    *,
+    owner: str,
+    lease_seconds: float,
+    actor: str,
+    target: str,
+    audited: bool = True,
 ) -> bool:
     """Record that ``c`` is being sent, renewing its lease from now (False: lost).
 
     A claim leases a whole batch at once; renewing each delivery when its turn comes
     keeps a slow batch from outliving its leases, so no other sender takes and sends a
-    delivery this one is about to send."""
+    delivery this one is about to send. Without ``audited`` the ``delivery.sent`` row is
+    the caller's to write (``audit_sent``) once the target answered."""
     audit_log.lock_head(session)  # before any other row: see lock_head
     if not renew_lease(session, c, owner=owner, lease_seconds=lease_seconds):
         return False
+    if audited:
+        audit_sent(session, c, actor=actor, target=target)
+    return True
+
+
+def audit_sent(session: Session, c: Claimed, *, actor: str, target: str) -> None:
+    """The ``delivery.sent`` row of ``c``'s attempt."""
     audit_log.append(
         session,
         audit.DELIVERY_SENT,
@@ -139,7 +154,6 @@ def mark_sent(
             "attempt": c.attempts + 1,
         },
     )
-    return True
 
 
 def renew_lease(session: Session, c: Claimed, *, owner: str, lease_seconds: float) -> bool:

@@ -76,7 +76,9 @@ def classify(r: Answer, what: str) -> None:
     if status in (401, 403):
         raise AuthenticationError(
             f"{what}: the portal refused our credentials ({status} {message or 'unauthorized'}); "
-            "check target.key and the target secret"
+            "check target.key and the target secret",
+            status,
+            message or "unauthorized",
         )
     raise Rejected(f"{what}: portal answered {status}: {message}", status, errors)
 
