@@ -7,6 +7,8 @@ would be a bug.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -60,6 +62,32 @@ def echo(line: str, *, err: bool = False) -> None:
     error text) may hold terminal escape sequences or line breaks: every control
     character is shown escaped (``\\x1b``), never written to the terminal."""
     click.echo(escape_controls(line), err=err)
+
+
+def invoked_as() -> str:
+    """How to run this command again from here, for the commands a message suggests.
+
+    ``bridge`` alone may run iproute2's ``/usr/sbin/bridge`` (on every Debian and Ubuntu
+    machine) when the virtualenv is not first on ``PATH``: the bare name is given only
+    when ``PATH`` finds this very script under it, otherwise the path it was run by.
+    """
+    script = sys.argv[0] if sys.argv else ""
+    name = os.path.basename(script)
+    if not script or name in ("__main__.py", "-c") or not os.path.isfile(script):
+        return f"{_shortest(sys.executable)} -m bridge"
+    return _shortest(script)
+
+
+def _shortest(program: str) -> str:
+    """``program``'s bare name when ``PATH`` finds this very file, else its path (relative
+    when below the working directory)."""
+    name = os.path.basename(program)
+    found = shutil.which(name)
+    if found and os.path.realpath(found) == os.path.realpath(program):
+        return name
+    path = os.path.abspath(program)
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def fail(message: str, code: int = 2) -> None:
