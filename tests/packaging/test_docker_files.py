@@ -315,3 +315,23 @@ def test_script_takes_a_mirror_and_an_architecture(script: Path) -> None:
 def test_scripts_pass_shellcheck() -> None:
     done = subprocess.run(["shellcheck", *map(str, SCRIPTS)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+
+
+# --- the README's recipe for reaching the admin server from the host ----------------------
+
+
+def test_readme_admin_recipe_for_the_host_is_a_valid_config() -> None:
+    # In a container the default 127.0.0.1 is the container's own: the README binds all its
+    # addresses, which the config accepts only with a token of 24 characters or more.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    docker = readme.split("\n## Docker and compose\n", 1)[1].split("\n## ", 1)[0]
+    assert "-e BRIDGE_ADMIN_HOST=0.0.0.0 -e BRIDGE_ADMIN_TOKEN=" in docker
+    assert f"-p 127.0.0.1:{defaults.ADMIN_PORT}:{defaults.ADMIN_PORT}" in docker
+    assert "[admin] hosts" in docker
+    example = REPO / "config" / "bridge.example.toml"
+    environ = {"BRIDGE_TARGET_SECRET": "s" * 32, "BRIDGE_ADMIN_HOST": "0.0.0.0"}  # noqa: S104
+    settings = config.load(example, environ={**environ, "BRIDGE_ADMIN_TOKEN": "t" * 24})
+    assert settings.admin.host == "0.0.0.0"  # noqa: S104
+    with pytest.raises(config.ConfigError) as short:
+        config.load(example, environ={**environ, "BRIDGE_ADMIN_TOKEN": "t" * 23})
+    assert [p.where.split(": ")[-1] for p in short.value.problems] == ["admin.token"]
