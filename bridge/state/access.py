@@ -38,6 +38,12 @@ def write_problem(db_file: Path) -> str | None:
         if path.exists() and not _writable(path):
             if _read_only_fs(path):
                 return f"cannot write {path}: read-only file system; mount a writable volume at {folder}"
+            if path.stat().st_uid == uid:  # its own, with the mode taken away
+                bits = "rwx" if path.is_dir() else "rw"
+                return (
+                    f"cannot write {path}: permission denied, though uid {uid} (the bridge) "
+                    f"owns it: chmod u+{bits} {path}"
+                )
             return (
                 f"cannot write {path}: permission denied; the bridge runs as uid {uid}: "
                 f"chown -R {uid} {folder}"

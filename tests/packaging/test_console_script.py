@@ -7,10 +7,14 @@ command the bridge suggests names a program that runs the bridge."""
 from __future__ import annotations
 
 import configparser
+import functools
 import sqlite3
+import subprocess
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
+import installed
 import pytest
 
 from bridge.state.db import head_revision
@@ -19,6 +23,16 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = {"xxgk-bridge": "bridge.cli:entry", "bridge": "bridge.cli:entry"}
+
+
+@pytest.fixture(scope="session")
+def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return installed.install(tmp_path_factory)
+
+
+@pytest.fixture
+def run_installed(installed_venv: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    return functools.partial(installed.run, installed_venv)
 
 
 def test_pyproject_declares_both_names() -> None:

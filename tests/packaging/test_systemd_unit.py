@@ -16,6 +16,7 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import installed
 import pytest
 
 from bridge import daemon, defaults
@@ -63,6 +64,11 @@ def seconds(value: str) -> float:
     return (
         int(found.group(1)) * {"ms": 0.001, "s": 1, "min": 60, "h": 3600, None: 1}[found.group(2)]
     )
+
+
+@pytest.fixture(scope="session")
+def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return installed.install(tmp_path_factory)
 
 
 @pytest.fixture

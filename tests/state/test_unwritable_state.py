@@ -123,3 +123,21 @@ def test_a_folder_it_cannot_create_says_where(cli, tmp_path: Path, root_owned: P
         f"bridge: state database {db}: cannot create {folder}: permission denied in "
         f"{root_owned}; the bridge runs as uid {UID}: mkdir -p {folder} && chown -R {UID} {folder}\n"
     )
+
+
+def test_its_own_file_without_its_mode_names_the_chmod(
+    cli, tmp_path: Path, root_owned: Path
+) -> None:
+    db = root_owned / "bridge.db"
+    result = cli("--config", str(config(tmp_path, db)), "db", "upgrade",
+                 env={"BRIDGE_TARGET_SECRET": SANDBOX_SECRET})  # fmt: skip
+    assert result.code == 0, result.err
+    for path in (root_owned, db):
+        os.chown(path, UID, UID)
+    db.chmod(0)
+    result = run_as_nobody(cli, tmp_path, db, "status")
+    assert (result.code, result.out) == (2, "")
+    assert result.err == (
+        f"bridge: state database {db}: cannot write {db}: permission denied, though uid {UID} "
+        f"(the bridge) owns it: chmod u+rw {db}\n"
+    )
