@@ -137,11 +137,14 @@ class BridgeGroup(click.Group):
 def main(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
     """Keep the government information disclosure portal in step with the bureau site.
 
+    Installed as xxgk-bridge and as bridge, the same command; outside the virtualenv a
+    bare `bridge` on Debian and Ubuntu is iproute2's /usr/sbin/bridge.
+
     \b
     Quick start:
-      bridge demo                      # sandbox site + sandbox portal, end to end
-      bridge config check              # check config/bridge.toml
-      bridge sync --once               # one cycle, then exit
+      xxgk-bridge demo                 # sandbox site + sandbox portal, end to end
+      xxgk-bridge config check         # check config/bridge.toml
+      xxgk-bridge sync --once          # one cycle, then exit
     """
     ctx.obj = App(config_path, log_level)
     setup_logging(log_level or "WARNING")

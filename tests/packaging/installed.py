@@ -10,6 +10,7 @@ install is made once per process.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -26,11 +27,19 @@ def install(factory: pytest.TempPathFactory) -> Path:
     left out: they come from the test run's own site-packages (see ``run``)."""
     if _made:
         return _made[0]
-    venv = factory.mktemp("installed") / "venv"
+    root = factory.mktemp("installed")
+    # From a copy: setuptools builds in the source tree (build/, *.egg-info).
+    source = root / "src"
+    shutil.copytree(
+        REPO / "bridge", source / "bridge", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     pip = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python")]
     done = subprocess.run(
-        [*pip, "install", "--quiet", "--no-deps", "--disable-pip-version-check", str(REPO)],
+        [*pip, "install", "--quiet", "--no-deps", "--disable-pip-version-check", str(source)],
         capture_output=True,
         text=True,
         timeout=600,
