@@ -30,7 +30,7 @@ RUN set -eu; \
         echo "no wheels in ${WHEELHOUSE}: installing from the package index"; \
         /opt/bridge/bin/pip install /src; \
     fi; \
-    /opt/bridge/bin/bridge --version; \
+    /opt/bridge/bin/xxgk-bridge --version; /opt/bridge/bin/bridge --version; \
     /opt/bridge/bin/python -c "$IMPORT_ALL"
 
 FROM ${BASE_IMAGE}
@@ -62,6 +62,9 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 # Exec form: the daemon is PID 1 and receives `docker stop`'s SIGTERM itself; it finishes
 # the item in hand (at most daemon.shutdown_timeout, 45 s) and exits 0, so give it time:
 # `docker stop -t 60`, or stop_grace_period: 60s in compose. No --init needed.
+# xxgk-bridge, not bridge: the same program, under a name no Debian package uses (Debian's
+# iproute2 installs /usr/sbin/bridge). /opt/bridge/bin comes first on PATH, so
+# `docker exec NAME bridge status` runs the bridge too.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["bridge"]
+ENTRYPOINT ["xxgk-bridge"]
 CMD ["run"]

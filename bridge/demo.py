@@ -91,8 +91,12 @@ def run_demo(
     seed: int = 1,
     say: Callable[[str], None] = print,
     keep_serving: bool = False,
+    prog: str = "xxgk-bridge",
 ) -> int:
-    """Run the demo; returns the exit code (0 when every item arrived and the trail verifies)."""
+    """Run the demo; returns the exit code (0 when every item arrived and the trail verifies).
+
+    ``prog`` is how the commands it suggests run the bridge (the CLI passes the way it was
+    itself run, so they work without the virtualenv on ``PATH``)."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -134,12 +138,18 @@ def run_demo(
         expected = items + len(new)
         say("")
         say(f"portal holds {held} items (site has {expected}); audit trail: {verdict.message}")
-        say(f"see them as a citizen would: {portal_url}")
         say(f"state, audit trail and config are in {folder}/ — for example:")
-        say(f"  bridge --config {folder}/bridge.toml status")
-        say(f"  bridge --config {folder}/bridge.toml audit --limit 20")
+        say(f"  {prog} --config {folder}/bridge.toml status")
+        say(f"  {prog} --config {folder}/bridge.toml audit --limit 20")
         ok = held == expected and verdict.ok and all(r.summary.exit_code == 0 for r in reports)
-        if keep_serving:
+        if not keep_serving:
+            # The servers stop when this returns: a URL printed now would lead nowhere.
+            say(
+                "the sandbox site and portal stop with the demo; to browse the portal as a "
+                f"citizen would, run `{prog} demo --keep-serving`"
+            )
+        else:
+            say(f"see them as a citizen would: {portal_url}")
             say("serving the sandbox site and portal until Ctrl-C")
             try:
                 while True:

@@ -114,7 +114,7 @@ for peer in site portal; do
 [Unit]
 Description=bridge sandbox $peer
 [Service]
-ExecStart=/opt/bridge/bin/bridge sandbox $args
+ExecStart=/opt/bridge/bin/xxgk-bridge sandbox $args
 StateDirectory=sandbox
 EOF
 done
@@ -160,7 +160,7 @@ as_operator() {  # the operator CLI, as the daemon's dynamic user with the same 
     systemd-run --quiet --wait --pipe --collect -p DynamicUser=yes -p User=bridge \
         -p StateDirectory=bridge -p WorkingDirectory=/var/lib/bridge \
         -p LoadCredential=target_secret:/etc/bridge/portal.secret \
-        /opt/bridge/bin/bridge --config /etc/bridge/bridge.toml "$@"
+        /opt/bridge/bin/xxgk-bridge --config /etc/bridge/bridge.toml "$@"
 }
 
 echo "== $(systemctl --version | head -1)"

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.slow
 
 
 def test_demo_runs_end_to_end(tmp_path, cli):
-    result = cli("demo", "--dir", str(tmp_path / "demo"), cwd=tmp_path)
+    # PATH without this virtualenv, as on a machine where it is not activated
+    result = cli(
+        "demo", "--dir", str(tmp_path / "demo"), cwd=tmp_path, env={"PATH": "/usr/bin:/bin"}
+    )
     assert result.code == 0, result.both
     lines = result.out.splitlines()
     assert lines[0].startswith("sandbox site   http://127.0.0.1:")
@@ -20,6 +30,15 @@ def test_demo_runs_end_to_end(tmp_path, cli):
     assert "cycle 3: after an edit: 1 page(s) read, 0 new, 1 changed, 1 pushed" in result.out
     assert "cycle 4: nothing changed: 0 page(s) read, 0 new, 0 changed, 0 pushed" in result.out
     assert "portal holds 63 items (site has 63); audit trail: audit trail intact" in result.out
+    # The servers stop when the demo ends: no URL of theirs after that, but how to keep them.
+    assert "see them as a citizen would" not in result.out
+    launcher = f"{sys.executable} -m bridge"  # how this test runs it
+    assert lines[-3:] == [
+        f"  {launcher} --config {tmp_path / 'demo'}/bridge.toml status",
+        f"  {launcher} --config {tmp_path / 'demo'}/bridge.toml audit --limit 20",
+        "the sandbox site and portal stop with the demo; to browse the portal as a citizen "
+        f"would, run `{launcher} demo --keep-serving`",
+    ]
     assert (tmp_path / "demo" / "bridge.db").is_file()
     status = cli(
         "--config",
@@ -31,3 +50,44 @@ def test_demo_runs_end_to_end(tmp_path, cli):
     )
     assert status.code == 0, status.err
     assert '"result": "ok"' in status.out
+
+
+def test_demo_keep_serving_prints_a_portal_url_that_answers(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bridge",
+            "demo",
+            "--dir",
+            str(tmp_path / "demo"),
+            "--items",
+            "5",
+            "--keep-serving",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not lines or lines[-1] != "serving the sandbox site and portal until Ctrl-C":
+            line = proc.stdout.readline()
+            assert line, (
+                f"the demo ended early: {lines} {proc.stderr.read() if proc.stderr else ''}"
+            )
+            lines.append(line.rstrip("\n"))
+        url = lines[-2].removeprefix("see them as a citizen would: ")
+        assert url.startswith("http://127.0.0.1:"), lines[-2]
+        with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 (loopback)
+            assert answer.status == 200
+        assert not any("stop with the demo" in line for line in lines)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=60)
+    assert code == 0

@@ -7,6 +7,8 @@ would be a bug.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,32 @@ def echo(line: str, *, err: bool = False) -> None:
     click.echo(escape_controls(line), err=err)
 
 
+def invoked_as() -> str:
+    """How to run this command again from here, for the commands a message suggests.
+
+    ``bridge`` alone may run iproute2's ``/usr/sbin/bridge`` (on every Debian and Ubuntu
+    machine) when the virtualenv is not first on ``PATH``: the bare name is given only
+    when ``PATH`` finds this very script under it, otherwise the path it was run by.
+    """
+    script = sys.argv[0] if sys.argv else ""
+    name = os.path.basename(script)
+    if not script or name in ("__main__.py", "-c") or not os.path.isfile(script):
+        return f"{_shortest(sys.executable)} -m bridge"
+    return _shortest(script)
+
+
+def _shortest(program: str) -> str:
+    """``program``'s bare name when ``PATH`` finds this very file, else its path (relative
+    when below the working directory)."""
+    name = os.path.basename(program)
+    found = shutil.which(name)
+    if found and os.path.realpath(found) == os.path.realpath(program):
+        return name
+    path = os.path.abspath(program)
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 def fail(message: str, code: int = 2) -> None:
     echo(f"bridge: {message}", err=True)
     sys.exit(code)
@@ -109,11 +137,14 @@ class BridgeGroup(click.Group):
 def main(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
     """Keep the government information disclosure portal in step with the bureau site.
 
+    Installed as xxgk-bridge and as bridge, the same command; outside the virtualenv a
+    bare `bridge` on Debian and Ubuntu is iproute2's /usr/sbin/bridge.
+
     \b
     Quick start:
-      bridge demo                      # sandbox site + sandbox portal, end to end
-      bridge config check              # check config/bridge.toml
-      bridge sync --once               # one cycle, then exit
+      xxgk-bridge demo                 # sandbox site + sandbox portal, end to end
+      xxgk-bridge config check         # check config/bridge.toml
+      xxgk-bridge sync --once          # one cycle, then exit
     """
     ctx.obj = App(config_path, log_level)
     setup_logging(log_level or "WARNING")

@@ -7,7 +7,7 @@ import json
 import click
 
 from bridge import audit
-from bridge.cli import App, echo
+from bridge.cli import App, echo, invoked_as
 from bridge.config.exposure import exposure_warnings
 from bridge.errors import ConfigError
 from bridge.state import audit_log
@@ -108,10 +108,20 @@ def current(app: App) -> None:
     database = open_database(app.settings().state_url.reveal(), create=False, check=False)
     try:
         echo(
-            f"{database.display_url}: at {database.current_revision() or 'none'}, needs {head_revision()}"
+            f"{database.display_url}: {revision_line(database.current_revision(), head_revision())}"
         )
     finally:
         database.dispose()
+
+
+def revision_line(current: str | None, head: str) -> str:
+    """Where the schema is against the one this bridge needs, and what to run about it."""
+    if current == head:
+        return f"up to date ({head})"
+    upgrade = f"`{invoked_as()} db upgrade`"
+    if current is None:
+        return f"no schema yet, needs {head}: run {upgrade} (or start the daemon: it creates it)"
+    return f"at {current}, needs {head}: run {upgrade}"
 
 
 COMMANDS = [config, db]

@@ -339,12 +339,20 @@ def demo(folder: Path, items: int, seed: int, keep_serving: bool) -> None:
     Example:
       bridge demo --keep-serving
     """
+    from bridge.cli import invoked_as
     from bridge.demo import run_demo
     from bridge.logs import setup_logging
 
     setup_logging("WARNING")
     raise SystemExit(
-        run_demo(folder, items=items, seed=seed, say=click.echo, keep_serving=keep_serving)
+        run_demo(
+            folder,
+            items=items,
+            seed=seed,
+            say=click.echo,
+            keep_serving=keep_serving,
+            prog=invoked_as(),
+        )
     )
 
 

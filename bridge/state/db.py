@@ -25,6 +25,7 @@ from sqlalchemy.pool import QueuePool
 from bridge import defaults
 from bridge.config.dburl import parse, redact_url, scrub
 from bridge.errors import StateError
+from bridge.state.access import write_problem
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -120,6 +121,7 @@ class Database:
         problem = parse(url)
         if isinstance(problem, str):
             raise StateError(f"the state database URL {problem}")
+        self._check_access()
         try:
             self.engine = make_engine(url)
         except (ArgumentError, ValueError, ImportError) as exc:  # e.g. an unknown driver
@@ -134,6 +136,17 @@ class Database:
             else self.engine
         )
         self._reader = sessionmaker(reader_bind, expire_on_commit=False)
+
+    def _check_access(self) -> None:
+        """A SQLite folder or file this process may not write: the owner it needs, before
+        SQLite calls it "unable to open" or "readonly" and it reads like a damaged store."""
+        try:
+            path = sqlite_path(normalize_url(self.url))
+        except ArgumentError:
+            return  # Database() reports the URL itself
+        problem = write_problem(path) if path is not None else None
+        if problem:
+            raise StateError(f"state database {path}: {problem}")
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -72,7 +72,8 @@ def test_base_image_is_a_build_argument() -> None:
 
 def test_entrypoint_is_exec_form_so_the_daemon_is_pid_1() -> None:
     # Shell form would make /bin/sh PID 1, and `docker stop`'s SIGTERM would not reach bridge.
-    assert json.loads(only("ENTRYPOINT")) == ["bridge"]
+    # xxgk-bridge: the name iproute2's /usr/sbin/bridge cannot shadow.
+    assert json.loads(only("ENTRYPOINT")) == ["xxgk-bridge"]
     assert json.loads(only("CMD")) == ["run"]
     assert only("STOPSIGNAL") == "SIGTERM"
 
@@ -100,6 +101,16 @@ def test_healthcheck_probes_healthz_without_curl() -> None:
     assert "/healthz" in command[2]
     assert f"'{defaults.ADMIN_PORT}'" in command[2]
     compile(command[2], "HEALTHCHECK", "exec")
+
+
+def test_the_build_runs_both_command_names() -> None:
+    # The entrypoint's name and `bridge` (docker exec NAME bridge status) both exist; the
+    # virtualenv's bin comes first on PATH, before /usr/sbin.
+    text = DOCKERFILE.read_text()
+    assert "/opt/bridge/bin/xxgk-bridge --version; /opt/bridge/bin/bridge --version;" in text
+    env = " ".join(rest for w, rest in final_stage() if w == "ENV")
+    found = re.search(r"PATH=(\S+)", env)
+    assert found and found.group(1).split(":")[0] == "/opt/bridge/bin"
 
 
 def test_installs_from_the_wheelhouse_with_no_index() -> None:
@@ -237,6 +248,16 @@ def test_compose_gives_the_bridge_time_to_stop_and_its_config_and_state() -> Non
     not (shutil.which("docker-compose") or shutil.which("docker")),
     reason="neither docker-compose nor docker is installed",
 )
+def test_compose_restart_policy_is_explained() -> None:
+    # Docker cannot exempt exit 2 (a config error) from a restart policy, as the unit's
+    # RestartPreventExitStatus=2 does; on-failure would leave the bridge down after a clean
+    # reboot. unless-stopped, with the trade-off said where it is set.
+    block = compose_services()["bridge"]
+    assert re.search(r"^    restart: unless-stopped$", block, re.M)
+    comment = block.split("    restart:")[0].rsplit("stop_grace_period", 1)[1]
+    assert "exit 2" in comment and "on-failure" in comment and "reboot" in comment
+
+
 def test_compose_file_parses_with_compose_itself() -> None:
     for command in (["docker", "compose"], ["docker-compose"]):
         if not shutil.which(command[0]):
@@ -271,7 +292,46 @@ def test_script_is_strict_and_explains_itself(script: Path) -> None:
     assert wrong.returncode == 2 and "unknown argument" in wrong.stderr
 
 
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_script_takes_a_mirror_and_an_architecture(script: Path) -> None:
+    # A county bureau downloads from an internal or domestic mirror, and may build for
+    # arm64 servers (Kunpeng, Phytium).
+    done = subprocess.run(["bash", script, "--help"], capture_output=True, text=True, timeout=30)
+    variable, option = {
+        "make-base-image.sh": ("DEBIAN_MIRROR", "--mirror URL"),
+        "build-offline.sh": ("PIP_INDEX_URL", "--index-url URL"),
+    }[script.name]
+    assert f"${variable}" in done.stdout and option in done.stdout
+    assert "--arch ARCH" in done.stdout and "arm64" in done.stdout
+    assert f'"${{{variable}:-' in script.read_text()  # the environment sets it too
+    wrong = subprocess.run(
+        ["bash", script, "--arch", "sparc64"], capture_output=True, text=True, timeout=30
+    )
+    assert wrong.returncode == 2
+    assert wrong.stderr.startswith(f"{script.stem}: unsupported --arch sparc64 (")
+
+
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck is not installed")
 def test_scripts_pass_shellcheck() -> None:
     done = subprocess.run(["shellcheck", *map(str, SCRIPTS)], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
+
+
+# --- the README's recipe for reaching the admin server from the host ----------------------
+
+
+def test_readme_admin_recipe_for_the_host_is_a_valid_config() -> None:
+    # In a container the default 127.0.0.1 is the container's own: the README binds all its
+    # addresses, which the config accepts only with a token of 24 characters or more.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    docker = readme.split("\n## Docker and compose\n", 1)[1].split("\n## ", 1)[0]
+    assert "-e BRIDGE_ADMIN_HOST=0.0.0.0 -e BRIDGE_ADMIN_TOKEN=" in docker
+    assert f"-p 127.0.0.1:{defaults.ADMIN_PORT}:{defaults.ADMIN_PORT}" in docker
+    assert "[admin] hosts" in docker
+    example = REPO / "config" / "bridge.example.toml"
+    environ = {"BRIDGE_TARGET_SECRET": "s" * 32, "BRIDGE_ADMIN_HOST": "0.0.0.0"}  # noqa: S104
+    settings = config.load(example, environ={**environ, "BRIDGE_ADMIN_TOKEN": "t" * 24})
+    assert settings.admin.host == "0.0.0.0"  # noqa: S104
+    with pytest.raises(config.ConfigError) as short:
+        config.load(example, environ={**environ, "BRIDGE_ADMIN_TOKEN": "t" * 23})
+    assert [p.where.split(": ")[-1] for p in short.value.problems] == ["admin.token"]

@@ -1,10 +1,11 @@
 """config/bridge.service: systemd accepts it as is, rates it well, and it fits the daemon.
 
 ``systemd-analyze verify`` checks that ExecStart= names an existing executable, and the
-unit names the operator's install (/opt/bridge/bin/bridge), which a development machine
-or CI does not have. So verify runs on a copy whose ExecStart= binary is this
-virtualenv's ``bridge`` (arguments unchanged), and must print nothing at all: verify
-exits 0 on unknown keys or bad values and only warns about them on stderr.
+unit names the operator's install (/opt/bridge/bin/xxgk-bridge), which a development
+machine or CI does not have. So verify runs on a copy whose ExecStart= binary is the
+``xxgk-bridge`` of a fresh install of this checkout (arguments unchanged), and must print
+nothing at all: verify exits 0 on unknown keys or bad values and only warns about them on
+stderr.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
+import tomllib
 from pathlib import Path
 
+import installed
 import pytest
 
 from bridge import daemon, defaults
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "config" / "bridge.service"
-INSTALLED_BINARY = "/opt/bridge/bin/bridge"
+INSTALLED_BINARY = "/opt/bridge/bin/xxgk-bridge"
 MAX_EXPOSURE = 3.0
 
 needs_systemd_analyze = pytest.mark.skipif(
@@ -64,11 +66,16 @@ def seconds(value: str) -> float:
     )
 
 
+@pytest.fixture(scope="session")
+def installed_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return installed.install(tmp_path_factory)
+
+
 @pytest.fixture
-def verifiable_unit(tmp_path: Path) -> Path:
+def verifiable_unit(tmp_path: Path, installed_venv: Path) -> Path:
     """A copy of the unit whose ExecStart= binary exists on this machine."""
-    venv_bridge = Path(sys.executable).with_name("bridge")
-    assert venv_bridge.exists(), f"{venv_bridge} missing: install the project (pip install -e .)"
+    venv_bridge = installed_venv / "bin" / "xxgk-bridge"
+    assert venv_bridge.exists(), f"{venv_bridge} missing"
     text = UNIT.read_text()
     assert f"ExecStart={INSTALLED_BINARY} " in text
     copy = tmp_path / "bridge.service"
@@ -100,6 +107,17 @@ def test_systemd_analyze_security_exposure_is_low(verifiable_unit: Path) -> None
     assert found, done.stdout[-2000:]
     exposure = float(found.group(1))
     assert exposure <= MAX_EXPOSURE, done.stdout
+
+
+def test_unit_runs_the_name_iproute2_cannot_shadow() -> None:
+    # /usr/sbin/bridge is iproute2's on Debian; the unit runs the bridge by its own name,
+    # a console script of the package that the install puts in /opt/bridge/bin.
+    program, *args = one("Service", "ExecStart").split()
+    assert program == INSTALLED_BINARY
+    assert args == ["--config", "/etc/bridge/bridge.toml", "run"]
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts[Path(program).name] == "bridge.cli:entry"
+    assert "python3-venv" in UNIT.read_text()  # the Debian package `python3 -m venv` needs
 
 
 def test_unit_speaks_the_daemons_notify_protocol() -> None:
