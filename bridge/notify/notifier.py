@@ -35,12 +35,12 @@ from tenacity import (
 
 from bridge import defaults
 from bridge.config import NotifyConfig, Settings
-from bridge.health import poll_interval
 from bridge.notify.channels import Notice, SendFailed, send
 from bridge.notify.episodes import WATCHED, change_of, message
 from bridge.state import audit_log, outbox, runs
 from bridge.state.db import Database
 from bridge.state.models import RunRow
+from bridge.status import max_lag
 
 log = logging.getLogger(__name__)
 
@@ -244,8 +244,9 @@ def _ended_by_state(settings: Settings, s: Session, episodes: dict[str, Any]) ->
 def _lagging(settings: Settings, s: Session, now: datetime) -> dict[str, str | None]:
     """Per source with runs: what is late (in words) if it is, else None.
 
-    Too long is ``daemon.health_intervals`` poll intervals, as ``/healthz`` judges it; a
-    source that never succeeded is judged from its first run."""
+    Too long is ``bridge.status.max_lag`` (``[status] max_lag``, else
+    ``daemon.health_intervals`` poll intervals), as ``bridge status`` and ``/healthz``
+    judge it; a source that never succeeded is judged from its first run."""
     out: dict[str, str | None] = {}
     for source in settings.sources:
         ok = runs.last_success(s, source.name)
@@ -258,6 +259,6 @@ def _lagging(settings: Settings, s: Session, now: datetime) -> dict[str, str | N
             ).scalar_one_or_none()
             if ref is None:
                 continue  # never run: nothing to judge
-        window = timedelta(seconds=poll_interval(source) * settings.daemon.health_intervals)
+        window = timedelta(seconds=max_lag(settings, source))
         out[source.name] = f"{what}：{local(ref)}" if now - ref > window else None
     return out
