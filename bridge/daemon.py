@@ -301,12 +301,7 @@ class Daemon:
     def _drain(self, ctx: Context) -> None:
         stats = drain(ctx)
         assert self.metrics is not None
-        target = ctx.settings.target.name
-        for outcome in ("created", "updated", "unchanged", "withdrawn", "dead"):
-            if getattr(stats, outcome):
-                self.metrics.deliveries.labels(target, outcome).inc(getattr(stats, outcome))
-        if stats.failed:
-            self.metrics.retries.labels(target).inc(stats.failed)
+        self.metrics.count_delivery(ctx.settings.target.name, stats)
         if stats.auth_error:
             log.error("%s", stats.auth_error)
 
@@ -388,13 +383,11 @@ class Daemon:
 
     def _after_run(self, summary: RunSummary) -> None:
         assert self.metrics is not None and self.db is not None
+        self.metrics.count_run(summary)
+        if summary.delivery is not None:  # a resync's, from a thread or a delivery process
+            self.metrics.count_delivery(self.settings.target.name, summary.delivery)
         parts = []
         for r in summary.sources:
-            self.metrics.runs.labels(r.source, r.status).inc()
-            for outcome in ("new", "changed", "unchanged", "quarantined", "withdrawn"):
-                n = getattr(r.stats, outcome)
-                if n:
-                    self.metrics.items.labels(r.source, outcome).inc(n)
             parts.append(f"{r.source} {r.status}: {r.stats.new} new, {r.stats.changed} changed")
             if r.status != "ok":
                 log.error("%s: %s", r.source, r.message)
@@ -553,5 +546,5 @@ def summary_json(summary: RunSummary) -> dict[str, Any]:
              "plan": [list(p) for p in r.plan]}
             for r in summary.sources
         ],
-        "delivery": asdict(summary.delivery) if summary.delivery else None,
+        "delivery": summary.delivery.counts() if summary.delivery else None,
     }  # fmt: skip

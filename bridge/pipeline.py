@@ -82,6 +82,7 @@ class SourceResult:
 class RunSummary:
     sources: list[SourceResult]
     delivery: DeliveryStats | None
+    dry_run: bool = False  # a plan: nothing was recorded or sent
 
     @property
     def exit_code(self) -> int:
@@ -155,7 +156,7 @@ def run_once(
     delivery = background[0] if background else None
     if delivering and delivery is not None and deliver_for > 0 and not ctx.stop.is_set():
         delivery.merge(drain(ctx, wait=deliver_for))  # retries and cooldowns that fall due
-    return RunSummary(results, delivery)
+    return RunSummary(results, delivery, dry_run=dry_run)
 
 
 def delivery_process(ctx: Context, chosen: list[SourceConfig], *, full: bool) -> bool:

@@ -415,7 +415,7 @@ def apply(ctx: Context, report: Report) -> DeliveryStats:
                 )
         done[line.fix if delivery and line.fix else "skipped"].append(line.external_id)
     stats = drain(ctx)
-    report.applied = {**done, "delivery": asdict(stats)}
+    report.applied = {**done, "delivery": stats.counts()}
     return stats
 
 
