@@ -42,6 +42,8 @@ CIRCUIT_CLOSED = "circuit.closed"
 LAYOUT_ALARM = "layout.alarm"
 RESYNC_REQUESTED = "resync.requested"
 DB_UPGRADED = "db.upgraded"
+SOURCE_PAUSED = "source.paused"  # bridge pause: nothing of the source is read until resumed
+SOURCE_RESUMED = "source.resumed"
 
 EVENTS = (
     RUN_STARTED,
@@ -65,6 +67,8 @@ EVENTS = (
     LAYOUT_ALARM,
     RESYNC_REQUESTED,
     DB_UPGRADED,
+    SOURCE_PAUSED,
+    SOURCE_RESUMED,
 )
 
 DAEMON = "daemon"

@@ -46,7 +46,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from bridge import audit, config, sdnotify
+from bridge import audit, config, pause, sdnotify
 from bridge.config import Settings
 from bridge.context import Context
 from bridge.deliver import drain
@@ -83,6 +83,7 @@ class Daemon:
         self.status_line = "starting"
         self.worker_id = ""
         self.fresh_sources: set[str] = set()
+        self.paused_logged: set[str] = set()  # paused sources whose skipped polls were logged
         self.is_leader = False
         self.leader_conn: Connection | None = None
 
@@ -228,7 +229,9 @@ class Daemon:
             # lately (an operator restarting expects a cycle); later ones keep the spacing.
             first = name in self.fresh_sources
             self.fresh_sources.discard(name)
-            if self.stopping.is_set() or not self._claim(name, min_gap=0.0 if first else None):
+            if self.stopping.is_set() or self._paused(name):
+                return
+            if not self._claim(name, min_gap=0.0 if first else None):
                 return
             try:
                 ctx = self._context(progress=self._lease_keeper(name))
@@ -241,6 +244,24 @@ class Daemon:
             self._drain(ctx)
         finally:
             lock.release()
+
+    def _paused(self, name: str) -> bool:
+        """Whether ``bridge pause`` holds the source; said once per pause, not per poll."""
+        assert self.db is not None
+        info = pause.paused(self.db, [name]).get(name)
+        if info is None:
+            if name in self.paused_logged:
+                self.paused_logged.discard(name)
+                log.info("%s: resumed; polling again", name)
+            return False
+        if name not in self.paused_logged:
+            self.paused_logged.add(name)
+            log.info(
+                "%s; its polls are skipped until `bridge resume %s`",
+                pause.describe(name, info),
+                name,
+            )
+        return True
 
     def _lease_keeper(self, name: str) -> Callable[[str, dict[str, Any]], None]:
         """A progress callback that renews this worker's claims while a long crawl runs,
@@ -316,6 +337,15 @@ class Daemon:
             return
         p = request.params
         names = p.get("sources") or [s.name for s in ctx.settings.sources]
+        held = pause.paused(self.db, names)  # paused after the request was queued
+        if held and (p.get("sources") or len(held) == len(names)):
+            refused = "; ".join(pause.describe(n, info) for n, info in held.items())
+            log.warning("resync #%d refused: %s", request.id, refused)
+            with self.db.write() as s:
+                resync.finish(s, request.id, exit_code=1,
+                              result={"error": f"refused: {refused}; `bridge resume` first"})  # fmt: skip
+            return
+        names = [n for n in names if n not in held]
         log.info(
             "resync #%d asked by %s (%s): %s",
             request.id,
