@@ -11,10 +11,17 @@ from conftest import config_text
 from test_daemon import Daemon, free_port
 
 from bridge.sandbox.site import publish
+from bridge.state import resync
+from bridge.state.db import open_database
 
 pytestmark = pytest.mark.slow
 
 SINCE = r"paused since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00 by [^ ]+ \(site maintenance\)"
+
+
+def _request(db, rid: int):
+    with db.read() as s:
+        return resync.get(s, rid)
 
 
 def audit_rows(cli, config, event: str) -> list[dict]:
@@ -87,6 +94,22 @@ def test_the_daemon_skips_a_paused_source_until_resumed(sandbox, tmp_path, state
         refused = cli("--config", str(config), "resync", "--wait")
         assert refused.code == 1
         assert "every source is paused: nothing to resync" in refused.err
+
+        # A request queued before the pause (here: straight into the queue) is refused
+        # by the daemon when it comes to it.
+        db = open_database(state_url)
+        try:
+            with db.write() as s:
+                rid = resync.enqueue(s, actor="test", reason="", params={"sources": ["yyedu"]})
+            d.wait_for(lambda: _request(db, rid).status == "failed", what="the refusal")
+            request = _request(db, rid)
+        finally:
+            db.dispose()
+        assert request.exit_code == 1
+        assert re.fullmatch(
+            f"refused: yyedu: {SINCE}; `bridge resume` first", request.result["error"]
+        )
+        assert len(box.site.requests) == read
 
         assert cli("--config", str(config), "resume", "yyedu").code == 0
         d.wait_for(lambda: box.portal.store.count() == 14, timeout=15, what="14 on the portal")
