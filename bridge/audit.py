@@ -44,6 +44,8 @@ LAYOUT_ALARM = "layout.alarm"
 RESYNC_REQUESTED = "resync.requested"
 DB_UPGRADED = "db.upgraded"
 DAEMON_FAILED = "daemon.failed"  # the daemon stops on an error (its next start ends that)
+SOURCE_PAUSED = "source.paused"  # bridge pause: nothing of the source is read until resumed
+SOURCE_RESUMED = "source.resumed"
 
 EVENTS = (
     RUN_STARTED,
@@ -69,6 +71,8 @@ EVENTS = (
     RESYNC_REQUESTED,
     DB_UPGRADED,
     DAEMON_FAILED,
+    SOURCE_PAUSED,
+    SOURCE_RESUMED,
 )
 
 DAEMON = "daemon"

@@ -46,7 +46,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from bridge import audit, config, sdnotify
+from bridge import audit, config, pause, sdnotify
 from bridge.config import Settings
 from bridge.context import Context
 from bridge.deliver import drain
@@ -84,6 +84,7 @@ class Daemon:
         self.status_line = "starting"
         self.worker_id = ""
         self.fresh_sources: set[str] = set()
+        self.paused_logged: set[str] = set()  # paused sources whose skipped polls were logged
         self.is_leader = False
         self.leader_conn: Connection | None = None
 
@@ -247,7 +248,9 @@ class Daemon:
             # lately (an operator restarting expects a cycle); later ones keep the spacing.
             first = name in self.fresh_sources
             self.fresh_sources.discard(name)
-            if self.stopping.is_set() or not self._claim(name, min_gap=0.0 if first else None):
+            if self.stopping.is_set() or self._paused(name):
+                return
+            if not self._claim(name, min_gap=0.0 if first else None):
                 return
             try:
                 ctx = self._context(progress=self._lease_keeper(name))
@@ -260,6 +263,24 @@ class Daemon:
             self._drain(ctx)
         finally:
             lock.release()
+
+    def _paused(self, name: str) -> bool:
+        """Whether ``bridge pause`` holds the source; said once per pause, not per poll."""
+        assert self.db is not None
+        info = pause.paused(self.db, [name]).get(name)
+        if info is None:
+            if name in self.paused_logged:
+                self.paused_logged.discard(name)
+                log.info("%s: resumed; polling again", name)
+            return False
+        if name not in self.paused_logged:
+            self.paused_logged.add(name)
+            log.info(
+                "%s; its polls are skipped until `bridge resume %s`",
+                pause.describe(name, info),
+                name,
+            )
+        return True
 
     def _lease_keeper(self, name: str) -> Callable[[str, dict[str, Any]], None]:
         """A progress callback that renews this worker's claims while a long crawl runs,
@@ -320,12 +341,7 @@ class Daemon:
     def _drain(self, ctx: Context) -> None:
         stats = drain(ctx)
         assert self.metrics is not None
-        target = ctx.settings.target.name
-        for outcome in ("created", "updated", "unchanged", "withdrawn", "dead"):
-            if getattr(stats, outcome):
-                self.metrics.deliveries.labels(target, outcome).inc(getattr(stats, outcome))
-        if stats.failed:
-            self.metrics.retries.labels(target).inc(stats.failed)
+        self.metrics.count_delivery(ctx.settings.target.name, stats)
         if stats.auth_error:
             log.error("%s", stats.auth_error)
 
@@ -347,6 +363,15 @@ class Daemon:
             return
         p = request.params
         names = p.get("sources") or [s.name for s in ctx.settings.sources]
+        held = pause.paused(self.db, names)  # paused after the request was queued
+        if held and (p.get("sources") or len(held) == len(names)):
+            refused = "; ".join(pause.describe(n, info) for n, info in held.items())
+            log.warning("resync #%d refused: %s", request.id, refused)
+            with self.db.write() as s:
+                resync.finish(s, request.id, exit_code=1,
+                              result={"error": f"refused: {refused}; `bridge resume` first"})  # fmt: skip
+            return
+        names = [n for n in names if n not in held]
         log.info(
             "resync #%d asked by %s (%s): %s",
             request.id,
@@ -414,13 +439,11 @@ class Daemon:
 
     def _after_run(self, summary: RunSummary) -> None:
         assert self.metrics is not None and self.db is not None
+        self.metrics.count_run(summary)
+        if summary.delivery is not None:  # a resync's, from a thread or a delivery process
+            self.metrics.count_delivery(self.settings.target.name, summary.delivery)
         parts = []
         for r in summary.sources:
-            self.metrics.runs.labels(r.source, r.status).inc()
-            for outcome in ("new", "changed", "unchanged", "quarantined", "withdrawn"):
-                n = getattr(r.stats, outcome)
-                if n:
-                    self.metrics.items.labels(r.source, outcome).inc(n)
             parts.append(f"{r.source} {r.status}: {r.stats.new} new, {r.stats.changed} changed")
             if r.status != "ok":
                 log.error("%s: %s", r.source, r.message)
@@ -579,5 +602,5 @@ def summary_json(summary: RunSummary) -> dict[str, Any]:
              "plan": [list(p) for p in r.plan]}
             for r in summary.sources
         ],
-        "delivery": asdict(summary.delivery) if summary.delivery else None,
+        "delivery": summary.delivery.counts() if summary.delivery else None,
     }  # fmt: skip

@@ -18,10 +18,12 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import tenacity
 
@@ -33,9 +35,11 @@ from bridge.state.outbox import Claimed
 
 if TYPE_CHECKING:
     from bridge.context import Context
+    from bridge.targets.base import Receipt
 
 log = logging.getLogger(__name__)
 
+BUREAU_TZ = ZoneInfo("Asia/Shanghai")  # a publication date without a zone is the bureau's
 IDLE_CLAIM_INTERVAL = 0.2  # seconds between claims while a crawl records and none is due
 
 
@@ -53,6 +57,17 @@ class DeliveryStats:
     retrying: int = 0  # after failures: deliveries still waiting for a retry (set by run_once)
     circuit_open: bool = False
     auth_error: str | None = None
+    # For the daemon's histograms (they come back from a delivery process with the rest):
+    call_seconds: list[float] = field(default_factory=list)  # each portal PUT / DELETE
+    # (source, seconds from the site's publication date to the portal's confirmation) of
+    # each item the portal created
+    publication_lags: list[tuple[str, float]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, Any]:
+        """The counts, as a result or an audit detail shows them (no timings)."""
+        return {
+            k: v for k, v in asdict(self).items() if k not in ("call_seconds", "publication_lags")
+        }
 
     @property
     def confirmed(self) -> int:
@@ -96,6 +111,8 @@ class DeliveryStats:
             "stopped",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.call_seconds.extend(other.call_seconds)
+        self.publication_lags.extend(other.publication_lags)
         self.circuit_open = self.circuit_open or other.circuit_open
         self.auth_error = self.auth_error or other.auth_error
 
@@ -456,9 +473,9 @@ def deliver_one(
                         "another sender has it", c.id, c.external_id,
                     )  # fmt: skip
                     return "lost", False
-            receipt = ctx.target.put(record)
+            receipt = _timed(stats, lambda: ctx.target.put(record))
         else:
-            receipt = ctx.target.delete(c.external_id)
+            receipt = _timed(stats, lambda: ctx.target.delete(c.external_id))
     except AuthenticationError as exc:
         stats.auth_error = str(exc)
         log.debug(
@@ -521,5 +538,33 @@ def deliver_one(
         return "lost", False
     if receipt.status in ("created", "updated", "unchanged", "withdrawn"):
         setattr(stats, receipt.status, getattr(stats, receipt.status) + 1)
+    if receipt.status == "created":
+        lag = publication_lag(c.record)
+        if lag is not None:
+            stats.publication_lags.append((c.source, lag))
     breaker.success()
     return "done", marks_following
+
+
+def _timed(stats: DeliveryStats, call: Callable[[], Receipt]) -> Receipt:
+    """One portal call, its duration kept whatever its outcome (a timeout counts too)."""
+    started = time.monotonic()
+    try:
+        return call()
+    finally:
+        stats.call_seconds.append(time.monotonic() - started)
+
+
+def publication_lag(record: dict[str, Any] | None) -> float | None:
+    """Seconds from the site's publication to now (the portal's confirmation); a date
+    without a time or zone is the bureau's (Asia/Shanghai)."""
+    published = (record or {}).get("published")
+    if not published:
+        return None
+    try:
+        at = datetime.fromisoformat(published)
+    except (TypeError, ValueError):
+        return None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=BUREAU_TZ)
+    return max(0.0, (datetime.now(UTC) - at).total_seconds())

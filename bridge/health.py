@@ -10,20 +10,34 @@ Gauges are read at scrape time; counters count what this process did since it st
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from bridge import status
+from bridge import __version__, status
 from bridge.config import Settings
 from bridge.state.db import Database
 from bridge.status import poll_interval
 
 __all__ = ["CIRCUIT_VALUES", "Health", "Metrics", "StoreCollector", "check", "poll_interval"]
+
+if TYPE_CHECKING:
+    from bridge.deliver import DeliveryStats
+    from bridge.pipeline import RunSummary
 
 CIRCUIT_VALUES = {"closed": 0, "half-open": 1, "open": 2}
 
@@ -88,15 +102,42 @@ class StoreCollector(Collector):
         yield from (depth, lag, success, circuit, refused, quarantined)
 
 
+# Histogram buckets. A portal call takes tens of milliseconds to a few seconds; an item
+# reaches the portal hours to days after the bureau published it (a poll interval, the
+# working day, a page dated the day before it went up). An item published long before
+# the bridge first read it (a backfill) lands in +Inf.
+CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+HOUR, DAY = 3600.0, 86400.0
+PUBLICATION_BUCKETS = (
+    HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 3 * DAY, 7 * DAY, 14 * DAY, 30 * DAY,
+)  # fmt: skip
+
+
 class Metrics:
-    """The daemon's Prometheus registry: store gauges plus counters of this process."""
+    """The daemon's Prometheus registry: store gauges, this process's counters and
+    histograms, build info, and the process and platform collectors.
+
+    Names follow Prometheus conventions: counters end in ``_total`` (prometheus-client
+    adds it), durations are in seconds. No ``_created`` series (timestamps that read like
+    counts on a dashboard). One label name per meaning: ``outcome`` is what became of a
+    run, an item or a delivery; ``status`` (on the queue depth) is where a delivery waits.
+    """
 
     def __init__(self, settings: Settings, db: Database) -> None:
+        disable_created_metrics()  # before any metric is made: the switch is read then
         self.registry = CollectorRegistry()
         self.registry.register(StoreCollector(settings, db))
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        build = Gauge(
+            "bridge_build_info", "The running bridge: its version and Python's; always 1",
+            ["version", "python"], registry=self.registry,
+        )  # fmt: skip
+        build.labels(__version__, platform.python_version()).set(1)
         self.runs = Counter(
-            "bridge_runs", "Source runs by result", ["source", "status"], registry=self.registry
-        )
+            "bridge_runs", "Source runs by outcome (ok, failed, alarm)", ["source", "outcome"],
+            registry=self.registry,
+        )  # fmt: skip
         self.items = Counter(
             "bridge_items", "Items by outcome", ["source", "outcome"], registry=self.registry
         )
@@ -110,3 +151,35 @@ class Metrics:
             "bridge_delivery_retries", "Failed delivery attempts that will be retried", ["target"],
             registry=self.registry,
         )  # fmt: skip
+        self.call_seconds = Histogram(
+            "bridge_delivery_duration_seconds", "Duration of one portal call (PUT or DELETE)",
+            ["target"], buckets=CALL_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.publication_seconds = Histogram(
+            "bridge_publication_to_portal_seconds",
+            "From an item's publication date on the site to the portal's confirmation (new items)",
+            ["source"], buckets=PUBLICATION_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+
+    def count_run(self, summary: RunSummary) -> None:
+        """What a cycle did: its runs, items and deliveries (from a thread or a process).
+        A dry run did nothing, and counts nothing."""
+        if summary.dry_run:
+            return
+        for r in summary.sources:
+            self.runs.labels(r.source, r.status).inc()
+            for outcome in ("new", "changed", "unchanged", "quarantined", "withdrawn"):
+                n = getattr(r.stats, outcome)
+                if n:
+                    self.items.labels(r.source, outcome).inc(n)
+
+    def count_delivery(self, target: str, stats: DeliveryStats) -> None:
+        for outcome in ("created", "updated", "unchanged", "withdrawn", "dead"):
+            if getattr(stats, outcome):
+                self.deliveries.labels(target, outcome).inc(getattr(stats, outcome))
+        if stats.failed:
+            self.retries.labels(target).inc(stats.failed)
+        for seconds in stats.call_seconds:
+            self.call_seconds.labels(target).observe(seconds)
+        for source, lag in stats.publication_lags:
+            self.publication_seconds.labels(source).observe(lag)

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
-from bridge import audit, logs, sender
+from bridge import audit, logs, sender, withdraw_rule
 from bridge.catalog import CatalogRecord
 from bridge.config import SourceConfig
 from bridge.context import Context
@@ -82,6 +82,7 @@ class SourceResult:
 class RunSummary:
     sources: list[SourceResult]
     delivery: DeliveryStats | None
+    dry_run: bool = False  # a plan: nothing was recorded or sent
 
     @property
     def exit_code(self) -> int:
@@ -164,7 +165,7 @@ def run_once(
         with ctx.db.read() as s:
             waiting = admin_queries.retrying_by_source(s, ctx.settings.target.name)
         delivery.retrying = sum(waiting.values())
-    return RunSummary(results, delivery)
+    return RunSummary(results, delivery, dry_run=dry_run)
 
 
 def delivery_process(ctx: Context, chosen: list[SourceConfig], *, full: bool) -> bool:
@@ -699,14 +700,13 @@ class _SourceRun:
             )
             return
         active = sum(1 for k in in_store.values() if k.status == "active")
-        share = len(gone) / max(active, 1)
-        # One item may always go (a 10% cap would otherwise freeze every column under ten).
-        allowed = max(1, int(self.scfg.max_withdraw_share * active))
-        if len(gone) > allowed and not self.force:
+        over = withdraw_rule.held(
+            len(gone), active, self.scfg.max_withdraw_share, force=self.force
+        )  # the rule reconcile --fix applies too
+        if over is not None:
             raise SafetyAbort(
-                f"{self.scfg.name}: {len(gone)} of {active} items of column {column!r} are gone "
-                f"({share:.0%}, more than max_withdraw_share {self.scfg.max_withdraw_share:.0%}); "
-                "nothing was withdrawn; run again with --force if the bureau really removed them"
+                f"{self.scfg.name}: {over.describe(column)}; nothing was withdrawn; "
+                "run again with --force if the bureau really removed them"
             )
         for k in gone:
             if self.dry_run:

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from bridge import withdraw_rule
 from bridge.config import SourceConfig
 from bridge.context import Context
 from bridge.deliver import DeliveryStats, drain
@@ -339,15 +340,12 @@ def _check_withdrawals(
             for e in state.values()
             if e.source == source and e.column == column and e.status == "active"
         )
-        share = len(lines) / max(active, 1)
         limit = sites[source].scfg.max_withdraw_share
-        if share > limit and not force:
+        over = withdraw_rule.held(len(lines), active, limit, force=force)  # as a resync does
+        if over is not None:
             for line in lines:
                 line.fix = "held"
-                line.note += (
-                    f"; held: {len(lines)} of {active} items of column {column} ({share:.0%}, "
-                    f"more than max_withdraw_share {limit:.0%}); --force sends them"
-                )
+                line.note += f"; held: {over.describe(column)}; --force sends them"
 
 
 def _on_site(url: str, scfg: SourceConfig) -> bool:
@@ -417,7 +415,7 @@ def apply(ctx: Context, report: Report) -> DeliveryStats:
                 )
         done[line.fix if delivery and line.fix else "skipped"].append(line.external_id)
     stats = drain(ctx)
-    report.applied = {**done, "delivery": asdict(stats)}
+    report.applied = {**done, "delivery": stats.counts()}
     return stats
 
 

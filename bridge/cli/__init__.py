@@ -157,9 +157,17 @@ def entry() -> None:
 
 
 def _register() -> None:
-    from bridge.cli import admin, admin_cmds, audit_cmd, ops, sandbox_cmd, sandbox_portal_cmd
+    from bridge.cli import (
+        admin,
+        admin_cmds,
+        audit_cmd,
+        ops,
+        pause_cmd,
+        sandbox_cmd,
+        sandbox_portal_cmd,
+    )
 
-    for module in (ops, audit_cmd, admin_cmds, admin, sandbox_cmd, sandbox_portal_cmd):
+    for module in (ops, pause_cmd, audit_cmd, admin_cmds, admin, sandbox_cmd, sandbox_portal_cmd):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bridge import audit
+from bridge import audit, pause
 from bridge import status as status_view
-from bridge.cli import App, echo
+from bridge.cli import App, echo, fail
 from bridge.context import Context
 from bridge.lock import foreground_guard
 from bridge.logs import escape_controls
@@ -117,12 +117,16 @@ def sync(
       bridge --config config/sandbox.toml sync --once
     """
     ctx = make_context(app)
+    chosen = _unpaused(app, list(sources), refuse=False)
+    if not chosen:
+        echo("every source chosen is paused: nothing read (`bridge resume SOURCE`)")
+        return
     lease = ctx.settings.daemon.lease
     lock = foreground_guard(ctx.db, lease, f"bridge sync ({app.actor})", "cannot run a cycle here")
     try:
         summary = run_once(
             ctx,
-            sources=list(sources) or None,
+            sources=chosen,
             deliver=not no_deliver,
             force=force,
             deliver_for=deliver_for,
@@ -182,8 +186,11 @@ def resync(
     settings = app.settings()
     for name in sources:
         settings.source(name)  # an unknown source is a clear error now, not in the daemon
+    chosen = _unpaused(app, list(sources), refuse=True)
+    if not chosen:
+        fail("every source is paused: nothing to resync (`bridge resume SOURCE` first)", 1)
     params = {
-        "sources": list(sources),
+        "sources": chosen if len(chosen) < len(settings.sources) else list(sources),
         "columns": list(columns),
         "since": since.date().isoformat() if since else None,
         "dry_run": dry_run,
@@ -214,7 +221,7 @@ def resync(
                 )
         summary = run_once(
             ctx,
-            sources=list(sources) or None,
+            sources=chosen,
             columns=list(columns) or None,
             full=True,
             since=since.date() if since else None,
@@ -227,6 +234,18 @@ def resync(
             lock.release()
     print_summary(summary, dry_run=dry_run)
     raise SystemExit(summary.exit_code)
+
+
+def _unpaused(app: App, sources: list[str], *, refuse: bool) -> list[str]:
+    """The chosen sources (all when none is named) less the paused ones, each of which is
+    named on stdout; with ``refuse``, naming a paused source is an error (exit 1)."""
+    names = sources or [s.name for s in app.settings().sources]
+    held = pause.paused(app.db(), names)
+    for name, info in held.items():
+        if refuse and name in sources:
+            fail(f"{pause.describe(name, info)}; run `bridge resume {name}` first", 1)
+        echo(f"{pause.describe(name, info)}: nothing read")
+    return [n for n in names if n not in held]
 
 
 def _queue_resync(app: App, params: dict[str, Any], reason: str, wait: bool) -> None:

@@ -134,6 +134,44 @@ def clear_cursor(session: Session, source: str, key: str) -> None:
         session.delete(row)
 
 
+# --- pause ----------------------------------------------------------------------------------
+# A paused source is a cursor of that source ("paused": {reason, at, actor}): every
+# process on the store sees it at its next look, and no migration was needed for it.
+
+PAUSED = "paused"
+
+
+def paused(session: Session) -> dict[str, dict[str, Any]]:
+    """Paused sources: name → {reason, at (ISO 8601, UTC), actor}."""
+    rows = session.scalars(select(CursorRow).where(CursorRow.key == PAUSED))
+    return {row.source: json.loads(row.value) for row in rows}
+
+
+def pause(session: Session, source: str, *, reason: str, actor: str) -> dict[str, Any] | None:
+    """Pause a source (audited); returns the pause it was already under, if any."""
+    before = get_cursor(session, source, PAUSED)
+    info = {"reason": reason, "at": utcnow().isoformat(timespec="seconds"), "actor": actor}
+    set_cursor(session, source, PAUSED, info)
+    audit_log.append(
+        session, audit.SOURCE_PAUSED, actor=actor, source=source,
+        details={"reason": reason, "already_paused_since": before["at"] if before else None},
+    )  # fmt: skip
+    return before
+
+
+def resume(session: Session, source: str, *, actor: str) -> dict[str, Any] | None:
+    """Resume a paused source (audited); returns its pause, or None when it had none."""
+    before = get_cursor(session, source, PAUSED)
+    if before is None:
+        return None
+    clear_cursor(session, source, PAUSED)
+    audit_log.append(
+        session, audit.SOURCE_RESUMED, actor=actor, source=source,
+        details={"paused_since": before.get("at"), "reason": before.get("reason")},
+    )  # fmt: skip
+    return before
+
+
 # --- conditional GET -------------------------------------------------------------------------
 
 
