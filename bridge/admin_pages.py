@@ -191,7 +191,8 @@ class Pages:
             {"name": src.name, "started_at": src.last_run, "result": src.result,
              "message": src.message, "lag": _duration(src.lag_seconds),
              "active": src.active, "withdrawn": src.withdrawn, "pending": src.pending,
-             "retrying": src.failed, "dead": src.dead, "quarantined": src.quarantined}
+             "retrying": src.failed, "dead": src.dead, "quarantined": src.quarantined,
+             "paused": src.paused}
             for src in view.sources
         ]  # fmt: skip
         return render(

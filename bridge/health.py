@@ -89,6 +89,9 @@ class StoreCollector(Collector):
         quarantined = GaugeMetricFamily(
             "bridge_quarantined_items", "Items held back by validation", labels=["source"]
         )
+        paused = GaugeMetricFamily(
+            "bridge_source_paused", "1 while `bridge pause` holds the source", labels=["source"]
+        )
         view = status.read(self.settings, self.db, detail=False)
         for name in ("pending", "inflight", "dead"):
             depth.add_metric([target, name], view.target.queue.get(name, 0))
@@ -97,9 +100,10 @@ class StoreCollector(Collector):
                 lag.add_metric([src.name], src.lag_seconds)
                 success.add_metric([src.name], src.last_success.timestamp())
             quarantined.add_metric([src.name], src.quarantined)
+            paused.add_metric([src.name], 1 if src.paused else 0)
         circuit.add_metric([target], CIRCUIT_VALUES.get(view.target.circuit, 0))
         refused.add_metric([target], 1 if view.target.refusal else 0)
-        yield from (depth, lag, success, circuit, refused, quarantined)
+        yield from (depth, lag, success, circuit, refused, quarantined, paused)
 
 
 # Histogram buckets. A portal call takes tens of milliseconds to a few seconds; an item

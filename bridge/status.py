@@ -10,6 +10,9 @@ Two lists come out of a snapshot, each reason a line an operator can act on:
 - ``attention``: the problems, plus what waits for an operator's hand: dead letters
   (``bridge retry``) and quarantined items. ``bridge status`` exits 1 while there is one.
 
+A paused source (``bridge pause``) is shown as paused, with who, when and why; its lag is
+no problem while the pause lasts (nothing is read on purpose), its other states are.
+
 The maximum lag of a source is ``[status] max_lag`` when set, else
 ``daemon.health_intervals`` of its poll intervals. A source with no successful run yet
 is measured from when the daemon started; with no daemon it needs attention at once.
@@ -60,6 +63,7 @@ class SourceStatus:
     quarantined: int
     crawled_by: str | None
     last_crawled_by: str | None
+    paused: dict[str, Any] | None = None  # {reason, at, actor} while `bridge pause` holds
 
     @property
     def layout_alarm(self) -> bool:
@@ -115,6 +119,7 @@ def read(
         deliveries = outbox.counts_by_source(s, target)
         retrying = admin_queries.retrying_by_source(s, target)
         holders = {c.source: c for c in cluster.claims(s)}
+        paused = runs.paused(s)
         live = cluster.workers(s)
         if started_at is None and live:
             started_at = min(w.started_at for w in live)
@@ -136,6 +141,7 @@ def read(
                     quarantined=c.get("quarantined", 0),
                     crawled_by=claim.owner if claim else None,
                     last_crawled_by=claim.last_owner if claim else None,
+                    paused=paused.get(scfg.name),
                 )
             )  # fmt: skip
         circuit = next((c for c in outbox.circuits(s) if c.target == target), None)
@@ -184,6 +190,8 @@ def _problems(
     for src in sources:
         if src.layout_alarm:
             reasons.append(f"{src.name}: layout alarm: {src.message}")
+        if src.paused is not None:
+            continue  # nothing is read on purpose: no lag while the pause lasts
         if src.last_success is None:
             if started_at is None:
                 reasons.append(f"{src.name}: no successful run yet")

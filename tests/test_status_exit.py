@@ -120,3 +120,29 @@ def test_status_exits_1_for_a_source_past_max_lag(sandbox, write_config, cli):
     assert len(data["attention"]) == 1
     assert data["attention"][0].startswith("yyedu: no successful run within 1s (last 20")
     assert data["sources"][0]["max_lag_seconds"] == 1
+
+
+def test_a_paused_source_is_shown_paused_and_its_lag_needs_no_attention(sandbox, write_config, cli):
+    box = sandbox(items=4, seed=5)
+    config = write_config(box, extra='\n[status]\nmax_lag = "1s"\n')
+    assert cli("--config", str(config), "sync", "--once").code == 0
+    time.sleep(1.5)
+    assert status(cli, config)[0] == 1  # past max_lag
+    paused = cli("--config", str(config), "pause", "yyedu", "--reason", "网站改版")
+    assert paused.code == 0, paused.both
+
+    code, data, _ = status(cli, config)
+    assert code == 0 and data["attention"] == [] and data["problems"] == []
+    assert data["sources"][0]["paused"]["reason"] == "网站改版"
+    table = cli("--config", str(config), "status")
+    assert table.code == 0
+    line = next(x for x in table.out.splitlines() if "paused since" in x)
+    assert re.fullmatch(
+        r"yyedu: paused since 20\d\d-\d\d-\d\d \d\d:\d\d:\d\d by \S.* \(网站改版\): "
+        r"`bridge resume yyedu` to read it again",
+        line,
+    ), line
+
+    assert cli("--config", str(config), "resume", "yyedu").code == 0
+    code, data, _ = status(cli, config)
+    assert code == 1 and data["sources"][0]["paused"] is None

@@ -319,6 +319,7 @@ def view_data(view: status_view.StatusView) -> dict[str, Any]:
                 "layout_alarm": s.layout_alarm,
                 "crawled_by": s.crawled_by,
                 "last_crawled_by": s.last_crawled_by,
+                "paused": s.paused,
             }
             for s in view.sources
         ],
@@ -431,6 +432,13 @@ def _print_status(data: dict[str, Any]) -> None:
             f"({r['status']} {r['message']}): check target.key and the target secret"
         )
     for s in data["sources"]:
+        if s["paused"]:
+            p = s["paused"]
+            why = f" ({p['reason']})" if p.get("reason") else ""
+            echo(
+                f"{s['source']}: paused since {_local(p['at'])} by {p['actor']}{why}: "
+                f"`bridge resume {s['source']}` to read it again"
+            )
         if s["message"] and s["result"] != "ok":
             echo(f"{s['source']}: {s['message']}")
     for q in data["quarantined"]:
