@@ -19,6 +19,8 @@ and ``[admin]`` tables can be overridden by ``BRIDGE_<TABLE>_<KEY>`` (upper case
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -140,6 +142,7 @@ class Settings:
     delivery: DeliveryConfig
     daemon: DaemonConfig = DaemonConfig()
     admin: AdminConfig = AdminConfig()
+    log_format: str = defaults.LOG_FORMAT
 
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:
@@ -151,6 +154,12 @@ class Settings:
     def shown(self) -> dict[str, Any]:
         """The effective settings as plain data with every secret redacted."""
         return _shown(self)
+
+    def sha256(self) -> str:
+        """SHA-256 of the effective settings as ``shown()`` gives them (secrets redacted,
+        keys sorted): the audit trail tells which config a daemon ran with."""
+        text = json.dumps(self.shown(), ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -221,6 +230,7 @@ def _build(
     state_url = b.get("state_url", str, defaults.STATE_URL, check_state_url)
     operator = b.get("operator", str, "unconfigured operator")
     log_level = b.get("log_level", str, "INFO", check_choice(("DEBUG", "INFO", "WARNING", "ERROR")))
+    log_format = b.get("log_format", str, defaults.LOG_FORMAT, check_choice(("text", "json")))
     b.finish()
 
     f = Table(_table(data, "fetch", problems), "fetch", problems)
@@ -312,6 +322,7 @@ def _build(
         delivery=delivery,
         daemon=daemon,
         admin=admin,
+        log_format=log_format or defaults.LOG_FORMAT,
     )
 
 
