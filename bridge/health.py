@@ -55,7 +55,7 @@ def check(settings: Settings, db: Database, *, started_at: datetime) -> Health:
             window = timedelta(seconds=poll_interval(source) * settings.daemon.health_intervals)
             run = last.get(source.name)
             if run is not None and run.status == "alarm":
-                reasons.append(f"{source.name}: layout alarm: {run.message}")
+                reasons.append(f"{source.name}: {run.message}")  # "layout alarm: …" already
             ok = runs.last_success(s, source.name)
             if ok is None or ok.finished_at is None:
                 if now - started_at > window:
