@@ -167,7 +167,7 @@ def test_resync_is_queued_to_the_running_daemon_with_who_and_why(daemon_setup, c
     )
     assert took < 60
     assert box.portal.store.count() == 21
-    audit = cli("--config", str(config), "audit", "--event", "resync.requested", "--format", "json")
+    audit = cli("--config", str(config), "audit", "--event", "resync.requested", "--format", "jsonl")
     [event] = [json.loads(line) for line in audit.out.splitlines()]
     assert event["actor"].startswith("cli:")
     assert event["details"]["reason"] == "after the portal outage"

@@ -43,7 +43,7 @@ def test_a_withdrawn_item_is_deleted_once_by_resync(sandbox, write_config, cli):
     again = cli("--config", str(config), "resync")
     assert "0 withdrawn" in again.out
     assert deletes(box) == {"200": 1}  # exactly one DELETE
-    events = cli("--config", str(config), "audit", "--event", "item.withdrawn", "--format", "json")
+    events = cli("--config", str(config), "audit", "--event", "item.withdrawn", "--format", "jsonl")
     [event] = [json.loads(x) for x in events.out.splitlines()]
     assert (
         event["item"] == f"yyedu:{gone.id}" and event["details"]["reason"] == "gone from the site"
