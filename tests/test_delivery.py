@@ -112,7 +112,12 @@ def test_outage_opens_the_circuit_instead_of_a_request_storm(sandbox, write_conf
     events = cli("--config", str(config), "audit", "--event", "circuit", "--format", "jsonl")
     assert events.code == 0, events.both + str(s)
     names = [json.loads(line)["event"] for line in events.out.splitlines()]
-    assert names[0] == "circuit.opened" and names[-1] == "circuit.closed"
+    # One outage, one opening: each failed probe (one per cooldown) keeps it open
+    assert names == ["circuit.opened", "circuit.closed"], names
+    confirmed = cli("--config", str(config), "audit", "--event", "delivery.confirmed",
+                    "--format", "json")  # fmt: skip
+    titles = {e["item"]: e["details"]["title"] for e in json.loads(confirmed.out)}
+    assert titles == {r["external_id"]: r["title"] for r in box.portal.store.items()}
 
 
 @MODES

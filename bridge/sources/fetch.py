@@ -287,6 +287,8 @@ class Fetcher:
         except (urllib3.exceptions.HTTPError, ProxyNotSupported) as exc:
             raise Retriable(f"cannot read {robots_url}: {_short(exc)}") from None
         except Retriable as exc:
+            if robots_url in str(exc):  # it names the file already: one prefix is enough
+                raise
             raise Retriable(f"cannot read {robots_url}: {exc}") from None
         return None
 
@@ -364,6 +366,8 @@ class Fetcher:
         timeout = (deadline.cap(self.cfg.connect_timeout), deadline.cap(self.cfg.read_timeout))
         try:
             return self.client.open(method, url, body=body, headers=headers, timeout=timeout)
+        except urllib3.exceptions.NewConnectionError as exc:  # a subclass of TimeoutError
+            raise Retriable(f"cannot connect to {url}: {_short(exc)}") from None
         except urllib3.exceptions.TimeoutError:
             if deadline.left() <= 0:
                 raise deadline.exceeded(0) from None
