@@ -41,7 +41,8 @@ HEADERS = {
 }
 EVENT_LABELS = {
     audit.RUN_STARTED: "运行开始", audit.RUN_FINISHED: "运行结束", audit.RUN_SKIPPED: "运行跳过",
-    audit.CONFIG_LOADED: "加载配置", audit.ITEM_DISCOVERED: "发现条目",
+    audit.CONFIG_LOADED: "加载配置", audit.CONFIG_REFUSED: "拒绝加载配置（保留原配置）",
+    audit.ITEM_DISCOVERED: "发现条目",
     audit.RECORD_CHANGED: "记录新版本", audit.RECORD_QUARANTINED: "隔离（校验未通过）",
     audit.RECORD_RELEASED: "解除隔离", audit.ITEM_WITHDRAWN: "撤销", audit.INDEX_NO_MINTED: "生成索引号",
     audit.DELIVERY_SENT: "发送到平台", audit.DELIVERY_CONFIRMED: "平台已确认",

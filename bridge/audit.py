@@ -24,7 +24,8 @@ GENESIS = "0" * 64
 RUN_STARTED = "run.started"
 RUN_FINISHED = "run.finished"
 RUN_SKIPPED = "run.skipped"  # overlapping or missed scheduled run
-CONFIG_LOADED = "config.loaded"
+CONFIG_LOADED = "config.loaded"  # details: config_sha256 of the effective settings
+CONFIG_REFUSED = "config.refused"  # a reload (SIGHUP) kept the running config: problems
 ITEM_DISCOVERED = "item.discovered"
 RECORD_CHANGED = "record.changed"
 RECORD_QUARANTINED = "record.quarantined"
@@ -52,6 +53,7 @@ EVENTS = (
     RUN_FINISHED,
     RUN_SKIPPED,
     CONFIG_LOADED,
+    CONFIG_REFUSED,
     ITEM_DISCOVERED,
     RECORD_CHANGED,
     RECORD_QUARANTINED,
@@ -110,6 +112,11 @@ class AuditEvent:
         value = json.loads(self.details)
         return value if isinstance(value, dict) else {"value": value}
 
+    def details_text(self) -> str:
+        """The details as an operator reads them: ``title=…, key=value, …`` (see
+        ``readable_details``)."""
+        return readable_details(self.details_dict())
+
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -123,6 +130,29 @@ class AuditEvent:
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
+
+
+def _readable_value(value: Any) -> str:
+    if isinstance(value, str):
+        if len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+            return value[:12] + "…"  # a SHA-256: its start tells it apart; JSON has it whole
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return str(value)
+
+
+def readable_details(details: dict[str, Any]) -> str:
+    """``key=value, …`` with the title first, empty values left out, plain text for text
+    and numbers and JSON (never a Python repr) for nested values."""
+    keys = sorted(details, key=lambda k: (k != "title", 0))
+    return ", ".join(
+        f"{k}={_readable_value(details[k])}" for k in keys if details[k] not in (None, "", [], {})
+    )
 
 
 def chain_hash(

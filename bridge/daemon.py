@@ -46,7 +46,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from bridge import audit, config, pause, sdnotify
+from bridge import audit, config, logs, pause, sdnotify
 from bridge.config import Settings
 from bridge.context import Context
 from bridge.deliver import drain
@@ -129,7 +129,7 @@ class Daemon:
             audit_log.append(
                 s, audit.CONFIG_LOADED, actor=audit.DAEMON,
                 details={"file": str(self.config_path), "reload": False, "pid": os.getpid(),
-                         "requeued_resyncs": requeued},
+                         "requeued_resyncs": requeued, "config_sha256": settings.sha256()},
             )  # fmt: skip
         self.metrics = Metrics(settings, self.db)
         if settings.admin.enabled:
@@ -445,8 +445,7 @@ class Daemon:
         parts = []
         for r in summary.sources:
             parts.append(f"{r.source} {r.status}: {r.stats.new} new, {r.stats.changed} changed")
-            if r.status != "ok":
-                log.error("%s: %s", r.source, r.message)
+            # a failed or alarmed run was logged once, by the pipeline, when it ended
         with self.db.read() as s:
             pending = outbox.counts(s, self.settings.target.name).get("pending", 0)
         stamp = datetime.now(UTC).astimezone().strftime("%H:%M:%S")
@@ -479,7 +478,10 @@ class Daemon:
     def _audit_skip(self, job_id: str, reason: str, scheduled: datetime | None = None) -> None:
         assert self.db is not None
         source = job_id.split(":", 1)[1] if job_id.startswith("source:") else None
-        log.warning("run of %s skipped: %s", job_id, reason)
+        # an overlap is a long crawl (a backfill) doing its work: audited, not a warning;
+        # a missed run means the daemon fell behind its schedule
+        level = logging.INFO if reason.startswith("overlap") else logging.WARNING
+        log.log(level, "run of %s skipped: %s", job_id, reason)
         with self.db.write() as s:
             audit_log.append(
                 s, audit.RUN_SKIPPED, actor=audit.DAEMON, source=source,
@@ -549,11 +551,12 @@ class Daemon:
             )
             for p in exc.problems:
                 log.error("  %s", p)
+            self._audit_refused([str(p) for p in exc.problems])
             return
         if new.state_url.reveal() != self.settings.state_url.reveal():
-            log.error(
-                "config reload: bridge.state_url cannot change while running; restart the daemon for that"
-            )
+            problem = "bridge.state_url cannot change while running; restart the daemon for that"
+            log.error("config reload refused, keeping the running config: %s", problem)
+            self._audit_refused([problem])
             return
         old_target = self.ctx.target
         self.settings = new
@@ -565,8 +568,19 @@ class Daemon:
         self._schedule_sources(self.scheduler)
         with self.db.write() as s:
             audit_log.append(s, audit.CONFIG_LOADED, actor=audit.DAEMON,
-                             details={"file": str(self.config_path), "reload": True})  # fmt: skip
+                             details={"file": str(self.config_path), "reload": True,
+                                      "config_sha256": new.sha256()})  # fmt: skip
+        logs.setup_logging(logging.getLogger().level, new.log_format)
         log.info("config reloaded from %s: %d source(s)", self.config_path, len(new.sources))
+
+    def _audit_refused(self, problems: list[str]) -> None:
+        """A reload that kept the running config, with its problems (config problems name
+        keys and sources, never a secret's value)."""
+        assert self.db is not None
+        with self.db.write() as s:
+            audit_log.append(s, audit.CONFIG_REFUSED, actor=audit.DAEMON,
+                             details={"file": str(self.config_path), "problems": problems,
+                                      "kept_config_sha256": self.settings.sha256()})  # fmt: skip
 
     def _watchdog(self, interval: float) -> None:
         every = max(interval / 2, 0.5)

@@ -9,6 +9,9 @@ from __future__ import annotations
 STATE_URL = "sqlite:///state/bridge.db"  # relative to the working directory
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # a CLI command may wait this long for the daemon's write
 CONFIG_PATH = "config/bridge.toml"
+# "text" reads best in a terminal and in journalctl; "json" (one object per line) is for a
+# log shipper (Loki, ELK) that would otherwise have to parse the text
+LOG_FORMAT = "text"
 
 # --- Fetching (politeness towards the bureau site) ---------------------------------------
 USER_AGENT = "bridge/{version} (+government information disclosure sync; operator: {operator})"

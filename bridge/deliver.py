@@ -195,9 +195,14 @@ class Breaker:
                 pause = timedelta(seconds=min(retry_after, self.cfg.retry_after_cap))
                 if row.opened_until is None or row.opened_until < now + pause:
                     row.opened_until = now + pause
-            if row.state == "half-open" or (
-                row.state == "closed" and row.failures >= self.cfg.circuit_threshold
-            ):
+            if row.state == "half-open":
+                # The probe failed: the same outage goes on (audited once, when it began).
+                row.state = "open"
+                until = now + timedelta(seconds=self.cfg.circuit_cooldown)
+                row.opened_until = max(until, row.opened_until or until)
+                log.info("circuit of target %s stays open: the probe failed: %s",
+                         self.target, error)  # fmt: skip
+            elif row.state == "closed" and row.failures >= self.cfg.circuit_threshold:
                 row.state = "open"
                 until = now + timedelta(seconds=self.cfg.circuit_cooldown)
                 row.opened_until = max(until, row.opened_until or until)

@@ -12,8 +12,11 @@ fetcher follows them by hand, checking each hop's host), so both speak urllib3.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import socket
 import threading
 import urllib.request
 from dataclasses import dataclass
@@ -223,3 +226,51 @@ class _Received:
 def _as_request(url: str) -> urllib.request.Request:
     """A request as ``http.cookiejar`` reads one; never opened."""
     return urllib.request.Request(url)  # noqa: S310 (nothing is opened)
+
+
+_ERRNO_WORDS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset",
+    errno.ETIMEDOUT: "timed out",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.EADDRNOTAVAIL: "address not available",
+}
+
+
+def plain_reason(exc: BaseException) -> str:
+    """Why a request failed, in the words an operator uses ("connection refused", "name
+    not resolved", "timed out"), never urllib3's class name (``NewConnectionError``)."""
+    if isinstance(exc, urllib3.exceptions.NameResolutionError):
+        return "name not resolved"
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):  # before its base, a timeout
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, socket.timeout | TimeoutError):
+            return "timed out"
+        if isinstance(cause, OSError) and cause.errno in _ERRNO_WORDS:
+            return _ERRNO_WORDS[cause.errno]
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror.lower()
+        return "cannot connect"
+    if isinstance(exc, urllib3.exceptions.TimeoutError | socket.timeout | TimeoutError):
+        return "timed out"
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return "TLS handshake failed"
+    if isinstance(exc, urllib3.exceptions.ProxyError):  # its URL may hold credentials
+        return "cannot reach the proxy"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset"
+    text = str(exc)
+    m = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected\)", text)
+    if m:
+        return f"the connection closed after {m[1]} bytes, {m[2]} short of its Content-Length"
+    if "closed connection without response" in text or "Connection aborted" in text:
+        return "the server closed the connection without an answer"
+    if "Connection reset" in text:
+        return "connection reset"
+    m = re.search(r"\[Errno -?\d+\] ([^')\]]+)", text)
+    if m:
+        return m.group(1).lower()
+    return "the connection failed"

@@ -597,6 +597,7 @@ class _SourceRun:
                     problems=problems,
                     actor=self.ctx.actor,
                     run_id=self.run_id,
+                    title=clean_text(raw.title or raw.list_title) or None,
                 )
             return None
         digest = content_hash(record.to_json())
@@ -836,12 +837,12 @@ def sync_source(
     except SafetyAbort as exc:
         status, message = "failed", str(exc)
         log.error("%s", exc)
-    except Retriable as exc:
-        status, message = "failed", f"{scfg.name}: site unreachable: {exc}"
-        log.error("%s", message)
+    except Retriable as exc:  # the message is the run's: every view puts the source first
+        status, message = "failed", f"site unreachable: {exc}"
+        log.error("%s: %s", scfg.name, message)
     except Fatal as exc:
-        status, message = "failed", f"{scfg.name}: {exc}"
-        log.error("%s", message)
+        status, message = "failed", str(exc)
+        log.error("%s: %s", scfg.name, message)
     finally:
         run.close()
         source.close()

@@ -189,7 +189,10 @@ def _problems(
     )
     for src in sources:
         if src.layout_alarm:
-            reasons.append(f"{src.name}: layout alarm: {src.message}")
+            message = src.message or ""
+            if not message.startswith("layout alarm"):  # the run's message says it already
+                message = f"layout alarm: {message}"
+            reasons.append(f"{src.name}: {message}")
         if src.paused is not None:
             continue  # nothing is read on purpose: no lag while the pause lasts
         if src.last_success is None:

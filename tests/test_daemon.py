@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 import requests
 from conftest import REPO, config_text
 
+from bridge.sandbox.portal import SANDBOX_SECRET
 from bridge.sandbox.site import publish
 
 pytestmark = pytest.mark.slow
@@ -167,7 +169,9 @@ def test_resync_is_queued_to_the_running_daemon_with_who_and_why(daemon_setup, c
     )
     assert took < 60
     assert box.portal.store.count() == 21
-    audit = cli("--config", str(config), "audit", "--event", "resync.requested", "--format", "json")
+    audit = cli(
+        "--config", str(config), "audit", "--event", "resync.requested", "--format", "jsonl"
+    )
     [event] = [json.loads(line) for line in audit.out.splitlines()]
     assert event["actor"].startswith("cli:")
     assert event["details"]["reason"] == "after the portal outage"
@@ -177,7 +181,7 @@ def test_resync_is_queued_to_the_running_daemon_with_who_and_why(daemon_setup, c
     assert "database is locked" not in err + result.both + audit.both
 
 
-def test_sighup_keeps_the_old_config_when_the_new_one_is_broken(daemon_setup):
+def test_sighup_keeps_the_old_config_when_the_new_one_is_broken(daemon_setup, cli):
     box, config, start = daemon_setup
     d = start()
     d.wait_for(lambda: box.portal.store.count() == 20, what="first delivery")
@@ -199,6 +203,19 @@ def test_sighup_keeps_the_old_config_when_the_new_one_is_broken(daemon_setup):
     assert "sources[0].org_code: must be a 9-character 组织机构代码" in err
     assert "delivery.batch: must be positive, not 0" in err
     assert "config reloaded from" in err
+    trail = cli("--config", str(config), "audit", "--event", "config", "--format", "json")
+    events = [(e["event"], e["details"]) for e in json.loads(trail.out)]
+    assert [name for name, _ in events] == ["config.loaded", "config.refused", "config.loaded"]
+    (_, started), (_, refused), (_, reloaded) = events
+    assert refused["problems"] == [
+        f"{config}: sources[0].org_code: must be a 9-character 组织机构代码 (8 digits or capital "
+        "letters and a check character, e.g. 002949236) or an 18-character 统一社会信用代码",
+        f"{config}: delivery.batch: must be positive, not 0",
+    ]
+    # the same good config before and after: the same hash, which the refusal kept
+    assert re.fullmatch(r"[0-9a-f]{64}", started["config_sha256"])
+    assert started["config_sha256"] == refused["kept_config_sha256"] == reloaded["config_sha256"]
+    assert SANDBOX_SECRET not in trail.out
 
 
 def test_systemd_notify_ready_status_watchdog_stopping(daemon_setup, tmp_path):

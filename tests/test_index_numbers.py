@@ -37,7 +37,9 @@ def test_bridge_minted_index_numbers_are_kept_by_the_portal(sandbox, write_confi
         by_year.setdefault(m.group(1), []).append(int(m.group(2)))
     for serials in by_year.values():
         assert sorted(serials) == list(range(1, len(serials) + 1))  # contiguous per year
-    minted = cli("--config", str(config), "audit", "--event", "index_no.minted", "--format", "json")
+    minted = cli(
+        "--config", str(config), "audit", "--event", "index_no.minted", "--format", "jsonl"
+    )
     assert len(minted.out.splitlines()) == sum(v is None for v in shown.values())
 
 
@@ -77,7 +79,9 @@ def test_a_page_shows_its_own_index_no_in_any_form_kept_and_flagged(sandbox, wri
     assert result.code == 0, result.both
     held = {r["external_id"]: r["index_no"] for r in box.portal.store.items()}
     assert held[f"yyedu:{info.id}"] == "YYJYJ-2012-00017"
-    flagged = cli("--config", str(config), "audit", "--event", "record.flagged", "--format", "json")
+    flagged = cli(
+        "--config", str(config), "audit", "--event", "record.flagged", "--format", "jsonl"
+    )
     events = [json.loads(line) for line in flagged.out.splitlines()]
     assert [(e["item"], e["details"]["remarks"]) for e in events] == [
         (

@@ -49,7 +49,7 @@ def test_a_guessed_charset_is_quarantined_then_released_after_the_fix(sandbox, w
     table = cli("--config", str(config), "status")
     assert "quarantined yyedu:" in table.out and "body.charset" in table.out
     audit = cli(
-        "--config", str(config), "audit", "--event", "record.quarantined", "--format", "json"
+        "--config", str(config), "audit", "--event", "record.quarantined", "--format", "jsonl"
     )
     assert len(audit.out.splitlines()) == 12
 
@@ -57,7 +57,7 @@ def test_a_guessed_charset_is_quarantined_then_released_after_the_fix(sandbox, w
     again = cli("--config", str(config), "sync", "--once")
     assert "0 fetched" in again.out
     audit = cli(
-        "--config", str(config), "audit", "--event", "record.quarantined", "--format", "json"
+        "--config", str(config), "audit", "--event", "record.quarantined", "--format", "jsonl"
     )
     assert len(audit.out.splitlines()) == 12
 
@@ -68,7 +68,7 @@ def test_a_guessed_charset_is_quarantined_then_released_after_the_fix(sandbox, w
     manifest = load_manifest(box.root)
     assert {r["title"] for r in box.portal.store.items()} == {i.title for i in manifest.items}
     released = cli(
-        "--config", str(config), "audit", "--event", "record.released", "--format", "json"
+        "--config", str(config), "audit", "--event", "record.released", "--format", "jsonl"
     )
     assert len(released.out.splitlines()) == 12
     after = json.loads(cli("--config", str(config), "status", "--format", "json").out)

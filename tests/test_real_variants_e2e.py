@@ -71,7 +71,9 @@ def test_every_record_carries_what_its_page_shows(sandbox, write_config, cli, st
             assert "index_no" not in how
         if page["topic"] is not None:
             assert record["topic"] == page["topic"], where
-    flagged = cli("--config", str(config), "audit", "--event", "record.flagged", "--format", "json")
+    flagged = cli(
+        "--config", str(config), "audit", "--event", "record.flagged", "--format", "jsonl"
+    )
     odd = {i for i, page in shown.items() if page["index_no"] and "/" not in page["index_no"]}
     assert {json.loads(line)["item"] for line in flagged.out.splitlines()} >= {
         f"yyedu:{i}" for i in odd

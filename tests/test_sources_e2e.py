@@ -128,7 +128,7 @@ def test_a_relayout_is_a_layout_alarm_with_no_delivery(sandbox, write_config, cl
     status = json.loads(cli("--config", str(config), "status", "--format", "json").out)
     assert status["sources"][0]["layout_alarm"] is True
     assert status["sources"][0]["result"] == "alarm"
-    events = cli("--config", str(config), "audit", "--event", "layout.alarm", "--format", "json")
+    events = cli("--config", str(config), "audit", "--event", "layout.alarm", "--format", "jsonl")
     assert len(events.out.splitlines()) == 1
     assert state_rows(config, "SELECT count(*) FROM items WHERE status = 'withdrawn'") == [(0,)]
     resync = cli("--config", str(config), "resync")

@@ -43,11 +43,15 @@ def test_a_withdrawn_item_is_deleted_once_by_resync(sandbox, write_config, cli):
     again = cli("--config", str(config), "resync")
     assert "0 withdrawn" in again.out
     assert deletes(box) == {"200": 1}  # exactly one DELETE
-    events = cli("--config", str(config), "audit", "--event", "item.withdrawn", "--format", "json")
+    events = cli("--config", str(config), "audit", "--event", "item.withdrawn", "--format", "jsonl")
     [event] = [json.loads(x) for x in events.out.splitlines()]
     assert (
         event["item"] == f"yyedu:{gone.id}" and event["details"]["reason"] == "gone from the site"
     )
+    assert event["details"]["title"] == record["title"]  # the audit names what was withdrawn
+    deleted = cli("--config", str(config), "audit", "--event", "delivery.confirmed",
+                  "--item", f"yyedu:{gone.id}", "--format", "json")  # fmt: skip
+    assert [e["details"]["title"] for e in json.loads(deleted.out)] == [record["title"]] * 2
 
 
 def test_periodic_complete_listing_finds_withdrawals_between_resyncs(sandbox, write_config, cli):

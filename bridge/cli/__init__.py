@@ -44,7 +44,7 @@ class App:
             from bridge import config
 
             self._settings = config.load(self.config_path)
-            setup_logging(self.log_level or self._settings.log_level)
+            setup_logging(self.log_level or self._settings.log_level, self._settings.log_format)
         return self._settings
 
     def db(self, *, create: bool = True) -> Database:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
-import os
+import shutil
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any
@@ -19,14 +19,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bridge.audit import AuditEvent, verify_chain
+from bridge.audit import AuditEvent, readable_details, verify_chain
 from bridge.cli import App, echo
+from bridge.cli.audit_export import digest_name, export_day, verify_export
 from bridge.logs import escape_controls
-from bridge.state import admin_queries, audit_log
+from bridge.state import audit_log
 from bridge.state.audit_log import AuditFilter
-from bridge.state.db import Database
 
 LOCAL = ZoneInfo("Asia/Shanghai")
+TABLE_MIN_WIDTH = 100  # columns below which a table would break its values: lines instead
 
 
 def parse_when(text: str, *, end: bool = False) -> datetime:
@@ -51,40 +52,48 @@ def _local(ts: datetime) -> str:
     return ts.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _short_details(e: AuditEvent, width: int = 90) -> str:
+def _local_iso(ts: datetime) -> str:
+    """The time as the table shows it (Asia/Shanghai), with its offset: ``…T09:30:00+08:00``."""
+    return ts.astimezone(LOCAL).isoformat(timespec="seconds")
+
+
+CSV_HEADER = ["id", "time", "actor", "event", "source", "item", "run_id", "title", "details",
+              "details_json", "prev_hash", "hash"]  # fmt: skip
+
+
+def _csv_row(e: AuditEvent) -> list[object]:
     d = e.details_dict()
-    text = ", ".join(f"{k}={v}" for k, v in d.items() if v not in (None, "", [], {}))
-    return text if len(text) <= width else text[: width - 1] + "…"
+    title = d.get("title") if isinstance(d.get("title"), str) else ""
+    rest = {k: v for k, v in d.items() if k != "title"}
+    return [e.id, _local_iso(e.ts), e.actor, e.event, e.source or "", e.item or "",
+            e.run_id or "", title, readable_details(rest), e.details, e.prev_hash,
+            e.hash]  # fmt: skip
 
 
-def _emit(events: list[AuditEvent], fmt: str, writer: csv.writer | None = None) -> None:  # type: ignore[valid-type]
-    if fmt == "json":
+def _line(e: AuditEvent) -> str:
+    """One event on one line, every value whole (piped output, a narrow terminal)."""
+    return (
+        f"{e.id}  {_local(e.ts)}  {e.event}  {e.actor}  {e.item or e.source or '-'}  "
+        f"{e.details_text()}"
+    ).rstrip()
+
+
+def _emit(events: list[AuditEvent], fmt: str, writer: Any = None) -> None:
+    if fmt in ("json", "jsonl"):  # --follow with json: one object per line as they come
         for e in events:
             click.echo(json.dumps(e.as_json(), ensure_ascii=False))
     elif fmt == "csv":
-        assert writer is not None
         for e in events:
-            writer.writerow(
-                [
-                    e.id,
-                    e.ts.isoformat(),
-                    e.actor,
-                    e.event,
-                    e.source or "",
-                    e.item or "",
-                    e.run_id or "",
-                    e.details,
-                    e.prev_hash,
-                    e.hash,
-                ]
-            )
+            writer.writerow(_csv_row(e))
         sys.stdout.flush()
     else:
         for e in events:
-            echo(
-                f"{e.id:>6}  {_local(e.ts)}  {e.event:<20} {e.actor:<14} "
-                f"{e.item or e.source or '-'}  {_short_details(e)}"
-            )
+            echo(_line(e))
+
+
+def wide_terminal(min_width: int = TABLE_MIN_WIDTH) -> bool:
+    """A table only on a terminal wide enough for one; piped or narrow: one line each."""
+    return sys.stdout.isatty() and shutil.get_terminal_size((80, 24)).columns >= min_width
 
 
 @click.group(invoke_without_command=True)
@@ -105,13 +114,17 @@ def _emit(events: list[AuditEvent], fmt: str, writer: csv.writer | None = None) 
 )
 @click.option("--item", metavar="ID", help="Only events of this item (external id).")
 @click.option("--source", metavar="NAME", help="Only events of this source.")
+@click.option(
+    "--grep", metavar="TEXT", help="Only events whose title, details, item or event hold TEXT."
+)
 @click.option("--limit", type=click.IntRange(1), help="At most this many events (the newest).")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "json", "jsonl", "csv"]),
     default="table",
     show_default=True,
+    help="json: one array; jsonl: one object per line; csv: UTF-8 with a BOM (Excel).",
 )
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new events as they are appended.")
 @click.pass_context
@@ -122,6 +135,7 @@ def audit(
     events: tuple[str, ...],
     item: str | None,
     source: str | None,
+    grep: str | None,
     limit: int | None,
     fmt: str,
     follow: bool,
@@ -129,8 +143,13 @@ def audit(
     """Read the audit trail (oldest first), or check it with `bridge audit verify`.
 
     \b
+    Piped or in a terminal narrower than 100 columns the table is one event per
+    line, every value whole. Times are Asia/Shanghai (CSV: with their offset).
+
+    \b
     Examples:
       bridge audit --since 2026-11-01 --event delivery.dead
+      bridge audit --grep 招生 --format csv > audit.csv
       bridge audit --item yyedu:t20261120_100045 --format json
       bridge audit verify
     """
@@ -144,29 +163,22 @@ def audit(
         events=events,
         item=item,
         source=source,
+        grep=grep or None,
     )
     with db.read() as s:
         found = audit_log.query(s, f, limit=limit, newest_first=limit is not None)
     found.sort(key=lambda e: e.id)
     writer = None
     if fmt == "csv":
+        sys.stdout.write("\ufeff")  # Excel reads UTF-8 (Chinese titles) only with a BOM
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(
-            [
-                "id",
-                "ts",
-                "actor",
-                "event",
-                "source",
-                "item",
-                "run_id",
-                "details",
-                "prev_hash",
-                "hash",
-            ]
-        )
-    if fmt == "table" and not follow:
+        writer.writerow(CSV_HEADER)
+    if fmt == "json" and not follow:
+        click.echo(json.dumps([e.as_json() for e in found], ensure_ascii=False, indent=1))
+    elif fmt == "table" and not follow and wide_terminal():
         _table(found)
+    elif fmt == "table" and not found and not follow:
+        echo("no audit events match")
     else:
         _emit(found, fmt, writer)
     if not follow:
@@ -175,9 +187,7 @@ def audit(
     while True:
         time.sleep(1.0)
         with db.read() as s:
-            new = audit_log.query(
-                s, AuditFilter(events=events, item=item, source=source, after_id=last)
-            )
+            new = audit_log.query(s, replace(f, since=None, until=None, after_id=last))
         if new:
             _emit(new, fmt, writer)
             last = new[-1].id
@@ -193,10 +203,12 @@ def _table(events: list[AuditEvent]) -> None:
         echo("no audit events match")
         return
     table = Table(show_lines=False)
-    for col in ("id", "time (Asia/Shanghai)", "event", "actor", "item / source", "details"):
+    for col in ("id", "time (Asia/Shanghai)", "event"):  # short values: never broken
+        table.add_column(col, no_wrap=True)
+    for col in ("actor", "item / source", "details"):
         table.add_column(col, overflow="fold")
     for e in events:
-        cells = (e.actor, e.item or e.source or "-", _short_details(e))
+        cells = (e.actor, e.item or e.source or "-", e.details_text())
         # Text, never markup: details quote titles and URLs a site chose
         table.add_row(str(e.id), _local(e.ts), e.event, *(Text(escape_controls(c)) for c in cells))
     Console(soft_wrap=False).print(table)
@@ -282,133 +294,6 @@ def export(app: App, day: datetime, out: Path) -> None:
         f"wrote {jsonl} ({digest['count']} events"
         + (f", ids {digest['first_id']}–{digest['last_id']}" if digest["count"] else "")
         + f") and {out / digest_name(jsonl.name)}"
-    )
-
-
-# --- export files ----------------------------------------------------------------------------
-
-EXPORT_FORMAT = "bridge-audit-export/1"
-
-
-def digest_name(jsonl_name: str) -> str:
-    return jsonl_name.removesuffix(".jsonl") + ".digest.json"
-
-
-def _row(e: AuditEvent) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "ts": e.ts.isoformat(),
-        "actor": e.actor,
-        "event": e.event,
-        "source": e.source,
-        "item": e.item,
-        "run_id": e.run_id,
-        "details": e.details,
-        "prev_hash": e.prev_hash,
-        "hash": e.hash,
-    }
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def export_day(db: Database, day: date, out: Path, *, actor: str) -> tuple[Path, dict[str, Any]]:
-    """Write ``audit-DAY.jsonl`` and its digest; returns the file and the digest."""
-    start = datetime.combine(day, dtime.min, LOCAL)
-    end = start + timedelta(days=1)
-    with db.read() as s:  # one read transaction: slice and head from the same snapshot
-        head = audit_log.head(s)
-        span = admin_queries.day_slice(s, start, end)
-        if span is None:
-            events: list[AuditEvent] = []
-            prev = audit_log.previous_hash(s, admin_queries.last_id_before(s, start) + 1)
-        else:
-            events = admin_queries.events_between(s, *span)
-            prev = audit_log.previous_hash(s, span[0])
-    data = b"".join(json.dumps(_row(e), ensure_ascii=False).encode() + b"\n" for e in events)
-    out.mkdir(parents=True, exist_ok=True)
-    jsonl = out / f"audit-{day.isoformat()}.jsonl"
-    now = datetime.now(UTC)
-    digest: dict[str, Any] = {
-        "format": EXPORT_FORMAT,
-        "date": day.isoformat(),
-        "timezone": "Asia/Shanghai",
-        "complete": end <= now,
-        "file": jsonl.name,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "count": len(events),
-        "first_id": events[0].id if events else None,
-        "last_id": events[-1].id if events else None,
-        "prev_hash": prev,
-        "last_hash": events[-1].hash if events else prev,
-        "head": {"id": head[0], "hash": head[1]},
-        "exported_at": now.isoformat(timespec="seconds"),
-        "exported_by": actor,
-    }
-    _write_atomic(jsonl, data)
-    text = json.dumps(digest, ensure_ascii=False, indent=2) + "\n"
-    _write_atomic(out / digest_name(jsonl.name), text.encode())
-    with db.write() as s:
-        audit_log.append(
-            s,
-            admin_queries.AUDIT_EXPORTED,
-            actor=actor,
-            details={k: digest[k] for k in ("date", "count", "first_id", "last_id", "sha256")},
-        )
-    return jsonl, digest
-
-
-def verify_export(path: Path) -> tuple[bool, str]:
-    """Check an export and its digest offline; (ok, message naming the first bad row)."""
-    if path.name.endswith(".digest.json"):
-        digest_path = path
-    else:
-        digest_path = path.with_name(digest_name(path.name))
-    try:
-        digest = json.loads(digest_path.read_text(encoding="utf-8"))
-        data = (digest_path.parent / digest["file"]).read_bytes()
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        return False, f"cannot read the export and its digest ({digest_path}): {exc}"
-    events: list[AuditEvent] = []
-    for n, raw in enumerate(data.splitlines(), 1):
-        try:
-            r = json.loads(raw)
-            events.append(AuditEvent(r["id"], datetime.fromisoformat(r["ts"]), r["actor"],
-                                     r["event"], r["source"], r["item"], r["run_id"],
-                                     r["details"], r["prev_hash"], r["hash"]))  # fmt: skip
-        except (ValueError, KeyError, TypeError):
-            return False, f"audit export broken at line {n}: not an exported event"
-    result = verify_chain(events, start_prev=digest.get("prev_hash", ""))
-    if not result.ok:
-        if events and result.first_bad_id == events[0].id and "does not follow" in result.message:
-            return False, (
-                f"audit export broken at row {events[0].id}: it does not follow the digest's "
-                "prev_hash (a row before it was deleted, inserted or reordered)"
-            )
-        return False, result.message.replace("audit chain", "audit export", 1)
-    first = events[0].id if events else None
-    last = events[-1].id if events else None
-    if (first, last, len(events)) != (
-        digest.get("first_id"),
-        digest.get("last_id"),
-        digest.get("count"),
-    ):
-        return False, (
-            f"audit export broken: the digest names rows {digest.get('first_id')}–"
-            f"{digest.get('last_id')} ({digest.get('count')} events), the file holds rows "
-            f"{first}–{last} ({len(events)}): rows were removed or added"
-        )
-    if events and events[-1].hash != digest.get("last_hash"):
-        return False, f"audit export broken at row {last}: its hash is not the digest's last_hash"
-    if hashlib.sha256(data).hexdigest() != digest.get("sha256"):
-        return False, "audit export broken: the file does not match the sha256 in its digest"
-    span = f" (rows {first}–{last})" if events else ""
-    return True, (
-        f"audit export intact: {len(events)} events{span} of {digest.get('date')} verified; "
-        "the file matches its digest"
     )
 
 

@@ -19,6 +19,8 @@ Any scalar key of the ``[bridge]``, ``[fetch]``, ``[target]``, ``[delivery]``, `
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -154,6 +156,7 @@ class Settings:
     admin: AdminConfig = AdminConfig()
     notify: tuple[NotifyConfig, ...] = ()
     status: StatusConfig = StatusConfig()
+    log_format: str = defaults.LOG_FORMAT
 
     def source(self, name: str) -> SourceConfig:
         for s in self.sources:
@@ -165,6 +168,12 @@ class Settings:
     def shown(self) -> dict[str, Any]:
         """The effective settings as plain data with every secret redacted."""
         return _shown(self)
+
+    def sha256(self) -> str:
+        """SHA-256 of the effective settings as ``shown()`` gives them (secrets redacted,
+        keys sorted): the audit trail tells which config a daemon ran with."""
+        text = json.dumps(self.shown(), ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 # --- reading ---------------------------------------------------------------------------
@@ -247,6 +256,7 @@ def _build(
     state_url = b.get("state_url", str, defaults.STATE_URL, check_state_url)
     operator = b.get("operator", str, "unconfigured operator")
     log_level = b.get("log_level", str, "INFO", check_choice(("DEBUG", "INFO", "WARNING", "ERROR")))
+    log_format = b.get("log_format", str, defaults.LOG_FORMAT, check_choice(("text", "json")))
     b.finish()
 
     f = Table(_table(data, "fetch", problems), "fetch", problems)
@@ -348,6 +358,7 @@ def _build(
         admin=admin,
         notify=notify,
         status=status,
+        log_format=log_format or defaults.LOG_FORMAT,
     )
 
 

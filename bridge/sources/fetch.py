@@ -18,7 +18,6 @@ import codecs
 import contextlib
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -32,7 +31,7 @@ from protego import Protego
 from bridge.config import FetchConfig
 from bridge.defaults import MAX_REDIRECTS, MIN_BODY_RATE, ROBOTS_MAX_BYTES
 from bridge.errors import Retriable, Skippable
-from bridge.http_client import HttpClient, ProxyNotSupported
+from bridge.http_client import HttpClient, ProxyNotSupported, plain_reason
 from bridge.scope import Scope
 from bridge.sources.charset import decode_html
 from bridge.sources.spool import HashingWriter, Spool
@@ -286,8 +285,10 @@ class Fetcher:
                     body = self._read_capped(r, url, ROBOTS_MAX_BYTES, deadline, truncate=True)
                 return Response(url, r.status, r.headers, body)
         except (urllib3.exceptions.HTTPError, ProxyNotSupported) as exc:
-            raise Retriable(f"cannot read {robots_url}: {type(exc).__name__}") from None
+            raise Retriable(f"cannot read {robots_url}: {_short(exc)}") from None
         except Retriable as exc:
+            if robots_url in str(exc):  # it names the file already: one prefix is enough
+                raise
             raise Retriable(f"cannot read {robots_url}: {exc}") from None
         return None
 
@@ -365,6 +366,8 @@ class Fetcher:
         timeout = (deadline.cap(self.cfg.connect_timeout), deadline.cap(self.cfg.read_timeout))
         try:
             return self.client.open(method, url, body=body, headers=headers, timeout=timeout)
+        except urllib3.exceptions.NewConnectionError as exc:  # a subclass of TimeoutError
+            raise Retriable(f"cannot connect to {url}: {_short(exc)}") from None
         except urllib3.exceptions.TimeoutError:
             if deadline.left() <= 0:
                 raise deadline.exceeded(0) from None
@@ -552,13 +555,4 @@ def _location(r: urllib3.BaseHTTPResponse) -> str | None:
 
 
 def _short(exc: Exception) -> str:
-    text = str(exc)
-    m = re.search(r"\[Errno -?\d+\] ([^')\]]+)", text)
-    if m:
-        return m.group(1)
-    m = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected\)", text)
-    if m:
-        return f"the connection closed after {m[1]} bytes, {m[2]} short of its Content-Length"
-    if "closed connection without response" in text:
-        return "the server closed the connection without an answer"
-    return type(exc).__name__
+    return plain_reason(exc)

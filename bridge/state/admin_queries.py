@@ -218,7 +218,11 @@ def withdraw_on_portal(
         actor=actor,
         source=source_name,
         item=external_id,
-        details={"reason": reason, "delivery_id": delivery.id},
+        details={
+            "reason": reason,
+            "delivery_id": delivery.id,
+            "title": items.latest_title(session, item.id),
+        },
     )
     _audit_fix(session, item, actor, "withdraw", symbol, reason, delivery.id, None)
     return delivery.id

@@ -156,6 +156,7 @@ class AuditFilter:
     item: str | None = None
     source: str | None = None
     after_id: int | None = None
+    grep: str | None = None  # text in the details (titles, errors, URLs), item or event
 
 
 def _filtered(f: AuditFilter) -> Select[AuditEventRow]:
@@ -179,6 +180,17 @@ def _filtered(f: AuditFilter) -> Select[AuditEventRow]:
         q = q.where(AuditEventRow.source == f.source)
     if f.after_id is not None:
         q = q.where(AuditEventRow.id > f.after_id)
+    if f.grep:
+        # details are stored as JSON with ensure_ascii=False: a Chinese title is there as
+        # written; lower() folds Latin letters (SQLite folds ASCII only, as needed here)
+        text = f.grep.lower()
+        q = q.where(
+            or_(
+                func.lower(AuditEventRow.details).contains(text, autoescape=True),
+                func.lower(func.coalesce(AuditEventRow.item, "")).contains(text, autoescape=True),
+                AuditEventRow.event.contains(text, autoescape=True),
+            )
+        )
     return q
 
 

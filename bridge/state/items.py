@@ -227,6 +227,7 @@ def quarantine(
     problems: list[dict[str, str]],
     actor: str,
     run_id: int | None,
+    title: str | None = None,
 ) -> bool:
     """Hold an item back with its reasons; returns False when it was already held for the
     same reasons (no new audit event for a repeat)."""
@@ -254,7 +255,7 @@ def quarantine(
         source=source_name,
         item=external_id,
         run_id=run_id,
-        details={"url": url, "problems": problems},
+        details={"url": url, "title": title, "problems": problems},
     )
     return True
 
@@ -284,7 +285,11 @@ def withdraw(
         source=source_name,
         item=external_id,
         run_id=run_id,
-        details={"reason": reason, "delivery_id": delivery_id},
+        details={
+            "reason": reason,
+            "delivery_id": delivery_id,
+            "title": latest_title(session, item.id),
+        },
     )
     return delivery_id
 
@@ -321,3 +326,20 @@ def last_seen_before(
 def source_name(session: Session, source_id: int) -> str:
     row = session.get(SourceRow, source_id)
     return row.name if row is not None else ""
+
+
+def latest_title(session: Session, item_id: int) -> str | None:
+    """The title of an item's newest recorded version (for an audit entry that names it)."""
+    text = session.execute(
+        select(ItemVersionRow.record)
+        .where(ItemVersionRow.item_id == item_id)
+        .order_by(ItemVersionRow.version.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if text is None:
+        return None
+    try:
+        title = json.loads(text).get("title")
+    except (ValueError, AttributeError):
+        return None
+    return title if isinstance(title, str) else None

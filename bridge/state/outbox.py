@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from bridge import audit
-from bridge.state import audit_log
+from bridge.state import audit_log, items
 from bridge.state.models import (
     BlobRow,
     CircuitRow,
@@ -152,6 +152,7 @@ def audit_sent(session: Session, c: Claimed, *, actor: str, target: str) -> None
             "version": c.version,
             "target": target,
             "attempt": c.attempts + 1,
+            "title": _title(session, c),
         },
     )
 
@@ -255,7 +256,13 @@ def complete(
         actor=actor,
         source=c.source,
         item=c.external_id,
-        details={"delivery_id": c.id, "action": c.action, "version": c.version, "answer": answer},
+        details={
+            "delivery_id": c.id,
+            "action": c.action,
+            "version": c.version,
+            "answer": answer,
+            "title": _title(session, c),
+        },
     )
     return True
 
@@ -286,7 +293,12 @@ def retry_later(
             actor=actor,
             source=c.source,
             item=c.external_id,
-            details={"delivery_id": c.id, "attempts": row.attempts, "error": error},
+            details={
+                "delivery_id": c.id,
+                "attempts": row.attempts,
+                "error": error,
+                "title": _title(session, c),
+            },
         )
         return "dead"
     row.status = "pending"
@@ -302,6 +314,7 @@ def retry_later(
             "attempt": row.attempts,
             "error": error,
             "retry_in_seconds": round(delay, 3),
+            "title": _title(session, c),
         },
     )
     return "pending"
@@ -331,7 +344,13 @@ def dead_letter(
         actor=actor,
         source=c.source,
         item=c.external_id,
-        details={"delivery_id": c.id, "attempts": row.attempts, "error": error, "errors": errors},
+        details={
+            "delivery_id": c.id,
+            "attempts": row.attempts,
+            "error": error,
+            "errors": errors,
+            "title": _title(session, c),
+        },
     )
     return True
 
@@ -367,7 +386,11 @@ def retry_dead(session: Session, *, target: str, actor: str, external_id: str | 
             actor=actor,
             source=source,
             item=ext,
-            details={"delivery_id": row.id, "last_error": row.last_error},
+            details={
+                "delivery_id": row.id,
+                "last_error": row.last_error,
+                "title": items.latest_title(session, row.item_id),
+            },
         )
         n += 1
     return n
@@ -497,3 +520,10 @@ def release_dead_owners(session: Session, host: str, alive: Callable[[int], bool
             row.lease_owner = row.lease_until = None
             n += 1
     return n
+
+
+def _title(session: Session, c: Claimed) -> str | None:
+    """The title of the item a delivery carries (a withdrawal: of its last version)."""
+    if c.record is not None and isinstance(c.record.get("title"), str):
+        return str(c.record["title"])
+    return items.latest_title(session, c.item_id)

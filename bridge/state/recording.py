@@ -241,6 +241,7 @@ def _quarantine_claim(
         url=record.source.url,
         fingerprint=rec.fingerprint,
         problems=[{"field": "index_no", "rule": "index_no.duplicate", "message": message}],
+        title=record.title,
         actor=actor,
         run_id=run_id,
     )
@@ -284,7 +285,9 @@ class _Batch:
                     )
                 )
             if item.quarantine is not None:
-                events.append((audit.RECORD_RELEASED, xid, {"url": record.source.url}))
+                events.append(
+                    (audit.RECORD_RELEASED, xid, {"url": record.source.url, "title": record.title})
+                )
             changes: dict[str, Any] = {
                 "b_id": item.id,
                 "list_fingerprint": rec.fingerprint,
@@ -351,11 +354,15 @@ class _Batch:
             record = record.with_index_no(filed, "filed")
         elif shown is None and self.mint_for:
             minted = allocate_index_no(self.session, self.mint_for, record.created.year)
-            events.append((audit.INDEX_NO_MINTED, xid, {"index_no": minted}))
+            events.append((audit.INDEX_NO_MINTED, xid, {"index_no": minted, "title": record.title}))
             record = record.with_index_no(minted, "minted:bridge")
         if remarks:
             events.append(
-                (audit.RECORD_FLAGGED, xid, {"url": record.source.url, "remarks": remarks})
+                (
+                    audit.RECORD_FLAGGED,
+                    xid,
+                    {"url": record.source.url, "title": record.title, "remarks": remarks},
+                )
             )
         return replace(record, remarks=tuple(remarks))
 

@@ -24,6 +24,7 @@ from bridge.http_client import (
     HttpClient,
     ProxyNotSupported,
     plain_http_exposed,
+    plain_reason,
 )
 from bridge.signing import sign_headers
 from bridge.targets.base import Listed, Receipt, Target
@@ -147,8 +148,8 @@ class HttpTarget(Target):
             r = self.client.request(
                 method, url, body=body or None, headers=all_headers, timeout=self.timeout
             )
-        except urllib3.exceptions.NewConnectionError:  # before its base class, a timeout
-            raise Retriable(f"{what}: cannot connect ({self.base})") from None
+        except urllib3.exceptions.NewConnectionError as exc:  # before its base, a timeout
+            raise Retriable(f"{what}: cannot connect to {self.base}: {plain_reason(exc)}") from None
         except urllib3.exceptions.TimeoutError:
             raise Retriable(f"{what}: portal did not answer within {self.timeout:g} s") from None
         except urllib3.exceptions.ProtocolError:  # the connection closed mid-answer
@@ -158,7 +159,7 @@ class HttpTarget(Target):
         except urllib3.exceptions.SSLError as exc:
             raise Retriable(f"{what}: TLS with {self.base} failed ({exc})") from None
         except urllib3.exceptions.HTTPError as exc:
-            raise Retriable(f"{what}: request failed ({type(exc).__name__})") from None
+            raise Retriable(f"{what}: request failed ({plain_reason(exc)})") from None
         except ProxyNotSupported as exc:
             raise Retriable(f"{what}: {exc}") from None
         if r.status_code not in ok_statuses:

@@ -80,7 +80,7 @@ def test_pages_show_status_trail_history_and_reconcile(synced, cli):
     external_id = f"yyedu:{item.id}"
     edit(box.root, item.id, title="关于做好2026年秋季学期开学工作的补充通知")
     assert cli("--config", str(config), "sync", "--once").code == 0
-    trail = cli("--config", str(config), "audit", "--item", external_id, "--format", "json")
+    trail = cli("--config", str(config), "audit", "--item", external_id, "--format", "jsonl")
     events = [json.loads(line) for line in trail.out.splitlines()]
 
     site = AdminSite(config)

@@ -78,7 +78,7 @@ def test_chromium_filters_the_trail_to_one_item_and_shows_its_history(web, cli, 
     assert "WenQuanYi" in fonts or "Noto Sans CJK" in fonts, (
         "no CJK font: the screenshots show tofu"
     )
-    trail = cli("--config", str(config), "audit", "--item", external_id, "--format", "json")
+    trail = cli("--config", str(config), "audit", "--item", external_id, "--format", "jsonl")
     expected = [json.loads(line)["id"] for line in trail.out.splitlines()]
 
     audit_url = f"{url}/audit?" + urlencode({"item": external_id})  # what the filter form submits

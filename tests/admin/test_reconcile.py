@@ -97,7 +97,7 @@ def test_reconcile_reports_four_damages_and_fix_repairs_them(sandbox, write_conf
     assert again.code == 0, again.both
     assert again.out.startswith("0 differences:")
 
-    fixes = cli("--config", config, "audit", "--event", "reconcile.fix", "--format", "json")
+    fixes = cli("--config", config, "audit", "--event", "reconcile.fix", "--format", "jsonl")
     events = [json.loads(line) for line in fixes.out.splitlines()]
     assert sorted(
         (e["item"], e["details"]["action"], e["details"]["symbol"]) for e in events

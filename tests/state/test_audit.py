@@ -137,7 +137,7 @@ def test_audit_filters_and_formats(trail, tmp_path, cli):
         "json",
     )
     assert as_json.code == 0, as_json.err
-    events = [json.loads(line) for line in as_json.out.splitlines()]
+    events = json.loads(as_json.out)  # one array
     assert [(e["id"], e["event"], e["item"], e["actor"]) for e in events] == [
         (10, "delivery.sent", "yyedu:t1", "daemon"),
         (11, "delivery.confirmed", "yyedu:t1", "daemon"),
@@ -145,19 +145,23 @@ def test_audit_filters_and_formats(trail, tmp_path, cli):
     assert events[0]["details"] == {"n": 1, "标题": "关于做好招生工作的通知"}
 
     as_csv = cli("--config", str(config), "audit", "--limit", "2", "--format", "csv")
-    rows = list(csv.reader(io.StringIO(as_csv.out)))
+    assert as_csv.out.startswith("\ufeff")  # Excel reads UTF-8 only with a BOM
+    rows = list(csv.reader(io.StringIO(as_csv.out.removeprefix("\ufeff"))))
     assert rows[0] == [
         "id",
-        "ts",
+        "time",
         "actor",
         "event",
         "source",
         "item",
         "run_id",
+        "title",
         "details",
+        "details_json",
         "prev_hash",
         "hash",
     ]
+    assert all(r[1].endswith("+08:00") for r in rows[1:])  # Asia/Shanghai, as the table
     assert [r[0] for r in rows[1:]] == ["17", "18"]
 
     db = open_database(trail)
@@ -174,10 +178,10 @@ def test_audit_filters_and_formats(trail, tmp_path, cli):
         "--event",
         "run.started",
         "--format",
-        "json",
+        "jsonl",
     )
     assert [json.loads(x)["id"] for x in since.out.splitlines()] == [1, 7, 13]
-    until = cli("--config", str(config), "audit", "--until", later, "--format", "json")
+    until = cli("--config", str(config), "audit", "--until", later, "--format", "jsonl")
     assert until.out == ""
 
     table = cli("--config", str(config), "audit", "--event", "run.finished")

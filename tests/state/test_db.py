@@ -153,6 +153,6 @@ def test_db_upgrade_moves_an_old_store_forward_and_is_audited(tmp_path, cli):
     )
     again = cli("--config", str(config), "db", "upgrade")
     assert again.out.strip() == f"state database sqlite:///{path}: already at {head_revision()}"
-    events = cli("--config", str(config), "audit", "--event", "db.upgraded", "--format", "json")
+    events = cli("--config", str(config), "audit", "--event", "db.upgraded", "--format", "jsonl")
     assert '"from": "0001"' in events.out
     assert cli("--config", str(config), "audit", "verify").code == 0
