@@ -85,7 +85,7 @@ def test_quick_start_runs_the_installed_script_by_its_path() -> None:
         "Building offline (政务外网, no internet)",
     ],
 )
-def test_no_shell_line_runs_a_bare_bridge(title: str) -> None:
+def test_no_shell_line_of_a_section_runs_a_bare_bridge(title: str) -> None:
     # `bridge …` would be iproute2's /usr/sbin/bridge on a Debian host without the venv
     # first on PATH: a command starts with xxgk-bridge or a path to it.
     bare = [
@@ -94,6 +94,15 @@ def test_no_shell_line_runs_a_bare_bridge(title: str) -> None:
         if re.search(r"(^|&&|\||;|\$\(|exec \S+ )\s*bridge\s", line)
     ]
     assert not bare, f"README section {title!r} runs a bare `bridge`: {bare}"
+
+
+def test_no_shell_line_of_the_readme_runs_a_bare_bridge() -> None:
+    bare = [
+        line
+        for line in shell_lines(README)
+        if re.search(r"(^|&&|\||;|\$\(|exec \S+ )\s*bridge\s", line)
+    ]
+    assert not bare, f"the README runs a bare `bridge`: {bare}"
 
 
 def test_completion_is_documented_with_clicks_variable() -> None:

@@ -25,7 +25,7 @@ def _request(db, rid: int):
 
 
 def audit_rows(cli, config, event: str) -> list[dict]:
-    out = cli("--config", str(config), "audit", "--event", event, "--format", "json").out
+    out = cli("--config", str(config), "audit", "--event", event, "--format", "jsonl").out
     return [json.loads(line) for line in out.splitlines()]
 
 
