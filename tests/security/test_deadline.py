@@ -24,7 +24,10 @@ from bridge.sources.fetch import Fetcher, Page
 
 DEADLINE = 1.5  # seconds
 READ_TIMEOUT = 10.0  # far above every pause of these servers
-SLACK = 1.0  # a loaded machine's scheduling, on top of the deadline
+# A loaded machine's scheduling on top of the deadline: wide, yet far below what the old
+# code took (the 10 s read timeout and more), so the bound still tells the two apart; this
+# is a behaviour (it gives up at the deadline), not a speed measurement
+SLACK = 4.0
 DRIP = 0.4  # seconds between two bytes: the fourth comes at 1.2 s, the fifth at 1.6 s
 HOP = 0.4  # seconds each redirect hop waits before answering
 
