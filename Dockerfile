@@ -39,7 +39,11 @@ LABEL org.opencontainers.image.title="bridge" \
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     PATH=/opt/bridge/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     BRIDGE_CONFIG=/etc/bridge/bridge.toml \
-    BRIDGE_STATE_URL=sqlite:////var/lib/bridge/bridge.db
+    BRIDGE_STATE_URL=sqlite:////var/lib/bridge/bridge.db \
+    BRIDGE_WAIT_FOR_CONFIG=1
+# BRIDGE_WAIT_FOR_CONFIG: `run` with a config error prints the problems and waits for the
+# file to change (the container shows unhealthy) instead of exiting 2, which a restart
+# policy would restart for ever.
 # A fixed uid, so a bind-mounted state folder can be prepared with `chown 10001`.
 RUN useradd --uid 10001 --user-group --no-create-home --home-dir /var/lib/bridge \
         --shell /usr/sbin/nologin bridge \

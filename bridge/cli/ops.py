@@ -14,6 +14,7 @@ from rich.text import Text
 from bridge import audit, pause
 from bridge import status as status_view
 from bridge.cli import App, echo, fail
+from bridge.cli.config_wait import settings_when_valid
 from bridge.context import Context
 from bridge.lock import foreground_guard
 from bridge.logs import escape_controls
@@ -60,8 +61,16 @@ def print_summary(summary: RunSummary, *, dry_run: bool = False) -> None:
 
 
 @click.command()
+@click.option(
+    "--wait-for-config",
+    is_flag=True,
+    envvar="BRIDGE_WAIT_FOR_CONFIG",
+    help="On a config error at start, say what is wrong and wait for the config file to "
+    "change instead of exiting 2 (for containers: a restart policy cannot spare exit 2). "
+    "Also BRIDGE_WAIT_FOR_CONFIG=1.",
+)
 @click.pass_obj
-def run(app: App) -> None:
+def run(app: App, wait_for_config: bool) -> None:
     """Run the daemon: poll every source on its schedule and deliver continuously.
 
     Sends READY/WATCHDOG/STATUS/STOPPING to systemd when run as a Type=notify
@@ -70,11 +79,11 @@ def run(app: App) -> None:
 
     \b
     Example:
-      bridge --config /etc/bridge/bridge.toml run
+      xxgk-bridge --config /etc/bridge/bridge.toml run
     """
     from bridge.daemon import Daemon
 
-    settings = app.settings()
+    settings = settings_when_valid(app) if wait_for_config else app.settings()
     raise SystemExit(Daemon(app.config_path, settings).run())
 
 
