@@ -107,7 +107,7 @@ def test_daemon_delivers_reports_health_and_stops_cleanly(daemon_setup, cli):
         assert f"the state store is held by daemon pid {d.proc.pid} on" in once.err
     else:
         assert (
-            f"1 bridge run worker(s) use this state store ({socket.gethostname()}:{d.proc.pid})"
+            f"1 xxgk-bridge run worker(s) use this state store ({socket.gethostname()}:{d.proc.pid})"
             in once.err
         )
 

@@ -105,7 +105,7 @@ def run(app: App) -> None:
 
     \b
     Example:
-      bridge --config /etc/bridge/bridge.toml run
+      xxgk-bridge --config /etc/bridge/bridge.toml run
     """
     from bridge.daemon import Daemon
 
@@ -118,7 +118,7 @@ def run(app: App) -> None:
     "--once",
     is_flag=True,
     required=True,
-    help="Run one cycle and exit (the only mode; `bridge run` is the daemon).",
+    help="Run one cycle and exit (the only mode; `xxgk-bridge run` is the daemon).",
 )
 @click.option(
     "--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable)."
@@ -145,19 +145,21 @@ def sync(
 
     Reads the newest list pages of every source, records new and changed items,
     and delivers everything waiting in the outbox. Refuses to run beside a daemon
-    on the same state store (use `bridge resync` to ask the daemon instead).
+    on the same state store (use `xxgk-bridge resync` to ask the daemon instead).
 
     \b
     Example:
-      bridge --config config/sandbox.toml sync --once
+      xxgk-bridge --config config/sandbox.toml sync --once
     """
     ctx = make_context(app)
     chosen = _unpaused(app, list(sources), refuse=False)
     if not chosen:
-        echo("every source chosen is paused: nothing read (`bridge resume SOURCE`)")
+        echo(f"every source chosen is paused: nothing read (`{invoked_as()} resume SOURCE`)")
         return
     lease = ctx.settings.daemon.lease
-    lock = foreground_guard(ctx.db, lease, f"bridge sync ({app.actor})", "cannot run a cycle here")
+    lock = foreground_guard(
+        ctx.db, lease, f"{invoked_as()} sync ({app.actor})", "cannot run a cycle here"
+    )
     try:
         with show_progress(ctx, chosen):
             summary = run_once(
@@ -272,9 +274,9 @@ def status(app: App, fmt: str, item_id: str | None) -> None:
 
     \b
     Examples:
-      bridge status --format json
-      bridge status || echo "needs attention"
-      bridge status --item yyedu:t20261120_100045
+      xxgk-bridge status --format json
+      xxgk-bridge status || echo "needs attention"
+      xxgk-bridge status --item yyedu:t20261120_100045
     """
     if item_id is not None:
         item_status(app, item_id, fmt)
@@ -333,7 +335,7 @@ def _print_status(data: dict[str, Any]) -> None:
             why = f" ({p['reason']})" if p.get("reason") else ""
             echo(
                 f"{s['source']}: paused since {_local(p['at'])} by {p['actor']}{why}: "
-                f"`bridge resume {s['source']}` to read it again"
+                f"`{invoked_as()} resume {s['source']}` to read it again"
             )
         if s["message"] and s["result"] != "ok":
             echo(f"{s['source']}: {s['message']}")
@@ -443,7 +445,7 @@ def retry(app: App, item: str | None, all_: bool, no_deliver: bool) -> None:
 
     \b
     Example:
-      bridge retry --item yyedu:t20261120_100045
+      xxgk-bridge retry --item yyedu:t20261120_100045
     """
     if bool(item) == all_:
         raise click.UsageError("give exactly one of --item ID or --all")
