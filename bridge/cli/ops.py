@@ -439,26 +439,41 @@ def _duration(seconds: int | None) -> str:
 @click.option(
     "--no-deliver", is_flag=True, help="Only queue them again; the next cycle sends them."
 )
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_obj
-def retry(app: App, item: str | None, all_: bool, no_deliver: bool) -> None:
+def retry(app: App, item: str | None, all_: bool, no_deliver: bool, fmt: str) -> None:
     """Send dead-lettered deliveries again after the cause was fixed.
 
     \b
-    Example:
+    Examples:
       xxgk-bridge retry --item yyedu:t20261120_100045
+      xxgk-bridge retry --all --format json
     """
     if bool(item) == all_:
         raise click.UsageError("give exactly one of --item ID or --all")
     ctx = make_context(app)
     with ctx.db.write() as s:
         n = outbox.retry_dead(s, target=ctx.settings.target.name, actor=app.actor, external_id=item)
-    echo(f"{n} dead letter(s) queued again")
+    summary = None
     if n and not no_deliver:
         from bridge.deliver import drain
 
         summary = RunSummary([], drain(ctx))
-        print_summary(summary)
-        raise SystemExit(summary.exit_code)
+    if fmt == "json":
+        d = summary.delivery if summary else None
+        data = {
+            "queued": n,
+            "delivery": d.counts() if d else None,
+            "exit_code": summary.exit_code if summary else 0,
+        }
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        echo(f"{n} dead letter(s) queued again")
+        if summary is not None:
+            print_summary(summary)
+    raise SystemExit(summary.exit_code if summary else 0)
 
 
 COMMANDS = [run, sync, status, retry]
