@@ -55,6 +55,7 @@ from bridge.health import Metrics, poll_interval
 from bridge.lock import StoreLock
 from bridge.notify import run_pass
 from bridge.pipeline import RunSummary, run_once
+from bridge.progress import Tally
 from bridge.state import audit_log, cluster, outbox, resync
 from bridge.state.db import Database, open_database
 from bridge.targets import make_target
@@ -276,7 +277,7 @@ class Daemon:
         if name not in self.paused_logged:
             self.paused_logged.add(name)
             log.info(
-                "%s; its polls are skipped until `bridge resume %s`",
+                "%s; its polls are skipped until `xxgk-bridge resume %s`",
                 pause.describe(name, info),
                 name,
             )
@@ -369,7 +370,7 @@ class Daemon:
             log.warning("resync #%d refused: %s", request.id, refused)
             with self.db.write() as s:
                 resync.finish(s, request.id, exit_code=1,
-                              result={"error": f"refused: {refused}; `bridge resume` first"})  # fmt: skip
+                              result={"error": f"refused: {refused}; `xxgk-bridge resume` first"})  # fmt: skip
             return
         names = [n for n in names if n not in held]
         log.info(
@@ -385,20 +386,17 @@ class Daemon:
         for n in names:  # wait for another worker's crawl of the same source to end
             while not self._claim(n, min_gap=0.0) and not self.stopping.is_set():
                 time.sleep(1.0)
-        progress: dict[str, Any] = {"fetched": 0, "sources_done": []}
+        tally = Tally()  # what `resync --wait` shows: stored at most twice a second
         last_write = [0.0]
 
         def report(what: str, info: dict[str, Any]) -> None:
-            if what == "fetched":
-                progress["fetched"] += 1
-            elif what == "source done":
-                progress["sources_done"].append(info.get("source"))
+            tally.report(what, info)
             now = time.monotonic()
             if now - last_write[0] > 0.5 or what == "source done":
                 last_write[0] = now
                 assert self.db is not None
                 with self.db.write() as s:
-                    resync.set_progress(s, request.id, progress)
+                    resync.set_progress(s, request.id, tally.snapshot())
 
         try:
             since = datetime.fromisoformat(p["since"]).date() if p.get("since") else None
@@ -418,7 +416,7 @@ class Daemon:
             for lk in locks:
                 lk.release()
         with self.db.write() as s:
-            resync.set_progress(s, request.id, progress)
+            resync.set_progress(s, request.id, tally.snapshot())
             resync.finish(s, request.id, result=result, exit_code=code)
 
     def housekeeping_job(self) -> None:

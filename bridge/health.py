@@ -90,7 +90,9 @@ class StoreCollector(Collector):
             "bridge_quarantined_items", "Items held back by validation", labels=["source"]
         )
         paused = GaugeMetricFamily(
-            "bridge_source_paused", "1 while `bridge pause` holds the source", labels=["source"]
+            "bridge_source_paused",
+            "1 while `xxgk-bridge pause` holds the source",
+            labels=["source"],
         )
         view = status.read(self.settings, self.db, detail=False)
         for name in ("pending", "inflight", "dead"):

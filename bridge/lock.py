@@ -149,8 +149,8 @@ class WorkersRunning(BridgeError):
     def __init__(self, workers: list[str], what: str) -> None:
         self.workers = workers
         super().__init__(
-            f"{what}: {len(workers)} bridge run worker(s) use this state store "
-            f"({', '.join(workers)}); ask them with `bridge resync` instead"
+            f"{what}: {len(workers)} xxgk-bridge run worker(s) use this state store "
+            f"({', '.join(workers)}); ask them with `xxgk-bridge resync` instead"
         )
 
 

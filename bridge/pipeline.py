@@ -381,6 +381,11 @@ class _SourceRun:
                 self.stats.entries += len(page.entries)
                 self._look_up(page.entries)
                 fresh = [e for e in page.entries if self._wanted(e)]
+                self.ctx.report(
+                    "list page", source=self.scfg.name, column=column, number=page.number,
+                    page_count=page.page_count, entries=len(page.entries), wanted=len(fresh),
+                    reads_all=not incremental,
+                )  # fmt: skip
                 self._handle(window.add(fresh))
                 seen.update(e.article_id for e in page.entries)
                 if incremental and page.number + 1 >= self.scfg.overlap_pages and not fresh:
@@ -450,6 +455,7 @@ class _SourceRun:
                 if self.ctx.stop.is_set():
                     break
                 self.entry(entry, fetched)
+                self.ctx.report("item", source=self.scfg.name)  # read, whatever came of it
         finally:
             self._flush()  # what was judged good is recorded, whatever stops the page
 
@@ -607,10 +613,10 @@ class _SourceRun:
                 with self.ctx.db.read() as s:
                     known = items.known_by_external_id(s, [external_id]).get(raw.article_id)
             if known is None or known.content_hash is None:
-                self.plan.append(("new", external_id, record.title))
+                self.plan.append(("add", external_id, record.title))
                 self.stats.new += 1
             elif known.content_hash != digest:
-                self.plan.append(("changed", external_id, record.title))
+                self.plan.append(("update", external_id, record.title))
                 self.stats.changed += 1
             else:
                 self.stats.unchanged += 1
@@ -656,8 +662,8 @@ class _SourceRun:
             self.known[raw.article_id] = items.KnownItem(
                 outcome.external_id, raw.article_id, raw.column, entry.fingerprint, "active", digest
             )
-            if outcome.action != "unchanged":
-                log.info(
+            if outcome.action != "unchanged":  # one line per item: 3,000 in a backfill
+                log.debug(
                     "%s: %s %s %s",
                     self.scfg.name,
                     outcome.action,
@@ -709,9 +715,13 @@ class _SourceRun:
                 f"{self.scfg.name}: {over.describe(column)}; nothing was withdrawn; "
                 "run again with --force if the bureau really removed them"
             )
+        titles: dict[str, str] = {}
+        if self.dry_run:  # the title the portal shows: the item's last version's
+            with self.ctx.db.read() as s:
+                titles = admin_queries.titles(s, [k.external_id for k in gone])
         for k in gone:
             if self.dry_run:
-                self.plan.append(("withdraw", k.external_id, ""))
+                self.plan.append(("withdraw", k.external_id, titles.get(k.external_id, "")))
                 self.stats.withdrawn += 1
                 continue
             with self.ctx.db.write() as s:
@@ -864,5 +874,12 @@ def sync_source(
                 message=message,
                 actor=ctx.actor,
             )
+    st = run.stats
+    log.info(
+        "%s: %s %s: %d list page(s), %d item(s) read: %d new, %d changed, %d unchanged, "
+        "%d quarantined, %d withdrawn, %d skipped, %d error(s)",
+        scfg.name, "planned" if dry_run else kind, status, st.pages, st.fetched, st.new,
+        st.changed, st.unchanged, st.quarantined, st.withdrawn, st.skipped, st.errors,
+    )  # fmt: skip  # the one line per run; each item's is at DEBUG
     ctx.report("source done", source=scfg.name, status=status, stats=asdict(run.stats))
     return SourceResult(scfg.name, status, run.stats, message, run.plan)

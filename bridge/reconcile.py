@@ -241,7 +241,7 @@ def classify(
     if entry is not None and entry.status == "quarantined" and not active:
         if on_site != "listed":
             return None
-        line.symbol, line.note = "!", "quarantined: never sent; see `bridge status` for why"
+        line.symbol, line.note = "!", "quarantined: never sent; see `xxgk-bridge status` for why"
         return line
     if on_site == "missing" and not active:
         return None  # gone everywhere (the state store may still say active: resync tidies)
@@ -267,10 +267,10 @@ def classify(
     if entry is None or entry.status != "active" or entry.content_hash is None:
         line.symbol = "!"
         line.note = (
-            "on the portal but not in the state store: `bridge resync` records it"
+            "on the portal but not in the state store: `xxgk-bridge resync` records it"
             if entry is None
             else f"{entry.status} in the state store but active on the portal: "
-            "`bridge resync` settles it"
+            "`xxgk-bridge resync` settles it"
         )
         return line
     if entry.content_hash == listed.content_hash:  # type: ignore[union-attr]
@@ -285,7 +285,7 @@ def _resend(line: Line, entry: StateEntry | None, why: str) -> Line:
     if entry is None:
         line.note = f"{why}; not in the state store yet: the next sync fetches it"
     elif entry.status != "active" or entry.version == 0:
-        line.note = f"{why}; {entry.status} in the state store: `bridge resync` settles it"
+        line.note = f"{why}; {entry.status} in the state store: `xxgk-bridge resync` settles it"
     elif entry.waiting and not entry.waiting.startswith("dead"):
         line.note, line.fix = f"{why}; delivery {entry.waiting} will send it", "drain"
     else:

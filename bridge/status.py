@@ -223,7 +223,7 @@ def _waiting(sources: list[SourceStatus]) -> list[str]:
     for src in sources:
         if src.dead:
             reasons.append(
-                f"{src.name}: {src.dead} dead letter(s): fix the cause, then `bridge retry`"
+                f"{src.name}: {src.dead} dead letter(s): fix the cause, then `xxgk-bridge retry`"
             )
         if src.quarantined:
             reasons.append(f"{src.name}: {src.quarantined} quarantined item(s)")

@@ -166,8 +166,14 @@ def test_422_goes_to_the_dead_letter_with_the_portal_message_and_retry_delivers(
     assert one.code == 0, one.both
     assert one.out.splitlines()[0] == "1 dead letter(s) queued again"
     assert box.portal.store.count() == 10 - len(too_long) + 1
-    rest = cli("--config", str(config), "retry", "--all")
-    assert rest.code == 0
+    rest = cli("--config", str(config), "retry", "--all", "--format", "json")
+    assert rest.code == 0, rest.both
+    data = json.loads(rest.out)
+    left = len(too_long) - 1
+    assert (data["queued"], data["exit_code"]) == (left, 0)
+    assert (data["delivery"]["sent"], data["delivery"]["created"], data["delivery"]["dead"]) == (
+        left, left, 0,
+    )  # fmt: skip
     assert box.portal.store.count() == 10
     retried = cli(
         "--config", str(config), "audit", "--event", "delivery.retried", "--format", "jsonl"

@@ -45,14 +45,16 @@ def test_sync_once_reads_nothing_of_a_paused_source(sandbox, write_config, cli):
     assert once.code == 0, once.both
     assert re.fullmatch(
         f"yyedu: {SINCE}: nothing read\n"
-        r"every source chosen is paused: nothing read \(`bridge resume SOURCE`\)\n",
+        r"every source chosen is paused: nothing read \(`\S+ -m bridge resume SOURCE`\)\n",
         once.out,
     )
     assert box.site.requests == [] and box.portal.store.count() == 0
 
     refused = cli("--config", config, "resync", "--source", "yyedu")
     assert refused.code == 1
-    assert re.fullmatch(f"bridge: yyedu: {SINCE}; run `bridge resume yyedu` first\n", refused.err)
+    assert re.fullmatch(
+        f"bridge: yyedu: {SINCE}; run `\\S+ -m bridge resume yyedu` first\n", refused.err
+    )
     assert box.site.requests == []
 
     resumed = cli("--config", config, "resume", "yyedu")
@@ -107,7 +109,7 @@ def test_the_daemon_skips_a_paused_source_until_resumed(sandbox, tmp_path, state
             db.dispose()
         assert request.exit_code == 1
         assert re.fullmatch(
-            f"refused: yyedu: {SINCE}; `bridge resume` first", request.result["error"]
+            f"refused: yyedu: {SINCE}; `xxgk-bridge resume` first", request.result["error"]
         )
         assert len(box.site.requests) == read
 

@@ -42,7 +42,7 @@ def test_a_guessed_charset_is_quarantined_then_released_after_the_fix(sandbox, w
         assert q["url"].startswith(box.site_url)
         assert [(p["field"], p["rule"]) for p in q["problems"]] == [("body", "body.charset")]
         assert (
-            "set the source's charset in the config, then run bridge resync"
+            "set the source's charset in the config, then run xxgk-bridge resync"
             in q["problems"][0]["message"]
         )
     assert json.loads(status.out)["sources"][0]["quarantined"] == 12

@@ -74,7 +74,7 @@ def test_status_exits_1_for_a_dead_letter(sandbox, write_config, cli):
     assert cli("--config", str(config), "sync", "--once").code == 1
     code, data, table = status(cli, config)
     assert code == 1
-    assert data["attention"] == ["yyedu: 2 dead letter(s): fix the cause, then `bridge retry`"]
+    assert data["attention"] == ["yyedu: 2 dead letter(s): fix the cause, then `xxgk-bridge retry`"]
     assert data["problems"] == []  # /healthz stays 200: the daemon itself is fine
     assert "needs attention (1):\n  yyedu: 2 dead letter(s)" in table
 
@@ -139,7 +139,7 @@ def test_a_paused_source_is_shown_paused_and_its_lag_needs_no_attention(sandbox,
     line = next(x for x in table.out.splitlines() if "paused since" in x)
     assert re.fullmatch(
         r"yyedu: paused since 20\d\d-\d\d-\d\d \d\d:\d\d:\d\d by \S.* \(网站改版\): "
-        r"`bridge resume yyedu` to read it again",
+        r"`\S+ -m bridge resume yyedu` to read it again",
         line,
     ), line
 

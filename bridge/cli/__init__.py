@@ -163,11 +163,21 @@ def _register() -> None:
         audit_cmd,
         ops,
         pause_cmd,
+        resync_cmd,
         sandbox_cmd,
         sandbox_portal_cmd,
     )
 
-    for module in (ops, pause_cmd, audit_cmd, admin_cmds, admin, sandbox_cmd, sandbox_portal_cmd):
+    for module in (
+        ops,
+        resync_cmd,
+        pause_cmd,
+        audit_cmd,
+        admin_cmds,
+        admin,
+        sandbox_cmd,
+        sandbox_portal_cmd,
+    ):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -31,7 +31,7 @@ def check(app: App) -> None:
 
     \b
     Example:
-      bridge --config /etc/bridge/bridge.toml config check
+      xxgk-bridge --config /etc/bridge/bridge.toml config check
     """
     try:
         settings = app.settings()
@@ -76,7 +76,7 @@ def upgrade(app: App) -> None:
 
     \b
     Example:
-      bridge db upgrade
+      xxgk-bridge db upgrade
     """
     database = open_database(app.settings().state_url.reveal(), create=False, check=False)
     try:
@@ -103,7 +103,7 @@ def current(app: App) -> None:
 
     \b
     Example:
-      bridge db current
+      xxgk-bridge db current
     """
     database = open_database(app.settings().state_url.reveal(), create=False, check=False)
     try:

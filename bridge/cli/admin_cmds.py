@@ -16,7 +16,7 @@ import click
 
 from bridge import reconcile as rec
 from bridge import report as annual
-from bridge.cli import App, echo, fail
+from bridge.cli import App, echo, fail, invoked_as
 from bridge.cli.ops import make_context
 from bridge.config import LOOPBACK_HOSTS, admin_token_problem
 from bridge.deliver import DeliveryStats
@@ -100,10 +100,10 @@ def reconcile(
 
     \b
     Example:
-      bridge reconcile
-      bridge reconcile --source yyedu --format csv > reconcile.csv
-      bridge reconcile --fix            # show the plan
-      bridge reconcile --fix --yes      # apply it
+      xxgk-bridge reconcile
+      xxgk-bridge reconcile --source yyedu --format csv > reconcile.csv
+      xxgk-bridge reconcile --fix            # show the plan
+      xxgk-bridge reconcile --fix --yes      # apply it
     """
     if yes and not fix:
         raise click.UsageError("--yes applies a --fix plan: give --fix --yes")
@@ -130,7 +130,7 @@ def reconcile(
             )
             unfixed = [d for d in report.differences if d.fix not in ("put", "withdraw", "drain")]
             code = 0 if stats.clean and not unfixed and not applied.get("skipped") else 1
-            echo("run `bridge reconcile` again to confirm", err=quiet)
+            echo(f"run `{invoked_as()} reconcile` again to confirm", err=quiet)
     rec.remember(ctx, report, fix=fix and yes)
     if fmt == "json":
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
@@ -168,8 +168,8 @@ def report(app: App, year: int, source: str | None, fmt: str, out: Path | None) 
 
     \b
     Example:
-      bridge report --year 2025 > 2025-主动公开.md
-      bridge report --year 2025 --source yyedu --format csv --out 2025.csv
+      xxgk-bridge report --year 2025 > 2025-主动公开.md
+      xxgk-bridge report --year 2025 --source yyedu --format csv --out 2025.csv
     """
     settings = app.settings()
     chosen = [settings.source(source)] if source else list(settings.sources)
@@ -205,7 +205,7 @@ def web(app: App, host: str | None, port: int | None) -> None:
 
     \b
     Example:
-      bridge web --port 8803        # then open http://127.0.0.1:8803/
+      xxgk-bridge web --port 8803        # then open http://127.0.0.1:8803/
     """
     from bridge.admin_pages import mount
     from bridge.health import Metrics

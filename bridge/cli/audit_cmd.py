@@ -140,7 +140,7 @@ def audit(
     fmt: str,
     follow: bool,
 ) -> None:
-    """Read the audit trail (oldest first), or check it with `bridge audit verify`.
+    """Read the audit trail (oldest first), or check it with `xxgk-bridge audit verify`.
 
     \b
     Piped or in a terminal narrower than 100 columns the table is one event per
@@ -148,10 +148,10 @@ def audit(
 
     \b
     Examples:
-      bridge audit --since 2026-11-01 --event delivery.dead
-      bridge audit --grep 招生 --format csv > audit.csv
-      bridge audit --item yyedu:t20261120_100045 --format json
-      bridge audit verify
+      xxgk-bridge audit --since 2026-11-01 --event delivery.dead
+      xxgk-bridge audit --grep 招生 --format csv > audit.csv
+      xxgk-bridge audit --item yyedu:t20261120_100045 --format json
+      xxgk-bridge audit verify
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -226,15 +226,15 @@ def _table(events: list[AuditEvent]) -> None:
 def verify(app: App, export_file: Path | None) -> None:
     """Check the hash chain; exit 1 naming the first row where it breaks.
 
-    With --file, check a day's export from `bridge audit export` without the
+    With --file, check a day's export from `xxgk-bridge audit export` without the
     state store: every row's hash is recomputed, every row must link to the one
     before (the first to the digest's prev_hash), and the file must match the
     sha256, ids and count in its digest.
 
     \b
     Examples:
-      bridge audit verify
-      bridge audit verify --file exports/audit-2026-11-27.jsonl
+      xxgk-bridge audit verify
+      xxgk-bridge audit verify --file exports/audit-2026-11-27.jsonl
     """
     if export_file is not None:
         ok, message = verify_export(export_file)
@@ -280,13 +280,13 @@ def export(app: App, day: datetime, out: Path) -> None:
                               the hash the slice starts after (prev_hash), its
                               last hash, and the chain head at export time
     The slice is every row between the day's first and last event, so it is one
-    unbroken piece of the chain. `bridge audit verify --file` checks it offline;
+    unbroken piece of the chain. `xxgk-bridge audit verify --file` checks it offline;
     the digest's hashes can be compared with the live trail. The export itself
     is audited (audit.exported).
 
     \b
     Example:
-      bridge audit export --date 2026-11-27 --out /srv/audit-exports
+      xxgk-bridge audit export --date 2026-11-27 --out /srv/audit-exports
     """
     db = app.db(create=False)
     jsonl, digest = export_day(db, day.date(), out, actor=app.actor)

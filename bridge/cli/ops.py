@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -11,16 +12,18 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bridge import audit, pause
+from bridge import pause
 from bridge import status as status_view
-from bridge.cli import App, echo, fail
+from bridge.cli import App, echo, fail, invoked_as
 from bridge.cli.config_wait import settings_when_valid
+from bridge.cli.progress import Display
 from bridge.context import Context
 from bridge.lock import foreground_guard
 from bridge.logs import escape_controls
-from bridge.pipeline import RunSummary, run_once
+from bridge.pipeline import RunSummary, SourceResult, run_once
+from bridge.progress import Tally
 from bridge.provenance import field_rows
-from bridge.state import audit_log, items, outbox
+from bridge.state import items, outbox
 from bridge.state import resync as resync_queue
 from bridge.targets import make_target
 
@@ -33,24 +36,7 @@ def make_context(app: App) -> Context:
 
 
 def print_summary(summary: RunSummary, *, dry_run: bool = False) -> None:
-    for r in summary.sources:
-        s = r.stats
-        line = (
-            f"{r.source}: {r.status}; {s.pages} list page(s) ({s.pages_not_modified} not modified), "
-            f"{s.fetched} fetched, {s.new} new, {s.changed} changed, {s.unchanged} unchanged, "
-            f"{s.quarantined} quarantined, {s.withdrawn} withdrawn"
-        )
-        if s.skipped or s.errors:
-            line += f", {s.skipped} skipped, {s.errors} error(s)"
-        if s.gone:
-            line += f", {s.gone} listed but gone"
-        if s.columns_skipped:
-            line += f", {s.columns_skipped} column(s) skipped by robots.txt"
-        echo(line)
-        if r.message:
-            echo(f"  {r.message}")
-        for action, external_id, title in r.plan:
-            echo(f"  would {action:<10} {external_id}  {title}")
+    print_sources([source_json(r) for r in summary.sources])
     d = summary.delivery
     if d is not None:
         echo(d.summary())
@@ -58,6 +44,55 @@ def print_summary(summary: RunSummary, *, dry_run: bool = False) -> None:
             echo(f"bridge: {d.auth_error}", err=True)
     if dry_run:
         echo("dry run: nothing was changed")
+
+
+def source_json(r: SourceResult) -> dict[str, Any]:
+    """One source's result as a queued resync's result stores it (and prints it)."""
+    return {"source": r.source, "status": r.status, "message": r.message,
+            "stats": asdict(r.stats), "plan": [list(p) for p in r.plan]}  # fmt: skip
+
+
+PLAN_WORDS = {"add": "would add", "update": "would update", "withdraw": "would withdraw",
+              "quarantine": "would quarantine"}  # fmt: skip
+
+
+def print_sources(sources: list[dict[str, Any]]) -> None:
+    """Each source's line and, for a dry run, its plan: the same for a cycle run here and
+    for one a daemon ran."""
+    for r in sources:
+        s = r["stats"]
+        line = (
+            f"{r['source']}: {r['status']}; {s['pages']} list page(s) "
+            f"({s['pages_not_modified']} not modified), {s['fetched']} fetched, {s['new']} new, "
+            f"{s['changed']} changed, {s['unchanged']} unchanged, {s['quarantined']} quarantined, "
+            f"{s['withdrawn']} withdrawn"
+        )
+        if s["skipped"] or s["errors"]:
+            line += f", {s['skipped']} skipped, {s['errors']} error(s)"
+        if s["gone"]:
+            line += f", {s['gone']} listed but gone"
+        if s["columns_skipped"]:
+            line += f", {s['columns_skipped']} column(s) skipped by robots.txt"
+        echo(line)
+        if r.get("message"):
+            echo(f"  {r['message']}")
+        for action, external_id, title in r.get("plan") or []:
+            words = PLAN_WORDS.get(action, f"would {action}")
+            echo(f"  {words}: {title or '(no title)'} ({external_id})")
+
+
+def pending_deliveries(ctx: Context, sources: list[str] | None = None) -> int:
+    """Deliveries of ``sources`` (all when None) still to send: pending or in flight."""
+    with ctx.db.read() as s:
+        counts = resync_queue.deliveries(s, target=ctx.settings.target.name, sources=sources)
+    return counts.get("pending", 0) + counts.get("inflight", 0)
+
+
+def show_progress(ctx: Context, sources: list[str] | None) -> Display:
+    """The progress display of a cycle run here (see bridge.cli.progress)."""
+    tally = Tally()
+    ctx.progress = tally.report
+    return Display(tally.snapshot, lambda: pending_deliveries(ctx, sources))
 
 
 @click.command()
@@ -92,7 +127,7 @@ def run(app: App, wait_for_config: bool) -> None:
     "--once",
     is_flag=True,
     required=True,
-    help="Run one cycle and exit (the only mode; `bridge run` is the daemon).",
+    help="Run one cycle and exit (the only mode; `xxgk-bridge run` is the daemon).",
 )
 @click.option(
     "--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable)."
@@ -119,27 +154,30 @@ def sync(
 
     Reads the newest list pages of every source, records new and changed items,
     and delivers everything waiting in the outbox. Refuses to run beside a daemon
-    on the same state store (use `bridge resync` to ask the daemon instead).
+    on the same state store (use `xxgk-bridge resync` to ask the daemon instead).
 
     \b
     Example:
-      bridge --config config/sandbox.toml sync --once
+      xxgk-bridge --config config/sandbox.toml sync --once
     """
     ctx = make_context(app)
     chosen = _unpaused(app, list(sources), refuse=False)
     if not chosen:
-        echo("every source chosen is paused: nothing read (`bridge resume SOURCE`)")
+        echo(f"every source chosen is paused: nothing read (`{invoked_as()} resume SOURCE`)")
         return
     lease = ctx.settings.daemon.lease
-    lock = foreground_guard(ctx.db, lease, f"bridge sync ({app.actor})", "cannot run a cycle here")
+    lock = foreground_guard(
+        ctx.db, lease, f"{invoked_as()} sync ({app.actor})", "cannot run a cycle here"
+    )
     try:
-        summary = run_once(
-            ctx,
-            sources=chosen,
-            deliver=not no_deliver,
-            force=force,
-            deliver_for=deliver_for,
-        )
+        with show_progress(ctx, chosen):
+            summary = run_once(
+                ctx,
+                sources=chosen,
+                deliver=not no_deliver,
+                force=force,
+                deliver_for=deliver_for,
+            )
     finally:
         if lock is not None:
             lock.release()
@@ -150,101 +188,6 @@ def sync(
     raise SystemExit(summary.exit_code)
 
 
-@click.command()
-@click.option(
-    "--source", "sources", multiple=True, metavar="NAME", help="Only this source (repeatable)."
-)
-@click.option(
-    "--column", "columns", multiple=True, metavar="KEY", help="Only this column (repeatable)."
-)
-@click.option(
-    "--since", type=click.DateTime(["%Y-%m-%d"]), help="Only items listed on or after DATE."
-)
-@click.option(
-    "--dry-run", is_flag=True, help="Print the plan (new / changed / withdrawn) and change nothing."
-)
-@click.option("--force", is_flag=True, help="Accept an empty listing or a large withdrawal.")
-@click.option("--reason", default="", help="Why (kept in the audit trail).")
-@click.option(
-    "--wait", is_flag=True, help="With a daemon running: wait for the result and show progress."
-)
-@click.pass_obj
-def resync(
-    app: App,
-    sources: tuple[str, ...],
-    columns: tuple[str, ...],
-    since: datetime | None,
-    dry_run: bool,
-    force: bool,
-    reason: str,
-    wait: bool,
-) -> None:
-    """Re-read every list and detail page, re-normalize, and deliver what differs.
-
-    Use it after an outage, a site redesign, or a config fix that should release
-    quarantined items. With a daemon running, the request is queued and the
-    daemon takes it within seconds (--wait follows it); otherwise it runs here.
-
-    \b
-    Examples:
-      bridge resync --source yyedu --since 2026-01-01 --dry-run
-      bridge resync --reason "portal outage on 11-20" --wait
-    """
-    from bridge.lock import LockHeld, WorkersRunning
-
-    settings = app.settings()
-    for name in sources:
-        settings.source(name)  # an unknown source is a clear error now, not in the daemon
-    chosen = _unpaused(app, list(sources), refuse=True)
-    if not chosen:
-        fail("every source is paused: nothing to resync (`bridge resume SOURCE` first)", 1)
-    params = {
-        "sources": chosen if len(chosen) < len(settings.sources) else list(sources),
-        "columns": list(columns),
-        "since": since.date().isoformat() if since else None,
-        "dry_run": dry_run,
-        "force": force,
-    }
-    lease = settings.daemon.lease
-    try:
-        lock = foreground_guard(
-            app.db(), lease, f"bridge resync ({app.actor})", "cannot resync here"
-        )
-    except LockHeld as held:
-        if held.holder.get("role") != "daemon":
-            raise  # another command's foreground cycle: try again when it is done
-        _queue_resync(app, params, reason, wait)
-        return
-    except WorkersRunning:
-        _queue_resync(app, params, reason, wait)
-        return
-    try:
-        ctx = make_context(app)
-        if not dry_run:
-            with ctx.db.write() as s:
-                audit_log.append(
-                    s,
-                    audit.RESYNC_REQUESTED,
-                    actor=app.actor,
-                    details={**params, "reason": reason, "mode": "foreground"},
-                )
-        summary = run_once(
-            ctx,
-            sources=chosen,
-            columns=list(columns) or None,
-            full=True,
-            since=since.date() if since else None,
-            dry_run=dry_run,
-            force=force,
-            kind="resync",
-        )
-    finally:
-        if lock is not None:
-            lock.release()
-    print_summary(summary, dry_run=dry_run)
-    raise SystemExit(summary.exit_code)
-
-
 def _unpaused(app: App, sources: list[str], *, refuse: bool) -> list[str]:
     """The chosen sources (all when none is named) less the paused ones, each of which is
     named on stdout; with ``refuse``, naming a paused source is an error (exit 1)."""
@@ -252,54 +195,9 @@ def _unpaused(app: App, sources: list[str], *, refuse: bool) -> list[str]:
     held = pause.paused(app.db(), names)
     for name, info in held.items():
         if refuse and name in sources:
-            fail(f"{pause.describe(name, info)}; run `bridge resume {name}` first", 1)
+            fail(f"{pause.describe(name, info)}; run `{invoked_as()} resume {name}` first", 1)
         echo(f"{pause.describe(name, info)}: nothing read")
     return [n for n in names if n not in held]
-
-
-def _queue_resync(app: App, params: dict[str, Any], reason: str, wait: bool) -> None:
-    import time
-
-    db = app.db()
-    with db.write() as s:
-        request_id = resync_queue.enqueue(s, actor=app.actor, reason=reason, params=params)
-    echo(f"resync #{request_id} queued for the running daemon")
-    if not wait:
-        return
-    shown = ""
-    while True:
-        time.sleep(0.5)
-        with db.read() as s:
-            request = resync_queue.get(s, request_id)
-        assert request is not None
-        if request.status == "queued":
-            line = "waiting for the daemon to take it"
-        else:
-            p = request.progress or {}
-            done = ", ".join(p.get("sources_done") or []) or "-"
-            line = f"{request.status}: {p.get('fetched', 0)} page(s) read; sources done: {done}"
-        if line != shown:
-            echo(line)
-            shown = line
-        if request.status in ("done", "failed"):
-            _print_result(request.result or {})
-            raise SystemExit(request.exit_code or 0)
-
-
-def _print_result(result: dict[str, Any]) -> None:
-    for r in result.get("sources", []):
-        st = r["stats"]
-        echo(
-            f"{r['source']}: {r['status']}; {st['fetched']} fetched, {st['new']} new, "
-            f"{st['changed']} changed, {st['unchanged']} unchanged, {st['quarantined']} quarantined, "
-            f"{st['withdrawn']} withdrawn"
-        )
-        if r.get("message"):
-            echo(f"  {r['message']}")
-        for action, external_id, title in r.get("plan") or []:
-            echo(f"  would {action:<10} {external_id}  {title}")
-    if "error" in result:
-        echo(f"bridge: {result['error']}", err=True)
 
 
 def status_data(app: App) -> dict[str, Any]:
@@ -385,9 +283,9 @@ def status(app: App, fmt: str, item_id: str | None) -> None:
 
     \b
     Examples:
-      bridge status --format json
-      bridge status || echo "needs attention"
-      bridge status --item yyedu:t20261120_100045
+      xxgk-bridge status --format json
+      xxgk-bridge status || echo "needs attention"
+      xxgk-bridge status --item yyedu:t20261120_100045
     """
     if item_id is not None:
         item_status(app, item_id, fmt)
@@ -446,7 +344,7 @@ def _print_status(data: dict[str, Any]) -> None:
             why = f" ({p['reason']})" if p.get("reason") else ""
             echo(
                 f"{s['source']}: paused since {_local(p['at'])} by {p['actor']}{why}: "
-                f"`bridge resume {s['source']}` to read it again"
+                f"`{invoked_as()} resume {s['source']}` to read it again"
             )
         if s["message"] and s["result"] != "ok":
             echo(f"{s['source']}: {s['message']}")
@@ -550,26 +448,41 @@ def _duration(seconds: int | None) -> str:
 @click.option(
     "--no-deliver", is_flag=True, help="Only queue them again; the next cycle sends them."
 )
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.pass_obj
-def retry(app: App, item: str | None, all_: bool, no_deliver: bool) -> None:
+def retry(app: App, item: str | None, all_: bool, no_deliver: bool, fmt: str) -> None:
     """Send dead-lettered deliveries again after the cause was fixed.
 
     \b
-    Example:
-      bridge retry --item yyedu:t20261120_100045
+    Examples:
+      xxgk-bridge retry --item yyedu:t20261120_100045
+      xxgk-bridge retry --all --format json
     """
     if bool(item) == all_:
         raise click.UsageError("give exactly one of --item ID or --all")
     ctx = make_context(app)
     with ctx.db.write() as s:
         n = outbox.retry_dead(s, target=ctx.settings.target.name, actor=app.actor, external_id=item)
-    echo(f"{n} dead letter(s) queued again")
+    summary = None
     if n and not no_deliver:
         from bridge.deliver import drain
 
         summary = RunSummary([], drain(ctx))
-        print_summary(summary)
-        raise SystemExit(summary.exit_code)
+    if fmt == "json":
+        d = summary.delivery if summary else None
+        data = {
+            "queued": n,
+            "delivery": d.counts() if d else None,
+            "exit_code": summary.exit_code if summary else 0,
+        }
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        echo(f"{n} dead letter(s) queued again")
+        if summary is not None:
+            print_summary(summary)
+    raise SystemExit(summary.exit_code if summary else 0)
 
 
-COMMANDS = [run, sync, resync, status, retry]
+COMMANDS = [run, sync, status, retry]

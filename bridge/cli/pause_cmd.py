@@ -21,7 +21,7 @@ def _known(app: App, name: str) -> None:
 @click.option("--reason", default="", help="Why (shown in status and kept in the audit trail).")
 @click.pass_obj
 def pause(app: App, source: str, reason: str) -> None:
-    """Pause a source: nothing of it is read until `bridge resume`.
+    """Pause a source: nothing of it is read until `xxgk-bridge resume`.
 
     The daemon skips its polls from the next one on (a crawl already under way
     finishes), `sync --once` leaves it out, and a resync of it is refused. What
@@ -29,7 +29,7 @@ def pause(app: App, source: str, reason: str) -> None:
 
     \b
     Example:
-      bridge pause yyedu --reason "site maintenance until Monday"
+      xxgk-bridge pause yyedu --reason "site maintenance until Monday"
     """
     _known(app, source)
     with app.db().write() as s:
@@ -51,7 +51,7 @@ def resume(app: App, source: str) -> None:
 
     \b
     Example:
-      bridge resume yyedu
+      xxgk-bridge resume yyedu
     """
     _known(app, source)
     with app.db().write() as s:

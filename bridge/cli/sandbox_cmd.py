@@ -143,11 +143,11 @@ def site(
 
     \b
     Examples:
-      bridge sandbox site --root state/site --items 60
-      bridge sandbox site --root state/hw --style hanweb --encoding gbk --quirks
-      bridge sandbox site --root state/big --items 2000 --columns 30
-      bridge sandbox site --root state/real --variants --encoding gbk
-      bridge sandbox site publish --root state/site --count 3
+      xxgk-bridge sandbox site --root state/site --items 60
+      xxgk-bridge sandbox site --root state/hw --style hanweb --encoding gbk --quirks
+      xxgk-bridge sandbox site --root state/big --items 2000 --columns 30
+      xxgk-bridge sandbox site --root state/real --variants --encoding gbk
+      xxgk-bridge sandbox site publish --root state/site --count 3
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -225,7 +225,7 @@ def publish(root: Path, count: int) -> None:
 
     \b
     Example:
-      bridge sandbox site publish --root state/site --count 3
+      xxgk-bridge sandbox site publish --root state/site --count 3
     """
     from bridge.sandbox.site import publish as do_publish
 
@@ -247,7 +247,7 @@ def edit(root: Path, item_id: str, title: str | None, body_append: str | None) -
 
     \b
     Example:
-      bridge sandbox site edit --root state/site --item t20261120_100045 --title 新标题的通知
+      xxgk-bridge sandbox site edit --root state/site --item t20261120_100045 --title 新标题的通知
     """
     from bridge.sandbox.site import edit as do_edit
 
@@ -268,7 +268,7 @@ def withdraw(root: Path, item_id: str) -> None:
 
     \b
     Example:
-      bridge sandbox site withdraw --root state/site --item t20261120_100045
+      xxgk-bridge sandbox site withdraw --root state/site --item t20261120_100045
     """
     from bridge.sandbox.site import withdraw as do_withdraw
 
@@ -294,7 +294,7 @@ def relayout(root: Path, layout: str) -> None:
 
     \b
     Example:
-      bridge sandbox site relayout --root state/site
+      xxgk-bridge sandbox site relayout --root state/site
     """
     from bridge.sandbox.site import relayout as do_relayout
 
@@ -337,7 +337,7 @@ def demo(folder: Path, items: int, seed: int, keep_serving: bool) -> None:
 
     \b
     Example:
-      bridge demo --keep-serving
+      xxgk-bridge demo --keep-serving
     """
     from bridge.cli import invoked_as
     from bridge.demo import run_demo

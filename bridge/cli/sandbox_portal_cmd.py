@@ -106,12 +106,12 @@ def portal(db_path: Path, port: int, host: str, **options: Any) -> None:
 
     Prints the base URL as the first line. The API key and secret are those of
     config/sandbox.toml. The fault options make it misbehave from the start; change
-    them later with `bridge sandbox faults`.
+    them later with `xxgk-bridge sandbox faults`.
 
     \b
     Examples:
-      bridge sandbox portal --db state/portal.db
-      bridge sandbox portal --db state/portal.db --error-rate 0.3 --timeout-rate 0.1 \\
+      xxgk-bridge sandbox portal --db state/portal.db
+      xxgk-bridge sandbox portal --db state/portal.db --error-rate 0.3 --timeout-rate 0.1 \\
           --latency-ms 50 --drop-after-write-rate 0.05 --seed 7
     """
     from bridge.sandbox.portal import serve_forever
@@ -160,7 +160,7 @@ def stats(url: str, no_log: bool) -> None:
 
     \b
     Example:
-      bridge sandbox stats --url http://127.0.0.1:8802/ --no-log
+      xxgk-bridge sandbox stats --url http://127.0.0.1:8802/ --no-log
     """
     click.echo(
         json.dumps(
@@ -182,10 +182,10 @@ def faults(url: str, clear: bool, **options: Any) -> None:
 
     \b
     Examples:
-      bridge sandbox faults --url http://127.0.0.1:8802/ --error-rate 0.3 --seed 7
-      bridge sandbox faults --burst-429 3 --retry-after 2 --retry-after-form http-date
-      bridge sandbox faults --outage-seconds 60
-      bridge sandbox faults --clear
+      xxgk-bridge sandbox faults --url http://127.0.0.1:8802/ --error-rate 0.3 --seed 7
+      xxgk-bridge sandbox faults --burst-429 3 --retry-after 2 --retry-after-form http-date
+      xxgk-bridge sandbox faults --outage-seconds 60
+      xxgk-bridge sandbox faults --clear
     """
     changes = fault_changes(options)
     report = _call("DELETE", url, "/sandbox/faults") if clear else None

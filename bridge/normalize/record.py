@@ -523,7 +523,7 @@ def draft(raw: RawItem, profile: NormalizeProfile, *, now: datetime | None = Non
         message = (
             f"no charset the page declares decodes it, nor the configured one; detection "
             f"guessed {raw.charset}: set the source's charset in the config, then run "
-            "bridge resync"
+            "xxgk-bridge resync"
         )
         problems.append(FieldProblem("body", "body.charset", message))
 

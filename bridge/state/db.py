@@ -228,7 +228,7 @@ class Database:
             return
         raise StateError(
             f"state database {self.display_url} is at schema revision {current or 'none'}, "
-            f"this bridge needs {head}: run `bridge db upgrade` first"
+            f"this bridge needs {head}: run `xxgk-bridge db upgrade` first"
         )
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bridge import audit
 from bridge.state import audit_log
-from bridge.state.models import ResyncRequestRow, utcnow
+from bridge.state.models import DeliveryRow, ItemRow, ResyncRequestRow, SourceRow, utcnow
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class ResyncRequest:
     reason: str
     params: dict[str, Any]
     status: str
+    started_at: datetime | None
+    finished_at: datetime | None
     progress: dict[str, Any] | None
     result: dict[str, Any] | None
     exit_code: int | None
@@ -33,6 +36,8 @@ def _view(row: ResyncRequestRow) -> ResyncRequest:
         reason=row.reason,
         params=json.loads(row.params),
         status=row.status,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
         progress=json.loads(row.progress) if row.progress else None,
         result=json.loads(row.result) if row.result else None,
         exit_code=row.exit_code,
@@ -105,3 +110,29 @@ def requeue_running(session: Session) -> int:
         row.taken_by = None
         n += 1
     return n
+
+
+def deliveries(
+    session: Session,
+    *,
+    target: str,
+    sources: list[str] | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, int]:
+    """Deliveries by status (pending, inflight, done, dead, superseded) of the chosen
+    sources' items (all when None), made between ``since`` and ``until``: those of one
+    run, which ``resync --wait`` waits for; the polls after it do not keep it waiting."""
+    q = (
+        select(DeliveryRow.status, func.count())
+        .join(ItemRow, ItemRow.id == DeliveryRow.item_id)
+        .where(DeliveryRow.target == target)
+        .group_by(DeliveryRow.status)
+    )
+    if sources:
+        q = q.join(SourceRow, SourceRow.id == ItemRow.source_id).where(SourceRow.name.in_(sources))
+    if since is not None:
+        q = q.where(DeliveryRow.created_at >= since)
+    if until is not None:
+        q = q.where(DeliveryRow.created_at <= until)
+    return {status: int(n) for status, n in session.execute(q).all()}

@@ -37,7 +37,7 @@ CASES = [
     ("listed", None, None, "+", None,
      "not on the portal; not in the state store yet: the next sync fetches it"),
     ("listed", state(status="quarantined", content_hash=None, version=0), None, "!", None,
-     "quarantined: never sent; see `bridge status` for why"),
+     "quarantined: never sent; see `xxgk-bridge status` for why"),
     # gone from the site
     ("missing", state(), portal(), "-", "withdraw",
      "gone from the site's complete listing, still active on the portal"),
@@ -54,9 +54,9 @@ CASES = [
     ("unknown", state(), None, "!", None, "not on the portal, and the listing of column zcwj failed"),
     # the store lost track
     ("listed", None, portal(), "!", None,
-     "on the portal but not in the state store: `bridge resync` records it"),
+     "on the portal but not in the state store: `xxgk-bridge resync` records it"),
     ("listed", state(status="withdrawn", content_hash=None), portal(), "!", None,
-     "withdrawn in the state store but active on the portal: `bridge resync` settles it"),
+     "withdrawn in the state store but active on the portal: `xxgk-bridge resync` settles it"),
 ]  # fmt: skip
 
 

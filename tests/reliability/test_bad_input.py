@@ -89,7 +89,7 @@ Outcome = Delivered | Quarantined | Skipped | Retried | Gone
 
 DETECTED = re.escape(
     "no charset the page declares decodes it, nor the configured one; detection guessed "
-    "gb18030: set the source's charset in the config, then run bridge resync"
+    "gb18030: set the source's charset in the config, then run xxgk-bridge resync"
 )
 INCOMPLETE = r"{url} ends before </html>: the page came incomplete"
 TOO_DEEP = (

@@ -62,7 +62,7 @@ def test_old_schema_names_the_command_to_run(tmp_path, cli):
         open_database(url(path))
     assert str(exc.value) == (
         f"state database sqlite:///{path} is at schema revision 0000, "
-        f"this bridge needs {head_revision()}: run `bridge db upgrade` first"
+        f"this bridge needs {head_revision()}: run `xxgk-bridge db upgrade` first"
     )
     config = tmp_path / "c.toml"
     config.write_text(
@@ -72,7 +72,7 @@ def test_old_schema_names_the_command_to_run(tmp_path, cli):
     )
     result = cli("--config", str(config), "status")
     assert result.code == 2
-    assert result.err.strip().endswith("run `bridge db upgrade` first")
+    assert result.err.strip().endswith("run `xxgk-bridge db upgrade` first")
     assert "Traceback" not in result.err
 
 
@@ -142,7 +142,7 @@ def test_db_upgrade_moves_an_old_store_forward_and_is_audited(tmp_path, cli):
     refused = cli("--config", str(config), "audit", "verify")
     assert refused.code == 2
     assert (
-        f"is at schema revision 0001, this bridge needs {head_revision()}: run `bridge db upgrade` first"
+        f"is at schema revision 0001, this bridge needs {head_revision()}: run `xxgk-bridge db upgrade` first"
         in refused.err
     )
     upgraded = cli("--config", str(config), "db", "upgrade")

@@ -9,7 +9,7 @@ from bridge.state.models import Base
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only when someone runs the alembic CLI by hand
-    raise SystemExit("run migrations with `bridge db upgrade`, not the alembic command")
+    raise SystemExit("run migrations with `xxgk-bridge db upgrade`, not the alembic command")
 
 context.configure(
     connection=connection,
