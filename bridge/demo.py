@@ -7,6 +7,8 @@ catalog and the audit trail stay in the demo folder afterwards for inspection.
 from __future__ import annotations
 
 import shutil
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -151,16 +153,29 @@ def run_demo(
         else:
             say(f"see them as a citizen would: {portal_url}")
             say("serving the sandbox site and portal until Ctrl-C")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
+            _wait_for_stop()
         db.dispose()
         return 0 if ok else 1
     finally:
         site.stop()
         portal.stop()
+
+
+def _wait_for_stop() -> None:
+    """Until SIGINT (Ctrl-C) or SIGTERM. Handlers of its own: a process started in the
+    background by a shell, or by a test runner's worker, inherits SIGINT ignored, and
+    Python then raises no KeyboardInterrupt (the demo served on for ever)."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOPS}
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_STOPS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _cycle(ctx: Context, label: str, say: Callable[[str], None]) -> CycleReport:
