@@ -22,7 +22,8 @@ pytestmark = pytest.mark.slow
 
 LINE = re.compile(
     r"yyedu: (\d[\d,]*) of (\d[\d,]*) items read \((\d+) %\), \d+\.\d items/s"
-    r"(, about (\d+ min )?\d+ s left)?; (\d+) deliveries pending"
+    r"(, about (\d+ min )?\d+ s left)?(, read to the end \((ok|failed|alarm)\))?"
+    r"; (\d+) deliveries pending"
 )
 
 

@@ -157,8 +157,10 @@ def _queue_resync(
         result = request.result or {}
         code = request.exit_code or 0
         if "error" not in result and not params["dry_run"]:
+            # Its deliveries are waited for here: how they end decides, not a failed
+            # attempt the daemon's retries have since made good.
             display.note = f"resync #{request_id}: read; waiting for its deliveries"
-            code = max(code, follow.deliveries(timeout))
+            code = max(_reading_code(result), follow.deliveries(timeout))
     print_sources(result.get("sources", []))
     if result.get("delivery"):
         echo(DeliveryStats(**result["delivery"]).summary())
@@ -169,6 +171,21 @@ def _queue_resync(
     for line in follow.outcome:
         echo(line, err=code != 0)
     raise SystemExit(code)
+
+
+def _reading_code(result: dict[str, Any]) -> int:
+    """The exit code of a queued run's reading alone (as ``RunSummary.exit_code`` judges
+    its sources), its deliveries left out."""
+    for r in result.get("sources", []):
+        st = r.get("stats", {})
+        if (
+            r.get("status") != "ok"
+            or st.get("errors")
+            or st.get("quarantined")
+            or st.get("skipped")
+        ):
+            return 1
+    return 0
 
 
 class _Follow:
