@@ -35,7 +35,7 @@ from bridge.web import AdminServer, Request, Response
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 50  # audit rows per page: one screen of a laptop, a quick page to render
 HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",

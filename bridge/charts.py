@@ -14,7 +14,7 @@ from html import escape
 
 WIDTH = 720
 HEIGHT = 260
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 16, 44  # room for the value axis and the labels
+LEFT, RIGHT, TOP, BOTTOM = 48, 36, 16, 44  # room for the value axis and the labels
 PLOT_W = WIDTH - LEFT - RIGHT
 PLOT_H = HEIGHT - TOP - BOTTOM
 TICKS = 4  # grid lines above the zero line

@@ -62,7 +62,7 @@ def test_line_chart_has_one_point_per_value():
     circles = svg.findall(f".//{SVG}circle[@class='point']")
     assert [c.get("cy") for c in circles] == ["216", "116", "16", "16", "166"]
     line = svg.find(f".//{SVG}polyline").get("points").split()
-    assert len(line) == 5 and line[0] == "48,216" and line[-1] == "708,166"
+    assert len(line) == 5 and line[0] == "48,216" and line[-1] == "684,166"
     assert svg.find(f".//{SVG}script") is None
 
 
