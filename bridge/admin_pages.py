@@ -11,6 +11,7 @@ which already checks the bearer token or basic auth.
 from __future__ import annotations
 
 import difflib
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -21,20 +22,20 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from bridge import __version__, audit
+from bridge import __version__, admin_text, audit, charts
 from bridge import status as status_view
 from bridge.normalize.hashing import VOLATILE_FIELDS
 from bridge.provenance import field_rows
 from bridge.query_params import whole_number
 from bridge.report import local_date, working_days
-from bridge.state import admin_queries, audit_log, runs
+from bridge.state import admin_queries, admin_stats, audit_log, runs
 from bridge.state.audit_log import AuditFilter
 from bridge.web import AdminServer, Request, Response
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 50  # audit rows per page: one screen of a laptop, a quick page to render
 HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -50,7 +51,9 @@ EVENT_LABELS = {
     audit.DELIVERY_RETRIED: "死信重发", audit.DELIVERY_RESUMED: "恢复发送",
     audit.CIRCUIT_OPENED: "熔断打开",
     audit.CIRCUIT_CLOSED: "熔断关闭", audit.LAYOUT_ALARM: "版式告警", audit.RESYNC_REQUESTED: "请求重新同步",
-    audit.DB_UPGRADED: "升级数据库", admin_queries.RECONCILE_FIX: "对账修复",
+    audit.DB_UPGRADED: "升级数据库", audit.RECORD_FLAGGED: "按页面原样保留（附备注）",
+    audit.DAEMON_FAILED: "守护进程出错停止", audit.SOURCE_PAUSED: "暂停来源",
+    audit.SOURCE_RESUMED: "恢复来源", admin_queries.RECONCILE_FIX: "对账修复",
     admin_queries.RECONCILE_FINISHED: "对账完成", admin_queries.AUDIT_EXPORTED: "导出审计日志",
 }  # fmt: skip
 SYMBOL_LABELS = {"=": "一致", "+": "仅网站有", "-": "仅平台有", "*": "内容不同", "!": "无法判断"}
@@ -88,8 +91,9 @@ def _environment() -> Environment:
     )
     env.filters.update(local=_local, item_url=item_url, pretty=_pretty)
     env.globals.update(
-        version=__version__, event_label=lambda e: EVENT_LABELS.get(e, e), symbols=SYMBOL_LABELS
-    )
+        version=__version__, event_label=lambda e: EVENT_LABELS.get(e, "其他事件"),
+        symbols=SYMBOL_LABELS, word=admin_text.word, t=admin_text, note=admin_text.note,
+    )  # fmt: skip
     return env
 
 
@@ -167,6 +171,10 @@ class Pages:
             return self.status(request)
         if path == "/audit":
             return self.audit(request)
+        if path == "/audit.csv":
+            return self.audit_csv(request)
+        if path == "/charts":
+            return self.charts(request)
         if path.startswith("/items/") and len(path) > len("/items/"):
             external_id = unquote(path[len("/items/") :])
             if not external_id.isprintable():  # no id holds control characters (or NUL,
@@ -187,7 +195,10 @@ class Pages:
             last_reconcile = runs.get_cursor(
                 s, admin_queries.CURSOR_SOURCE, admin_queries.LAST_RECONCILE
             )
-            names = admin_queries.titles(s, [e for e, _, _ in dead])
+            names = admin_queries.known_titles(
+                s, [e for e, _, _ in dead] + [e for e, _ in quarantined]
+                + [e.item for e in recent if e.item]
+            )  # fmt: skip
         sources = [
             {"name": src.name, "started_at": src.last_run, "result": src.result,
              "message": src.message, "lag": _duration(src.lag_seconds),
@@ -202,19 +213,12 @@ class Pages:
             last_reconcile=last_reconcile, now=view.at,
         )  # fmt: skip
 
-    def audit(self, request: Request) -> Response:
+    def _audit_filter(self, request: Request) -> tuple[dict[str, str], AuditFilter, list[str]]:
+        """The /audit form's values, the filter they make, and what is wrong with them."""
         problems: list[str] = []
         form = {k: request.arg(k).strip() for k in ("since", "until", "event", "item", "source")}
-        since = _when("since", form["since"], False, problems)
-        until = _when("until", form["until"], True, problems)
-        before_id = whole_number(request.query, "before", 0)
-        sources = [s.name for s in self.server.settings().sources]
-        if problems:  # the form again, saying what to correct; no trail filtered half-way
-            return render(
-                "audit.html", 400, active="audit", events=[], total=0, form=form,
-                problems=problems, names=list(audit.EVENTS), sources=sources, older=None,
-                newer=None, item_title=None,
-            )  # fmt: skip
+        since = _when("起始", form["since"], False, problems)
+        until = _when("截止", form["until"], True, problems)
         f = AuditFilter(
             since=since,
             until=until,
@@ -222,19 +226,81 @@ class Pages:
             item=form["item"] or None,
             source=form["source"] or None,
         )
+        return form, f, problems
+
+    def audit_csv(self, request: Request) -> Response:
+        """The filtered trail as ``bridge audit --format csv`` writes it, oldest first."""
+        _form, f, problems = self._audit_filter(request)
+        if problems:
+            body = ("请求有误：" + "；".join(problems) + "\n").encode()
+            return Response(400, body, "text/plain; charset=utf-8", dict(HEADERS))
+        with self.server.db.read() as s:
+            events = audit_log.query(s, f)
+        out = io.StringIO()
+        writer = audit.csv_writer(out)
+        for e in sorted(events, key=lambda e: e.id):
+            writer.writerow(audit.csv_row(e))
+        day = datetime.now(SHANGHAI).strftime("%Y%m%d")
+        headers = {**HEADERS, "Content-Disposition": f'attachment; filename="audit-{day}.csv"'}
+        return Response(200, out.getvalue().encode("utf-8"), "text/csv; charset=utf-8", headers)
+
+    def charts(self, request: Request) -> Response:
+        now = datetime.now(UTC)
+        target = self.server.settings().target.name
+        with self.server.db.read() as s:
+            backlog = admin_stats.backlog(s, target, now)
+            daily = admin_stats.confirmed_per_day(s, now)
+            latency = admin_stats.latency(s, now)
+        backlog_points = [(_local(at)[5:13] + "时", n) for at, n in backlog]
+        daily_bars = [(d.strftime("%m-%d"), n) for d, n in daily]
+        svgs = {
+            "backlog": charts.line_chart(
+                backlog_points, chart_id="chart-backlog", title="待发送积压（近 7 天）",
+                desc=f"每 6 小时一个点，共 {len(backlog)} 个点；最新 {backlog[-1][1]} 条，"
+                f"最高 {max(n for _, n in backlog)} 条。", y_label="条", x_label="时间（北京时间）",
+                label_every=4,
+            ),
+            "daily": charts.bar_chart(
+                daily_bars, chart_id="chart-daily", title="每日平台确认的发送（近 30 天）",
+                desc=f"30 天共 {sum(n for _, n in daily)} 次平台确认。", y_label="次",
+                x_label="日期（北京时间）",
+            ),
+            "latency": charts.bar_chart(
+                latency.buckets, chart_id="chart-latency", title="发布到平台确认的用时（近 90 天）",
+                desc=f"近 90 天首次确认的 {latency.items} 个条目按用时分组。", y_label="条",
+                x_label="从发布日期到平台首次确认",
+            ),
+        }  # fmt: skip
+        return render(
+            "charts.html", active="charts", svgs=svgs, backlog=backlog_points, daily=daily_bars,
+            latency=latency, target=target,
+        )  # fmt: skip
+
+    def audit(self, request: Request) -> Response:
+        form, f, problems = self._audit_filter(request)
+        before_id = whole_number(request.query, "before", 0)
+        sources = [s.name for s in self.server.settings().sources]
+        query = {k: v for k, v in form.items() if v}
+        csv_link = "/audit.csv" + ("?" + urlencode(query) if query else "")
+        if problems:  # the form again, saying what to correct; no trail filtered half-way
+            return render(
+                "audit.html", 400, active="audit", events=[], total=0, form=form,
+                problems=problems, names=list(audit.EVENTS), sources=sources, older=None,
+                newer=None, item_title=None, titles={}, csv_link=None,
+            )  # fmt: skip
         with self.server.db.read() as s:
             events, total, more = admin_queries.audit_page(
                 s, f, before_id=before_id, limit=PAGE_SIZE
             )
             names = admin_queries.event_names(s)
-            record = admin_queries.latest_records(s, [f.item]).get(f.item) if f.item else None
-        query = {k: v for k, v in form.items() if v}
+            named = {e.item for e in events if e.item} | ({f.item} if f.item else set())
+            titles = admin_queries.known_titles(s, named)
         older = urlencode({**query, "before": events[-1].id}) if more and events else None
         newer = urlencode(query) if before_id is not None else None
         return render(
             "audit.html", active="audit", events=events, total=total, form=form, problems=problems,
             names=names, sources=sources, older=older, newer=newer,
-            item_title=(record or {}).get("title"),
+            item_title=titles.get(f.item) if f.item else None, titles=titles, csv_link=csv_link,
         )  # fmt: skip
 
     def item(self, external_id: str) -> Response:
@@ -257,6 +323,9 @@ class Pages:
                 local_date(item.published_at), local_date(item.first_confirmed_at)
             )
         title = records[-1].get("title") if records else None
+        if not title:  # quarantined before its first version: its audit events name it
+            with self.server.db.read() as s:
+                title = admin_queries.known_titles(s, [external_id]).get(external_id)
         fields = field_rows(records[-1], item.index_no) if records else []
         remarks = records[-1].get("remarks", []) if records else []
         return render(
@@ -264,12 +333,18 @@ class Pages:
             fields=fields, remarks=remarks,
             deliveries=history.deliveries, numbers=numbers, events=history.events,
             latency=latency, quarantine=json.loads(item.quarantine) if item.quarantine else None,
+            titles={external_id: title or ""},
         )  # fmt: skip
 
     def reconcile(self, request: Request) -> Response:
         with self.server.db.read() as s:
             result = runs.get_cursor(s, admin_queries.CURSOR_SOURCE, admin_queries.LAST_RECONCILE)
-        return render("reconcile.html", active="reconcile", result=result)
+            lines = (result or {}).get("lines") or []
+            titles = {ln["external_id"]: ln.get("title") or "" for ln in lines}
+            titles.update(
+                admin_queries.known_titles(s, [i for i, title in titles.items() if not title])
+            )
+        return render("reconcile.html", active="reconcile", result=result, titles=titles)
 
 
 def _when(name: str, text: str, end: bool, problems: list[str]) -> datetime | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import sys
@@ -19,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bridge.audit import AuditEvent, readable_details, verify_chain
+from bridge.audit import AuditEvent, csv_row, csv_writer, verify_chain
 from bridge.cli import App, echo
 from bridge.cli.audit_export import digest_name, export_day, verify_export
 from bridge.logs import escape_controls
@@ -52,24 +51,6 @@ def _local(ts: datetime) -> str:
     return ts.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _local_iso(ts: datetime) -> str:
-    """The time as the table shows it (Asia/Shanghai), with its offset: ``…T09:30:00+08:00``."""
-    return ts.astimezone(LOCAL).isoformat(timespec="seconds")
-
-
-CSV_HEADER = ["id", "time", "actor", "event", "source", "item", "run_id", "title", "details",
-              "details_json", "prev_hash", "hash"]  # fmt: skip
-
-
-def _csv_row(e: AuditEvent) -> list[object]:
-    d = e.details_dict()
-    title = d.get("title") if isinstance(d.get("title"), str) else ""
-    rest = {k: v for k, v in d.items() if k != "title"}
-    return [e.id, _local_iso(e.ts), e.actor, e.event, e.source or "", e.item or "",
-            e.run_id or "", title, readable_details(rest), e.details, e.prev_hash,
-            e.hash]  # fmt: skip
-
-
 def _line(e: AuditEvent) -> str:
     """One event on one line, every value whole (piped output, a narrow terminal)."""
     return (
@@ -84,7 +65,7 @@ def _emit(events: list[AuditEvent], fmt: str, writer: Any = None) -> None:
             click.echo(json.dumps(e.as_json(), ensure_ascii=False))
     elif fmt == "csv":
         for e in events:
-            writer.writerow(_csv_row(e))
+            writer.writerow(csv_row(e))
         sys.stdout.flush()
     else:
         for e in events:
@@ -170,9 +151,7 @@ def audit(
     found.sort(key=lambda e: e.id)
     writer = None
     if fmt == "csv":
-        sys.stdout.write("\ufeff")  # Excel reads UTF-8 (Chinese titles) only with a BOM
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(CSV_HEADER)
+        writer = csv_writer(sys.stdout)
     if fmt == "json" and not follow:
         click.echo(json.dumps([e.as_json() for e in found], ensure_ascii=False, indent=1))
     elif fmt == "table" and not follow and wide_terminal():

@@ -122,6 +122,26 @@ def titles(session: Session, external_ids: Iterable[str]) -> dict[str, str]:
     return {k: str(v.get("title") or "") for k, v in latest_records(session, external_ids).items()}
 
 
+def known_titles(session: Session, external_ids: Iterable[str]) -> dict[str, str]:
+    """``titles``, and for items without a recorded version (quarantined before their first)
+    the newest title their audit events carry."""
+    ids = set(external_ids)
+    found = {k: v for k, v in titles(session, ids).items() if v}
+    missing = ids - set(found)
+    if missing:
+        rows = session.execute(
+            select(AuditEventRow.item, AuditEventRow.details)
+            .where(AuditEventRow.item.in_(missing))
+            .order_by(AuditEventRow.id.desc())
+        ).all()
+        for item, details in rows:
+            value = json.loads(details) if item not in found else None
+            title = value.get("title") if isinstance(value, dict) else None
+            if item is not None and isinstance(title, str) and title:
+                found[item] = title
+    return found
+
+
 # --- repairs (reconcile --fix --yes) ---------------------------------------------------------
 
 

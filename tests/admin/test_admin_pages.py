@@ -151,7 +151,7 @@ def test_pages_show_status_trail_history_and_reconcile(synced, cli):
 
         assert cli("--config", str(config), "reconcile").code == 0
         result = site.get("/reconcile").text
-        assert "0 differences" in result and '<td class="num">30</td>' in result
+        assert "共 0 处差异：" in result and '<td class="num">30</td>' in result
     finally:
         site.close()
 

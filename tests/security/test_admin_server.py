@@ -310,10 +310,10 @@ def test_a_bad_audit_parameter_is_400_naming_it(servers, query, answer):
 @pytest.mark.parametrize(
     ("query", "problem"),
     [
-        ("since=yesterday", "since：无法识别的时间：yesterday"),
-        ("until=9999-12-31", "until：无法识别的时间：9999-12-31"),  # the day after overflows
-        ("since=0001-01-01", "since：无法识别的时间：0001-01-01"),  # before year 1 in UTC
-        ("since=0001-01-01T00:00%2B14:00", "since：无法识别的时间：0001-01-01T00:00+14:00"),
+        ("since=yesterday", "起始：无法识别的时间：yesterday"),
+        ("until=9999-12-31", "截止：无法识别的时间：9999-12-31"),  # the day after overflows
+        ("since=0001-01-01", "起始：无法识别的时间：0001-01-01"),  # before year 1 in UTC
+        ("since=0001-01-01T00:00%2B14:00", "起始：无法识别的时间：0001-01-01T00:00+14:00"),
     ],
 )
 def test_a_bad_time_is_400_with_the_form_saying_what(servers, query, problem):
