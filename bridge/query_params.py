@@ -23,7 +23,13 @@ _WHOLE = re.compile(r"[0-9]{1,19}")  # ASCII digits only, unlike str.isdigit() o
 
 
 class BadParameter(ValueError):
-    """A query parameter with a value the page cannot use; the message names it."""
+    """A query parameter with a value the page cannot use; the message names it, in
+    English (``str``, for an API's error body and the log) and in Chinese (``zh``, for an
+    administrator's browser)."""
+
+    def __init__(self, message: str, zh: str) -> None:
+        super().__init__(message)
+        self.zh = zh
 
 
 def parse_query(raw: str) -> dict[str, list[str]]:
@@ -31,9 +37,13 @@ def parse_query(raw: str) -> dict[str, list[str]]:
     try:
         return parse_qs(raw, keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS)
     except UnicodeDecodeError:
-        raise BadParameter("the query string is not UTF-8 once percent-decoded") from None
+        raise BadParameter(
+            "the query string is not UTF-8 once percent-decoded", "查询参数解码后不是 UTF-8"
+        ) from None
     except ValueError:
-        raise BadParameter(f"more than {MAX_FIELDS} query parameters") from None
+        raise BadParameter(
+            f"more than {MAX_FIELDS} query parameters", f"查询参数超过 {MAX_FIELDS} 个"
+        ) from None
 
 
 def text(query: Mapping[str, list[str]], name: str) -> str:
@@ -42,12 +52,19 @@ def text(query: Mapping[str, list[str]], name: str) -> str:
     if not values:
         return ""
     if len(values) > 1:
-        raise BadParameter(f"{name}: given {len(values)} times; give it once")
+        raise BadParameter(
+            f"{name}: given {len(values)} times; give it once",
+            f"参数 {name} 出现了 {len(values)} 次，只能给一次",
+        )
     value = values[0]
     if len(value) > MAX_TEXT:
-        raise BadParameter(f"{name}: longer than {MAX_TEXT} characters")
+        raise BadParameter(
+            f"{name}: longer than {MAX_TEXT} characters", f"参数 {name} 超过 {MAX_TEXT} 个字符"
+        )
     if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
-        raise BadParameter(f"{name}: control characters are not allowed")
+        raise BadParameter(
+            f"{name}: control characters are not allowed", f"参数 {name} 不得含控制字符"
+        )
     return value
 
 
@@ -60,5 +77,8 @@ def whole_number(
         return None
     value = text(query, name)
     if not _WHOLE.fullmatch(value) or not low <= int(value) <= high:
-        raise BadParameter(f"{name}: must be a whole number from {low} to {high}")
+        raise BadParameter(
+            f"{name}: must be a whole number from {low} to {high}",
+            f"参数 {name} 须为 {low} 到 {high} 之间的整数",
+        )
     return int(value)

@@ -36,7 +36,10 @@ log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 WILDCARDS = frozenset({"", "0.0.0.0", "::"})  # noqa: S104 - names of "every address"
-MISDIRECTED = b"misdirected request: this server does not answer for that host name\n"
+MISDIRECTED = (
+    "请求的主机名不属于本服务器\n"
+    "misdirected request: this server does not answer for that host name\n"
+).encode()
 
 
 @dataclass
@@ -119,14 +122,17 @@ class AdminServer:
     def handle(self, request: Request) -> Response:
         host = request.headers.get("host")
         if host is None:
-            return Response(400, b"bad request: send exactly one Host header\n")
+            return Response(
+                400,
+                "请求有误：须有且仅有一个 Host 头\nbad request: send exactly one Host header\n".encode(),
+            )
         if not self.host_allowed(host, request.local_address):
             log.warning("admin server: refused a request for host %r (421)", host[:200])
             return Response(421, MISDIRECTED)
         if request.path != "/healthz" and not self.authorized(request):
             return Response(
                 401,
-                b"authentication required\n",
+                "需要登录凭据（令牌或用户名、密码）\nauthentication required\n".encode(),
                 headers={"WWW-Authenticate": 'Bearer realm="bridge"'},
             )
         for prefix, handler in sorted(self.routes, key=lambda r: -len(r[0])):
@@ -138,11 +144,14 @@ class AdminServer:
                 try:
                     request.query = parse_query(request.raw_query)
                     return handler(request)
-                except BadParameter as exc:
-                    return Response(400, f"bad request: {exc}\n".encode())
+                except BadParameter as exc:  # Chinese for the administrator, then for tools
+                    return Response(400, f"请求有误：{exc.zh}\nbad request: {exc}\n".encode())
                 except Exception:  # one broken page must not take the admin server down
                     log.exception("admin page %s failed", request.path)
-                    return Response(500, b"internal error; see the daemon log\n")
+                    return Response(
+                        500,
+                        "内部错误，详见守护进程日志\ninternal error; see the daemon log\n".encode(),
+                    )
         return Response(404, b"not found\n")
 
     def start(self) -> str:

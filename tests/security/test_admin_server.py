@@ -34,7 +34,10 @@ from bridge.web import MISDIRECTED, AdminServer, allowed_host
 
 CONFIGURED = '\n[admin]\nhosts = ["bridge.example.org", "proxy.example.org:8443"]\n'
 TOKEN = "Zr0xq4c9Hk2V7mT1bN8yWd5E"  # 24 characters: the shortest token allowed off loopback
-BEFORE = "bad request: before: must be a whole number from 0 to 9223372036854775807\n"
+BEFORE = (
+    "请求有误：参数 before 须为 0 到 9223372036854775807 之间的整数\n"
+    "bad request: before: must be a whole number from 0 to 9223372036854775807\n"
+)
 POLICY = "政策文件"
 
 
@@ -138,7 +141,10 @@ def test_only_names_of_this_server_are_answered(web, host, status):
 
 def test_a_request_without_one_host_header_is_refused(web):
     port, _ = web
-    refused = (400, b"bad request: send exactly one Host header\n")
+    refused = (
+        400,
+        "请求有误：须有且仅有一个 Host 头\nbad request: send exactly one Host header\n".encode(),
+    )
     assert send(port, "/") == refused
     assert send(port, "/", f"127.0.0.1:{port}", "rebind.attacker.example") == refused
 
@@ -294,11 +300,28 @@ def portal_get(servers: tuple[int, int, Errors], target: str) -> tuple[int, str]
         ("before=", BEFORE),
         ("before=+5", BEFORE),
         ("before=%EF%BC%95", BEFORE),  # a full-width 5
-        ("before=1&before=2", "bad request: before: given 2 times; give it once\n"),
-        ("item=%FF", "bad request: the query string is not UTF-8 once percent-decoded\n"),
-        ("item=a%00b", "bad request: item: control characters are not allowed\n"),
-        ("source=" + "x" * 501, "bad request: source: longer than 500 characters\n"),
-        ("&".join(f"f{n}=1" for n in range(51)), "bad request: more than 50 query parameters\n"),
+        (
+            "before=1&before=2",
+            "请求有误：参数 before 出现了 2 次，只能给一次\n"
+            "bad request: before: given 2 times; give it once\n",
+        ),
+        (
+            "item=%FF",
+            "请求有误：查询参数解码后不是 UTF-8\n"
+            "bad request: the query string is not UTF-8 once percent-decoded\n",
+        ),
+        (
+            "item=a%00b",
+            "请求有误：参数 item 不得含控制字符\nbad request: item: control characters are not allowed\n",
+        ),
+        (
+            "source=" + "x" * 501,
+            "请求有误：参数 source 超过 500 个字符\nbad request: source: longer than 500 characters\n",
+        ),
+        (
+            "&".join(f"f{n}=1" for n in range(51)),
+            "请求有误：查询参数超过 50 个\nbad request: more than 50 query parameters\n",
+        ),
     ],
 )
 def test_a_bad_audit_parameter_is_400_naming_it(servers, query, answer):
