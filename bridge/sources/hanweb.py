@@ -246,7 +246,7 @@ def _text_of(fragment_html: str) -> str:
     if "<" not in fragment_html and "&" not in fragment_html:
         return fragment_html
     tree = lxml.html.fragment_fromstring(tree_safe(fragment_html), create_parent="div")
-    return parse.shown_text(tree)
+    return visible_text(tree)
 
 
 class HanwebSource(CmsSource):

@@ -18,6 +18,7 @@ from bridge.errors import Skippable
 from bridge.labels import ALL_LABELS
 from bridge.normalize.filename import attachment_name
 from bridge.normalize.text import tree_safe
+from bridge.sources.article import visible_text
 
 _WS = re.compile(r"[\s\u3000\xa0]+")
 ATTACHMENT_EXTENSIONS = (
@@ -182,24 +183,8 @@ def clean(text: str | None) -> str:
     return _WS.sub(" ", text or "").strip()
 
 
-_CODE = frozenset({"script", "style", "noscript", "template"})
-
-
-def shown_text(el: lxml.html.HtmlElement) -> str:
-    """The text of ``el`` without what is code, not text (script, style, noscript,
-    template) and without comments: ``<a>公告<script>…</script></a>`` shows 公告."""
-    if el.tag in _CODE:
-        return ""
-    parts = [el.text or ""]
-    for child in el:
-        if isinstance(child.tag, str):
-            parts.append(shown_text(child))
-        parts.append(child.tail or "")
-    return "".join(parts)
-
-
 def element_text(el: lxml.html.HtmlElement) -> str:
-    return clean(shown_text(el))
+    return clean(visible_text(el))
 
 
 def inner_html(el: lxml.html.HtmlElement) -> str:
@@ -220,7 +205,7 @@ def attachment_links(
             href = (a.get("href") or "").strip()
             if not allowed(href):
                 continue
-            name = file_link_name(href, shown_text(a))
+            name = file_link_name(href, visible_text(a))
             if name is None or href in seen:
                 continue
             seen.add(href)
