@@ -13,7 +13,12 @@ the bureau's own account of its work is for the bureau to write. The bridge's wo
 from __future__ import annotations
 
 from bridge.report import SHANGHAI, AnnualReport, official_rows
-from bridge.report_appendix import appendix, disclosure_blocks, timeliness_sentences
+from bridge.report_appendix import (
+    FIELD_NAMES,
+    appendix,
+    disclosure_blocks,
+    timeliness_sentences,
+)
 from bridge.report_doc import Cell, Paragraph, Part, ReportDocument, Table, Value
 
 PARTS = (
@@ -25,16 +30,6 @@ PARTS = (
     ("六", "其他需要报告的事项"),
 )
 """Number and heading of each part, in the official order and wording."""
-
-FIELD_NAMES = {
-    "created": "生成日期（成文日期）",
-    "publisher": "发布机构",
-    "index_no": "索引号",
-    "doc_no": "发文字号",
-    "topic": "主题分类",
-    "title": "名称",
-}
-"""The catalog fields whose provenance the report counts, as the catalog names them."""
 
 
 def _row(*values: Value) -> tuple[Cell, ...]:

@@ -54,11 +54,13 @@ def _md_table(table: Table) -> list[str]:
     laid = grid(table)
     lines = [_md_row([md_cell(cell.value) if top else "" for cell, top in row]) for row in laid]
     lines.insert(1, "|---" * len(laid[0]) + "|")
-    out = [f"**{md_cell(table.title)}**", ""] if table.title else []
+    # a title that only repeats the table's first cell (第二十条第（一）项) is not printed twice
+    repeated = laid[0][0][0].value == table.title
+    out = [f"**{md_cell(table.title)}**", ""] if table.title and not repeated else []
     out += lines
     if table.fill_in:
-        out += ["", "【待填写：本表由本机关填写，“—”处填入本年数字。】"]
-    if table.note:
+        out += ["", f"【待填写：{_inline(table.note) or '本表由本机关填写。'}“—”处填入本年数字。】"]
+    elif table.note:
         out += ["", _inline(table.note)]
     return out
 
@@ -121,8 +123,8 @@ def _csv_value(value: Value) -> str | int | float:
 def _csv_rows(block: Table | Chart) -> list[list[Any]]:
     if isinstance(block, Chart):
         head = [block.key, block.title]
-        return [head + [block.x_label, block.y_label]] + [
-            head + [label, n] for label, n in block.bars
+        return [[*head, block.x_label, block.y_label]] + [
+            [*head, label, n] for label, n in block.bars
         ]
     head = [block.key, block.title]
     return [
