@@ -93,6 +93,7 @@ def build_year(url: str) -> None:
     b.quarantine("yyedu:q", "q")
     b.add(replace(records["r"], validity="废止"))
     b.version_recorded_at("yyedu:r", 2, local(2025, 7, 1, 10))
+    b.first_seen(local(2023, 1, 1, 8))  # read since before all of these: no baseline
     db.dispose()
 
 
@@ -144,7 +145,8 @@ def test_report_counts_and_timeliness(year_config, cli):
         "11": 0,
         "12": 1,
     }
-    latency = {i["external_id"].split(":")[1]: i["working_days"] for i in data["items"]}
+    collection = data["collection"]
+    latency = {i["external_id"].split(":")[1]: i["working_days"] for i in collection["items"]}
     assert {k: v for k, v in latency.items() if k != "l"} == {
         "a": 3,
         "b": 4,
@@ -159,20 +161,32 @@ def test_report_counts_and_timeliness(year_config, cli):
         "k": 1,
         "p": 1,
     }
-    t = data["timeliness"]
-    # sorted: 0 1 1 1 3 3 4 4 5 20 21 21 → median (3+4)/2, p95 the ⌈11.4⌉ = 12th value
-    assert t == {
-        "confirmed": 12,
+    hours = sorted(i["hours"] for i in collection["items"] if i["end"])
+    # sorted: 0 1 1 1 3 3 4 4 5 20 21 21 → median (3+4)/2, p95 the ⌈11.4⌉ = 12th value;
+    # hours: k 15.5 (10:00 to 01:30 next day), i 5, j 46, p 25, …, f 847 (9/15 9:00 → 10/20
+    # 16:00: 35 days and 7 hours), the 12th largest of 12
+    assert hours[:4] == [5.0, 15.5, 25.0, 46.0] and hours[-1] == 847.0
+    assert collection["summary"] == {
+        "counted": 13,
+        "on_time": 10,
+        "late": 3,
         "pending": 1,
+        "apart": 0,
         "median": 3.5,
         "p95": 21,
         "max": 21,
         "limit": 20,
-        "late": 3,
+        "hours_median": 285.2,  # (hours[5] + hours[6]) / 2 = 285.25, to one decimal
+        "hours_p95": 847.0,
+        "hours_max": 847.0,
     }
-    late = [(x["external_id"], x["working_days"], x["confirmed"]) for x in data["late"]]
+    late = [(x["external_id"], x["working_days"], x["end"]) for x in collection["late"]]
     assert late[1:] == [("yyedu:f", 21, "2025-10-20"), ("yyedu:h", 21, "2025-04-30")]
     assert late[0][0] == "yyedu:l" and late[0][2] is None and late[0][1] > 21  # still pending
+    # the records say nothing of where their 生成日期 came from: all counted apart
+    assert data["disclosure"]["summary"]["counted"] == 0
+    assert data["disclosure"]["summary"]["apart"] == 13
+    assert data["baseline"] == {"count": 0, "items": []}
     official = {r["name"]: r["values"] for block in data["official_table"] for r in block["rows"]}
     assert official == {
         "规章": [None, None, None],
@@ -202,9 +216,10 @@ def test_report_markdown_follows_the_official_layout(year_config, cli):
     assert (
         "| 中位数 | 3.5 |\n| 第95百分位 | 21 |\n| 最大值 | 21 |\n| 超过法定20个工作日 | 3 |" in md
     )
+    assert "### 存量：0 条" in md
     assert "| yyedu:f | 关于加强中小学作业管理的意见 | 2025-09-15 | 2025-10-20 | 21 |" in md
     assert "尚未确认" in md
-    assert "发布当日不计" in md
+    assert "起算当日不计" in md
 
 
 def test_report_csv_and_out_file(year_config, cli, tmp_path):
@@ -228,8 +243,10 @@ def test_report_csv_and_out_file(year_config, cli, tmp_path):
     assert "month,2025-09,3" in rows
     assert "official,行政规范性文件/本年废止件数,1" in rows
     assert "official,规章/本年制发件数," in rows
-    assert "timeliness,median,3.5" in rows
-    assert "late,yyedu:h,21" in rows
+    assert "collection,median,3.5" in rows
+    assert "collection_late,yyedu:h,21" in rows
+    assert "disclosure,apart,13" in rows
+    assert "baseline,count,0" in rows
 
 
 def test_report_counts_what_the_pages_show_and_what_they_do_not() -> None:
