@@ -1,5 +1,8 @@
 """The annual disclosure statistics: what was proactively disclosed, and how fast.
 
+The figures only: ``bridge.report_parts`` makes the six-part report document of them and
+``bridge.report_text`` (md, csv, json) and ``bridge.report_office`` (xlsx, docx) write it.
+
 Counting rules (the report prints them too, so a reader can check every figure):
 
 - An item counts for year Y when its newest recorded version says 公开方式 主动公开 and its
@@ -17,9 +20,6 @@ Counting rules (the report prints them too, so a reader can check every figure):
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -31,7 +31,6 @@ from bridge.provenance import is_shown, provenance_of
 from bridge.state.admin_queries import ReportItem
 from bridge.timeliness import (
     LEGAL_LIMIT,
-    SHANGHAI,
     Latency,
     Measure,
     is_baseline,
@@ -210,181 +209,3 @@ def official_rows(report: AnnualReport) -> list[dict[str, Any]]:
         {"item": "第二十条第（八）项", "columns": ["本年收费金额（单位：万元）"],
          "rows": [{"name": "行政事业性收费", "values": [None]}]},
     ]  # fmt: skip
-
-
-# --- output ----------------------------------------------------------------------------------
-
-
-def _md(text: object) -> str:
-    """A table cell: no line breaks, no pipes, no markup (titles are scraped text)."""
-    value = "" if text is None else str(text)
-    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return " ".join(value.replace("|", "\\|").split())
-
-
-def _cell(value: Any) -> str:
-    return "—" if value is None else str(value)
-
-
-def _num(value: float | int | None) -> str:
-    if value is None:
-        return "—"
-    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
-
-
-def _timeliness_md(m: Measure, heading: str, start: str, end: str) -> list[str]:
-    t = m.summary()
-    out = [
-        f"### {heading}",
-        "",
-        "| 指标 | 数值 |",
-        "|---|---|",
-        f"| 计入条数 | {t['counted']} |",
-        f"| 尚未完成条数 | {t['pending']} |",
-        f"| 另计条数（生成日期页面未载明） | {t['apart']} |",
-        f"| 中位数 | {_num(t['median'])} |",
-        f"| 第95百分位 | {_num(t['p95'])} |",
-        f"| 最大值 | {_num(t['max'])} |",
-        f"| 超过法定{LEGAL_LIMIT}个工作日 | {t['late']} |",
-        "",
-    ]
-    if m.late:
-        out += [
-            f"#### 超过{LEGAL_LIMIT}个工作日的条目",
-            "",
-            f"| 标识 | 名称 | {start} | {end} | 工作日 |",
-            "|---|---|---|---|---|",
-            *(
-                f"| {_md(x.external_id)} | {_md(x.title)} | {x.start} | "
-                f"{x.end or '尚未确认'} | {x.working_days} |"
-                for x in m.late
-            ),
-            "",
-        ]
-    return out
-
-
-def to_markdown(report: AnnualReport, publisher: str) -> str:
-    y = report.year
-    out = [
-        f"# {_md(publisher)}{y}年政府信息公开工作年度报告：主动公开数据",
-        "",
-        f"统计期限：{y}年1月1日至{y}年12月31日（北京时间）。来源：{_md('、'.join(report.sources))}。"
-        f"生成时间：{report.generated_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}。由 bridge 根据状态库生成。",
-        "",
-        "## 二、主动公开政府信息情况",
-        "",
-    ]
-    for block in official_rows(report):
-        width = len(block["columns"])
-        out += [f"| {block['item']} |" + " |" * width, "|---" * (width + 1) + "|"]
-        out.append("| 信息内容 | " + " | ".join(block["columns"]) + " |")
-        for row in block["rows"]:
-            out.append(f"| {row['name']} | " + " | ".join(_cell(v) for v in row["values"]) + " |")
-        out.append("")
-    out += [
-        "bridge 填写的行：**行政规范性文件**（候选口径：组配分类为“政策文件”且有文号的条目；"
-        "本年制发按发布日期，本年废止按有效性首次记为“废止”的日期，现行有效为生成时仍在网站上且有效性为“有效”；"
-        "是否属于行政规范性文件须人工核定）。",
-        "标“—”的行目录数据中没有：规章（由省级和设区的市级人民政府制定），"
-        "行政许可、行政处罚、行政强制的处理决定数量和行政事业性收费金额，须由业务科室填写。",
-        "",
-        f"### 本年主动公开信息：{report.total} 条"
-        + (f"（其中 {report.withdrawn} 条后来已撤销）" if report.withdrawn else ""),
-        "",
-        "| 组配分类 | 条数 |",
-        "|---|---|",
-        *(f"| {_md(k)} | {v} |" for k, v in report.by_category.items()),
-        f"| 合计 | {report.total} |",
-        "",
-        "| 体裁分类 | 条数 |",
-        "|---|---|",
-        *(f"| {_md(k)} | {v} |" for k, v in report.by_genre.items()),
-        "",
-        "| 月份 | " + " | ".join(f"{m}月" for m in range(1, 13)) + " | 合计 |",
-        "|---" * 14 + "|",
-        "| 条数 | "
-        + " | ".join(str(report.by_month[m]) for m in range(1, 13))
-        + f" | {report.total} |",
-        "",
-    ]
-    out += _timeliness_md(
-        report.disclosure, "公开时效（工作日，生成日期至网站发布日期）", "生成日期", "发布日期"
-    )
-    out += _timeliness_md(
-        report.collection,
-        "归集时效（工作日，网站发布日期至政府信息公开平台确认）",
-        "发布日期",
-        "平台确认日期",
-    )
-    out += [
-        f"### 存量：{len(report.baseline)} 条",
-        "",
-        "bridge 首次读取其栏目之前已在网站上发布的条目，不计入以上两项时效。",
-        "",
-    ]
-    out += [
-        "### 目录数据的来源",
-        "",
-        "本年主动公开条目中，各字段取自网站页面本身（页面的元数据、meta 标签、正文或列表）的条数，"
-        "与页面未载明而由 bridge 推定、取自配置或默认值的条数（如“生成日期”由发布日期推定 "
-        "`derived:published`、“发布机构”取自配置 `config`）：",
-        "",
-        "| 字段 | 页面载明 | 页面未载明 | 未载明的来由 |",
-        "|---|---|---|---|",
-        *(
-            f"| {name} | {c['shown']} | {c['not_shown']} | "
-            + "、".join(f"{how} {n}" for how, n in c["not_shown_by"].items())
-            + " |"
-            for name, c in report.provenance.items()
-        ),
-        "",
-    ]
-    out += [
-        "#### 计算口径",
-        "",
-        "- 统计对象：公开方式为“主动公开”、发布日期（北京时间）在本年内的条目；后来撤销的仍计入；未通过校验（隔离）的不计入。",
-        "- 工作日按国务院办公厅公布的节假日安排（chinese_calendar）：法定节假日不计，调休上班的周末计入。",
-        "- 起算当日不计：公开时效为生成日期之后、至发布日期当日（含）的工作日数，归集时效为发布日期之后、"
-        "至平台确认当日（含）的工作日数；当日为0，次一工作日为1。",
-        "- 生成日期页面未载明（由发布日期推定等）的条目另计，不判定是否超期；"
-        "bridge 首次读取其栏目之日以前发布的条目为存量，不计入两项时效。",
-        f"- {LEGAL_LIMIT}个工作日以内（含{LEGAL_LIMIT}）为按时；中位数为中间值（偶数个取中间两值的平均），"
-        "第95百分位为最近秩法（第⌈0.95n⌉小的值），均只计已确认条目；尚未确认的按截至生成时已过的工作日列出。",
-        "",
-    ]
-    return "\n".join(out)
-
-
-def to_csv(report: AnnualReport) -> str:
-    """Long format (table, key, value): easy to pivot in a spreadsheet."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["table", "key", "value"])
-    w.writerow(["total", report.year, report.total])
-    w.writerow(["total", "withdrawn", report.withdrawn])
-    for k, v in report.by_category.items():
-        w.writerow(["category", k, v])
-    for k, v in report.by_genre.items():
-        w.writerow(["genre", k, v])
-    for m, v in report.by_month.items():
-        w.writerow(["month", f"{report.year}-{m:02d}", v])
-    for block in official_rows(report):
-        for row in block["rows"]:
-            for column, value in zip(block["columns"], row["values"], strict=True):
-                w.writerow(["official", f"{row['name']}/{column}", "" if value is None else value])
-    for measure in (report.disclosure, report.collection):
-        for k, v in measure.summary().items():
-            w.writerow([measure.name, k, "" if v is None else v])
-        for x in measure.late:
-            w.writerow([f"{measure.name}_late", x.external_id, x.working_days])
-    w.writerow(["baseline", "count", len(report.baseline)])
-    for name, counts in report.provenance.items():
-        w.writerow(["provenance", f"{name}/shown", counts["shown"]])
-        for how, n in counts["not_shown_by"].items():
-            w.writerow(["provenance", f"{name}/{how}", n])
-    return buf.getvalue()
-
-
-def to_json(report: AnnualReport) -> str:
-    return json.dumps(report.as_json(), ensure_ascii=False, indent=2)

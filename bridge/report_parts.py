@@ -12,7 +12,7 @@ the bureau's own account of its work is for the bureau to write. The bridge's wo
 
 from __future__ import annotations
 
-from bridge.report import SHANGHAI, AnnualReport, official_rows
+from bridge.report import AnnualReport, official_rows
 from bridge.report_appendix import (
     FIELD_NAMES,
     appendix,
@@ -20,6 +20,7 @@ from bridge.report_appendix import (
     timeliness_sentences,
 )
 from bridge.report_doc import Cell, Paragraph, Part, ReportDocument, Table, Value
+from bridge.timeliness import SHANGHAI
 
 PARTS = (
     ("一", "总体情况"),

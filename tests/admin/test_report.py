@@ -109,7 +109,7 @@ def year_config(tmp_path: Path, state_url: str) -> Path:
 def test_report_counts_and_timeliness(year_config, cli):
     result = cli("--config", str(year_config), "report", "--year", "2025", "--format", "json")
     assert result.code == 0, result.both
-    data = json.loads(result.out)
+    data = json.loads(result.out)["figures"]  # the counts beside the document
     assert data["total"] == 13
     assert data["withdrawn"] == 1
     assert data["by_category"] == {
@@ -204,19 +204,21 @@ def test_report_markdown_follows_the_official_layout(year_config, cli):
     md = result.out
     assert "## 二、主动公开政府信息情况" in md
     assert (
-        "| 第二十条第（一）项 | | | |\n|---|---|---|---|\n"
+        "| 第二十条第（一）项 |  |  |  |\n|---|---|---|---|\n"
         "| 信息内容 | 本年制发件数 | 本年废止件数 | 现行有效件数 |\n"
         "| 规章 | — | — | — |\n| 行政规范性文件 | 2 | 1 | 3 |\n"
     ) in md
     assert "| 信息内容 | 本年处理决定数量 |\n| 行政处罚 | — |\n| 行政强制 | — |" in md
     assert "| 信息内容 | 本年收费金额（单位：万元） |\n| 行政事业性收费 | — |" in md
-    assert "### 本年主动公开信息：13 条（其中 1 条后来已撤销）" in md
+    assert "政府信息共13条（其中1条后来已撤销）" in md
     assert "| 业务工作 | 6 |" in md and "| 合计 | 13 |" in md
-    assert "| 条数 | 3 | 0 | 2 | 2 | 1 | 1 | 0 | 0 | 3 | 0 | 0 | 1 | 13 |" in md
+    assert "| 9月 | 3 |\n| 10月 | 0 |" in md
     assert (
-        "| 中位数 | 3.5 |\n| 第95百分位 | 21 |\n| 最大值 | 21 |\n| 超过法定20个工作日 | 3 |" in md
-    )
-    assert "### 存量：0 条" in md
+        "| 尚未确认（按已过工作日计） | 1 |\n| 中位数（工作日） | 3.5 |\n"
+        "| 第95百分位（工作日） | 21 |\n| 最大值（工作日） | 21 |\n"
+    ) in md
+    assert "| 生成日期页面未载明、另行列出 | 13 |" in md
+    assert "存量" in md and "另有0条" not in md  # no baseline: no sentence about one
     assert "| yyedu:f | 关于加强中小学作业管理的意见 | 2025-09-15 | 2025-10-20 | 21 |" in md
     assert "尚未确认" in md
     assert "起算当日不计" in md
@@ -236,21 +238,29 @@ def test_report_csv_and_out_file(year_config, cli, tmp_path):
         str(out),
     )
     assert result.code == 0, result.both
-    assert result.out == f"wrote {out} (13 items, 3 late)\n"
-    rows = out.read_text(encoding="utf-8").splitlines()
-    assert rows[0] == "table,key,value"
-    assert "category,业务工作,6" in rows
-    assert "month,2025-09,3" in rows
-    assert "official,行政规范性文件/本年废止件数,1" in rows
-    assert "official,规章/本年制发件数," in rows
-    assert "collection,median,3.5" in rows
-    assert "collection_late,yyedu:h,21" in rows
-    assert "disclosure,apart,13" in rows
-    assert "baseline,count,0" in rows
+    assert result.out == (
+        f"wrote {out} (13 items, 0 late in 公开时效, 3 in 归集时效, 0 baseline)\n"
+    )
+    rows = out.read_text(encoding="utf-8-sig").splitlines()
+    assert "2-5,2025年主动公开信息（按组配分类）,业务工作,6" in rows
+    assert "2-6,2025年主动公开信息（按月份）,9月,3" in rows
+    assert "2-1,第二十条第（一）项,行政规范性文件,2,1,3" in rows
+    assert "2-1,第二十条第（一）项,规章,,," in rows
+    assert "附-2,归集时效（在网站发布至政府信息公开平台确认）,中位数（工作日）,3.5" in rows
+    assert (
+        "附-4,归集时效超过20个工作日或尚未确认的信息,yyedu:h,关于开展2025年中小学体质健康监测的通知,"
+        "2025-04-01,2025-04-30,21"
+    ) in rows
+    assert (
+        "2-7,公开时效（生成日期至在网站发布，《条例》第二十六条：20个工作日）,生成日期页面未载明、另行列出,13"
+        in rows
+    )
 
 
 def test_report_counts_what_the_pages_show_and_what_they_do_not() -> None:
-    from bridge.report import build, to_csv, to_markdown
+    from bridge.report import build
+    from bridge.report_parts import build_document
+    from bridge.report_text import to_csv, to_markdown
     from bridge.state.admin_queries import ReportItem
 
     published = local(2025, 3, 3, 9)
@@ -282,7 +292,13 @@ def test_report_counts_what_the_pages_show_and_what_they_do_not() -> None:
     assert report.provenance["publisher"]["not_shown_by"] == {"config": 1}
     assert report.provenance["index_no"]["shown"] == 2
     assert report.provenance["index_no"]["not_shown_by"] == {"—": 1}  # none on that page
-    text = to_markdown(report, "余姚市教育局")
-    assert "| created | 2 | 1 | derived:published 1 |" in text
-    assert "| publisher | 2 | 1 | config 1 |" in text
-    assert "provenance,created/derived:published,1" in to_csv(report)
+    doc = build_document(report, "余姚市教育局")
+    text = to_markdown(doc)
+    assert "| 生成日期（成文日期） | 2 | 1 | derived:published 1 |" in text
+    assert "| 发布机构 | 2 | 1 | config 1 |" in text
+    assert (
+        "页面未载明目录要素，由 bridge 推定、取自配置或缺省值：生成日期（成文日期）1条、发布机构1条"
+        in text
+    )
+    title = "目录要素的来源（页面载明的，与推定、取自配置或缺省的）"
+    assert f"附-7,{title},生成日期（成文日期）,2,1,derived:published 1\r\n" in to_csv(doc)
