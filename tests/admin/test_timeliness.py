@@ -10,10 +10,12 @@ from datetime import date, datetime
 import chinese_calendar
 from admin_helpers import StateBuilder, local
 from conftest import make_record
+from prometheus_client import CollectorRegistry, generate_latest
 
+from bridge.health import TimelinessCollector
 from bridge.report import build
 from bridge.state.admin_queries import report_items
-from bridge.state.db import open_database
+from bridge.state.db import Database, open_database
 
 # 2026 春节 (checked with chinese_calendar below): 2/15–2/23 off, make-up working days
 # Sat 2/14 and Sun 2/28; 清明 Mon 4/6 off. The start day is not counted.
@@ -61,13 +63,41 @@ def test_the_calendar_has_the_2026_spring_festival_as_worked_out():
     assert not chinese_calendar.is_workday(date(2026, 4, 6))  # 清明 (Monday)
 
 
-def test_both_measures_and_the_baseline_match_the_hand_worked_table(state_url):
+def hand_worked_store(state_url: str) -> Database:
     db = open_database(state_url)
     b = StateBuilder(db)
     for key, created, how, published, confirmed in HAND:
         record = make_record(f"yyedu:{key}", f"关于{key}的通知", published=published)
         b.add(replace(record, created=created, provenance={"created": how}), confirmed=confirmed)
     b.first_seen(FIRST_READ)
+    return db
+
+
+def test_metrics_read_both_measures_from_the_store(state_url):
+    db = hand_worked_store(state_url)
+    registry = CollectorRegistry()
+    registry.register(TimelinessCollector(db))
+    text = generate_latest(registry).decode()
+    db.dispose()
+    lines = set(text.splitlines())
+    # finished only: 公开时效 0 1 3 3 20 21; 归集时效 0 0 1 1 7 23 (G pending)
+    for le, n in (("0", 1), ("1", 2), ("5", 4), ("10", 4), ("20", 5), ("+Inf", 6)):
+        assert f'bridge_disclosure_working_days_bucket{{le="{le}",source="yyedu"}} {n}.0' in lines
+    for le, n in (("0", 2), ("1", 4), ("5", 4), ("10", 5), ("20", 5), ("+Inf", 6)):
+        assert f'bridge_collection_working_days_bucket{{le="{le}",source="yyedu"}} {n}.0' in lines
+    assert 'bridge_disclosure_working_days_sum{source="yyedu"} 48.0' in lines
+    assert 'bridge_collection_working_days_sum{source="yyedu"} 32.0' in lines
+    # hours 0.5 4.5 24 25 216 768: one within 1 h, two within 6 h, four within 2 days
+    assert 'bridge_collection_seconds_bucket{le="3600",source="yyedu"} 1.0' in lines
+    assert 'bridge_collection_seconds_bucket{le="21600",source="yyedu"} 2.0' in lines
+    assert 'bridge_collection_seconds_bucket{le="172800",source="yyedu"} 4.0' in lines
+    assert 'bridge_collection_seconds_sum{source="yyedu"} 3.7368e+06' in lines  # 1038 h
+    assert 'bridge_baseline_items{source="yyedu"} 2.0' in lines
+    assert 'bridge_disclosure_apart_items{source="yyedu"} 1.0' in lines
+
+
+def test_both_measures_and_the_baseline_match_the_hand_worked_table(state_url):
+    db = hand_worked_store(state_url)
     with db.read() as s:
         found = report_items(s)
     db.dispose()
