@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bridge import timeliness
@@ -33,7 +33,6 @@ from bridge.timeliness import (
     LEGAL_LIMIT,
     Latency,
     Measure,
-    is_baseline,
     local_date,
     working_days,
 )
@@ -108,6 +107,7 @@ def build(
     report = AnnualReport(year, sources, now)
     report.by_category = dict.fromkeys(CATEGORIES, 0)
     report.by_month = dict.fromkeys(range(1, 13), 0)
+    found = timeliness.Timeliness()
     genres: Counter[str] = Counter()
     sources_of: dict[str, Counter[str]] = {f: Counter() for f in PROVENANCE_FIELDS}
     for item in items:
@@ -128,18 +128,7 @@ def build(
             sources_of[name][
                 how.split(":")[0] + ":" if how.startswith(("page:", "meta:")) else how
             ] += 1
-        key = (item.external_id, str(r.get("title") or ""), category)
-        reached = timeliness.collection(key, item.published_at, item.first_confirmed_at, now)
-        if is_baseline(published, item.column_first_read):
-            report.baseline.append(reached)
-            continue
-        report.collection.latencies.append(reached)
-        created = _created(r)
-        if created is None or not is_shown(provenance_of(r, "created")):
-            shown = timeliness.disclosure(key, created or published, published)
-            report.disclosure.apart.append(shown)
-        else:
-            report.disclosure.latencies.append(timeliness.disclosure(key, created, published))
+        found.add(item, category, now)
     report.by_genre = dict(sorted(genres.items(), key=lambda kv: (-kv[1], kv[0])))
     report.provenance = {
         name: {
@@ -150,19 +139,10 @@ def build(
         for name, counts in sources_of.items()
     }
     report.normative = _normative(items, year)
-    for found in (
-        report.disclosure.latencies, report.disclosure.apart,
-        report.collection.latencies, report.baseline,
-    ):  # fmt: skip
-        found.sort(key=lambda x: (x.start, x.external_id))
+    found.sort()
+    report.disclosure, report.collection = found.disclosure, found.collection
+    report.baseline = found.baseline
     return report
-
-
-def _created(record: dict[str, Any]) -> date | None:
-    try:
-        return date.fromisoformat(str(record.get("created") or ""))
-    except ValueError:
-        return None
 
 
 PROVENANCE_FIELDS = ("created", "publisher", "index_no", "doc_no", "topic", "title")

@@ -31,12 +31,18 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
 from bridge.errors import Fatal
+from bridge.provenance import is_shown, provenance_of
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from bridge.state.admin_queries import ReportItem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LEGAL_LIMIT = 20  # working days, 政府信息公开条例 (2019) §26
@@ -178,3 +184,54 @@ def collection(
 def disclosure(key: tuple[str, str, str], created: date, published: date) -> Latency:
     """生成日期 → 发布日期."""
     return Latency(*key, created, published, working_days(created, published))
+
+
+@dataclass
+class Timeliness:
+    """Both measures and the baseline over a set of items."""
+
+    disclosure: Measure = field(default_factory=lambda: Measure("disclosure"))
+    collection: Measure = field(default_factory=lambda: Measure("collection"))
+    baseline: list[Latency] = field(default_factory=list)
+
+    def add(self, item: ReportItem, category: str, now: datetime) -> None:
+        """Place one published item: baseline, or counted in both measures (公开时效 apart
+        when the page does not show its 生成日期)."""
+        if item.published_at is None:
+            return
+        r = item.record
+        key = (item.external_id, str(r.get("title") or ""), category)
+        published = local_date(item.published_at)
+        reached = collection(key, item.published_at, item.first_confirmed_at, now)
+        if is_baseline(published, item.column_first_read):
+            self.baseline.append(reached)
+            return
+        self.collection.latencies.append(reached)
+        created = _created(r)
+        if created is None or not is_shown(provenance_of(r, "created")):
+            self.disclosure.apart.append(disclosure(key, created or published, published))
+        else:
+            self.disclosure.latencies.append(disclosure(key, created, published))
+
+    def sort(self) -> None:
+        for found in (
+            self.disclosure.latencies, self.disclosure.apart,
+            self.collection.latencies, self.baseline,
+        ):  # fmt: skip
+            found.sort(key=lambda x: (x.start, x.external_id))
+
+
+def of_items(items: Iterable[ReportItem], now: datetime) -> Timeliness:
+    """Both measures over every published item (any year, any 公开方式)."""
+    out = Timeliness()
+    for item in items:
+        out.add(item, str(item.record.get("category") or "其他"), now)
+    out.sort()
+    return out
+
+
+def _created(record: dict[str, Any]) -> date | None:
+    try:
+        return date.fromisoformat(str(record.get("created") or ""))
+    except ValueError:
+        return None
