@@ -152,7 +152,7 @@ def test_a_fresh_backfill_is_all_baseline_none_late(sandbox, write_config, cli):
     assert cli("--config", str(config), "sync", "--once").code == 0
     result = cli("--config", str(config), "report", "--year", "2025", "--format", "json")
     assert result.code == 0, result.both
-    data = json.loads(result.out)
+    data = json.loads(result.out)["figures"]  # beside the document (report_text.to_json)
     assert data["total"] > 0
     assert data["baseline"]["count"] == data["total"]
     assert all(date.fromisoformat(x["start"]) < before.date() for x in data["baseline"]["items"])
