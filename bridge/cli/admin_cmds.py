@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,10 +18,13 @@ import click
 
 from bridge import reconcile as rec
 from bridge import report as annual
+from bridge import report_text
 from bridge.cli import App, echo, fail, invoked_as
 from bridge.cli.ops import make_context
 from bridge.config import LOOPBACK_HOSTS, admin_token_problem
 from bridge.deliver import DeliveryStats
+from bridge.report_doc import ReportDocument
+from bridge.report_parts import build_document
 from bridge.state import admin_queries
 
 CSV_FIELDS = ["symbol", "external_id", "source", "column", "title", "site", "state", "portal",
@@ -137,57 +142,103 @@ def reconcile(
     raise SystemExit(code)
 
 
+REPORT_FORMATS = ("md", "csv", "json", "xlsx", "docx")
+BINARY_FORMATS = ("xlsx", "docx")
+
+
+def _office_writer(fmt: str) -> Callable[[ReportDocument, Path], None]:
+    """``bridge.report_office.write_xlsx`` or ``write_docx``, imported only when asked for:
+    they need openpyxl / python-docx, which md, csv and json do not."""
+    try:
+        office = importlib.import_module("bridge.report_office")
+    except ImportError as exc:
+        fail(f"--format {fmt} is not available in this installation ({exc})")
+    writer: Callable[[ReportDocument, Path], None] = getattr(office, f"write_{fmt}")
+    return writer
+
+
 @click.command()
 @click.option("--year", type=click.IntRange(2004, 2100), required=True, help="Calendar year.")
 @click.option("--source", metavar="NAME", help="Only this source.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True
-)
+    "--format", "fmt", type=click.Choice(REPORT_FORMATS), default="md", show_default=True,
+    help="md, csv (UTF-8 with BOM) and json print to stdout; xlsx and docx need --out.",
+)  # fmt: skip
 @click.option(
     "--out", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to stdout."
 )
 @click.pass_obj
 def report(app: App, year: int, source: str | None, fmt: str, out: Path | None) -> None:
-    """The annual disclosure statistics: counts per category, genre and month, and the
-    working-day timeliness against the legal 20 working days.
+    """The annual report (政府信息公开工作年度报告) in the six parts of
+    国办公开办函〔2021〕30号, with the figures the bridge knows filled in.
 
     \b
-    Counting rules (printed in the markdown too):
-      - counted: 主动公开 items whose 发布日期 (Asia/Shanghai) is in the year;
-        withdrawn ones still count, quarantined ones never recorded do not;
-      - working days follow the official holiday calendar (chinese_calendar):
-        holidays are off, make-up working days on weekends count;
-      - the day of publication is not counted: confirmed the same day is 0,
-        on the next working day 1; more than 20 is late;
-      - median and nearest-rank 95th percentile over confirmed items; items
-        not yet confirmed are listed with the working days elapsed so far.
-    The markdown follows table 二、主动公开政府信息情况 of 国办公开办函〔2021〕30号:
-    it fills the 行政规范性文件 row (candidates: 政策文件 with a 文号, to be checked
-    by hand) and leaves 规章, 行政许可, 行政处罚, 行政强制 and 行政事业性收费 to
-    the offices that hold those figures.
+    The parts, in the official order and wording:
+      一、总体情况                 the year's items and both timeliness measures;
+                                   a place marked 【待填写】 for the bureau's text
+      二、主动公开政府信息情况     the four official tables (行政规范性文件 row
+                                   filled: 政策文件 with a 文号, to be checked by
+                                   hand; 规章, 行政许可, 行政处罚, 行政强制 and
+                                   收费 left to the offices), items per 组配分类
+                                   and month, 公开时效 with its chart
+      三、收到和处理政府信息公开申请情况   the official table, empty: the bridge
+      四、政府信息公开行政复议、行政诉讼情况 never sees 依申请 requests or appeals
+      五、存在的主要问题及改进情况 late items, pages lacking catalog fields
+      六、其他需要报告的事项       for the bureau (信息处理费 and the rest)
+    An appendix gives the counting rules, 归集时效, and the late, pending,
+    counted-apart and baseline (存量) items one by one.
+
+    \b
+    Timeliness, in working days of the official calendar (holidays off,
+    make-up working days on weekends count; the start day is not counted;
+    more than 20 is late):
+      - 公开时效: 生成日期 to 发布日期 (条例第二十六条); a 生成日期 the page
+        does not show is counted apart, never judged;
+      - 归集时效: 发布日期 to the portal's confirmation, also in hours;
+      - 存量: items on the site before the bridge first read their column are
+        listed and counted, never measured and never late.
+
+    \b
+    Formats: md (headings ## 一、总体情况 …), csv (UTF-8 with BOM, CRLF, one
+    row per table row: table key, title, cells), json (the document and the
+    figures), xlsx (one sheet per table) and docx (a Word document); xlsx and
+    docx are written only with --out.
 
     \b
     Example:
-      xxgk-bridge report --year 2025 > 2025-主动公开.md
+      xxgk-bridge report --year 2025 > 2025年度报告.md
+      xxgk-bridge report --year 2025 --format docx --out 2025年度报告.docx
       xxgk-bridge report --year 2025 --source yyedu --format csv --out 2025.csv
     """
+    if fmt in BINARY_FORMATS and out is None:
+        raise click.UsageError(f"--format {fmt} writes a file: give --out FILE.{fmt}")
     settings = app.settings()
     chosen = [settings.source(source)] if source else list(settings.sources)
     with app.db(create=False).read() as s:
         found = admin_queries.report_items(s, source)
     result = annual.build(found, year, [c.name for c in chosen])
+    publisher = "、".join(dict.fromkeys(c.publisher for c in chosen))
+    doc = build_document(result, publisher)
+    summary = (
+        f"{result.total} items, {len(result.disclosure.late)} late in 公开时效, "
+        f"{len(result.collection.late)} in 归集时效, {len(result.baseline)} baseline"
+    )
+    if fmt in BINARY_FORMATS:
+        assert out is not None
+        _office_writer(fmt)(doc, out)
+        echo(f"wrote {out} ({summary})")
+        return
     if fmt == "json":
-        text = annual.to_json(result) + "\n"
+        text = report_text.to_json(doc, result.as_json())
     elif fmt == "csv":
-        text = annual.to_csv(result)
+        text = report_text.to_csv(doc)
     else:
-        publishers = dict.fromkeys(c.publisher for c in chosen)
-        text = annual.to_markdown(result, "、".join(publishers))
+        text = report_text.to_markdown(doc)
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
-        echo(f"wrote {out} ({result.total} items, {len(result.late)} late)")
+        out.write_text(text, encoding="utf-8", newline="")
+        echo(f"wrote {out} ({summary})")
 
 
 @click.command()

@@ -301,6 +301,23 @@ class ReportItem:
     first_confirmed_at: datetime | None
     record: dict[str, Any]
     validity_changes: tuple[tuple[datetime, str], ...]  # (version recorded at, validity)
+    column: str = ""
+    column_first_read: datetime | None = None
+    """When the bridge first read the item's column: the earliest ``first_seen`` of any
+    item of that source and column (quarantined ones too). Items published before that
+    day are the baseline (存量) of :mod:`bridge.timeliness`."""
+
+
+def column_first_reads(session: Session) -> dict[tuple[int, str], datetime]:
+    """(source id, column) → the earliest ``items.first_seen`` there: when the bridge first
+    read that column. The store keeps no other record of it (a run is per source, a cursor
+    is overwritten), and an item row is never deleted, so this moment never moves."""
+    rows = session.execute(
+        select(ItemRow.source_id, ItemRow.column, func.min(ItemRow.first_seen)).group_by(
+            ItemRow.source_id, ItemRow.column
+        )
+    ).all()
+    return {(sid, col): first for sid, col, first in rows if first is not None}
 
 
 def report_items(session: Session, source: str | None = None) -> list[ReportItem]:
@@ -315,6 +332,7 @@ def report_items(session: Session, source: str | None = None) -> list[ReportItem
     if source is not None:
         q = q.where(SourceRow.name == source)
     found = session.execute(q).all()
+    first_read = column_first_reads(session)
     history: dict[int, list[tuple[datetime, str, dict[str, Any]]]] = {}
     ids = [item.id for item, _ in found]
     for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
@@ -342,6 +360,8 @@ def report_items(session: Session, source: str | None = None) -> list[ReportItem
                 first_confirmed_at=item.first_confirmed_at,
                 record={k: v for k, v in versions[-1][2].items() if k != "body_html"},
                 validity_changes=tuple((at, validity) for at, validity, _ in versions),
+                column=item.column,
+                column_first_read=first_read.get((item.source_id, item.column)),
             )
         )
     return out

@@ -22,7 +22,7 @@ from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET
 from bridge.signing import sign_headers
 from bridge.state import items, recording
 from bridge.state.db import Database
-from bridge.state.models import ItemVersionRow
+from bridge.state.models import ItemRow, ItemVersionRow
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 PORTAL_ONLY = ("index_no", "version", "status", "content_hash", "updated_at")
@@ -145,6 +145,15 @@ class StateBuilder:
                 actor="test",
                 run_id=None,
             )
+
+    def first_seen(self, when: datetime, *external_ids: str) -> None:
+        """Say the bridge first saw these items (all items if none given) at ``when``:
+        the earliest of a column is when the bridge first read that column."""
+        with self.db.write() as s:
+            q = update(ItemRow).values(first_seen=when)
+            if external_ids:
+                q = q.where(ItemRow.external_id.in_(external_ids))
+            s.execute(q)
 
 
 # --- the admin pages, served in this process ---------------------------------------------------

@@ -93,6 +93,7 @@ def build_year(url: str) -> None:
     b.quarantine("yyedu:q", "q")
     b.add(replace(records["r"], validity="废止"))
     b.version_recorded_at("yyedu:r", 2, local(2025, 7, 1, 10))
+    b.first_seen(local(2023, 1, 1, 8))  # read since before all of these: no baseline
     db.dispose()
 
 
@@ -108,7 +109,7 @@ def year_config(tmp_path: Path, state_url: str) -> Path:
 def test_report_counts_and_timeliness(year_config, cli):
     result = cli("--config", str(year_config), "report", "--year", "2025", "--format", "json")
     assert result.code == 0, result.both
-    data = json.loads(result.out)
+    data = json.loads(result.out)["figures"]  # the counts beside the document
     assert data["total"] == 13
     assert data["withdrawn"] == 1
     assert data["by_category"] == {
@@ -144,7 +145,8 @@ def test_report_counts_and_timeliness(year_config, cli):
         "11": 0,
         "12": 1,
     }
-    latency = {i["external_id"].split(":")[1]: i["working_days"] for i in data["items"]}
+    collection = data["collection"]
+    latency = {i["external_id"].split(":")[1]: i["working_days"] for i in collection["items"]}
     assert {k: v for k, v in latency.items() if k != "l"} == {
         "a": 3,
         "b": 4,
@@ -159,20 +161,32 @@ def test_report_counts_and_timeliness(year_config, cli):
         "k": 1,
         "p": 1,
     }
-    t = data["timeliness"]
-    # sorted: 0 1 1 1 3 3 4 4 5 20 21 21 → median (3+4)/2, p95 the ⌈11.4⌉ = 12th value
-    assert t == {
-        "confirmed": 12,
+    hours = sorted(i["hours"] for i in collection["items"] if i["end"])
+    # sorted: 0 1 1 1 3 3 4 4 5 20 21 21 → median (3+4)/2, p95 the ⌈11.4⌉ = 12th value;
+    # hours: k 15.5 (10:00 to 01:30 next day), i 5, j 46, p 25, …, f 847 (9/15 9:00 → 10/20
+    # 16:00: 35 days and 7 hours), the 12th largest of 12
+    assert hours[:4] == [5.0, 15.5, 25.0, 46.0] and hours[-1] == 847.0
+    assert collection["summary"] == {
+        "counted": 13,
+        "on_time": 10,
+        "late": 3,
         "pending": 1,
+        "apart": 0,
         "median": 3.5,
         "p95": 21,
         "max": 21,
         "limit": 20,
-        "late": 3,
+        "hours_median": 285.2,  # (hours[5] + hours[6]) / 2 = 285.25, to one decimal
+        "hours_p95": 847.0,
+        "hours_max": 847.0,
     }
-    late = [(x["external_id"], x["working_days"], x["confirmed"]) for x in data["late"]]
+    late = [(x["external_id"], x["working_days"], x["end"]) for x in collection["late"]]
     assert late[1:] == [("yyedu:f", 21, "2025-10-20"), ("yyedu:h", 21, "2025-04-30")]
     assert late[0][0] == "yyedu:l" and late[0][2] is None and late[0][1] > 21  # still pending
+    # the records say nothing of where their 生成日期 came from: all counted apart
+    assert data["disclosure"]["summary"]["counted"] == 0
+    assert data["disclosure"]["summary"]["apart"] == 13
+    assert data["baseline"] == {"count": 0, "items": []}
     official = {r["name"]: r["values"] for block in data["official_table"] for r in block["rows"]}
     assert official == {
         "规章": [None, None, None],
@@ -190,21 +204,24 @@ def test_report_markdown_follows_the_official_layout(year_config, cli):
     md = result.out
     assert "## 二、主动公开政府信息情况" in md
     assert (
-        "| 第二十条第（一）项 | | | |\n|---|---|---|---|\n"
+        "| 第二十条第（一）项 |  |  |  |\n|---|---|---|---|\n"
         "| 信息内容 | 本年制发件数 | 本年废止件数 | 现行有效件数 |\n"
         "| 规章 | — | — | — |\n| 行政规范性文件 | 2 | 1 | 3 |\n"
     ) in md
     assert "| 信息内容 | 本年处理决定数量 |\n| 行政处罚 | — |\n| 行政强制 | — |" in md
     assert "| 信息内容 | 本年收费金额（单位：万元） |\n| 行政事业性收费 | — |" in md
-    assert "### 本年主动公开信息：13 条（其中 1 条后来已撤销）" in md
+    assert "政府信息共13条（其中1条后来已撤销）" in md
     assert "| 业务工作 | 6 |" in md and "| 合计 | 13 |" in md
-    assert "| 条数 | 3 | 0 | 2 | 2 | 1 | 1 | 0 | 0 | 3 | 0 | 0 | 1 | 13 |" in md
+    assert "| 9月 | 3 |\n| 10月 | 0 |" in md
     assert (
-        "| 中位数 | 3.5 |\n| 第95百分位 | 21 |\n| 最大值 | 21 |\n| 超过法定20个工作日 | 3 |" in md
-    )
+        "| 尚未确认（按已过工作日计） | 1 |\n| 中位数（工作日） | 3.5 |\n"
+        "| 第95百分位（工作日） | 21 |\n| 最大值（工作日） | 21 |\n"
+    ) in md
+    assert "| 生成日期页面未载明、另行列出 | 13 |" in md
+    assert "存量" in md and "另有0条" not in md  # no baseline: no sentence about one
     assert "| yyedu:f | 关于加强中小学作业管理的意见 | 2025-09-15 | 2025-10-20 | 21 |" in md
     assert "尚未确认" in md
-    assert "发布当日不计" in md
+    assert "起算当日不计" in md
 
 
 def test_report_csv_and_out_file(year_config, cli, tmp_path):
@@ -221,19 +238,26 @@ def test_report_csv_and_out_file(year_config, cli, tmp_path):
         str(out),
     )
     assert result.code == 0, result.both
-    assert result.out == f"wrote {out} (13 items, 3 late)\n"
-    rows = out.read_text(encoding="utf-8").splitlines()
-    assert rows[0] == "table,key,value"
-    assert "category,业务工作,6" in rows
-    assert "month,2025-09,3" in rows
-    assert "official,行政规范性文件/本年废止件数,1" in rows
-    assert "official,规章/本年制发件数," in rows
-    assert "timeliness,median,3.5" in rows
-    assert "late,yyedu:h,21" in rows
+    assert result.out == (
+        f"wrote {out} (13 items, 0 late in 公开时效, 3 in 归集时效, 0 baseline)\n"
+    )
+    rows = out.read_text(encoding="utf-8-sig").splitlines()
+    assert "2-5,2025年主动公开信息（按组配分类）,业务工作,6" in rows
+    assert "2-6,2025年主动公开信息（按月份）,9月,3" in rows
+    assert "2-1,第二十条第（一）项,行政规范性文件,2,1,3" in rows
+    assert "2-1,第二十条第（一）项,规章,,," in rows
+    assert "附-2,归集时效（在网站发布至平台确认）,中位数（工作日）,3.5" in rows
+    assert (
+        "附-4,归集时效超过20个工作日或尚未确认的信息,yyedu:h,关于开展2025年中小学体质健康监测的通知,"
+        "2025-04-01,2025-04-30,21"
+    ) in rows
+    assert "2-7,公开时效（生成日期至在网站发布）,生成日期页面未载明、另行列出,13" in rows
 
 
 def test_report_counts_what_the_pages_show_and_what_they_do_not() -> None:
-    from bridge.report import build, to_csv, to_markdown
+    from bridge.report import build
+    from bridge.report_parts import build_document
+    from bridge.report_text import to_csv, to_markdown
     from bridge.state.admin_queries import ReportItem
 
     published = local(2025, 3, 3, 9)
@@ -265,7 +289,13 @@ def test_report_counts_what_the_pages_show_and_what_they_do_not() -> None:
     assert report.provenance["publisher"]["not_shown_by"] == {"config": 1}
     assert report.provenance["index_no"]["shown"] == 2
     assert report.provenance["index_no"]["not_shown_by"] == {"—": 1}  # none on that page
-    text = to_markdown(report, "余姚市教育局")
-    assert "| created | 2 | 1 | derived:published 1 |" in text
-    assert "| publisher | 2 | 1 | config 1 |" in text
-    assert "provenance,created/derived:published,1" in to_csv(report)
+    doc = build_document(report, "余姚市教育局")
+    text = to_markdown(doc)
+    assert "| 生成日期（成文日期） | 2 | 1 | derived:published 1 |" in text
+    assert "| 发布机构 | 2 | 1 | config 1 |" in text
+    assert (
+        "页面未载明目录要素，由 bridge 推定、取自配置或缺省值：生成日期（成文日期）1条、发布机构1条"
+        in text
+    )
+    title = "目录要素的来源（页面载明的，与推定、取自配置或缺省的）"
+    assert f"附-7,{title},生成日期（成文日期）,2,1,derived:published 1\r\n" in to_csv(doc)
