@@ -51,16 +51,6 @@ def ascii_only(text: str) -> str:
     return " ".join(kept.split())
 
 
-def over_limit(chart: Chart) -> list[bool]:
-    """For each bar, whether it comes after ``chart.limit`` (none when there is no limit or
-    the limit is not one of the labels)."""
-    labels = [label for label, _ in chart.bars]
-    if chart.limit is None or chart.limit not in labels:
-        return [False] * len(labels)
-    cut = labels.index(chart.limit)
-    return [i > cut for i in range(len(labels))]
-
-
 def chart_png(chart: Chart) -> bytes:
     """The chart as PNG bytes, with Chinese text if a CJK font is installed."""
     return draw(chart, cjk_family())
@@ -77,7 +67,7 @@ def draw(chart: Chart, family: str | None) -> bytes:
 
     labels = [text(label) or str(i) for i, (label, _) in enumerate(chart.bars, start=1)]
     counts = [count for _, count in chart.bars]
-    colours = [OVER_COLOUR if o else BAR_COLOUR for o in over_limit(chart)]
+    colours = [OVER_COLOUR if o else BAR_COLOUR for o in chart.over()]
     fig = Figure(figsize=(6.4, 3.6), dpi=150)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()

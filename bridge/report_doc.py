@@ -49,8 +49,9 @@ class Table:
 
 @dataclass(frozen=True)
 class Chart:
-    """A bar chart of counts: ``bars`` are (label, count) in order, ``limit`` an optional
-    label after which bars are over a legal limit (drawn apart)."""
+    """A bar chart of counts: ``bars`` are (label, count) in order; ``limit``, if given, is
+    the label of the first bar over a legal limit: it and every bar after it are drawn
+    apart (``over``)."""
 
     key: str
     title: str
@@ -58,6 +59,13 @@ class Chart:
     y_label: str
     bars: tuple[tuple[str, int], ...]
     limit: str | None = None
+
+    def over(self) -> list[bool]:
+        """For each bar, whether it is over the limit (none when there is no limit or it
+        names no bar)."""
+        labels = [label for label, _ in self.bars]
+        first = labels.index(self.limit) if self.limit in labels else len(labels)
+        return [i >= first for i in range(len(labels))]
 
 
 Block = Paragraph | Table | Chart

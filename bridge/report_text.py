@@ -66,10 +66,8 @@ def _md_table(table: Table) -> list[str]:
 
 
 def _bar_cells(chart: Chart) -> list[tuple[str, int, bool]]:
-    """(label, count, over the limit): bars from the ``limit`` label on are over it."""
-    labels = [label for label, _ in chart.bars]
-    first_over = labels.index(chart.limit) if chart.limit in labels else len(labels)
-    return [(label, n, i >= first_over) for i, (label, n) in enumerate(chart.bars)]
+    """(label, count, over the limit) for each bar."""
+    return [(label, n, over) for (label, n), over in zip(chart.bars, chart.over(), strict=True)]
 
 
 def _md_chart(chart: Chart) -> list[str]:

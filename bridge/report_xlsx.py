@@ -23,7 +23,6 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bridge.report_chart import over_limit
 from bridge.report_doc import Block, Chart, Paragraph, ReportDocument, Table, Value, grid
 from bridge.report_office import (
     APPENDIX,
@@ -185,7 +184,7 @@ def _chart_sheet(ws: Worksheet, chart: Chart) -> None:
     bars.set_categories(Reference(ws, min_col=1, min_row=FIRST_ROW + 1, max_row=last))
     series = bars.series[0]
     series.graphicalProperties.solidFill = BAR_COLOUR
-    for i, over in enumerate(over_limit(chart)):
+    for i, over in enumerate(chart.over()):
         if over:
             point = DataPoint(idx=i)
             point.graphicalProperties.solidFill = OVER_COLOUR
