@@ -20,8 +20,22 @@ def config() -> None:
 
 
 @config.command()
+@click.option(
+    "--online",
+    is_flag=True,
+    help="Also reach every source (robots.txt, each column's first list page), the "
+    "target (a signed call, or a rolled-back write) and the state store; exit 1 if any fails.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output of --online.",
+)
 @click.pass_obj
-def check(app: App) -> None:
+def check(app: App, online: bool, fmt: str) -> None:
     """Report every problem in the config at once (file, key, what); exit 2 if any.
 
     What is allowed but unsafe is printed as a warning and the check still passes (exit
@@ -29,9 +43,13 @@ def check(app: App) -> None:
     holding a secret (the config with an inline secret or database password, a *_file
     secret file) readable by its group or others.
 
+    With --online, one line per peer reached, ``ok`` or ``FAIL``, what and why; nothing is
+    delivered, migrated or recorded.
+
     \b
     Example:
       xxgk-bridge --config /etc/bridge/bridge.toml config check
+      xxgk-bridge --config /etc/bridge/bridge.toml config check --online
     """
     try:
         settings = app.settings()
@@ -47,9 +65,25 @@ def check(app: App) -> None:
     for line in exposure_warnings(settings):
         echo(f"warning: {line}", err=True)
     sources = ", ".join(f"{s.name} ({s.kind}, {len(s.columns)} columns)" for s in settings.sources)
-    echo(
-        f"{app.config_path}: OK; sources: {sources}; target: {settings.target.name} ({settings.target.kind})"
-    )
+    summary = f"{app.config_path}: OK; sources: {sources}; target: {settings.target.name} ({settings.target.kind})"
+    if not online:
+        echo(summary)
+        return
+    from bridge import online_check
+
+    checks = online_check.run(settings, revision_line=revision_line)
+    failed = sum(not c.ok for c in checks)
+    if fmt == "json":
+        shown = [{"ok": c.ok, "what": c.what, "detail": c.detail} for c in checks]
+        document = {"config": str(app.config_path), "checks": shown, "failed": failed}
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        echo(summary)
+        for c in checks:
+            echo(c.line())
+        echo(f"{len(checks)} checks: {len(checks) - failed} ok, {failed} failed")
+    if failed:
+        raise SystemExit(1)
 
 
 @config.command()

@@ -214,9 +214,13 @@ class Fetcher:
         )
         self._gates: dict[str, _HostGate] = {}
         self._robots: dict[str, Protego | None] = {}
+        self._robots_status: dict[str, int | None] = {}
         self._lock = threading.Lock()
         self.requests_made = 0
         self.spool = Spool()
+        self.on_page: Callable[[str, Page], None] | None = None
+        """Told of every page read (the URL asked for, the page), for ``config check
+        --online``, which reports a listing's status and charset."""
 
     def close(self) -> None:
         self.client.close()
@@ -257,7 +261,17 @@ class Fetcher:
             parser = Protego.parse(r.body.decode("utf-8", errors="replace"))
         with self._lock:
             self._robots[origin] = parser
+            self._robots_status[origin] = r.status_code if r is not None else None
         return parser
+
+    def robots_file(self, url: str) -> tuple[int | None, Protego | None]:
+        """robots.txt of ``url``'s site as this fetcher reads it (once, then remembered):
+        the status it answered (None: too many redirects) and its rules (None: none apply,
+        everything is allowed). ``Retriable`` when it cannot be read."""
+        parser = self._robots_for(url)
+        parts = urlsplit(url)
+        with self._lock:
+            return self._robots_status.get(f"{parts.scheme}://{parts.netloc}"), parser
 
     def _robots_answer(self, robots_url: str) -> Response | None:
         """robots.txt, redirects followed (RFC 9309 asks for five hops at least) within the
@@ -469,7 +483,7 @@ class Fetcher:
                 decoded.charset,
                 decoded.how,
             )
-        return Page(
+        page = Page(
             url=r.url,
             status=r.status_code,
             text=decoded.text,
@@ -480,6 +494,9 @@ class Fetcher:
             last_modified=r.headers.get("Last-Modified"),
             size=len(body),
         )
+        if self.on_page is not None:
+            self.on_page(url, page)
+        return page
 
     def file(self, url: str, *, max_bytes: int | None = None) -> FileBody | Missing:
         """A file streamed into a private temporary file of the spool and hashed on the

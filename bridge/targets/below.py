@@ -77,6 +77,19 @@ def open_dir(root: Path, folders: Sequence[str], *, create: bool = False) -> int
     return fd
 
 
+def probe_writable(root: Path) -> None:
+    """Create and remove a file in the folder ``root`` (no link followed): ``OSError``
+    when it is missing, not a folder, or not writable by this process."""
+    dir_fd = open_dir(root, [])
+    try:
+        name = f".bridge-check.{secrets.token_hex(6)}.tmp"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        os.close(os.open(name, flags, 0o600, dir_fd=dir_fd))
+        os.unlink(name, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def read_below(root: Path, relative: str) -> bytes | None:
     """The bytes of the regular file ``root/relative`` (no link followed), None if absent."""
     *folders, name = relative.split("/")

@@ -292,6 +292,42 @@ class ExchangeDbTarget(Target):
                         )
         self._ready = True
 
+    def check_writable(self) -> str:
+        """Connect and prove the table takes a row, in a transaction rolled back (nothing
+        stays; on PostgreSQL the id sequence may skip one). Missing tables are not created:
+        the first delivery does that. Returns what was found; raises ``Retriable`` (no
+        connection, refused write) or ``Fatal`` (a table lacking columns)."""
+        what = f"check exchange table {self.table}"
+        with self._serial, self._errors(what), self._engine.connect() as conn:
+            tx = conn.begin()  # BEGIN IMMEDIATE on SQLite: the write lock, or wait for it
+            try:
+                if self._is_pg:
+                    conn.execute(sa.text(f"SET LOCAL lock_timeout = '{PG_LOCK_TIMEOUT}'"))
+                found = sa.inspect(conn)
+                if not found.has_table(self.table):
+                    return f"table {self.table} not there yet: the first delivery creates it"
+                have = {c["name"] for c in found.get_columns(self.table)}
+                missing = [c.name for c in self._schema.items.columns if c.name not in have]
+                if missing:
+                    raise Fatal(
+                        f"exchange table {self.table} in {self.display_url} lacks column(s) "
+                        f"{', '.join(missing)}: create it as the README's exchange-db schema shows"
+                    )
+                now = self._stamp(datetime.now(UTC))
+                conn.execute(
+                    self._schema.items.insert().values(
+                        external_id=f"bridge-check:{now.isoformat()}",
+                        version=0,
+                        status="withdrawn",
+                        content_hash="0" * 64,
+                        record_json="{}",
+                        updated_at=now,
+                    )
+                )
+            finally:
+                tx.rollback()
+        return f"table {self.table} takes a row (rolled back)"
+
     # -- the Target interface ------------------------------------------------------------
 
     def put(self, record: dict[str, Any]) -> Receipt:

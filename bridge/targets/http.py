@@ -259,6 +259,14 @@ class HttpTarget(Target):
             if not cursor:
                 return
 
+    def check_credentials(self) -> str:
+        """A signed read that the portal answers only to our key and secret: the
+        unsigned ``/api/v1/health`` would answer a wrong secret too. Raises what ``classify``
+        raises (``AuthenticationError`` for 401/403); returns what was asked."""
+        path = "api/v1/items?limit=1"
+        self._request("GET", path, what=f"signed GET /{path}")
+        return f"signed GET /{path}"
+
     def health(self) -> bool:
         try:
             answer = self.client.request("GET", self.base + "api/v1/health", timeout=self.timeout)

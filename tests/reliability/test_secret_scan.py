@@ -152,6 +152,22 @@ def _scan(box, write_config, tmp_path: Path) -> None:
     scan.cli("config", "show", config=mistakes, code=2)
     for command in (("config", "show"), ("config", "check"), ("status",), ("sync", "--once")):
         scan.cli(*command, config=pg)  # a database server nobody answers at
+    online = scan.cli("config", "check", "--online", config=config, code=0)
+    assert "ok    target portal" in online.out
+    refused_online = scan.cli("config", "check", "--online", config=wrong, code=1)
+    assert "refused our credentials (401" in refused_online.out
+    assert "FAIL  state store" in scan.cli("config", "check", "--online", config=pg, code=1).out
+    exchange = tmp_path / "exchange-pg.toml"  # an exchange database nobody answers at
+    exchange.write_text(
+        re.sub(
+            r"\[target\].*?(?=\n\[delivery\])",
+            f'[target]\nkind = "exchange-db"\ndb_url = "{pg_url}"\n',
+            config.read_text(),
+            flags=re.S,
+        ),
+        encoding="utf-8",
+    )
+    assert "FAIL  target" in scan.cli("config", "check", "--online", config=exchange, code=1).out
 
     runner = CliRunner()
     for command in every_command():
