@@ -163,6 +163,7 @@ def _register() -> None:
         audit_cmd,
         ops,
         pause_cmd,
+        probe_cmd,
         resync_cmd,
         sandbox_cmd,
         sandbox_portal_cmd,
@@ -175,6 +176,7 @@ def _register() -> None:
         audit_cmd,
         admin_cmds,
         admin,
+        probe_cmd,
         sandbox_cmd,
         sandbox_portal_cmd,
     ):

@@ -7,14 +7,16 @@ from bridge.sources.base import Source
 from bridge.sources.fetch import Fetcher
 
 
-def make_source(cfg: SourceConfig) -> Source:
-    """The adapter for ``cfg.kind``, with a polite fetcher of its own."""
-    fetcher = Fetcher(
-        cfg.fetch,
-        base_url=cfg.base_url,
-        allowed_hosts=cfg.allowed_hosts,
-        default_charset=cfg.charset,
-    )
+def make_source(cfg: SourceConfig, *, fetcher: Fetcher | None = None) -> Source:
+    """The adapter for ``cfg.kind``, with a polite fetcher of its own (or ``fetcher``, made
+    for the same source: ``bridge probe`` reads a page it fetched already)."""
+    if fetcher is None:
+        fetcher = Fetcher(
+            cfg.fetch,
+            base_url=cfg.base_url,
+            allowed_hosts=cfg.allowed_hosts,
+            default_charset=cfg.charset,
+        )
     if cfg.kind == "hanweb":
         from bridge.sources.hanweb import HanwebSource
 
