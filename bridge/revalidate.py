@@ -90,7 +90,11 @@ def revalidate(run: _SourceRun) -> RevalidationCycle | None:
     recent_since = now - timedelta(seconds=fetch.revalidate_recent)
     with run.ctx.db.read() as s:
         last = runs.get_cursor(s, run.scfg.name, CURSOR)
-        due_recent = store.recent(s, run.source_id, recent_since, run.started) if fetch.revalidate_recent else []
+        due_recent = (
+            store.recent(s, run.source_id, recent_since, run.started)
+            if fetch.revalidate_recent
+            else []
+        )
         old: list[store.Candidate] = []
         counts = store.OldCounts(0, 0, 0, None)
         if fetch.revalidate_all > 0:
