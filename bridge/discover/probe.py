@@ -240,6 +240,8 @@ def _read_article(result: Probe, source: CmsSource, page: Page, download: bool) 
     fetched = source.fetch_article(entry)
     if isinstance(fetched, Gone):  # the primed page was a 200; only a redirect loop gets here
         raise ProbeError(f"{page.url} answered {fetched.status}: no such page")
+    if isinstance(fetched, NotModified):  # asked without validators: cannot happen
+        raise ProbeError(f"{page.url} answered 304 to an unconditional request")
     page, article = fetched
     links = parse.attachment_links(article.attachment_scopes, source.fetcher.allowed)
     files: list[RawAttachment] = (
