@@ -161,6 +161,7 @@ def _register() -> None:
         admin,
         admin_cmds,
         audit_cmd,
+        init_cmd,
         ops,
         pause_cmd,
         probe_cmd,
@@ -177,6 +178,7 @@ def _register() -> None:
         admin_cmds,
         admin,
         probe_cmd,
+        init_cmd,
         sandbox_cmd,
         sandbox_portal_cmd,
     ):

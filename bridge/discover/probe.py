@@ -2,7 +2,7 @@
 
 The page is fetched once by the source's own ``Fetcher`` (robots.txt, User-Agent, rate
 limit, deadline, allowed hosts); the family's own list parser or article reader then
-reads that same answer (``_Primed`` hands it over instead of asking the site again), and
+reads that same answer (``Primed`` hands it over instead of asking the site again), and
 an article goes through the normalization the pipeline files records by (``draft``).
 """
 
@@ -35,7 +35,7 @@ class ProbeError(Skippable):
     """The page cannot be read: what and where, for one line on stderr."""
 
 
-class _Primed(Fetcher):
+class Primed(Fetcher):
     """The source's fetcher, handing out a page it already has once instead of asking the
     site for it again (every other request goes out under the same rules)."""
 
@@ -115,18 +115,34 @@ def default_source(url: str) -> SourceConfig:
     )
 
 
-def probe(url: str, cfg: SourceConfig | None = None, *, attachments: bool = False) -> Probe:
-    """Fetch ``url`` with ``cfg``'s politeness (a default source without one) and read it
-    as its family does. Attachments are listed, and downloaded only when asked."""
-    configured = cfg is not None
-    base = cfg or default_source(url)
-    fetcher = _Primed(
-        base.fetch,
-        base_url=base.base_url,
-        allowed_hosts=base.allowed_hosts,
-        default_charset=base.charset,
+def primed_fetcher(cfg: SourceConfig) -> Primed:
+    """A fetcher for ``cfg`` that can be handed pages it already has."""
+    fetcher = Primed(
+        cfg.fetch,
+        base_url=cfg.base_url,
+        allowed_hosts=cfg.allowed_hosts,
+        default_charset=cfg.charset,
     )
     fetcher.primed = {}
+    return fetcher
+
+
+def probe(
+    url: str,
+    cfg: SourceConfig | None = None,
+    *,
+    attachments: bool = False,
+    fetcher: Primed | None = None,
+) -> Probe:
+    """Fetch ``url`` with ``cfg``'s politeness (a default source without one) and read it
+    as its family does. Attachments are listed, and downloaded only when asked.
+    ``fetcher``: one made for ``cfg`` already (``bridge init`` reads many pages with one,
+    so robots.txt and the rate limit are shared); the caller closes it."""
+    configured = cfg is not None
+    base = cfg or default_source(url)
+    own = fetcher is None
+    if fetcher is None:
+        fetcher = primed_fetcher(base)
     try:
         got = fetcher.page(url)
         if isinstance(got, Missing):
@@ -161,7 +177,8 @@ def probe(url: str, cfg: SourceConfig | None = None, *, attachments: bool = Fals
             _read_article(result, source, got, attachments)
         return result
     finally:
-        fetcher.close()
+        if own:
+            fetcher.close()
 
 
 def _charset(result: Probe) -> None:
@@ -216,6 +233,8 @@ def _configured_column(cfg: SourceConfig, url: str) -> ColumnConfig:
         folder = c.path.rsplit("/", 1)[0] + "/" if "/" in c.path else c.path
         if folder and path.startswith(folder) and (best is None or len(c.path) > len(best.path)):
             best = c
+    if best is None and len(cfg.columns) == 1:  # a Hanweb article lies under /art/, not its column
+        best = cfg.columns[0]
     return best or ColumnConfig(COLUMN, "", COLUMN, "mixed")
 
 
