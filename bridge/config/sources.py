@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from bridge import defaults
 from bridge.catalog import CATEGORIES, NormalizeProfile, org_code_problem
@@ -126,11 +127,18 @@ class SourceConfig:
         raise KeyError(key)
 
 
+def header_value(text: str) -> str:
+    """``text`` as an HTTP header value: characters outside printable ASCII (an operator
+    named in Chinese, a control character) percent-encoded as UTF-8. http.client sends
+    header values as Latin-1 and refuses anything else, which would fail every request."""
+    return "".join(c if " " <= c <= "~" else quote(c, safe="") for c in text)
+
+
 def build_fetch(t: Table, base: FetchConfig | None, user_agent: str) -> FetchConfig:
     """A ``[fetch]`` table, falling back to ``base`` (the global one) or the defaults."""
     b = base or FetchConfig(user_agent=user_agent)
     return FetchConfig(
-        user_agent=t.get("user_agent", str, b.user_agent),
+        user_agent=header_value(t.get("user_agent", str, b.user_agent)),
         respect_robots=t.get("respect_robots", bool, b.respect_robots),
         rate_limit=t.get("rate_limit", float, b.rate_limit, check_positive),
         concurrency=t.get("concurrency", int, b.concurrency, check_positive),

@@ -8,13 +8,15 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import closing
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
-from bridge.config import FetchConfig
+from bridge.config import FetchConfig, load
 from bridge.errors import Skippable
 from bridge.sources.fetch import Fetcher, FileBody, Page, RobotsDisallowed
 
@@ -25,6 +27,7 @@ class Site(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"  # keep-alive
     seen: ClassVar[list[tuple[str, str, str | None]]] = []
+    agents: ClassVar[list[str | None]] = []
     connections: ClassVar[int] = 0
     robots: ClassVar[bytes | None] = None  # None: 404
     robots_hops: ClassVar[int] = 0  # redirects before robots.txt
@@ -52,6 +55,7 @@ class Site(BaseHTTPRequestHandler):
             self._send(200, b"got")
             return
         Site.seen.append(("GET", self.path, self.headers.get("Cookie")))
+        Site.agents.append(self.headers.get("User-Agent"))
         if path.startswith("robots"):
             hop = int(path.removeprefix("robots").removesuffix(".txt") or 0)
             if hop < Site.robots_hops:
@@ -97,6 +101,7 @@ class Site(BaseHTTPRequestHandler):
 @pytest.fixture
 def site() -> Iterator[str]:
     Site.seen, Site.connections, Site.robots, Site.robots_hops = [], 0, None, 0
+    Site.agents = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), Site)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -204,3 +209,21 @@ def test_robots_txt_is_read_up_to_512_kib_and_behind_too_many_redirects_is_unava
             else:
                 with pytest.raises(Skippable, match="answered 403"):  # fetched: no cookie
                     f.page(site + "page1.html")
+
+
+def test_an_operator_named_in_chinese_reaches_the_site_percent_encoded_in_the_user_agent(
+    site, tmp_path
+):
+    """http.client sends header values as Latin-1: the example config's operator
+    (余姚市教育局信息中心) used to fail every request with UnicodeEncodeError."""
+    example = Path(__file__).resolve().parents[2] / "config" / "bridge.example.toml"
+    config = tmp_path / "bridge.toml"
+    config.write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    settings = load(config, environ={"BRIDGE_TARGET_SECRET": "s" * 32})
+    cfg = replace(settings.sources[0].fetch, respect_robots=False, rate_limit=1000.0)
+    with closing(Fetcher(cfg, base_url=site)) as f:
+        assert isinstance(f.page(site + "index.html"), Page)
+    operator = quote("余姚市教育局信息中心", safe="")
+    assert Site.agents == [cfg.user_agent]
+    assert f"operator: {operator} <xxzx@example.gov.cn>" in cfg.user_agent
+    assert unquote(cfg.user_agent).endswith("operator: 余姚市教育局信息中心 <xxzx@example.gov.cn>)")
