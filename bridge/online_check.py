@@ -15,6 +15,7 @@ own time limit, so one site that never answers holds up nothing else.
 from __future__ import annotations
 
 import fcntl
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -231,7 +232,7 @@ def _state_check(url: str, revision_line: Callable[[str | None, str], str]) -> C
     what = "state store"
     path = sqlite_path(url)
     if path is not None and not path.exists():
-        return Check(False, what, f"{path} does not exist: {revision_line(None, head_revision())}")
+        return _new_file_check(path)
     try:
         db = open_database(url, create=False, check=False)
     except BridgeError as exc:
@@ -258,6 +259,19 @@ def _state_check(url: str, revision_line: Callable[[str | None, str], str]) -> C
         return Check(False, what, str(exc))
     finally:
         db.dispose()
+
+
+def _new_file_check(path: Path) -> Check:
+    """A SQLite store not created yet is a new setup's normal state: the first ``sync`` or
+    ``run`` creates it (and its folders), if the nearest existing folder lets us."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return Check(False, "state store", f"{path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return Check(False, "state store", f"{path} does not exist and {folder} is not writable")
+    return Check(True, "state store", f"{path} not there yet: the first sync or run creates it")
 
 
 def _lock_holder(db: object) -> str | None:

@@ -295,14 +295,29 @@ def test_exchange_db_takes_a_row_and_keeps_none(ready, cli, tmp_path):
     assert after == before == 20
 
 
-def test_state_store_not_created_yet_fails_with_the_upgrade_hint(sandbox, write_config, cli):
+def test_a_state_store_not_created_yet_is_a_new_setup_and_passes_if_its_folder_is_writable(
+    sandbox, write_config, cli, tmp_path
+):
     box = sandbox(items=20, seed=5)
     config = write_config(box)
+    store = tmp_path / "new" / "state" / "bridge.db"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(re.sub(r'state_url = "[^"]*"', f'state_url = "sqlite:///{store}"', text))
+    result = check(cli, config)
+    assert result.code == 0, result.both
+    line = lines(result)["state store"]
+    assert line == f"ok    state store  {store} not there yet: the first sync or run creates it"
+    assert not (tmp_path / "new").exists()  # the check creates nothing
+
+    (tmp_path / "file").write_text("x")
+    config.write_text(
+        re.sub(r'state_url = "[^"]*"', f'state_url = "sqlite:///{tmp_path}/file/bridge.db"', text)
+    )
     result = check(cli, config)
     assert result.code == 1, result.both
-    line = lines(result)["state store"]
-    assert line.startswith("FAIL  state store  "), line
-    assert f"no schema yet, needs {HEAD}: run `" in line and " db upgrade`" in line
+    assert lines(result)["state store"] == (
+        f"FAIL  state store  {tmp_path}/file/bridge.db: {tmp_path}/file is not a folder"
+    )
 
 
 @pytest.mark.sqlite_only

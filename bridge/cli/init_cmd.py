@@ -13,9 +13,9 @@ from bridge.cli import echo
 from bridge.discover.init_site import ARTICLES_PER_COLUMN, MAX_REQUESTS, Discovery, discover
 from bridge.discover.init_toml import config_text
 
-OPERATOR = "xxgk-bridge user (contact not set yet)"
-"""The ``[bridge] operator`` written: init cannot know a contact, and an HTTP header
-takes only Latin-1, so not the publisher's name."""
+OPERATOR = "{publisher} (contact not set yet)"
+"""The ``[bridge] operator`` written: the publisher, and a reminder that init cannot know
+a contact (the User-Agent sends it percent-encoded)."""
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
@@ -76,7 +76,7 @@ def init_cmd(
     if not found.kept:
         echo("no column lists articles: no config written", err=True)
         raise SystemExit(1)
-    text = config_text(found, operator=OPERATOR)
+    text = config_text(found, operator=OPERATOR.format(publisher=publisher))
     if target is None:
         click.echo(text, nl=False)
     else:

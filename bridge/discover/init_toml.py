@@ -59,7 +59,7 @@ def config_text(found: Discovery, *, operator: str) -> str:
         "",
         "[bridge]",
         f"state_url = {_s(defaults.STATE_URL)}   # relative to the working directory",
-        f"operator = {_s(operator)}   # in the User-Agent: how the webmaster reaches you (ASCII)",
+        f"operator = {_s(operator)}   # in the User-Agent: who you are and how the webmaster reaches you",
         'log_level = "INFO"',
         "",
         "[fetch]",
