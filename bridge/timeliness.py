@@ -207,7 +207,7 @@ class Timeliness:
             self.baseline.append(reached)
             return
         self.collection.latencies.append(reached)
-        created = _created(r)
+        created = created_of(r)
         if created is None or not is_shown(provenance_of(r, "created")):
             self.disclosure.apart.append(disclosure(key, created or published, published))
         else:
@@ -230,7 +230,8 @@ def of_items(items: Iterable[ReportItem], now: datetime) -> Timeliness:
     return out
 
 
-def _created(record: dict[str, Any]) -> date | None:
+def created_of(record: dict[str, Any]) -> date | None:
+    """The record's 生成日期 (None: none, or not a date)."""
     try:
         return date.fromisoformat(str(record.get("created") or ""))
     except ValueError:
