@@ -107,3 +107,19 @@ def test_scrapes_equal_the_full_reading_and_read_only_what_changed(state_url):
     assert moved['bridge_collection_seconds_count{source="yyedu"}'] == (6.0, 7.0)
     assert not [k for k in moved if "disclosure" in k or "baseline" in k]
     db.dispose()
+
+
+def test_working_days_by_year_tables_agree_with_the_calendar_day_by_day():
+    import random
+    from datetime import date, timedelta
+
+    import chinese_calendar
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        start = date(2004, 1, 1) + timedelta(rng.randrange(0, 8000))
+        end = min(start + timedelta(rng.randrange(-5, 900)), date(2026, 12, 31))
+        expected = (
+            len(chinese_calendar.get_workdays(start + timedelta(1), end)) if end > start else 0
+        )
+        assert timeliness.working_days(start, end) == expected, (start, end)
