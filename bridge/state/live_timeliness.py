@@ -40,7 +40,7 @@ from bridge.state.db import Database
 from bridge.state.models import ItemRow, ItemVersionRow, SourceRow
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
 LAG = timedelta(minutes=10)  # longer than any write transaction holds its rows
 HOUR = 3600.0
@@ -116,6 +116,7 @@ class Tally:
         return Figures(
             measure, list(bars.items()), counted=counts.total() + pending, late=late,
             pending=pending, apart=self.apart if measure == "disclosure" else 0,
+            baseline=self.baseline,
         )  # fmt: skip
 
 
@@ -127,6 +128,21 @@ class Figures:
     late: int
     pending: int
     apart: int
+    baseline: int
+
+
+def combined(tallies: Iterable[Tally]) -> Tally:
+    """All sources' figures together."""
+    out = Tally()
+    for t in tallies:
+        out.disclosure.update(t.disclosure)
+        out.collection.update(t.collection)
+        out.seconds_buckets.update(t.seconds_buckets)
+        out.seconds_micros += t.seconds_micros
+        out.baseline += t.baseline
+        out.apart += t.apart
+        out.pending.update(t.pending)
+    return out
 
 
 def cumulative(counts: Counter[int], bounds: tuple[float, ...]) -> list[int]:

@@ -54,7 +54,7 @@ def admin(sandbox, write_config, cli):
     site.close()
 
 
-@pytest.mark.parametrize(("path", "charts"), [("/", 0), ("/charts", 3)])
+@pytest.mark.parametrize(("path", "charts"), [("/", 0), ("/charts", 5)])
 def test_chromium_renders_the_pages_alone_with_a_silent_console(admin, tmp_path, path, charts):
     site, seen = admin
     done = run_chromium(tmp_path, "--dump-dom", site.url + path)

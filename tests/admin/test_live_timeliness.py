@@ -123,3 +123,51 @@ def test_working_days_by_year_tables_agree_with_the_calendar_day_by_day():
             len(chinese_calendar.get_workdays(start + timedelta(1), end)) if end > start else 0
         )
         assert timeliness.working_days(start, end) == expected, (start, end)
+
+
+def test_the_charts_page_has_both_measures_with_their_exact_bars(state_url, tmp_path):
+    from datetime import date
+
+    from admin_helpers import AdminSite
+    from bs4 import BeautifulSoup
+    from conftest import config_text
+
+    hand_worked_store(state_url).dispose()
+    config = tmp_path / "bridge.toml"
+    config.write_text(config_text(state_url, "http://127.0.0.1:9/", "http://127.0.0.1:9/"),
+                      encoding="utf-8")  # fmt: skip
+    admin = AdminSite(config)
+    try:
+        response = admin.get("/charts")
+        metrics = admin.get("/metrics").text  # the same live figures
+    finally:
+        admin.close()
+    assert response.status_code == 200
+    page = BeautifulSoup(response.text, "html.parser")
+    today = datetime.now(UTC).astimezone(timeliness.SHANGHAI).date()
+    g_late = int(timeliness.working_days(date(2026, 12, 1), today) > 20)  # G: pending
+    expected = {
+        # 公开时效 0 1 3 3 20 21 (E apart); 归集时效 0 0 1 1 7 23 finished, G pending
+        "disclosure": ("公开时效（生成日期→网站发布）", [1, 1, 2, 0, 1, 1],
+                       {"计入": 6, "超期": 1, "另计（页面未载明生成日期）": 1, "存量": 2}),
+        "collection": ("归集时效（网站发布→平台确认）", [2, 2, 0, 1, 0, 1],
+                       {"计入": 7, "超期": 1 + g_late, "等待平台确认": 1, "存量": 2}),
+    }  # fmt: skip
+    for name, (title, bars, figures) in expected.items():
+        svg = page.select_one(f"svg#chart-{name}")
+        assert svg is not None, name
+        assert svg.find("title").get_text() == title
+        rects = svg.select("rect.bar")
+        assert [r.find("title").get_text() for r in rects] == [
+            f"{label}：{n}"
+            for label, n in zip(("0", "1", "2–5", "6–10", "11–20", ">20"), bars, strict=True)
+        ]
+        assert [float(r["height"]) for r in rects] == [200 * n / 4 for n in bars]  # top 4
+        assert [r["class"] for r in rects if "over" in r["class"]] == [["bar", "over"]]
+        assert rects[-1]["class"] == ["bar", "over"] and rects[-1]["fill"] == "#cf222e"
+        shown = {
+            tr.th.get_text(): int(tr.td.get_text())
+            for tr in page.select(f"table#figures-{name} tr")
+        }
+        assert shown == figures, name
+    assert 'bridge_collection_working_days_count{source="yyedu"} 6.0' in metrics
