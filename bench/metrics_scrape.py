@@ -4,7 +4,7 @@ A state store is written with ``bridge.state.recording.record_versions`` (the fu
 crawl uses), 1,000 records per transaction: items published over 2025–2026, each with a
 生成日期 a few days earlier (one in ten derived, counted apart), nine in ten confirmed by
 the portal some hours to weeks later, the column first read before all of them (none is
-baseline), every row last written a day ago (a scrape re-reads the rows written in the
+baseline), each row last written at its publication (a scrape re-reads the rows written in the
 last ten minutes before the newest write: right after a seed, that is all of them). Then ``/metrics``' timeliness collector is scraped in this process: the first
 scrape (reads every item and newest record), a second with nothing changed, and one after
 ten confirmations. CPU and wall milliseconds per scrape.
@@ -68,9 +68,9 @@ def seed(path: Path, count: int) -> None:
             for xid, at in confirmed:
                 s.execute(update(ItemRow).where(ItemRow.external_id == xid)
                           .values(first_confirmed_at=at))  # fmt: skip
-    with db.write() as s:  # read first long ago; last written a day ago, as in a steady store
+    with db.write() as s:  # read first long ago; each row last written when it was published
         s.execute(update(ItemRow).values(first_seen=datetime(2024, 12, 1, tzinfo=UTC),
-                                         updated_at=datetime.now(UTC) - timedelta(days=1)))  # fmt: skip
+                                         updated_at=ItemRow.published_at))  # fmt: skip
     db.dispose()
 
 

@@ -144,6 +144,9 @@ def test_the_charts_page_has_both_measures_with_their_exact_bars(state_url, tmp_
         admin.close()
     assert response.status_code == 200
     page = BeautifulSoup(response.text, "html.parser")
+    assert [svg["id"] for svg in page.select("svg.chart")][3:] == [
+        "chart-disclosure", "chart-collection"
+    ]  # fmt: skip
     today = datetime.now(UTC).astimezone(timeliness.SHANGHAI).date()
     g_late = int(timeliness.working_days(date(2026, 12, 1), today) > 20)  # G: pending
     expected = {
