@@ -24,12 +24,14 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from bridge import __version__, admin_text, audit, charts
 from bridge import status as status_view
+from bridge.health import PUBLICATION_BUCKETS
 from bridge.normalize.hashing import VOLATILE_FIELDS
 from bridge.provenance import field_rows
 from bridge.query_params import whole_number
 from bridge.report import local_date, working_days
-from bridge.state import admin_queries, admin_stats, audit_log, runs
+from bridge.state import admin_queries, admin_stats, audit_log, live_timeliness, runs
 from bridge.state.audit_log import AuditFilter
+from bridge.timeliness import BUCKETS, LEGAL_LIMIT
 from bridge.web import AdminServer, Request, Response
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -107,6 +109,16 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
 
 def not_found(what: str) -> Response:
     return render("not_found.html", 404, active="", what=what)
+
+
+OVER_LIMIT = tuple(label for label, top in BUCKETS if top < 0)  # the bars past the limit
+
+
+def _timeliness(db: Any, now: datetime) -> list[live_timeliness.Figures]:
+    """Both measures over the whole store, from the figures /metrics keeps current."""
+    tallies = live_timeliness.of(db, PUBLICATION_BUCKETS).refresh().values()
+    total = live_timeliness.combined(tallies)
+    return [total.figures("disclosure", now), total.figures("collection", now)]
 
 
 # --- diffs between versions ---------------------------------------------------------------------
@@ -251,6 +263,7 @@ class Pages:
             backlog = admin_stats.backlog(s, target, now)
             daily = admin_stats.confirmed_per_day(s, now)
             latency = admin_stats.latency(s, now)
+        measures = _timeliness(self.server.db, now)
         backlog_points = [(_local(at)[5:13] + "时", n) for at, n in backlog]
         daily_bars = [(d.strftime("%m-%d"), n) for d, n in daily]
         svgs = {
@@ -271,9 +284,17 @@ class Pages:
                 x_label="从发布日期到平台首次确认",
             ),
         }  # fmt: skip
+        for m in measures:
+            svgs[m.name] = charts.bar_chart(
+                m.buckets, chart_id=f"chart-{m.name}", title=admin_text.MEASURES[m.name],
+                desc=f"已完成的 {sum(n for _, n in m.buckets)} 个条目按工作日分组；"
+                f"超过 {LEGAL_LIMIT} 个工作日的 {m.late} 个（含尚在等待的）另色标出。",
+                y_label="条", x_label="工作日（起算日不计）", over=OVER_LIMIT,
+            )  # fmt: skip
         return render(
             "charts.html", active="charts", svgs=svgs, backlog=backlog_points, daily=daily_bars,
-            latency=latency, target=target,
+            latency=latency, target=target, measures=measures, words=admin_text.MEASURES,
+            limit=LEGAL_LIMIT,
         )  # fmt: skip
 
     def audit(self, request: Request) -> Response:

@@ -27,6 +27,10 @@ FIXES = {"put": "重新发送", "withdraw": "撤销", "drain": "等待发送", "
 ANSWERS = {"created": "新建", "updated": "更新", "unchanged": "未变", "withdrawn": "已撤销",
            "deleted": "已撤销"}  # fmt: skip
 
+MEASURES = {"disclosure": "公开时效（生成日期→网站发布）",
+            "collection": "归集时效（网站发布→平台确认）"}  # fmt: skip
+BASELINE = "存量"
+
 
 def word(table: Mapping[str, str], value: Any) -> str:
     """The Chinese word for a machine value; ``"—"`` for none, ``"其他"`` for an unknown one

@@ -79,10 +79,12 @@ def bar_chart(
     desc: str,
     y_label: str,
     x_label: str,
+    over: Sequence[str] = (),
 ) -> str:
     """One ``<rect class="bar">`` per value (a zero is a bar of height 0), its height
     ``value / top × PLOT_H`` where ``top = nice_top(max)``; each bar has a ``<title>``
-    tooltip with its label and value."""
+    tooltip with its label and value. Bars labelled in ``over`` (past a limit) are drawn
+    apart: class ``bar over``, in red."""
     top = nice_top(max((v for _, v in bars), default=0))
     parts = _frame(chart_id, title, desc, top, y_label, x_label)
     slot = PLOT_W / max(len(bars), 1)
@@ -92,8 +94,9 @@ def bar_chart(
     for i, (label, value) in enumerate(bars):
         h = PLOT_H * value / top
         x = LEFT + i * slot + gap / 2
+        apart = ' over" fill="#cf222e' if label in over else ""
         parts.append(
-            f'<rect class="bar" x="{_num(x)}" y="{_num(TOP + PLOT_H - h)}" '
+            f'<rect class="bar{apart}" x="{_num(x)}" y="{_num(TOP + PLOT_H - h)}" '
             f'width="{_num(slot - gap)}" height="{_num(h)}">'
             f"<title>{escape(label)}：{value}</title></rect>"
         )

@@ -11,9 +11,10 @@ Gauges are read at scrape time; counters count what this process did since it st
 from __future__ import annotations
 
 import platform
+from collections import Counter as CounterOf
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -28,10 +29,11 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from bridge import __version__, status, timeliness
+from bridge import __version__, status
 from bridge.config import Settings
-from bridge.state.admin_queries import report_items
+from bridge.state import live_timeliness
 from bridge.state.db import Database
+from bridge.state.live_timeliness import cumulative
 from bridge.status import poll_interval
 
 __all__ = [
@@ -128,13 +130,8 @@ class TimelinessCollector(Collector):
         self.db = db
 
     def collect(self) -> Iterator[Metric]:
-        with self.db.read() as s:
-            found = report_items(s)
-        now = datetime.now(UTC)
-        sources = sorted({i.source for i in found})
-        per = {
-            src: timeliness.of_items([i for i in found if i.source == src], now) for src in sources
-        }
+        # kept current at the cost of what changed since the last scrape (see the module)
+        per = live_timeliness.of(self.db, PUBLICATION_BUCKETS).refresh()
         days = {
             "disclosure": HistogramMetricFamily(
                 "bridge_disclosure_working_days",
@@ -165,21 +162,28 @@ class TimelinessCollector(Collector):
         )
         for src, t in per.items():
             for name, family in days.items():
-                done = [float(x.working_days) for x in getattr(t, name).done]
-                family.add_metric([src], *_histogram(done, WORKING_DAY_BUCKETS))
-            hours = [x.hours * HOUR for x in t.collection.done if x.hours is not None]
-            seconds.add_metric([src], *_histogram(hours, PUBLICATION_BUCKETS))
-            baseline.add_metric([src], len(t.baseline))
-            apart.add_metric([src], len(t.disclosure.apart))
+                counts: CounterOf[int] = getattr(t, name)
+                family.add_metric([src], *_buckets(
+                    cumulative(counts, WORKING_DAY_BUCKETS), WORKING_DAY_BUCKETS,
+                    float(sum(d * n for d, n in counts.items())),
+                ))  # fmt: skip
+            index = tuple(float(i) for i in range(len(PUBLICATION_BUCKETS)))
+            seconds.add_metric([src], *_buckets(
+                cumulative(t.seconds_buckets, index), PUBLICATION_BUCKETS,
+                t.seconds_micros / 1e6,
+            ))  # fmt: skip
+            baseline.add_metric([src], t.baseline)
+            apart.add_metric([src], t.apart)
         yield from (*days.values(), seconds, baseline, apart)
 
 
-def _histogram(
-    values: list[float], bounds: tuple[float, ...]
+def _buckets(
+    counts: list[int], bounds: tuple[float, ...], total: float
 ) -> tuple[list[tuple[str, float]], float]:
-    """Cumulative buckets (with +Inf) and the sum, as HistogramMetricFamily takes them."""
-    buckets = [(_le(b), float(sum(1 for v in values if v <= b))) for b in bounds]
-    return [*buckets, ("+Inf", float(len(values)))], float(sum(values))
+    """Cumulative counts (one per bound, then all) and the sum, as HistogramMetricFamily
+    takes them."""
+    les = [*(_le(b) for b in bounds), "+Inf"]
+    return [(le, float(n)) for le, n in zip(les, counts, strict=True)], total
 
 
 def _le(bound: float) -> str:

@@ -31,6 +31,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -61,12 +62,28 @@ def working_days(start: date, end: date) -> int:
     if end <= start:
         return 0
     try:
-        return len(chinese_calendar.get_workdays(start + timedelta(days=1), end))
+        years = sum(_year_workdays(y)[-1] for y in range(start.year, end.year))
+        return years + _workdays_to(end) - _workdays_to(start)
     except NotImplementedError as exc:
         raise Fatal(
             f"the holiday calendar has no data for this period ({exc}); "
             "upgrade the chinesecalendar package"
         ) from None
+
+
+@lru_cache(maxsize=64)
+def _year_workdays(year: int) -> tuple[int, ...]:
+    """Working days of ``year`` up to and including each of its days (index: day - 1)."""
+    out, n, day = [], 0, date(year, 1, 1)
+    while day.year == year:
+        n += chinese_calendar.is_workday(day)
+        out.append(n)
+        day += timedelta(days=1)
+    return tuple(out)
+
+
+def _workdays_to(day: date) -> int:
+    return _year_workdays(day.year)[day.timetuple().tm_yday - 1]
 
 
 def bucket_of(days: int) -> str:
@@ -207,7 +224,7 @@ class Timeliness:
             self.baseline.append(reached)
             return
         self.collection.latencies.append(reached)
-        created = _created(r)
+        created = created_of(r)
         if created is None or not is_shown(provenance_of(r, "created")):
             self.disclosure.apart.append(disclosure(key, created or published, published))
         else:
@@ -230,7 +247,8 @@ def of_items(items: Iterable[ReportItem], now: datetime) -> Timeliness:
     return out
 
 
-def _created(record: dict[str, Any]) -> date | None:
+def created_of(record: dict[str, Any]) -> date | None:
+    """The record's 生成日期 (None: none, or not a date)."""
     try:
         return date.fromisoformat(str(record.get("created") or ""))
     except ValueError:

@@ -54,7 +54,7 @@ def admin(sandbox, write_config, cli):
     site.close()
 
 
-@pytest.mark.parametrize(("path", "charts"), [("/", 0), ("/charts", 3)])
+@pytest.mark.parametrize(("path", "charts"), [("/", 0), ("/charts", 5)])
 def test_chromium_renders_the_pages_alone_with_a_silent_console(admin, tmp_path, path, charts):
     site, seen = admin
     done = run_chromium(tmp_path, "--dump-dom", site.url + path)
@@ -66,7 +66,7 @@ def test_chromium_renders_the_pages_alone_with_a_silent_console(admin, tmp_path,
     svgs = dom.select("svg.chart")
     assert len(svgs) == charts
     if charts:
-        assert [len(s.select("rect.bar")) for s in svgs[1:]] == [30, 5]
+        assert [len(s.select("rect.bar")) for s in svgs[1:]] == [30, 5, 6, 6]
         assert len(svgs[0].select("circle.point")) == 29
         assert svgs[1].title.get_text() == "每日平台确认的发送（近 30 天）"
     refs = [t.get("src") or t.get("href") for t in dom.find_all(["img", "link", "script"])]
