@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -61,13 +61,10 @@ class DeliveryStats:
     call_seconds: list[float] = field(default_factory=list)  # each portal PUT / DELETE
     # (source, seconds from the site's publication date to the portal's confirmation) of
     # each item the portal created
-    publication_lags: list[tuple[str, float]] = field(default_factory=list)
 
     def counts(self) -> dict[str, Any]:
         """The counts, as a result or an audit detail shows them (no timings)."""
-        return {
-            k: v for k, v in asdict(self).items() if k not in ("call_seconds", "publication_lags")
-        }
+        return {k: v for k, v in asdict(self).items() if k != "call_seconds"}
 
     @property
     def confirmed(self) -> int:
@@ -112,7 +109,6 @@ class DeliveryStats:
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.call_seconds.extend(other.call_seconds)
-        self.publication_lags.extend(other.publication_lags)
         self.circuit_open = self.circuit_open or other.circuit_open
         self.auth_error = self.auth_error or other.auth_error
 
@@ -543,10 +539,6 @@ def deliver_one(
         return "lost", False
     if receipt.status in ("created", "updated", "unchanged", "withdrawn"):
         setattr(stats, receipt.status, getattr(stats, receipt.status) + 1)
-    if receipt.status == "created":
-        lag = publication_lag(c.record)
-        if lag is not None:
-            stats.publication_lags.append((c.source, lag))
     breaker.success()
     return "done", marks_following
 
@@ -558,18 +550,3 @@ def _timed(stats: DeliveryStats, call: Callable[[], Receipt]) -> Receipt:
         return call()
     finally:
         stats.call_seconds.append(time.monotonic() - started)
-
-
-def publication_lag(record: dict[str, Any] | None) -> float | None:
-    """Seconds from the site's publication to now (the portal's confirmation); a date
-    without a time or zone is the bureau's (Asia/Shanghai)."""
-    published = (record or {}).get("published")
-    if not published:
-        return None
-    try:
-        at = datetime.fromisoformat(published)
-    except (TypeError, ValueError):
-        return None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=BUREAU_TZ)
-    return max(0.0, (datetime.now(UTC) - at).total_seconds())

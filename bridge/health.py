@@ -192,8 +192,8 @@ def _le(bound: float) -> str:
 
 # Histogram buckets. A portal call takes tens of milliseconds to a few seconds; an item
 # reaches the portal hours to days after the bureau published it (a poll interval, the
-# working day, a page dated the day before it went up). An item published long before
-# the bridge first read it (a backfill) lands in +Inf.
+# working day, a page dated the day before it went up). Items published before the
+# bridge first read their column (存量, a backfill's) are not observed at all.
 CALL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 HOUR, DAY = 3600.0, 86400.0
 PUBLICATION_BUCKETS = (
@@ -249,11 +249,6 @@ class Metrics:
             "bridge_delivery_duration_seconds", "Duration of one portal call (PUT or DELETE)",
             ["target"], buckets=CALL_BUCKETS, registry=self.registry,
         )  # fmt: skip
-        self.publication_seconds = Histogram(
-            "bridge_publication_to_portal_seconds",
-            "From an item's publication date on the site to the portal's confirmation (new items)",
-            ["source"], buckets=PUBLICATION_BUCKETS, registry=self.registry,
-        )  # fmt: skip
 
     def count_run(self, summary: RunSummary) -> None:
         """What a cycle did: its runs, items and deliveries (from a thread or a process).
@@ -279,5 +274,3 @@ class Metrics:
             self.retries.labels(target).inc(stats.failed)
         for seconds in stats.call_seconds:
             self.call_seconds.labels(target).observe(seconds)
-        for source, lag in stats.publication_lags:
-            self.publication_seconds.labels(source).observe(lag)

@@ -34,6 +34,7 @@ from bridge.sandbox.site_model import (
     ItemInfo,
     Manifest,
     SiteOptions,
+    bureau_now,
     load_head,
     load_manifest,
     save_manifest,
@@ -138,7 +139,7 @@ def generate_site(
         raise ValueError("items and page_size must be at least 1")
     if root.exists() and any(root.iterdir()):
         raise ValueError(f"{root} is not empty; open an existing site with load_manifest()")
-    end = end_date or date.today()
+    end = end_date or bureau_now().date()
     start = max(end - timedelta(days=SPREAD_DAYS), content.SEED_PUBLISHED.date() + timedelta(1))
     if end < start:
         raise ValueError("end_date must be after 2012-12-05, the date of the seed report")
@@ -170,7 +171,7 @@ def publish(root: Path, count: int, *, when: date | None = None) -> list[ItemInf
     root = Path(root)
     with _locked(root):
         manifest = load_manifest(root)
-        now = datetime.now().replace(second=0, microsecond=0)
+        now = bureau_now().replace(second=0, microsecond=0)
         day = when or now.date()
         serial = max(i.serial for i in manifest.items)
         rng = random.Random(f"bridge-sandbox-publish:{manifest.seed}:{serial}:{day}")

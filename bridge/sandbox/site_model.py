@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
+from zoneinfo import ZoneInfo
 
 from bridge.catalog import org_code_problem
 from bridge.sandbox.content import USCC
@@ -339,3 +340,12 @@ class BodyStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+BUREAU_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def bureau_now() -> datetime:
+    """The bureau's wall clock (Beijing time, naive, as its pages print it), whatever the
+    machine's time zone: a page published now carries today's date in Yuyao."""
+    return datetime.now(BUREAU_TZ).replace(tzinfo=None)

@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 import zlib
-from datetime import datetime
 from email.utils import formatdate, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,7 +34,7 @@ from bridge.sandbox.site_jsp import (
     content_type,
     downfile,
 )
-from bridge.sandbox.site_model import MANIFEST
+from bridge.sandbox.site_model import MANIFEST, bureau_now
 from bridge.sandbox.site_pages import NOW, NOW_ISO, VISITS
 
 TOKEN = b"{{sandbox."  # every per-request token starts so (site_pages.py)
@@ -121,7 +120,7 @@ class SiteServer:
         with self._lock:
             count = self._visits.get(path, 100 + zlib.crc32(path.encode()) % 5000) + 1
             self._visits[path] = count
-        now = datetime.now()
+        now = bureau_now()
         return (
             data.replace(VISITS.encode(), b"%d" % count)
             .replace(NOW_ISO.encode(), now.isoformat(timespec="microseconds").encode())
