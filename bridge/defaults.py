@@ -53,6 +53,12 @@ OVERLAP_PAGES = 1  # newest list pages re-read every cycle, whatever the cursor 
 FULL_LISTING_INTERVAL = (
     86400.0  # seconds; a daily complete listing finds withdrawals and deep edits
 )
+# Detail pages revalidated with conditional GET (bridge/revalidate.py), so a body-only
+# correction (更正) reaches the portal without a resync: items published within
+# REVALIDATE_RECENT every cycle (new documents are the ones corrected), every other active
+# item once within REVALIDATE_ALL, spread over the cycles of that period. Seconds; 0: off.
+REVALIDATE_RECENT = 30 * 86400.0
+REVALIDATE_ALL = 7 * 86400.0
 SITE_CHARSET = "utf-8"  # used only when header, BOM and <meta> say nothing
 
 # --- Schedule ----------------------------------------------------------------------------

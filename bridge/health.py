@@ -147,6 +147,11 @@ class Metrics:
         self.items = Counter(
             "bridge_items", "Items by outcome", ["source", "outcome"], registry=self.registry
         )
+        self.revalidations = Counter(
+            "bridge_revalidations", "Detail pages revalidated, by outcome "
+            "(not_modified, unchanged, changed, gone)", ["source", "outcome"],
+            registry=self.registry,
+        )  # fmt: skip
         self.deliveries = Counter(
             "bridge_deliveries",
             "Deliveries by outcome",
@@ -178,6 +183,10 @@ class Metrics:
                 n = getattr(r.stats, outcome)
                 if n:
                     self.items.labels(r.source, outcome).inc(n)
+            for outcome in ("not_modified", "unchanged", "changed", "gone"):
+                n = getattr(r.stats, f"revalidated_{outcome}")
+                if n:
+                    self.revalidations.labels(r.source, outcome).inc(n)
 
     def count_delivery(self, target: str, stats: DeliveryStats) -> None:
         for outcome in ("created", "updated", "unchanged", "withdrawn", "dead"):

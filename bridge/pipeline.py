@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
-from bridge import audit, logs, sender, withdraw_rule
+from bridge import audit, logs, revalidate, sender, withdraw_rule
 from bridge.catalog import CatalogRecord
 from bridge.config import SourceConfig
 from bridge.context import Context
@@ -67,6 +67,11 @@ class SourceStats:
     columns_skipped: int = 0
     errors: int = 0
     replacement_chars: int = 0
+    revalidated: int = 0  # known detail pages asked for again (bridge.revalidate)
+    revalidated_not_modified: int = 0
+    revalidated_unchanged: int = 0
+    revalidated_changed: int = 0
+    revalidated_gone: int = 0
 
 
 @dataclass
@@ -306,6 +311,7 @@ class _SourceRun:
     ) -> None:
         self.ctx, self.scfg, self.source = ctx, scfg, source
         self.full, self.since, self.dry_run, self.force = full, since, dry_run, force
+        self.started = datetime.now(UTC)
         # A periodic complete listing (list pages only; detail pages of new, changed or
         # vanished entries) finds withdrawals and edits deep in a listing between resyncs.
         self.check_listing = False
@@ -646,6 +652,9 @@ class _SourceRun:
                     run_id=self.run_id,
                     mint_index_no_for=self.mint,
                 )
+                # Each detail page's validators, for its revalidation (bridge.revalidate)
+                pages = {raw.url: (raw.etag, raw.last_modified) for _, raw, _, _ in batch}
+                runs.remember_validators(s, {u: v for u, v in pages.items() if any(v)})
         finally:  # stored or not, the attachments' temporary files go
             for _, raw, _, _ in batch:
                 raw.discard()
@@ -695,8 +704,20 @@ class _SourceRun:
             else:
                 result.discard()  # the page still answers: what it brought is not wanted
         self.stats.withdraw_candidates += len(gone)
+        self.withdraw_gone(column, gone, in_store)
+
+    def withdraw_gone(
+        self,
+        column: str,
+        gone: list[items.KnownItem],
+        in_store: dict[str, items.KnownItem] | None = None,
+    ) -> None:
+        """Withdraw items of ``column`` whose detail page is gone, under the share rule."""
         if not gone:
             return
+        if in_store is None:
+            with self.ctx.db.read() as s:
+                in_store = items.known_items(s, self.source_id, column)
         if not self.scfg.withdrawals:
             log.warning(
                 "%s: %d item(s) of column %s are gone from the site; withdrawals are "
@@ -826,6 +847,9 @@ def sync_source(
             if settled and not dry_run and read:
                 with ctx.db.write() as s:
                     runs.remember_validators(s, read)
+        # Known detail pages, after the listings (never starved by them): corrections
+        if not (full or dry_run or columns or since or ctx.stop.is_set()):
+            revalidate.revalidate(run)
     except LayoutAlarm as exc:
         status, message = "alarm", str(exc)
         log.error("%s", exc)

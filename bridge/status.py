@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bridge.config import Settings, SourceConfig
+from bridge.revalidate import CURSOR as REVALIDATION
 from bridge.state import admin_queries, cluster, credentials, items, outbox, runs
 from bridge.state.credentials import Refusal
 from bridge.state.db import Database
@@ -64,6 +65,8 @@ class SourceStatus:
     crawled_by: str | None
     last_crawled_by: str | None
     paused: dict[str, Any] | None = None  # {reason, at, actor} while `bridge pause` holds
+    # the last cycle's revalidation (bridge.revalidate.RevalidationCycle), None before one
+    revalidation: dict[str, Any] | None = None
 
     @property
     def layout_alarm(self) -> bool:
@@ -142,6 +145,7 @@ def read(
                     crawled_by=claim.owner if claim else None,
                     last_crawled_by=claim.last_owner if claim else None,
                     paused=paused.get(scfg.name),
+                    revalidation=runs.get_cursor(s, scfg.name, REVALIDATION),
                 )
             )  # fmt: skip
         circuit = next((c for c in outbox.circuits(s) if c.target == target), None)

@@ -227,6 +227,7 @@ def view_data(view: status_view.StatusView) -> dict[str, Any]:
                 "crawled_by": s.crawled_by,
                 "last_crawled_by": s.last_crawled_by,
                 "paused": s.paused,
+                "revalidation": s.revalidation,
             }
             for s in view.sources
         ],
@@ -348,6 +349,13 @@ def _print_status(data: dict[str, Any]) -> None:
             )
         if s["message"] and s["result"] != "ok":
             echo(f"{s['source']}: {s['message']}")
+        if r := s["revalidation"]:
+            echo(
+                f"{s['source']}: revalidated {r['checked']} detail page(s) in the last cycle "
+                f"({r['not_modified']} not modified, {r['unchanged']} unchanged, "
+                f"{r['changed']} changed, {r['gone']} gone); every old item checked by "
+                f"{_local(r['full_by']) if r.get('full_by') else '-'}"
+            )
     for q in data["quarantined"]:
         problems = "; ".join(
             f"{p['field']}: {p['message']} ({p['rule']})" for p in q.get("problems", [])

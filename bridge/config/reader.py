@@ -120,6 +120,17 @@ class Table:
             return default
         return seconds
 
+    def duration_or_off(self, key: str, default: float) -> float:
+        """A duration where 0 (``0``, ``"0"``, ``"0s"``) switches the feature off."""
+        raw = self.data.get(key)
+        if isinstance(raw, str) and re.fullmatch(r"\s*0+(?:\.0+)?\s*(ms|s|m|h|d)?\s*", raw):
+            self.used.add(key)
+            return 0.0
+        if isinstance(raw, int | float) and not isinstance(raw, bool) and raw == 0:
+            self.used.add(key)
+            return 0.0
+        return self.duration(key, default)
+
     def secret(
         self, key: str, *, env: str, credential: str, required: bool, is_url: bool = False
     ) -> Secret | None:

@@ -46,6 +46,8 @@ class FetchConfig:
     max_attachments: int = defaults.MAX_ATTACHMENTS
     max_item_bytes: int = defaults.MAX_ITEM_BYTES
     deadline: float = defaults.FETCH_DEADLINE
+    revalidate_recent: float = defaults.REVALIDATE_RECENT  # seconds; 0: off
+    revalidate_all: float = defaults.REVALIDATE_ALL  # seconds; 0: off
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ def build_fetch(t: Table, base: FetchConfig | None, user_agent: str) -> FetchCon
         max_attachments=t.get("max_attachments", int, b.max_attachments, check_positive),
         max_item_bytes=t.get("max_item_bytes", int, b.max_item_bytes, check_positive),
         deadline=t.duration("deadline", b.deadline),
+        revalidate_recent=t.duration_or_off("revalidate_recent", b.revalidate_recent),
+        revalidate_all=t.duration_or_off("revalidate_all", b.revalidate_all),
     )
 
 

@@ -21,6 +21,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bridge.sources.fetch import NotModified
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,9 @@ class RawItem:
     """The page's government meta tags (``ArticleTitle``, ``PubDate``, ``ContentSource`` …)."""
     doc_title: str = ""
     """The page's ``<title>``, the title's last fallback."""
+    etag: str | None = None
+    last_modified: str | None = None
+    """The detail page's validators, kept for its revalidation (conditional GET)."""
 
     def discard(self) -> None:
         """Remove the attachments' downloaded files: the item is recorded, or dropped."""
@@ -148,6 +155,13 @@ class Source(ABC):
     @abstractmethod
     def fetch_item(self, entry: ListEntry) -> RawItem | Gone:
         """Read one detail page and its attachments."""
+
+    def revalidate_item(
+        self, entry: ListEntry, etag: str | None, last_modified: str | None
+    ) -> RawItem | Gone | NotModified:
+        """Read a known detail page again, conditionally when validators are known; a
+        source without conditional GET reads it whole (the content hash decides)."""
+        return self.fetch_item(entry)
 
     def close(self) -> None:  # noqa: B027 - optional hook, most sources hold nothing
         """Release connections."""

@@ -78,13 +78,18 @@ class CmsSource(Source):
         """The family's reading of a parsed article page: its heading, body, metadata and
         attachment blocks (``article.metadata`` reads the metadata any template shows)."""
 
-    def fetch_article(self, entry: ListEntry) -> tuple[Page, Article] | Gone:
+    def fetch_article(
+        self, entry: ListEntry, *, etag: str | None = None, last_modified: str | None = None
+    ) -> tuple[Page, Article] | Gone | NotModified:
         """A detail page read, without judging it: a page without body or title comes
-        back as it is, for a caller that shows what such a page holds."""
-        result = self.fetcher.page(entry.url)
+        back as it is, for a caller that shows what such a page holds. With validators
+        (revalidation), an unchanged page comes back as ``NotModified``, unparsed."""
+        result = self.fetcher.page(entry.url, etag=etag, last_modified=last_modified)
         if isinstance(result, Missing):
             return Gone(entry.url, result.status)
-        if isinstance(result, NotModified):  # never asked conditionally, but be exact
+        if isinstance(result, NotModified):
+            if etag or last_modified:
+                return result
             raise Skippable(f"{entry.url} answered 304 to an unconditional request")
         if parse.incomplete(result.text):
             raise Skippable(f"{entry.url} ends before </html>: the page came incomplete")
@@ -98,7 +103,20 @@ class CmsSource(Source):
 
     def fetch_item(self, entry: ListEntry) -> RawItem | Gone:
         fetched = self.fetch_article(entry)
-        if isinstance(fetched, Gone):
+        item = self._item(entry, fetched)
+        if isinstance(item, NotModified):  # not asked conditionally: fetch_article raised
+            raise Skippable(f"{entry.url} answered 304 to an unconditional request")
+        return item
+
+    def revalidate_item(
+        self, entry: ListEntry, etag: str | None, last_modified: str | None
+    ) -> RawItem | Gone | NotModified:
+        return self._item(entry, self.fetch_article(entry, etag=etag, last_modified=last_modified))
+
+    def _item(
+        self, entry: ListEntry, fetched: tuple[Page, Article] | Gone | NotModified
+    ) -> RawItem | Gone | NotModified:
+        if isinstance(fetched, Gone | NotModified):
             return fetched
         page, article = fetched
         if article.body is None:
@@ -135,6 +153,8 @@ def raw_item(
         charset_how=page.charset_how,
         page_meta=article.page_meta,
         doc_title=article.doc_title,
+        etag=page.etag,
+        last_modified=page.last_modified,
     )
 
 

@@ -97,8 +97,13 @@ class ItemRow(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # when the detail page was last revalidated (bridge/revalidate.py); None: never
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_items_source_column", "source_id", "column"),)
+    __table_args__ = (
+        Index("ix_items_source_column", "source_id", "column"),
+        Index("ix_items_source_checked", "source_id", "checked_at"),
+    )
 
 
 class ItemVersionRow(Base):
