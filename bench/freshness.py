@@ -143,13 +143,24 @@ def sync_cycles(state_db: Path, since: float) -> dict[str, Any]:
     try:
         with contextlib.closing(sqlite3.connect(f"file:{state_db}?mode=ro", uri=True)) as conn:
             rows = conn.execute(
-                "SELECT started_at, finished_at FROM runs WHERE kind = 'sync'"
+                "SELECT started_at, finished_at, stats FROM runs WHERE kind = 'sync'"
                 " AND finished_at IS NOT NULL"
             ).fetchall()
     except sqlite3.Error as exc:
         return {"error": str(exc)}
-    spans = [_epoch(b) - _epoch(a) for a, b in rows if _epoch(a) >= since]
-    return {"cycles": len(spans), "p50_s": percentile(spans, 50), "max_s": max(spans, default=None)}
+    mine = [(a, b, json.loads(st or "{}")) for a, b, st in rows if _epoch(a) >= since]
+    spans = [_epoch(b) - _epoch(a) for a, b, _ in mine]
+    # Detail pages revalidated (a body edit is found so), when the daemon counts them.
+    revalidated = {
+        key: sum(int(st.get(key) or 0) for _, _, st in mine)
+        for key in ("revalidated", "revalidated_not_modified", "revalidated_changed")
+    }
+    return {
+        "cycles": len(spans),
+        "p50_s": percentile(spans, 50),
+        "max_s": max(spans, default=None),
+        **revalidated,
+    }
 
 
 def wait_for_backfill(
@@ -295,7 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{out['backfill']['site_items']}-item site; daemon `xxgk-bridge run`, SQLite state, "
         f"poll interval {args.interval:g} s, jitter 0; grace after the last change "
         f"{args.interval + SLACK:g} s. Sync cycles while publishing: {cycles.get('cycles')} "
-        f"(p50 {_s(cycles.get('p50_s'))}, max {_s(cycles.get('max_s'))}). "
+        f"(p50 {_s(cycles.get('p50_s'))}, max {_s(cycles.get('max_s'))}), detail pages "
+        f"revalidated in them: {cycles.get('revalidated', 0)} "
+        f"({cycles.get('revalidated_not_modified', 0)} not modified, "
+        f"{cycles.get('revalidated_changed', 0)} changed). "
         f"Edits skipped for want of a recent item held by the portal: {out['skipped_edits']}; "
         f"changes not visible on the site at once: {out['not_visible']}; daemon exit "
         f"{out['daemon_exit']}. Load average (1/5/15 min) before → after: {load}."
