@@ -57,6 +57,8 @@ class AnnualReport:
     disclosure: Measure = field(default_factory=lambda: Measure("disclosure"))  # 公开时效
     collection: Measure = field(default_factory=lambda: Measure("collection"))  # 归集时效
     baseline: list[Latency] = field(default_factory=list)  # 存量, collection-shaped
+    baseline_disclosure: Measure = field(default_factory=lambda: Measure("disclosure"))
+    """公开时效 of the baseline by its pages' dates: for reference, never counted."""
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per catalog field, how many counted records took it from the page, and how many
     from a derivation, the config or a default (a derived 生成日期, a configured 发布机构)."""
@@ -83,6 +85,7 @@ class AnnualReport:
             "baseline": {
                 "count": len(self.baseline),
                 "items": [x.as_json() for x in self.baseline],
+                "disclosure_for_reference": self.baseline_disclosure.summary(),
             },
             "provenance": self.provenance,
         }
@@ -141,7 +144,7 @@ def build(
     report.normative = _normative(items, year)
     found.sort()
     report.disclosure, report.collection = found.disclosure, found.collection
-    report.baseline = found.baseline
+    report.baseline, report.baseline_disclosure = found.baseline, found.baseline_disclosure
     return report
 
 

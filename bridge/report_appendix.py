@@ -151,6 +151,13 @@ def timeliness_sentences(report: AnnualReport, *, problems: bool = False) -> lis
             f"另有{len(report.baseline)}条信息在 bridge 首次读取其栏目之前已在网站上（存量），"
             "列于附录，不计入时效，也不计为超期。"
         )
+        b = report.baseline_disclosure.summary()
+        if b["counted"]:
+            out.append(
+                f"存量中生成日期页面载明的{b['counted']}条，按页面所载日期计算公开时效："
+                f"{b['on_time']}条在{LEGAL_LIMIT}个工作日以内，{b['late']}条超过，"
+                f"中位数{_text(b['median'])}个工作日；bridge 未见其发布过程，仅供参考。"
+            )
     return out
 
 
@@ -167,7 +174,8 @@ RULES = (
     "不判断是否超期。",
     "归集时效：自发布日期至政府信息公开平台首次确认，另以小时计（页面只载明日期的，自发布当日0时起算）；"
     "尚未确认的按截至生成时已过的工作日列出，超过期限的计入超期。",
-    "存量：发布日期早于 bridge 首次读取其栏目之日的条目，列出并计数，不计入两项时效，也不计为超期。",
+    "存量：发布日期早于 bridge 首次读取其栏目之日的条目，列出并计数，不计入两项时效，也不计为超期；"
+    "其公开时效按页面所载日期另算，仅供参考（bridge 未见其发布过程）。",
 )
 
 

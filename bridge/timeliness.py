@@ -210,6 +210,9 @@ class Timeliness:
     disclosure: Measure = field(default_factory=lambda: Measure("disclosure"))
     collection: Measure = field(default_factory=lambda: Measure("collection"))
     baseline: list[Latency] = field(default_factory=list)
+    baseline_disclosure: Measure = field(default_factory=lambda: Measure("disclosure"))
+    """公开时效 of the baseline items, by their pages' dates, for reference only: the bridge
+    never saw them appear, so they are neither counted nor judged late."""
 
     def add(self, item: ReportItem, category: str, now: datetime) -> None:
         """Place one published item: baseline, or counted in both measures (公开时效 apart
@@ -220,20 +223,23 @@ class Timeliness:
         key = (item.external_id, str(r.get("title") or ""), category)
         published = local_date(item.published_at)
         reached = collection(key, item.published_at, item.first_confirmed_at, now)
+        measure = self.disclosure
         if is_baseline(published, item.column_first_read):
             self.baseline.append(reached)
-            return
-        self.collection.latencies.append(reached)
+            measure = self.baseline_disclosure
+        else:
+            self.collection.latencies.append(reached)
         created = created_of(r)
         if created is None or not is_shown(provenance_of(r, "created")):
-            self.disclosure.apart.append(disclosure(key, created or published, published))
+            measure.apart.append(disclosure(key, created or published, published))
         else:
-            self.disclosure.latencies.append(disclosure(key, created, published))
+            measure.latencies.append(disclosure(key, created, published))
 
     def sort(self) -> None:
         for found in (
             self.disclosure.latencies, self.disclosure.apart,
             self.collection.latencies, self.baseline,
+            self.baseline_disclosure.latencies, self.baseline_disclosure.apart,
         ):  # fmt: skip
             found.sort(key=lambda x: (x.start, x.external_id))
 

@@ -141,6 +141,11 @@ def test_the_six_parts_in_order_with_part_two_and_timeliness_worked_by_hand(year
         in part_one
     )
     assert "另有1条信息在 bridge 首次读取其栏目之前已在网站上（存量）" in part_one
+    # a's own 公开时效, Mon 1/20 → Fri 1/24: 4 working days, for reference only
+    assert (
+        "存量中生成日期页面载明的1条，按页面所载日期计算公开时效：1条在20个工作日以内，0条超过，"
+        "中位数4个工作日；bridge 未见其发布过程，仅供参考。"
+    ) in part_one
     assert "【待填写：本机关贯彻落实《条例》的总体情况" in part_one
     part_five = md[at[4] : at[5]]
     assert "有1条主动公开信息自生成日期至在网站发布超过20个工作日（逐条见附录）。" in part_five

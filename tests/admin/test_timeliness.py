@@ -142,6 +142,13 @@ def test_both_measures_and_the_baseline_match_the_hand_worked_table(state_url):
         ("yyedu:X", date(2026, 1, 20), date(2026, 2, 2), 9),  # 3 + 5 + 1, not measured
         ("yyedu:Y", date(2026, 2, 1), date(2026, 2, 2), 1),
     ]
+    # their 公开时效 by the pages' dates, for reference only (never counted or late):
+    # X 1/19 → Tue 1/20 is 1 working day; Y Fri 1/30 → Sun 2/01 is 0 (a plain weekend)
+    reference = report.baseline_disclosure
+    assert [(x.external_id, x.working_days) for x in reference.latencies] == [
+        ("yyedu:X", 1), ("yyedu:Y", 0),
+    ]  # fmt: skip
+    assert reference.summary()["median"] == 0.5 and reference.summary()["late"] == 0
     assert report.total == 9
 
 
