@@ -18,6 +18,7 @@ the daemon runs them, the two sizes alternating. Reported per size: requests, CP
 milliseconds of a steady no-change cycle (list pages answered 304), of the first cycle in
 a fresh process, and of the very first cycle (no validators stored yet: pages answered
 200); and, for scale, the daily complete listing, which reads every list page.
+Revalidation of detail pages is switched off here (``bench.poll_revalidate`` measures it).
 
     python -m bench.poll
     python -m bench.poll --sizes 1000,10000 --rounds 5
@@ -53,6 +54,9 @@ from bench.common import (
 )
 
 BATCH = 1000  # records per write transaction while seeding
+# The cycles measured here are the listing's cost alone: revalidation of detail pages
+# (on by default) is switched off; bench.poll_revalidate measures what it adds.
+REVALIDATION_OFF = 'fetch = { revalidate_recent = "0", revalidate_all = "0" }'
 
 
 def seed_state(
@@ -206,6 +210,7 @@ def main() -> None:
                     site_url=site.url,
                     portal_url=portal.url,
                     columns=cols,
+                    source_extra=REVALIDATION_OFF,
                 )
                 per_size[n] = {"config": config, "columns": how, "processes": []}
             for r in range(args.rounds):
@@ -308,7 +313,8 @@ def main() -> None:
         f"\n\n{args.columns} columns ({per_size[sizes[0]]['columns']}), served by nginx; "
         f"{args.rounds} processes per size, {args.cycles} cycles each, sizes alternating; "
         "steady = every cycle but the first of each process. CPU is the whole cycle "
-        "(listing, planning, state store, drain of an empty outbox) in the child process."
+        "(listing, planning, state store, drain of an empty outbox) in the child process; "
+        "revalidation of detail pages off (see bench.poll_revalidate)."
     )
     if profile is not None:
         body += f"\n\nProfile of {args.cycles - 1} steady cycles at {max(sizes):,} items:\n\n"

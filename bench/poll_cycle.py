@@ -2,10 +2,13 @@
 prints one JSON line with each cycle's requests, CPU and wall time.
 
     python -m bench.poll_cycle --config FILE --cycles 5 [--listing-age-days 2] [--profile F]
+        [--revalidation-elapsed 600]
 
 The cursor that says when the last daily complete listing ran is set to
 ``--listing-age-days`` ago first: 0 for ordinary polls, 2 to make the first cycle the
-daily complete listing (to show what that check costs).
+daily complete listing (to show what that check costs). ``--revalidation-elapsed S`` sets
+the source's previous revalidation to S seconds ago before every cycle, so each cycle
+checks the share of old items a daemon polling every S seconds checks (bridge.revalidate).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--listing-age-days", type=float, default=0.0)
     parser.add_argument("--profile", type=Path, help="cProfile every cycle but the first")
+    parser.add_argument("--revalidation-elapsed", type=float, help="seconds since the last")
     args = parser.parse_args()
     settings = config.load(args.config)
     setup_logging(settings.log_level)
@@ -45,6 +49,11 @@ def main() -> None:
     profiler = cProfile.Profile(time.thread_time) if args.profile else None
     for n in range(args.cycles):
         before = len(sources)
+        if args.revalidation_elapsed is not None:
+            with db.write() as s:
+                last = runs.get_cursor(s, name, "revalidation") or {}
+                at = datetime.now(UTC) - timedelta(seconds=args.revalidation_elapsed)
+                runs.set_cursor(s, name, "revalidation", {**last, "at": at.isoformat()})
         if profiler is not None and n > 0:
             profiler.enable()
         wall, cpu = time.perf_counter(), time.process_time()
@@ -67,6 +76,11 @@ def main() -> None:
                 "changed": stats.changed,
                 "status": summary.sources[0].status,
                 "delivered": summary.delivery.sent if summary.delivery else 0,
+                "revalidated": stats.revalidated,
+                "revalidated_not_modified": stats.revalidated_not_modified,
+                "revalidated_unchanged": stats.revalidated_unchanged,
+                "revalidated_changed": stats.revalidated_changed,
+                "revalidated_gone": stats.revalidated_gone,
             }
         )
     ctx.target.close()

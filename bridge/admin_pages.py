@@ -216,7 +216,9 @@ class Pages:
              "message": src.message, "lag": _duration(src.lag_seconds),
              "active": src.active, "withdrawn": src.withdrawn, "pending": src.pending,
              "retrying": src.failed, "dead": src.dead, "quarantined": src.quarantined,
-             "paused": src.paused}
+             "paused": src.paused,
+             "revalidation": src.revalidation
+             and admin_text.revalidation_summary(src.revalidation, _local)}
             for src in view.sources
         ]  # fmt: skip
         return render(

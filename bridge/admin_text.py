@@ -124,3 +124,21 @@ def reconcile_summary(result: Mapping[str, Any]) -> str:
         1 for line in result.get("lines") or [] if str(line.get("note", "")).startswith("foreign")
     )
     return text + (f"；{foreign} 条外来条目不处理" if foreign else "")
+
+
+def revalidation_summary(cycle: Mapping[str, Any], local: Callable[[str | None], str]) -> str:
+    """One source's last revalidation (bridge.revalidate.RevalidationCycle as stored):
+    ``上一轮复核 7 个详情页（未修改 6，…）；全部旧条目在 … 前复核一遍``."""
+    text = (
+        f"上一轮复核 {cycle.get('checked', 0)} 个详情页（近期 {cycle.get('recent', 0)}，"
+        f"旧条目 {cycle.get('old', 0)}）：未修改 {cycle.get('not_modified', 0)}，"
+        f"重读无变化 {cycle.get('unchanged', 0)}，有改动 {cycle.get('changed', 0)}，"
+        f"已不存在 {cycle.get('gone', 0)}"
+    )
+    if cycle.get("failed"):
+        text += f"，失败 {cycle['failed']}"
+    if cycle.get("full_by"):
+        text += (
+            f"；全部旧条目（{cycle.get('old_total', 0)} 条）在 {local(cycle['full_by'])} 前复核一遍"
+        )
+    return text + f"（{local(cycle.get('at'))}）"
