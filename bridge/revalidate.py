@@ -10,11 +10,13 @@ The rule, per source and poll cycle (after the listings, so it never starves the
   ago: ``ceil(n_old × elapsed / revalidate_all)`` of them, where ``elapsed`` is the time
   since the source's previous revalidation (stored, so it holds across restarts and
   irregular cycles; none at a source's first, whose items were just read; at most
-  ``revalidate_all``),
-  and at least every item whose last check is older than ``revalidate_all`` (overdue).
-  Over any ``revalidate_all`` the shares add up to ``n_old``, so each old item is checked
-  within that period, a little every cycle, never in one burst. An item never
-  revalidated counts as checked when it was first fetched (``items.first_seen``).
+  ``revalidate_all``, so a bridge that was down longer than that goes through every old
+  item in its first cycle back). Over any ``revalidate_all`` the shares add up to
+  ``n_old``, so each old item is checked within that period, a little every cycle, never
+  in one burst; items that age out of the recent ones were checked every cycle until
+  then. An item never revalidated counts as checked when it was first fetched
+  (``items.checked_at`` starts there), so a store upgraded to 0005 starts with its
+  oldest items and no burst.
 
 A 304 costs no parsing. A 200 is judged as any edit: the content hash decides (a new
 version and a delivery, or nothing sent); pages without validators are read whole and
@@ -96,18 +98,18 @@ def revalidate(run: _SourceRun) -> RevalidationCycle | None:
             else []
         )
         old: list[store.Candidate] = []
-        counts = store.OldCounts(0, 0, 0, None)
+        counts = store.OldCounts(0, 0, None)
         if fetch.revalidate_all > 0:
-            overdue_before = now - timedelta(seconds=fetch.revalidate_all)
+            stale_before = now - timedelta(seconds=fetch.revalidate_all)
             since = recent_since if fetch.revalidate_recent else None
-            counts = store.old_counts(s, run.source_id, since, overdue_before)
+            counts = store.old_counts(s, run.source_id, since, stale_before)
             elapsed = (
                 (now - datetime.fromisoformat(last["at"])).total_seconds()
                 if last and last.get("at")
                 else 0.0  # the first revalidation of a source: its items were just read
             )
             share = old_share(counts.total, elapsed, fetch.revalidate_all)
-            old = store.checked_longest_ago(s, run.source_id, since, max(share, counts.overdue))
+            old = store.checked_longest_ago(s, run.source_id, since, share)
     cycle = RevalidationCycle(at=now.isoformat(), recent=len(due_recent), old=len(old))
     cycle.old_total = counts.total
     _check(run, due_recent + old, cycle)

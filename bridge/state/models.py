@@ -98,7 +98,8 @@ class ItemRow(Base):
     first_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # when the detail page was last revalidated (bridge/revalidate.py); None: never
-    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    """When the detail page was last fetched or revalidated (the revalidation queue)."""
 
     __table_args__ = (
         Index("ix_items_source_column", "source_id", "column"),

@@ -31,9 +31,10 @@ _CANDIDATE = (
     ItemRow.url,
     ItemRow.list_fingerprint,
 )
-# The last check of an item never revalidated is its first fetch: a new item goes to the
-# end of the queue, and a store upgraded to 0005 starts with its oldest items.
-_last_check = func.coalesce(ItemRow.checked_at, ItemRow.first_seen, type_=UTCDateTime())
+# The last check of an item never revalidated is its first fetch (checked_at is set at
+# insert, and migration 0005 set it to first_seen): a new item goes to the end of the
+# queue, and an upgraded store starts with its oldest items. One indexed column.
+_last_check = ItemRow.checked_at
 
 
 def _active(source_id: int) -> list:
@@ -71,22 +72,20 @@ def recent(
 @dataclass(frozen=True)
 class OldCounts:
     total: int  # active items not recent
-    overdue: int  # revalidated once, longer ago than revalidate_all
     stale: int  # last checked (or first fetched) longer ago than revalidate_all
     newest_check: datetime | None
 
 
 def old_counts(
-    session: Session, source_id: int, recent_since: datetime | None, overdue_before: datetime
+    session: Session, source_id: int, recent_since: datetime | None, stale_before: datetime
 ) -> OldCounts:
     q = select(
         func.count(),
-        func.count().filter(ItemRow.checked_at < overdue_before),
-        func.count().filter(_last_check < overdue_before),
+        func.count().filter(_last_check < stale_before),
         func.max(_last_check, type_=UTCDateTime()),
     ).where(*_active(source_id), *_old(recent_since))
-    total, overdue, stale, newest = session.execute(q).one()
-    return OldCounts(int(total), int(overdue), int(stale), newest)
+    total, stale, newest = session.execute(q).one()
+    return OldCounts(int(total), int(stale), newest)
 
 
 def checked_longest_ago(

@@ -51,7 +51,9 @@ def test_0005_adds_checked_at_to_a_store_with_items_and_revalidation_reads_it(st
     assert columns["checked_at"]["nullable"] is True
     assert indexes["ix_items_source_checked"] == ["source_id", "checked_at"]
     with db.read() as s:
-        # never revalidated: queued at their first fetch, oldest (then lowest id) first
+        # never revalidated: checked when first fetched (the migration set first_seen)
+        assert [s.get(ItemRow, n).checked_at for n in (1, 2)] == [now, now]
+        # queued at their first fetch, oldest (then lowest id) first
         due = revalidation.checked_longest_ago(s, 1, None, 1)
         assert [c.external_id for c in due] == ["a:t1"]
     checked = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
@@ -63,5 +65,5 @@ def test_0005_adds_checked_at_to_a_store_with_items_and_revalidation_reads_it(st
             "a:t1",
         ]
         assert s.get(ItemRow, 1).checked_at == checked
-        assert s.get(ItemRow, 2).checked_at is None
+        assert s.get(ItemRow, 2).checked_at == now
     db.dispose()

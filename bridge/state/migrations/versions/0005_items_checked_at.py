@@ -19,9 +19,12 @@ depends_on = None
 
 def upgrade() -> None:
     # Revalidation (bridge/revalidate.py) checks the items checked longest ago first, and
-    # must keep that order across restarts: NULL is "never revalidated".
+    # must keep that order across restarts. An item's page was last checked when it was
+    # first fetched until revalidation asks again: existing items start from first_seen
+    # (new ones get it at insert), so the queue is one indexed column, no NULLs.
     with op.batch_alter_table('items') as batch:
         batch.add_column(sa.Column('checked_at', sa.DateTime(timezone=True), nullable=True))
+    op.execute('UPDATE items SET checked_at = first_seen')
     op.create_index('ix_items_source_checked', 'items', ['source_id', 'checked_at'])
 
 
