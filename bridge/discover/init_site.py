@@ -20,7 +20,7 @@ from bridge.config.sources import ColumnConfig, SelectorsConfig
 from bridge.discover import columns as cols
 from bridge.discover import family as fam
 from bridge.discover.probe import Primed, Probe, ProbeError, primed_fetcher, probe
-from bridge.discover.propose import propose_selectors
+from bridge.discover.propose import propose_body, propose_selectors
 from bridge.errors import BridgeError
 from bridge.sources import make_source, parse
 from bridge.sources.cms import CmsSource
@@ -152,6 +152,8 @@ def _discover(url: str, cfg: SourceConfig, fetcher: Primed, budget: int) -> Disc
     kept = [f for f in result.findings if f.kept]
     columns = tuple(ColumnConfig(f.key, f.candidate.folder, f.name, f.category) for f in kept)
     result.source = replace(result.source, columns=columns)
+    if kept and result.source.selectors is not None:
+        _propose_body(kept[0], result, fetcher)
     for finding in kept:
         _read_articles(finding, result, fetcher, budget)
     result.requests = fetcher.requests_made
@@ -193,6 +195,9 @@ def _read_column(
         if selectors is None:
             finding.why = "no repeated block of dated links to read as a list"
             return finding
+        shown = urlsplit(cand.url).path.rsplit("/", 1)[-1]
+        if cand.folder.endswith("/") and shown:  # index.htm, index.shtml: the site's name
+            selectors = replace(selectors, first_page=shown)
         if result.source.selectors is None:
             result.source = replace(result.source, selectors=selectors)
         selectors = result.source.selectors
@@ -218,6 +223,23 @@ def _read_column(
     finding.why = f"{finding.entries} articles on its first list page"
     finding.entry_urls = [e.url for e in first.entries] if first is not None else []
     return finding
+
+
+def _propose_body(finding: ColumnFinding, result: Discovery, fetcher: Primed) -> None:
+    """``detail_body`` from the first article of the first kept column (the usual
+    containers, a container named like a body, the largest block of paragraphs); the
+    usual containers as one group when that page shows none of them."""
+    sel = result.source.selectors
+    if sel is None or not finding.entry_urls:
+        return
+    try:
+        page = _fetch(fetcher, finding.entry_urls[0])
+    except BridgeError as exc:
+        log.warning("article %s: %s", finding.entry_urls[0], exc)
+        return
+    body = propose_body(parse.document(page.text, page.url))
+    if body is not None:
+        result.source = replace(result.source, selectors=replace(sel, detail_body=body))
 
 
 def _read_articles(finding: ColumnFinding, result: Discovery, fetcher: Primed, budget: int) -> None:

@@ -35,7 +35,7 @@ TARGET_EXAMPLE = """
 def _selectors(sel: SelectorsConfig) -> list[str]:
     lines = [
         "",
-        "  # Proposed from the list page's structure: check them with `xxgk-bridge probe`.",
+        "  # Proposed from the first list page and the first article: check with `xxgk-bridge probe`.",
     ]
     lines.append("  [sources.selectors]")
     for key in ("list_item", "link", "title_attr", "date", "first_page", "detail_title"):

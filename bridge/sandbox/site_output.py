@@ -15,7 +15,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bridge.sandbox import site_hanweb, site_pages, site_redesign, site_variant_pages
+from bridge.sandbox import (
+    site_entrance,
+    site_hanweb,
+    site_pages,
+    site_redesign,
+    site_variant_pages,
+)
 from bridge.sandbox.content import DATA_DIR
 from bridge.sandbox.site_columns import column
 from bridge.sandbox.site_listing import hanweb_records, trs_pages
@@ -131,7 +137,13 @@ def write_pages(root: Path, manifest: Manifest, put: Put = write) -> None:
     for url, name in assets.items():
         put(root / url, (DATA_DIR / name).read_bytes())
     put(root / "robots.txt", robots_txt(opts))
-    put(root / "index.html", site_pages.render_home(manifest.live()[:HOME_ITEMS], opts))
+    newest = manifest.live()[:HOME_ITEMS]
+    if opts.variants:  # the columns behind a 政府信息公开 entrance, as on real sites
+        put(root / "index.html", site_entrance.render_home_page(newest, opts))
+        for url, data in site_entrance.entrance_pages(opts).items():
+            put(file_for(root, url), data)
+    else:
+        put(root / "index.html", site_pages.render_home(newest, opts))
     for col in opts.column_list:
         if opts.style == "hanweb":
             _write_hanweb_column(root, manifest, col.key, put)

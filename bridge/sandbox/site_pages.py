@@ -89,11 +89,13 @@ def page(
     opts: SiteOptions,
     kind: str = "list",
     head: str = GENERIC_HEAD,
+    menus: tuple[str, str] | None = None,
 ) -> bytes:
     """``main`` inside the site chrome, as on real sites: the nav links the six top columns,
     the side menu every column of the site (the same six on a default site). ``head``: the
-    meta tags after the title."""
-    nav, aside = _menus(opts)
+    meta tags after the title; ``menus``: another (nav, side menu), as on the home page of
+    a site with variants (site_entrance.py)."""
+    nav, aside = _menus(opts) if menus is None else menus
     text = _template().substitute(
         charset=charset_meta(opts, kind),
         title=html.escape(title),
@@ -257,8 +259,10 @@ def render_detail(item: ItemInfo, body_html: str, opts: SiteOptions) -> bytes:
     return page(f"{item.title} - 余姚教育网", crumb, main, opts, kind="detail")
 
 
-def render_home(newest: list[ItemInfo], opts: SiteOptions) -> bytes:
-    """The home page: the column nav and the newest items across the site."""
+def render_home(
+    newest: list[ItemInfo], opts: SiteOptions, menus: tuple[str, str] | None = None
+) -> bytes:
+    """The home page: the column nav (or ``menus``) and the newest items across the site."""
     rows = []
     for i in newest:
         full, shown = html.escape(i.title), html.escape(shown_title(i.title))
@@ -268,4 +272,4 @@ def render_home(newest: list[ItemInfo], opts: SiteOptions) -> bytes:
         )
     main = f'<div class="block"><h2>最新公开</h2>\n<ul class="news">\n{"".join(rows)}</ul></div>'
     head = site_meta_tags() if opts.variants else GENERIC_HEAD
-    return page("余姚教育网 - 余姚市教育局", "", main, opts, kind="home", head=head)
+    return page("余姚教育网 - 余姚市教育局", "", main, opts, "home", head, menus)
