@@ -31,8 +31,8 @@ from protego import Protego
 from bridge.config import FetchConfig
 from bridge.defaults import MAX_REDIRECTS, MIN_BODY_RATE, ROBOTS_MAX_BYTES
 from bridge.errors import Retriable, Skippable
-from bridge.http_client import HttpClient, ProxyNotSupported, plain_reason
-from bridge.scope import Scope
+from bridge.net.client import HttpClient, ProxyNotSupported, plain_reason
+from bridge.net.scope import Scope
 from bridge.sources.charset import decode_html
 from bridge.sources.spool import HashingWriter, Spool
 
