@@ -294,7 +294,7 @@ def test_the_corpus_is_complete() -> None:
 
 def log_line(stderr: str, message: str) -> list[str]:
     """The stderr lines whose message (after ``level logger: ``) matches ``message``."""
-    pattern = re.compile(rf"^\S+ \S+ (?:WARNING|INFO) bridge\.pipeline: {message}$")
+    pattern = re.compile(rf"^\S+ \S+ (?:WARNING|INFO) bridge\.crawl\.run: {message}$")
     return [line for line in stderr.splitlines() if pattern.match(line)]
 
 
