@@ -26,7 +26,7 @@ import resource, sys
 from pathlib import Path
 from bridge import config
 from bridge.sources import make_source
-from bridge.sources.base import ListEntry
+from bridge.raw import ListEntry
 settings = config.load(Path(sys.argv[1]))
 source = make_source(settings.sources[0])
 raw = source.fetch_item(ListEntry("tjsj", sys.argv[2], "big", "big"))

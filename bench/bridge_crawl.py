@@ -31,9 +31,9 @@ from bench.common import bench_context
 from bridge import config
 from bridge.cli import setup_logging
 from bridge.config import SourceConfig
-from bridge.pipeline import run_once
+from bridge.crawl.run import run_once
+from bridge.raw import RawItem
 from bridge.sources import make_source
-from bridge.sources.base import RawItem
 from bridge.state.db import open_database
 
 

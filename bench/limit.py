@@ -6,7 +6,7 @@ nginx serves the cached 10,000-item site; the clients ask for its detail pages i
 
 - ``wrk`` (if installed; Debian: ``apt-get install -y wrk``) with 1 connection and with
   ``--concurrency`` connections: the server's ceiling with a client that costs nothing;
-- a Python loop with the bridge's HTTP client (``bridge.http_client``: urllib3), sequential;
+- a Python loop with the bridge's HTTP client (``bridge.net.client``: urllib3), sequential;
 - the same loop parsing each page with ``lxml.html`` (the bridge's parser).
 
 Rounds alternate; medians are reported. The bridge's figures (the newest saved
@@ -74,7 +74,7 @@ def python_loop(base: str, paths: list[str], seconds: float, parse: bool) -> flo
     page)."""
     import lxml.html
 
-    from bridge.http_client import HttpClient
+    from bridge.net.client import HttpClient
 
     client = HttpClient({"User-Agent": "bench.limit"})
     done = 0

@@ -84,7 +84,7 @@ def measure(count: int, work: Path) -> dict[str, Any]:
     from prometheus_client import CollectorRegistry, generate_latest
     from sqlalchemy import select, update
 
-    from bridge.health import TimelinessCollector
+    from bridge.service.health import TimelinessCollector
     from bridge.state.db import open_database
     from bridge.state.models import ItemRow
 

@@ -67,8 +67,8 @@ def seed_state(
 
     from bridge import config
     from bridge.normalize import QuarantineError, content_hash, normalize
+    from bridge.raw import ListEntry, RawItem
     from bridge.sources import make_source
-    from bridge.sources.base import ListEntry, RawItem
     from bridge.state import items, recording, runs
     from bridge.state.db import open_database
     from bridge.state.models import DeliveryRow, utcnow

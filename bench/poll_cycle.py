@@ -8,7 +8,7 @@ The cursor that says when the last daily complete listing ran is set to
 ``--listing-age-days`` ago first: 0 for ordinary polls, 2 to make the first cycle the
 daily complete listing (to show what that check costs). ``--revalidation-elapsed S`` sets
 the source's previous revalidation to S seconds ago before every cycle, so each cycle
-checks the share of old items a daemon polling every S seconds checks (bridge.revalidate).
+checks the share of old items a daemon polling every S seconds checks (bridge.crawl.revalidate).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 from bench.common import bench_context
 from bridge import config
 from bridge.cli import setup_logging
-from bridge.pipeline import run_once
+from bridge.crawl.run import run_once
 from bridge.state import runs
 from bridge.state.db import open_database
 

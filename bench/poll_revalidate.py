@@ -1,5 +1,5 @@
 """Revalidation cost: what asking known detail pages again with conditional GET
-(bridge.revalidate) adds to a poll cycle in which nothing changed, at 1,000 and 100,000
+(bridge.crawl.revalidate) adds to a poll cycle in which nothing changed, at 1,000 and 100,000
 items in the store.
 
 The site and the seeded store are bench.poll's (20 columns, served by nginx). Each store

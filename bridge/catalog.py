@@ -329,7 +329,7 @@ class NormalizeProfile:
     keywords: tuple[str, ...] = ()
     site: str = ""
     """The source's ``base_url``: with ``allowed_hosts``, the scope a body's images must
-    come from (bridge/scope.py). Without it, the page's own origin."""
+    come from (bridge/net/scope.py). Without it, the page's own origin."""
     allowed_hosts: tuple[str, ...] = ()
     keep_offsite_images: bool = False
     """Keep ``<img>`` from outside the scope, instead of showing their alt text."""

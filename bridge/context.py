@@ -1,6 +1,6 @@
 """What one cycle works with: the settings, the store, the target, who acts.
 
-Its own module, apart from the pipeline, so that a delivery process (``bridge.sender``)
+Its own module, apart from the pipeline, so that a delivery process (``bridge.delivery.process``)
 can hold one without importing the crawl: the sources, lxml, the sanitizer and the
 robots.txt parser are 5 MB of a process that only sends.
 """

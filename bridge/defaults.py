@@ -34,7 +34,7 @@ ROBOTS_MAX_BYTES = 512 * 1024  # of robots.txt parsed, the rest ignored (RFC 930
 MIN_BODY_RATE = 1024
 RESPECT_ROBOTS = True
 # Detail pages go to the fetch threads only when a page keeps the run waiting on the site
-# for more than this share of the CPU it costs (bridge/pace.py: on a near server the
+# for more than this share of the CPU it costs (bridge/crawl/pace.py: on a near server the
 # threads only contend for the interpreter lock). Measured over PACE_PROBE_PAGES pages
 # fetched one at a time, or fewer once the waiting so far is beyond doubt
 # (PACE_SURE_WAIT_SHARE: a 50 ms server makes a page wait about six times its CPU, so the
@@ -53,7 +53,7 @@ OVERLAP_PAGES = 1  # newest list pages re-read every cycle, whatever the cursor 
 FULL_LISTING_INTERVAL = (
     86400.0  # seconds; a daily complete listing finds withdrawals and deep edits
 )
-# Detail pages revalidated with conditional GET (bridge/revalidate.py), so a body-only
+# Detail pages revalidated with conditional GET (bridge/crawl/revalidate.py), so a body-only
 # correction (更正) reaches the portal without a resync: items published within
 # REVALIDATE_RECENT every cycle (new documents are the ones corrected), every other active
 # item once within REVALIDATE_ALL, spread over the cycles of that period. Seconds; 0: off.
@@ -101,7 +101,7 @@ DELIVERY_CONCURRENCY = 2  # requests in flight to the portal: overlaps its laten
 # with a core to spare: thousands of items then use two cores, 1.5 to 1.8 times as fast
 # (bench/README.md). From a thread on a poll: a child costs about half a second to start
 # and its own memory, which a poll that finds two new items never earns back. true /
-# false: always / never. (bridge.pipeline.delivery_process)
+# false: always / never. (bridge.crawl.run.delivery_process)
 DELIVERY_PROCESS = "auto"
 CIRCUIT_THRESHOLD = 5  # consecutive failures that open the circuit
 CIRCUIT_COOLDOWN = 60.0  # seconds before a single probe request is let through

@@ -17,7 +17,7 @@ from pathlib import Path
 from bridge import audit, config
 from bridge.audit import verify_chain
 from bridge.context import Context
-from bridge.pipeline import RunSummary, run_once
+from bridge.crawl.run import RunSummary, run_once
 from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET, PortalServer
 from bridge.sandbox.site import SiteServer, edit, generate_site, load_manifest, publish
 from bridge.state import audit_log

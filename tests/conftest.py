@@ -188,9 +188,9 @@ def cycle_context(config_path: Path):  # -> bridge.context.Context
     )
 
 
-def run_cycle(config_path: Path, **kwargs: Any):  # -> bridge.pipeline.RunSummary
+def run_cycle(config_path: Path, **kwargs: Any):  # -> bridge.crawl.run.RunSummary
     """One ``run_once`` on a context of its own, its store closed afterwards."""
-    from bridge.pipeline import run_once
+    from bridge.crawl.run import run_once
 
     ctx = cycle_context(config_path)
     try:

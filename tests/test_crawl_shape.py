@@ -14,7 +14,7 @@ import pytest
 from conftest import cycle_context
 from sqlalchemy import text
 
-from bridge.pipeline import run_once
+from bridge.crawl.run import run_once
 from bridge.sandbox.site import columns_toml, load_manifest, publish
 from bridge.state import items, recording, runs
 
@@ -152,7 +152,7 @@ def test_a_column_started_early_keeps_its_validators_until_its_own_entries_are_i
     finishes. That page's ETag must be stored with its own column, once its entries are
     recorded, never with the column before: else a stop in between leaves an ETag that
     answers the next poll 304 over an entry nobody recorded."""
-    from bridge import pipeline
+    from bridge.crawl import run as pipeline
 
     box = sandbox(items=150, seed=71)
     path = write_config(box)
@@ -205,8 +205,8 @@ def test_a_slow_site_s_detail_pages_go_out_on_threads_after_the_first_few(
     pages fetched one at a time (the measurement; fewer when the first leave no doubt),
     the rest go to the fetch threads, never more requests in flight than the host's cap
     (there is one thread more than that: a thread parsing its page holds no request)."""
-    from bridge import pipeline
-    from bridge.pace import PROBE_PAGES
+    from bridge.crawl import run as pipeline
+    from bridge.crawl.pace import PROBE_PAGES
     from bridge.sandbox import site_server
 
     box = sandbox(items=240, seed=79)

@@ -253,7 +253,7 @@ def test_watchdog_pings_stop_when_the_scheduler_is_stuck(tmp_path, monkeypatch):
     import threading
 
     from bridge import config as config_module
-    from bridge.daemon import Daemon as RealDaemon
+    from bridge.service.daemon import Daemon as RealDaemon
 
     sock_path = str(tmp_path / "wd.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

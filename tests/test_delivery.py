@@ -15,8 +15,8 @@ import requests
 from conftest import cycle_context, run_cycle
 from sqlalchemy import text
 
-from bridge.deliver import DeliveryStats, drain
-from bridge.pipeline import run_once
+from bridge.crawl.run import run_once
+from bridge.delivery.drain import DeliveryStats, drain
 from bridge.sandbox.portal_faults import Faults
 from bridge.sandbox.site import load_manifest
 from bridge.state import outbox
@@ -187,7 +187,7 @@ def test_a_half_open_circuit_lets_exactly_one_sender_probe(state_url):
     from types import SimpleNamespace
 
     from bridge.config import DeliveryConfig
-    from bridge.deliver import Breaker
+    from bridge.delivery.drain import Breaker
     from bridge.state.db import open_database
 
     db = open_database(state_url)
@@ -306,7 +306,7 @@ def test_a_bug_in_a_sender_is_one_line_a_failed_run_and_nothing_lost(
         return real(*args, **kwargs)
 
     ctx = cycle_context(path)
-    caplog.set_level(logging.DEBUG, logger="bridge.deliver")
+    caplog.set_level(logging.DEBUG, logger="bridge.delivery.drain")
     try:
         with monkeypatch.context() as mp:
             mp.setattr(outbox, "complete", breaks_on_the_third)

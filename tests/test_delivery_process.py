@@ -16,11 +16,11 @@ import pytest
 import requests
 from conftest import cycle_context, run_cycle, state_rows
 
-from bridge.pipeline import delivery_process, run_once
+from bridge.crawl.run import delivery_process, run_once
+from bridge.delivery.process import cgroup_quota, usable_cores
 from bridge.sandbox.portal import SANDBOX_SECRET
 from bridge.sandbox.portal_faults import Faults
 from bridge.sandbox.site import publish
-from bridge.sender import cgroup_quota, usable_cores
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def senders() -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if int(stat[1]) == os.getpid() and stat[0] != "Z" and b"bridge.sender" in cmdline:
+        if int(stat[1]) == os.getpid() and stat[0] != "Z" and b"bridge.delivery.process" in cmdline:
             found.append(int(entry.name))
     return found
 

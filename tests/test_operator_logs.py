@@ -47,7 +47,7 @@ def test_json_log_lines_parse_and_name_the_error_in_plain_words(sandbox, write_c
     assert entries and all({"time", "level", "logger", "message"} <= e.keys() for e in entries)
     assert all(datetime.fromisoformat(e["time"]).utcoffset() is not None for e in entries)
     [failed] = [e for e in entries if e["level"] == "ERROR"]
-    assert failed["logger"] == "bridge.pipeline"
+    assert failed["logger"] == "bridge.crawl.run"
     assert re.fullmatch(
         r"yyedu: site unreachable: \d+ requests in a row failed; last: cannot connect to "
         r"http://127\.0\.0\.1:\d+/robots\.txt: connection refused",
@@ -69,7 +69,7 @@ def test_under_journald_each_line_has_a_priority_and_no_timestamp(sandbox, write
     assert all(re.match(r"<[3467]>(ERROR|WARNING|INFO|DEBUG) [\w.]+: ", x) for x in logged), logged
     errors = [x for x in logged if x.startswith("<3>")]
     assert len(errors) == 1 and errors[0].startswith(
-        "<3>ERROR bridge.pipeline: yyedu: site unreachable: "
+        "<3>ERROR bridge.crawl.run: yyedu: site unreachable: "
     )
     assert not any(re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", x) for x in logged)  # no own time
 
@@ -81,14 +81,16 @@ def test_a_journal_stream_that_is_not_stderr_changes_nothing(sandbox, write_conf
          env={"JOURNAL_STREAM": "1:1"})  # inherited from a unit, stderr redirected  # fmt: skip
     logged = [x for x in err.read_text(encoding="utf-8").splitlines() if " ERROR " in x]
     assert len(logged) == 1
-    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ERROR bridge.pipeline: yyedu: ", logged[0])
+    assert re.match(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ERROR bridge.crawl.run: yyedu: ", logged[0]
+    )
 
 
 def test_a_traceback_goes_into_exc(tmp_path):
     """A logged exception, as internal_error logs its traceback at DEBUG: one JSON line."""
     script = textwrap.dedent("""
         import logging
-        from bridge.logs import internal_error, setup_logging
+        from bridge.service.logs import internal_error, setup_logging
         setup_logging("DEBUG", "json")
         try:
             {}["missing"]
@@ -114,7 +116,7 @@ def test_a_poll_still_running_at_its_next_turn_is_no_warning():
     script = textwrap.dedent("""
         import time
         from apscheduler.schedulers.background import BackgroundScheduler
-        from bridge.logs import setup_logging
+        from bridge.service.logs import setup_logging
         setup_logging("INFO")
         scheduler = BackgroundScheduler()
         scheduler.add_job(lambda: time.sleep(1.2), "interval", seconds=0.2, max_instances=1)

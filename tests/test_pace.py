@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bridge.pace import (
+from bridge.crawl.pace import (
     PROBE_PAGES,
     RECHECK_AFTER,
     RECHECK_MAX,
@@ -77,7 +77,7 @@ def on_threads_until_the_check(pace: Pace) -> int:
 
 def test_a_near_server_is_read_one_page_at_a_time(caplog):
     pace, clocks = make()
-    with caplog.at_level(logging.DEBUG, logger="bridge.pace"):
+    with caplog.at_level(logging.DEBUG, logger="bridge.crawl.pace"):
         alone = fetched_one_at_a_time(pace, clocks, 1000, wait_ms=0.5, cpu_ms=5.0)
     assert alone == 1000
     assert caplog.messages[0] == (
@@ -183,7 +183,7 @@ def test_waiting_while_recording_is_no_waiting_on_the_server():
 
 
 def test_the_time_a_thread_waits_for_a_core_is_read_from_linux():
-    from bridge import pace as pace_module
+    from bridge.crawl import pace as pace_module
 
     def from_linux() -> float:
         with open("/proc/thread-self/schedstat") as f:

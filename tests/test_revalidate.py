@@ -1,4 +1,4 @@
-"""Revalidation of known detail pages (bridge.revalidate): a body-only correction reaches
+"""Revalidation of known detail pages (bridge.crawl.revalidate): a body-only correction reaches
 the portal without a resync, old items within ``revalidate_all``, and an unchanged site
 costs 304s and no PUT. Real sandbox site and portal on loopback, the real CLI."""
 

@@ -13,8 +13,8 @@ import pytest
 import requests
 from conftest import config_text
 
+from bridge.crawl.withdraw_rule import WithdrawalShare, held
 from bridge.sandbox.site import load_manifest, withdraw
-from bridge.withdraw_rule import WithdrawalShare, held
 
 pytestmark = pytest.mark.slow
 

@@ -69,7 +69,7 @@ def check(app: App, online: bool, fmt: str) -> None:
     if not online:
         echo(summary)
         return
-    from bridge import online_check
+    from bridge.admin import online_check
 
     checks = online_check.run(settings, revision_line=revision_line)
     failed = sum(not c.ok for c in checks)

@@ -16,15 +16,15 @@ from types import FrameType
 
 import click
 
-from bridge import reconcile as rec
-from bridge import report as annual
-from bridge import report_text
+from bridge.admin import reconcile as rec
+from bridge.admin.report import build as annual
+from bridge.admin.report import text as report_text
+from bridge.admin.report.document import ReportDocument
+from bridge.admin.report.parts import build_document
 from bridge.cli import App, echo, fail, invoked_as
 from bridge.cli.ops import make_context
 from bridge.config import LOOPBACK_HOSTS, admin_token_problem
-from bridge.deliver import DeliveryStats
-from bridge.report_doc import ReportDocument
-from bridge.report_parts import build_document
+from bridge.delivery.drain import DeliveryStats
 from bridge.state import admin_queries
 
 CSV_FIELDS = ["symbol", "external_id", "source", "column", "title", "site", "state", "portal",
@@ -147,10 +147,10 @@ BINARY_FORMATS = ("xlsx", "docx")
 
 
 def _office_writer(fmt: str) -> Callable[[ReportDocument, Path], None]:
-    """``bridge.report_office.write_xlsx`` or ``write_docx``, imported only when asked for:
+    """``bridge.admin.report.office.write_xlsx`` or ``write_docx``, imported only when asked for:
     they need openpyxl / python-docx, which md, csv and json do not."""
     try:
-        office = importlib.import_module("bridge.report_office")
+        office = importlib.import_module("bridge.admin.report.office")
     except ImportError as exc:
         fail(f"--format {fmt} is not available in this installation ({exc})")
     writer: Callable[[ReportDocument, Path], None] = getattr(office, f"write_{fmt}")
@@ -258,9 +258,9 @@ def web(app: App, host: str | None, port: int | None) -> None:
     Example:
       xxgk-bridge web --port 8803        # then open http://127.0.0.1:8803/
     """
-    from bridge.admin_pages import mount
-    from bridge.health import Metrics
-    from bridge.web import AdminServer
+    from bridge.admin.pages import mount
+    from bridge.service.health import Metrics
+    from bridge.service.web import AdminServer
 
     settings = app.settings()
     cfg = replace(

@@ -12,17 +12,17 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bridge import pause
-from bridge import status as status_view
 from bridge.cli import App, echo, fail, invoked_as
 from bridge.cli.config_wait import settings_when_valid
 from bridge.cli.progress import Display
 from bridge.context import Context
-from bridge.lock import foreground_guard
-from bridge.logs import escape_controls
-from bridge.pipeline import RunSummary, SourceResult, run_once
-from bridge.progress import Tally
+from bridge.crawl.run import RunSummary, SourceResult, run_once
 from bridge.provenance import field_rows
+from bridge.service import pause
+from bridge.service import status as status_view
+from bridge.service.lock import foreground_guard
+from bridge.service.logs import escape_controls
+from bridge.service.progress import Tally
 from bridge.state import items, outbox
 from bridge.state import resync as resync_queue
 from bridge.targets import make_target
@@ -116,7 +116,7 @@ def run(app: App, wait_for_config: bool) -> None:
     Example:
       xxgk-bridge --config /etc/bridge/bridge.toml run
     """
-    from bridge.daemon import Daemon
+    from bridge.service.daemon import Daemon
 
     settings = settings_when_valid(app) if wait_for_config else app.settings()
     raise SystemExit(Daemon(app.config_path, settings).run())
@@ -182,7 +182,7 @@ def sync(
         if lock is not None:
             lock.release()
     print_summary(summary)
-    from bridge.notify import run_pass
+    from bridge.service.notify import run_pass
 
     run_pass(ctx.settings, ctx.db)  # logs what it could not send; never changes the exit code
     raise SystemExit(summary.exit_code)
@@ -201,7 +201,7 @@ def _unpaused(app: App, sources: list[str], *, refuse: bool) -> list[str]:
 
 
 def status_data(app: App) -> dict[str, Any]:
-    """The status snapshot (bridge.status) as the JSON ``bridge status`` prints."""
+    """The status snapshot (bridge.service.status) as the JSON ``bridge status`` prints."""
     return view_data(status_view.read(app.settings(), app.db()))
 
 
@@ -475,7 +475,7 @@ def retry(app: App, item: str | None, all_: bool, no_deliver: bool, fmt: str) ->
         n = outbox.retry_dead(s, target=ctx.settings.target.name, actor=app.actor, external_id=item)
     summary = None
     if n and not no_deliver:
-        from bridge.deliver import drain
+        from bridge.delivery.drain import drain
 
         summary = RunSummary([], drain(ctx))
     if fmt == "json":

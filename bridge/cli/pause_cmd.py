@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from bridge.cli import App, echo, fail
-from bridge.pause import describe
+from bridge.service.pause import describe
 from bridge.state import runs
 
 

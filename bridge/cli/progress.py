@@ -6,7 +6,7 @@ summary line per source a minute, on stderr:
 
     yyedu: 1,315 of 3,020 items read (43 %), 24.1 items/s, about 1 min 10 s left; 212 deliveries pending
 
-The numbers are a ``bridge.progress.Tally``'s snapshot: this process's own for a cycle run
+The numbers are a ``bridge.service.progress.Tally``'s snapshot: this process's own for a cycle run
 here, the one the daemon stores for a queued resync. ``BRIDGE_PROGRESS_INTERVAL``
 (seconds) shortens the minute between lines; it is there for the tests.
 """
@@ -30,7 +30,7 @@ from rich.text import Text
 from sqlalchemy.exc import DBAPIError
 
 from bridge.cli import echo
-from bridge.progress import rate, seconds_left
+from bridge.service.progress import rate, seconds_left
 
 log = logging.getLogger(__name__)
 

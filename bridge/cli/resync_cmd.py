@@ -18,9 +18,9 @@ from bridge.cli.ops import (
     show_progress,
 )
 from bridge.cli.progress import Display, duration
-from bridge.deliver import DeliveryStats
-from bridge.lock import foreground_guard
-from bridge.pipeline import run_once
+from bridge.crawl.run import run_once
+from bridge.delivery.drain import DeliveryStats
+from bridge.service.lock import foreground_guard
 from bridge.state import audit_log
 from bridge.state import resync as resync_queue
 from bridge.state.db import Database
@@ -85,7 +85,7 @@ def resync(
       xxgk-bridge resync --source yyedu --since 2026-01-01 --dry-run
       xxgk-bridge resync --reason "portal outage on 11-20" --wait
     """
-    from bridge.lock import LockHeld, WorkersRunning
+    from bridge.service.lock import LockHeld, WorkersRunning
 
     settings = app.settings()
     for name in sources:

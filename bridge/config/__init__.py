@@ -50,7 +50,7 @@ from bridge.config.sources import (
     build_sources,
 )
 from bridge.errors import ConfigError, Problem
-from bridge.http_client import UNSIGNED_UPLOAD_HEADERS, plain_http_exposed
+from bridge.net.client import UNSIGNED_UPLOAD_HEADERS, plain_http_exposed
 
 __all__ = [
     "NOTIFY_EVENTS",
@@ -126,7 +126,7 @@ class DaemonConfig:
 @dataclass(frozen=True)
 class StatusConfig:
     # seconds without a successful run before a source needs attention; None: the
-    # source's daemon.health_intervals poll intervals (see bridge.status)
+    # source's daemon.health_intervals poll intervals (see bridge.service.status)
     max_lag: float | None = defaults.STATUS_MAX_LAG
 
 

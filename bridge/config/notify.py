@@ -19,7 +19,7 @@ from bridge.config.reader import Secret, Table, check_choice, check_http_url
 from bridge.errors import Problem
 
 NOTIFY_KINDS = ("webhook", "email", "wecom", "dingtalk")
-# What can be chosen in ``events``; each has its recovery (see bridge.notify.episodes).
+# What can be chosen in ``events``; each has its recovery (see bridge.service.notify.episodes).
 NOTIFY_EVENTS = (
     "credentials_refused",
     "circuit_open",

@@ -19,7 +19,7 @@ from bridge.config.reader import (
     check_share,
 )
 from bridge.errors import Problem
-from bridge.scope import entry_problem
+from bridge.net.scope import entry_problem
 
 SOURCE_KINDS = ("trs", "hanweb", "selectors")
 

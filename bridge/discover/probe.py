@@ -20,9 +20,9 @@ from bridge.discover import family as fam
 from bridge.errors import Skippable
 from bridge.normalize import draft
 from bridge.provenance import field_rows
+from bridge.raw import Gone, ListEntry, RawAttachment
 from bridge.sources import make_source, parse
 from bridge.sources.attachments import download_attachments
-from bridge.sources.base import Gone, ListEntry, RawAttachment
 from bridge.sources.cms import CmsSource, raw_item
 from bridge.sources.fetch import Fetcher, Missing, NotModified, Page
 

@@ -22,7 +22,7 @@ import unicodedata
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bridge.normalize.text import clean_text
+from bridge.text import clean_text
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

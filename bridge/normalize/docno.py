@@ -13,7 +13,7 @@ import re
 import unicodedata
 
 from bridge.labels import NONE_VALUES
-from bridge.normalize.text import clean_text, compact
+from bridge.text import clean_text, compact
 
 DOC_NO_RE = re.compile(r"^[\u4e00-\u9fa5]{1,12}〔(?:19|20)\d{2}〕[1-9]\d{0,3}号$")
 """The normalized form; the issuer code is 1–12 Chinese characters."""

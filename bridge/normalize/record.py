@@ -29,6 +29,7 @@ from bridge.catalog import (
     index_no_remarks,
 )
 from bridge.errors import Skippable
+from bridge.filename import attachment_name
 from bridge.labels import (
     FIELD_LABELS,
     META_TAGS,
@@ -37,6 +38,7 @@ from bridge.labels import (
     is_label_line,
     line_pairs,
 )
+from bridge.net.scope import Scope
 from bridge.normalize.classify import classify, genre_of
 from bridge.normalize.dates import (
     SHANGHAI,
@@ -48,10 +50,10 @@ from bridge.normalize.dates import (
     today_in_shanghai,
 )
 from bridge.normalize.docno import doc_no_problem, find_doc_no, is_absent, normalize_doc_no
-from bridge.normalize.filename import attachment_name
 from bridge.normalize.sanitize import ImageFilter, sanitize_and_read
 from bridge.normalize.summary import make_summary
-from bridge.normalize.text import (
+from bridge.raw import RawAttachment, RawItem
+from bridge.text import (
     clean_body_text,
     clean_text,
     compact,
@@ -59,8 +61,6 @@ from bridge.normalize.text import (
     without_markup,
     without_site,
 )
-from bridge.scope import Scope
-from bridge.sources.base import RawAttachment, RawItem
 
 DOC_NO_HEAD_CHARS = 200
 """A 文号 of the document itself stands above its first paragraph."""

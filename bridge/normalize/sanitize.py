@@ -32,7 +32,7 @@ import lxml.html
 import nh3
 from lxml import etree
 
-from bridge.normalize.text import (
+from bridge.text import (
     WHITESPACE_RE,
     clean_body_text,
     clean_text,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from bridge.normalize.text import LINE_BREAK_RE, clean_text
+from bridge.text import LINE_BREAK_RE, clean_text
 
 SUMMARY_LIMIT = 150
 """DESIGN.md §4: 内容概述 ≤ 150 characters."""

@@ -17,10 +17,8 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from urllib.parse import unquote
 
-from bridge.query_params import BIGINT_MAX
-from bridge.sandbox.portal_http import Request, Response, error, invalid, not_allowed
-from bridge.sandbox.portal_store import Conflict, Invalid, PortalStore, normalize_since
-from bridge.signing import (
+from bridge.admin.query_params import BIGINT_MAX
+from bridge.net.signing import (
     HEADER_KEY,
     HEADER_NONCE,
     HEADER_SIGNATURE,
@@ -29,6 +27,8 @@ from bridge.signing import (
     NONCE_TTL,
     verify,
 )
+from bridge.sandbox.portal_http import Request, Response, error, invalid, not_allowed
+from bridge.sandbox.portal_store import Conflict, Invalid, PortalStore, normalize_since
 
 API_PREFIX = "/api/v1"
 MAX_RECORD_BYTES = 5 * 1024 * 1024  # a catalog record is text; anything larger is a mistake

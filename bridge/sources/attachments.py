@@ -13,7 +13,7 @@ from __future__ import annotations
 import mimetypes
 
 from bridge.errors import Skippable
-from bridge.sources.base import RawAttachment
+from bridge.raw import RawAttachment
 from bridge.sources.fetch import Fetcher, Missing, TooLarge, binary_kind
 
 _PAGE_NAMES = (".html", ".htm", ".shtml", ".xhtml")

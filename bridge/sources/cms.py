@@ -20,10 +20,11 @@ import lxml.html
 from bridge.config import SourceConfig
 from bridge.defaults import MAX_LIST_PAGES
 from bridge.errors import LayoutAlarm, Skippable
+from bridge.raw import Gone, ListEntry, RawAttachment, RawItem
 from bridge.sources import parse
 from bridge.sources.article import Article, doc_title, page_meta, visible_text
 from bridge.sources.attachments import download_attachments
-from bridge.sources.base import Gone, ListEntry, RawAttachment, RawItem, Source
+from bridge.sources.base import Source
 from bridge.sources.fetch import Fetcher, Missing, NotModified, Page
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 - a User-Agent naming the operator; robots.txt honoured through protego (RFC 9309: a
   robots.txt that answers 4xx allows everything; one that cannot be read disallows);
-- a per-host rate limit and a cap on requests in flight per host;
+- a per-host rate limit and a cap on requests in flight per host (``politeness``);
 - conditional GET with the stored ETag / Last-Modified (a 304 costs no parsing);
 - connect and read timeouts, and a deadline for the whole request (every redirect hop and
   the whole body, ``fetch.deadline``), response size caps (pages and attachments
@@ -31,9 +31,10 @@ from protego import Protego
 from bridge.config import FetchConfig
 from bridge.defaults import MAX_REDIRECTS, MIN_BODY_RATE, ROBOTS_MAX_BYTES
 from bridge.errors import Retriable, Skippable
-from bridge.http_client import HttpClient, ProxyNotSupported, plain_reason
-from bridge.scope import Scope
+from bridge.net.client import HttpClient, ProxyNotSupported, plain_reason
+from bridge.net.scope import Scope
 from bridge.sources.charset import decode_html
+from bridge.sources.politeness import HostGate
 from bridge.sources.spool import HashingWriter, Spool
 
 log = logging.getLogger(__name__)
@@ -133,62 +134,6 @@ class Deadline:
         )
 
 
-class _HostGate:
-    """Rate limit and concurrency cap for one host, shared by all threads.
-
-    A listing request goes before detail pages waiting for a slot: the next list page is
-    what feeds the fetch threads more work, and behind a page's worth of detail pages and
-    attachments it came late, so the threads ran dry at every page (measured with 50 ms
-    responses: fewer requests in flight than the cap at each page boundary)."""
-
-    def __init__(self, rate: float, concurrency: int) -> None:
-        self.interval = 1.0 / rate
-        self.lock = threading.Lock()
-        self.next_time = 0.0
-        self.turns = threading.Condition()
-        self.free = concurrency
-        self.urgent_waiting = 0
-
-    def slot(self, *, urgent: bool = False) -> _Slot:
-        return _Slot(self, urgent)
-
-    def _acquire(self, urgent: bool) -> None:
-        with self.turns:
-            if urgent:
-                self.urgent_waiting += 1
-            try:
-                while self.free == 0 or (not urgent and self.urgent_waiting):
-                    self.turns.wait()
-            finally:
-                if urgent:
-                    self.urgent_waiting -= 1
-            self.free -= 1
-        with self.lock:
-            now = time.monotonic()
-            start = max(now, self.next_time)
-            self.next_time = start + self.interval
-        if start > now:
-            time.sleep(start - now)
-
-    def _release(self) -> None:
-        with self.turns:
-            self.free += 1
-            self.turns.notify_all()
-
-
-class _Slot:
-    """One request's turn at a host: ``with gate.slot(): ...``."""
-
-    def __init__(self, gate: _HostGate, urgent: bool) -> None:
-        self.gate, self.urgent = gate, urgent
-
-    def __enter__(self) -> None:
-        self.gate._acquire(self.urgent)
-
-    def __exit__(self, *exc: object) -> None:
-        self.gate._release()
-
-
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 
 
@@ -212,7 +157,7 @@ class Fetcher:
             connections=cfg.concurrency,
             cookies=True,
         )
-        self._gates: dict[str, _HostGate] = {}
+        self._gates: dict[str, HostGate] = {}
         self._robots: dict[str, Protego | None] = {}
         self._robots_status: dict[str, int | None] = {}
         self._lock = threading.Lock()
@@ -229,11 +174,11 @@ class Fetcher:
     def allowed(self, url: str) -> bool:
         return self.scope.admits(url)
 
-    def _gate(self, host: str) -> _HostGate:
+    def _gate(self, host: str) -> HostGate:
         with self._lock:
             gate = self._gates.get(host)
             if gate is None:
-                gate = self._gates[host] = _HostGate(self.cfg.rate_limit, self.cfg.concurrency)
+                gate = self._gates[host] = HostGate(self.cfg.rate_limit, self.cfg.concurrency)
             return gate
 
     # --- robots.txt ------------------------------------------------------------------------

@@ -29,13 +29,13 @@ from lxml.cssselect import CSSSelector
 
 from bridge.errors import Retriable, Skippable
 from bridge.labels import label_key
-from bridge.normalize.text import tree_safe
+from bridge.raw import ListEntry, ListPage
 from bridge.sources import parse
 from bridge.sources.article import Article, attachment_blocks, metadata, visible_text
-from bridge.sources.base import ListEntry, ListPage
 from bridge.sources.cms import CmsSource, Paging
 from bridge.sources.fetch import Fetcher, NotModified, decode_html
 from bridge.sources.volatile import strip_volatile
+from bridge.text import tree_safe
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import lxml.html
 from lxml import etree
 
 from bridge.errors import Skippable
+from bridge.filename import attachment_name
 from bridge.labels import ALL_LABELS
-from bridge.normalize.filename import attachment_name
-from bridge.normalize.text import tree_safe
 from bridge.sources.article import visible_text
+from bridge.text import tree_safe
 
 _WS = re.compile(r"[\s\u3000\xa0]+")
 ATTACHMENT_EXTENSIONS = (

@@ -23,6 +23,7 @@ from lxml.cssselect import CSSSelector
 
 from bridge.config import SelectorsConfig, SourceConfig
 from bridge.errors import ConfigError
+from bridge.raw import ListEntry, ListPage
 from bridge.sources import parse
 from bridge.sources.article import (
     Article,
@@ -31,7 +32,6 @@ from bridge.sources.article import (
     scoped_metadata,
     visible_text,
 )
-from bridge.sources.base import ListEntry, ListPage
 from bridge.sources.cms import CmsSource, Paging
 from bridge.sources.fetch import Fetcher, NotModified
 from bridge.sources.volatile import strip_volatile

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import lxml.html
 from lxml.cssselect import CSSSelector
 
+from bridge.raw import ListEntry, ListPage
 from bridge.sources import parse
 from bridge.sources.article import (
     Article,
@@ -35,7 +36,6 @@ from bridge.sources.article import (
     metadata,
     visible_text,
 )
-from bridge.sources.base import ListEntry, ListPage
 from bridge.sources.cms import CmsSource, Paging
 from bridge.sources.fetch import NotModified
 from bridge.sources.volatile import strip_volatile

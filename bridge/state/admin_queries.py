@@ -305,7 +305,7 @@ class ReportItem:
     column_first_read: datetime | None = None
     """When the bridge first read the item's column: the earliest ``first_seen`` of any
     item of that source and column (quarantined ones too). Items published before that
-    day are the baseline (存量) of :mod:`bridge.timeliness`."""
+    day are the baseline (存量) of :mod:`bridge.admin.report.timeliness`."""
 
 
 def column_first_reads(session: Session) -> dict[tuple[int, str], datetime]:

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bridge import audit
-from bridge.report import working_days
+from bridge.admin.report.build import working_days
 from bridge.state.models import AuditEventRow, DeliveryRow, ItemRow
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -17,7 +17,7 @@ A write commits after its ``updated_at`` is taken, so a refresh re-reads the las
 on their dependencies). Pending items are not in the histograms; their elapsed working
 days depend on today and are worked out when asked (for the chart's late count).
 
-Classification is :meth:`bridge.timeliness.Timeliness.add`'s, over the same columns.
+Classification is :meth:`bridge.admin.report.timeliness.Timeliness.add`'s, over the same columns.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from bridge import timeliness
+from bridge.admin.report import timeliness
 from bridge.provenance import is_shown, provenance_of
 from bridge.state.db import Database
 from bridge.state.models import ItemRow, ItemVersionRow, SourceRow
@@ -98,7 +98,7 @@ class Tally:
     pending: dict[int, datetime] = field(default_factory=dict)  # item id → published_at
 
     def figures(self, measure: str, now: datetime) -> Figures:
-        """A measure as the admin chart shows it: :meth:`bridge.timeliness.Measure.buckets`
+        """A measure as the admin chart shows it: :meth:`bridge.admin.report.timeliness.Measure.buckets`
         (finished items), counted and late (pending ones too, by their days so far)."""
         counts: Counter[int] = getattr(self, measure)
         bars = dict.fromkeys((label for label, _ in timeliness.BUCKETS), 0)
@@ -257,7 +257,7 @@ class LiveTimeliness:
                 row.record_version = row.version = version
 
     def _placed(self, row: _Row) -> Placed | None:
-        """As :meth:`bridge.timeliness.Timeliness.add` places the item."""
+        """As :meth:`bridge.admin.report.timeliness.Timeliness.add` places the item."""
         if row.version == 0 or row.record_version != row.version or row.published_at is None:
             return None
         first_read = self._first_read.get((row.source_id, row.column))

@@ -97,7 +97,7 @@ class ItemRow(Base):
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     first_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    # when the detail page was last revalidated (bridge/revalidate.py); None: never
+    # when the detail page was last revalidated (bridge/crawl/revalidate.py); None: never
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
     """When the detail page was last fetched or revalidated (the revalidation queue)."""
 

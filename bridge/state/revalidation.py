@@ -1,4 +1,4 @@
-"""What revalidation (``bridge.revalidate``) asks of the store: the items due, their
+"""What revalidation (``bridge.crawl.revalidate``) asks of the store: the items due, their
 stored list entries, and when each was last checked (``items.checked_at``)."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import urllib3
 
 from bridge import __version__
 from bridge.errors import AuthenticationError, ConfigError, Problem, Rejected, Retriable
-from bridge.http_client import (
+from bridge.net.client import (
     UNSIGNED_UPLOAD_HEADERS,
     Answer,
     HttpClient,
@@ -26,7 +26,7 @@ from bridge.http_client import (
     plain_http_exposed,
     plain_reason,
 )
-from bridge.signing import sign_headers
+from bridge.net.signing import sign_headers
 from bridge.targets.base import Listed, Receipt, Target
 
 log = logging.getLogger(__name__)

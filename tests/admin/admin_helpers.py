@@ -17,9 +17,9 @@ import requests
 from sqlalchemy import update
 
 from bridge.catalog import CatalogRecord
+from bridge.net.signing import sign_headers
 from bridge.normalize.hashing import content_hash
 from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET
-from bridge.signing import sign_headers
 from bridge.state import items, recording
 from bridge.state.db import Database
 from bridge.state.models import ItemRow, ItemVersionRow
@@ -164,10 +164,10 @@ class AdminSite:
 
     def __init__(self, config: Path) -> None:
         from bridge import config as bridge_config
-        from bridge.admin_pages import mount
-        from bridge.health import Metrics
+        from bridge.admin.pages import mount
+        from bridge.service.health import Metrics
+        from bridge.service.web import AdminServer
         from bridge.state.db import open_database
-        from bridge.web import AdminServer
 
         settings = bridge_config.load(config, environ={})
         self.db = open_database(settings.state_url.reveal(), create=False)

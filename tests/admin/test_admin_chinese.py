@@ -13,7 +13,7 @@ from admin_helpers import AdminSite, portal_alter_title, portal_delete_row
 from bs4 import BeautifulSoup
 from sqlalchemy import select, update
 
-from bridge.admin_pages import item_url
+from bridge.admin.pages import item_url
 from bridge.sandbox.site import load_manifest
 from bridge.state import items
 from bridge.state.models import DeliveryRow, ItemRow

@@ -11,7 +11,7 @@ from urllib.parse import quote, unquote, urlencode
 import pytest
 from admin_helpers import AdminSite, portal_delete_row
 
-from bridge.admin_pages import PAGE_SIZE, item_url
+from bridge.admin.pages import PAGE_SIZE, item_url
 from bridge.sandbox.site import edit, load_manifest
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The admin status page shows each source's last revalidation (bridge.revalidate), in
+"""The admin status page shows each source's last revalidation (bridge.crawl.revalidate), in
 Chinese, with the figures `xxgk-bridge status --format json` gives."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from admin_helpers import ARTIFACTS
 from bs4 import BeautifulSoup
 from conftest import REPO
 
-from bridge.admin_pages import item_url
+from bridge.admin.pages import item_url
 from bridge.sandbox.site import edit, load_manifest
 
 pytestmark = pytest.mark.slow

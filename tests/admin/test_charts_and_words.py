@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from test_reconcile_rules import CASES
 
-from bridge import admin_text, charts
+from bridge.admin import charts
+from bridge.admin import text as admin_text
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -9,8 +9,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import event
 from test_timeliness import hand_worked_store
 
-from bridge import timeliness
-from bridge.health import PUBLICATION_BUCKETS, WORKING_DAY_BUCKETS, TimelinessCollector
+from bridge.admin.report import timeliness
+from bridge.service.health import PUBLICATION_BUCKETS, WORKING_DAY_BUCKETS, TimelinessCollector
 from bridge.state import outbox
 from bridge.state.admin_queries import report_items
 from bridge.state.db import Database

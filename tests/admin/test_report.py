@@ -11,7 +11,7 @@ import pytest
 from admin_helpers import StateBuilder, local
 from conftest import config_text, make_record
 
-from bridge.report import working_days
+from bridge.admin.report.build import working_days
 from bridge.state.db import open_database
 
 # Worked out by hand from the State Council's 2025 holiday notice, then checked against
@@ -256,9 +256,9 @@ def test_report_csv_and_out_file(year_config, cli, tmp_path):
 
 
 def test_report_counts_what_the_pages_show_and_what_they_do_not() -> None:
-    from bridge.report import build
-    from bridge.report_parts import build_document
-    from bridge.report_text import to_csv, to_markdown
+    from bridge.admin.report.build import build
+    from bridge.admin.report.parts import build_document
+    from bridge.admin.report.text import to_csv, to_markdown
     from bridge.state.admin_queries import ReportItem
 
     published = local(2025, 3, 3, 9)

@@ -15,9 +15,9 @@ import pytest
 from admin_helpers import StateBuilder, local
 from conftest import config_text, make_record
 
-from bridge.report_doc import grid
-from bridge.report_parts import appeals_table, requests_table
-from bridge.report_text import document_from_json, to_json
+from bridge.admin.report.document import grid
+from bridge.admin.report.parts import appeals_table, requests_table
+from bridge.admin.report.text import document_from_json, to_json
 from bridge.sandbox.site import load_manifest
 from bridge.state.db import open_database
 

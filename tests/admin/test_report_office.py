@@ -18,11 +18,11 @@ from docx.oxml.ns import qn
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bridge.admin.report.chart import ascii_only, chart_png, cjk_family, draw
+from bridge.admin.report.document import Cell, Chart, Paragraph, Part, ReportDocument, Table, grid
+from bridge.admin.report.office import write_docx, write_xlsx
+from bridge.admin.report.xlsx import FIRST_ROW, sheet_name
 from bridge.errors import Fatal
-from bridge.report_chart import ascii_only, chart_png, cjk_family, draw
-from bridge.report_doc import Cell, Chart, Paragraph, Part, ReportDocument, Table, grid
-from bridge.report_office import write_docx, write_xlsx
-from bridge.report_xlsx import FIRST_ROW, sheet_name
 
 N = None
 SCRAPED = "=SUM(A1:A2) <script>alert('x')</script> & 【通知】\x07“引号”\n第二行"
@@ -436,7 +436,7 @@ def test_random_merged_tables_round_trip_through_xlsx(tmp_path_factory, table):
     if len(grid(table)[0]) == 1:
         merges.discard("A1:A1")
     assert {str(m) for m in ws.merged_cells.ranges} == merges
-    from bridge.report_office import clean
+    from bridge.admin.report.office import clean
 
     for r, row in enumerate(grid(table)):
         for col, (cell, corner) in enumerate(row):

@@ -12,8 +12,8 @@ from admin_helpers import StateBuilder, local
 from conftest import make_record
 from prometheus_client import CollectorRegistry, generate_latest
 
-from bridge.health import TimelinessCollector
-from bridge.report import build
+from bridge.admin.report.build import build
+from bridge.service.health import TimelinessCollector
 from bridge.state.admin_queries import report_items
 from bridge.state.db import Database, open_database
 

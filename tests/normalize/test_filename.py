@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bridge.normalize.filename import MAX_NAME_CHARS, attachment_name
+from bridge.filename import MAX_NAME_CHARS, attachment_name
 
 
 @pytest.mark.parametrize(

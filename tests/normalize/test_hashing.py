@@ -16,7 +16,7 @@ from bridge.catalog import Attachment, CatalogRecord, NormalizeProfile
 from bridge.normalize import content_hash, normalize
 from bridge.normalize.dates import SHANGHAI
 from bridge.normalize.hashing import VOLATILE_FIELDS, canonical_json, hashable_view
-from bridge.sources.base import RawAttachment, RawItem
+from bridge.raw import RawAttachment, RawItem
 
 URL = "https://www.yyedu.gov.cn/zwgk/gzdt/201212/t20121203_7.html"
 PROFILE = NormalizeProfile("yyedu", "余姚市教育局", "002949236", {"gzdt": "业务工作"})

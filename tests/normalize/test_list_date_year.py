@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from bridge.catalog import NormalizeProfile
 from bridge.normalize import normalize
-from bridge.sources.base import RawItem
+from bridge.raw import RawItem
 
 PROFILE = NormalizeProfile(
     source="yyedu", publisher="余姚市教育局", org_code="002949236", column_categories={"qt": "其他"}

@@ -16,7 +16,7 @@ from bridge.catalog import Attachment, NormalizeProfile
 from bridge.errors import Skippable
 from bridge.normalize import FieldProblem, QuarantineError, index_no_problem, normalize
 from bridge.normalize.dates import SHANGHAI
-from bridge.sources.base import RawAttachment, RawItem
+from bridge.raw import RawAttachment, RawItem
 
 SEED_REPORT = Path(bridge.sandbox.__file__).parent / "data" / "seed_report_2012.txt"
 """The bureau's 2012 report (../shared/seeds/000_549620f865b56b29.txt), as the sandbox ships it."""

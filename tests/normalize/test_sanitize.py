@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
+from bridge.net.scope import Scope
 from bridge.normalize.sanitize import (
     _CLEANER,
     _built,
@@ -31,7 +32,6 @@ from bridge.normalize.sanitize import (
     visible_text,
 )
 from bridge.sandbox.site import generate_site
-from bridge.scope import Scope
 
 BASE = "https://www.yyedu.gov.cn/zwgk/zcwj/201212/t20121203_1.html"
 

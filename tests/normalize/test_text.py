@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.normalize.text import clean_body_text, clean_text, compact, without_markup
+from bridge.text import clean_body_text, clean_text, compact, without_markup
 
 
 def test_clean_text_folds_every_kind_of_white_space() -> None:

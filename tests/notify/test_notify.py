@@ -24,8 +24,8 @@ import pytest
 from receivers import HttpReceiver, SmtpReceiver
 
 from bridge import audit, config
-from bridge.notify import run_pass
 from bridge.sandbox.site import relayout
+from bridge.service.notify import run_pass
 from bridge.state import audit_log
 from bridge.state.db import open_database
 

@@ -12,7 +12,7 @@ from receivers import HttpReceiver
 
 from bridge import audit, config
 from bridge.errors import ConfigError
-from bridge.notify import run_pass
+from bridge.service.notify import run_pass
 from bridge.state import audit_log
 from bridge.state.db import open_database
 from bridge.state.models import RunRow

@@ -19,7 +19,8 @@ from pathlib import Path
 import installed
 import pytest
 
-from bridge import daemon, defaults
+from bridge import defaults
+from bridge.service import daemon
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "config" / "bridge.service"

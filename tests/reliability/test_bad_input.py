@@ -44,9 +44,9 @@ from bridge.catalog import NormalizeProfile
 from bridge.errors import Skippable
 from bridge.normalize import QuarantineError, normalize
 from bridge.normalize.sanitize import sanitize_html
+from bridge.raw import RawItem
 from bridge.sandbox.site import load_manifest
 from bridge.sources import parse
-from bridge.sources.base import RawItem
 from bridge.sources.fetch import binary_kind, decode_html
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
@@ -294,7 +294,7 @@ def test_the_corpus_is_complete() -> None:
 
 def log_line(stderr: str, message: str) -> list[str]:
     """The stderr lines whose message (after ``level logger: ``) matches ``message``."""
-    pattern = re.compile(rf"^\S+ \S+ (?:WARNING|INFO) bridge\.pipeline: {message}$")
+    pattern = re.compile(rf"^\S+ \S+ (?:WARNING|INFO) bridge\.crawl\.run: {message}$")
     return [line for line in stderr.splitlines() if pattern.match(line)]
 
 
@@ -460,7 +460,7 @@ def _check_listings(site: BadSite, stderr: str, held: dict[str, Any]) -> int:
     return delivered
 
 
-# --- known problems outside the sources (bridge/pipeline.py): each test shows one ------------
+# --- known problems outside the sources (bridge/crawl/run.py): each test shows one ------------
 # They pass once the cycle handles the case; strict, so the marker must go then.
 
 

@@ -1,7 +1,7 @@
 """The sandbox portal, driven over real HTTP with signed requests (DESIGN.md §5).
 
 Each test gets its own portal on a free port and its own database; requests are signed
-with ``bridge.signing`` exactly as the ``http`` target signs them.
+with ``bridge.net.signing`` exactly as the ``http`` target signs them.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pytest
 import requests
 
 from bridge.catalog import Attachment, CatalogRecord, SourceRef
+from bridge.net.signing import HEADER_NONCE, HEADER_TIMESTAMP, sign_headers, signature
 from bridge.normalize.hashing import content_hash
 from bridge.sandbox.portal import (
     SANDBOX_KEY,
@@ -32,7 +33,6 @@ from bridge.sandbox.portal import (
     PortalServer,
     PortalStore,
 )
-from bridge.signing import HEADER_NONCE, HEADER_TIMESTAMP, sign_headers, signature
 
 EID = "yyedu:t20121203_100012"
 

@@ -24,9 +24,9 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from bridge.net.signing import sign_headers
 from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET, PortalServer
 from bridge.sandbox.portal_faults import Faults, InvalidFaults
-from bridge.signing import sign_headers
 
 REPO = Path(__file__).resolve().parents[2]
 EID = "yyedu:t20121203_100012"

@@ -24,13 +24,13 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bridge import audit, config
-from bridge.admin_pages import mount
-from bridge.health import Metrics
+from bridge.admin.pages import mount
+from bridge.net.signing import sign_headers
 from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET, PortalServer
-from bridge.signing import sign_headers
+from bridge.service.health import Metrics
+from bridge.service.web import MISDIRECTED, AdminServer, allowed_host
 from bridge.state import audit_log
 from bridge.state.db import open_database
-from bridge.web import MISDIRECTED, AdminServer, allowed_host
 
 CONFIGURED = '\n[admin]\nhosts = ["bridge.example.org", "proxy.example.org:8443"]\n'
 TOKEN = "Zr0xq4c9Hk2V7mT1bN8yWd5E"  # 24 characters: the shortest token allowed off loopback

@@ -18,9 +18,9 @@ import pytest
 from conftest import config_text, run_cycle
 
 from bridge.normalize import normalize
+from bridge.raw import ListEntry, RawItem
 from bridge.sandbox.portal import PortalServer
 from bridge.sources import make_source
-from bridge.sources.base import ListEntry, RawItem
 from tests.sources.pageserver import PageServer, source_config
 
 LONG = "长" * 400

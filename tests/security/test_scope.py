@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from bridge.config import FetchConfig
 from bridge.errors import Skippable
-from bridge.scope import Scope, entry_problem
+from bridge.net.scope import Scope, entry_problem
 from bridge.sources import parse
 from bridge.sources.fetch import Fetcher
 

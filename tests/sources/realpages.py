@@ -33,10 +33,10 @@ from bridge.config import FetchConfig, SourceConfig
 from bridge.config.sources import ColumnConfig, HanwebConfig, SelectorsConfig
 from bridge.normalize import draft
 from bridge.normalize.dates import SHANGHAI, DateError, parse_date
-from bridge.normalize.text import clean_text, compact
+from bridge.raw import ListEntry, RawAttachment
 from bridge.sources import make_source, parse
-from bridge.sources.base import ListEntry, RawAttachment
 from bridge.sources.cms import CmsSource, raw_item
+from bridge.text import clean_text, compact
 
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "realpages"
 FIELDS = ("title", "publisher", "created", "published", "doc_no", "index_no", "topic")

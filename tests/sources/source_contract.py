@@ -17,10 +17,10 @@ import pytest
 from bridge.config import FetchConfig, SourceConfig
 from bridge.config.sources import ColumnConfig, HanwebConfig, SelectorsConfig
 from bridge.errors import LayoutAlarm, Skippable
+from bridge.raw import Gone, ListEntry, RawItem
 from bridge.sandbox.site import COLUMNS, SiteServer, generate_site, load_manifest
 from bridge.sandbox.site_pages import HANWEB_IDS
 from bridge.sources import make_source
-from bridge.sources.base import Gone, ListEntry, RawItem
 from bridge.sources.cms import CmsSource
 
 NO_BODY = (

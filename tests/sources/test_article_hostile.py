@@ -11,11 +11,11 @@ import lxml.html
 from bridge.labels import line_pairs
 from bridge.normalize import normalize
 from bridge.normalize.record import draft
-from bridge.normalize.text import title_from_doc_title
+from bridge.raw import RawItem
 from bridge.sources import parse
 from bridge.sources.article import block_lines, largest_text_block, metadata
-from bridge.sources.base import RawItem
 from bridge.sources.hanweb import parse_detail
+from bridge.text import title_from_doc_title
 from tests.normalize.test_record import PROFILE
 
 

@@ -14,8 +14,8 @@ from pageserver import PAGES, PageServer, Request, serving, source_config
 
 from bridge.config.sources import HanwebConfig
 from bridge.errors import LayoutAlarm, Skippable
+from bridge.raw import ListEntry, RawItem
 from bridge.sources import make_source
-from bridge.sources.base import ListEntry, RawItem
 from bridge.sources.fetch import decode_html
 from bridge.sources.hanweb import (
     Datastore,

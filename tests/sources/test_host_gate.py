@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 import time
 
-from bridge.sources.fetch import _HostGate
+from bridge.sources.politeness import HostGate
 
 
 def test_the_cap_holds_and_a_listing_request_goes_first() -> None:
-    gate = _HostGate(rate=1_000_000.0, concurrency=2)
+    gate = HostGate(rate=1_000_000.0, concurrency=2)
     order: list[str] = []
     inside = 0
     most = 0

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from bridge.scope import Scope
+from bridge.net.scope import Scope
 from bridge.sources import parse, volatile
 from bridge.sources.article import scoped_metadata
 from bridge.sources.volatile import strip_volatile

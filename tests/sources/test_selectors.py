@@ -16,8 +16,8 @@ from pageserver import PAGES, PageServer, serving, source_config
 from bridge.config.sources import SelectorsConfig
 from bridge.errors import LayoutAlarm
 from bridge.normalize import QuarantineError, normalize
+from bridge.raw import ListEntry, RawItem
 from bridge.sources import make_source
-from bridge.sources.base import ListEntry, RawItem
 from bridge.sources.selectors import SelectorsSource
 
 ROOT = PAGES / "selectors"

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from pageserver import PAGES, PageServer, serving, source_config
 
+from bridge.raw import ListEntry, RawItem
 from bridge.sources import make_source
-from bridge.sources.base import ListEntry, RawItem
 from bridge.sources.trs import TrsSource, list_page_url, page_count
 
 TITLE = "余姚市教育局关于印发2013年全市教育工作要点的通知（陈喆执笔）"

@@ -12,7 +12,7 @@ from typing import ClassVar
 import pytest
 
 from bridge.errors import Retriable
-from bridge.http_client import HttpClient, ca_bundle
+from bridge.net.client import HttpClient, ca_bundle
 from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET
 from bridge.targets.http import HttpTarget
 
@@ -164,7 +164,7 @@ def test_a_portal_certificate_not_trusted_says_tls_and_why(tmp_path, monkeypatch
 
 IMPORTS = """
 import sys
-from bridge.http_client import HttpClient
+from bridge.net.client import HttpClient
 client = HttpClient({})
 answer = client.request("GET", sys.argv[1], timeout=5)
 print(answer.status_code, "requests" in sys.modules)
@@ -221,7 +221,7 @@ def test_requests_is_loaded_only_to_read_a_proxy_setting(proxy, environment, exp
 def test_the_proxy_chosen_is_the_one_requests_chooses(environment, url, monkeypatch):
     from requests.utils import get_environ_proxies, select_proxy
 
-    from bridge.http_client import _environ_proxy
+    from bridge.net.client import _environ_proxy
 
     for name in list(os.environ):
         if name.lower().endswith("_proxy") or name == "REQUEST_METHOD":

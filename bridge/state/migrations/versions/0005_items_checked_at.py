@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Revalidation (bridge/revalidate.py) checks the items checked longest ago first, and
+    # Revalidation (bridge/crawl/revalidate.py) checks the items checked longest ago first, and
     # must keep that order across restarts. An item's page was last checked when it was
     # first fetched until revalidation asks again: existing items start from first_seen
     # (new ones get it at insert), so the queue is one indexed column, no NULLs.

@@ -1,0 +1,1 @@
+"""What an operator asks of the bridge: reconciliation with the portal, the online check, the admin pages and the annual report."""
