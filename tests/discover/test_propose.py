@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from bridge.discover.propose import propose_body, propose_selectors
-from bridge.normalize.text import compact
+from bridge.raw import ListEntry
 from bridge.sources import parse
-from bridge.sources.base import ListEntry
+from bridge.text import compact
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sources"))
 import realpages
