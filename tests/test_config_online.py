@@ -80,7 +80,8 @@ def test_everything_right_is_one_ok_line_per_check_and_exit_0(ready, cli):
         f"ok    target portal  {box.portal_url}: signed GET /api/v1/items?limit=1 "
         "accepted our key and secret"
     )
-    assert re.fullmatch(r"ok    state store  sqlite:///\S+state\.db: at \w+, writable", out[9])
+    store = r"(sqlite:///\S+state\.db|postgresql\+psycopg://postgres:\*\*\*@\S+)"  # either backend
+    assert re.fullmatch(rf"ok    state store  {store}: at \w+, writable", out[9]), out[9]
     assert out[10:] == ["9 checks: 9 ok, 0 failed"]
     assert box.portal.store.items() == []  # nothing delivered
 
