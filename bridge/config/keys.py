@@ -1,6 +1,7 @@
 """Config keys declared once, on the dataclass that holds them.
 
-A field made with ``key``, ``duration`` or ``secret`` is a TOML key: its name is the key,
+A field made with ``key``, ``duration``, ``secret`` or ``field(metadata=required())`` is a
+TOML key: its name is the key,
 its annotation the type (``float`` takes integers, ``tuple[str, ...]`` a list, ``X | None``
 an optional ``X``), its default the default (none: the key is required). ``read`` fills
 the dataclass from a ``Table``, which records every problem (file, key, what) instead of
@@ -45,6 +46,12 @@ def key(
 ) -> Any:
     """A plain key: a string, number, boolean or list checked by ``check``."""
     return dataclasses.field(default=default, metadata={"key": _Key("get", check, toml)})
+
+
+def required(check: Check | None = None) -> dict[str, Any]:
+    """The metadata of a required key: ``name: str = field(metadata=required(check))``
+    (a ``field`` call written out, so that type checkers see a field without a default)."""
+    return {"key": _Key("get", check)}
 
 
 def duration(default: Any = dataclasses.MISSING, *, off: bool = False) -> Any:

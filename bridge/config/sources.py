@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from bridge import defaults
 from bridge.catalog import CATEGORIES, NormalizeProfile, org_code_problem
-from bridge.config.keys import duration, key, read
+from bridge.config.keys import duration, key, read, required
 from bridge.config.reader import (
     Table,
     check_charset,
@@ -108,8 +108,8 @@ class SelectorsConfig:
     whose one group is the number of pages.
     """
 
-    list_item: str = key(check=_check_css)
-    detail_body: str = key(check=_check_css)
+    list_item: str = field(metadata=required(_check_css))
+    detail_body: str = field(metadata=required(_check_css))
     link: str = key("a", _check_css)
     title_attr: str | None = key("title")
     date: str | None = key(None, _check_css)
@@ -138,8 +138,8 @@ class SourceConfig:
     name: str
     kind: str
     base_url: str
-    publisher: str = key()
-    org_code: str = key(check=org_code_problem)
+    publisher: str = field(metadata=required())
+    org_code: str = field(metadata=required(org_code_problem))
     columns: tuple[ColumnConfig, ...]
     fetch: FetchConfig
     charset: str = key(defaults.SITE_CHARSET, check_charset)
