@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bridge.config import Settings, SourceConfig, TargetConfig
+from bridge.config import ExchangeDirConfig, Settings, SourceConfig, TargetConfig
 from bridge.errors import BridgeError
 from bridge.sources.fetch import Page
 
@@ -189,10 +189,9 @@ def _target_job(cfg: TargetConfig) -> tuple[str, float, Job]:
 def _target_check(cfg: TargetConfig, what: str) -> Check:
     if cfg.kind == "memory":
         return Check(True, what, "in memory: nothing to reach")
-    if cfg.kind == "exchange-dir":
+    if isinstance(cfg, ExchangeDirConfig):
         from bridge.targets.below import probe_writable
 
-        assert cfg.directory is not None
         try:
             probe_writable(Path(cfg.directory))
         except OSError as exc:

@@ -24,18 +24,18 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bridge import __version__, defaults
-from bridge.config.dburl import check_db_url, check_state_url, redact_url
+from bridge.config.dburl import check_state_url, redact_url
+from bridge.config.keys import duration, key, read, secret
 from bridge.config.notify import NOTIFY_EVENTS, NOTIFY_KINDS, NotifyConfig, build_notify
 from bridge.config.reader import (
     Secret,
     Table,
     check_choice,
-    check_http_url,
     check_positive,
     parse_duration,
 )
@@ -49,6 +49,16 @@ from bridge.config.sources import (
     build_fetch,
     build_sources,
 )
+from bridge.config.targets import (
+    TARGET_KINDS,
+    ExchangeDbConfig,
+    ExchangeDirConfig,
+    HttpTargetConfig,
+    MemoryTargetConfig,
+    TargetConfig,
+    build_target,
+    shown_target,
+)
 from bridge.errors import ConfigError, Problem
 from bridge.net.client import UNSIGNED_UPLOAD_HEADERS, plain_http_exposed
 
@@ -61,8 +71,12 @@ __all__ = [
     "ColumnConfig",
     "DaemonConfig",
     "DeliveryConfig",
+    "ExchangeDbConfig",
+    "ExchangeDirConfig",
     "FetchConfig",
     "HanwebConfig",
+    "HttpTargetConfig",
+    "MemoryTargetConfig",
     "NotifyConfig",
     "Secret",
     "SelectorsConfig",
@@ -77,70 +91,84 @@ __all__ = [
     "warnings",
 ]
 
-TARGET_KINDS = ("http", "exchange-db", "exchange-dir")
+T = TypeVar("T")
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")  # admin binds only this machine can reach
 
 
-@dataclass(frozen=True)
-class TargetConfig:
-    kind: str
-    name: str
-    url: str | None = None
-    key: str | None = None
-    secret: Secret | None = field(default=None, repr=False)
-    timeout: float = defaults.TARGET_TIMEOUT
-    index_no: str = defaults.INDEX_NO_MINTING
-    db_url: Secret | None = field(default=None, repr=False)
-    db_table: str = "gov_disclosure_exchange"
-    directory: str | None = None
-    allow_insecure_http: bool = defaults.ALLOW_INSECURE_HTTP
+def _check_process(value: object) -> str | None:
+    if isinstance(value, bool) or value == "auto":
+        return None
+    return f'must be true, false or "auto", not {value!r}'
+
+
+def _check_host_names(entries: list[Any]) -> str | None:
+    for entry in entries:
+        if not isinstance(entry, str) or not entry or any(c in entry for c in "/\\@ \t"):
+            return f"must be a list of host names (optionally host:port), not {entry!r}"
+    return None
 
 
 @dataclass(frozen=True)
 class DeliveryConfig:
-    max_attempts: int = defaults.MAX_ATTEMPTS
-    backoff_initial: float = defaults.BACKOFF_INITIAL
-    backoff_max: float = defaults.BACKOFF_MAX
-    retry_after_cap: float = defaults.RETRY_AFTER_CAP
-    lease_seconds: float = defaults.LEASE_SECONDS
-    batch: int = defaults.DRAIN_BATCH
-    circuit_threshold: int = defaults.CIRCUIT_THRESHOLD
-    circuit_cooldown: float = defaults.CIRCUIT_COOLDOWN
-    concurrency: int = defaults.DELIVERY_CONCURRENCY
-    process: bool | str = defaults.DELIVERY_PROCESS  # True, False or "auto"
+    max_attempts: int = key(defaults.MAX_ATTEMPTS, check_positive)
+    backoff_initial: float = duration(defaults.BACKOFF_INITIAL)
+    backoff_max: float = duration(defaults.BACKOFF_MAX)
+    retry_after_cap: float = duration(defaults.RETRY_AFTER_CAP)
+    lease_seconds: float = duration(defaults.LEASE_SECONDS)
+    batch: int = key(defaults.DRAIN_BATCH, check_positive)
+    circuit_threshold: int = key(defaults.CIRCUIT_THRESHOLD, check_positive)
+    circuit_cooldown: float = duration(defaults.CIRCUIT_COOLDOWN)
+    concurrency: int = key(defaults.DELIVERY_CONCURRENCY, check_positive)
+    # True, False or "auto"; any TOML value, so that every wrong one gets the message
+    # that lists the choices
+    process: bool | str = key(defaults.DELIVERY_PROCESS, _check_process, toml=(bool, object))
 
 
 @dataclass(frozen=True)
 class DaemonConfig:
-    drain_interval: float = defaults.DRAIN_INTERVAL
-    resync_poll: float = defaults.RESYNC_POLL
-    shutdown_timeout: float = defaults.SHUTDOWN_TIMEOUT
-    misfire_grace_time: float = defaults.MISFIRE_GRACE_TIME
-    jitter: float = defaults.SCHEDULE_JITTER
-    health_intervals: int = defaults.HEALTH_INTERVALS
-    housekeeping_interval: float = defaults.HOUSEKEEPING_INTERVAL
-    lease: float = defaults.WORKER_LEASE
-    parallel_sources: int = defaults.PARALLEL_SOURCES
+    drain_interval: float = duration(defaults.DRAIN_INTERVAL)
+    resync_poll: float = duration(defaults.RESYNC_POLL)
+    shutdown_timeout: float = duration(defaults.SHUTDOWN_TIMEOUT)
+    misfire_grace_time: float = duration(defaults.MISFIRE_GRACE_TIME)
+    jitter: float = key(defaults.SCHEDULE_JITTER, lambda v: None if v >= 0 else "must be 0 or more")
+    health_intervals: int = key(defaults.HEALTH_INTERVALS, check_positive)
+    housekeeping_interval: float = duration(defaults.HOUSEKEEPING_INTERVAL)
+    lease: float = duration(defaults.WORKER_LEASE)
+    parallel_sources: int = key(defaults.PARALLEL_SOURCES, check_positive)
 
 
 @dataclass(frozen=True)
 class StatusConfig:
     # seconds without a successful run before a source needs attention; None: the
     # source's daemon.health_intervals poll intervals (see bridge.service.status)
-    max_lag: float | None = defaults.STATUS_MAX_LAG
+    max_lag: float | None = duration(defaults.STATUS_MAX_LAG)
 
 
 @dataclass(frozen=True)
 class AdminConfig:
-    enabled: bool = True
-    host: str = defaults.ADMIN_HOST
-    port: int = defaults.ADMIN_PORT
-    token: Secret | None = field(default=None, repr=False)
-    basic_user: str | None = None
-    basic_password: Secret | None = field(default=None, repr=False)
+    enabled: bool = key(True)
+    host: str = key(defaults.ADMIN_HOST)
+    port: int = key(
+        defaults.ADMIN_PORT, lambda v: None if 0 <= v < 65536 else "must be a port number"
+    )
+    token: Secret | None = secret(env="BRIDGE_ADMIN_TOKEN", credential="admin_token")
+    basic_user: str | None = key(None)
+    basic_password: Secret | None = secret(
+        env="BRIDGE_ADMIN_BASIC_PASSWORD", credential="admin_basic_password"
+    )
     # Host header values answered besides the bind address, localhost and the loopback
     # addresses (the names a reverse proxy or the operator's browser uses)
-    hosts: tuple[str, ...] = ()
+    hosts: tuple[str, ...] = key((), _check_host_names)
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    """The ``[bridge]`` table."""
+
+    state_url: str = key(defaults.STATE_URL, check_state_url)
+    operator: str = key("unconfigured operator")
+    log_level: str = key("INFO", check_choice(("DEBUG", "INFO", "WARNING", "ERROR")))
+    log_format: str = key(defaults.LOG_FORMAT, check_choice(("text", "json")))
 
 
 @dataclass(frozen=True)
@@ -223,10 +251,10 @@ def load(path: Path | None, *, environ: Mapping[str, str] | None = None) -> Sett
     return settings
 
 
-def _table(data: Mapping[str, Any], key: str, problems: list[Problem]) -> dict[str, Any]:
-    value = data.get(key, {})
+def _table(data: Mapping[str, Any], name: str, problems: list[Problem]) -> dict[str, Any]:
+    value = data.get(name, {})
     if not isinstance(value, dict):
-        problems.append(Problem(key, f"must be a table ([{key}])"))
+        problems.append(Problem(name, f"must be a table ([{name}])"))
         return {}
     return value
 
@@ -248,109 +276,35 @@ def _build(
             "notify",
         )
     )
-    for key in data:
-        if key not in top.used:
-            problems.append(Problem(key, "unknown table"))
+    for name in data:
+        if name not in top.used:
+            problems.append(Problem(name, "unknown table"))
 
-    b = Table(_table(data, "bridge", problems), "bridge", problems)
-    state_url = b.get("state_url", str, defaults.STATE_URL, check_state_url)
-    operator = b.get("operator", str, "unconfigured operator")
-    log_level = b.get("log_level", str, "INFO", check_choice(("DEBUG", "INFO", "WARNING", "ERROR")))
-    log_format = b.get("log_format", str, defaults.LOG_FORMAT, check_choice(("text", "json")))
-    b.finish()
-
-    f = Table(_table(data, "fetch", problems), "fetch", problems)
-    user_agent = defaults.USER_AGENT.format(version=__version__, operator=operator)
-    fetch = build_fetch(f, None, user_agent)
-    f.finish()
-
+    t = Table(_table(data, "bridge", problems), "bridge", problems)
+    bridge = read(BridgeConfig, t)
+    t.finish()
+    fetch = build_fetch(
+        t := Table(_table(data, "fetch", problems), "fetch", problems),
+        None,
+        defaults.USER_AGENT.format(version=__version__, operator=bridge.operator),
+    )
+    t.finish()
     sources = build_sources(data.get("sources", []), fetch, problems)
-    target = _build_target(_table(data, "target", problems), problems, environ)
-
-    d = Table(_table(data, "delivery", problems), "delivery", problems)
-    delivery = DeliveryConfig(
-        max_attempts=d.get("max_attempts", int, defaults.MAX_ATTEMPTS, check_positive),
-        backoff_initial=d.duration("backoff_initial", defaults.BACKOFF_INITIAL),
-        backoff_max=d.duration("backoff_max", defaults.BACKOFF_MAX),
-        retry_after_cap=d.duration("retry_after_cap", defaults.RETRY_AFTER_CAP),
-        lease_seconds=d.duration("lease_seconds", defaults.LEASE_SECONDS),
-        batch=d.get("batch", int, defaults.DRAIN_BATCH, check_positive),
-        circuit_threshold=d.get(
-            "circuit_threshold", int, defaults.CIRCUIT_THRESHOLD, check_positive
-        ),
-        circuit_cooldown=d.duration("circuit_cooldown", defaults.CIRCUIT_COOLDOWN),
-        concurrency=d.get("concurrency", int, defaults.DELIVERY_CONCURRENCY, check_positive),
-        # any value, so that every wrong one gets the message that lists the choices
-        process=d.get("process", (bool, object), defaults.DELIVERY_PROCESS, _check_process),
-    )
-    d.finish()
-
-    dm = Table(_table(data, "daemon", problems), "daemon", problems)
-    daemon = DaemonConfig(
-        drain_interval=dm.duration("drain_interval", defaults.DRAIN_INTERVAL),
-        resync_poll=dm.duration("resync_poll", defaults.RESYNC_POLL),
-        shutdown_timeout=dm.duration("shutdown_timeout", defaults.SHUTDOWN_TIMEOUT),
-        misfire_grace_time=dm.duration("misfire_grace_time", defaults.MISFIRE_GRACE_TIME),
-        jitter=dm.get(
-            "jitter",
-            float,
-            defaults.SCHEDULE_JITTER,
-            lambda v: None if v >= 0 else "must be 0 or more",
-        ),
-        health_intervals=dm.get("health_intervals", int, defaults.HEALTH_INTERVALS, check_positive),
-        housekeeping_interval=dm.duration("housekeeping_interval", defaults.HOUSEKEEPING_INTERVAL),
-        lease=dm.duration("lease", defaults.WORKER_LEASE),
-        parallel_sources=dm.get("parallel_sources", int, defaults.PARALLEL_SOURCES, check_positive),
-    )
-    dm.finish()
-
-    st = Table(_table(data, "status", problems), "status", problems)
-    status = StatusConfig(
-        max_lag=st.duration("max_lag", 1.0) if "max_lag" in st.data else defaults.STATUS_MAX_LAG
-    )
-    st.finish()
-
-    ad = Table(_table(data, "admin", problems), "admin", problems, environ)
-    admin = AdminConfig(
-        enabled=ad.get("enabled", bool, True),
-        host=ad.get("host", str, defaults.ADMIN_HOST),
-        port=ad.get(
-            "port",
-            int,
-            defaults.ADMIN_PORT,
-            lambda v: None if 0 <= v < 65536 else "must be a port number",
-        ),
-        token=ad.secret(
-            "token", env="BRIDGE_ADMIN_TOKEN", credential="admin_token", required=False
-        ),
-        basic_user=ad.get("basic_user", str, None),
-        hosts=tuple(ad.get("hosts", list, [], _check_host_names)),
-        basic_password=ad.secret(
-            "basic_password",
-            env="BRIDGE_ADMIN_BASIC_PASSWORD",
-            credential="admin_basic_password",
-            required=False,
-        ),
-    )
-    if (admin.basic_user is None) != (admin.basic_password is None):
-        ad.problem("basic_user", "basic_user and basic_password go together")
-    if admin.enabled and admin.host not in LOOPBACK_HOSTS and not (admin.token or admin.basic_user):
-        ad.problem(
-            "host",
-            f"binding the admin pages to {admin.host} needs a token or basic_user/basic_password",
-        )
-    short = admin_token_problem(admin.host, admin.token) if admin.enabled else None
-    if short:
-        ad.problem("token", short)
-    ad.finish()
-
+    target = build_target(_table(data, "target", problems), problems, environ)
+    delivery = _read_table(data, "delivery", DeliveryConfig, problems)
+    daemon = _read_table(data, "daemon", DaemonConfig, problems)
+    status = _read_table(data, "status", StatusConfig, problems)
+    t = Table(_table(data, "admin", problems), "admin", problems, environ)
+    admin = read(AdminConfig, t)
+    _check_admin(admin, t)
+    t.finish()
     notify = build_notify(data.get("notify"), problems, environ)
-
     return Settings(
         path=path,
-        state_url=Secret(state_url or defaults.STATE_URL, _state_url_origin(environ), is_url=True),
-        operator=operator or "",
-        log_level=log_level or "INFO",
+        state_url=Secret(bridge.state_url, _state_url_origin(environ), is_url=True),
+        operator=bridge.operator,
+        log_level=bridge.log_level,
+        log_format=bridge.log_format,
         sources=sources,
         target=target,
         delivery=delivery,
@@ -358,8 +312,27 @@ def _build(
         admin=admin,
         notify=notify,
         status=status,
-        log_format=log_format or defaults.LOG_FORMAT,
     )
+
+
+def _read_table(data: dict[str, Any], name: str, cls: type[T], problems: list[Problem]) -> T:
+    t = Table(_table(data, name, problems), name, problems)
+    value = read(cls, t)
+    t.finish()
+    return value
+
+
+def _check_admin(admin: AdminConfig, t: Table) -> None:
+    if (admin.basic_user is None) != (admin.basic_password is None):
+        t.problem("basic_user", "basic_user and basic_password go together")
+    if admin.enabled and admin.host not in LOOPBACK_HOSTS and not (admin.token or admin.basic_user):
+        t.problem(
+            "host",
+            f"binding the admin pages to {admin.host} needs a token or basic_user/basic_password",
+        )
+    short = admin_token_problem(admin.host, admin.token) if admin.enabled else None
+    if short:
+        t.problem("token", short)
 
 
 def admin_token_problem(host: str, token: Secret | None) -> str | None:
@@ -380,85 +353,12 @@ def _state_url_origin(environ: Mapping[str, str]) -> str:
     return "bridge.state_url"
 
 
-def _check_host_names(entries: list[Any]) -> str | None:
-    for entry in entries:
-        if not isinstance(entry, str) or not entry or any(c in entry for c in "/\\@ \t"):
-            return f"must be a list of host names (optionally host:port), not {entry!r}"
-    return None
-
-
-def _check_process(value: object) -> str | None:
-    if isinstance(value, bool) or value == "auto":
-        return None
-    return f'must be true, false or "auto", not {value!r}'
-
-
-def _build_target(
-    data: dict[str, Any], problems: list[Problem], environ: Mapping[str, str]
-) -> TargetConfig:
-    t = Table(data, "target", problems, environ)
-    kind = t.get("kind", str, "http", check_choice(TARGET_KINDS))
-    name = t.get("name", str, "portal")
-    timeout = t.duration("timeout", defaults.TARGET_TIMEOUT)
-    index_no = t.get("index_no", str, defaults.INDEX_NO_MINTING, check_choice(("portal", "bridge")))
-    url = key = directory = None
-    secret = db_url = None
-    db_table = "gov_disclosure_exchange"
-    allow_insecure_http = t.get("allow_insecure_http", bool, defaults.ALLOW_INSECURE_HTTP)
-    if kind == "http":
-        url = t.get("url", str, check=check_http_url)
-        if url and not url.endswith("/"):
-            url += "/"
-        if url and not allow_insecure_http and (exposed := plain_http_exposed(url)):
-            t.problem(
-                "url",
-                f"plain http to {exposed}: {UNSIGNED_UPLOAD_HEADERS}; use https, or set "
-                "allow_insecure_http = true on a trusted network",
-            )
-        key = t.get("key", str)
-        secret = t.secret(
-            "secret", env="BRIDGE_TARGET_SECRET", credential="target_secret", required=True
-        )
-    elif kind == "exchange-db":
-        db_url = t.secret(
-            "db_url",
-            env="BRIDGE_TARGET_DB_URL",
-            credential="target_db_url",
-            required=True,
-            is_url=True,
-        )
-        problem = check_db_url(db_url.reveal()) if db_url is not None else None
-        if db_url is not None and problem:
-            t.problem("db_url", f"{problem} (from {db_url.origin})")
-            db_url = None
-        db_table = t.get("db_table", str, db_table)
-    elif kind == "exchange-dir":
-        directory = t.get("directory", str)
-    t.used.update(
-        ("url", "key", "secret", "secret_file", "db_url", "db_url_file", "db_table", "directory")
-    )
-    t.finish()
-    return TargetConfig(
-        kind=kind or "http",
-        name=name or "portal",
-        url=url,
-        key=key,
-        secret=secret,
-        timeout=timeout,
-        index_no=index_no or "portal",
-        db_url=db_url,
-        db_table=db_table,
-        directory=directory,
-        allow_insecure_http=bool(allow_insecure_http),
-    )
-
-
 def warnings(settings: Settings) -> list[Problem]:
     """What the settings allow that is unsafe; ``config check`` prints each, exit 0."""
     where = str(settings.path) if settings.path else "config"
     found = []
     target = settings.target
-    if target.kind == "http" and target.url and (exposed := plain_http_exposed(target.url)):
+    if isinstance(target, HttpTargetConfig) and (exposed := plain_http_exposed(target.url)):
         found.append(
             Problem(
                 f"{where}: target.url",
@@ -476,6 +376,8 @@ def _shown(value: Any) -> Any:
         return f"*** (from {value.origin})"
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, TargetConfig):
+        return {k: _shown(v) for k, v in shown_target(value).items()}
     if hasattr(value, "__dataclass_fields__"):
         return {k: _shown(getattr(value, k)) for k in value.__dataclass_fields__}
     if isinstance(value, tuple | list):

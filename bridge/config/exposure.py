@@ -58,8 +58,8 @@ def secret_files(settings: Settings) -> dict[Path, list[str]]:
     if settings.path is not None and (keys := inline_secrets(settings.path)):
         held[settings.path] = keys
     secrets = {
-        "target.secret": settings.target.secret,
-        "target.db_url": settings.target.db_url,
+        "target.secret": getattr(settings.target, "secret", None),
+        "target.db_url": getattr(settings.target, "db_url", None),
         "admin.token": settings.admin.token,
         "admin.basic_password": settings.admin.basic_password,
     }

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from bridge import defaults
 from bridge.catalog import CATEGORIES, NormalizeProfile, org_code_problem
+from bridge.config.keys import duration, key, read, required
 from bridge.config.reader import (
     Table,
     check_charset,
@@ -24,6 +25,52 @@ from bridge.net.scope import entry_problem
 SOURCE_KINDS = ("trs", "hanweb", "selectors")
 
 
+def _check_css(value: str) -> str | None:
+    from cssselect import GenericTranslator, SelectorError
+
+    try:
+        GenericTranslator().css_to_xpath(value)
+    except SelectorError as exc:
+        return f"not a CSS selector ({exc}): {value!r}"
+    return None
+
+
+def _check_regex(groups: int) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            return f"not a regular expression ({exc}): {value!r}"
+        if compiled.groups != groups:
+            return f"must have exactly {groups} group(s) in parentheses, has {compiled.groups}"
+        return None
+
+    return check
+
+
+def _check_page_url(value: str) -> str | None:
+    return None if "{n}" in value else "must contain {n} (the page number: 1, 2, …)"
+
+
+def _check_cron(value: str) -> str | None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value, timezone="Asia/Shanghai")
+    except ValueError as exc:
+        return f"not a cron expression (minute hour day month weekday): {exc}"
+    return None
+
+
+def _check_allowed_hosts(entries: list[Any]) -> str | None:
+    for entry in entries:
+        if not isinstance(entry, str):
+            return f"{entry!r} is not a string (write a host name or host:port)"
+        if problem := entry_problem(entry):
+            return problem
+    return None
+
+
 @dataclass(frozen=True)
 class ColumnConfig:
     key: str
@@ -35,20 +82,20 @@ class ColumnConfig:
 
 @dataclass(frozen=True)
 class FetchConfig:
-    user_agent: str
-    respect_robots: bool = defaults.RESPECT_ROBOTS
-    rate_limit: float = defaults.RATE_LIMIT
-    concurrency: int = defaults.CONCURRENCY
-    connect_timeout: float = defaults.CONNECT_TIMEOUT
-    read_timeout: float = defaults.READ_TIMEOUT
-    max_page_bytes: int = defaults.MAX_PAGE_BYTES
-    max_attachment_bytes: int = defaults.MAX_ATTACHMENT_BYTES
-    max_list_pages: int = defaults.MAX_LIST_PAGES
-    max_attachments: int = defaults.MAX_ATTACHMENTS
-    max_item_bytes: int = defaults.MAX_ITEM_BYTES
-    deadline: float = defaults.FETCH_DEADLINE
-    revalidate_recent: float = defaults.REVALIDATE_RECENT  # seconds; 0: off
-    revalidate_all: float = defaults.REVALIDATE_ALL  # seconds; 0: off
+    user_agent: str  # read by hand: header_value
+    respect_robots: bool = key(defaults.RESPECT_ROBOTS)
+    rate_limit: float = key(defaults.RATE_LIMIT, check_positive)
+    concurrency: int = key(defaults.CONCURRENCY, check_positive)
+    connect_timeout: float = duration(defaults.CONNECT_TIMEOUT)
+    read_timeout: float = duration(defaults.READ_TIMEOUT)
+    max_page_bytes: int = key(defaults.MAX_PAGE_BYTES, check_positive)
+    max_attachment_bytes: int = key(defaults.MAX_ATTACHMENT_BYTES, check_positive)
+    max_list_pages: int = key(defaults.MAX_LIST_PAGES, check_positive)
+    max_attachments: int = key(defaults.MAX_ATTACHMENTS, check_positive)
+    max_item_bytes: int = key(defaults.MAX_ITEM_BYTES, check_positive)
+    deadline: float = duration(defaults.FETCH_DEADLINE)
+    revalidate_recent: float = duration(defaults.REVALIDATE_RECENT, off=True)  # seconds; 0: off
+    revalidate_all: float = duration(defaults.REVALIDATE_ALL, off=True)  # seconds; 0: off
 
 
 @dataclass(frozen=True)
@@ -61,29 +108,29 @@ class SelectorsConfig:
     whose one group is the number of pages.
     """
 
-    list_item: str
-    detail_body: str
-    link: str = "a"
-    title_attr: str | None = "title"
-    date: str | None = None
-    pinned: str | None = None
-    first_page: str = "index.html"
-    next_page: str | None = None
-    page_url: str | None = None
-    page_count_pattern: str | None = None
-    article_id_pattern: str = r"([^/]+?)\.s?html?$"
-    detail_title: str = "h1"
-    detail_meta: str | None = "table"
-    attachments: str | None = None
+    list_item: str = field(metadata=required(_check_css))
+    detail_body: str = field(metadata=required(_check_css))
+    link: str = key("a", _check_css)
+    title_attr: str | None = key("title")
+    date: str | None = key(None, _check_css)
+    pinned: str | None = key(None, _check_css)
+    first_page: str = key("index.html")
+    next_page: str | None = key(None, _check_css)
+    page_url: str | None = key(None, _check_page_url)
+    page_count_pattern: str | None = key(None, _check_regex(1))
+    article_id_pattern: str = key(r"([^/]+?)\.s?html?$", _check_regex(1))
+    detail_title: str = key("h1", _check_css)
+    detail_meta: str | None = key("table", _check_css)
+    attachments: str | None = key(None, _check_css)
 
 
 @dataclass(frozen=True)
 class HanwebConfig:
     """Parameters of Hanweb JCMS's ``/module/web/jpage/dataproxy.jsp`` listing proxy."""
 
-    perpage: int = 15
-    unitid: str | None = None
-    webid: str | None = None
+    perpage: int = key(15, check_positive)
+    unitid: str | None = key(None)
+    webid: str | None = key(None)
 
 
 @dataclass(frozen=True)
@@ -91,22 +138,22 @@ class SourceConfig:
     name: str
     kind: str
     base_url: str
-    publisher: str
-    org_code: str
+    publisher: str = field(metadata=required())
+    org_code: str = field(metadata=required(org_code_problem))
     columns: tuple[ColumnConfig, ...]
     fetch: FetchConfig
-    charset: str = defaults.SITE_CHARSET
-    allowed_hosts: tuple[str, ...] = ()
-    interval: float = defaults.SOURCE_INTERVAL
-    cron: str | None = None
-    overlap_pages: int = defaults.OVERLAP_PAGES
-    full_listing_interval: float = defaults.FULL_LISTING_INTERVAL
-    withdrawals: bool = defaults.WITHDRAWALS_ENABLED
-    max_withdraw_share: float = defaults.MAX_WITHDRAW_SHARE
-    topic: str = defaults.TOPIC
+    charset: str = key(defaults.SITE_CHARSET, check_charset)
+    allowed_hosts: tuple[str, ...] = key((), _check_allowed_hosts)
+    interval: float = duration(defaults.SOURCE_INTERVAL)
+    cron: str | None = key(None, _check_cron)
+    overlap_pages: int = key(defaults.OVERLAP_PAGES, check_positive)
+    full_listing_interval: float = duration(defaults.FULL_LISTING_INTERVAL)
+    withdrawals: bool = key(defaults.WITHDRAWALS_ENABLED)
+    max_withdraw_share: float = key(defaults.MAX_WITHDRAW_SHARE, check_share)
+    topic: str = key(defaults.TOPIC)
     selectors: SelectorsConfig | None = None
     hanweb: HanwebConfig = HanwebConfig()
-    keep_offsite_images: bool = defaults.KEEP_OFFSITE_IMAGES
+    keep_offsite_images: bool = key(defaults.KEEP_OFFSITE_IMAGES)
 
     def profile(self) -> NormalizeProfile:
         return NormalizeProfile(
@@ -137,47 +184,7 @@ def header_value(text: str) -> str:
 def build_fetch(t: Table, base: FetchConfig | None, user_agent: str) -> FetchConfig:
     """A ``[fetch]`` table, falling back to ``base`` (the global one) or the defaults."""
     b = base or FetchConfig(user_agent=user_agent)
-    return FetchConfig(
-        user_agent=header_value(t.get("user_agent", str, b.user_agent)),
-        respect_robots=t.get("respect_robots", bool, b.respect_robots),
-        rate_limit=t.get("rate_limit", float, b.rate_limit, check_positive),
-        concurrency=t.get("concurrency", int, b.concurrency, check_positive),
-        connect_timeout=t.duration("connect_timeout", b.connect_timeout),
-        read_timeout=t.duration("read_timeout", b.read_timeout),
-        max_page_bytes=t.get("max_page_bytes", int, b.max_page_bytes, check_positive),
-        max_attachment_bytes=t.get(
-            "max_attachment_bytes", int, b.max_attachment_bytes, check_positive
-        ),
-        max_list_pages=t.get("max_list_pages", int, b.max_list_pages, check_positive),
-        max_attachments=t.get("max_attachments", int, b.max_attachments, check_positive),
-        max_item_bytes=t.get("max_item_bytes", int, b.max_item_bytes, check_positive),
-        deadline=t.duration("deadline", b.deadline),
-        revalidate_recent=t.duration_or_off("revalidate_recent", b.revalidate_recent),
-        revalidate_all=t.duration_or_off("revalidate_all", b.revalidate_all),
-    )
-
-
-def _check_css(value: str) -> str | None:
-    from cssselect import GenericTranslator, SelectorError
-
-    try:
-        GenericTranslator().css_to_xpath(value)
-    except SelectorError as exc:
-        return f"not a CSS selector ({exc}): {value!r}"
-    return None
-
-
-def _check_regex(groups: int) -> Callable[[str], str | None]:
-    def check(value: str) -> str | None:
-        try:
-            compiled = re.compile(value)
-        except re.error as exc:
-            return f"not a regular expression ({exc}): {value!r}"
-        if compiled.groups != groups:
-            return f"must have exactly {groups} group(s) in parentheses, has {compiled.groups}"
-        return None
-
-    return check
+    return read(FetchConfig, t, b, user_agent=header_value(t.get("user_agent", str, b.user_agent)))
 
 
 def _build_selectors(raw: Any, where: str, problems: list[Problem]) -> SelectorsConfig | None:
@@ -187,28 +194,7 @@ def _build_selectors(raw: Any, where: str, problems: list[Problem]) -> Selectors
         )
         return None
     t = Table(raw, where, problems)
-    css = _check_css
-    cfg = SelectorsConfig(
-        list_item=t.get("list_item", str, check=css) or "li",
-        detail_body=t.get("detail_body", str, check=css) or "body",
-        link=t.get("link", str, "a", css),
-        title_attr=t.get("title_attr", str, "title"),
-        date=t.get("date", str, None, css),
-        pinned=t.get("pinned", str, None, css),
-        first_page=t.get("first_page", str, "index.html"),
-        next_page=t.get("next_page", str, None, css),
-        page_url=t.get(
-            "page_url",
-            str,
-            None,
-            lambda v: None if "{n}" in v else "must contain {n} (the page number: 1, 2, …)",
-        ),
-        page_count_pattern=t.get("page_count_pattern", str, None, _check_regex(1)),
-        article_id_pattern=t.get("article_id_pattern", str, r"([^/]+?)\.s?html?$", _check_regex(1)),
-        detail_title=t.get("detail_title", str, "h1", css),
-        detail_meta=t.get("detail_meta", str, "table", css),
-        attachments=t.get("attachments", str, None, css),
-    )
+    cfg = read(SelectorsConfig, t)
     if cfg.next_page and cfg.page_url:
         t.problem("next_page", "give either next_page or page_url, not both")
     if cfg.page_count_pattern and not cfg.page_url:
@@ -219,11 +205,7 @@ def _build_selectors(raw: Any, where: str, problems: list[Problem]) -> Selectors
 
 def _build_hanweb(raw: Any, where: str, problems: list[Problem]) -> HanwebConfig:
     t = Table(raw if isinstance(raw, dict) else {}, where, problems)
-    cfg = HanwebConfig(
-        perpage=t.get("perpage", int, 15, check_positive),
-        unitid=t.get("unitid", str, None),
-        webid=t.get("webid", str, None),
-    )
+    cfg = read(HanwebConfig, t)
     t.finish()
     return cfg
 
@@ -271,44 +253,11 @@ def build_sources(
             t.problem("selectors", f'only used with kind = "selectors", not {kind!r}')
         hanweb = _build_hanweb(item.get("hanweb"), f"{where}.hanweb", problems)
         t.used.update(("columns", "fetch", "selectors", "hanweb"))
-        source = SourceConfig(
-            name=name or f"source{i}",
-            kind=kind or "trs",
-            base_url=base_url or "http://invalid/",
-            publisher=t.get("publisher", str) or "",
-            org_code=t.get("org_code", str, check=org_code_problem) or "",
-            columns=columns,
-            fetch=source_fetch,
-            charset=t.get("charset", str, defaults.SITE_CHARSET, check_charset),
-            allowed_hosts=tuple(t.get("allowed_hosts", list, [], _check_allowed_hosts)),
-            interval=t.duration("interval", defaults.SOURCE_INTERVAL),
-            cron=t.get("cron", str, None, _check_cron),
-            overlap_pages=t.get("overlap_pages", int, defaults.OVERLAP_PAGES, check_positive),
-            full_listing_interval=t.duration(
-                "full_listing_interval", defaults.FULL_LISTING_INTERVAL
-            ),
-            withdrawals=t.get("withdrawals", bool, defaults.WITHDRAWALS_ENABLED),
-            max_withdraw_share=t.get(
-                "max_withdraw_share", float, defaults.MAX_WITHDRAW_SHARE, check_share
-            ),
-            topic=t.get("topic", str, defaults.TOPIC),
-            selectors=selectors,
-            hanweb=hanweb,
-            keep_offsite_images=t.get("keep_offsite_images", bool, defaults.KEEP_OFFSITE_IMAGES),
-        )
+        source = read(SourceConfig, t, name=name, kind=kind, base_url=base_url, columns=columns,
+                      fetch=source_fetch, selectors=selectors, hanweb=hanweb)  # fmt: skip
         t.finish()
         out.append(source)
     return tuple(out)
-
-
-def _check_cron(value: str) -> str | None:
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        CronTrigger.from_crontab(value, timezone="Asia/Shanghai")
-    except ValueError as exc:
-        return f"not a cron expression (minute hour day month weekday): {exc}"
-    return None
 
 
 def build_columns(raw: Any, where: str, problems: list[Problem]) -> tuple[ColumnConfig, ...]:
@@ -355,12 +304,3 @@ def build_columns(raw: Any, where: str, problems: list[Problem]) -> tuple[Column
                 )
             )
     return tuple(out)
-
-
-def _check_allowed_hosts(entries: list[Any]) -> str | None:
-    for entry in entries:
-        if not isinstance(entry, str):
-            return f"{entry!r} is not a string (write a host name or host:port)"
-        if problem := entry_problem(entry):
-            return problem
-    return None

@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-from bridge.config import TargetConfig
+from bridge.config import (
+    ExchangeDbConfig,
+    ExchangeDirConfig,
+    HttpTargetConfig,
+    MemoryTargetConfig,
+    TargetConfig,
+)
 from bridge.targets.base import Target
 
 
 def make_target(cfg: TargetConfig) -> Target:
-    """The adapter for ``cfg.kind``; the config check guarantees its required keys."""
-    if cfg.kind == "exchange-db":
+    """The adapter for ``cfg``'s kind (each kind's config class holds the keys it needs)."""
+    if isinstance(cfg, ExchangeDbConfig):
         from bridge.targets.exchange_db import ExchangeDbTarget
 
-        assert cfg.db_url is not None
         return ExchangeDbTarget(cfg.name, cfg.db_url.reveal(), table=cfg.db_table)
-    if cfg.kind == "exchange-dir":
+    if isinstance(cfg, ExchangeDirConfig):
         from bridge.targets.exchange_dir import ExchangeDirTarget
 
-        assert cfg.directory is not None
         return ExchangeDirTarget(cfg.name, cfg.directory)
-    from bridge.targets.http import HttpTarget
+    if isinstance(cfg, MemoryTargetConfig):
+        from bridge.targets.memory import MemoryTarget
 
-    assert cfg.url and cfg.key and cfg.secret
-    return HttpTarget(
-        cfg.name,
-        cfg.url,
-        cfg.key,
-        cfg.secret.reveal(),
-        timeout=cfg.timeout,
-        allow_insecure_http=cfg.allow_insecure_http,
-    )
+        return MemoryTarget(cfg.name)
+    if isinstance(cfg, HttpTargetConfig):
+        from bridge.targets.http import HttpTarget
+
+        return HttpTarget(cfg.name, cfg.url, cfg.key, cfg.secret.reveal(), timeout=cfg.timeout,
+                          allow_insecure_http=cfg.allow_insecure_http)  # fmt: skip
+    raise TypeError(f"no target adapter for {type(cfg).__name__}")

@@ -146,7 +146,7 @@ def test_secret_comes_as_the_credential_the_config_reads() -> None:
     name, _, path = one("Service", "LoadCredential").partition(":")
     assert name == "target_secret"
     assert path.startswith("/etc/bridge/")
-    source = (REPO / "bridge" / "config" / "__init__.py").read_text()
+    source = (REPO / "bridge" / "config" / "targets.py").read_text()
     assert 'credential="target_secret"' in source
     assert not any("SECRET" in v for v in values("Service", "Environment"))
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from contract import PDF, make_record, run_together, with_uploaded
 
-from bridge.config import Secret, TargetConfig
+from bridge.config import ExchangeDbConfig, Secret
 from bridge.errors import ConfigError, Fatal, Retriable
 from bridge.targets import exchange_db, make_target
 from bridge.targets.exchange_db import ExchangeDbTarget, schema_ddl
@@ -173,9 +173,7 @@ def test_an_in_memory_database_works_from_threads() -> None:
 
 def test_make_target_builds_it_from_the_config(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'cfg.db'}"
-    cfg = TargetConfig(
-        kind="exchange-db", name="中间库", db_url=Secret(url, "test"), db_table="gk_exchange"
-    )
+    cfg = ExchangeDbConfig(name="中间库", db_url=Secret(url, "test"), db_table="gk_exchange")
     target = make_target(cfg)
     assert isinstance(target, ExchangeDbTarget)
     assert (target.name, target.table) == ("中间库", "gk_exchange")

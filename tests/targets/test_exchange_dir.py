@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 from contract import PDF, make_record, with_uploaded
 
-from bridge.config import TargetConfig
+from bridge.config import ExchangeDirConfig
 from bridge.errors import Fatal, Rejected, Retriable
 from bridge.targets import make_target
 from bridge.targets.exchange_dir import MAX_NAME, ExchangeDirTarget, safe_name
@@ -156,7 +156,7 @@ def test_a_reader_never_sees_a_partial_file(tmp_path: Path) -> None:
 
 
 def test_make_target_builds_it_from_the_config(tmp_path: Path) -> None:
-    cfg = TargetConfig(kind="exchange-dir", name="前置机", directory=str(tmp_path / "out"))
+    cfg = ExchangeDirConfig(name="前置机", directory=str(tmp_path / "out"))
     target = make_target(cfg)
     assert isinstance(target, ExchangeDirTarget)
     assert target.put(make_record()).status == "created"
