@@ -12,8 +12,8 @@ from test_timeliness import hand_worked_store
 from bridge.admin.report import timeliness
 from bridge.service.health import PUBLICATION_BUCKETS, WORKING_DAY_BUCKETS, TimelinessCollector
 from bridge.state import outbox
-from bridge.state.admin_queries import report_items
 from bridge.state.db import Database
+from bridge.state.report_queries import report_items
 
 FAMILIES = ("bridge_disclosure_working_days", "bridge_collection_working_days",
             "bridge_collection_seconds", "bridge_baseline_items", "bridge_disclosure_apart_items")  # fmt: skip

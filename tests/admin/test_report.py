@@ -259,7 +259,7 @@ def test_report_counts_what_the_pages_show_and_what_they_do_not() -> None:
     from bridge.admin.report.build import build
     from bridge.admin.report.parts import build_document
     from bridge.admin.report.text import to_csv, to_markdown
-    from bridge.state.admin_queries import ReportItem
+    from bridge.state.report_queries import ReportItem
 
     published = local(2025, 3, 3, 9)
     shown = {"created": "page:成文日期", "publisher": "page:发文机关", "index_no": "page:索引号"}

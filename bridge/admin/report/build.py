@@ -35,7 +35,7 @@ from bridge.admin.report.timeliness import (
 )
 from bridge.catalog import CATEGORIES
 from bridge.provenance import is_shown, provenance_of
-from bridge.state.admin_queries import ReportItem
+from bridge.state.report_queries import ReportItem
 
 __all__ = ["LEGAL_LIMIT", "AnnualReport", "Latency", "Measure", "build", "local_date",
            "working_days"]  # fmt: skip

@@ -43,7 +43,7 @@ from bridge.provenance import is_shown, provenance_of
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from bridge.state.admin_queries import ReportItem
+    from bridge.state.report_queries import ReportItem
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LEGAL_LIMIT = 20  # working days, 政府信息公开条例 (2019) §26
