@@ -24,8 +24,6 @@ from bridge.admin import charts
 from bridge.admin import text as admin_text
 from bridge.admin.diff import record_diff
 from bridge.admin.query_params import whole_number
-from bridge.admin.report.build import local_date, working_days
-from bridge.admin.report.timeliness import BUCKETS, LEGAL_LIMIT
 from bridge.provenance import field_rows
 from bridge.service import status as status_view
 from bridge.service.health import PUBLICATION_BUCKETS
@@ -39,6 +37,7 @@ from bridge.state import (
     runs,
 )
 from bridge.state.audit_log import AuditFilter
+from bridge.workdays import BUCKETS, LEGAL_LIMIT, local_date, working_days
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 50  # audit rows per page: one screen of a laptop, a quick page to render

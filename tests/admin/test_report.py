@@ -11,8 +11,8 @@ import pytest
 from admin_helpers import StateBuilder, local
 from conftest import config_text, make_record
 
-from bridge.admin.report.build import working_days
 from bridge.state.db import open_database
+from bridge.workdays import working_days
 
 # Worked out by hand from the State Council's 2025 holiday notice, then checked against
 # chinese_calendar: 春节 1/28–2/4 off, make-up working days Sun 1/26 and Sat 2/8; 清明 4/4–4/6;
