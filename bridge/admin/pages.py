@@ -23,7 +23,7 @@ from bridge import __version__, audit
 from bridge.admin import charts
 from bridge.admin import text as admin_text
 from bridge.admin.diff import record_diff
-from bridge.admin.query_params import whole_number
+from bridge.net.query_params import whole_number
 from bridge.provenance import field_rows
 from bridge.service import status as status_view
 from bridge.service.health import PUBLICATION_BUCKETS

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from urllib.parse import unquote
 
-from bridge.admin.query_params import BIGINT_MAX
+from bridge.net.query_params import BIGINT_MAX
 from bridge.net.signing import (
     HEADER_KEY,
     HEADER_NONCE,
