@@ -150,8 +150,8 @@ def run_measured(
     kept too (PSS also shares out pages mapped by other processes, such as the portal's
     interpreter: it is the lower bound, RSS the upper). Without sampling the
     peak is ``wait4``'s ``ru_maxrss``, which on Linux includes the memory of *this* process
-    at the fork before the child's exec: a parent holding a 100,000-item manifest made a
-    100 MB bridge look like 197 MB.
+    at the fork before the child's exec: a parent holding a large manifest made the bridge
+    look about twice its size (bench/README.md, "Figures behind choices in the code").
     """
     log.parent.mkdir(parents=True, exist_ok=True)
     out_path = stdout or log.with_suffix(".out")
