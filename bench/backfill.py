@@ -22,25 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import profiling
-from bench.common import (
-    Nginx,
-    Portal,
-    bridge_cmd,
-    cached_site,
-    columns_for,
-    default_server,
-    machine,
-    median,
-    publish,
-    run_measured,
-    save,
-    spread,
-    sqlite_url,
-    static_server,
-    table,
-    workdir,
-    write_config,
-)
+from bench.harness import bridge_cmd, sqlite_url, workdir, write_config
+from bench.procs import run_measured
+from bench.results import machine, median, publish, save, spread, table
+from bench.servers import Nginx, Portal, default_server, static_server
+from bench.sites import cached_site, columns_for
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 

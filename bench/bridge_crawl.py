@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_context
+from bench.harness import bench_context
 from bridge import config
 from bridge.cli import setup_logging
 from bridge.config import SourceConfig

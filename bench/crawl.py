@@ -34,25 +34,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    PYTHON,
-    Portal,
-    Service,
-    cached_site,
-    columns_for,
-    default_server,
-    machine,
-    median,
-    publish,
-    run_measured,
-    save,
-    spread,
-    sqlite_url,
-    static_server,
-    table,
-    workdir,
-    write_config,
-)
+from bench.common import PYTHON
+from bench.harness import sqlite_url, workdir, write_config
+from bench.procs import run_measured
+from bench.results import machine, median, publish, save, spread, table
+from bench.servers import Portal, Service, default_server, static_server
+from bench.sites import cached_site, columns_for
 
 TOOLS = (
     "scrapy",

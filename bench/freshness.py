@@ -35,20 +35,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    PYTHON,
-    Portal,
-    SandboxSite,
-    bench_env,
-    machine,
-    publish,
-    reap,
-    save,
-    sqlite_url,
-    workdir,
-    write_config,
-)
+from bench.common import PYTHON
 from bench.freshness_figures import SLACK, Change, PortalView, collect, report_table, summarize
+from bench.harness import sqlite_url, workdir, write_config
+from bench.procs import bench_env, reap
+from bench.results import machine, publish, save
+from bench.servers import Portal, SandboxSite
 
 SOURCE = "yyedu"  # the source name bench.common's config gives the sandbox site
 RECENT_DAYS = 30  # an edit goes to an item published within this many days

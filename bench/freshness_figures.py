@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import table
+from bench.results import table
 
 KINDS = (("new", "new items"), ("edit", "body edits of recent items"))
 SLACK = 10.0  # seconds the goal allows on top of the poll interval (issue 21)

@@ -25,18 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    Nginx,
-    cached_site,
-    latest,
-    machine,
-    median,
-    publish,
-    save,
-    spread,
-    table,
-    workdir,
-)
+from bench.harness import workdir
+from bench.results import latest, machine, median, publish, save, spread, table
+from bench.servers import Nginx
+from bench.sites import cached_site
 
 WRK_SCRIPT = """\
 paths = {{{paths}}}

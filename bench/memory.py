@@ -24,15 +24,10 @@ import argparse
 from typing import Any
 
 from bench.backfill import backfill_once
-from bench.common import (
-    cached_site,
-    default_server,
-    machine,
-    publish,
-    save,
-    table,
-    workdir,
-)
+from bench.harness import workdir
+from bench.results import machine, publish, save, table
+from bench.servers import default_server
+from bench.sites import cached_site
 
 
 def slope_mb_per_10k(progress: list[list[float]]) -> float | None:

@@ -22,7 +22,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import machine, save, sqlite_url, table, workdir
+from bench.harness import sqlite_url, workdir
+from bench.results import machine, save, table
 
 BATCH = 1000
 

@@ -34,24 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import profiling
-from bench.common import (
-    CACHE,
-    PYTHON,
-    Nginx,
-    Portal,
-    cached_site,
-    columns_for,
-    machine,
-    median,
-    publish,
-    run_measured,
-    save,
-    spread,
-    sqlite_url,
-    table,
-    workdir,
-    write_config,
-)
+from bench.common import CACHE, PYTHON
+from bench.harness import sqlite_url, workdir, write_config
+from bench.procs import run_measured
+from bench.results import machine, median, publish, save, spread, table
+from bench.servers import Nginx, Portal
+from bench.sites import cached_site, columns_for
 
 BATCH = 1000  # records per write transaction while seeding
 # The cycles measured here are the listing's cost alone: revalidation of detail pages

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_context
+from bench.harness import bench_context
 from bridge import config
 from bridge.cli import setup_logging
 from bridge.crawl.run import run_once

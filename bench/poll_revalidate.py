@@ -37,23 +37,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.common import (
-    END_DATE,
-    PYTHON,
-    Nginx,
-    Portal,
-    machine,
-    median,
-    publish,
-    run_measured,
-    save,
-    spread,
-    sqlite_url,
-    table,
-    workdir,
-    write_config,
-)
+from bench.common import END_DATE, PYTHON
+from bench.harness import sqlite_url, workdir, write_config
 from bench.poll import REVALIDATION_OFF, cycles_of, prepared_state
+from bench.procs import run_measured
+from bench.results import machine, median, publish, save, spread, table
+from bench.servers import Nginx, Portal
 from bridge import defaults
 
 DAY = 86400.0

@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import PYTHON, REPO, table
+from bench.common import PYTHON, REPO
+from bench.results import table
 
 BRIDGE = str(REPO / "bridge") + "/"
 

@@ -27,7 +27,7 @@ import scrapy
 from scrapy.crawler import CrawlerProcess
 from scrapy.http import Response
 
-from bench.common import BASE_COLUMNS
+from bench.sites import BASE_COLUMNS
 
 PAGE_CALL = re.compile(r"createPageHTML\s*\(([^)]*)\)")
 DETAIL = re.compile(r"/(?:\d{6}/)?(t\d{8}_\d+)\.s?html?$")

@@ -31,27 +31,11 @@ from typing import Any
 
 import requests
 
-from bench.common import (
-    Nginx,
-    Portal,
-    bench_env,
-    bridge_cmd,
-    cached_site,
-    columns_for,
-    machine,
-    machine_cpu,
-    median,
-    process_cpu,
-    publish,
-    reap,
-    run_measured,
-    save,
-    spread,
-    table,
-    tree_cpu,
-    workdir,
-    write_config,
-)
+from bench.harness import bridge_cmd, workdir, write_config
+from bench.procs import bench_env, machine_cpu, process_cpu, reap, run_measured, tree_cpu
+from bench.results import machine, median, publish, save, spread, table
+from bench.servers import Nginx, Portal
+from bench.sites import cached_site, columns_for
 
 DAEMON = """
 [daemon]

@@ -90,7 +90,7 @@ def test_a_traceback_goes_into_exc(tmp_path):
     """A logged exception, as internal_error logs its traceback at DEBUG: one JSON line."""
     script = textwrap.dedent("""
         import logging
-        from bridge.service.logs import internal_error, setup_logging
+        from bridge.logs import internal_error, setup_logging
         setup_logging("DEBUG", "json")
         try:
             {}["missing"]
@@ -116,7 +116,7 @@ def test_a_poll_still_running_at_its_next_turn_is_no_warning():
     script = textwrap.dedent("""
         import time
         from apscheduler.schedulers.background import BackgroundScheduler
-        from bridge.service.logs import setup_logging
+        from bridge.logs import setup_logging
         setup_logging("INFO")
         scheduler = BackgroundScheduler()
         scheduler.add_job(lambda: time.sleep(1.2), "interval", seconds=0.2, max_instances=1)

@@ -10,11 +10,8 @@ which already checks the bearer token or basic auth.
 
 from __future__ import annotations
 
-import difflib
 import io
 import json
-import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
@@ -25,16 +22,22 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from bridge import __version__, audit
 from bridge.admin import charts
 from bridge.admin import text as admin_text
-from bridge.admin.query_params import whole_number
-from bridge.admin.report.build import local_date, working_days
-from bridge.admin.report.timeliness import BUCKETS, LEGAL_LIMIT
-from bridge.normalize.hashing import VOLATILE_FIELDS
+from bridge.admin.diff import record_diff
+from bridge.net.query_params import whole_number
 from bridge.provenance import field_rows
 from bridge.service import status as status_view
 from bridge.service.health import PUBLICATION_BUCKETS
 from bridge.service.web import AdminServer, Request, Response
-from bridge.state import admin_queries, admin_stats, audit_log, live_timeliness, runs
+from bridge.state import (
+    admin_queries,
+    admin_stats,
+    audit_log,
+    audit_queries,
+    live_timeliness,
+    runs,
+)
 from bridge.state.audit_log import AuditFilter
+from bridge.workdays import BUCKETS, LEGAL_LIMIT, local_date, working_days
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE_SIZE = 50  # audit rows per page: one screen of a laptop, a quick page to render
@@ -121,53 +124,6 @@ def _timeliness(db: Any, now: datetime) -> list[live_timeliness.Figures]:
     tallies = live_timeliness.of(db, PUBLICATION_BUCKETS).refresh().values()
     total = live_timeliness.combined(tallies)
     return [total.figures("disclosure", now), total.figures("collection", now)]
-
-
-# --- diffs between versions ---------------------------------------------------------------------
-
-_SPLIT = re.compile(r"(?<=[\n>。；])")  # line-ish pieces of HTML and Chinese prose
-
-
-@dataclass(frozen=True)
-class DiffRow:
-    field: str
-    old: str
-    new: str
-    volatile: bool
-
-
-def _flatten(record: dict[str, Any]) -> dict[str, str]:
-    """Field name -> text: nested objects become ``source.url``, lists one JSON line each."""
-    out: dict[str, str] = {}
-    for key, value in record.items():
-        if isinstance(value, dict):
-            for sub, inner in value.items():
-                out[f"{key}.{sub}"] = (
-                    inner if isinstance(inner, str) else json.dumps(inner, ensure_ascii=False)
-                )
-        elif isinstance(value, list):
-            out[key] = "\n".join(json.dumps(v, ensure_ascii=False, sort_keys=True) for v in value)
-        else:
-            out[key] = "" if value is None else str(value)
-    return out
-
-
-def record_diff(old: dict[str, Any], new: dict[str, Any]) -> list[DiffRow]:
-    """What changed between two stored records, field by field, in changed pieces only."""
-    a, b = _flatten(old), _flatten(new)
-    volatile = {f.replace("[]", "") for f in VOLATILE_FIELDS}
-    rows = []
-    for field in sorted(set(a) | set(b)):
-        before, after = a.get(field, ""), b.get(field, "")
-        if before == after:
-            continue
-        old_parts, new_parts = _SPLIT.split(before), _SPLIT.split(after)
-        matcher = difflib.SequenceMatcher(None, old_parts, new_parts, autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag != "equal":
-                rows.append(DiffRow(field, "".join(old_parts[i1:i2]), "".join(new_parts[j1:j2]),
-                                    field in volatile))  # fmt: skip
-    return rows
 
 
 # --- pages -----------------------------------------------------------------------------------------
@@ -314,10 +270,10 @@ class Pages:
                 newer=None, item_title=None, titles={}, csv_link=None,
             )  # fmt: skip
         with self.server.db.read() as s:
-            events, total, more = admin_queries.audit_page(
+            events, total, more = audit_queries.audit_page(
                 s, f, before_id=before_id, limit=PAGE_SIZE
             )
-            names = admin_queries.event_names(s)
+            names = audit_queries.event_names(s)
             named = {e.item for e in events if e.item} | ({f.item} if f.item else set())
             titles = admin_queries.known_titles(s, named)
         older = urlencode({**query, "before": events[-1].id}) if more and events else None
@@ -333,7 +289,7 @@ class Pages:
             history = admin_queries.item_history(s, external_id)
             if history is None:
                 return not_found(external_id)
-            numbers = admin_queries.version_numbers(
+            numbers = audit_queries.version_numbers(
                 s, [d.version_id for d in history.deliveries if d.version_id]
             )
         records = [json.loads(v.record) for v in history.versions]

@@ -18,8 +18,8 @@ import click
 from bridge import __version__, audit
 from bridge.config import Settings, resolve_path
 from bridge.errors import BridgeError, ConfigError
+from bridge.logs import escape_controls, setup_logging
 from bridge.service.hardening import harden
-from bridge.service.logs import escape_controls, setup_logging
 from bridge.state.db import Database, open_database
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}

@@ -17,6 +17,7 @@ from types import FrameType
 import click
 
 from bridge.admin import reconcile as rec
+from bridge.admin.reconcile_rules import Report
 from bridge.admin.report import build as annual
 from bridge.admin.report import text as report_text
 from bridge.admin.report.document import ReportDocument
@@ -25,13 +26,13 @@ from bridge.cli import App, echo, fail, invoked_as
 from bridge.cli.ops import make_context
 from bridge.config import LOOPBACK_HOSTS, admin_token_problem
 from bridge.delivery.drain import DeliveryStats
-from bridge.state import admin_queries
+from bridge.state import report_queries
 
 CSV_FIELDS = ["symbol", "external_id", "source", "column", "title", "site", "state", "portal",
               "state_hash", "portal_hash", "note", "fix"]  # fmt: skip
 
 
-def _print_lines(report: rec.Report, fmt: str, verbose: bool) -> None:
+def _print_lines(report: Report, fmt: str, verbose: bool) -> None:
     if fmt == "csv":
         w = csv.DictWriter(sys.stdout, CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
@@ -46,7 +47,7 @@ def _print_lines(report: rec.Report, fmt: str, verbose: bool) -> None:
     echo(report.summary())
 
 
-def _print_plan(report: rec.Report, err: bool) -> None:
+def _print_plan(report: Report, err: bool) -> None:
     plan = report.plan()
     puts = sum(1 for line in plan if line.fix == "put")
     withdrawals = sum(1 for line in plan if line.fix == "withdraw")
@@ -215,7 +216,7 @@ def report(app: App, year: int, source: str | None, fmt: str, out: Path | None) 
     settings = app.settings()
     chosen = [settings.source(source)] if source else list(settings.sources)
     with app.db(create=False).read() as s:
-        found = admin_queries.report_items(s, source)
+        found = report_queries.report_items(s, source)
     result = annual.build(found, year, [c.name for c in chosen])
     publisher = "、".join(dict.fromkeys(c.publisher for c in chosen))
     doc = build_document(result, publisher)

@@ -21,7 +21,7 @@ from rich.text import Text
 from bridge.audit import AuditEvent, csv_row, csv_writer, verify_chain
 from bridge.cli import App, echo
 from bridge.cli.audit_export import digest_name, export_day, verify_export
-from bridge.service.logs import escape_controls
+from bridge.logs import escape_controls
 from bridge.state import audit_log
 from bridge.state.audit_log import AuditFilter
 

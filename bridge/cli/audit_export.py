@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bridge.audit import AuditEvent, verify_chain
-from bridge.state import admin_queries, audit_log
+from bridge.state import admin_queries, audit_log, audit_queries
 from bridge.state.db import Database
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -51,12 +51,12 @@ def export_day(db: Database, day: date, out: Path, *, actor: str) -> tuple[Path,
     end = start + timedelta(days=1)
     with db.read() as s:  # one read transaction: slice and head from the same snapshot
         head = audit_log.head(s)
-        span = admin_queries.day_slice(s, start, end)
+        span = audit_queries.day_slice(s, start, end)
         if span is None:
             events: list[AuditEvent] = []
-            prev = audit_log.previous_hash(s, admin_queries.last_id_before(s, start) + 1)
+            prev = audit_log.previous_hash(s, audit_queries.last_id_before(s, start) + 1)
         else:
-            events = admin_queries.events_between(s, *span)
+            events = audit_queries.events_between(s, *span)
             prev = audit_log.previous_hash(s, span[0])
     data = b"".join(json.dumps(_row(e), ensure_ascii=False).encode() + b"\n" for e in events)
     out.mkdir(parents=True, exist_ok=True)

@@ -17,11 +17,11 @@ from bridge.cli.config_wait import settings_when_valid
 from bridge.cli.progress import Display
 from bridge.context import Context
 from bridge.crawl.run import RunSummary, SourceResult, run_once
+from bridge.logs import escape_controls
 from bridge.provenance import field_rows
 from bridge.service import pause
 from bridge.service import status as status_view
 from bridge.service.lock import foreground_guard
-from bridge.service.logs import escape_controls
 from bridge.service.progress import Tally
 from bridge.state import items, outbox
 from bridge.state import resync as resync_queue

@@ -341,7 +341,7 @@ def demo(folder: Path, items: int, seed: int, keep_serving: bool) -> None:
     """
     from bridge.cli import invoked_as
     from bridge.demo import run_demo
-    from bridge.service.logs import setup_logging
+    from bridge.logs import setup_logging
 
     setup_logging("WARNING")
     raise SystemExit(

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 
-from bridge import audit
+from bridge import audit, logs
 from bridge.catalog import CatalogRecord
 from bridge.config import SourceConfig
 from bridge.context import Context
@@ -30,7 +30,6 @@ from bridge.normalize import QuarantineError, normalize
 from bridge.normalize.dates import DateError, parse_date
 from bridge.normalize.hashing import content_hash
 from bridge.raw import Gone, ListEntry, ListPage, RawItem
-from bridge.service import logs
 from bridge.sources.base import Source
 from bridge.sources.fetch import RobotsDisallowed
 from bridge.state import admin_queries, audit_log, items, recording, runs

@@ -27,9 +27,8 @@ from zoneinfo import ZoneInfo
 
 import tenacity
 
-from bridge import audit
+from bridge import audit, logs
 from bridge.errors import AuthenticationError, Rejected, Retriable
-from bridge.service import logs
 from bridge.state import audit_log, credentials, outbox
 from bridge.state.models import utcnow
 from bridge.state.outbox import Claimed

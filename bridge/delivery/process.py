@@ -29,9 +29,9 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 
+from bridge import logs
 from bridge.context import Context
 from bridge.delivery.drain import DeliveryStats, drain
-from bridge.service import logs
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@ environment read as requests reads it (proxies, ``no_proxy``, the CA bundle), on
 host, and a cookie jar for a site that wants one.
 
 Every item of a backfill costs one or two requests to the site and one or two to the
-portal, and they were a large share of the bridge's CPU: through ``requests`` a portal
-request cost 0.71–0.78 ms of CPU on loopback and a site page 1.10 ms, through urllib3
-(the library ``requests`` sends with) 0.36–0.37 ms and 0.61–0.64 ms. Neither side needs
+portal, and they were a large share of the bridge's CPU: through urllib3 (the library
+``requests`` sends with) a request costs markedly less CPU than through ``requests``
+(figures in bench/README.md, "Figures behind choices in the code"). Neither side needs
 what the difference pays for (hooks, auth plug-ins, redirects followed for us: the
 fetcher follows them by hand, checking each hop's host), so both speak urllib3.
 """
@@ -199,9 +199,9 @@ def _environ_proxy(url: str) -> str | None:
     """The proxy the environment names for ``url``, as ``requests`` chooses it (scheme and
     host, ``all_proxy``, ``no_proxy`` with its CIDR ranges), or None.
 
-    ``requests`` (5 MB in a process) is imported only when the environment names a
-    proxy at all: on the usual server nothing does, and a delivery process or a daemon
-    then does not carry it.
+    ``requests`` (megabytes in a process: bench/README.md) is imported only when the
+    environment names a proxy at all: on the usual server nothing does, and a delivery
+    process or a daemon then does not carry it.
     """
     if not any(scheme != "no" for scheme in urllib.request.getproxies()):
         return None  # nothing to choose from (no_proxy alone names no proxy)

@@ -10,14 +10,13 @@ quarantined item should see all that is wrong with it at once, not one fault per
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urljoin
 
 from bridge.catalog import (
     CATEGORIES,
-    DEFAULT_SCOPE,
     DISCLOSURE_MODES,
     INDEX_NO_MAX,
     INDEX_NO_RE,
@@ -30,26 +29,29 @@ from bridge.catalog import (
 )
 from bridge.errors import Skippable
 from bridge.filename import attachment_name
-from bridge.labels import (
-    FIELD_LABELS,
-    META_TAGS,
-    NONE_VALUES,
-    SELF_REFERENCES,
-    is_label_line,
-    line_pairs,
-)
+from bridge.labels import FIELD_LABELS, NONE_VALUES
 from bridge.net.scope import Scope
+from bridge.normalize.body_head import read_head, summary_source
 from bridge.normalize.classify import classify, genre_of
 from bridge.normalize.dates import (
     SHANGHAI,
     DateError,
     find_document_date,
-    line_date,
     parse_date,
     parse_datetime,
     today_in_shanghai,
 )
 from bridge.normalize.docno import doc_no_problem, find_doc_no, is_absent, normalize_doc_no
+from bridge.normalize.fields import (
+    FieldProblem,
+    Fields,
+    clean_meta,
+    read_choice,
+    read_keywords,
+    read_publisher,
+    read_scope,
+    read_topic,
+)
 from bridge.normalize.sanitize import ImageFilter, sanitize_and_read
 from bridge.normalize.summary import make_summary
 from bridge.raw import RawAttachment, RawItem
@@ -64,40 +66,10 @@ from bridge.text import (
 
 DOC_NO_HEAD_CHARS = 200
 """A 文号 of the document itself stands above its first paragraph."""
-HEAD_LINES = 8
-"""Lines at the top of a body that may still be page furniture: the title, a metadata
-block typed into the body, the 发布时间/来源 line."""
 TRUNCATION_MARKS = ("...", "…")
 """List pages cut long titles and mark the cut; such text is never a title."""
-NOT_PUBLISHERS = frozenset({"", "原创", "讯", "编辑", "整理", "综合", "本网", "本站"})
-"""What is left of 来源：本网原创 once 本网 is dropped: no publisher."""
-
-_TOPIC_RE = re.compile(r"^[\u4e00-\u9fa5]+(?:[、\\][\u4e00-\u9fa5]+)*$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _DIGIT = re.compile(r"\d")
-_CHROME_LINE = re.compile(
-    r"(?<![\u4e00-\u9fff])(?:发布时间|发布日期|来源|信息来源|作者|责任编辑|浏览次数|阅读次数|点击数|字号)\s*[:：]"
-    r"|【\s*(?:打印|关闭|大|中|小|字体)|分享到|打印本页|关闭窗口"
-)
-"""A line of page furniture under a title: 发布时间：… 来源：… 【字号：大 中 小】【打印】."""
-_WIDGET = re.compile(r"\s*[【\[|｜].*$")
-_HEAD_LABEL = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff\w]{1,9}[:：]")
-_CLAUSE = re.compile(r"[。，；！？,;!?：:]")
-_NUMBERED = re.compile(
-    r"^(?:[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[)）]|\d+[.、．]|第[一二三四五六七八九十\d]+[章条节部分])"
-)
-
-
-@dataclass(frozen=True)
-class FieldProblem:
-    """One reason a record is quarantined: which field, which rule, what was found."""
-
-    field: str
-    rule: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message} (rule {self.rule})"
 
 
 class QuarantineError(Skippable):
@@ -109,67 +81,7 @@ class QuarantineError(Skippable):
         super().__init__(f"quarantined {url}: " + "; ".join(str(p) for p in self.problems))
 
 
-@dataclass
-class _Fields:
-    """The page's labelled values and meta tags, and where each field's value came from."""
-
-    meta: dict[str, str]
-    page_meta: dict[str, str]
-    provenance: dict[str, str] = field(default_factory=dict)
-
-    def labelled(self, name: str) -> tuple[str, str] | None:
-        """(label, value) of the first label of field ``name`` the page shows."""
-        for label in FIELD_LABELS[name]:
-            if label in self.meta:
-                return label, self.meta[label]
-        return None
-
-    def tagged(self, name: str) -> str | None:
-        tag = META_TAGS.get(name)
-        return self.page_meta.get(tag) if tag else None
-
-    def take(self, name: str, value: str, how: str) -> str:
-        self.provenance[name] = how
-        return value
-
-
-def _clean_meta(meta: dict[str, str]) -> dict[str, str]:
-    """Labels without white space or colons; values as canonical text; empty cells gone."""
-    out: dict[str, str] = {}
-    for label, value in meta.items():
-        key = compact(label).strip(":：")
-        text = clean_text(value)
-        if key and text and key not in out:
-            out[key] = text
-    return out
-
-
-def _head(body_text: str, meta: dict[str, str]) -> str | None:
-    """Read the body's first lines as a page's furniture: label lines (a metadata block
-    typed into the body, the 发布时间/来源 line) fill labels the page shows nowhere else;
-    the line above the 发布时间/来源 line is the title when nothing else names one."""
-    lines = body_text.splitlines()[:HEAD_LINES]
-    title = None
-    for i, line in enumerate(lines):
-        if not (is_label_line(line) or _CHROME_LINE.search(line)):
-            continue
-        for key, value in line_pairs(line):
-            value = clean_text(value)
-            if value and key not in meta:
-                meta[key] = value
-        if (
-            title is None
-            and i > 0
-            and _CHROME_LINE.search(line)
-            and not is_label_line(lines[i - 1])
-        ):
-            above = clean_text(lines[i - 1])
-            if 4 <= len(above) <= 100 and not above.endswith(("。", "：", ":")):
-                title = above
-    return title
-
-
-def _title(raw: RawItem, f: _Fields, head_title: str | None, problems: list[FieldProblem]) -> str:
+def _title(raw: RawItem, f: Fields, head_title: str | None, problems: list[FieldProblem]) -> str:
     """The 标题/名称 field, ArticleTitle (the CMS's own title field; a template's heading
     may be the site's logo), the heading, the list's title if it is whole, the
     ``<title>`` without the site's name, the line above the 发布时间 line."""
@@ -196,29 +108,7 @@ def _title(raw: RawItem, f: _Fields, head_title: str | None, problems: list[Fiel
     return ""
 
 
-def _publisher(f: _Fields, profile: NormalizeProfile) -> str:
-    """The first publisher label the page shows (本网/本站 are the site, not a publisher),
-    then ContentSource, then the configured name."""
-    for label in FIELD_LABELS["publisher"]:
-        if label in f.meta and (name := _organization(f.meta[label])):
-            return f.take("publisher", name, f"page:{label}")
-    tagged = f.tagged("publisher")
-    site = f.page_meta.get("SiteName")
-    if tagged and tagged != site and (name := _organization(tagged)):  # not the site itself
-        return f.take("publisher", name, "meta:ContentSource")
-    return f.take("publisher", clean_text(profile.publisher), "config")
-
-
-def _organization(value: str) -> str:
-    name = clean_text(_WIDGET.sub("", value))
-    for prefix in SELF_REFERENCES:
-        name = name.removeprefix(prefix).strip(" ：:-—")
-    return "" if name in NOT_PUBLISHERS or compact(name).lower() in NONE_VALUES else name
-
-
-def _published(
-    f: _Fields, list_date: str | None, today: date
-) -> tuple[datetime | None, str | None]:
+def _published(f: Fields, list_date: str | None, today: date) -> tuple[datetime | None, str | None]:
     """(publication time, provenance): 发布日期/发布时间, PubDate, the list's date."""
     labelled = [(f.meta.get(k), f"page:{k}") for k in FIELD_LABELS["published"]]
     for text, how in [*labelled, (f.tagged("published"), "meta:PubDate"), (list_date, "list")]:
@@ -258,7 +148,7 @@ def _dated_by_context(
 
 
 def _created(
-    f: _Fields,
+    f: Fields,
     body_text: str,
     published: datetime | None,
     today: date,
@@ -299,7 +189,7 @@ spelling of a real number, kept as written (with a remark), not a reason to quar
 
 
 def _doc_no(
-    f: _Fields, body_text: str, title: str, problems: list[FieldProblem], remarks: list[str]
+    f: Fields, body_text: str, title: str, problems: list[FieldProblem], remarks: list[str]
 ) -> str | None:
     cells = [(key, f.meta[key]) for key in FIELD_LABELS["doc_no"] if key in f.meta]
     stated = [(key, value) for key, value in cells if not is_absent(value)]
@@ -325,7 +215,7 @@ def _doc_no(
     return None
 
 
-def _index_no(f: _Fields) -> tuple[str | None, list[str]]:
+def _index_no(f: Fields) -> tuple[str | None, list[str]]:
     """The page's own 索引号 as written (trimmed), and what is not standard about it."""
     found = f.labelled("index_no")
     index_no = compact(found[1]) if found else ""
@@ -338,84 +228,10 @@ def _index_no(f: _Fields) -> tuple[str | None, list[str]]:
     return index_no, [f"索引号 {index_no}: {r}" for r in index_no_remarks(index_no)]
 
 
-def _summary_source(body_text: str, title: str, publisher: str, doc_no: str | None) -> str:
-    """The body from the document's own text on: without the title (on one line or
-    several), the 文号 line, a salutation ending in ：, the 发布时间/来源/字号/打印 lines
-    and metadata typed into the body; and without its 落款 (issuer and date)."""
-    head = {compact(title), compact(publisher), compact(doc_no or "")} - {""}
-    whole_title = compact(title)
-    lines = body_text.splitlines()
-    start, title_so_far, saluted = 0, "", False
-    for line in lines[: HEAD_LINES + 4]:
-        text = compact(line)
-        if (
-            text in head
-            or line_date(line)
-            or find_doc_no(line) is not None
-            or (len(line) <= 120 and (is_label_line(line) or _CHROME_LINE.search(line)))
-        ):
-            pass
-        elif whole_title and len(text) >= 2 and whole_title.startswith(title_so_far + text):
-            title_so_far += text  # a title broken over lines
-        elif not saluted and text.endswith(("：", ":")) and len(text) <= 120 and "。" not in text:
-            saluted = True  # 各省、自治区、直辖市人民政府，国务院各部委、各直属机构：
-        elif whole_title and len(text) >= 8 and text in whole_title:
-            pass  # the title without its prefix (【湖北省中心】)
-        elif _HEAD_LABEL.match(text) and len(text) <= 60 and "。" not in text:
-            pass  # 招标编号：HBSJ-202007TL-027001001
-        elif len(text) <= 40 and not _CLAUSE.search(text) and not _NUMBERED.match(text):
-            pass  # a headline's 引题 and 副题 lines (not a numbered section: 一、总体情况)
-        else:
-            break
-        start += 1
-    if start >= len(lines):  # all of it is short lines: the text is just that
-        start = 0
-    lines = lines[start:]
-    while lines and (compact(lines[-1]) in head or line_date(lines[-1])):
-        lines.pop()  # the 落款: issuer and date
-    return "\n".join(lines)
-
-
-def _topic(f: _Fields, default: str) -> str:
-    if found := f.labelled("topic"):
-        topic = compact(found[1]).replace("/", "\\").replace("／", "\\").replace("，", "、")
-        if _TOPIC_RE.match(topic) and topic not in NONE_VALUES:
-            return f.take("topic", topic, f"page:{found[0]}")
-    return f.take("topic", clean_text(default), "config")
-
-
-def _choice(f: _Fields, name: str, allowed: tuple[str, ...], default: str) -> str:
-    found = f.labelled(name)
-    if found and compact(found[1]) in allowed:
-        return f.take(name, compact(found[1]), f"page:{found[0]}")
-    return f.take(name, default, "default")
-
-
-def _scope(f: _Fields) -> str:
-    found = f.labelled("scope")
-    value = clean_text(found[1]) if found else ""
-    if found and value and compact(value) not in NONE_VALUES and len(value) <= 20:
-        return f.take("scope", value, f"page:{found[0]}")
-    return f.take("scope", DEFAULT_SCOPE, "default")
-
-
-def _keywords(f: _Fields, default: tuple[str, ...]) -> tuple[str, ...]:
-    found = f.labelled("keywords")
-    if found and compact(found[1]).lower() not in NONE_VALUES:
-        value, how = found[1], f"page:{found[0]}"
-    elif tagged := f.tagged("keywords"):
-        value, how = tagged, "meta:Keywords"
-    else:
-        value, how = None, "config"
-    words = re.split(r"[\s,，;；、]+", value) if value else list(default)
-    f.take("keywords", "", how)
-    return tuple(dict.fromkeys(w for w in (clean_text(x) for x in words) if w))
-
-
-def _summary(f: _Fields, body_text: str, title: str, publisher: str, doc_no: str | None) -> str:
+def _summary(f: Fields, body_text: str, title: str, publisher: str, doc_no: str | None) -> str:
     if found := f.labelled("summary"):
         return f.take("summary", make_summary(found[1]), f"page:{found[0]}")
-    if text := make_summary(_summary_source(body_text, title, publisher, doc_no)):
+    if text := make_summary(summary_source(body_text, title, publisher, doc_no)):
         return f.take("summary", text, "body")
     if text := make_summary(body_text):  # a body that only repeats the title (详见附件 pages)
         return f.take("summary", text, "body")
@@ -483,14 +299,14 @@ def draft(raw: RawItem, profile: NormalizeProfile, *, now: datetime | None = Non
     """Every field of ``raw``'s record that can be read, with provenance and problems."""
     today = today_in_shanghai(now or raw.fetched_at)
     problems: list[FieldProblem] = []
-    f = _Fields(_clean_meta(raw.meta), {k: clean_text(v) for k, v in raw.page_meta.items()})
+    f = Fields(clean_meta(raw.meta), {k: clean_text(v) for k, v in raw.page_meta.items()})
     # Dates, 文号 and summary are read from the canonical body (one line per block), so
     # re-wrapped source text cannot change them; the source's own text is the fallback.
     body_html, body_text, body_shows = sanitize_and_read(
         raw.body_html, raw.url, images=_image_filter(profile, raw.url)
     )
     body_text = body_text or clean_body_text(raw.body_text)
-    head_title = _head(body_text, f.meta)
+    head_title = read_head(body_text, f.meta)
 
     title = _title(raw, f, head_title, problems)
     published, published_how = _published(f, raw.list_date, today)
@@ -501,7 +317,7 @@ def draft(raw: RawItem, profile: NormalizeProfile, *, now: datetime | None = Non
     index_no, remarks = _index_no(f)
     doc_no = _doc_no(f, body_text, title, problems, remarks)
 
-    publisher = _publisher(f, profile)
+    publisher = read_publisher(f, profile)
     if not publisher:
         problems.append(
             FieldProblem("publisher", "publisher.required", "no 发布机构 found, none configured")
@@ -543,18 +359,18 @@ def draft(raw: RawItem, profile: NormalizeProfile, *, now: datetime | None = Non
         "published": published,
         "doc_no": doc_no,
         "category": category,
-        "topic": _topic(f, profile.topic),
+        "topic": read_topic(f, profile.topic),
         "genre": genre_of(title),
         "body_html": body_html,
         "source": SourceRef(raw.source, raw.column, raw.url, raw.article_id, raw.fetched_at),
-        "keywords": _keywords(f, profile.keywords),
-        "disclosure": _choice(f, "disclosure", DISCLOSURE_MODES, "主动公开"),
-        "validity": _choice(f, "validity", VALIDITY, "有效"),
+        "keywords": read_keywords(f, profile.keywords),
+        "disclosure": read_choice(f, "disclosure", DISCLOSURE_MODES, "主动公开"),
+        "validity": read_choice(f, "validity", VALIDITY, "有效"),
         "attachments": attachments,
         "index_no": index_no,
         "classified_by": classified_by,
     }
-    fields["scope"] = _scope(f)
+    fields["scope"] = read_scope(f)
     return Draft(fields, f.provenance, tuple(remarks), tuple(problems), raw.url)
 
 

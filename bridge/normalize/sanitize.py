@@ -165,10 +165,11 @@ class _TreeBuilder(HTMLParser):
 # nh3 writes well-formed markup: every element closed but the void ones, every
 # attribute value double-quoted, text escaped with &amp; &lt; &gt; &nbsp; only. With the
 # void elements closed and &nbsp; spelled out it is XML, which libxml2 reads into the
-# same tree as _TreeBuilder, 17 times faster (1.28 → 0.08 ms for a 3 KB body: a tenth of
-# the CPU of reading an item). What XML would read differently goes to _TreeBuilder: a
-# "<" in an attribute value (XML refuses it), white space inside an attribute value (XML
-# turns it into spaces), a character XML does not allow, nesting past libxml2's depth.
+# same tree as _TreeBuilder, an order of magnitude faster (a large share of the CPU of
+# reading an item; figures in bench/README.md). What XML would read differently goes to
+# _TreeBuilder: a "<" in an attribute value (XML refuses it), white space inside an
+# attribute value (XML turns it into spaces), a character XML does not allow, nesting
+# past libxml2's depth.
 _VOID_ELEMENT = re.compile(r'<(br|hr|img)((?:\s+[^\s"=/>]+(?:="[^"]*")?)*)\s*>')
 _WS_IN_ATTRIBUTE = re.compile(r'="[^"]*[\t\n\r]')
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)

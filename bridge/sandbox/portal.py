@@ -23,8 +23,8 @@ from types import FrameType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bridge.admin.query_params import BadParameter, parse_query
 from bridge.catalog import org_code_problem
+from bridge.net.query_params import BadParameter, parse_query
 from bridge.sandbox import portal_pages as pages
 from bridge.sandbox.portal_api import API_PREFIX, MAX_RECORD_BYTES, PortalAPI
 from bridge.sandbox.portal_faults import FaultInjector, Faults, InvalidFaults

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import PurePosixPath
 from urllib.parse import unquote
 
-from bridge.admin.query_params import BIGINT_MAX
+from bridge.net.query_params import BIGINT_MAX
 from bridge.net.signing import (
     HEADER_KEY,
     HEADER_NONCE,
@@ -28,7 +28,8 @@ from bridge.net.signing import (
     verify,
 )
 from bridge.sandbox.portal_http import Request, Response, error, invalid, not_allowed
-from bridge.sandbox.portal_store import Conflict, Invalid, PortalStore, normalize_since
+from bridge.sandbox.portal_rules import Conflict, Invalid, normalize_since
+from bridge.sandbox.portal_store import PortalStore
 
 API_PREFIX = "/api/v1"
 MAX_RECORD_BYTES = 5 * 1024 * 1024  # a catalog record is text; anything larger is a mistake

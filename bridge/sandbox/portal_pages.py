@@ -12,8 +12,8 @@ from html import escape
 from typing import Any
 from urllib.parse import quote, unquote
 
-from bridge.admin.query_params import whole_number
 from bridge.catalog import CATEGORIES
+from bridge.net.query_params import whole_number
 from bridge.sandbox.portal_store import PortalStore
 
 PORTAL_TITLE = "余姚市政府信息公开平台"

@@ -8,32 +8,27 @@ Terminology (the portal's side of DESIGN.md §5):
   ``item_history`` so a test can see exactly what the bridge sent;
 - *withdrawn*: 撤销 — still stored and listed for reconciliation, hidden from citizens.
 
-The store validates records itself (it knows which files exist) and raises ``Invalid`` or
-``Conflict``; the HTTP layer only translates those into 422 and 409.
+The store validates records itself (it knows which files exist) with the rules of
+:mod:`bridge.sandbox.portal_rules` and raises ``Invalid`` or ``Conflict``; the HTTP layer
+only translates those into 422 and 409.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from bridge.catalog import (
     CATEGORIES,
-    DISCLOSURE_MODES,
-    VALIDITY,
-    format_index_no,
-    index_no_form_problem,
 )
 from bridge.normalize.hashing import content_hash
+from bridge.sandbox.portal_rules import Invalid, index_no_for, utc_now, validate_record
 
-MAX_SUMMARY = 150  # DESIGN.md §4: 内容概述 is at most 150 characters
 BUSY_TIMEOUT_MS = 5000  # a second PortalStore on the same file (a test) may hold the lock
 
 _SCHEMA = """
@@ -82,22 +77,6 @@ CREATE TABLE IF NOT EXISTS index_serials (
 );
 """
 
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_REQUIRED_TEXT = ("title", "publisher", "created", "body_html")
-_OPTIONAL_TEXT = ("summary", "doc_no", "topic", "genre", "scope", "published")
-
-
-class Invalid(Exception):
-    """The record breaks a rule; ``errors`` names every field at once (HTTP 422)."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
-        self.errors = errors
-
-
-class Conflict(Exception):
-    """The record's index_no belongs to another item, or differs from the item's (409)."""
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -125,104 +104,6 @@ class StoredFile:
     size: int
     media_type: str
     data: bytes
-
-
-def utc_now() -> str:
-    """Fixed-width UTC ISO timestamps, so string order is time order (``since`` relies on it)."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
-
-
-def normalize_since(value: str) -> str:
-    """``since`` in the stored timestamp form; a naive datetime is read as UTC."""
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def validate_record(
-    record: Any, external_id: str, file_sha256: dict[str, str], max_title_length: int | None = None
-) -> list[dict[str, str]]:
-    """Every rule the portal enforces on a PUT body, all problems reported together.
-
-    ``file_sha256`` maps the known file ids this record refers to onto their sha256.
-    ``max_title_length`` is a vendor-specific limit some real portals impose (the
-    sandbox leaves it off unless asked, to let tests provoke a 422).
-    """
-    if not isinstance(record, dict):
-        return [{"field": "body", "message": "must be a JSON object (the catalog record)"}]
-    errors: list[dict[str, str]] = []
-
-    def fail(name: str, message: str) -> None:
-        errors.append({"field": name, "message": message})
-
-    if record.get("external_id") != external_id:
-        fail("external_id", f"must equal the id in the path ({external_id!r})")
-    for name in _REQUIRED_TEXT:
-        value = record.get(name)
-        if not isinstance(value, str) or not value.strip():
-            fail(name, "is required")
-    for name in _OPTIONAL_TEXT:
-        if record.get(name) is not None and not isinstance(record[name], str):
-            fail(name, "must be a string or null")
-    created = record.get("created")
-    if isinstance(created, str) and created.strip() and not _parses_as_date(created):
-        fail("created", "must be a date YYYY-MM-DD")
-    published = record.get("published")
-    if isinstance(published, str) and not _parses_as_datetime(published):
-        fail("published", "must be an ISO 8601 date and time or null")
-    title = record.get("title")
-    if max_title_length is not None and isinstance(title, str) and len(title) > max_title_length:
-        fail("title", f"is {len(title)} characters; this portal accepts at most {max_title_length}")
-    summary = record.get("summary")
-    if isinstance(summary, str) and len(summary) > MAX_SUMMARY:
-        fail("summary", f"is {len(summary)} characters; at most {MAX_SUMMARY} allowed")
-    for name, allowed in (
-        ("category", CATEGORIES),
-        ("disclosure", DISCLOSURE_MODES),
-        ("validity", VALIDITY),
-    ):
-        if record.get(name) not in allowed:
-            fail(name, "must be one of " + ", ".join(allowed))
-    index_no = record.get("index_no")
-    if index_no is not None and (problem := index_no_form_problem(index_no)):
-        fail("index_no", problem)
-    keywords = record.get("keywords", [])
-    if not isinstance(keywords, list) or not all(isinstance(k, str) for k in keywords):
-        fail("keywords", "must be a list of strings")
-    if record.get("source") is not None and not isinstance(record["source"], dict):
-        fail("source", "must be an object or null")
-    attachments = record.get("attachments", [])
-    if not isinstance(attachments, list):
-        fail("attachments", "must be a list")
-        attachments = []
-    for n, attachment in enumerate(attachments):
-        where = f"attachments[{n}]"
-        if not isinstance(attachment, dict):
-            fail(where, "must be an object")
-            continue
-        file_id = attachment.get("file_id")
-        if not isinstance(file_id, str) or file_id not in file_sha256:
-            fail(f"{where}.file_id", f"unknown file {file_id!r}: upload it with POST /api/v1/files")
-        elif attachment.get("sha256") not in (None, file_sha256[file_id]):
-            fail(f"{where}.sha256", f"does not match the sha256 of file {file_id!r}")
-    return errors
-
-
-def _parses_as_date(value: str) -> bool:
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return bool(_DATE_RE.fullmatch(value))
-
-
-def _parses_as_datetime(value: str) -> bool:
-    try:
-        datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
 
 
 class PortalStore:
@@ -269,7 +150,7 @@ class PortalStore:
             if errors:
                 raise Invalid(errors)
             row = self._row(external_id)
-            index_no = self._index_no_for(record, row, org_code)
+            index_no = index_no_for(self._db, record, row, org_code)
             stored = dict(record, index_no=index_no)
             digest = content_hash(stored)
             now = utc_now()
@@ -466,43 +347,6 @@ class PortalStore:
             f"SELECT file_id, sha256 FROM files WHERE file_id IN ({marks})", ids
         ).fetchall()
         return {row[0]: row[1] for row in rows}
-
-    def _index_no_for(self, record: dict[str, Any], row: sqlite3.Row | None, org_code: str) -> str:
-        """The item's 索引号: kept forever once filed, taken as supplied, or minted."""
-        wanted = record.get("index_no")
-        if row is not None:
-            if wanted not in (None, row["index_no"]):
-                raise Conflict(
-                    f"item {row['external_id']!r} is filed as {row['index_no']}; "
-                    f"its index_no cannot change to {wanted}"
-                )
-            return str(row["index_no"])
-        if wanted is not None:
-            holder = self._db.execute(
-                "SELECT external_id FROM items WHERE index_no = ?", (wanted,)
-            ).fetchone()
-            if holder is not None:
-                raise Conflict(f"index_no {wanted} is already used by item {holder[0]!r}")
-            return str(wanted)
-        return self._mint(org_code, date.fromisoformat(record["created"]).year)
-
-    def _mint(self, org_code: str, year: int) -> str:
-        """Next free serial for (org, 成文 year); skips numbers a bridge supplied itself."""
-        found = self._db.execute(
-            "SELECT last_serial FROM index_serials WHERE org_code = ? AND year = ?",
-            (org_code, year),
-        ).fetchone()
-        serial = (found[0] if found else 0) + 1
-        while self._db.execute(
-            "SELECT 1 FROM items WHERE index_no = ?", (format_index_no(org_code, year, serial),)
-        ).fetchone():
-            serial += 1
-        self._db.execute(
-            "INSERT INTO index_serials (org_code, year, last_serial) VALUES (?, ?, ?)"
-            " ON CONFLICT (org_code, year) DO UPDATE SET last_serial = excluded.last_serial",
-            (org_code, year, serial),
-        )
-        return format_index_no(org_code, year, serial)
 
     def _add_history(
         self, item_id: int | None, version: int, digest: str, stored: dict[str, Any], at: str

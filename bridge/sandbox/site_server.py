@@ -156,8 +156,8 @@ _NOT_FOUND = (
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive; Content-Length is always sent
     # Headers and body are two writes: with Nagle on, the second waits for the client's
-    # delayed ACK of the first (40 ms on Linux), so every keep-alive answer took 40 ms
-    # longer than ``delay`` says (measured: 93 ms a request at --delay-ms 50).
+    # delayed ACK of the first (40 ms on Linux), so every keep-alive answer took that much
+    # longer than ``delay`` says (the measurement is in bench/README.md).
     disable_nagle_algorithm = True
     timeout = 30  # idle keep-alive connections are closed after this many seconds
     site: SiteServer

@@ -46,13 +46,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from bridge import audit, config
+from bridge import audit, config, logs
 from bridge.config import Settings
 from bridge.context import Context
 from bridge.crawl.run import RunSummary, run_once
 from bridge.delivery.drain import drain
 from bridge.errors import ConfigError
-from bridge.service import logs, pause, sdnotify
+from bridge.service import pause, sdnotify
 from bridge.service.health import Metrics, poll_interval
 from bridge.service.lock import StoreLock
 from bridge.service.notify import run_pass

@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bridge.admin.query_params import BadParameter, parse_query, text
 from bridge.config import AdminConfig, Settings
+from bridge.net.query_params import BadParameter, parse_query, text
 from bridge.service import health
 from bridge.service.health import Metrics
 from bridge.state.db import Database

@@ -14,7 +14,9 @@ import mimetypes
 
 from bridge.errors import Skippable
 from bridge.raw import RawAttachment
-from bridge.sources.fetch import Fetcher, Missing, TooLarge, binary_kind
+from bridge.sources.body import TooLarge
+from bridge.sources.charset import binary_kind
+from bridge.sources.fetch import Fetcher, Missing
 
 _PAGE_NAMES = (".html", ".htm", ".shtml", ".xhtml")
 

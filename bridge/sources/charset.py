@@ -4,6 +4,9 @@ declaration, ``<meta>``, strict UTF-8, the configured default, and only then det
 ISO-8859-1, so its ``r.text`` is never used. Each candidate must decode the whole body
 strictly. Strict UTF-8 comes before a legacy default because it almost never accepts GBK
 bytes by accident, while GB18030 accepts most UTF-8 bytes as valid mojibake.
+
+Before any of that, ``binary_kind`` tells a body that is no text at all (a PDF or an
+image served as a page) by its first bytes.
 """
 
 from __future__ import annotations
@@ -108,3 +111,30 @@ def decode_html(
         "charset of %s guessed as %s by detection (%d replacement characters)", url, charset, count
     )
     return Decoded(text, charset, "detected", count)
+
+
+_MAGIC = (
+    (b"%PDF-", "a PDF file"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"PK\x03\x04", "a ZIP archive or Office file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office 97-2003 file"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+)
+
+
+def binary_kind(body: bytes) -> str | None:
+    """What a body that is no text is (a file served as a page), or None for text.
+
+    By its signature, or by a NUL byte near the start (text has none there, except
+    UTF-16, which starts with its BOM).
+    """
+    for magic, kind in _MAGIC:
+        if body.startswith(magic):
+            return kind
+    if b"\0" in body[:512] and not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "binary data"
+    return None

@@ -3,6 +3,7 @@
 - a User-Agent naming the operator; robots.txt honoured through protego (RFC 9309: a
   robots.txt that answers 4xx allows everything; one that cannot be read disallows);
 - a per-host rate limit and a cap on requests in flight per host (``politeness``);
+- bodies read within a size cap, a minimum rate and the deadline (``body``);
 - conditional GET with the stored ETag / Last-Modified (a 304 costs no parsing);
 - connect and read timeouts, and a deadline for the whole request (every redirect hop and
   the whole body, ``fetch.deadline``), response size caps (pages and attachments
@@ -19,7 +20,6 @@ import contextlib
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -29,11 +29,12 @@ import urllib3
 from protego import Protego
 
 from bridge.config import FetchConfig
-from bridge.defaults import MAX_REDIRECTS, MIN_BODY_RATE, ROBOTS_MAX_BYTES
+from bridge.defaults import MAX_REDIRECTS, ROBOTS_MAX_BYTES
 from bridge.errors import Retriable, Skippable
 from bridge.net.client import HttpClient, ProxyNotSupported, plain_reason
 from bridge.net.scope import Scope
-from bridge.sources.charset import decode_html
+from bridge.sources.body import Deadline, read_capped
+from bridge.sources.charset import binary_kind, decode_html
 from bridge.sources.politeness import HostGate
 from bridge.sources.spool import HashingWriter, Spool
 
@@ -90,48 +91,6 @@ class FileBody:
 
 class RobotsDisallowed(Skippable):
     pass
-
-
-class TooLarge(Skippable):
-    """A body over the cap the request was made with."""
-
-
-class Deadline:
-    """What is left of one request's time (``fetch.deadline``) besides the read timeout,
-    which bounds each read: connect, every redirect hop and the whole body count; waiting
-    for a turn at the host (``with deadline:`` is entered after it) does not. A server that
-    drips a byte before each read timeout is cut off at the deadline, not after hours."""
-
-    def __init__(self, seconds: float, url: str) -> None:
-        self.seconds, self.url = seconds, url
-        self.spent = 0.0
-        self.since: float | None = None
-
-    def __enter__(self) -> Deadline:
-        self.since = time.monotonic()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.since is not None:
-            self.spent += time.monotonic() - self.since
-            self.since = None
-
-    def left(self) -> float:
-        running = time.monotonic() - self.since if self.since is not None else 0.0
-        return self.seconds - self.spent - running
-
-    def cap(self, timeout: float, size: int = 0) -> float:
-        """``timeout``, or the time left when that is shorter; past the deadline, raised."""
-        left = self.left()
-        if left <= 0:
-            raise self.exceeded(size)
-        return min(timeout, left)
-
-    def exceeded(self, size: int) -> Retriable:
-        return Retriable(
-            f"{self.url} took longer than the deadline of {self.seconds:g} s "
-            f"({size} bytes read); gave up"
-        )
 
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
@@ -241,7 +200,9 @@ class Fetcher:
                         r.close()
                         url = urljoin(url, location)
                         continue
-                    body = self._read_capped(r, url, ROBOTS_MAX_BYTES, deadline, truncate=True)
+                    body = read_capped(
+                        r, url, ROBOTS_MAX_BYTES, deadline, self.cfg.read_timeout, truncate=True
+                    )
                 return Response(url, r.status, r.headers, body)
         except (urllib3.exceptions.HTTPError, ProxyNotSupported) as exc:
             raise Retriable(f"cannot read {robots_url}: {_short(exc)}") from None
@@ -306,7 +267,7 @@ class Fetcher:
                         method, data = "GET", None  # as browsers (and requests) do
                     continue
                 try:
-                    content = self._read_capped(r, url, cap, deadline, into=into)
+                    content = read_capped(r, url, cap, deadline, self.cfg.read_timeout, into=into)
                 except urllib3.exceptions.TimeoutError:
                     raise Retriable(f"timed out reading {url}") from None
                 except urllib3.exceptions.HTTPError as exc:
@@ -335,64 +296,6 @@ class Fetcher:
             raise Retriable(f"cannot connect to {url}: {exc}") from None
         except urllib3.exceptions.HTTPError as exc:
             raise Retriable(f"cannot connect to {url}: {_short(exc)}") from None
-
-    def _read_capped(
-        self,
-        r: urllib3.BaseHTTPResponse,
-        url: str,
-        max_bytes: int,
-        deadline: Deadline,
-        *,
-        truncate: bool = False,
-        into: Callable[[bytes], object] | None = None,
-    ) -> bytes:
-        """The body, up to ``max_bytes``, arriving at ``MIN_BODY_RATE`` at least and
-        within the deadline: the read timeout bounds each read, not the whole, and a
-        server sending a byte now and then would otherwise hold the fetcher for hours.
-        Each read waits the read timeout or what is left of the deadline, whichever is
-        shorter. A longer body is refused, or with ``truncate`` cut at ``max_bytes``.
-        With ``into``, chunks go there as they arrive and nothing is kept. The connection
-        is kept for the next request when the body was read to its end, dropped otherwise."""
-        declared = r.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > max_bytes and not truncate:
-            r.close()
-            raise TooLarge(f"{url} is {int(declared)} bytes, over the cap of {max_bytes}")
-        chunks: list[bytes] = []
-        keep = chunks.append if into is None else into
-        size = 0
-        start = time.monotonic()
-        sock = getattr(r.connection, "sock", None)  # None once the answer is read whole
-        try:
-            while True:
-                wait = deadline.cap(self.cfg.read_timeout, size)
-                if sock is not None and wait < self.cfg.read_timeout:
-                    sock.settimeout(wait)  # urllib3 sets it again for the next request
-                try:
-                    chunk = r.read1(65536, decode_content=True)  # whatever has arrived
-                except urllib3.exceptions.TimeoutError:
-                    if deadline.left() <= 0:
-                        raise deadline.exceeded(size) from None
-                    raise
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > max_bytes:
-                    if truncate:
-                        keep(chunk[: max_bytes - size])
-                        r.close()
-                        return b"".join(chunks)
-                    raise TooLarge(f"{url} is over the cap of {max_bytes} bytes")
-                keep(chunk)
-                if time.monotonic() - start > self.cfg.read_timeout + size / MIN_BODY_RATE:
-                    raise Retriable(
-                        f"{url} arrives at less than {MIN_BODY_RATE} bytes a second "
-                        f"({size} bytes in {time.monotonic() - start:.0f} s); gave up"
-                    )
-        except BaseException:
-            r.close()
-            raise
-        r.release_conn()
-        return b"".join(chunks)
 
     def page(
         self,
@@ -464,33 +367,6 @@ class Fetcher:
             (r.headers.get("Content-Type") or "application/octet-stream").split(";")[0].strip()
         )
         return FileBody(r.url, path, sink.size, sink.sha256.hexdigest(), media_type, sink.head)
-
-
-_MAGIC = (
-    (b"%PDF-", "a PDF file"),
-    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
-    (b"GIF8", "a GIF image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"\x1f\x8b", "gzip data"),
-    (b"PK\x03\x04", "a ZIP archive or Office file"),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Office 97-2003 file"),
-    (b"Rar!\x1a\x07", "a RAR archive"),
-    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
-)
-
-
-def binary_kind(body: bytes) -> str | None:
-    """What a body that is no text is (a file served as a page), or None for text.
-
-    By its signature, or by a NUL byte near the start (text has none there, except
-    UTF-16, which starts with its BOM).
-    """
-    for magic, kind in _MAGIC:
-        if body.startswith(magic):
-            return kind
-    if b"\0" in body[:512] and not body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "binary data"
-    return None
 
 
 def _raise_for_status(r: Response, url: str) -> None:

@@ -32,8 +32,9 @@ from bridge.labels import label_key
 from bridge.raw import ListEntry, ListPage
 from bridge.sources import parse
 from bridge.sources.article import Article, attachment_blocks, metadata, visible_text
+from bridge.sources.charset import decode_html
 from bridge.sources.cms import CmsSource, Paging
-from bridge.sources.fetch import Fetcher, NotModified, decode_html
+from bridge.sources.fetch import Fetcher, NotModified
 from bridge.sources.volatile import strip_volatile
 from bridge.text import tree_safe
 

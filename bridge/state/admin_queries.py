@@ -1,5 +1,8 @@
-"""What the administrator's tools read and write: reconcile, the annual report, the admin
-pages and the audit export.
+"""What the administrator's tools read and write: reconcile's view of the store and its
+repairs, one item's whole history for the admin page, the retry counts per source.
+
+The annual report's reads are in :mod:`bridge.state.report_queries`, the audit trail's
+pages and export slices in :mod:`bridge.state.audit_queries`.
 
 Kept apart from ``items`` and ``outbox`` (the pipeline's hot path) because these queries
 serve people, not the sync cycle: they read whole histories and write only repairs that
@@ -287,86 +290,6 @@ def _audit_fix(
     )
 
 
-# --- the annual report ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReportItem:
-    """An item with a recorded version: what the annual statistics count."""
-
-    external_id: str
-    source: str
-    status: str
-    published_at: datetime | None
-    first_confirmed_at: datetime | None
-    record: dict[str, Any]
-    validity_changes: tuple[tuple[datetime, str], ...]  # (version recorded at, validity)
-    column: str = ""
-    column_first_read: datetime | None = None
-    """When the bridge first read the item's column: the earliest ``first_seen`` of any
-    item of that source and column (quarantined ones too). Items published before that
-    day are the baseline (存量) of :mod:`bridge.admin.report.timeliness`."""
-
-
-def column_first_reads(session: Session) -> dict[tuple[int, str], datetime]:
-    """(source id, column) → the earliest ``items.first_seen`` there: when the bridge first
-    read that column. The store keeps no other record of it (a run is per source, a cursor
-    is overwritten), and an item row is never deleted, so this moment never moves."""
-    rows = session.execute(
-        select(ItemRow.source_id, ItemRow.column, func.min(ItemRow.first_seen)).group_by(
-            ItemRow.source_id, ItemRow.column
-        )
-    ).all()
-    return {(sid, col): first for sid, col, first in rows if first is not None}
-
-
-def report_items(session: Session, source: str | None = None) -> list[ReportItem]:
-    """Every item that has at least one version, with its newest record and the history
-    of its 有效性 (for the 废止 column of the official table)."""
-    q = (
-        select(ItemRow, SourceRow.name)
-        .join(SourceRow, SourceRow.id == ItemRow.source_id)
-        .where(ItemRow.version > 0)
-        .order_by(ItemRow.id)
-    )
-    if source is not None:
-        q = q.where(SourceRow.name == source)
-    found = session.execute(q).all()
-    first_read = column_first_reads(session)
-    history: dict[int, list[tuple[datetime, str, dict[str, Any]]]] = {}
-    ids = [item.id for item, _ in found]
-    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-        rows = session.execute(
-            select(ItemVersionRow.item_id, ItemVersionRow.created_at, ItemVersionRow.record)
-            .where(ItemVersionRow.item_id.in_(chunk))
-            .order_by(ItemVersionRow.item_id, ItemVersionRow.version)
-        ).all()
-        for item_id, created_at, text in rows:
-            record = json.loads(text)
-            history.setdefault(item_id, []).append(
-                (created_at, str(record.get("validity") or ""), record)
-            )
-    out = []
-    for item, name in found:
-        versions = history.get(item.id)
-        if not versions:
-            continue
-        out.append(
-            ReportItem(
-                external_id=item.external_id,
-                source=name,
-                status=item.status,
-                published_at=item.published_at,
-                first_confirmed_at=item.first_confirmed_at,
-                record={k: v for k, v in versions[-1][2].items() if k != "body_html"},
-                validity_changes=tuple((at, validity) for at, validity, _ in versions),
-                column=item.column,
-                column_first_read=first_read.get((item.source_id, item.column)),
-            )
-        )
-    return out
-
-
 # --- the admin pages ---------------------------------------------------------------------------
 
 
@@ -415,69 +338,3 @@ def retrying_by_source(session: Session, target: str) -> dict[str, int]:
         .group_by(SourceRow.name)
     ).all()
     return {name: int(n) for name, n in rows}
-
-
-def version_numbers(session: Session, version_ids: Iterable[int]) -> dict[int, int]:
-    ids = list(version_ids)
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(ItemVersionRow.id, ItemVersionRow.version).where(ItemVersionRow.id.in_(ids))
-    ).all()
-    return {i: v for i, v in rows}
-
-
-def audit_page(
-    session: Session, f: AuditFilter, *, before_id: int | None, limit: int
-) -> tuple[list[AuditEvent], int, bool]:
-    """One page of matching events, newest first, below ``before_id``; also the number of
-    all matching events and whether older ones follow (keyset paging: stable while the
-    trail grows)."""
-    total = audit_log.count(session, f)
-    q = audit_log._filtered(f)  # the CLI's filter, so both show the same events
-    if before_id is not None:
-        q = q.where(AuditEventRow.id < before_id)
-    rows = list(session.execute(q.order_by(AuditEventRow.id.desc()).limit(limit + 1)).scalars())
-    more = len(rows) > limit
-    return [audit_log._to_event(r) for r in rows[:limit]], total, more
-
-
-def event_names(session: Session) -> list[str]:
-    """Every event name the trail holds (for the filter's choice list)."""
-    rows = session.execute(select(AuditEventRow.event).distinct()).scalars()
-    return sorted(set(rows) | set(audit.EVENTS))
-
-
-# --- the audit export ----------------------------------------------------------------------------
-
-
-def day_slice(session: Session, start: datetime, end: datetime) -> tuple[int, int] | None:
-    """The first and last id of the events stamped in [start, end), or None.
-
-    The export takes every row between the two ids, so it is one unbroken piece of the
-    chain even if a clock step put a row's time slightly out of order.
-    """
-    first, last = session.execute(
-        select(func.min(AuditEventRow.id), func.max(AuditEventRow.id)).where(
-            AuditEventRow.ts >= start, AuditEventRow.ts < end
-        )
-    ).one()
-    return None if first is None else (int(first), int(last))
-
-
-def events_between(session: Session, first_id: int, last_id: int) -> list[AuditEvent]:
-    rows = session.execute(
-        select(AuditEventRow)
-        .where(AuditEventRow.id >= first_id, AuditEventRow.id <= last_id)
-        .order_by(AuditEventRow.id)
-    ).scalars()
-    return [audit_log._to_event(r) for r in rows]
-
-
-def last_id_before(session: Session, moment: datetime) -> int:
-    """The newest id stamped before ``moment`` (0 when none): where an empty day's slice
-    would start."""
-    found = session.execute(
-        select(func.max(AuditEventRow.id)).where(AuditEventRow.ts < moment)
-    ).scalar_one()
-    return int(found or 0)

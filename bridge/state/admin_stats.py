@@ -15,8 +15,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bridge import audit
-from bridge.admin.report.build import working_days
 from bridge.state.models import AuditEventRow, DeliveryRow, ItemRow
+from bridge.workdays import working_days
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LATENCY_BUCKETS = ("≤1 天", "≤3 天", "≤7 天", "≤20 个工作日", "超过 20 个工作日")

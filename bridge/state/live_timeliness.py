@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from bridge.admin.report import timeliness
+from bridge import workdays
 from bridge.provenance import is_shown, provenance_of
 from bridge.state.db import Database
 from bridge.state.models import ItemRow, ItemVersionRow, SourceRow
@@ -54,7 +54,7 @@ _COLUMNS = select(
 
 @lru_cache(maxsize=65536)
 def _working_days(start: date, end: date) -> int:
-    return timeliness.working_days(start, end)
+    return workdays.working_days(start, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,17 +101,17 @@ class Tally:
         """A measure as the admin chart shows it: :meth:`bridge.admin.report.timeliness.Measure.buckets`
         (finished items), counted and late (pending ones too, by their days so far)."""
         counts: Counter[int] = getattr(self, measure)
-        bars = dict.fromkeys((label for label, _ in timeliness.BUCKETS), 0)
+        bars = dict.fromkeys((label for label, _ in workdays.BUCKETS), 0)
         for days, n in counts.items():
-            bars[timeliness.bucket_of(days)] += n
-        late = sum(n for days, n in counts.items() if days > timeliness.LEGAL_LIMIT)
+            bars[workdays.bucket_of(days)] += n
+        late = sum(n for days, n in counts.items() if days > workdays.LEGAL_LIMIT)
         pending = 0
         if measure == "collection":
-            today = timeliness.local_date(now)
+            today = workdays.local_date(now)
             pending = len(self.pending)
             late += sum(
                 1 for at in self.pending.values()
-                if _working_days(timeliness.local_date(at), today) > timeliness.LEGAL_LIMIT
+                if _working_days(workdays.local_date(at), today) > workdays.LEGAL_LIMIT
             )  # fmt: skip
         return Figures(
             measure, list(bars.items()), counted=counts.total() + pending, late=late,
@@ -252,7 +252,7 @@ class LiveTimeliness:
             for item_id, version, text in rows:
                 record = json.loads(text)
                 row = self._rows[item_id]
-                row.created = timeliness.created_of(record)
+                row.created = workdays.created_of(record)
                 row.shown = is_shown(provenance_of(record, "created"))
                 row.record_version = row.version = version
 
@@ -261,8 +261,8 @@ class LiveTimeliness:
         if row.version == 0 or row.record_version != row.version or row.published_at is None:
             return None
         first_read = self._first_read.get((row.source_id, row.column))
-        published = timeliness.local_date(row.published_at)
-        if timeliness.is_baseline(published, first_read):
+        published = workdays.local_date(row.published_at)
+        if workdays.is_baseline(published, first_read):
             return Placed(row.source_id, baseline=True)
         if row.created is None or not row.shown:
             disclosure, apart = None, True
@@ -274,7 +274,7 @@ class LiveTimeliness:
         delta = max(row.confirmed_at - row.published_at, timedelta(0))
         return Placed(
             row.source_id, disclosure=disclosure, apart=apart,
-            collection=_working_days(published, timeliness.local_date(row.confirmed_at)),
+            collection=_working_days(published, workdays.local_date(row.confirmed_at)),
             seconds=max(0.0, (row.confirmed_at - row.published_at).total_seconds() / 3600) * HOUR,
             micros=delta // timedelta(microseconds=1),
         )  # fmt: skip

@@ -9,11 +9,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import event
 from test_timeliness import hand_worked_store
 
+from bridge import workdays
 from bridge.admin.report import timeliness
 from bridge.service.health import PUBLICATION_BUCKETS, WORKING_DAY_BUCKETS, TimelinessCollector
 from bridge.state import outbox
-from bridge.state.admin_queries import report_items
 from bridge.state.db import Database
+from bridge.state.report_queries import report_items
 
 FAMILIES = ("bridge_disclosure_working_days", "bridge_collection_working_days",
             "bridge_collection_seconds", "bridge_baseline_items", "bridge_disclosure_apart_items")  # fmt: skip
@@ -122,7 +123,7 @@ def test_working_days_by_year_tables_agree_with_the_calendar_day_by_day():
         expected = (
             len(chinese_calendar.get_workdays(start + timedelta(1), end)) if end > start else 0
         )
-        assert timeliness.working_days(start, end) == expected, (start, end)
+        assert workdays.working_days(start, end) == expected, (start, end)
 
 
 def test_the_charts_page_has_both_measures_with_their_exact_bars(state_url, tmp_path):
@@ -147,8 +148,8 @@ def test_the_charts_page_has_both_measures_with_their_exact_bars(state_url, tmp_
     assert [svg["id"] for svg in page.select("svg.chart")][3:] == [
         "chart-disclosure", "chart-collection"
     ]  # fmt: skip
-    today = datetime.now(UTC).astimezone(timeliness.SHANGHAI).date()
-    g_late = int(timeliness.working_days(date(2026, 12, 1), today) > 20)  # G: pending
+    today = datetime.now(UTC).astimezone(workdays.SHANGHAI).date()
+    g_late = int(workdays.working_days(date(2026, 12, 1), today) > 20)  # G: pending
     expected = {
         # 公开时效 0 1 3 3 20 21 (E apart); 归集时效 0 0 1 1 7 23 finished, G pending
         "disclosure": ("公开时效（生成日期→网站发布）", [1, 1, 2, 0, 1, 1],

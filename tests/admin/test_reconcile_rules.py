@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bridge.admin.reconcile import classify
+from bridge.admin.reconcile_rules import classify
 from bridge.state.admin_queries import StateEntry
 from bridge.targets.base import Listed
 

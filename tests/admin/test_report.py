@@ -11,8 +11,8 @@ import pytest
 from admin_helpers import StateBuilder, local
 from conftest import config_text, make_record
 
-from bridge.admin.report.build import working_days
 from bridge.state.db import open_database
+from bridge.workdays import working_days
 
 # Worked out by hand from the State Council's 2025 holiday notice, then checked against
 # chinese_calendar: 春节 1/28–2/4 off, make-up working days Sun 1/26 and Sat 2/8; 清明 4/4–4/6;
@@ -259,7 +259,7 @@ def test_report_counts_what_the_pages_show_and_what_they_do_not() -> None:
     from bridge.admin.report.build import build
     from bridge.admin.report.parts import build_document
     from bridge.admin.report.text import to_csv, to_markdown
-    from bridge.state.admin_queries import ReportItem
+    from bridge.state.report_queries import ReportItem
 
     published = local(2025, 3, 3, 9)
     shown = {"created": "page:成文日期", "publisher": "page:发文机关", "index_no": "page:索引号"}

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from bridge.admin.report.build import build
 from bridge.service.health import TimelinessCollector
-from bridge.state.admin_queries import report_items
 from bridge.state.db import Database, open_database
+from bridge.state.report_queries import report_items
 
 # 2026 春节 (checked with chinese_calendar below): 2/15–2/23 off, make-up working days
 # Sat 2/14 and Sun 2/28; 清明 Mon 4/6 off. The start day is not counted.

@@ -47,7 +47,7 @@ from bridge.normalize.sanitize import sanitize_html
 from bridge.raw import RawItem
 from bridge.sandbox.site import load_manifest
 from bridge.sources import parse
-from bridge.sources.fetch import binary_kind, decode_html
+from bridge.sources.charset import binary_kind, decode_html
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from conftest import config_text, run_bridge
 
+from bridge.logs import EscapingFormatter, escape_controls
 from bridge.sandbox.portal import PortalServer
 from bridge.sandbox.site import generate_site
-from bridge.service.logs import EscapingFormatter, escape_controls
 
 EVIL = "\x1b[2J\x1b]0;pwned\x07x"
 EVIL_SHOWN = "\\x1b[2J\\x1b]0;pwned\\x07x"

@@ -16,7 +16,7 @@ from bridge.config.sources import HanwebConfig
 from bridge.errors import LayoutAlarm, Skippable
 from bridge.raw import ListEntry, RawItem
 from bridge.sources import make_source
-from bridge.sources.fetch import decode_html
+from bridge.sources.charset import decode_html
 from bridge.sources.hanweb import (
     Datastore,
     HanwebSource,

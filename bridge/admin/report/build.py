@@ -26,16 +26,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bridge.admin.report import timeliness
-from bridge.admin.report.timeliness import (
-    LEGAL_LIMIT,
-    Latency,
-    Measure,
-    local_date,
-    working_days,
-)
+from bridge.admin.report.timeliness import Latency, Measure
 from bridge.catalog import CATEGORIES
 from bridge.provenance import is_shown, provenance_of
-from bridge.state.admin_queries import ReportItem
+from bridge.state.report_queries import ReportItem
+from bridge.workdays import LEGAL_LIMIT, local_date, working_days
 
 __all__ = ["LEGAL_LIMIT", "AnnualReport", "Latency", "Measure", "build", "local_date",
            "working_days"]  # fmt: skip

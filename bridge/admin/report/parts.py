@@ -20,7 +20,7 @@ from bridge.admin.report.appendix import (
 )
 from bridge.admin.report.build import AnnualReport, official_rows
 from bridge.admin.report.document import Cell, Paragraph, Part, ReportDocument, Table, Value
-from bridge.admin.report.timeliness import SHANGHAI
+from bridge.workdays import SHANGHAI
 
 PARTS = (
     ("一", "总体情况"),

@@ -18,11 +18,7 @@
   the day of the first read is counted (the page gives no time to tell whether it was
   there before; if it reached the portal that day its collection time is 0 anyway).
 
-Counting convention (like a statutory period, 民法典 §201): the start day is not counted;
-the latency is the number of working days d with start < d ≤ end, both dates in
-Asia/Shanghai. Same day: 0; the next working day: 1. 20 is on time, 21 is late. Statutory
-holidays are not working days; make-up working days (调休) on a weekend are
-(``chinese_calendar``).
+The counting convention (which days count, the start day not) is in :mod:`bridge.workdays`.
 """
 
 from __future__ import annotations
@@ -30,64 +26,24 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from functools import lru_cache
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
-import chinese_calendar
-
-from bridge.errors import Fatal
 from bridge.provenance import is_shown, provenance_of
+from bridge.workdays import (
+    BUCKETS,
+    LEGAL_LIMIT,
+    bucket_of,
+    created_of,
+    is_baseline,
+    local_date,
+    working_days,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from bridge.state.admin_queries import ReportItem
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-LEGAL_LIMIT = 20  # working days, 政府信息公开条例 (2019) §26
-BUCKETS: tuple[tuple[str, int], ...] = (
-    ("0", 0), ("1", 1), ("2–5", 5), ("6–10", 10), ("11–20", 20), (">20", -1),
-)  # fmt: skip
-"""Chart bars: label and the largest working-day count it holds (-1: the rest)."""
-
-
-def local_date(moment: datetime) -> date:
-    return moment.astimezone(SHANGHAI).date()
-
-
-def working_days(start: date, end: date) -> int:
-    """Working days after ``start`` up to and including ``end`` (0 if not later)."""
-    if end <= start:
-        return 0
-    try:
-        years = sum(_year_workdays(y)[-1] for y in range(start.year, end.year))
-        return years + _workdays_to(end) - _workdays_to(start)
-    except NotImplementedError as exc:
-        raise Fatal(
-            f"the holiday calendar has no data for this period ({exc}); "
-            "upgrade the chinesecalendar package"
-        ) from None
-
-
-@lru_cache(maxsize=64)
-def _year_workdays(year: int) -> tuple[int, ...]:
-    """Working days of ``year`` up to and including each of its days (index: day - 1)."""
-    out, n, day = [], 0, date(year, 1, 1)
-    while day.year == year:
-        n += chinese_calendar.is_workday(day)
-        out.append(n)
-        day += timedelta(days=1)
-    return tuple(out)
-
-
-def _workdays_to(day: date) -> int:
-    return _year_workdays(day.year)[day.timetuple().tm_yday - 1]
-
-
-def bucket_of(days: int) -> str:
-    return next(label for label, top in BUCKETS if top < 0 or days <= top)
+    from bridge.state.report_queries import ReportItem
 
 
 @dataclass
@@ -174,11 +130,6 @@ class Measure:
         return list(counts.items())
 
 
-def is_baseline(published: date, column_first_read: datetime | None) -> bool:
-    """On the site before the bridge first read the column (unknown first read: no)."""
-    return column_first_read is not None and published < local_date(column_first_read)
-
-
 def collection(
     key: tuple[str, str, str],
     published_at: datetime,
@@ -251,11 +202,3 @@ def of_items(items: Iterable[ReportItem], now: datetime) -> Timeliness:
         out.add(item, str(item.record.get("category") or "其他"), now)
     out.sort()
     return out
-
-
-def created_of(record: dict[str, Any]) -> date | None:
-    """The record's 生成日期 (None: none, or not a date)."""
-    try:
-        return date.fromisoformat(str(record.get("created") or ""))
-    except ValueError:
-        return None
