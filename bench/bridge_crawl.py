@@ -31,7 +31,7 @@ from bench.harness import bench_context
 from bridge import config
 from bridge.cli import setup_logging
 from bridge.config import SourceConfig
-from bridge.crawl.run import run_once
+from bridge.crawl.run import RunOptions, run_once
 from bridge.raw import RawItem
 from bridge.sources import make_source
 from bridge.state.db import open_database
@@ -57,7 +57,7 @@ def crawl_adapter(scfg: SourceConfig, *, threads: int) -> dict[str, Any]:
     """List and fetch every item of every column with the source adapter alone.
 
     With ``threads`` > 1 each list page's detail pages are fetched that many at a time and
-    taken in listing order, as ``run_once`` does (``_SourceRun._fetched``); with 1, one
+    taken in listing order, as ``run_once`` does (``SourceRun.fetch``, ``bridge.crawl.listing.Window``); with 1, one
     after the other.
     """
     source = make_source(scfg)
@@ -99,7 +99,7 @@ def crawl_pipeline(
         held = db.engine.raw_connection()
     ctx, sources = bench_context(settings, db)
     try:
-        summary = run_once(ctx, deliver=deliver)
+        summary = run_once(ctx, RunOptions(deliver=deliver))
     finally:
         ctx.target.close()
         if held is not None:

@@ -190,11 +190,11 @@ def cycle_context(config_path: Path):  # -> bridge.context.Context
 
 def run_cycle(config_path: Path, **kwargs: Any):  # -> bridge.crawl.run.RunSummary
     """One ``run_once`` on a context of its own, its store closed afterwards."""
-    from bridge.crawl.run import run_once
+    from bridge.crawl.run import RunOptions, run_once
 
     ctx = cycle_context(config_path)
     try:
-        return run_once(ctx, **kwargs)
+        return run_once(ctx, RunOptions(**kwargs))  # kwargs: RunOptions fields
     finally:
         ctx.db.dispose()
 

@@ -14,7 +14,7 @@ import pytest
 from conftest import cycle_context
 from sqlalchemy import text
 
-from bridge.crawl.run import run_once
+from bridge.crawl.run import RunOptions, run_once
 from bridge.sandbox.site import columns_toml, load_manifest, publish
 from bridge.state import items, recording, runs
 
@@ -101,7 +101,7 @@ def test_the_next_list_page_is_fetched_while_this_pages_items_are(sandbox, write
     path = write_config(box)
     ctx = cycle_context(path)
     try:
-        assert run_once(ctx, columns=[key]).exit_code == 0
+        assert run_once(ctx, RunOptions(columns=[key])).exit_code == 0
     finally:
         ctx.db.dispose()
     column = next(p for k, p, _ in manifest.columns if k == key)
@@ -129,7 +129,7 @@ def test_a_backfill_records_a_page_of_items_per_transaction(sandbox, write_confi
 
     monkeypatch.setattr(recording, "record_versions", spy)
     try:
-        summary = run_once(ctx, deliver=False)
+        summary = run_once(ctx, RunOptions(deliver=False))
         with ctx.db.read() as s:
             events = s.execute(text("SELECT count(*) FROM audit_events")).scalar_one()
             head = s.execute(text("SELECT last_id, count FROM audit_head")).one()
@@ -168,9 +168,9 @@ def test_a_column_started_early_keeps_its_validators_until_its_own_entries_are_i
             stored_before = runs.validators_under(s, page0)
         assert page0 + "index.html" in stored_before  # the backfill kept its ETag
 
-        real_look_up = pipeline._SourceRun._look_up
+        real_look_up = pipeline.SourceRun.look_up
         primed: list[str] = []
-        real_prime = pipeline._SourceRun._prime
+        real_prime = pipeline.SourceRun.prime
 
         def prime(self: Any, column: str | None) -> None:
             real_prime(self, column)
@@ -182,9 +182,9 @@ def test_a_column_started_early_keeps_its_validators_until_its_own_entries_are_i
                 self.ctx.stop.set()  # stopped as the column's first page comes in
             real_look_up(self, entries)
 
-        monkeypatch.setattr(pipeline._SourceRun, "_prime", prime)
-        monkeypatch.setattr(pipeline._SourceRun, "_look_up", look_up)
-        resync = run_once(ctx, columns=[before, added.column], full=True, deliver=False)
+        monkeypatch.setattr(pipeline.SourceRun, "prime", prime)
+        monkeypatch.setattr(pipeline.SourceRun, "look_up", look_up)
+        resync = run_once(ctx, RunOptions(columns=[before, added.column], full=True, deliver=False))
         monkeypatch.undo()
         assert primed == [added.column]
         assert resync.sources[0].stats.new == 0
@@ -192,7 +192,7 @@ def test_a_column_started_early_keeps_its_validators_until_its_own_entries_are_i
             assert runs.validators_under(s, page0) == stored_before
 
         ctx.stop.clear()
-        poll = run_once(ctx, deliver=False)
+        poll = run_once(ctx, RunOptions(deliver=False))
     finally:
         ctx.db.dispose()
     assert poll.sources[0].stats.new == 1  # the page was read again, not answered 304
@@ -215,7 +215,7 @@ def test_a_slow_site_s_detail_pages_go_out_on_threads_after_the_first_few(
     sizes = Counter(i.column for i in manifest.items)
     key = max(sizes, key=lambda k: sizes[k])
     threads: list[str] = []
-    real = pipeline._SourceRun.fetch
+    real = pipeline.SourceRun.fetch
 
     def fetch(self: Any, entry: Any) -> Any:
         threads.append(threading.current_thread().name)
@@ -235,12 +235,12 @@ def test_a_slow_site_s_detail_pages_go_out_on_threads_after_the_first_few(
             with lock:
                 answering -= 1
 
-    monkeypatch.setattr(pipeline._SourceRun, "fetch", fetch)
+    monkeypatch.setattr(pipeline.SourceRun, "fetch", fetch)
     monkeypatch.setattr(site_server._Handler, "_send", send)
     ctx = cycle_context(write_config(box))
     cap = ctx.settings.sources[0].fetch.concurrency
     try:
-        assert run_once(ctx, columns=[key]).exit_code == 0
+        assert run_once(ctx, RunOptions(columns=[key])).exit_code == 0
     finally:
         ctx.db.dispose()
     assert len(threads) == sizes[key] > PROBE_PAGES + 20

@@ -15,7 +15,7 @@ import requests
 from conftest import cycle_context, run_cycle
 from sqlalchemy import text
 
-from bridge.crawl.run import run_once
+from bridge.crawl.run import RunOptions, run_once
 from bridge.delivery.drain import DeliveryStats, drain
 from bridge.sandbox.portal_faults import Faults
 from bridge.sandbox.site import load_manifest
@@ -221,7 +221,7 @@ def test_one_write_transaction_per_delivery_and_the_trail_in_order(sandbox, writ
     path = write_config(box, extra="concurrency = 1")
     ctx = cycle_context(path)
     try:
-        assert run_once(ctx, deliver=False).exit_code == 0
+        assert run_once(ctx, RunOptions(deliver=False)).exit_code == 0
         writes: list[str] = []
         real = Database.write
 
@@ -265,7 +265,7 @@ def test_a_batch_that_outlasts_its_lease_is_never_sent_twice(sandbox, write_conf
     path = write_config(box, extra='batch = 40\nlease_seconds = "0.3s"')
     ctx = cycle_context(path)
     try:
-        assert run_once(ctx, deliver=False).exit_code == 0
+        assert run_once(ctx, RunOptions(deliver=False)).exit_code == 0
         box.portal.faults = Faults(latency=0.1)
         stats = drain(ctx)
         with ctx.db.read() as s:
@@ -341,7 +341,7 @@ def test_two_drains_of_one_process_never_send_the_same_delivery(sandbox, write_c
     path = write_config(box, extra='concurrency = 1\nbatch = 30\nlease_seconds = "0.3s"')
     ctx = cycle_context(path)
     try:
-        assert run_once(ctx, deliver=False).exit_code == 0
+        assert run_once(ctx, RunOptions(deliver=False)).exit_code == 0
         box.portal.faults = Faults(latency=0.1)  # 30 in one batch: 3 s against a 0.3 s lease
         first = threading.Thread(target=drain, args=(ctx,))
         first.start()
@@ -379,7 +379,7 @@ def test_a_lease_that_ran_out_during_uploads_sends_no_put(sandbox, write_config,
         return False  # the one before the PUT: as if another sender had retaken it
 
     try:
-        assert run_once(ctx, deliver=False).exit_code == 0
+        assert run_once(ctx, RunOptions(deliver=False)).exit_code == 0
         box.portal.faults = Faults(latency=0.15)  # one upload: more than 0.4 s / 4
         with monkeypatch.context() as mp:
             mp.setattr(outbox, "renew_lease", taken_over)

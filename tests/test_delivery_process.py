@@ -16,7 +16,7 @@ import pytest
 import requests
 from conftest import cycle_context, run_cycle, state_rows
 
-from bridge.crawl.run import delivery_process, run_once
+from bridge.crawl.run import RunOptions, delivery_process, run_once
 from bridge.delivery.process import cgroup_quota, usable_cores
 from bridge.sandbox.portal import SANDBOX_SECRET
 from bridge.sandbox.portal_faults import Faults
@@ -190,7 +190,7 @@ def test_a_cycle_broken_off_stops_delivering_at_once(sandbox, write_config, proc
     path = write_config(box, extra=f"process = {'true' if process else 'false'}")
     ctx = cycle_context(path)
     try:
-        assert run_once(ctx, deliver=False).exit_code == 0  # 40 deliveries queued
+        assert run_once(ctx, RunOptions(deliver=False)).exit_code == 0  # 40 deliveries queued
     finally:
         ctx.db.dispose()
     box.portal.faults = Faults(latency=0.2)  # all 40 would take 4 s with two senders
@@ -285,7 +285,7 @@ def test_auto_is_a_process_for_a_first_backfill_and_a_resync_only(sandbox, write
         chosen = list(ctx.settings.sources)
         first_column = [chosen[0].columns[0].key]
         assert delivery_process(ctx, chosen, full=False) is True  # nothing in the store
-        run_once(ctx, columns=first_column, deliver=False)
+        run_once(ctx, RunOptions(columns=first_column, deliver=False))
         # Taken up again after one column: a thread, as for a backfill broken off (no
         # telling it from a column that keeps failing before the crawl).
         assert delivery_process(ctx, chosen, full=False) is False

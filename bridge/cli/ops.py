@@ -16,7 +16,7 @@ from bridge.cli import App, echo, fail, invoked_as
 from bridge.cli.config_wait import settings_when_valid
 from bridge.cli.progress import Display
 from bridge.context import Context
-from bridge.crawl.run import RunSummary, SourceResult, run_once
+from bridge.crawl.run import RunOptions, RunSummary, SourceResult, run_once
 from bridge.logs import escape_controls
 from bridge.provenance import field_rows
 from bridge.service import pause
@@ -173,10 +173,9 @@ def sync(
         with show_progress(ctx, chosen):
             summary = run_once(
                 ctx,
-                sources=chosen,
-                deliver=not no_deliver,
-                force=force,
-                deliver_for=deliver_for,
+                RunOptions(
+                    sources=chosen, deliver=not no_deliver, force=force, deliver_for=deliver_for
+                ),
             )
     finally:
         if lock is not None:

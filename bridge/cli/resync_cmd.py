@@ -18,7 +18,7 @@ from bridge.cli.ops import (
     show_progress,
 )
 from bridge.cli.progress import Display, duration
-from bridge.crawl.run import run_once
+from bridge.crawl.run import RunOptions, run_once
 from bridge.delivery.drain import DeliveryStats
 from bridge.service.lock import foreground_guard
 from bridge.state import audit_log
@@ -126,13 +126,15 @@ def resync(
         with show_progress(ctx, chosen):
             summary = run_once(
                 ctx,
-                sources=chosen,
-                columns=list(columns) or None,
-                full=True,
-                since=since.date() if since else None,
-                dry_run=dry_run,
-                force=force,
-                kind="resync",
+                RunOptions(
+                    sources=chosen,
+                    columns=list(columns) or None,
+                    full=True,
+                    since=since.date() if since else None,
+                    dry_run=dry_run,
+                    force=force,
+                    kind="resync",
+                ),
             )
     finally:
         if lock is not None:

@@ -39,7 +39,7 @@ from bridge.state import items, runs
 from bridge.state import revalidation as store
 
 if TYPE_CHECKING:
-    from bridge.crawl.run import _SourceRun
+    from bridge.crawl.reader import SourceRun
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class RevalidationCycle:
     full_by: str | None = None
 
 
-def revalidate(run: _SourceRun) -> RevalidationCycle | None:
+def revalidate(run: SourceRun) -> RevalidationCycle | None:
     """Check the detail pages due this cycle (the module's rule) for one source."""
     fetch = run.scfg.fetch
     if fetch.revalidate_recent <= 0 and fetch.revalidate_all <= 0:
@@ -132,7 +132,7 @@ def revalidate(run: _SourceRun) -> RevalidationCycle | None:
     return cycle
 
 
-def _check(run: _SourceRun, due: list[store.Candidate], cycle: RevalidationCycle) -> None:
+def _check(run: SourceRun, due: list[store.Candidate], cycle: RevalidationCycle) -> None:
     """Ask for each page; record what changed; stamp what was checked."""
     st = run.stats
     changed0, unchanged0 = st.changed, st.unchanged
@@ -156,12 +156,12 @@ def _check(run: _SourceRun, due: list[store.Candidate], cycle: RevalidationCycle
             except Exception as exc:  # one page's trouble, judged as in a listing
                 result = exc
             if isinstance(result, NotModified):
-                run.consecutive_errors = 0
+                run.site.answered()
                 cycle.not_modified += 1
                 checked.append(c.external_id)
                 continue
             if isinstance(result, Gone):
-                run.consecutive_errors = 0
+                run.site.answered()
                 cycle.gone += 1
                 checked.append(c.external_id)
                 gone.setdefault(c.column, []).append(
@@ -172,9 +172,9 @@ def _check(run: _SourceRun, due: list[store.Candidate], cycle: RevalidationCycle
             if isinstance(result, RawItem):
                 fetched[c.article_id] = (c.url, (result.etag, result.last_modified))
                 checked.append(c.external_id)
-            run.entry(entry, result)
+            run.handle_entry(entry, result)
     finally:
-        run._flush()
+        run.recorder.flush()
         cycle.checked = len(checked)
         cycle.changed = st.changed - changed0
         cycle.unchanged = st.unchanged - unchanged0

@@ -49,7 +49,7 @@ from sqlalchemy.exc import DBAPIError
 from bridge import audit, config, logs
 from bridge.config import Settings
 from bridge.context import Context
-from bridge.crawl.run import RunSummary, run_once
+from bridge.crawl.run import RunOptions, RunSummary, run_once
 from bridge.delivery.drain import drain
 from bridge.errors import ConfigError
 from bridge.service import pause, sdnotify
@@ -256,7 +256,7 @@ class Daemon:
                 return
             try:
                 ctx = self._context(progress=self._lease_keeper(name))
-                summary = run_once(ctx, sources=[name], deliver=False)
+                summary = run_once(ctx, RunOptions(sources=[name], deliver=False))
                 self._after_run(summary)
             finally:
                 assert self.db is not None
@@ -401,10 +401,10 @@ class Daemon:
 
         try:
             since = datetime.fromisoformat(p["since"]).date() if p.get("since") else None
-            summary = run_once(
-                replace(ctx, progress=report), sources=names, columns=p.get("columns") or None, full=True,
-                since=since, dry_run=bool(p.get("dry_run")), force=bool(p.get("force")), kind="resync",
-            )  # fmt: skip
+            summary = run_once(replace(ctx, progress=report), RunOptions(
+                sources=names, columns=p.get("columns") or None, full=True, since=since,
+                dry_run=bool(p.get("dry_run")), force=bool(p.get("force")), kind="resync",
+            ))  # fmt: skip
             self._after_run(summary)
             result = summary_json(summary)
             code = summary.exit_code

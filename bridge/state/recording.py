@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from bridge import audit
 from bridge.catalog import CatalogRecord
 from bridge.normalize.hashing import canonical_json
-from bridge.state import audit_log, items
+from bridge.state import audit_log
+from bridge.state import recording_claims as claims
 from bridge.state.items import SUPERSEDE_WAITING, allocate_index_no
 from bridge.state.models import BlobRow, DeliveryRow, ItemRow, ItemVersionRow, utcnow
 from bridge.state.sql import table
@@ -133,11 +134,13 @@ def record_versions(
     code when the bridge mints 索引号.
     """
     audit_log.lock_head(session)  # before any other row: see lock_head
-    claimed = _claimed_elsewhere(session, recordings)
+    claimed = claims.claimed_elsewhere(session, recordings)
     held: dict[int, RecordOutcome] = {}
     for i, (holder, holder_url) in claimed.items():
         rec = recordings[i]
-        _quarantine_claim(session, source_id, source_name, rec, holder, holder_url, actor, run_id)
+        claims.quarantine_claim(
+            session, source_id, source_name, rec, holder, holder_url, actor, run_id
+        )
         held[i] = RecordOutcome("quarantined", rec.record.external_id, 0, None)
     if held:
         recorded = iter(
@@ -168,83 +171,6 @@ def record_versions(
         )
         start = end
     return outcomes
-
-
-def _claimed_elsewhere(
-    session: Session, recordings: Sequence[Recording]
-) -> dict[int, tuple[str, str]]:
-    """The recordings whose page shows a 索引号 another item holds (or claims earlier in
-    this batch), by position: (that item's external id, its URL).
-
-    A 索引号 is one document's legal identifier: two items claiming one cannot both be
-    filed under it. The item that holds it keeps it; the newcomer is quarantined with
-    both URLs until the site is fixed. An item that was filed under a number already
-    keeps that one, whatever its page shows later, so it claims nothing.
-    """
-    wanted = {r.record.index_no for r in recordings if r.record.index_no}
-    if not wanted:
-        return {}
-    ids = [r.record.external_id for r in recordings]
-    conn = session.connection()
-    filed = {
-        row.external_id: row.index_no
-        for row in conn.execute(
-            select(_ITEMS.c.external_id, _ITEMS.c.index_no).where(
-                _ITEMS.c.external_id.in_(ids), _ITEMS.c.index_no.is_not(None)
-            )
-        )
-    }
-    holders = {
-        row.index_no: (row.external_id, row.url)
-        for row in conn.execute(
-            select(_ITEMS.c.index_no, _ITEMS.c.external_id, _ITEMS.c.url).where(
-                _ITEMS.c.index_no.in_(sorted(wanted))
-            )
-        )
-    }
-    out: dict[int, tuple[str, str]] = {}
-    for i, rec in enumerate(recordings):
-        xid, index_no = rec.record.external_id, rec.record.index_no
-        if not index_no or xid in filed:
-            continue
-        holder = holders.get(index_no)
-        if holder is None:
-            holders[index_no] = (xid, rec.record.source.url)  # first in the batch: it holds
-        elif holder[0] != xid:
-            out[i] = holder
-    return out
-
-
-def _quarantine_claim(
-    session: Session,
-    source_id: int,
-    source_name: str,
-    rec: Recording,
-    holder: str,
-    holder_url: str,
-    actor: str,
-    run_id: int | None,
-) -> None:
-    record = rec.record
-    message = (
-        f"索引号 {record.index_no} is shown by {record.source.url} and by {holder_url} "
-        f"(item {holder}, which holds it): one 索引号 names one document, so the site must "
-        "correct one of the two pages"
-    )
-    items.quarantine(
-        session,
-        source_id=source_id,
-        source_name=source_name,
-        external_id=record.external_id,
-        article_id=record.source.article_id,
-        column=record.source.column,
-        url=record.source.url,
-        fingerprint=rec.fingerprint,
-        problems=[{"field": "index_no", "rule": "index_no.duplicate", "message": message}],
-        title=record.title,
-        actor=actor,
-        run_id=run_id,
-    )
 
 
 class _Batch:
