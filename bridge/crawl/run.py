@@ -23,8 +23,8 @@ from bridge.config import SourceConfig
 from bridge.context import Context
 from bridge.crawl import revalidate, withdraw_rule
 from bridge.crawl.pace import Pace
-from bridge.delivery import process as sender
 from bridge.delivery.drain import DeliveryStats, drain
+from bridge.delivery.process import drain_in_process, usable_cores
 from bridge.errors import Fatal, LayoutAlarm, Retriable, SafetyAbort, Skippable
 from bridge.normalize import QuarantineError, normalize
 from bridge.normalize.dates import DateError, parse_date
@@ -192,7 +192,7 @@ def delivery_process(ctx: Context, chosen: list[SourceConfig], *, full: bool) ->
     wanted = ctx.settings.delivery.process
     if wanted != "auto":
         return bool(wanted)
-    if sender.usable_cores() <= 1:
+    if usable_cores() <= 1:
         return False  # a second process would only take turns with this one
     if full:
         return True
@@ -205,7 +205,7 @@ def _drain_beside(ctx: Context, crawling: threading.Event, *, process: bool) -> 
     (two cores instead of one; see bridge.delivery.process)."""
     try:
         if process:
-            return sender.drain_in_process(ctx, crawling)
+            return drain_in_process(ctx, crawling)
         return drain(ctx, while_running=crawling)
     except Exception as exc:  # the store went away before a sender started: one line
         logs.internal_error(log, "delivery stopped", exc)
