@@ -7,12 +7,12 @@ robots.txt parser are 5 MB of a process that only sends.
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from bridge.owner import Owner
 
 if TYPE_CHECKING:
     from bridge.config import Settings, SourceConfig
@@ -37,7 +37,7 @@ class Context:
     target: Target
     actor: str
     source_factory: Callable[[SourceConfig], Source] = _make_source
-    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    owner: str = field(default_factory=lambda: str(Owner.this_process()))  # host:pid
     stop: threading.Event = field(default_factory=threading.Event)
     progress: Callable[[str, dict[str, Any]], None] | None = None
 

@@ -22,8 +22,8 @@ from bridge.crawl.decisions import SourceStats
 from bridge.crawl.listing import SPARE_FETCH_THREADS
 from bridge.crawl.options import RunOptions
 from bridge.crawl.reader import SiteDown, SourceRun
-from bridge.delivery import process as sender
 from bridge.delivery.drain import DeliveryStats, drain
+from bridge.delivery.process import drain_in_process, usable_cores
 from bridge.errors import Fatal, LayoutAlarm, Retriable, SafetyAbort, Skippable
 from bridge.sources.fetch import RobotsDisallowed
 from bridge.state import admin_queries, items, runs
@@ -131,7 +131,7 @@ def delivery_process(ctx: Context, chosen: list[SourceConfig], *, full: bool) ->
     wanted = ctx.settings.delivery.process
     if wanted != "auto":
         return bool(wanted)
-    if sender.usable_cores() <= 1:
+    if usable_cores() <= 1:
         return False  # a second process would only take turns with this one
     if full:
         return True
@@ -144,7 +144,7 @@ def _drain_beside(ctx: Context, crawling: threading.Event, *, process: bool) -> 
     (two cores instead of one; see bridge.delivery.process)."""
     try:
         if process:
-            return sender.drain_in_process(ctx, crawling)
+            return drain_in_process(ctx, crawling)
         return drain(ctx, while_running=crawling)
     except Exception as exc:  # the store went away before a sender started: one line
         logs.internal_error(log, "delivery stopped", exc)

@@ -47,6 +47,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from bridge import audit, config, logs
+from bridge import owner as lease_owner
 from bridge.config import Settings
 from bridge.context import Context
 from bridge.crawl.run import RunOptions, RunSummary, run_once
@@ -309,7 +310,7 @@ class Daemon:
         lease = self.settings.daemon.lease
         with self.db.write() as s:
             got = cluster.claim_source(
-                s, name, self.worker_id, lease=lease, min_gap=min_gap, alive=owner_alive
+                s, name, self.worker_id, lease=lease, min_gap=min_gap, alive=lease_owner.alive
             )
         if not got:
             log.debug("%s: crawled by another worker or just now; not this time", name)
@@ -591,20 +592,6 @@ class Daemon:
                 log.error("scheduler heartbeat is %.0f s old: not pinging the watchdog",
                           time.monotonic() - self.last_tick)  # fmt: skip
             self.stopping.wait(every)
-
-
-def owner_alive(owner: str) -> bool:
-    """False only for a process of this host that no longer exists (``host:pid``)."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def summary_json(summary: RunSummary) -> dict[str, Any]:

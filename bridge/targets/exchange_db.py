@@ -16,153 +16,46 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.pool import NullPool, StaticPool
-from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.engine import Connection
 
-from bridge.catalog import INDEX_NO_MAX, format_index_no
-from bridge.config.dburl import parse, redact_url, scrub
+from bridge.catalog import format_index_no
+from bridge.config.dburl import parse, redact_url
 from bridge.errors import ConfigError, Fatal, Problem, Rejected, Retriable
 from bridge.normalize.hashing import content_hash
 from bridge.targets.base import Listed, Receipt, Target
+from bridge.targets.exchange_schema import (
+    DEFAULT_TABLE,
+    TABLE_NAME_RE,
+    Schema,
+    copied_columns,
+    engine,
+    iso,
+    reason,
+    schema_ddl,
+    utc,
+)
 from bridge.targets.memory import attachment_file_ids, invalid, record_problems, utc_since
+
+__all__ = ["ExchangeDbTarget", "schema_ddl"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TABLE = "gov_disclosure_exchange"
-FILES_TABLE = "bridge_files"
-SERIALS_TABLE = "bridge_index_serials"
 DEFAULT_ORG_CODE = "002949236"  # 余姚市教育局, as in the seed report
 RACE_ATTEMPTS = 5  # a put losing a unique-constraint race runs again; five lost in a row
 # means something other than a race is wrong
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits while the reading system holds a lock
-PG_CONNECT_TIMEOUT = 10  # seconds; an intranet database answers at once or is down
 PG_LOCK_TIMEOUT = "30s"  # a reader holding a table lock makes us retry later, not hang
 LIST_PAGE = 500  # rows per listing query, so no transaction stays open between pages
 
-# MySQL's TEXT and BLOB stop at 64 KB and its DATETIME at whole seconds; elsewhere the
-# plain types already hold a long record, a 20 MB attachment and microseconds.
-LONG_TEXT = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-LONG_BINARY = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
-TIMESTAMP = sa.DateTime(timezone=True).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
-
-_TABLE_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 T = TypeVar("T")
-
-
-class _Schema:
-    """The three tables; ``items`` carries the agreed name, the others are fixed."""
-
-    def __init__(self, table: str) -> None:
-        self.metadata = sa.MetaData()
-        self.items = sa.Table(
-            table,
-            self.metadata,
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-            sa.Column("external_id", sa.String(512), nullable=False, unique=True),
-            sa.Column("index_no", sa.String(INDEX_NO_MAX), unique=True),
-            sa.Column("version", sa.Integer, nullable=False),
-            sa.Column("status", sa.String(16), nullable=False),
-            sa.Column("content_hash", sa.String(64), nullable=False),
-            sa.Column("title", sa.Text),
-            sa.Column("category", sa.String(32)),
-            sa.Column("created", sa.Date),
-            sa.Column("publisher", sa.Text),
-            sa.Column("doc_no", sa.Text),
-            sa.Column("published", TIMESTAMP),
-            sa.Column("record_json", LONG_TEXT, nullable=False),
-            sa.Column("updated_at", TIMESTAMP, nullable=False),
-            sa.CheckConstraint("status IN ('active', 'withdrawn')", name=f"{table}_status_check"),
-        )
-        sa.Index(f"{table}_updated_at_idx", self.items.c.updated_at)
-        self.files = sa.Table(
-            FILES_TABLE,
-            self.metadata,
-            sa.Column("file_id", sa.String(64), primary_key=True),
-            sa.Column("sha256", sa.String(64), nullable=False, unique=True),
-            sa.Column("name", sa.Text, nullable=False),
-            sa.Column("media_type", sa.String(255), nullable=False),
-            sa.Column("size", sa.Integer, nullable=False),
-            sa.Column("data", LONG_BINARY, nullable=False),
-            sa.Column("created_at", TIMESTAMP, nullable=False),
-        )
-        self.serials = sa.Table(
-            SERIALS_TABLE,
-            self.metadata,
-            sa.Column("org_code", sa.String(18), nullable=False),
-            sa.Column("year", sa.Integer, nullable=False),
-            sa.Column("last_serial", sa.Integer, nullable=False),
-            sa.PrimaryKeyConstraint("org_code", "year"),
-        )
-
-
-def schema_ddl(dialect: str = "postgresql", table: str = DEFAULT_TABLE) -> str:
-    """The CREATE statements the target runs, for a DBA who creates the tables by hand.
-
-    ``dialect`` is a SQLAlchemy backend name: postgresql, sqlite, mysql, mssql, oracle.
-    """
-    compiler = make_url(f"{dialect}://").get_dialect()()
-    schema = _Schema(table)
-    statements = []
-    for t in schema.metadata.sorted_tables:
-        statements.append(str(CreateTable(t).compile(dialect=compiler)).strip())
-        statements += [str(CreateIndex(i).compile(dialect=compiler)) for i in t.indexes]
-    ddl = ";\n\n".join(statements) + ";\n"
-    return "\n".join(line.rstrip().replace("\t", "    ") for line in ddl.splitlines()) + "\n"
-
-
-def _engine(url: str) -> sa.Engine:
-    """An engine for any SQLAlchemy URL; ``postgresql://`` means psycopg 3."""
-    u = make_url(url)
-    if u.drivername in ("postgresql", "postgres"):
-        u = u.set(drivername="postgresql+psycopg")
-    if u.get_backend_name() == "sqlite":
-        in_memory = not u.database or u.database == ":memory:"
-        engine = sa.create_engine(
-            u,
-            # isolation_level None: we issue BEGIN ourselves (see below)
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False,
-                          "isolation_level": None},
-            poolclass=StaticPool if in_memory else NullPool,
-        )  # fmt: skip
-        sa.event.listen(engine, "begin", _sqlite_on_begin)
-        return engine
-    pg = u.get_backend_name() == "postgresql"
-    args = {"connect_timeout": PG_CONNECT_TIMEOUT} if pg else {}
-    return sa.create_engine(u, pool_pre_ping=True, connect_args=args)
-
-
-def _sqlite_on_begin(conn: Connection) -> None:
-    # A deferred transaction that later writes fails at once with "database is locked";
-    # an immediate one waits (busy timeout) for the reader or the other writer.
-    conn.exec_driver_sql(f"BEGIN {conn.get_execution_options().get('sqlite_begin', 'IMMEDIATE')}")
-
-
-def _reason(error: Exception, url: str) -> str:
-    """The driver's message, first line, without any secret of ``url`` (a driver may quote
-    its connection string)."""
-    orig = getattr(error, "orig", None)
-    text = scrub(str(orig) if orig is not None else str(error), url)
-    return (text.strip().splitlines() or [type(error).__name__])[0][:300]
-
-
-def _utc(moment: datetime) -> datetime:
-    """Aware UTC: SQLite stores no offset, so every stored time is UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _iso(moment: datetime) -> str:
-    return _utc(moment).isoformat(timespec="microseconds")
 
 
 class ExchangeDbTarget(Target):
@@ -180,7 +73,7 @@ class ExchangeDbTarget(Target):
         table: str = DEFAULT_TABLE,
         org_code: str = DEFAULT_ORG_CODE,
     ) -> None:
-        if not _TABLE_NAME_RE.fullmatch(table):
+        if not TABLE_NAME_RE.fullmatch(table):
             raise ConfigError(
                 [Problem("target.db_table", "must be a plain SQL name (letters, digits, _)")]
             )
@@ -191,8 +84,8 @@ class ExchangeDbTarget(Target):
         problem = parse(url)
         if isinstance(problem, str):
             raise ConfigError([Problem("target.db_url", problem)])
-        self._schema = _Schema(table)
-        self._engine = _engine(url)
+        self._schema = Schema(table)
+        self._engine = engine(url, busy_timeout=SQLITE_BUSY_TIMEOUT)
         self._is_sqlite = self._engine.dialect.name == "sqlite"
         self._is_pg = self._engine.dialect.name == "postgresql"
         self._reader = (
@@ -209,7 +102,7 @@ class ExchangeDbTarget(Target):
 
     def _stamp(self, moment: datetime) -> datetime:
         """A time as this database takes it: aware UTC for PostgreSQL, naive UTC elsewhere."""
-        return _utc(moment) if self._is_pg else _utc(moment).replace(tzinfo=None)
+        return utc(moment) if self._is_pg else utc(moment).replace(tzinfo=None)
 
     def __repr__(self) -> str:  # never show a password
         return f"ExchangeDbTarget({self.name!r}, {self.display_url!r}, table={self.table!r})"
@@ -230,11 +123,11 @@ class ExchangeDbTarget(Target):
         except (exc.OperationalError, exc.InterfaceError, exc.TimeoutError) as error:
             raise Retriable(
                 f"{what}: exchange database {self.display_url} unavailable: "
-                f"{_reason(error, self._url)}"
+                f"{reason(error, self._url)}"
             ) from None
         except exc.DataError as error:
             raise Rejected(
-                f"{what}: the exchange database refused a value: {_reason(error, self._url)}",
+                f"{what}: the exchange database refused a value: {reason(error, self._url)}",
                 422,
             ) from None
         except exc.DBAPIError as error:
@@ -262,7 +155,7 @@ class ExchangeDbTarget(Target):
                     return work(conn)
             except exc.IntegrityError as error:
                 log.debug(
-                    "%s: lost a race (attempt %d): %s", what, attempt, _reason(error, self._url)
+                    "%s: lost a race (attempt %d): %s", what, attempt, reason(error, self._url)
                 )
         raise Retriable(f"{what}: lost {RACE_ATTEMPTS} races in a row with another writer")
 
@@ -280,16 +173,12 @@ class ExchangeDbTarget(Target):
                     continue
             with self._reader.begin() as conn:
                 found = sa.inspect(conn)
-                for t in self._schema.metadata.sorted_tables:
-                    exists = found.has_table(t.name)
-                    have = {c["name"] for c in found.get_columns(t.name)} if exists else set()
-                    missing = [c.name for c in t.columns if c.name not in have]
-                    if missing:
-                        raise Fatal(
-                            f"exchange table {t.name} in {self.display_url} lacks column(s) "
-                            f"{', '.join(missing)}: create it as the README's exchange-db "
-                            "schema shows"
-                        )
+                for name, missing in self._schema.missing_columns(found):
+                    raise Fatal(
+                        f"exchange table {name} in {self.display_url} lacks column(s) "
+                        f"{', '.join(missing)}: create it as the README's exchange-db "
+                        "schema shows"
+                    )
         self._ready = True
 
     def check_writable(self) -> str:
@@ -361,7 +250,7 @@ class ExchangeDbTarget(Target):
             "content_hash": digest,
             "record_json": json.dumps({**record, "index_no": index_no}, ensure_ascii=False),
             "updated_at": self._stamp(datetime.now(UTC)),
-            **self._copied(record),
+            **copied_columns(record, self._stamp),
         }
         if row is None:
             conn.execute(sa.insert(t).values(external_id=external_id, version=1, **values))
@@ -373,34 +262,6 @@ class ExchangeDbTarget(Target):
         version = row.version + 1
         conn.execute(sa.update(t).where(t.c.id == row.id).values(version=version, **values))
         return Receipt(external_id, index_no, version, "updated")
-
-    def _copied(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The record fields copied into columns, so a reader can filter without parsing JSON."""
-        published = record.get("published")
-        try:
-            when = (
-                self._stamp(datetime.fromisoformat(published))
-                if isinstance(published, str)
-                else None
-            )
-        except ValueError:
-            raise invalid(
-                record["external_id"],
-                [{"field": "published", "message": "must be an ISO 8601 date and time or null"}],
-            ) from None
-
-        def text_or_none(key: str) -> str | None:
-            value = record.get(key)
-            return value if isinstance(value, str) else None
-
-        return {
-            "title": text_or_none("title"),
-            "category": text_or_none("category"),
-            "created": date.fromisoformat(record["created"]),
-            "publisher": text_or_none("publisher"),
-            "doc_no": text_or_none("doc_no"),
-            "published": when,
-        }
 
     def _file_hashes(self, conn: Connection, file_ids: list[str]) -> dict[str, str]:
         if not file_ids:
@@ -488,7 +349,7 @@ class ExchangeDbTarget(Target):
             version=row.version,
             status=row.status,
             content_hash=row.content_hash,
-            updated_at=_iso(row.updated_at),
+            updated_at=iso(row.updated_at),
         )
         return record
 
@@ -505,7 +366,7 @@ class ExchangeDbTarget(Target):
             with self._tx("list the exchange table", write=False) as conn:
                 rows = conn.execute(query.order_by(t.c.id).limit(LIST_PAGE)).all()
             for row in rows:
-                yield Listed(*row[1:5], updated_at=_iso(row.updated_at))
+                yield Listed(*row[1:5], updated_at=iso(row.updated_at))
             if len(rows) < LIST_PAGE:
                 return
             last_id = rows[-1].id

@@ -1,0 +1,245 @@
+"""Taking deliveries under a lease: claim, renew as each one's turn comes, give back.
+
+A lease names its holder (``bridge.owner``: ``host:pid/n``): completing or renewing a
+delivery requires still holding it, and a restart hands back at once what a dead process
+of this host held.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from bridge import audit
+from bridge.owner import Owner
+from bridge.state import audit_log, items
+from bridge.state.models import DeliveryRow, ItemRow, ItemVersionRow, SourceRow, UTCDateTime, utcnow
+from bridge.state.sql import table
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery taken under lease, with everything needed to send it."""
+
+    id: int
+    item_id: int
+    external_id: str
+    source: str
+    action: str
+    attempts: int
+    version: int | None
+    record: dict[str, Any] | None
+    index_no: str | None
+
+
+def _claimable(now: datetime, target: str) -> ColumnElement[bool]:
+    earlier = aliased(DeliveryRow)
+    waiting_before = exists().where(
+        earlier.item_id == DeliveryRow.item_id,
+        earlier.id < DeliveryRow.id,
+        earlier.target == DeliveryRow.target,
+        earlier.status.in_(("pending", "inflight")),
+    )
+    return and_(
+        DeliveryRow.target == target,
+        or_(
+            and_(DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now),
+            and_(DeliveryRow.status == "inflight", DeliveryRow.lease_until < now),
+        ),
+        ~waiting_before,
+    )
+
+
+def claim(
+    session: Session,
+    *,
+    target: str,
+    owner: str,
+    lease_seconds: float,
+    limit: int,
+    now: datetime | None = None,
+) -> list[Claimed]:
+    """Take up to ``limit`` due deliveries under a lease (in the caller's write transaction)."""
+    now = now or utcnow()
+    q = select(DeliveryRow.id).where(_claimable(now, target)).order_by(DeliveryRow.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    conn = session.connection()
+    ids = list(conn.execute(q).scalars())
+    if not ids:
+        return []
+    until = now + timedelta(seconds=lease_seconds)
+    conn.execute(_LEASE, {"b_ids": ids, "b_owner": owner, "b_until": until})
+    return [
+        Claimed(
+            id=row.id,
+            item_id=row.item_id,
+            external_id=row.external_id,
+            source=row.name,
+            action=row.action,
+            attempts=row.attempts,
+            version=row.version,
+            record=json.loads(row.record) if row.record is not None else None,
+            index_no=row.index_no,
+        )
+        for row in conn.execute(_CLAIMED, {"b_ids": ids})
+    ]
+
+
+def next_due(session: Session, target: str) -> datetime | None:
+    """When the next pending delivery becomes due (for a drain that waits for retries)."""
+    return session.execute(
+        select(func.min(DeliveryRow.next_attempt_at)).where(
+            DeliveryRow.target == target, DeliveryRow.status == "pending"
+        )
+    ).scalar_one_or_none()
+
+
+def owned(session: Session, delivery_id: int, owner: str) -> DeliveryRow | None:
+    """The delivery if this worker still holds its lease (another may have retaken it)."""
+    row = session.get(DeliveryRow, delivery_id, with_for_update=True)
+    if row is None or row.status != "inflight" or row.lease_owner != owner:
+        return None
+    return row
+
+
+def mark_sent(
+    session: Session,
+    c: Claimed,
+    *,
+    owner: str,
+    lease_seconds: float,
+    actor: str,
+    target: str,
+    audited: bool = True,
+    now: datetime | None = None,
+) -> bool:
+    """Record that ``c`` is being sent, renewing its lease from now (False: lost).
+
+    A claim leases a whole batch at once; renewing each delivery when its turn comes
+    keeps a slow batch from outliving its leases, so no other sender takes and sends a
+    delivery this one is about to send. Without ``audited`` the ``delivery.sent`` row is
+    the caller's to write (``audit_sent``) once the target answered."""
+    audit_log.lock_head(session)  # before any other row: see lock_head
+    if not renew_lease(session, c, owner=owner, lease_seconds=lease_seconds, now=now):
+        return False
+    if audited:
+        audit_sent(session, c, actor=actor, target=target)
+    return True
+
+
+def audit_sent(session: Session, c: Claimed, *, actor: str, target: str) -> None:
+    """The ``delivery.sent`` row of ``c``'s attempt."""
+    audit_delivery(
+        session, audit.DELIVERY_SENT, c, actor=actor,
+        action=c.action, version=c.version, target=target, attempt=c.attempts + 1,
+    )  # fmt: skip
+
+
+def audit_delivery(session: Session, event: str, c: Claimed, *, actor: str, **details: Any) -> None:
+    """One audit row about delivery ``c``: its item, its id, ``details``, the item's title."""
+    audit_log.append(
+        session,
+        event,
+        actor=actor,
+        source=c.source,
+        item=c.external_id,
+        details={"delivery_id": c.id, **details, "title": _title(session, c)},
+    )
+
+
+def renew_lease(
+    session: Session,
+    c: Claimed,
+    *,
+    owner: str,
+    lease_seconds: float,
+    now: datetime | None = None,
+) -> bool:
+    """Hold ``c`` for ``lease_seconds`` from now, if this sender still holds it."""
+    until = (now or utcnow()) + timedelta(seconds=lease_seconds)
+    renewed = session.connection().execute(
+        _RENEW, {"b_id": c.id, "b_owner": owner, "b_until": until}
+    )
+    return renewed.rowcount == 1
+
+
+def release(session: Session, c: Claimed, *, owner: str) -> None:
+    """Give a claimed delivery back untouched (circuit open, shutting down, auth failure)."""
+    row = owned(session, c.id, owner)
+    if row is not None:
+        row.status = "pending"
+        row.lease_owner = row.lease_until = None
+
+
+def release_dead_owners(
+    session: Session, host: str, alive: Callable[[Owner], bool] = Owner.alive
+) -> int:
+    """Deliveries in flight for a process of this host that no longer exists go back to
+    the queue at once, instead of waiting for their lease to expire (a restart after a
+    crash resends them immediately; the idempotent PUT makes that safe)."""
+    q = select(DeliveryRow).where(
+        DeliveryRow.status == "inflight", DeliveryRow.lease_owner.startswith(f"{host}:")
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # Locked as read: a row another worker retakes meanwhile (its lease ran out) is
+        # skipped, not handed back to the queue under that worker's feet.
+        q = q.with_for_update(skip_locked=True)
+    rows = session.execute(q).scalars()
+    n = 0
+    for row in rows:
+        holder = Owner.parse(row.lease_owner or "")
+        if holder is not None and not alive(holder):
+            row.status = "pending"
+            row.lease_owner = row.lease_until = None
+            n += 1
+    return n
+
+
+def _title(session: Session, c: Claimed) -> str | None:
+    """The title of the item a delivery carries (a withdrawal: of its last version)."""
+    if c.record is not None and isinstance(c.record.get("title"), str):
+        return str(c.record["title"])
+    return items.latest_title(session, c.item_id)
+
+
+DELIVERIES = table(DeliveryRow)
+_ITEMS = table(ItemRow)
+_VERSIONS = table(ItemVersionRow)
+_SOURCES = table(SourceRow)
+# Core statements for the claim: it runs several times a second while a crawl records,
+# and ORM entities cost more than the rows did.
+_LEASE = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(status="inflight", lease_owner=bindparam("b_owner"),
+            lease_until=bindparam("b_until", type_=UTCDateTime))
+)  # fmt: skip
+_CLAIMED = (
+    select(
+        DELIVERIES.c.id, DELIVERIES.c.item_id, DELIVERIES.c.action, DELIVERIES.c.attempts,
+        _ITEMS.c.external_id, _ITEMS.c.index_no, _SOURCES.c.name, _VERSIONS.c.version,
+        _VERSIONS.c.record,
+    )
+    .select_from(
+        DELIVERIES.join(_ITEMS, _ITEMS.c.id == DELIVERIES.c.item_id)
+        .join(_SOURCES, _SOURCES.c.id == _ITEMS.c.source_id)
+        .outerjoin(_VERSIONS, _VERSIONS.c.id == DELIVERIES.c.version_id)
+    )
+    .where(DELIVERIES.c.id.in_(bindparam("b_ids", expanding=True)))
+    .order_by(DELIVERIES.c.id)
+)  # fmt: skip
+# The delivery, if this sender still holds it: what completing and renewing both require.
+HELD = and_(
+    DELIVERIES.c.id == bindparam("b_id"),
+    DELIVERIES.c.status == "inflight",
+    DELIVERIES.c.lease_owner == bindparam("b_owner"),
+)
+_RENEW = update(DELIVERIES).where(HELD).values(lease_until=bindparam("b_until", type_=UTCDateTime))

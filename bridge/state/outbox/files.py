@@ -1,0 +1,44 @@
+"""Attachments on their way to the target: the file ids it gave, the bytes to upload."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from bridge.state.models import BlobRow, UploadRow
+from bridge.state.sql import InsertIgnoring, table
+
+_UPLOADS = table(UploadRow)
+_INSERT_UPLOAD = InsertIgnoring(_UPLOADS, "target", "sha256")
+_UPLOADED = select(_UPLOADS.c.sha256, _UPLOADS.c.file_id).where(
+    _UPLOADS.c.target == bindparam("b_target"),
+    _UPLOADS.c.sha256.in_(bindparam("b_shas", expanding=True)),
+)
+_BLOB_DATA = select(table(BlobRow).c.data).where(table(BlobRow).c.sha256 == bindparam("b_sha"))
+
+
+def uploaded_files(session: Session, target: str, sha256s: list[str]) -> dict[str, str]:
+    """For a record's attachments: the target's file ids of those it already holds."""
+    if not sha256s:
+        return {}
+    uploaded = session.connection().execute(_UPLOADED, {"b_target": target, "b_shas": sha256s})
+    return {sha: file_id for sha, file_id in uploaded}
+
+
+def blob_data(session: Session, sha256: str) -> bytes | None:
+    """One attachment's bytes (None when the store does not hold it). Read one at a time,
+    as they are uploaded: an item's attachments together may be hundreds of MB."""
+    data = session.connection().execute(_BLOB_DATA, {"b_sha": sha256}).scalar()
+    return None if data is None else bytes(data)
+
+
+def remember_upload(session: Session, target: str, sha256: str, file_id: str) -> None:
+    # Another worker may have uploaded the same file: the target gives one file_id per
+    # sha256, so theirs is ours.
+    _INSERT_UPLOAD(session.connection(), {"target": target, "sha256": sha256, "file_id": file_id})
+
+
+def remember_uploads(session: Session, target: str, uploads: list[tuple[str, str]]) -> None:
+    """(sha256, file id) pairs the target gave for files uploaded just now."""
+    for sha256, file_id in uploads:
+        remember_upload(session, target, sha256, file_id)

@@ -1,0 +1,173 @@
+"""What the target's answer makes of a claimed delivery: done, retry later, dead letter;
+and ``bridge retry``, which puts dead letters back in the queue.
+
+Each checks the lease first: a sender whose lease another took changes nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from bridge import audit
+from bridge.state import audit_log, items
+from bridge.state.models import DeliveryRow, ItemRow, SourceRow, UTCDateTime, utcnow
+from bridge.state.outbox.claims import DELIVERIES, HELD, Claimed, audit_delivery, owned
+from bridge.state.sql import table
+
+_ITEMS = table(ItemRow)
+_COMPLETE = (
+    update(DELIVERIES)
+    .where(HELD)
+    .values(status="done", attempts=DELIVERIES.c.attempts + 1, lease_owner=None, lease_until=None)
+)
+_CONFIRMED = (
+    update(_ITEMS)
+    .where(_ITEMS.c.id == bindparam("b_id"))
+    .values(
+        index_no=func.coalesce(_ITEMS.c.index_no, bindparam("b_index_no", type_=String)),
+        first_confirmed_at=func.coalesce(
+            _ITEMS.c.first_confirmed_at, bindparam("b_now", type_=UTCDateTime)
+        ),
+    )
+)
+
+
+def complete(
+    session: Session,
+    c: Claimed,
+    *,
+    owner: str,
+    actor: str,
+    answer: dict[str, Any],
+    now: datetime | None = None,
+) -> bool:
+    """Store the target's answer and mark the delivery done (False: lease was lost).
+
+    The lease is checked by the UPDATE itself (on PostgreSQL it takes the row lock, so a
+    worker retaking an expired lease waits for it, then finds the delivery done)."""
+    audit_log.lock_head(session)  # before any other row: see lock_head
+    now = now or utcnow()
+    conn = session.connection()
+    done = conn.execute(
+        _COMPLETE,
+        {
+            "b_id": c.id,
+            "b_owner": owner,
+            "done_at": now,
+            "response": json.dumps(answer, ensure_ascii=False, sort_keys=True),
+        },
+    )
+    if done.rowcount != 1:
+        return False
+    if c.action == "put":
+        conn.execute(
+            _CONFIRMED,
+            {
+                "b_id": c.item_id,
+                "b_index_no": answer.get("index_no") or None,
+                "b_now": now,
+                "portal_version": answer.get("version"),
+            },
+        )
+    audit_delivery(
+        session, audit.DELIVERY_CONFIRMED, c, actor=actor,
+        action=c.action, version=c.version, answer=answer,
+    )  # fmt: skip
+    return True
+
+
+def retry_later(
+    session: Session,
+    c: Claimed,
+    *,
+    owner: str,
+    actor: str,
+    error: str,
+    delay: float,
+    max_attempts: int,
+    now: datetime | None = None,
+) -> str:
+    """Count a failed attempt; dead-letter after ``max_attempts``. Returns the new status
+    ("pending", "dead", or "lost" when another sender holds the lease by now)."""
+    audit_log.lock_head(session)  # before any other row: see lock_head
+    row = owned(session, c.id, owner)
+    if row is None:
+        return "lost"
+    row.attempts += 1
+    row.last_error = error
+    row.lease_owner = row.lease_until = None
+    if row.attempts >= max_attempts:
+        row.status = "dead"
+        audit_delivery(
+            session, audit.DELIVERY_DEAD, c, actor=actor, attempts=row.attempts, error=error
+        )
+        return "dead"
+    row.status = "pending"
+    row.next_attempt_at = (now or utcnow()) + timedelta(seconds=delay)
+    audit_delivery(
+        session, audit.DELIVERY_FAILED, c, actor=actor,
+        attempt=row.attempts, error=error, retry_in_seconds=round(delay, 3),
+    )  # fmt: skip
+    return "pending"
+
+
+def dead_letter(
+    session: Session,
+    c: Claimed,
+    *,
+    owner: str,
+    actor: str,
+    error: str,
+    errors: list[dict[str, str]],
+) -> bool:
+    """Give up on a delivery the target refused, with its message (``bridge retry``)."""
+    audit_log.lock_head(session)  # before any other row: see lock_head
+    row = owned(session, c.id, owner)
+    if row is None:
+        return False
+    row.attempts += 1
+    row.status = "dead"
+    row.last_error = error
+    row.lease_owner = row.lease_until = None
+    audit_delivery(
+        session, audit.DELIVERY_DEAD, c, actor=actor,
+        attempts=row.attempts, error=error, errors=errors,
+    )  # fmt: skip
+    return True
+
+
+def retry_dead(session: Session, *, target: str, actor: str, external_id: str | None = None) -> int:
+    """Put dead letters back in the queue (``bridge retry``); returns how many."""
+    audit_log.lock_head(session)  # before any other row: see lock_head
+    q = (
+        select(DeliveryRow, ItemRow.external_id, SourceRow.name)
+        .join(ItemRow, ItemRow.id == DeliveryRow.item_id)
+        .join(SourceRow, SourceRow.id == ItemRow.source_id)
+        .where(DeliveryRow.status == "dead", DeliveryRow.target == target)
+    )
+    if external_id is not None:
+        q = q.where(ItemRow.external_id == external_id)
+    n = 0
+    now = utcnow()
+    for row, ext, source in session.execute(q).all():
+        row.status = "pending"
+        row.attempts = 0
+        row.next_attempt_at = now
+        audit_log.append(
+            session,
+            audit.DELIVERY_RETRIED,
+            actor=actor,
+            source=source,
+            item=ext,
+            details={
+                "delivery_id": row.id,
+                "last_error": row.last_error,
+                "title": items.latest_title(session, row.item_id),
+            },
+        )
+        n += 1
+    return n
