@@ -168,10 +168,12 @@ def _register() -> None:
         resync_cmd,
         sandbox_cmd,
         sandbox_portal_cmd,
+        status_cmd,
     )
 
     for module in (
         ops,
+        status_cmd,
         resync_cmd,
         pause_cmd,
         audit_cmd,

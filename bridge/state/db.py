@@ -163,6 +163,15 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def tidy(self) -> None:
+        """Housekeeping: SQLite refreshes its query planner statistics and copies the WAL
+        back into the database file without waiting for readers; PostgreSQL has autovacuum."""
+        if not self.is_sqlite:
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA optimize")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
     def reason(self, exc: Exception) -> str:
         """The driver's own message (not SQLAlchemy's wrapping) in one line, without any
         secret of the URL (a driver may quote its connection string)."""
