@@ -160,14 +160,14 @@ def test_a_rate_limit_holds_over_a_100_request_crawl(sandbox, write_config, cli)
     passes the one host's gate, which gives the k-th request its turn no earlier than
     (k - 1) intervals after the first, and the process ends after the last request began,
     so the command takes at least (n - 1) / rate, whatever the load (a loaded machine only
-    makes it longer). Without the limit these requests take about half a second."""
+    makes it longer). Without the limit the crawl takes a few seconds."""
     box = sandbox(items=90, seed=67)
     config = write_config(box)
-    config.write_text(config.read_text().replace("rate_limit = 1000.0", "rate_limit = 20.0"))
+    config.write_text(config.read_text().replace("rate_limit = 1000.0", "rate_limit = 50.0"))
     started = time.monotonic()
     result = cli("--config", str(config), "sync", "--once", timeout=400)
     took = time.monotonic() - started
     assert result.code == 0, result.both
     n = len(box.site.requests)
     assert n >= 100
-    assert took >= (n - 1) / 20.0
+    assert took >= (n - 1) / 50.0

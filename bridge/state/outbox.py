@@ -68,10 +68,17 @@ def _claimable(now: datetime, target: str) -> ColumnElement[bool]:
 
 
 def claim(
-    session: Session, *, target: str, owner: str, lease_seconds: float, limit: int
+    session: Session,
+    *,
+    target: str,
+    owner: str,
+    lease_seconds: float,
+    limit: int,
+    clock: Callable[[], datetime] = utcnow,
 ) -> list[Claimed]:
-    """Take up to ``limit`` due deliveries under a lease (in the caller's write transaction)."""
-    now = utcnow()
+    """Take up to ``limit`` due deliveries under a lease (in the caller's write transaction);
+    ``clock`` tells the time leases and due dates are judged by (tests pass a fake one)."""
+    now = clock()
     q = select(DeliveryRow.id).where(_claimable(now, target)).order_by(DeliveryRow.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(skip_locked=True)
@@ -157,11 +164,18 @@ def audit_sent(session: Session, c: Claimed, *, actor: str, target: str) -> None
     )
 
 
-def renew_lease(session: Session, c: Claimed, *, owner: str, lease_seconds: float) -> bool:
+def renew_lease(
+    session: Session,
+    c: Claimed,
+    *,
+    owner: str,
+    lease_seconds: float,
+    clock: Callable[[], datetime] = utcnow,
+) -> bool:
     """Hold ``c`` for ``lease_seconds`` from now, if this sender still holds it."""
+    until = clock() + timedelta(seconds=lease_seconds)
     renewed = session.connection().execute(
-        _RENEW,
-        {"b_id": c.id, "b_owner": owner, "b_until": utcnow() + timedelta(seconds=lease_seconds)},
+        _RENEW, {"b_id": c.id, "b_owner": owner, "b_until": until}
     )
     return renewed.rowcount == 1
 

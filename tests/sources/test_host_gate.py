@@ -56,6 +56,7 @@ def test_the_cap_holds_and_a_listing_request_goes_first() -> None:
     assert order[2] == "listing"  # before the three detail pages that waited longer
     assert sorted(order[3:]) == ["detail-3", "detail-4", "detail-5"]
 
+
 class FakeClock:
     """A monotonic clock that moves only when a thread sleeps: ``sleep(d)`` returns at once,
     with the clock at least ``d`` on from when it was called (threads sleeping together
