@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import REPO, config_text
+from conftest import REPO, config_text, state_rows
+from waiting import wait_for
 
 from bridge.sandbox.portal import SANDBOX_SECRET
 from bridge.sandbox.site import publish
@@ -54,7 +55,7 @@ class Daemon:
                 )
             if predicate():
                 return
-            time.sleep(0.1)
+            time.sleep(0.1)  # the polling interval, not a synchronization
         raise AssertionError(f"timed out waiting for {what}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> tuple[int, str]:
@@ -189,7 +190,13 @@ def test_sighup_keeps_the_old_config_when_the_new_one_is_broken(daemon_setup, cl
         )
     )
     d.proc.send_signal(signal.SIGHUP)
-    time.sleep(1.5)
+    d.wait_for(
+        lambda: (
+            state_rows(config, "SELECT count(*) FROM audit_events WHERE event = 'config.refused'")
+            == [(1,)]
+        ),
+        what="the broken config's refusal in the audit trail",
+    )
     config.write_text(good)
     publish(box.root, 1)
     d.proc.send_signal(signal.SIGHUP)
@@ -266,7 +273,7 @@ def test_watchdog_pings_stop_when_the_scheduler_is_stuck(tmp_path, monkeypatch):
     thread = threading.Thread(target=d._watchdog, args=(0.2,), daemon=True)
     d.last_tick = time.monotonic() - 3600  # the heartbeat job has not run for an hour
     thread.start()
-    time.sleep(0.8)
+    time.sleep(0.8)  # a real clock under test: four watchdog periods pass without a ping
 
     def received() -> list[str]:
         out = []
@@ -278,8 +285,7 @@ def test_watchdog_pings_stop_when_the_scheduler_is_stuck(tmp_path, monkeypatch):
 
     assert received() == []
     d.last_tick = time.monotonic()  # the scheduler runs again
-    time.sleep(0.5)
-    assert "WATCHDOG=1" in received()
+    wait_for(lambda: "WATCHDOG=1" in received(), timeout=10, what="the watchdog pinging again")
     d.stopping.set()
     thread.join(timeout=5)
     sock.close()

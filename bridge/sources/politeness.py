@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 
 class HostGate:
@@ -19,8 +20,16 @@ class HostGate:
     attachments it came late, so the threads ran dry at every page (measured with 50 ms
     responses: fewer requests in flight than the cap at each page boundary)."""
 
-    def __init__(self, rate: float, concurrency: int) -> None:
+    def __init__(
+        self,
+        rate: float,
+        concurrency: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.interval = 1.0 / rate
+        self.clock, self.sleep = clock, sleep  # injected by tests to check the rate exactly
         self.lock = threading.Lock()
         self.next_time = 0.0
         self.turns = threading.Condition()
@@ -42,11 +51,11 @@ class HostGate:
                     self.urgent_waiting -= 1
             self.free -= 1
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             start = max(now, self.next_time)
             self.next_time = start + self.interval
         if start > now:
-            time.sleep(start - now)
+            self.sleep(start - now)
 
     def _release(self) -> None:
         with self.turns:

@@ -84,14 +84,16 @@ def claim_source(
     lease: float,
     min_gap: float,
     alive: Callable[[str], bool] = lambda owner: True,
+    clock: Callable[[], datetime] = utcnow,
 ) -> bool:
     """Claim ``source`` for one crawl unless another worker holds it or it ran less than
     ``min_gap`` seconds ago (so several workers' schedules give one crawl per interval).
 
     ``alive(owner)`` says whether a holder still exists; a holder known to be dead (a
     process of this host that is gone) does not keep its claim until the lease lapses.
+    ``clock`` tells the time leases and the gap are judged by (tests pass a fake one).
     """
-    now = utcnow()
+    now = clock()
     row = session.get(SourceClaimRow, source, with_for_update=True)
     if row is None:
         try:
@@ -115,12 +117,14 @@ def claim_source(
     return True
 
 
-def renew(session: Session, owner: str, lease: float) -> int:
+def renew(
+    session: Session, owner: str, lease: float, *, clock: Callable[[], datetime] = utcnow
+) -> int:
     """Extend every lease this worker holds; returns how many."""
     result = session.execute(
         update(SourceClaimRow)
         .where(SourceClaimRow.owner == owner)
-        .values(lease_until=utcnow() + timedelta(seconds=lease))
+        .values(lease_until=clock() + timedelta(seconds=lease))
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -50,7 +50,9 @@ def test_a_wrong_secret_is_one_notice_and_its_fix_one_more(sandbox, tmp_path, st
         d.wait_for(
             lambda: refused_requests(box) >= probes + 3, timeout=30, what="three more probes"
         )
-        time.sleep(1.5)  # another notifier pass or two in the same episode
+        d.wait_for(  # another notifier pass or two in the same episode
+            lambda: refused_requests(box) >= probes + 5, timeout=30, what="two probes more"
+        )
         assert notices() == [("credentials_refused", "opened", "portal")]
         body = hook.requests[0].json()
         assert "not-the-portal-secret" not in hook.requests[0].body.decode("utf-8")

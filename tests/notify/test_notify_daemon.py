@@ -3,16 +3,19 @@ once, and its end once."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from conftest import config_text
+from conftest import config_text, state_rows
 from receivers import HttpReceiver
 from test_daemon import Daemon, free_port
 
 from bridge.sandbox.site import relayout
 
 pytestmark = pytest.mark.slow
+
+
+def runs(config) -> int:
+    [(n,)] = state_rows(config, "SELECT count(*) FROM runs WHERE finished_at IS NOT NULL")
+    return int(n)
 
 
 def test_the_daemon_notifies_an_alarm_and_its_end(sandbox, tmp_path, state_url):
@@ -34,7 +37,11 @@ def test_the_daemon_notifies_an_alarm_and_its_end(sandbox, tmp_path, state_url):
         d.wait_for(lambda: box.portal.store.count() == 12, what="first delivery")
         relayout(box.root)
         d.wait_for(lambda: len(hook.requests) == 1, timeout=30, what="the alarm's notice")
-        time.sleep(3)  # three more passes and crawls in the same episode (lag: not chosen)
+        crawls = runs(config)
+        d.wait_for(
+            lambda: runs(config) >= crawls + 3,
+            what="three more crawls (and notifier passes) in the same episode",
+        )
         assert [(r.json()["event"], r.json()["state"]) for r in hook.requests] == [
             ("layout_alarm", "opened")
         ]
