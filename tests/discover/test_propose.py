@@ -32,8 +32,8 @@ NO_PROPOSAL = {
 }
 
 
-@pytest.fixture(scope="module")
-def proxy() -> Iterator[realpages.CorpusProxy]:
+@pytest.fixture  # not module-wide: its http_proxy would carry other modules' requests made
+def proxy() -> Iterator[realpages.CorpusProxy]:  # by the same xdist worker in between
     with realpages.proxied(PAGES) as running:
         yield running
 
