@@ -2,7 +2,7 @@
 
 Its own module, apart from the pipeline, so that a delivery process (``bridge.delivery.process``)
 can hold one without importing the crawl: the sources, lxml, the sanitizer and the
-robots.txt parser are 5 MB of a process that only sends.
+robots.txt parser are memory a process that only sends does not need.
 """
 
 from __future__ import annotations

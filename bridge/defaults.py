@@ -37,13 +37,13 @@ RESPECT_ROBOTS = True
 # for more than this share of the CPU it costs (bridge/crawl/pace.py: on a near server the
 # threads only contend for the interpreter lock). Measured over PACE_PROBE_PAGES pages
 # fetched one at a time, or fewer once the waiting so far is beyond doubt
-# (PACE_SURE_WAIT_SHARE: a 50 ms server makes a page wait about six times its CPU, so the
+# (PACE_SURE_WAIT_SHARE: a distant server makes a page wait several times its CPU, so the
 # first page decides; each page fetched alone there keeps all but one of the requests the
 # host allows out of flight). While threads win, checked again after PACE_RECHECK_AFTER
 # pages, then twice as many each time, PACE_RECHECK_MAX at most: a check of a slow server
-# is one page alone (at 200 pages the checks cost a 50 ms backfill 2 % of its time), and
-# a near server wrongly judged slow (one page held up) costs 1,000 pages on threads, about
-# 2 CPU ms more each, before the check corrects it.
+# is one page alone, and a near server wrongly judged slow (one page held up) runs
+# PACE_RECHECK_AFTER pages on threads before the check corrects it. The figures behind
+# these values: bench/README.md, "Figures behind choices in the code".
 PACE_WAIT_SHARE = 0.5
 PACE_SURE_WAIT_SHARE = 4.0
 PACE_PROBE_PAGES = 4

@@ -17,8 +17,8 @@ from bridge.raw import Gone, ListEntry, ListPage, RawItem
 WINDOW_AHEAD = 20  # detail pages queued beyond those in flight: about a list page's worth
 # Fetch threads beyond the host's cap: a thread that parses the page it got (before asking
 # for its attachments) holds no request slot, and with only as many threads as slots one
-# slot stood empty meanwhile (measured with 50 ms answers: 3 of 4 in flight for 1.0 s of
-# 11, 0.5 s with one spare thread). The host's gate still caps the requests in flight.
+# slot stood empty meanwhile (bench/README.md, "Figures behind choices in the code"). The
+# host's gate still caps the requests in flight.
 SPARE_FETCH_THREADS = 1
 
 Fetched = RawItem | Gone | Exception  # a detail page, or what went wrong with it
@@ -34,8 +34,8 @@ class Window:
     requests in flight as it allows, not fewer at every page boundary. Results are taken
     only while more than ``size + WINDOW_AHEAD`` are queued: with just ``size`` queued,
     the fetch threads ran dry whenever they got ahead of the recording, until it came
-    back for the next list page (measured with 50 ms responses: 1.3 s of 11 with fewer
-    requests in flight than allowed, at every page boundary).
+    back for the next list page, at every page boundary (bench/README.md, "Figures
+    behind choices in the code").
 
     Whether pages go to threads at all is the run's ``Pace``: on a server that answers at
     once, one at a time in this thread costs less CPU and is faster (see ``bridge.crawl.pace``).

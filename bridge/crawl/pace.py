@@ -3,9 +3,9 @@
 Threads pay for waiting on a distant server: with 50 ms answers, four in flight make a
 backfill four times as fast. On a near server (the same host, the local network) they
 cost: the fetch threads and the thread that normalizes and records take turns on one
-interpreter lock, and each turn is a hand-off between threads. Measured with nginx on
-loopback (2,000 items, ``run_once`` without delivery): one page at a time 4.8 CPU ms
-per item and 190 items/s, two threads 6.1–6.6 ms and 170, four 6.8–7.1 ms and 160.
+interpreter lock, and each turn is a hand-off between threads, so one page at a time is
+both cheaper and faster there (the measurement: bench/README.md, "Figures behind
+choices in the code").
 
 So the run measures, on a few pages fetched one at a time in its own thread, how long
 fetching a page keeps it waiting against the CPU time the page costs in all (fetch,

@@ -13,8 +13,8 @@ The child is a fresh interpreter (``python -m bridge.delivery.process FD``; a fo
 parent's threads' locks and open database connections) joined to the parent by a
 socket pair: the settings go down it, never through the command line or the
 environment; then "the crawl is over" and "stop"; its counts come back up it. Not
-``multiprocessing``: its spawn method starts a resource-tracker process as well, 12 MB
-for nothing this needs.
+``multiprocessing``: its spawn method starts a resource-tracker process as well, memory
+spent on nothing this needs.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Page-parsing helpers shared by the source presets (pure: text in, data out).
 
-Parsing uses lxml.html directly: on a 4.5 KB detail page it costs about 0.08 ms against
-1.5 ms for BeautifulSoup, and a crawler on a fast network is bound by parsing CPU.
+Parsing uses lxml.html directly: it costs a small fraction of what BeautifulSoup does
+on the same page (bench/README.md, "Figures behind choices in the code"), and a crawler
+on a fast network is bound by parsing CPU.
 """
 
 from __future__ import annotations

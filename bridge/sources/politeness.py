@@ -17,8 +17,8 @@ class HostGate:
 
     A listing request goes before detail pages waiting for a slot: the next list page is
     what feeds the fetch threads more work, and behind a page's worth of detail pages and
-    attachments it came late, so the threads ran dry at every page (measured with 50 ms
-    responses: fewer requests in flight than the cap at each page boundary)."""
+    attachments it came late, so the threads ran dry at every page boundary (fewer
+    requests in flight than the cap, with a distant server)."""
 
     def __init__(
         self,

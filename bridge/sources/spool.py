@@ -2,7 +2,8 @@
 
 An item's attachments are part of its record (the content hash covers them), so they
 are downloaded before the item is judged, and held until it is recorded or dropped.
-Held in memory, 80 links of 5 MiB made 500 MB of RSS; here each is a file (mode 0600 in
+Held in memory, a page with many large attachments made the process's memory grow
+with their sum; here each is a file (mode 0600 in
 a 0700 directory of the system's temporary folder, ``$TMPDIR``), hashed while it
 streams in, and read back one at a time when it is stored. The pipeline removes an
 item's files once it is recorded or dropped (``RawItem.discard``); closing the spool
