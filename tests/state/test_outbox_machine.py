@@ -383,8 +383,9 @@ def test_a_sender_s_answer_after_another_took_its_delivery_is_refused_and_leaves
     state_url: str,
 ) -> None:
     """A claims and sends; its lease runs out while the request is in flight; B claims
-    the same delivery and sends it (the portal: unchanged) and stores its answer; then
-    A's answer comes back: refused, nothing changed, the portal stored the version once."""
+    the same delivery and sends it (the portal: unchanged); then A's answer comes back:
+    refused (B holds the lease), nothing changed; B's answer is stored; the portal stored
+    the version once."""
     Outbox.store = Store(state_url)
     try:
         m = Outbox()
@@ -396,8 +397,8 @@ def test_a_sender_s_answer_after_another_took_its_delivery_is_refused_and_leaves
         m.claim(b, 1)
         assert [c.id for c in m.held[b]] == [m.in_flight[a].c.id]  # type: ignore[union-attr]
         m.send_next(b)
+        m.answer_comes(a)  # while B's request is in flight: B holds the lease
         m.answer_comes(b)
-        m.answer_comes(a)
         assert m.refused_late == 1
         assert m.portal.history == {"yyedu:a1": [("stored", 1)]}
         assert m.confirmed == [("yyedu:a1", 1)]
