@@ -5,7 +5,7 @@ newest pages every time; further only while pages still bring something new), fe
 the detail pages of new or changed entries (``bridge.crawl.listing``), judges what came
 back (``handle_entry``) and normalizes each page into a decision (``bridge.crawl.decisions``)
 for the run's recorder (``bridge.crawl.recorder``). A complete listing also finds
-withdrawals.
+withdrawals (``bridge.crawl.withdraw``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from datetime import UTC, date, datetime
 from bridge import logs
 from bridge.config import SourceConfig
 from bridge.context import Context
-from bridge.crawl.decisions import Quarantine, SourceStats, Version, Withdraw
+from bridge.crawl import withdraw
+from bridge.crawl.decisions import Quarantine, SourceStats, Version
 from bridge.crawl.listing import SPARE_FETCH_THREADS, Fetched, Listing, Window
 from bridge.crawl.options import RunOptions
 from bridge.crawl.pace import Pace
@@ -161,7 +162,7 @@ class SourceRun:
         if not exhausted:
             self.listing_incomplete = True
         if (self.full or self.check_listing) and exhausted:
-            self.check_withdrawals(column, seen)
+            withdraw.check_withdrawals(self, column, seen)
         return clean and not self.ctx.stop.is_set()
 
     def _reading(self, column: str) -> tuple[bool, bool]:
@@ -334,58 +335,3 @@ class SourceRun:
             log.warning("%s", exc)
             return Quarantine(entry, raw, exc)
         return Version(entry, raw, record, content_hash(record.to_json()))
-
-    def check_withdrawals(self, column: str, seen: set[str]) -> None:
-        """Items missing from a complete listing whose detail page is gone."""
-        with self.ctx.db.read() as s:
-            in_store = items.known_items(s, self.source_id, column)
-        missing = [
-            k for k in in_store.values() if k.status == "active" and k.article_id not in seen
-        ]
-        if not missing:
-            return
-        gone: list[items.KnownItem] = []
-        for k in missing:
-            entry = ListEntry(
-                column=column, url=self._item_url(k), article_id=k.article_id, list_title=""
-            )
-            try:
-                result = self.source.fetch_item(entry)
-            except (Retriable, Skippable) as exc:
-                log.warning("%s: cannot check %s: %s", self.scfg.name, entry.url, exc)
-                continue
-            if isinstance(result, Gone):
-                gone.append(k)
-            else:
-                result.discard()  # the page still answers: what it brought is not wanted
-        self.stats.withdraw_candidates += len(gone)
-        self.withdraw_gone(column, gone, in_store)
-
-    def withdraw_gone(
-        self,
-        column: str,
-        gone: list[items.KnownItem],
-        in_store: dict[str, items.KnownItem] | None = None,
-    ) -> None:
-        """Withdraw items of ``column`` whose detail page is gone, under the share rule."""
-        if not gone:
-            return
-        if in_store is None:
-            with self.ctx.db.read() as s:
-                in_store = items.known_items(s, self.source_id, column)
-        if not self.scfg.withdrawals:
-            log.warning(
-                "%s: %d item(s) of column %s are gone from the site; withdrawals are "
-                "disabled for this source, so the portal keeps them",
-                self.scfg.name,
-                len(gone),
-                column,
-            )
-            return
-        active = sum(1 for k in in_store.values() if k.status == "active")
-        self.recorder.withdraw(Withdraw(column, gone, active))
-
-    def _item_url(self, k: items.KnownItem) -> str:
-        with self.ctx.db.read() as s:
-            row = items.get_item(s, k.external_id)
-            return row.url if row else ""

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from bridge import audit
-from bridge.crawl import withdraw_rule
 from bridge.crawl.decisions import Quarantine, Version, Withdraw
-from bridge.errors import LayoutAlarm, SafetyAbort
+from bridge.crawl.withdraw import check_share
+from bridge.errors import LayoutAlarm
 from bridge.state import admin_queries, audit_log, items, recording, runs
 from bridge.text import clean_text
 
@@ -252,14 +252,3 @@ class Planner(Recorder):
 
     def finish(self, status: str, message: str | None) -> None:
         pass
-
-
-def check_share(run: SourceRun, d: Withdraw) -> None:
-    """Raise SafetyAbort when withdrawing ``d.gone`` of ``d.active`` items is too large a
-    share (the rule ``reconcile --fix`` applies too), unless forced."""
-    over = withdraw_rule.held(len(d.gone), d.active, run.scfg.max_withdraw_share, force=run.force)
-    if over is not None:
-        raise SafetyAbort(
-            f"{run.scfg.name}: {over.describe(d.column)}; nothing was withdrawn; "
-            "run again with --force if the bureau really removed them"
-        )

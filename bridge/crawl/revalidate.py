@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bridge.crawl import withdraw
 from bridge.errors import Fatal, SafetyAbort
 from bridge.raw import Gone, ListEntry, RawItem
 from bridge.sources.fetch import NotModified
@@ -191,7 +192,7 @@ def _check(run: SourceRun, due: list[store.Candidate], cycle: RevalidationCycle)
             setattr(st, f"revalidated_{outcome}", getattr(cycle, outcome))
     for column, known in gone.items():
         try:
-            run.withdraw_gone(column, known)
+            withdraw.withdraw_gone(run, column, known)
         except SafetyAbort as exc:  # held by the share rule: the portal keeps them
             log.warning("%s", exc)
 
