@@ -31,7 +31,18 @@ from typing import Any, TypeVar
 from bridge import __version__, defaults
 from bridge.config.dburl import check_state_url, redact_url
 from bridge.config.keys import duration, key, read, secret
-from bridge.config.notify import NOTIFY_EVENTS, NOTIFY_KINDS, NotifyConfig, build_notify
+from bridge.config.notify import (
+    NOTIFY_EVENTS,
+    NOTIFY_KINDS,
+    DingtalkNotifyConfig,
+    EmailNotifyConfig,
+    NotifyConfig,
+    UrlNotifyConfig,
+    WebhookNotifyConfig,
+    WecomNotifyConfig,
+    build_notify,
+    shown_notify,
+)
 from bridge.config.reader import (
     Secret,
     Table,
@@ -71,6 +82,8 @@ __all__ = [
     "ColumnConfig",
     "DaemonConfig",
     "DeliveryConfig",
+    "DingtalkNotifyConfig",
+    "EmailNotifyConfig",
     "ExchangeDbConfig",
     "ExchangeDirConfig",
     "FetchConfig",
@@ -84,6 +97,9 @@ __all__ = [
     "SourceConfig",
     "StatusConfig",
     "TargetConfig",
+    "UrlNotifyConfig",
+    "WebhookNotifyConfig",
+    "WecomNotifyConfig",
     "load",
     "parse_duration",
     "redact_url",
@@ -378,6 +394,8 @@ def _shown(value: Any) -> Any:
         return str(value)
     if isinstance(value, TargetConfig):
         return {k: _shown(v) for k, v in shown_target(value).items()}
+    if isinstance(value, NotifyConfig):
+        return {k: _shown(v) for k, v in shown_notify(value).items()}
     if hasattr(value, "__dataclass_fields__"):
         return {k: _shown(getattr(value, k)) for k in value.__dataclass_fields__}
     if isinstance(value, tuple | list):
