@@ -55,10 +55,14 @@ from bridge.config.sources import (
     ColumnConfig,
     FetchConfig,
     HanwebConfig,
+    HanwebSourceConfig,
     SelectorsConfig,
+    SelectorsSourceConfig,
     SourceConfig,
+    TrsSourceConfig,
     build_fetch,
     build_sources,
+    shown_source,
 )
 from bridge.config.targets import (
     TARGET_KINDS,
@@ -88,15 +92,18 @@ __all__ = [
     "ExchangeDirConfig",
     "FetchConfig",
     "HanwebConfig",
+    "HanwebSourceConfig",
     "HttpTargetConfig",
     "MemoryTargetConfig",
     "NotifyConfig",
     "Secret",
     "SelectorsConfig",
+    "SelectorsSourceConfig",
     "Settings",
     "SourceConfig",
     "StatusConfig",
     "TargetConfig",
+    "TrsSourceConfig",
     "UrlNotifyConfig",
     "WebhookNotifyConfig",
     "WecomNotifyConfig",
@@ -394,6 +401,8 @@ def _shown(value: Any) -> Any:
         return str(value)
     if isinstance(value, TargetConfig):
         return {k: _shown(v) for k, v in shown_target(value).items()}
+    if isinstance(value, SourceConfig):
+        return {k: _shown(v) for k, v in shown_source(value).items()}
     if isinstance(value, NotifyConfig):
         return {k: _shown(v) for k, v in shown_notify(value).items()}
     if hasattr(value, "__dataclass_fields__"):
