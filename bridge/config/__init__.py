@@ -31,18 +31,7 @@ from typing import Any, TypeVar
 from bridge import __version__, defaults
 from bridge.config.dburl import check_state_url, redact_url
 from bridge.config.keys import duration, key, read, secret
-from bridge.config.notify import (
-    NOTIFY_EVENTS,
-    NOTIFY_KINDS,
-    DingtalkNotifyConfig,
-    EmailNotifyConfig,
-    NotifyConfig,
-    UrlNotifyConfig,
-    WebhookNotifyConfig,
-    WecomNotifyConfig,
-    build_notify,
-    shown_notify,
-)
+from bridge.config.notify import NOTIFY_EVENTS, NOTIFY_KINDS, NotifyConfig, build_notify
 from bridge.config.reader import (
     Secret,
     Table,
@@ -50,6 +39,7 @@ from bridge.config.reader import (
     check_positive,
     parse_duration,
 )
+from bridge.config.show import shown
 from bridge.config.sources import (
     SOURCE_KINDS,
     ColumnConfig,
@@ -62,7 +52,6 @@ from bridge.config.sources import (
     TrsSourceConfig,
     build_fetch,
     build_sources,
-    shown_source,
 )
 from bridge.config.targets import (
     TARGET_KINDS,
@@ -72,7 +61,6 @@ from bridge.config.targets import (
     MemoryTargetConfig,
     TargetConfig,
     build_target,
-    shown_target,
 )
 from bridge.errors import ConfigError, Problem
 from bridge.net.client import UNSIGNED_UPLOAD_HEADERS, plain_http_exposed
@@ -86,8 +74,6 @@ __all__ = [
     "ColumnConfig",
     "DaemonConfig",
     "DeliveryConfig",
-    "DingtalkNotifyConfig",
-    "EmailNotifyConfig",
     "ExchangeDbConfig",
     "ExchangeDirConfig",
     "FetchConfig",
@@ -104,9 +90,6 @@ __all__ = [
     "StatusConfig",
     "TargetConfig",
     "TrsSourceConfig",
-    "UrlNotifyConfig",
-    "WebhookNotifyConfig",
-    "WecomNotifyConfig",
     "load",
     "parse_duration",
     "redact_url",
@@ -218,7 +201,7 @@ class Settings:
 
     def shown(self) -> dict[str, Any]:
         """The effective settings as plain data with every secret redacted."""
-        return _shown(self)
+        return shown(self)
 
     def sha256(self) -> str:
         """SHA-256 of the effective settings as ``shown()`` gives them (secrets redacted,
@@ -390,26 +373,6 @@ def warnings(settings: Settings) -> list[Problem]:
             )
         )
     return found
-
-
-def _shown(value: Any) -> Any:
-    if isinstance(value, Secret):
-        if value.is_url:
-            return redact_url(value.reveal())
-        return f"*** (from {value.origin})"
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, TargetConfig):
-        return {k: _shown(v) for k, v in shown_target(value).items()}
-    if isinstance(value, SourceConfig):
-        return {k: _shown(v) for k, v in shown_source(value).items()}
-    if isinstance(value, NotifyConfig):
-        return {k: _shown(v) for k, v in shown_notify(value).items()}
-    if hasattr(value, "__dataclass_fields__"):
-        return {k: _shown(getattr(value, k)) for k in value.__dataclass_fields__}
-    if isinstance(value, tuple | list):
-        return [_shown(v) for v in value]
-    return value
 
 
 def resolve_path(cli_value: str | None, environ: Mapping[str, str] | None = None) -> Path:

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 import lxml.html
 from lxml.cssselect import CSSSelector
 
-from bridge.config import HanwebConfig, HanwebSourceConfig
+from bridge.config import HanwebSourceConfig
 from bridge.errors import Retriable, Skippable
 from bridge.labels import label_key
 from bridge.raw import ListEntry, ListPage
@@ -254,12 +254,9 @@ def _text_of(fragment_html: str) -> str:
 class HanwebSource(CmsSource):
     """A Hanweb JCMS site configured by ``[[sources]] kind = "hanweb"``."""
 
+    cfg: HanwebSourceConfig  # make_source gives each kind its own config
     body_hint = f"{BODY_BEGIN}…{BODY_END}"
     no_body = "the article has no body"
-
-    def __init__(self, cfg: HanwebSourceConfig, fetcher: Fetcher) -> None:
-        super().__init__(cfg, fetcher)
-        self.hanweb: HanwebConfig = cfg.hanweb
 
     def column_url(self, column: str) -> str:
         path = self.cfg.column(column).path
@@ -286,7 +283,7 @@ class HanwebSource(CmsSource):
         columnid = self.column_id(column) or script_var("columnid", result.text)
         store = column_datastore(result.text, columnid)
         # The page's own perPage first: the proxy numbers its pages by it.
-        perpage = int(script_var("perPage", result.text) or self.hanweb.perpage)
+        perpage = int(script_var("perPage", result.text) or self.cfg.hanweb.perpage)
         total = script_var("totalRecord", result.text)
         count = store.page_count(perpage, int(total) if total else None)
         entries = record_entries(store.records, column, result.url, self.fetcher.allowed)
@@ -336,12 +333,9 @@ class _Proxy:
         self.url = f"{parts.scheme}://{parts.netloc}{parts.path}"
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         params.pop("page", None)
-        hanweb = source.hanweb
-        for key, configured in (
-            ("columnid", columnid),
-            ("unitid", hanweb.unitid),
-            ("webid", hanweb.webid),
-        ):
+        hanweb = source.cfg.hanweb
+        given = (("columnid", columnid), ("unitid", hanweb.unitid), ("webid", hanweb.webid))
+        for key, configured in given:
             value = configured or params.get(key) or script_var(key, page_text)
             if value:
                 params[key] = value

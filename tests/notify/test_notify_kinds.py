@@ -14,6 +14,12 @@ from receivers import HttpReceiver
 from test_notify_config import write
 
 from bridge import config
+from bridge.config.notify import (
+    DingtalkNotifyConfig,
+    EmailNotifyConfig,
+    WebhookNotifyConfig,
+    WecomNotifyConfig,
+)
 from bridge.errors import ConfigError
 from bridge.service.notify.channels import Notice, send
 
@@ -29,8 +35,7 @@ def test_each_kind_is_its_own_class_with_only_its_keys(tmp_path):
     )
     hook, wecom, ding, mail = config.load(path, environ={}).notify
     assert [type(c) for c in (hook, wecom, ding, mail)] == [
-        config.WebhookNotifyConfig, config.WecomNotifyConfig,
-        config.DingtalkNotifyConfig, config.EmailNotifyConfig,
+        WebhookNotifyConfig, WecomNotifyConfig, DingtalkNotifyConfig, EmailNotifyConfig
     ]  # fmt: skip
     assert hook.secret is not None and hook.secret.reveal() == "S1"
     assert ding.secret is None
