@@ -82,6 +82,7 @@ class NotifyConfig:
 
     @property
     def shown_address(self) -> str:
+        """Where notices go, safe to log: an endpoint without its query, an SMTP server."""
         raise NotImplementedError
 
     def address(self) -> str:
