@@ -92,7 +92,7 @@ def _preview(d: Discovery) -> None:
     """The evidence, on stderr: family, columns, and every field of the articles read."""
     say = lambda line: echo(line, err=True)  # noqa: E731
     say(f"site: {d.source.base_url} charset {d.charset}")
-    say(f"family: {d.family.answer} ({'; '.join(d.family.reasons)}) -> kind {d.source.kind}")
+    say(f"family: {d.family.answer} ({'; '.join(d.family.reasons)}) -> kind {d.kind}")
     say(f"entrance: {d.entrance or 'no 政府信息公开 link found'}")
     say(f"columns: {len(d.kept)} kept of {len(d.findings)} looked at")
     for f in d.findings:

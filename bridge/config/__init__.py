@@ -39,13 +39,17 @@ from bridge.config.reader import (
     check_positive,
     parse_duration,
 )
+from bridge.config.show import shown
 from bridge.config.sources import (
     SOURCE_KINDS,
     ColumnConfig,
     FetchConfig,
     HanwebConfig,
+    HanwebSourceConfig,
     SelectorsConfig,
+    SelectorsSourceConfig,
     SourceConfig,
+    TrsSourceConfig,
     build_fetch,
     build_sources,
 )
@@ -57,7 +61,6 @@ from bridge.config.targets import (
     MemoryTargetConfig,
     TargetConfig,
     build_target,
-    shown_target,
 )
 from bridge.errors import ConfigError, Problem
 from bridge.net.client import UNSIGNED_UPLOAD_HEADERS, plain_http_exposed
@@ -75,15 +78,18 @@ __all__ = [
     "ExchangeDirConfig",
     "FetchConfig",
     "HanwebConfig",
+    "HanwebSourceConfig",
     "HttpTargetConfig",
     "MemoryTargetConfig",
     "NotifyConfig",
     "Secret",
     "SelectorsConfig",
+    "SelectorsSourceConfig",
     "Settings",
     "SourceConfig",
     "StatusConfig",
     "TargetConfig",
+    "TrsSourceConfig",
     "load",
     "parse_duration",
     "redact_url",
@@ -195,7 +201,7 @@ class Settings:
 
     def shown(self) -> dict[str, Any]:
         """The effective settings as plain data with every secret redacted."""
-        return _shown(self)
+        return shown(self)
 
     def sha256(self) -> str:
         """SHA-256 of the effective settings as ``shown()`` gives them (secrets redacted,
@@ -367,22 +373,6 @@ def warnings(settings: Settings) -> list[Problem]:
             )
         )
     return found
-
-
-def _shown(value: Any) -> Any:
-    if isinstance(value, Secret):
-        if value.is_url:
-            return redact_url(value.reveal())
-        return f"*** (from {value.origin})"
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, TargetConfig):
-        return {k: _shown(v) for k, v in shown_target(value).items()}
-    if hasattr(value, "__dataclass_fields__"):
-        return {k: _shown(getattr(value, k)) for k in value.__dataclass_fields__}
-    if isinstance(value, tuple | list):
-        return [_shown(v) for v in value]
-    return value
 
 
 def resolve_path(cli_value: str | None, environ: Mapping[str, str] | None = None) -> Path:

@@ -64,8 +64,8 @@ def secret_files(settings: Settings) -> dict[Path, list[str]]:
         "admin.basic_password": settings.admin.basic_password,
     }
     for i, channel in enumerate(settings.notify):
-        secrets.update({f"notify[{i}].url": channel.url, f"notify[{i}].secret": channel.secret,
-                        f"notify[{i}].password": channel.password})  # fmt: skip
+        for name in ("url", "secret", "password"):  # the keys a kind may hold a secret in
+            secrets[f"notify[{i}].{name}"] = getattr(channel, name, None)
     for key, secret in secrets.items():
         if secret is not None and secret.file is not None:
             held.setdefault(secret.file, []).append(key)

@@ -36,6 +36,7 @@ class _Key:
     check: Check | None = None
     toml: type | tuple[type, ...] | None = None  # the TOML type, when not the annotation's
     secret: dict[str, Any] | None = None  # env, credential, required, is_url
+    name: str | None = None  # the TOML key, when not the field's name (``from``)
 
 
 def key(
@@ -43,15 +44,17 @@ def key(
     check: Check | None = None,
     *,
     toml: type | tuple[type, ...] | None = None,
+    name: str | None = None,
 ) -> Any:
-    """A plain key: a string, number, boolean or list checked by ``check``."""
-    return dataclasses.field(default=default, metadata={"key": _Key("get", check, toml)})
+    """A plain key: a string, number, boolean or list checked by ``check``; ``name``: the
+    TOML key when it cannot be the field's name (a Python keyword such as ``from``)."""
+    return dataclasses.field(default=default, metadata={"key": _Key("get", check, toml, name=name)})
 
 
-def required(check: Check | None = None) -> dict[str, Any]:
+def required(check: Check | None = None, *, name: str | None = None) -> dict[str, Any]:
     """The metadata of a required key: ``name: str = field(metadata=required(check))``
     (a ``field`` call written out, so that type checkers see a field without a default)."""
-    return {"key": _Key("get", check)}
+    return {"key": _Key("get", check, name=name)}
 
 
 def duration(default: Any = dataclasses.MISSING, *, off: bool = False) -> Any:
@@ -61,10 +64,22 @@ def duration(default: Any = dataclasses.MISSING, *, off: bool = False) -> Any:
     )
 
 
-def secret(*, env: str, credential: str, required: bool = False, is_url: bool = False) -> Any:
-    """A ``Secret``: from ``env``, ``<key>_file``, the systemd ``credential`` or inline."""
-    how = _Key("secret", secret={"env": env, "credential": credential, "required": required,
-                                 "is_url": is_url})  # fmt: skip
+def secret(
+    *,
+    env: str,
+    credential: str,
+    required: bool = False,
+    is_url: bool = False,
+    check: Check | None = None,
+) -> Any:
+    """A ``Secret``: from ``env``, ``<key>_file``, the systemd ``credential`` or inline.
+
+    In a table that repeats (``[[notify]]``), ``{i}`` in ``env`` and ``credential`` is the
+    table's place, given to ``read`` as ``index``: ``BRIDGE_NOTIFY_{i}_URL``. ``check``
+    gets the ``Secret`` and must not quote its value (say where it came from instead).
+    """
+    how = _Key("secret", check, secret={"env": env, "credential": credential,
+                                        "required": required, "is_url": is_url})  # fmt: skip
     if required:
         return dataclasses.field(repr=False, metadata={"key": how})
     return dataclasses.field(default=None, repr=False, metadata={"key": how})
@@ -75,13 +90,17 @@ def names(cls: type) -> tuple[str, ...]:
     out: list[str] = []
     for f in dataclasses.fields(cls):
         if (k := f.metadata.get("key")) is not None:
-            out += [f.name, f"{f.name}_file"] if k.how == "secret" else [f.name]
+            name = k.name or f.name
+            out += [name, f"{name}_file"] if k.how == "secret" else [name]
     return tuple(out)
 
 
-def read(cls: type[T], t: Table, base: T | None = None, **given: Any) -> T:
+def read(
+    cls: type[T], t: Table, base: T | None = None, *, index: int | None = None, **given: Any
+) -> T:
     """``cls`` from the table ``t``; a key not in it takes ``base``'s value, else the
-    default. ``given`` values are taken as they are (keys read by hand)."""
+    default. ``given`` values are taken as they are (keys read by hand); ``index``, the
+    place of a repeated table, fills ``{i}`` in a secret's environment and credential names."""
     hints = typing.get_type_hints(cls)
     values = dict(given)
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
@@ -92,13 +111,20 @@ def read(cls: type[T], t: Table, base: T | None = None, **given: Any) -> T:
             default = getattr(base, f.name)
         else:
             default = MISSING if f.default is dataclasses.MISSING else f.default
-        values[f.name] = _read(t, f.name, k, hints[f.name], default)
+        values[f.name] = _read(t, k.name or f.name, k, hints[f.name], default, index)
     return cls(**values)
 
 
-def _read(t: Table, name: str, k: _Key, hint: Any, default: Any) -> Any:
+def _read(t: Table, name: str, k: _Key, hint: Any, default: Any, index: int | None) -> Any:
     if k.how == "secret":
-        return t.secret(name, **(k.secret or {}))
+        how = dict(k.secret or {})
+        if index is not None:
+            how.update(env=how["env"].format(i=index), credential=how["credential"].format(i=index))
+        value = t.secret(name, **how)
+        if value is not None and k.check is not None and (problem := k.check(value)):
+            t.problem(name, problem)
+            return None
+        return value
     if k.how != "get":
         if default is None and name not in t.data:  # an optional duration left out
             t.used.add(name)

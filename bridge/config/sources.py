@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from bridge import defaults
@@ -21,8 +21,6 @@ from bridge.config.reader import (
 )
 from bridge.errors import Problem
 from bridge.net.scope import entry_problem
-
-SOURCE_KINDS = ("trs", "hanweb", "selectors")
 
 
 def _check_css(value: str) -> str | None:
@@ -133,10 +131,13 @@ class HanwebConfig:
     webid: str | None = key(None)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SourceConfig:
+    """What every kind of source reads; ``kind`` picks the subclass, which adds its own
+    table (``[sources.hanweb]``, ``[sources.selectors]``)."""
+
+    kind: ClassVar[str]
     name: str
-    kind: str
     base_url: str
     publisher: str = field(metadata=required())
     org_code: str = field(metadata=required(org_code_problem))
@@ -151,9 +152,19 @@ class SourceConfig:
     withdrawals: bool = key(defaults.WITHDRAWALS_ENABLED)
     max_withdraw_share: float = key(defaults.MAX_WITHDRAW_SHARE, check_share)
     topic: str = key(defaults.TOPIC)
-    selectors: SelectorsConfig | None = None
-    hanweb: HanwebConfig = HanwebConfig()
     keep_offsite_images: bool = key(defaults.KEEP_OFFSITE_IMAGES)
+
+    @staticmethod
+    def of_kind(kind: str, **values: Any) -> SourceConfig:
+        """A source of ``kind`` (one of SOURCE_KINDS) from its fields."""
+        return SOURCE_CLASSES[kind](**values)
+
+    def as_kind(self, kind: str, **changes: Any) -> SourceConfig:
+        """The same source read as ``kind``: the shared fields kept, the kind's own from
+        ``changes`` (or kept, when it is the same kind)."""
+        cls = SOURCE_CLASSES[kind]
+        kept = {f.name: getattr(self, f.name) for f in fields(cls) if hasattr(self, f.name)}
+        return cls(**{**kept, **changes})
 
     def profile(self) -> NormalizeProfile:
         return NormalizeProfile(
@@ -172,6 +183,46 @@ class SourceConfig:
             if c.key == key:
                 return c
         raise KeyError(key)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrsSourceConfig(SourceConfig):
+    """A TRS WCM site (also the generic reader: the usual containers); no keys of its own."""
+
+    kind: ClassVar[str] = "trs"
+
+
+@dataclass(frozen=True, kw_only=True)
+class HanwebSourceConfig(SourceConfig):
+    """A Hanweb JCMS site, with its listing proxy's parameters."""
+
+    kind: ClassVar[str] = "hanweb"
+    hanweb: HanwebConfig = HanwebConfig()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelectorsSourceConfig(SourceConfig):
+    """Any other site, read by its ``[sources.selectors]`` (always there once loaded)."""
+
+    kind: ClassVar[str] = "selectors"
+    selectors: SelectorsConfig
+
+
+SOURCE_CLASSES: dict[str, type[SourceConfig]] = {
+    c.kind: c for c in (TrsSourceConfig, HanwebSourceConfig, SelectorsSourceConfig)
+}
+SOURCE_KINDS = tuple(SOURCE_CLASSES)
+# ``config show`` lists a source's fields in this order, the other kinds' tables at their
+# default (no selectors, the default hanweb): its output, and the config hash, stay as they were
+SHOWN = ("name", "kind", "base_url", "publisher", "org_code", "columns", "fetch", "charset",
+         "allowed_hosts", "interval", "cron", "overlap_pages", "full_listing_interval",
+         "withdrawals", "max_withdraw_share", "topic", "selectors", "hanweb",
+         "keep_offsite_images")  # fmt: skip
+_SHOWN_DEFAULTS: dict[str, Any] = {"selectors": None, "hanweb": HanwebConfig()}
+
+
+def shown_source(cfg: SourceConfig) -> dict[str, Any]:
+    return {k: getattr(cfg, k, _SHOWN_DEFAULTS.get(k)) for k in SHOWN}
 
 
 def header_value(text: str) -> str:
@@ -246,15 +297,15 @@ def build_sources(
             )
             source_fetch = build_fetch(ft, fetch, fetch.user_agent)
             ft.finish()
-        selectors = None
-        if kind == "selectors":
-            selectors = _build_selectors(item.get("selectors"), f"{where}.selectors", problems)
-        elif "selectors" in item:
-            t.problem("selectors", f'only used with kind = "selectors", not {kind!r}')
-        hanweb = _build_hanweb(item.get("hanweb"), f"{where}.hanweb", problems)
+        own: dict[str, Any] = {}  # the kind's own table; another kind's is named as such
+        for table, build in (("selectors", _build_selectors), ("hanweb", _build_hanweb)):
+            if kind == table:
+                own[table] = build(item.get(table), f"{where}.{table}", problems)
+            elif table in item:
+                t.problem(table, f'only used with kind = "{table}", not {kind!r}')
         t.used.update(("columns", "fetch", "selectors", "hanweb"))
-        source = read(SourceConfig, t, name=name, kind=kind, base_url=base_url, columns=columns,
-                      fetch=source_fetch, selectors=selectors, hanweb=hanweb)  # fmt: skip
+        source = read(SOURCE_CLASSES[kind], t, name=name, base_url=base_url,
+                      columns=columns, fetch=source_fetch, **own)  # fmt: skip
         t.finish()
         out.append(source)
     return tuple(out)

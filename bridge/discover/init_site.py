@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from bridge import __version__, defaults
-from bridge.config import FetchConfig, SourceConfig
-from bridge.config.sources import ColumnConfig, SelectorsConfig
+from bridge.config import FetchConfig, SelectorsSourceConfig, SourceConfig, TrsSourceConfig
+from bridge.config.sources import ColumnConfig
 from bridge.discover import columns as cols
 from bridge.discover import family as fam
 from bridge.discover.probe import Primed, Probe, ProbeError, primed_fetcher, probe
@@ -63,6 +63,7 @@ class Discovery:
     family: fam.Verdict
     charset: str
     entrance: str | None
+    kind: str  # the source's kind (a selectors source without selectors yet is read as TRS)
     findings: list[ColumnFinding] = field(default_factory=list)
     articles: list[tuple[str, Probe | str]] = field(default_factory=list)
     """(column key, the article read, or why it could not be)."""
@@ -106,9 +107,8 @@ def discover(
     parts = urlsplit(url)
     base_url = f"{parts.scheme}://{parts.netloc}/"
     agent = defaults.USER_AGENT.format(version=__version__, operator="xxgk-bridge init")
-    cfg = SourceConfig(
+    cfg = TrsSourceConfig(
         name=name,
-        kind="trs",
         base_url=base_url,
         publisher=publisher,
         org_code=org_code,
@@ -141,8 +141,11 @@ def _discover(url: str, cfg: SourceConfig, fetcher: Primed, budget: int) -> Disc
             log.warning("entrance %s: %s", entrance, exc)
     verdict = _by_url_shapes(verdict, found)
     charset = _charset(home)
-    cfg = replace(cfg, kind=fam.KINDS[verdict.answer], charset=charset)
-    result = Discovery(url, cfg, verdict, charset, entrance)
+    kind = fam.KINDS[verdict.answer]
+    # a selectors source takes the selectors of its first list (``_read_column``): until
+    # then there are none, and it is read as TRS (the generic reader)
+    cfg = cfg.as_kind("trs" if kind == "selectors" else kind, charset=charset)
+    result = Discovery(url, cfg, verdict, charset, entrance, kind)
     taken: set[str] = set()
     for cand in found[:MAX_COLUMNS]:
         if fetcher.requests_made >= budget:
@@ -152,7 +155,7 @@ def _discover(url: str, cfg: SourceConfig, fetcher: Primed, budget: int) -> Disc
     kept = [f for f in result.findings if f.kept]
     columns = tuple(ColumnConfig(f.key, f.candidate.folder, f.name, f.category) for f in kept)
     result.source = replace(result.source, columns=columns)
-    if kept and result.source.selectors is not None:
+    if kept and isinstance(result.source, SelectorsSourceConfig):
         _propose_body(kept[0], result, fetcher)
     for finding in kept:
         _read_articles(finding, result, fetcher, budget)
@@ -189,8 +192,7 @@ def _read_column(
         finding.why = "an article, not a list"
         return finding
     src = result.source
-    selectors: SelectorsConfig | None = None
-    if src.kind == "selectors":
+    if result.kind == "selectors":
         selectors = propose_selectors(doc, page.url)
         if selectors is None:
             finding.why = "no repeated block of dated links to read as a list"
@@ -198,12 +200,11 @@ def _read_column(
         shown = urlsplit(cand.url).path.rsplit("/", 1)[-1]
         if cand.folder.endswith("/") and shown:  # index.htm, index.shtml: the site's name
             selectors = replace(selectors, first_page=shown)
-        if result.source.selectors is None:
-            result.source = replace(result.source, selectors=selectors)
-        selectors = result.source.selectors
+        if not isinstance(src, SelectorsSourceConfig):  # the first list's are the source's
+            result.source = src = src.as_kind("selectors", selectors=selectors)
     key = cols.column_key(cand.folder, set(taken))
     column = ColumnConfig(key, cand.folder, finding.name, finding.category)
-    source = make_source(replace(src, columns=(column,), selectors=selectors), fetcher=fetcher)
+    source = make_source(replace(src, columns=(column,)), fetcher=fetcher)
     assert isinstance(source, CmsSource)
     fetcher.primed = {page.url: page, cand.url: page}
     try:
@@ -229,8 +230,8 @@ def _propose_body(finding: ColumnFinding, result: Discovery, fetcher: Primed) ->
     """``detail_body`` from the first article of the first kept column (the usual
     containers, a container named like a body, the largest block of paragraphs); the
     usual containers as one group when that page shows none of them."""
-    sel = result.source.selectors
-    if sel is None or not finding.entry_urls:
+    src = result.source
+    if not isinstance(src, SelectorsSourceConfig) or not finding.entry_urls:
         return
     try:
         page = _fetch(fetcher, finding.entry_urls[0])
@@ -239,7 +240,7 @@ def _propose_body(finding: ColumnFinding, result: Discovery, fetcher: Primed) ->
         return
     body = propose_body(parse.document(page.text, page.url))
     if body is not None:
-        result.source = replace(result.source, selectors=replace(sel, detail_body=body))
+        result.source = replace(src, selectors=replace(src.selectors, detail_body=body))
 
 
 def _read_articles(finding: ColumnFinding, result: Discovery, fetcher: Primed, budget: int) -> None:

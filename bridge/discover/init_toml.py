@@ -8,7 +8,7 @@ import json
 from datetime import date
 
 from bridge import defaults
-from bridge.config import SourceConfig
+from bridge.config import SelectorsSourceConfig, SourceConfig
 from bridge.config.sources import SelectorsConfig
 from bridge.discover.init_site import Discovery
 
@@ -69,14 +69,14 @@ def config_text(found: Discovery, *, operator: str) -> str:
         "",
         "[[sources]]",
         f"name = {_s(src.name)}",
-        f"kind = {_s(src.kind)}",
+        f"kind = {_s(found.kind)}",
         f"base_url = {_s(src.base_url)}",
         f"publisher = {_s(src.publisher)}",
         f"org_code = {_s(src.org_code)}",
     ]
     if src.charset != "utf-8":
         lines.append(f"charset = {_s(src.charset)}")
-    if src.kind == "selectors" and src.selectors is not None:
+    if isinstance(src, SelectorsSourceConfig):
         lines += _selectors(src.selectors)
     for finding in found.kept:
         c = finding.candidate

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bridge import __version__, defaults
-from bridge.config import FetchConfig, SourceConfig
+from bridge.config import FetchConfig, SourceConfig, TrsSourceConfig
 from bridge.config.sources import ColumnConfig, SelectorsConfig
 from bridge.discover import family as fam
 from bridge.errors import Skippable
@@ -104,9 +104,8 @@ def default_source(url: str) -> SourceConfig:
     """The source a site without a config gets: the URL's origin, default politeness."""
     parts = urlsplit(url)
     agent = defaults.USER_AGENT.format(version=__version__, operator="xxgk-bridge probe")
-    return SourceConfig(
+    return TrsSourceConfig(
         name="probe",
-        kind="trs",
         base_url=f"{parts.scheme}://{parts.netloc}/",
         publisher="",
         org_code="",
@@ -215,13 +214,12 @@ def _source_config(
         return replace(base, columns=(column,))
     column = ColumnConfig(COLUMN, column_path, COLUMN, "mixed")
     kind = fam.KINDS[family]
-    selectors = None
-    if kind == "selectors":
-        if page == "article":
-            kind = "trs"  # the generic reader: the usual containers, the largest text block
-        else:
-            selectors = SelectorsConfig(list_item="li", detail_body="body")
-    return replace(base, kind=kind, columns=(column,), selectors=selectors)
+    if kind != "selectors":
+        return base.as_kind(kind, columns=(column,))
+    if page == "article":  # the generic reader: the usual containers, the largest text block
+        return base.as_kind("trs", columns=(column,))
+    selectors = SelectorsConfig(list_item="li", detail_body="body")
+    return base.as_kind(kind, columns=(column,), selectors=selectors)
 
 
 def _configured_column(cfg: SourceConfig, url: str) -> ColumnConfig:

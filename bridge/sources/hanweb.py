@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 import lxml.html
 from lxml.cssselect import CSSSelector
 
+from bridge.config import HanwebSourceConfig
 from bridge.errors import Retriable, Skippable
 from bridge.labels import label_key
 from bridge.raw import ListEntry, ListPage
@@ -253,6 +254,7 @@ def _text_of(fragment_html: str) -> str:
 class HanwebSource(CmsSource):
     """A Hanweb JCMS site configured by ``[[sources]] kind = "hanweb"``."""
 
+    cfg: HanwebSourceConfig  # make_source gives each kind its own config
     body_hint = f"{BODY_BEGIN}…{BODY_END}"
     no_body = "the article has no body"
 
@@ -332,11 +334,8 @@ class _Proxy:
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         params.pop("page", None)
         hanweb = source.cfg.hanweb
-        for key, configured in (
-            ("columnid", columnid),
-            ("unitid", hanweb.unitid),
-            ("webid", hanweb.webid),
-        ):
+        given = (("columnid", columnid), ("unitid", hanweb.unitid), ("webid", hanweb.webid))
+        for key, configured in given:
             value = configured or params.get(key) or script_var(key, page_text)
             if value:
                 params[key] = value

@@ -21,8 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 from lxml.cssselect import CSSSelector
 
-from bridge.config import SelectorsConfig, SourceConfig
-from bridge.errors import ConfigError
+from bridge.config import SelectorsConfig, SelectorsSourceConfig
 from bridge.raw import ListEntry, ListPage
 from bridge.sources import parse
 from bridge.sources.article import (
@@ -47,10 +46,8 @@ def _css(selector: str | None) -> CSSSelector | None:
 class SelectorsSource(CmsSource):
     """A site configured by ``[[sources]] kind = "selectors"`` and its selectors table."""
 
-    def __init__(self, cfg: SourceConfig, fetcher: Fetcher) -> None:
+    def __init__(self, cfg: SelectorsSourceConfig, fetcher: Fetcher) -> None:
         super().__init__(cfg, fetcher)
-        if cfg.selectors is None:
-            raise ConfigError(f'source {cfg.name!r}: kind = "selectors" needs [sources.selectors]')
         self.sel: SelectorsConfig = cfg.selectors
         sel = self.sel
         self.body_hint = sel.detail_body

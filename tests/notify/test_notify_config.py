@@ -93,7 +93,8 @@ def test_every_notify_problem_is_reported_with_its_place(tmp_path):
         f"{where}: notify[2].username: username and password go together",
         f"{where}: notify[3].repeat: must be a duration such as 30s, 10m, 2h or a number of "
         "seconds, not 'soon'",
-        f"{where}: notify[3].secret: unknown key",
+        # a key of another kind is named as such (it was "unknown key")
+        f'{where}: notify[3].secret: only used with kind = "webhook" or "dingtalk", not \'wecom\'',
     ]
     assert "SECRETKEY" not in "\n".join(lines)
 

@@ -126,14 +126,17 @@ def source_config(
     selectors: SelectorsConfig | None = None,
     hanweb: HanwebConfig | None = None,
 ) -> SourceConfig:
-    return SourceConfig(
+    own = {  # the kind's own table
+        "selectors": {"selectors": selectors},
+        "hanweb": {"hanweb": hanweb or HanwebConfig()},
+    }.get(kind, {})
+    return SourceConfig.of_kind(
+        kind,
         name="site",
-        kind=kind,
         base_url=base_url,
         publisher="余姚市教育局",
         org_code="002949236",
         columns=tuple(ColumnConfig(key, path, key, "mixed") for key, path in columns),
         fetch=FetchConfig(user_agent="bridge tests", rate_limit=1000.0, concurrency=4),
-        selectors=selectors,
-        hanweb=hanweb or HanwebConfig(),
+        **own,
     )

@@ -159,9 +159,13 @@ def source_for(entry: dict[str, Any], site: dict[str, Any], *, listing: bool) ->
     if listing and site["kind"] == "trs" and path.endswith("/index.html"):
         column = path.removesuffix("index.html")
     selectors = SelectorsConfig(**site["selectors"]) if site.get("selectors") else None
-    cfg = SourceConfig(
+    own = {  # the kind's own table
+        "selectors": {"selectors": selectors},
+        "hanweb": {"hanweb": HanwebConfig(**site.get("hanweb", {}))},
+    }.get(site["kind"], {})
+    cfg = SourceConfig.of_kind(
+        site["kind"],
         name=entry["site"],
-        kind=site["kind"],
         base_url=f"{parts.scheme}://{parts.netloc}/",
         publisher=CONFIGURED_PUBLISHER,
         org_code="002949236",
@@ -169,8 +173,7 @@ def source_for(entry: dict[str, Any], site: dict[str, Any], *, listing: bool) ->
         fetch=FetchConfig(user_agent="bridge real-page corpus", rate_limit=1000.0),
         charset=site.get("charset", "utf-8"),
         allowed_hosts=tuple(site.get("allowed_hosts", ())),
-        selectors=selectors,
-        hanweb=HanwebConfig(**site.get("hanweb", {})),
+        **own,
     )
     source = make_source(cfg)
     assert isinstance(source, CmsSource)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bridge.config import FetchConfig, SourceConfig
-from bridge.config.sources import ColumnConfig, HanwebConfig, SelectorsConfig
+from bridge.config.sources import ColumnConfig, SelectorsConfig
 from bridge.errors import LayoutAlarm, Skippable
 from bridge.raw import Gone, ListEntry, RawItem
 from bridge.sandbox.site import COLUMNS, SiteServer, generate_site, load_manifest
@@ -70,16 +70,16 @@ class SourceContract:
                 return f"col/col{HANWEB_IDS[key]}/"
             return trs_path.strip("/") + "/"
 
-        return SourceConfig(
+        own = {"selectors": {"selectors": self.selectors}}.get(self.kind, {})
+        return SourceConfig.of_kind(
+            self.kind,
             name="yyedu",
-            kind=self.kind,
             base_url=url,
             publisher="余姚市教育局",
             org_code="002949236",
             columns=tuple(ColumnConfig(k, path(k, p), n, n) for k, p, n in COLUMNS),
             fetch=FetchConfig(user_agent="bridge contract", rate_limit=1000.0, concurrency=2),
-            selectors=self.selectors,
-            hanweb=HanwebConfig(),
+            **own,
         )
 
     def entries(self, source: CmsSource, column: str) -> list[ListEntry]:

@@ -21,7 +21,13 @@ from urllib.parse import quote_plus
 
 import requests
 
-from bridge.config.notify import NotifyConfig
+from bridge.config.notify import (
+    DingtalkNotifyConfig,
+    EmailNotifyConfig,
+    NotifyConfig,
+    WebhookNotifyConfig,
+    WecomNotifyConfig,
+)
 
 SIGNATURE_HEADER = "X-Bridge-Signature"
 TIMESTAMP_HEADER = "X-Bridge-Timestamp"
@@ -78,12 +84,14 @@ def dingtalk_sign(secret: str, timestamp_ms: str) -> str:
 
 
 def send(channel: NotifyConfig, notice: Notice) -> None:
-    if channel.kind == "email":
+    if isinstance(channel, EmailNotifyConfig):
         _email(channel, notice)
-    elif channel.kind == "webhook":
+    elif isinstance(channel, WebhookNotifyConfig):
         _webhook(channel, notice)
-    else:
+    elif isinstance(channel, WecomNotifyConfig | DingtalkNotifyConfig):
         _robot(channel, notice)
+    else:
+        raise TypeError(f"no sender for a {type(channel).__name__}")
 
 
 def _post(channel: NotifyConfig, url: str, body: bytes, headers: dict[str, str]) -> Any:
@@ -106,8 +114,7 @@ def _post(channel: NotifyConfig, url: str, body: bytes, headers: dict[str, str])
     return r
 
 
-def _webhook(channel: NotifyConfig, notice: Notice) -> None:
-    assert channel.url is not None
+def _webhook(channel: WebhookNotifyConfig, notice: Notice) -> None:
     body = json.dumps(notice.as_json(), ensure_ascii=False).encode()
     headers = {}
     if channel.secret is not None:
@@ -119,11 +126,10 @@ def _webhook(channel: NotifyConfig, notice: Notice) -> None:
     _post(channel, channel.url.reveal(), body, headers)
 
 
-def _robot(channel: NotifyConfig, notice: Notice) -> None:
+def _robot(channel: WecomNotifyConfig | DingtalkNotifyConfig, notice: Notice) -> None:
     """企业微信 and 钉钉 group robots take the same text message and answer errcode 0."""
-    assert channel.url is not None
     url = channel.url.reveal()
-    if channel.kind == "dingtalk" and channel.secret is not None:
+    if isinstance(channel, DingtalkNotifyConfig) and channel.secret is not None:
         ts = str(int(time.time() * 1000))
         sign = dingtalk_sign(channel.secret.reveal(), ts)
         url += f"{'&' if '?' in url else '?'}timestamp={ts}&sign={sign}"
@@ -140,8 +146,7 @@ def _robot(channel: NotifyConfig, notice: Notice) -> None:
         raise SendFailed(f"the robot answered errcode {code}: {errmsg}")
 
 
-def _email(channel: NotifyConfig, notice: Notice) -> None:
-    assert channel.smtp_host is not None and channel.sender is not None
+def _email(channel: EmailNotifyConfig, notice: Notice) -> None:
     msg = EmailMessage()
     msg["Subject"] = notice.subject
     msg["From"] = channel.sender

@@ -56,8 +56,8 @@ def local(ts: datetime) -> str:
 
 def channel_id(i: int, channel: NotifyConfig) -> str:
     """Stable while the channel's place and address stay (a hash: no key is stored)."""
-    address = channel.url.reveal() if channel.url else f"{channel.smtp_host}{channel.to}"
-    return f"{i}:{channel.kind}:{hashlib.sha256(address.encode()).hexdigest()[:12]}"
+    digest = hashlib.sha256(channel.address().encode()).hexdigest()[:12]
+    return f"{i}:{channel.kind}:{digest}"
 
 
 @dataclass(frozen=True)
