@@ -250,6 +250,25 @@ def state_rows(config: Path, sql: str, **params: object) -> list[tuple]:
         db.dispose()
 
 
+def run_out_leases(db: Any, *, until: datetime | None = None) -> int:
+    """Age the leases of in-flight deliveries into the past (all, or those that end at or
+    before ``until``), as if their time had run out; returns how many. A lease running out
+    is a fact in the store: a test sets it instead of waiting for the clock. ``db`` is a
+    ``bridge.state.db.Database``."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bridge.state.models import DeliveryRow, utcnow
+
+    q = update(DeliveryRow).where(DeliveryRow.status == "inflight")
+    if until is not None:
+        q = q.where(DeliveryRow.lease_until <= until)
+    with db.write() as s:
+        result = s.execute(q.values(lease_until=utcnow() - timedelta(hours=1)))
+    return int(getattr(result, "rowcount", 0))
+
+
 def state_execute(config: Path, sql: str, **params: object) -> None:
     """Change the state store behind the bridge's back (to damage it on purpose)."""
     from sqlalchemy import text

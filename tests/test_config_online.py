@@ -223,7 +223,9 @@ def test_a_site_that_never_answers_is_cut_off_at_the_deadline(ready, cli):
         "(0 bytes read); gave up"
     )
     assert found["target portal"].startswith("ok    ")
-    assert took < 30, took  # 2 s deadline; not the 30 s read timeout, never hours
+    # The message names the deadline (the read timeout's would name that): cut off by the
+    # 2 s deadline, not the 30 s read timeout, and not before it.
+    assert took >= 2, took
 
 
 def test_exchange_dir_under_a_file_is_not_writable(ready, cli, tmp_path):

@@ -149,7 +149,6 @@ def test_resync_is_queued_to_the_running_daemon_with_who_and_why(daemon_setup, c
     d = start()
     d.wait_for(lambda: box.portal.store.count() == 20, what="first delivery")
     publish(box.root, 1)
-    queued_at = time.monotonic()
     result = cli(
         "--config",
         str(config),
@@ -157,15 +156,13 @@ def test_resync_is_queued_to_the_running_daemon_with_who_and_why(daemon_setup, c
         "--reason",
         "after the portal outage",
         "--wait",
-        timeout=120,
+        timeout=120,  # a hang guard, not a speed bound
     )
-    took = time.monotonic() - queued_at
     assert result.code == 0, result.both
     lines = result.out.splitlines()
     assert lines[0] == "resync #1 queued for the running daemon"
     assert lines[-1] == "resync #1: all 1 delivery(ies) made"
     assert ", 21 fetched, 1 new, 0 changed, 20 unchanged, 0 quarantined, 0 withdrawn" in result.out
-    assert took < 60
     assert box.portal.store.count() == 21
     audit = cli(
         "--config", str(config), "audit", "--event", "resync.requested", "--format", "jsonl"

@@ -6,14 +6,15 @@ import json
 import logging
 import sys
 import threading
-import time
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 import pytest
 import requests
-from conftest import cycle_context, run_cycle
-from sqlalchemy import text
+from conftest import cycle_context, run_cycle, run_out_leases
+from sqlalchemy import func, select, text
+from waiting import wait_for
 
 from bridge.crawl.run import RunOptions, run_once
 from bridge.delivery.drain import DeliveryStats, drain
@@ -21,6 +22,7 @@ from bridge.sandbox.portal_faults import Faults
 from bridge.sandbox.site import load_manifest
 from bridge.state import outbox
 from bridge.state.db import Database
+from bridge.state.models import DeliveryRow
 
 pytestmark = pytest.mark.slow
 
@@ -295,7 +297,8 @@ def test_a_bug_in_a_sender_is_one_line_a_failed_run_and_nothing_lost(
 
     box = sandbox(items=20, seed=35)
     # The fault is patched in this process: the first sync must deliver from a thread.
-    path = write_config(box, extra='concurrency = 1\nlease_seconds = "1s"\nprocess = false')
+    # A lease far longer than the test: it runs out only where the test ages it.
+    path = write_config(box, extra='concurrency = 1\nlease_seconds = "1h"\nprocess = false')
     real = outbox.complete
     calls: list[str] = []
 
@@ -311,8 +314,11 @@ def test_a_bug_in_a_sender_is_one_line_a_failed_run_and_nothing_lost(
         with monkeypatch.context() as mp:
             mp.setattr(outbox, "complete", breaks_on_the_third)
             first = run_once(ctx)
+        # The leases of the deliveries the stopped sender had in hand run out.
+        ran_out = run_out_leases(ctx.db)
     finally:
         ctx.db.dispose()
+    assert ran_out >= 1
     assert first.delivery is not None
     assert (first.delivery.stopped, first.delivery.created) == (1, 2)
     assert first.exit_code == 1
@@ -324,7 +330,6 @@ def test_a_bug_in_a_sender_is_one_line_a_failed_run_and_nothing_lost(
     (traced,) = [r for r in caplog.records if r.exc_info]
     assert traced.levelno == logging.DEBUG and traced.exc_info[1].args == ("the store went away",)
 
-    time.sleep(1.1)  # the lease of the delivery in hand runs out
     second = run_cycle(path)
     assert second.exit_code == 0
     no_duplicates(box, 20)
@@ -338,14 +343,31 @@ def test_two_drains_of_one_process_never_send_the_same_delivery(sandbox, write_c
     still works under (both were "host:pid/0")."""
 
     box = sandbox(items=30, seed=39)
-    path = write_config(box, extra='concurrency = 1\nbatch = 30\nlease_seconds = "0.3s"')
+    # A lease far longer than the test: the batch outlives it only where the test says so.
+    path = write_config(box, extra='concurrency = 1\nbatch = 30\nlease_seconds = "1h"')
     ctx = cycle_context(path)
     try:
         assert run_once(ctx, RunOptions(deliver=False)).exit_code == 0
-        box.portal.faults = Faults(latency=0.1)  # 30 in one batch: 3 s against a 0.3 s lease
+        box.portal.faults = Faults(latency=0.1)  # 30 in one batch, 0.1 s each
         first = threading.Thread(target=drain, args=(ctx,))
         first.start()
-        time.sleep(0.6)  # the first drain's batch has outlived its lease by now
+
+        def claimed_and_one_sent() -> datetime | None:
+            with ctx.db.read() as s:
+                sent = s.execute(
+                    text("SELECT count(*) FROM audit_events WHERE event = 'delivery.sent'")
+                ).scalar_one()
+                until = s.execute(
+                    select(func.min(DeliveryRow.lease_until)).where(
+                        DeliveryRow.status == "inflight"
+                    )
+                ).scalar_one()
+            return until if sent >= 1 and until is not None else None
+
+        # The first drain works on its batch; the leases it took with the claim, and has
+        # not renewed since (the rest of the batch, not the delivery in hand), run out.
+        claimed_until = wait_for(claimed_and_one_sent, what="the first drain's first send")
+        assert run_out_leases(ctx.db, until=claimed_until) >= 1
         second = drain(ctx)
         first.join()
         with ctx.db.read() as s:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, columns_toml
+from waiting import wait_for
 
 from bridge.sandbox.content import unit_code
 from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET, PortalServer
@@ -107,9 +108,7 @@ def test_three_workers_one_killed_deliver_2000_items_exactly_once(tmp_path, pg_u
     db = open_database(pg_url)
     try:
         deadline = time.monotonic() + 300
-        while portal.store.count() < 600 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert portal.store.count() >= 600, "the workers did not start delivering"
+        wait_for(lambda: portal.store.count() >= 600, 300, what="the workers to start delivering")
         with db.read() as s:
             registered = cluster.workers(s)
         assert len(registered) == 3
@@ -121,14 +120,14 @@ def test_three_workers_one_killed_deliver_2000_items_exactly_once(tmp_path, pg_u
         victim.send_signal(signal.SIGKILL)
         victim.wait()
 
-        new_leader = None
-        while time.time() - killed_at < 3 * LEASE and new_leader is None:
+        def another_leader() -> cluster.WorkerView | None:
             with db.read() as s:
-                for w in cluster.workers(s):
-                    if w.is_leader and w.id != leaders[0].id:
-                        new_leader = w
-            time.sleep(0.2)
-        assert new_leader is not None and new_leader.leader_since is not None
+                return next(
+                    (w for w in cluster.workers(s) if w.is_leader and w.id != leaders[0].id), None
+                )
+
+        new_leader = wait_for(another_leader, 3 * LEASE, what="another worker to lead")
+        assert new_leader.leader_since is not None
         moved_after = new_leader.leader_since.timestamp() - killed_at
         assert moved_after <= LEASE, f"leadership moved after {moved_after:.1f} s"
 
@@ -138,8 +137,11 @@ def test_three_workers_one_killed_deliver_2000_items_exactly_once(tmp_path, pg_u
             for item in load_manifest(s.root).items
         }
         assert len(expected) == SITES * ITEMS
-        while portal.store.count() < len(expected) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        wait_for(
+            lambda: portal.store.count() >= len(expected),
+            max(1.0, deadline - time.monotonic()),
+            what="every item on the portal",
+        )
         held = portal.store.items()
         assert {r["external_id"] for r in held} == expected  # none missing, none foreign
         assert len(held) == len(expected)  # no duplicates

@@ -18,6 +18,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -67,7 +68,10 @@ class PortalServer:
         org_code: str = SANDBOX_ORG_CODE,
         max_file_size: int = MAX_FILE_SIZE,
         faults: Faults | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock`` (epoch seconds) is what the faults' windows (Retry-After, outages) and
+        the request log's times are judged by; tests pass one they move by hand."""
         problem = org_code_problem(org_code)
         if problem:
             raise ValueError(f"org_code {org_code!r}: {problem}")
@@ -77,6 +81,7 @@ class PortalServer:
         self.api = PortalAPI(self._open_store, self._keys, org_code, max_file_size)
         self._stats = RequestStats()
         self._injector = FaultInjector(faults)
+        self._clock = clock
         self._store: PortalStore | None = None
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -174,11 +179,11 @@ class PortalServer:
 
     def outage_for(self, seconds: float) -> Faults:
         """Fail every API request (503, or reset: ``outage_mode``) for the next ``seconds``."""
-        return self.set_faults(outage_until=time.time() + seconds)
+        return self.set_faults(outage_until=self._clock() + seconds)
 
     def fault_report(self) -> dict[str, Any]:
         """What ``GET /sandbox/faults`` shows: the settings and what they have left to do."""
-        return {"faults": self.faults.to_json(), "state": self._injector.state()}
+        return {"faults": self.faults.to_json(), "state": self._injector.state(self._clock())}
 
     # -- routing -----------------------------------------------------------------------
 
@@ -201,7 +206,7 @@ class PortalServer:
         A fault either answers instead of the API (nothing applied), or lets the API apply
         a write and then drops the answer: the lost-response case idempotent PUTs exist for.
         """
-        arrived = time.time()
+        arrived = self._clock()
         decision = self._injector.decide(request.method, request.path == _HEALTH, arrived)
         if decision.delay > 0:
             time.sleep(decision.delay)
@@ -247,7 +252,7 @@ class PortalServer:
                 return invalid([{"field": "body", "message": f"not valid UTF-8 JSON: {exc}"}])
             base = self.faults if method == "PATCH" else None
             try:
-                faults = Faults.from_json(data, base)
+                faults = Faults.from_json(data, base, now=self._clock())
             except InvalidFaults as exc:
                 return invalid(exc.errors)
             if method == "PUT":

@@ -120,7 +120,7 @@ class Drip(Behaviour):
         for i in range(len(self.data)):
             h.wfile.write(self.data[i : i + 1])
             h.wfile.flush()
-            time.sleep(self.interval)
+            time.sleep(self.interval)  # a slow peer: real time is what it is made of
 
 
 @dataclass
@@ -130,7 +130,7 @@ class Stall(Behaviour):
     seconds: float = 3.0
 
     def answer(self, h: _Handler) -> None:
-        time.sleep(self.seconds)
+        time.sleep(self.seconds)  # a stalled peer: real time is what it is made of
         h.close_connection = True
 
 

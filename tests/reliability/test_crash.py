@@ -14,6 +14,7 @@ import pytest
 import requests
 from conftest import REPO, state_rows
 from sqlalchemy.exc import DBAPIError
+from waiting import wait_for
 
 from bridge.sandbox.portal_faults import Faults
 
@@ -55,11 +56,14 @@ def test_sigkill_during_delivery_loses_nothing_and_duplicates_nothing(sandbox, w
             argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         # wait until this process is delivering (the count moves), then kill at a random moment
-        deadline = time.monotonic() + 60
-        while delivered() == before and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(
+            lambda: delivered() != before or proc.poll() is not None,  # noqa: B023
+            60,
+            what="the process to deliver",
+        )
         if proc.poll() is not None:
             break  # it finished everything before we could kill it
+        # The moment of the kill is the thing under test: a random one, on a real clock.
         time.sleep(rng.uniform(0.0, 0.4))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -112,9 +116,7 @@ def test_a_backfill_killed_half_way_leaves_no_item_behind(
         except DBAPIError:  # not created yet
             return 0
 
-    deadline = time.monotonic() + 120
-    while recorded() < 80 and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: recorded() >= 80 or proc.poll() is not None, 120, what="80 items recorded")
     assert proc.poll() is None, (
         "the backfill finished before it could be interrupted: "
         + (tmp_path / "backfill.log").read_text()[-2000:]

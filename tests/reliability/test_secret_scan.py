@@ -25,6 +25,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 from conftest import REPO, Result, config_text, run_bridge
+from waiting import wait_for
 
 from bridge.cli import main
 from bridge.sandbox.portal import SANDBOX_KEY, PortalServer
@@ -201,14 +202,15 @@ def _daemon(scan: Scan, config: Path, port: int, log: Path) -> None:
         )  # fmt: skip
         try:
             base = f"http://127.0.0.1:{port}/"
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
+
+            def serving() -> bool:
                 assert proc.poll() is None, log.read_text(encoding="utf-8")
                 try:
-                    if requests.get(base + "healthz", timeout=2).status_code in (200, 503):
-                        break
+                    return requests.get(base + "healthz", timeout=2).status_code in (200, 503)
                 except requests.ConnectionError:
-                    time.sleep(0.2)
+                    return False
+
+            wait_for(serving, 60, what="the admin port", poll=0.2)
             bearer = {"Authorization": f"Bearer {SECRETS['admin token']}"}
             for path in ("healthz", "metrics", "", "audit", "reconcile"):
                 page = requests.get(base + path, headers=bearer, timeout=10)
@@ -218,10 +220,11 @@ def _daemon(scan: Scan, config: Path, port: int, log: Path) -> None:
             assert refused.status_code == 401
             scan.add("admin / without credentials", refused.text + str(refused.headers))
             proc.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + 30
-            while "config reloaded from" not in log.read_text(encoding="utf-8"):
-                assert time.monotonic() < deadline, log.read_text(encoding="utf-8")
-                time.sleep(0.2)
+            wait_for(
+                lambda: "config reloaded from" in log.read_text(encoding="utf-8"),
+                30,
+                what="the reload's log line",
+            )
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=60) == 0, log.read_text(encoding="utf-8")
         finally:

@@ -261,7 +261,7 @@ def test_delay_slows_every_response(site: Site) -> None:
         for _ in range(2):
             assert requests.get(slow.base_url + "robots.txt", timeout=10).status_code == 200
         took = time.perf_counter() - started
-    assert 0.3 <= took < 10
+    assert took >= 0.3  # each request's 10 s timeout is the hang guard, not a speed bound
     with pytest.raises(ValueError, match="negative"):
         SiteServer(site.root, delay=-1)
 

@@ -9,12 +9,12 @@ while it waited for the head: PostgreSQL broke the deadlock by failing one of th
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
 from conftest import make_record
 from sqlalchemy import text
+from waiting import wait_for
 
 from bridge.audit import verify_chain
 from bridge.catalog import CatalogRecord
@@ -82,9 +82,7 @@ def test_a_recording_batch_and_a_sender_on_the_same_item_both_commit(pg_url):
             put(db, source_id, record("x2", "关于开展学生体质健康监测的通知"), session=s)
             sender = threading.Thread(target=sender_stores_the_answer)
             sender.start()
-            deadline = time.monotonic() + 10
-            while waiting_on_a_lock(db) == 0 and time.monotonic() < deadline:
-                time.sleep(0.01)
+            wait_for(lambda: waiting_on_a_lock(db), 10, what="the sender to wait on a lock")
             assert waiting_on_a_lock(db) == 1  # the sender waits for the head
             # ...then the item the sender is confirming, changed at the source.
             put(db, source_id, record("x1", "关于做好冬季校园安全工作的补充通知"), session=s)
