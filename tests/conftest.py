@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,11 +41,16 @@ def sandbox(tmp_path: Path) -> Iterator[Callable[..., Sandbox]]:
     """Factory: a generated site and an empty portal, both served on free ports."""
     started: list[Sandbox] = []
 
-    def make(items: int = 50, seed: int = 7, **site_options: object) -> Sandbox:
+    def make(
+        items: int = 50,
+        seed: int = 7,
+        portal_clock: Callable[[], float] = time.time,
+        **site_options: object,
+    ) -> Sandbox:
         root = tmp_path / f"site{len(started)}"
         generate_site(root, items=items, seed=seed, **site_options)  # type: ignore[arg-type]
         site = SiteServer(root)
-        portal = PortalServer(tmp_path / f"portal{len(started)}.db")
+        portal = PortalServer(tmp_path / f"portal{len(started)}.db", clock=portal_clock)
         box = Sandbox(root, site, portal, site.start(), portal.start())
         started.append(box)
         return box

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -89,8 +90,28 @@ def test_429_with_retry_after_in_seconds_is_honoured(sandbox, write_config, cli)
     assert stats(box)["faults"]["too_early"] == 0
 
 
+class FromFirstRequest:
+    """The portal's fault clock, standing still until its first API request once armed and
+    real time from then on: a 6 s outage then meets the deliveries however long the
+    delivery process takes to start on a busy machine."""
+
+    START = 1_765_000_000.0
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.started: float | None = None
+
+    def __call__(self) -> float:
+        if not self.armed:
+            return self.START
+        if self.started is None:
+            self.started = time.monotonic()
+        return self.START + time.monotonic() - self.started
+
+
 def test_outage_opens_the_circuit_instead_of_a_request_storm(sandbox, write_config, cli):
-    box = sandbox(items=30, seed=5)
+    clock = FromFirstRequest()
+    box = sandbox(items=30, seed=5, portal_clock=clock)
     config = write_config(box)
     config.write_text(
         config.read_text()
@@ -102,8 +123,8 @@ def test_outage_opens_the_circuit_instead_of_a_request_storm(sandbox, write_conf
     recorded = cli("--config", str(config), "sync", "--once", "--no-deliver", timeout=200)
     assert recorded.code == 0, recorded.both
     # Connections reset, no Retry-After to go by: only the circuit breaker holds back.
-    box.portal.set_faults(outage_mode="reset")
-    box.portal.outage_for(6)
+    box.portal.set_faults(outage_mode="reset", outage_until=FromFirstRequest.START + 6)
+    clock.armed = True  # the window opens at the next API request
     result = cli("--config", str(config), "sync", "--once", "--deliver-for", "120", timeout=200)
     assert result.code == 0, result.both
     no_duplicates(box, 30)
