@@ -151,9 +151,12 @@ def run_demo(
                 f"citizen would, run `{prog} demo --keep-serving`"
             )
         else:
-            say(f"see them as a citizen would: {portal_url}")
-            say("serving the sandbox site and portal until Ctrl-C")
-            _wait_for_stop()
+
+            def announce() -> None:
+                say(f"see them as a citizen would: {portal_url}")
+                say("serving the sandbox site and portal until Ctrl-C")
+
+            _wait_for_stop(announce)
         db.dispose()
         return 0 if ok else 1
     finally:
@@ -161,13 +164,16 @@ def run_demo(
         portal.stop()
 
 
-def _wait_for_stop() -> None:
-    """Until SIGINT (Ctrl-C) or SIGTERM. Handlers of its own: a process started in the
-    background by a shell, or by a test runner's worker, inherits SIGINT ignored, and
-    Python then raises no KeyboardInterrupt (the demo served on for ever)."""
+def _wait_for_stop(announce: Callable[[], None]) -> None:
+    """``announce``, then wait until SIGINT (Ctrl-C) or SIGTERM. Handlers of its own: a
+    process started in the background by a shell, or by a test runner's worker, inherits
+    SIGINT ignored, and Python then raises no KeyboardInterrupt (the demo served on for
+    ever). They are in place before the announcement: a Ctrl-C sent as soon as it is read
+    stops the demo."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOPS}
     try:
+        announce()
         while not stop.wait(3600):
             pass
     finally:
