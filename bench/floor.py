@@ -8,25 +8,30 @@ against what that work costs at least:
   ``index_1.html`` … (the count from the page's ``createPageHTML`` call), every detail page
   a listing links into its column, every attachment (downloaded and sha256'd), over one
   keep-alive urllib3 ``PoolManager``;
-- the same fields, read with lxml: title, 索引号, 发布机构, 生成日期, 文号, 主题分类, the
-  发布时间 line, the body (``div.TRS_Editor``, cleaned by nh3 with the bridge's allowlist),
-  a summary of the body's text and the attachment links of the body and the 附件 block;
+- the same fields, read with lxml: title, 索引号, 发布机构, 生成日期 (or the body's 落款
+  date), 文号 (or the body's head), 主题分类, the 发布时间 line, the page's keywords, the
+  body (``div.TRS_Editor``, cleaned by nh3 with the bridge's allowlist), a summary of the
+  body's text, the genre by the title's ending, and the attachment links of the body and
+  the 附件 block;
 - the same durability: SQLite in WAL mode with ``synchronous = NORMAL`` (the bridge's
-  pragmas), items, attachment bytes and a 4-event audit chain (discovered, changed, sent,
-  confirmed; sha256-chained with the bridge's own ``chain_hash``) in plain tables, one
-  commit per list page before the PUTs and one after them;
+  pragmas), items with their record, attachment bytes, every page's validators (ETag,
+  Last-Modified) and a 4-event audit chain (discovered, changed, sent, confirmed;
+  sha256-chained with the bridge's own ``chain_hash``) in plain tables, one commit per list
+  page before its PUTs and one after them;
 - the same portal calls: each attachment uploaded once (``POST /api/v1/files``), one
   signed ``PUT /api/v1/items/<id>`` per item (Portal API v1; the bridge's ``sign_headers``).
 
 What it skips (the bridge does it, the floor does not): date, 文号 and 索引号 checks and
-quarantine, classification (genre, keywords are left empty), provenance, the canonical
-re-serialization after nh3, link absolutizing in the body, politeness (robots rules are
-fetched, not applied), retries, leases, revalidation validators and the run bookkeeping.
+quarantine, the body-head rules (a date in Chinese numerals, the summary's furniture),
+classification beyond the title's ending, provenance, the canonical re-serialization after
+nh3, link absolutizing in the body, politeness (robots rules are fetched, not applied),
+retries, leases, the run bookkeeping, and threads: one request at a time.
 
-From the bridge it imports only ``bridge.net.signing.sign_headers`` and
-``bridge.audit.chain_hash`` (small and pure; the wire format must match). The nh3
-allowlist is copied (importing ``bridge.normalize`` costs 0.2 s); a test checks the copy.
-Prints one JSON line: items, requests, uploads, wall and CPU seconds.
+From the bridge it imports only ``bridge.net.signing.sign_headers``,
+``bridge.audit.chain_hash`` (small and pure; the wire format must match) and
+``bridge.catalog.GENRES``. The nh3 allowlist is copied (importing ``bridge.normalize``
+costs 0.2 s); a test checks the copy. Prints one JSON line: items, requests, uploads,
+created, wall and CPU seconds.
 
     python -m bench.floor --base http://127.0.0.1:8801/ --portal http://127.0.0.1:8802/ \\
         --key K --secret S --db /tmp/floor.db --columns zcwj:xxgk/zcwj/:政策文件,…
@@ -99,6 +104,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (external_id TEXT PRIMARY KEY, url TEXT, column_key TEXT,
     title TEXT, index_no TEXT, content_hash TEXT, record TEXT, status TEXT, portal_version INT,
     delivered_at TEXT);
+CREATE TABLE IF NOT EXISTS pages (url TEXT PRIMARY KEY, etag TEXT, last_modified TEXT);
 CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, data BLOB);
 CREATE TABLE IF NOT EXISTS uploads (sha256 TEXT PRIMARY KEY, file_id TEXT);
 CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, ts TEXT, actor TEXT, event TEXT,
@@ -125,15 +131,20 @@ class Floor:
         self.db.executescript(SCHEMA)
         self.prev, self.last_id = GENESIS, 0
         self.uploaded: dict[str, str] = {}
+        self.validators: list[tuple[str, str | None, str | None]] = []  # pages read, to store
         self.counts = {"items": 0, "requests": 0, "uploads": 0, "created": 0, "failed": 0}
 
     # -- the site --------------------------------------------------------------------
 
-    def get(self, url: str) -> bytes:
+    def get(self, url: str, *, page: bool = False) -> bytes:
+        """A 200 answer's body; a ``page``'s validators are kept for the store, as the
+        bridge keeps them for revalidation."""
         self.counts["requests"] += 1
         r = self.http.request("GET", url)
         if r.status != 200:
             raise RuntimeError(f"GET {url}: {r.status}")
+        if page:
+            self.validators.append((url, r.headers.get("ETag"), r.headers.get("Last-Modified")))
         return bytes(r.data)
 
     def listings(self, key: str, path: str) -> Iterator[tuple[str, list[tuple[str, str]]]]:
@@ -143,7 +154,7 @@ class Floor:
         number, count = 0, 1
         while number < count:
             url = column + ("index.html" if number == 0 else f"index_{number}.html")
-            data = self.get(url)
+            data = self.get(url, page=True)
             doc = lxml.html.fromstring(data, base_url=url)
             if number == 0 and (m := PAGE_CALL.search(data.decode("utf-8", "replace"))):
                 numbers = [a.strip().strip("\"'") for a in m.group(1).split(",")]
@@ -161,7 +172,7 @@ class Floor:
 
     def read(self, url: str, article_id: str, key: str, category: str) -> dict[str, Any]:
         """The record of one detail page, its attachments downloaded (``_files``)."""
-        data = self.get(url)
+        data = self.get(url, page=True)
         doc = lxml.html.fromstring(data, base_url=url)
         meta: dict[str, str] = {}
         for cell, following in pairwise(doc.iter("td", "th")):
@@ -268,6 +279,8 @@ class Floor:
             items,
         )
         self.db.executemany("INSERT OR IGNORE INTO blobs VALUES (?, ?)", blobs)
+        self.db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?)", self.validators)
+        self.validators.clear()
         self.audit(events)
         self.db.execute("COMMIT")
 

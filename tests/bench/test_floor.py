@@ -84,9 +84,11 @@ def test_floor_delivers_every_item_as_the_site_shows_it(tmp_path):
     with contextlib.closing(sqlite3.connect(work / "f.db")) as conn:
         statuses = dict(conn.execute("SELECT status, count(*) FROM items GROUP BY status"))
         blobs = conn.execute("SELECT count(*) FROM blobs").fetchone()[0]
+        pages = conn.execute("SELECT count(*) FROM pages WHERE etag IS NOT NULL").fetchone()[0]
         events = conn.execute("SELECT * FROM audit ORDER BY id").fetchall()
     assert statuses == {"delivered": 50}
     assert blobs == counts["uploads"]
+    assert pages == list_pages + 50  # validators of every page read, as the bridge keeps them
     assert len(events) == 4 * 50
     prev = GENESIS
     for id_, ts, actor, event, source, item, details, prev_hash, digest in events:
