@@ -7,7 +7,15 @@ record, audit, push), CPU seconds per item and peak RSS of the bridge process al
 (``os.wait4``), the split between the crawl-and-record phase and the delivery phase
 (from the bridge's log timestamps), and what the servers spent.
 
+With ``--floor`` each round also runs ``bench/floor.py``, the same work written directly
+(same requests, fields, SQLite durability, audit chain and signed PUTs, one thread): the
+floor the bridge's CPU per item is read against (bridge ÷ floor). With ``--scrapy`` each
+round also runs the plain Scrapy spider, crawl only. The runs of a round alternate, the
+order rotating. The bridge's CPU is split between its sync process and the children it
+reaped (the delivery process with ``--delivery-process``), read from /proc before reaping.
+
     python -m bench.backfill                 # 10,000 items, one round
+    python -m bench.backfill --delivery-process --floor --scrapy --rounds 3
     python -m bench.backfill --profile       # and a cProfile of one more run
 """
 
@@ -23,7 +31,8 @@ from typing import Any
 
 from bench import profiling
 from bench.harness import bridge_cmd, sqlite_url, workdir, write_config
-from bench.procs import run_measured
+from bench.peers import floor_once, index_numbers, ratios, scrapy_once
+from bench.procs import Usage, run_measured
 from bench.results import machine, median, publish, save, spread, table
 from bench.servers import Nginx, Portal, default_server, static_server
 from bench.sites import cached_site, columns_for
@@ -75,26 +84,13 @@ def progress(
     return [(t, bisect.bisect_right(new, started + t), mb) for t, mb in samples]
 
 
-def index_numbers(root: Path, portal_db: Path) -> dict[str, int]:
-    """The portal's 索引号 against the site's pages: how many pages show one, how many portal
-    records carry exactly that number, and how many records of pages without one were minted.
-    Issue 18's guarantee at full size: ``kept == shown``."""
-    import contextlib
-    import sqlite3
-
-    from bridge.sandbox.site import load_manifest
-
-    on_page = {item.id: item.index_no for item in load_manifest(root).live()}
-    with contextlib.closing(sqlite3.connect(portal_db)) as conn:
-        filed = {
-            external_id.split(":", 1)[1]: index_no
-            for external_id, index_no in conn.execute("SELECT external_id, index_no FROM items")
-        }
-    shown = {i: n for i, n in on_page.items() if n}
+def per_process(usage: Usage, items: int) -> dict[str, float | None]:
+    """CPU ms per item of the sync process itself and of the children it reaped (the
+    delivery process, with ``delivery.process = true``; with ``false`` it is nothing)."""
+    own, children = usage.own_cpu, usage.children_cpu
     return {
-        "shown": len(shown),
-        "kept": sum(filed.get(i) == n for i, n in shown.items()),
-        "minted": sum(1 for i in on_page if i not in shown and filed.get(i)),
+        "sync_cpu_ms_per_item": None if own is None else round(1000 * own / items, 2),
+        "delivery_cpu_ms_per_item": None if children is None else round(1000 * children / items, 2),
     }
 
 
@@ -151,6 +147,7 @@ def backfill_once(
         "cpu_user_s": round(usage.user, 2),
         "cpu_sys_s": round(usage.sys, 2),
         "cpu_ms_per_item": round(1000 * usage.cpu / items, 2),
+        **per_process(usage, items),
         "peak_rss_mb": round(usage.max_rss_mb, 1),
         "peak_pss_mb": round(usage.max_pss_mb, 1) if usage.max_pss_mb is not None else None,
         "rss_progress": progress(usage.rss_samples, new, started),
@@ -175,26 +172,59 @@ def main() -> None:
         action="store_true",
         help="delivery.process = true: deliver from a second process while the crawl goes on",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="and a run of bench/floor.py (the same work written directly) each round, "
+        "alternating with the bridge",
+    )
+    parser.add_argument(
+        "--scrapy",
+        action="store_true",
+        help="and a crawl by the plain Scrapy spider (crawl only) each round, alternating",
+    )
     parser.add_argument("--profile", action="store_true", help="and one more run under cProfile")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args()
     m = machine()
     root = cached_site(args.items)
-    runs = []
+    runs: list[dict[str, Any]] = []
+    floors: list[dict[str, Any]] = []
+    scrapys: list[dict[str, Any]] = []
     profile: dict[str, Any] | None = None
     with workdir("backfill", keep=args.keep) as work:
         for n in range(args.rounds):
-            print(f"round {n + 1}/{args.rounds}: backfilling {args.items:,} items …", flush=True)
-            run = backfill_once(
-                root,
-                work / f"r{n}",
-                items=args.items,
-                server=args.server,
-                concurrency=args.concurrency,
-                delivery_process=args.delivery_process,
-            )
-            runs.append(run)
-            print(f"  {run['items_per_s']} items/s, {run['cpu_ms_per_item']} ms CPU per item")
+            order = ["bridge"] + ["floor"] * args.floor + ["scrapy"] * args.scrapy
+            for tool in order[n % len(order) :] + order[: n % len(order)]:  # rotating
+                print(
+                    f"round {n + 1}/{args.rounds}: {tool}, backfilling {args.items:,} items …",
+                    flush=True,
+                )
+                if tool == "floor":
+                    run = floor_once(
+                        root, work / f"r{n}-floor", items=args.items, server=args.server
+                    )
+                    floors.append(run)
+                elif tool == "scrapy":
+                    run = scrapy_once(
+                        root,
+                        work / f"r{n}-scrapy",
+                        items=args.items,
+                        server=args.server,
+                        concurrency=args.concurrency,
+                    )
+                    scrapys.append(run)
+                else:
+                    run = backfill_once(
+                        root,
+                        work / f"r{n}",
+                        items=args.items,
+                        server=args.server,
+                        concurrency=args.concurrency,
+                        delivery_process=args.delivery_process,
+                    )
+                    runs.append(run)
+                print(f"  {run['items_per_s']} items/s, {run['cpu_ms_per_item']} ms CPU per item")
         if args.profile:
             print("profiled run …", flush=True)
             out = work / "backfill.prof"
@@ -222,11 +252,45 @@ def main() -> None:
         ("  delivery after the last record s", median(col("deliver_s")), spread(col("deliver_s"))),
         ("CPU s (bridge process)", median(col("cpu_s")), spread(col("cpu_s"))),
         ("CPU ms per item", median(col("cpu_ms_per_item")), spread(col("cpu_ms_per_item"))),
+        (
+            "  sync process",
+            median(col("sync_cpu_ms_per_item")),
+            spread(col("sync_cpu_ms_per_item")),
+        ),
+        (
+            "  delivery process" if args.delivery_process else "  child processes",
+            median(col("delivery_cpu_ms_per_item")),
+            spread(col("delivery_cpu_ms_per_item")),
+        ),
         ("peak RSS MB (bridge process)", median(col("peak_rss_mb")), spread(col("peak_rss_mb"))),
         ("peak PSS MB (shared pages shared out)", median(pss), spread(pss)),
         ("portal CPU s (not the bridge)", median(col("portal_cpu_s")), ""),
         (f"{args.server} CPU s (not the bridge)", median(col("site_cpu_s")), ""),
     ]
+    if floors:
+        f_rate = [f["items_per_s"] for f in floors]
+        f_cpu = [f["cpu_ms_per_item"] for f in floors]
+        f_rss = [f["peak_rss_mb"] for f in floors]
+        by_cpu, by_rate = (
+            ratios(runs, floors, "cpu_ms_per_item"),
+            ratios(floors, runs, "items_per_s"),
+        )
+        rows += [
+            ("floor: items/s end to end", median(f_rate), spread(f_rate)),
+            ("floor: CPU ms per item", median(f_cpu), spread(f_cpu)),
+            ("floor: peak RSS MB", median(f_rss), spread(f_rss)),
+            ("bridge ÷ floor, CPU ms per item", median(by_cpu), spread(by_cpu)),
+            ("floor ÷ bridge, items/s", median(by_rate), spread(by_rate)),
+        ]
+    if scrapys:
+        s_rate = [r["items_per_s"] for r in scrapys]
+        s_cpu = [r["cpu_ms_per_item"] for r in scrapys]
+        by_rate = ratios(runs, scrapys, "items_per_s")
+        rows += [
+            ("Scrapy, crawl only: items/s", median(s_rate), spread(s_rate)),
+            ("Scrapy, crawl only: CPU ms per item", median(s_cpu), spread(s_cpu)),
+            ("bridge ÷ Scrapy, items/s", median(by_rate), spread(by_rate)),
+        ]
     body = table(["backfill of " + f"{args.items:,} items", "median", "range"], rows)
     kept = runs[-1]["index_no"]
     body += (
@@ -237,6 +301,23 @@ def main() -> None:
         f"\n\n{len(runs)} round(s); site served by {args.server}; sandbox portal without "
         f"latency; fetch.concurrency = {args.concurrency}, rate limit lifted; SQLite state."
     )
+    if floors:
+        body += (
+            "\n\nFloor: `bench/floor.py`, the same requests, fields, SQLite durability, audit "
+            "chain and signed PUTs written directly in one thread (its docstring says what it "
+            "skips). bridge ÷ floor and floor ÷ bridge are medians of per-round ratios."
+        )
+    if scrapys:
+        body += (
+            "\n\nScrapy: `bench/scrapy_spider.py` (as in `bench.crawl`), crawl only: no store, "
+            "no delivery; items/s over its whole process, as for the bridge."
+        )
+    if floors or scrapys:
+        body += (
+            " The runs of a round alternate, the order rotating. CPU is each whole process "
+            "from start to exit (`wait4`); the bridge's split between its sync process and the "
+            "children it reaped (its delivery process) is read from /proc before reaping."
+        )
     if profile is not None:
         body += "\n\n" + profiling.tables(profile)
     payload = {
@@ -244,6 +325,8 @@ def main() -> None:
         "machine": m,
         "params": vars(args) | {"site": root.name},
         "runs": runs,
+        "floor_runs": floors,
+        "scrapy_runs": scrapys,
         "summary": {r[0].strip(): r[1] for r in rows},
         "profile": profile,
     }

@@ -30,6 +30,12 @@ class Usage:
     returncode: int
     rss_samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MB)
     max_pss_mb: float | None = None  # the highest summed PSS sampled (None: not sampled)
+    children_cpu: float | None = None  # of ``cpu``: the children it reaped (None: unknown)
+
+    @property
+    def own_cpu(self) -> float | None:
+        """CPU seconds of the process itself, without the children it reaped."""
+        return None if self.children_cpu is None else max(self.cpu - self.children_cpu, 0.0)
 
     @property
     def cpu(self) -> float:
@@ -55,6 +61,29 @@ def reap(pid: int, timeout: float | None) -> tuple[int, Any] | None:
         if deadline is not None and time.monotonic() > deadline:
             return None
         time.sleep(0.02)
+
+
+def exited(pid: int, timeout: float | None) -> bool:
+    """Wait until the child ``pid`` has exited, without reaping it (``WNOWAIT``): its
+    /proc entry stays readable until ``reap``. False if it still runs when ``timeout``
+    passes."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None:
+            return True
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+
+
+def reaped_children_cpu(pid: int) -> float | None:
+    """CPU seconds of the children an exited, not yet reaped process has reaped
+    (``cutime`` + ``cstime``: the bridge's delivery process), or None if unreadable."""
+    try:
+        fields = _stat(pid)
+    except (OSError, IndexError):
+        return None
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 def _proc_mb(pid: int, key: str, file: str = "status") -> float | None:
@@ -178,7 +207,10 @@ def run_measured(
         sampler = threading.Thread(target=sample, daemon=True) if sample_rss > 0 else None
         if sampler is not None:
             sampler.start()
-        reaped = reap(proc.pid, timeout)
+        done = exited(proc.pid, timeout)
+        # Read before reaping: the split between the process and its delivery process.
+        children_cpu = reaped_children_cpu(proc.pid) if done else None
+        reaped = reap(proc.pid, None) if done else None
         if reaped is None:
             proc.kill()
             reaped = reap(proc.pid, None)
@@ -197,4 +229,5 @@ def run_measured(
         returncode=proc.returncode,
         rss_samples=samples,
         max_pss_mb=max(pss) if pss else None,
+        children_cpu=children_cpu,
     )
