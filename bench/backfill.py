@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import re
+import sqlite3
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,23 +42,22 @@ from bench.sites import cached_site, columns_for
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ")
 
 
-def log_times(log: Path) -> tuple[float | None, list[float]]:
-    """When the bridge logged its first line, and when it logged each "new" item."""
+def log_times(log: Path, state: Path) -> tuple[float | None, list[float]]:
+    """When the bridge logged its first line, and when it recorded each item (the items'
+    ``first_seen`` in the state store: the per-item log lines are DEBUG, off in a run)."""
     first = None
-    new: list[float] = []
     for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        m = _STAMP.match(line)
-        if not m:
-            continue
-        t = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
-        first = first or t
-        if ": new " in line:
-            new.append(t)
+        if m := _STAMP.match(line):
+            first = datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+            break
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        rows = db.execute("SELECT first_seen FROM items ORDER BY first_seen").fetchall()
+    new = [datetime.fromisoformat(r[0]).replace(tzinfo=UTC).timestamp() for r in rows]
     return first, new
 
 
 def phases(first: float | None, new: list[float], started: float, ended: float) -> dict[str, float]:
-    """Seconds of start-up, crawl-and-record (to the last "new" line), and delivery."""
+    """Seconds of start-up, crawl-and-record (to the last item recorded), and delivery."""
     if first is None or not new:
         return {}
     return {
@@ -132,7 +133,7 @@ def backfill_once(
     # Exit code 1 with quarantined items is the bridge holding pages back, not a failure.
     if usage.returncode not in (0, 1) or (usage.returncode == 1 and not counts["quarantined"]):
         raise RuntimeError(f"bridge sync exited {usage.returncode}; see {work / 'sync.log'}")
-    first, new = log_times(work / "sync.log")
+    first, new = log_times(work / "sync.log", work / "state.db")
     if held != counts["new"] or counts["new"] + counts["quarantined"] != items:
         raise RuntimeError(f"the portal holds {held} items, {counts}; see {work}")
     numbers = index_numbers(root, work / "portal.db")
