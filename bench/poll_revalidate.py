@@ -59,7 +59,7 @@ def steady_store(
 ) -> dict[str, Any]:
     """A copy of bench.poll's seeded store in a long-running daemon's steady state (see the
     module doc); ``recent`` None keeps the site's own dates. Returns the date mix."""
-    from sqlalchemy import func, select, update
+    from sqlalchemy import select, update
 
     from bridge.sandbox.site_model import load_manifest
     from bridge.state.db import open_database
@@ -97,18 +97,6 @@ def steady_store(
             etag, modified = nginx_validators(root / path.lstrip("/"))
             cache.append({"url": url, "etag": etag, "last_modified": modified})
         s.execute(update(ItemRow), updates)
-        # bench.poll's seed gives every item its column template's 索引号, so all but one
-        # per number are held as duplicates; revalidation checks active items only
-        s.execute(
-            update(ItemRow)
-            .where(ItemRow.status == "quarantined")
-            .values(
-                status="active",
-                quarantine=None,
-                index_no=None,
-                content_hash=func.coalesce(ItemRow.content_hash, ItemRow.external_id),
-            )
-        )
         s.execute(FetchCacheRow.__table__.insert(), cache)
     with db.read() as s:
         n_recent = sum(1 for u in updates if u["published_at"] and u["published_at"] >= since)
