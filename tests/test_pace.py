@@ -8,6 +8,7 @@ from bridge.crawl.pace import (
     PROBE_PAGES,
     RECHECK_AFTER,
     RECHECK_MAX,
+    SAMPLE_EVERY,
     SURE_WAIT_SHARE,
     WAIT_SHARE,
     Pace,
@@ -141,9 +142,12 @@ def test_a_check_that_leaves_no_doubt_takes_one_page_and_the_next_comes_twice_as
 def test_a_server_that_slows_down_gets_threads_and_one_that_speeds_up_loses_them():
     pace, clocks = make()
     assert fetched_one_at_a_time(pace, clocks, 40, wait_ms=0.2, cpu_ms=CPU_MS) == 40
-    # The site slows: the next measurement moves to threads (at its first page).
-    assert fetched_one_at_a_time(pace, clocks, 1, wait_ms=DISTANT_MS, cpu_ms=CPU_MS) == 1
-    assert pace.threaded() is True
+    # The site slows: the next page timed (one in SAMPLE_EVERY) moves to threads.
+    alone = 0
+    while not pace.threaded():
+        alone += 1
+        clocks.page(pace, wait_ms=DISTANT_MS, cpu_ms=CPU_MS)
+    assert 1 <= alone <= SAMPLE_EVERY
     # It is fast again: the check after RECHECK_AFTER pages on threads (one of them
     # asked above) finds it, and pages go one at a time from then on.
     alone = fetched_one_at_a_time(pace, clocks, RECHECK_AFTER + 50, wait_ms=0.2, cpu_ms=CPU_MS)
@@ -192,3 +196,73 @@ def test_the_time_a_thread_waits_for_a_core_is_read_from_linux():
     before = from_linux()
     got = pace_module._time_queued_for_a_core()
     assert before <= got <= from_linux()
+
+
+class Counted:
+    """The thread's ``/proc`` counter, counting its reads."""
+
+    def __init__(self, clocks: Clocks) -> None:
+        self.clocks, self.reads = clocks, 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        return self.clocks.queued
+
+
+def counted() -> tuple[Pace, Clocks, Counted]:
+    clocks = Clocks()
+    counter = Counted(clocks)
+    pace = Pace(
+        "yyedu",
+        threads_allowed=True,
+        clock=lambda: clocks.wall,
+        cpu_clock=lambda: clocks.cpu,
+        queued_clock=counter,
+    )
+    return pace, clocks, counter
+
+
+def test_once_one_at_a_time_is_chosen_one_page_in_sample_every_is_timed():
+    """Timing a page reads /proc twice: on a near server, a share of what a page costs."""
+    pace, clocks, counter = counted()
+    near = {"wait_ms": 0.5, "cpu_ms": CPU_MS}
+    fetched_one_at_a_time(pace, clocks, PROBE_PAGES, **near)
+    assert counter.reads == 2 * PROBE_PAGES  # the first measurement times every page
+    assert pace.threaded() is False
+    clocks.page(pace, **near)
+    counter.reads = 0
+    fetched_one_at_a_time(pace, clocks, 100 * SAMPLE_EVERY, **near)
+    assert counter.reads == 2 * 100
+
+
+def test_the_counters_read_one_page_in_sample_every_still_move_it_to_threads():
+    """A near server's pages wait for a core, not for the server; then a busy core frees
+    and the server answers slowly: the counters of the next page timed say so."""
+    pace, clocks, counter = counted()
+    assert fetched_one_at_a_time(pace, clocks, 50, wait_ms=0.3, cpu_ms=4, queued_ms=6) == 50
+    alone = 0
+    while not pace.threaded():
+        alone += 1
+        clocks.page(pace, wait_ms=DISTANT_MS, cpu_ms=CPU_MS)
+    # The pages timed so far in this measurement count too (one near page here): with
+    # it the first slow page leaves doubt, the second slow page timed decides.
+    assert SAMPLE_EVERY < alone <= 2 * SAMPLE_EVERY
+    # And threads lose again at the check when the server is near again: every page of
+    # the check is timed.
+    on_threads_until_the_check(pace)
+    counter.reads = 0
+    for _ in range(PROBE_PAGES):
+        clocks.page(pace, wait_ms=0.3, cpu_ms=4, queued_ms=6)
+    assert counter.reads == 2 * PROBE_PAGES
+    assert pace.threaded() is False
+
+
+def test_a_slow_page_between_timed_ones_is_not_measured_but_a_slow_server_is():
+    """One page in SAMPLE_EVERY decides: a single slow page elsewhere does not."""
+    pace, clocks, _ = counted()
+    fetched_one_at_a_time(pace, clocks, PROBE_PAGES, wait_ms=0.2, cpu_ms=CPU_MS)
+    assert pace.threaded() is False  # untimed, counted
+    clocks.page(pace, wait_ms=4 * DISTANT_MS, cpu_ms=CPU_MS)
+    assert fetched_one_at_a_time(pace, clocks, SAMPLE_EVERY, wait_ms=0.2, cpu_ms=CPU_MS) == (
+        SAMPLE_EVERY
+    )

@@ -17,8 +17,9 @@ delivery process or the portal on the same host keep the cores busy). Waits whil
 recording (the store's write lock, held by a delivery) are left out: threads fetching
 ahead would not shorten them either. When the waiting is more than ``WAIT_SHARE`` of
 the CPU, threads win and pages go out ``fetch.concurrency`` at a time; otherwise one at
-a time, which measures itself at no cost and switches to threads as soon as the server
-slows down. A measurement takes ``PROBE_PAGES`` pages, or ends as soon as the waiting
+a time, which goes on measuring itself on one page in ``SAMPLE_EVERY`` (timing a page reads
+``/proc`` twice) and switches to threads as soon as a timed page finds the server slow. A
+measurement takes ``PROBE_PAGES`` pages, or ends as soon as the waiting
 so far is beyond doubt (more than ``SURE_WAIT_SHARE`` times the CPU so far): every page
 fetched alone from a distant server is time the other requests could have been in
 flight. While threads win they are checked again after ``RECHECK_AFTER`` pages, then
@@ -34,6 +35,7 @@ from collections.abc import Callable
 from bridge.defaults import PACE_PROBE_PAGES as PROBE_PAGES
 from bridge.defaults import PACE_RECHECK_AFTER as RECHECK_AFTER
 from bridge.defaults import PACE_RECHECK_MAX as RECHECK_MAX
+from bridge.defaults import PACE_SAMPLE_EVERY as SAMPLE_EVERY
 from bridge.defaults import PACE_SURE_WAIT_SHARE as SURE_WAIT_SHARE
 from bridge.defaults import PACE_WAIT_SHARE as WAIT_SHARE
 
@@ -62,6 +64,9 @@ class Pace:
         self.on_threads = 0  # pages fetched on threads since the last check
         self.recheck = RECHECK_AFTER
         self.rechecking = False  # threads won, and this measurement checks they still do
+        self.sparse = False  # one at a time was chosen: one page in SAMPLE_EVERY is timed
+        self.timing = True  # the next page fetched one at a time is timed
+        self.untimed = 0  # pages since the last timed one, while sparse
         self._reset()
 
     def _reset(self) -> None:
@@ -71,25 +76,31 @@ class Pace:
     def threaded(self) -> bool:
         """True when the next detail page goes to a thread."""
         if not self.threads:
+            if self.sparse:
+                self.untimed += 1
+                self.timing = self.untimed >= SAMPLE_EVERY
+                if self.timing:
+                    self.untimed = 0
             return False
         self.on_threads += 1
         if self.on_threads > self.recheck:
             self.threads, self.rechecking, self.on_threads = False, True, 0
+            self.timing = True  # every page of the check
             self._reset()
             return False
         return True
 
     def started(self) -> tuple[float, float, float]:
         """Before a page is fetched one at a time, and again once it is fetched."""
-        if not self.allowed:  # one at a time whatever the measure: nothing to read
-            return 0.0, 0.0, 0.0
+        if not self.allowed or not self.timing:  # nothing to measure on this page
+            return _UNTIMED
         return self.clock(), self.cpu_clock(), self.queued_clock()
 
     def done(
         self, started: tuple[float, float, float], fetched: tuple[float, float, float]
     ) -> None:
         """The page fetched (between ``started`` and ``fetched``) and handled since."""
-        if not self.allowed:
+        if started is _UNTIMED:
             return
         wall = fetched[0] - started[0]
         cpu = fetched[1] - started[1]
@@ -112,7 +123,11 @@ class Pace:
             "fetching on threads" if threads else "fetching one at a time",
         )
         self.threads, self.rechecking = threads, False
+        self.sparse, self.timing, self.untimed = not threads, threads, 0
         self._reset()
+
+
+_UNTIMED = (0.0, 0.0, 0.0)  # what ``started`` gives for a page that is not timed
 
 
 _SCHEDSTAT = "/proc/thread-self/schedstat"  # ns on a core, ns waiting for one, slices

@@ -22,16 +22,19 @@ import urllib.request
 from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from typing import Any
-from urllib.parse import urlsplit
 
 import certifi
 import urllib3
-from urllib3.util import make_headers, parse_url
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util import Retry, Url, make_headers, parse_url
 
-from bridge.net.scope import is_loopback, origin
+from bridge.net.scope import DEFAULT_PORTS, is_loopback, origin
 
 POOLS = 4  # hosts kept connected (one portal, in practice)
 CONNECTIONS = 8  # kept-alive connections per host: a drain runs a few senders at once
+# No retry and no redirect followed (the callers retry and follow redirects themselves):
+# what ``retries=False, redirect=False`` make, built once instead of for every request
+_NO_RETRY = Retry(total=False, redirect=False)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,12 @@ class HttpClient:
     ``connections`` is the number of kept-alive connections per host (the most requests
     a caller has in flight to one host); ``cookies`` keeps the cookies answers set and
     sends them back where they belong, as a browser (and a ``requests`` session) does.
+
+    A host reached directly has one connection pool, kept by (scheme, host, port) and
+    asked with ``urlopen`` itself: ``PoolManager.request`` would parse the URL twice, look
+    the pool up under a lock and build a retry policy for every request (a share of each
+    request's CPU that a backfill pays thousands of times). A host behind a proxy goes
+    through urllib3's ``ProxyManager``, which knows how to speak to one.
     """
 
     def __init__(
@@ -107,24 +116,38 @@ class HttpClient:
         bundle = ca_bundle()
         self._tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
         self._tls["ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"] = bundle
-        self._direct = urllib3.PoolManager(num_pools=POOLS, maxsize=connections, **self._tls)
         self._proxies: dict[str, urllib3.ProxyManager] = {}
-        self._routes: dict[tuple[str, str], urllib3.PoolManager] = {}
+        # (scheme, host, port) -> its own pool, or the proxy manager that reaches it;
+        # the POOLS most recently opened are kept (dict order), as a PoolManager keeps them
+        self._routes: dict[tuple[str, str, int], HTTPConnectionPool | urllib3.ProxyManager] = {}
         self._lock = threading.Lock()  # a source's fetch threads share the client
 
-    def _manager(self, url: str) -> urllib3.PoolManager:
-        """The connection manager for ``url``'s scheme and host: direct, or its proxy's."""
-        parts = urlsplit(url)
-        key = (parts.scheme, parts.netloc)
-        manager = self._routes.get(key)
-        if manager is None:
-            with self._lock:  # one proxy manager per proxy, however many threads ask
-                manager = self._routes.get(key)
-                if manager is None:
+    def _route(self, parsed: Url, url: str) -> HTTPConnectionPool | urllib3.ProxyManager:
+        """The pool for ``url``'s scheme, host and port (``parsed``), or the proxy manager
+        to ask."""
+        scheme = parsed.scheme or "http"
+        key = (scheme, parsed.host or "", parsed.port or DEFAULT_PORTS.get(scheme, 80))
+        route = self._routes.get(key)
+        if route is None:
+            with self._lock:  # one pool (one proxy manager) however many threads ask
+                route = self._routes.get(key)
+                if route is None:
                     proxy = _environ_proxy(url)
-                    manager = self._direct if not proxy else self._proxy(proxy)
-                    self._routes[key] = manager
-        return manager
+                    route = self._proxy(proxy) if proxy else self._pool(*key)
+                    if len(self._routes) >= POOLS:
+                        oldest = self._routes.pop(next(iter(self._routes)))
+                        if isinstance(oldest, HTTPConnectionPool):
+                            oldest.close()  # its idle connections; one in use closes on return
+                    self._routes[key] = route
+        return route
+
+    def _pool(self, scheme: str, host: str, port: int) -> HTTPConnectionPool:
+        """A pool as a ``PoolManager`` makes one: TLS settings for https alone."""
+        if scheme == "https":
+            return HTTPSConnectionPool(host, port, maxsize=self._connections, **self._tls)
+        if scheme != "http":
+            raise urllib3.exceptions.URLSchemeUnknown(scheme)
+        return HTTPConnectionPool(host, port, maxsize=self._connections)
 
     def _proxy(self, proxy: str) -> urllib3.ProxyManager:
         manager = self._proxies.get(proxy)
@@ -149,10 +172,10 @@ class HttpClient:
         *,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
-        timeout: float,
+        timeout: float | urllib3.Timeout,
     ) -> Answer:
         """One request, its answer read whole."""
-        r = self.open(method, url, body=body, headers=headers, timeout=(timeout, timeout))
+        r = self.open(method, url, body=body, headers=headers, timeout=timeout)
         try:
             return Answer(r.status, r.headers, r.read())
         finally:
@@ -165,32 +188,55 @@ class HttpClient:
         *,
         body: bytes | str | None = None,
         headers: dict[str, str] | None = None,
-        timeout: tuple[float, float],
+        timeout: float | urllib3.Timeout,
+        parsed: Url | None = None,
     ) -> urllib3.BaseHTTPResponse:
         """One request whose body the caller reads (``read1``), then hands the connection
-        back (``release_conn``, or ``close`` to drop it). ``timeout``: (connect, read)."""
-        sent = {**self.headers, **(headers or {})}
+        back (``release_conn``, or ``close`` to drop it). ``timeout``: seconds for connect
+        and for each read, or a ``Timeout`` the caller made once; ``parsed``: ``url`` as
+        ``parse_url`` reads it, from a caller that parsed it already."""
+        if parsed is None:
+            parsed = parse_url(url)
+        sent = {**self.headers, **headers} if headers else self.headers
         if self.cookies is not None and len(self.cookies):
             asked = _as_request(url)
             self.cookies.add_cookie_header(asked)
             if cookie := asked.get_header("Cookie"):
-                sent["Cookie"] = cookie
-        r = self._manager(url).request(
-            method,
-            url,
-            body=body,
-            headers=sent,
-            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-            retries=False,
-            redirect=False,
-            preload_content=False,
-        )
+                sent = {**sent, "Cookie": cookie}
+        route = self._route(parsed, url)
+        if isinstance(route, HTTPConnectionPool):
+            r = route.urlopen(
+                method,
+                parsed.request_uri,
+                body=body,
+                headers=sent,  # urlopen sends a copy
+                retries=_NO_RETRY,
+                redirect=False,
+                assert_same_host=False,
+                timeout=timeout,
+                preload_content=False,
+            )
+        else:
+            r = route.request(
+                method,
+                url,
+                body=body,
+                headers=sent,
+                timeout=timeout,
+                retries=_NO_RETRY,
+                redirect=False,
+                preload_content=False,
+            )
         if self.cookies is not None and "Set-Cookie" in r.headers:
             self.cookies.extract_cookies(_Received(r.headers), _as_request(url))  # type: ignore[arg-type]
         return r
 
     def close(self) -> None:
-        self._direct.clear()
+        with self._lock:
+            routes, self._routes = self._routes, {}
+        for route in routes.values():
+            if isinstance(route, HTTPConnectionPool):
+                route.close()
         for manager in self._proxies.values():
             manager.clear()
 

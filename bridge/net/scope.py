@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
+from urllib3.util import Url, parse_url
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://([^/?#]*)")
@@ -39,6 +39,21 @@ class Origin:
 
 def origin(url: str) -> Origin | str:
     """The origin a client connects to for ``url``, or why it is no URL to fetch."""
+    parts = parsed(url)
+    if isinstance(parts, str):
+        return parts
+    return _origin(parts)
+
+
+def _origin(parts: Url) -> Origin:
+    scheme = parts.scheme or ""
+    return Origin(
+        scheme, (parts.host or "").lower().rstrip("."), parts.port or DEFAULT_PORTS[scheme]
+    )
+
+
+def parsed(url: str) -> Url | str:
+    """``url`` as urllib3 reads it to connect (``parse_url``), or why it is no URL to fetch."""
     m = _AUTHORITY.match(url)
     if m is None:
         return "not an absolute http(s) URL"
@@ -53,7 +68,7 @@ def origin(url: str) -> Origin | str:
         return f"scheme {scheme!r} is not http or https"
     if not parts.host:
         return "it names no host"
-    return Origin(scheme, parts.host.lower().rstrip("."), parts.port or DEFAULT_PORTS[scheme])
+    return parts
 
 
 def is_loopback(host: str) -> bool:
@@ -109,12 +124,19 @@ class Scope:
 
     def why_not(self, url: str) -> str | None:
         """Why ``url`` is out of scope, or None when it may be fetched."""
-        found = origin(url)
-        if isinstance(found, str):
-            return found
+        found = self.admitted(url)
+        return found if isinstance(found, str) else None
+
+    def admitted(self, url: str) -> Url | str:
+        """``url`` as the client reads it to connect, when it is in scope; else why not.
+        The fetcher hands it to the client, which then need not parse it again."""
+        parts = parsed(url)
+        if isinstance(parts, str):
+            return parts
+        found = _origin(parts)
         if (found.scheme, found.host, found.port) not in self.origins:
             return f"{found.scheme}://{found.host}:{found.port} is not this source's site"
-        return None
+        return parts
 
     def admits(self, url: str) -> bool:
         return self.why_not(url) is None

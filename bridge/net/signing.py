@@ -28,7 +28,7 @@ def signature(
     secret: str, method: str, path_with_query: str, timestamp: str, nonce: str, body: bytes
 ) -> str:
     message = string_to_sign(method, path_with_query, timestamp, nonce, body)
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode(), message, "sha256").hex()  # OpenSSL's one-shot HMAC
 
 
 def sign_headers(

@@ -27,6 +27,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 import urllib3
 from protego import Protego
+from urllib3.util import Url
 
 from bridge.config import FetchConfig
 from bridge.defaults import MAX_REDIRECTS, ROBOTS_MAX_BYTES
@@ -116,6 +117,9 @@ class Fetcher:
             connections=cfg.concurrency,
             cookies=True,
         )
+        # Made once: every request but one near its deadline waits this long at most
+        self._timeout = urllib3.Timeout(connect=cfg.connect_timeout, read=cfg.read_timeout)
+        self._longest_timeout = max(cfg.connect_timeout, cfg.read_timeout)
         self._gates: dict[str, HostGate] = {}
         self._robots: dict[str, Protego | None] = {}
         self._robots_status: dict[str, int | None] = {}
@@ -185,15 +189,16 @@ class Fetcher:
         deadline = Deadline(self.cfg.deadline, robots_url)
         try:
             for _ in range(MAX_REDIRECTS + 1):
-                if why := self.scope.why_not(url):
+                parts = self.scope.admitted(url)
+                if isinstance(parts, str):
                     # A robots.txt sent off the site is none: following it would let the
                     # site make the bridge fetch from anywhere (a cloud's metadata address).
                     log.warning(
-                        "%r redirects to %r (%s): taken as unavailable", robots_url, url, why
+                        "%r redirects to %r (%s): taken as unavailable", robots_url, url, parts
                     )
                     return Response(url, 404, urllib3.HTTPHeaderDict(), b"")
-                with self._gate(urlsplit(url).hostname or "").slot(urgent=True), deadline:
-                    r = self._open("GET", url, None, {}, deadline)
+                with self._gate(parts.host or "").slot(urgent=True), deadline:
+                    r = self._open("GET", url, parts, None, None, deadline)
                     self.requests_made += 1
                     location = _location(r)
                     if r.status in _REDIRECTS and location:
@@ -247,17 +252,17 @@ class Fetcher:
         cap = self.cfg.max_page_bytes if max_bytes is None else max_bytes
         deadline = Deadline(self.cfg.deadline, url)
         for _ in range(MAX_REDIRECTS + 1):
-            if why := self.scope.why_not(url):
-                raise Skippable(f"{url!r} is not on an allowed host of this source: {why}")
+            parts = self.scope.admitted(url)
+            if isinstance(parts, str):
+                raise Skippable(f"{url!r} is not on an allowed host of this source: {parts}")
             self.check_robots(url)
-            host = urlsplit(url).hostname or ""
-            sent = dict(headers or {})
+            sent = headers
             body = None
             if data is not None:
                 body = urlencode(data)
-                sent["Content-Type"] = "application/x-www-form-urlencoded"
-            with self._gate(host).slot(urgent=listing), deadline:
-                r = self._open(method, url, body, sent, deadline)
+                sent = {**(headers or {}), "Content-Type": "application/x-www-form-urlencoded"}
+            with self._gate(parts.host or "").slot(urgent=listing), deadline:
+                r = self._open(method, url, parts, body, sent, deadline)
                 self.requests_made += 1
                 location = _location(r)
                 if follow_redirects and r.status in _REDIRECTS and location:
@@ -279,13 +284,21 @@ class Fetcher:
         self,
         method: str,
         url: str,
+        parts: Url,
         body: str | None,
-        headers: dict[str, str],
+        headers: dict[str, str] | None,
         deadline: Deadline,
     ) -> urllib3.BaseHTTPResponse:
-        timeout = (deadline.cap(self.cfg.connect_timeout), deadline.cap(self.cfg.read_timeout))
+        """``url`` asked (``parts``: as the scope check parsed it), with the configured
+        timeouts, or shorter ones when less of the deadline is left."""
+        timeout = self._timeout
+        if deadline.left() < self._longest_timeout:
+            connect, read = self.cfg.connect_timeout, self.cfg.read_timeout
+            timeout = urllib3.Timeout(connect=deadline.cap(connect), read=deadline.cap(read))
         try:
-            return self.client.open(method, url, body=body, headers=headers, timeout=timeout)
+            return self.client.open(
+                method, url, body=body, headers=headers, timeout=timeout, parsed=parts
+            )
         except urllib3.exceptions.NewConnectionError as exc:  # a subclass of TimeoutError
             raise Retriable(f"cannot connect to {url}: {_short(exc)}") from None
         except urllib3.exceptions.TimeoutError:

@@ -121,6 +121,7 @@ class HttpTarget(Target):
         self.key = key
         self._secret = secret
         self.timeout = timeout
+        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)  # made once
         self.client = HttpClient({"User-Agent": f"bridge/{__version__}"})
 
     def __repr__(self) -> str:  # never show the secret
@@ -137,16 +138,16 @@ class HttpTarget(Target):
         ok_statuses: tuple[int, ...] = (),
     ) -> Answer:
         url = self.base + path.lstrip("/")
-        path_with_query = urlsplit(url).path + (
-            f"?{urlsplit(url).query}" if urlsplit(url).query else ""
-        )
-        all_headers = {
-            **(headers or {}),
-            **sign_headers(self.key, self._secret, method, path_with_query, body),
-        }
+        parts = urlsplit(url)
+        path_with_query = parts.path + (f"?{parts.query}" if parts.query else "")
+        signed = sign_headers(self.key, self._secret, method, path_with_query, body)
         try:
             r = self.client.request(
-                method, url, body=body or None, headers=all_headers, timeout=self.timeout
+                method,
+                url,
+                body=body or None,
+                headers={**headers, **signed} if headers else signed,
+                timeout=self._timeout,
             )
         except urllib3.exceptions.NewConnectionError as exc:  # before its base, a timeout
             raise Retriable(f"{what}: cannot connect to {self.base}: {plain_reason(exc)}") from None
@@ -269,7 +270,7 @@ class HttpTarget(Target):
 
     def health(self) -> bool:
         try:
-            answer = self.client.request("GET", self.base + "api/v1/health", timeout=self.timeout)
+            answer = self.client.request("GET", self.base + "api/v1/health", timeout=self._timeout)
         except (urllib3.exceptions.HTTPError, ProxyNotSupported):
             return False
         return answer.status_code == 200

@@ -229,3 +229,42 @@ def test_the_proxy_chosen_is_the_one_requests_chooses(environment, url, monkeypa
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert _environ_proxy(url) == select_proxy(url, get_environ_proxies(url))
+
+
+class KeepAlive(BaseHTTPRequestHandler):
+    """Answers every GET on a kept-alive connection; records the client's port of each."""
+
+    protocol_version = "HTTP/1.1"
+    ports: ClassVar[list[int]] = []
+
+    def do_GET(self) -> None:
+        KeepAlive.ports.append(self.client_address[1])
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_requests_to_one_host_share_its_pool_and_one_kept_alive_connection(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    KeepAlive.ports = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeepAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    client = HttpClient({})
+    try:
+        answers = [
+            client.request("GET", f"{base}/{path}", timeout=5).content
+            for path in ("a", "b?page=2", "c#fragment")
+        ]
+        assert answers == [b"ok"] * 3
+        assert len(KeepAlive.ports) == 3 and len(set(KeepAlive.ports)) == 1
+        assert list(client._routes) == [("http", "127.0.0.1", server.server_address[1])]
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
