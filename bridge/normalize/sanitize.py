@@ -238,52 +238,72 @@ def _drop_empty(root: lxml.html.HtmlElement) -> None:
 
 class _Folder:
     """Folds white space across a fragment as a browser renders it: one space between
-    words, none at the start or end of a block, none twice across an inline boundary."""
+    words, none at the start or end of a block, none twice across an inline boundary.
+
+    The same walk collects what ``read_body`` reads: the text, with a line break where a
+    block starts and ends (``lines``), and whether an image shows (``image``). Line
+    breaks fall where folding trims, so the lines cleaned are those of the folded tree.
+    """
 
     def __init__(self) -> None:
         self.at_boundary = True
-        self.last: tuple[lxml.html.HtmlElement, str] | None = None
+        self.last: lxml.html.HtmlElement | None = None
+        self.last_is_tail = False
+        self.lines: list[str] = []
+        self.image = False
 
     def boundary(self) -> None:
-        if self.last is not None:
-            el, slot = self.last
-            setattr(el, slot, (getattr(el, slot) or "").rstrip(" ") or None)
+        el = self.last
+        if el is not None:
+            if self.last_is_tail:
+                el.tail = el.tail.rstrip(" ") or None
+            else:
+                el.text = el.text.rstrip(" ") or None
         self.at_boundary, self.last = True, None
 
-    def content(self) -> None:
-        self.at_boundary, self.last = False, None
-
-    def text(self, el: lxml.html.HtmlElement, slot: str) -> None:
-        value = getattr(el, slot)
-        if not value:
-            return
+    def fold(self, value: str) -> str:
         value = WHITESPACE_RE.sub(" ", value)
         if self.at_boundary:
             value = value.lstrip(" ")
-        setattr(el, slot, value or None)
         if value:
-            self.at_boundary = value.endswith(" ")
-            self.last = (el, slot)
+            self.at_boundary = value[-1] == " "
+            self.lines.append(value)
+        return value
 
     def visit(self, el: lxml.html.HtmlElement) -> None:
-        block = el.tag in BLOCK_TAGS
+        tag = el.tag
+        block = tag in BLOCK_TAGS
         if block:
             self.boundary()
-        elif el.tag == "img":
-            self.content()
-        self.text(el, "text")
+            if tag != "br":
+                self.lines.append("\n")
+        elif tag == "img":
+            self.at_boundary, self.last = False, None
+            self.image = self.image or bool(el.get("src"))
+        if el.text:
+            el.text = self.fold(el.text) or None
+            if el.text:
+                self.last, self.last_is_tail = el, False
         for child in el:
             if isinstance(child.tag, str):
                 self.visit(child)
-            self.text(child, "tail")
+            if child.tail:
+                child.tail = self.fold(child.tail) or None
+                if child.tail:
+                    self.last, self.last_is_tail = child, True
         if block:
             self.boundary()
+            self.lines.append("\n")
+
+    def text(self) -> str:
+        """The folded fragment's text, one line per block (``visible_text``)."""
+        return clean_body_text("".join(self.lines))
 
 
 def _serialize(root: lxml.html.HtmlElement) -> str:
-    parts = [html_lib.escape(root.text or "", quote=False)]
-    parts.extend(lxml.html.tostring(child, encoding="unicode") for child in root)
-    return "".join(parts)
+    """The children of the ``<div>`` wrapper as HTML: one call into libxml2, the wrapper's
+    tags cut off (it has no attributes)."""
+    return lxml.html.tostring(root, encoding="unicode")[len("<div>") : -len("</div>")]
 
 
 ImageFilter = Callable[[str], bool]
@@ -304,10 +324,11 @@ def sanitize_and_read(
     """``sanitize_html(html)`` and ``read_body`` of the result, from one parse when the
     last nh3 pass leaves the canonical fragment as it was (the usual case): reading the
     body again cost as much as sanitizing it."""
-    out, root = _sanitized(html, base_url, images)
-    if root is None:
+    out, folded = _sanitized(html, base_url, images)
+    if folded is None:
         return (out, *read_body(out))
-    return out, *_read(root)
+    body_text = folded.text()
+    return out, body_text, bool(body_text) or folded.image
 
 
 def _as_alt_text(img: lxml.html.HtmlElement) -> None:
@@ -319,8 +340,9 @@ def _as_alt_text(img: lxml.html.HtmlElement) -> None:
 
 def _sanitized(
     html: str, base_url: str, images: ImageFilter | None = None
-) -> tuple[str, lxml.html.HtmlElement | None]:
-    """The sanitized fragment, and its tree when that is exactly what the text spells."""
+) -> tuple[str, _Folder | None]:
+    """The sanitized fragment, and the walk that wrote it when that is exactly what the
+    text spells (its lines are then the fragment's text)."""
     # Vertical tab and form feed are white space to a reader, and no lxml tree holds them.
     text = strip_invisible(html or "").replace("\r\n", "\n").translate(_TREE_SPACES)
     # nh3 decodes character references: "&#1;" is a control character only now.
@@ -340,10 +362,11 @@ def _sanitized(
             elif el.tag == "img" and images is not None and not images(el.get("src")):
                 _as_alt_text(el)
     _drop_empty(root)
-    _Folder().visit(root)  # the wrapper is a <div>: white space at its edges goes
+    folded = _Folder()
+    folded.visit(root)  # the wrapper is a <div>: white space at its edges goes
     written = _serialize(root)
     out = _CLEANER.clean(written).strip()
-    return out, root if out == written else None
+    return out, folded if out == written else None
 
 
 def read_body(html: str) -> tuple[str, bool]:
