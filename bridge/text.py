@@ -53,8 +53,10 @@ def clean_body_text(text: str | None) -> str:
     ``clean_text``, empty lines dropped, lines joined with a single ``\\n``."""
     if not text:
         return ""
-    lines = LINE_BREAK_RE.split(unicodedata.normalize("NFC", text))
-    return "\n".join(c for c in (clean_text(line) for line in lines) if c)
+    # Cleaned whole, then split: a line break is never dropped and never composes with a
+    # neighbour, so this is each line through clean_text, without a call per line.
+    lines = LINE_BREAK_RE.split(strip_invisible(unicodedata.normalize("NFC", text)))
+    return "\n".join(c for c in (" ".join(line.split()) for line in lines) if c)
 
 
 def compact(text: str) -> str:

@@ -75,7 +75,6 @@ REMOVABLE_WHEN_EMPTY = frozenset(
 """Elements that show nothing without content; tables, cells and list items keep their
 shape even when empty."""
 
-_TREE_SPACES = str.maketrans("\x0b\x0c", "  ")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _URL_EDGE = "".join(chr(c) for c in range(0x21)) + "\x7f"
 _URL_INNER_RE = re.compile(r"[\t\n\r]")
@@ -203,9 +202,8 @@ def _built(html: str) -> lxml.html.HtmlElement:
 
 
 def _elements(root: lxml.html.HtmlElement) -> Iterator[lxml.html.HtmlElement]:
-    for el in root.iter():
-        if isinstance(el.tag, str):
-            yield el
+    """``root`` and its descendant elements, in document order (no comments)."""
+    return root.iter(etree.Element)
 
 
 def _canonical_attributes(el: lxml.html.HtmlElement, base_url: str) -> None:
@@ -344,7 +342,9 @@ def _sanitized(
     """The sanitized fragment, and the walk that wrote it when that is exactly what the
     text spells (its lines are then the fragment's text)."""
     # Vertical tab and form feed are white space to a reader, and no lxml tree holds them.
-    text = strip_invisible(html or "").replace("\r\n", "\n").translate(_TREE_SPACES)
+    text = strip_invisible(html or "").replace("\r\n", "\n")
+    if "\x0b" in text or "\x0c" in text:
+        text = text.replace("\x0b", " ").replace("\x0c", " ")
     # nh3 decodes character references: "&#1;" is a control character only now.
     first = tree_safe(_CLEANER.clean(text))
     if not first.strip():
