@@ -25,13 +25,12 @@ from __future__ import annotations
 import html as html_lib
 import re
 from collections.abc import Callable, Iterator
-from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
 import nh3
 from lxml import etree
 
+from bridge.normalize.fragment import Element, drop_tag, drop_tree, read_fragment
 from bridge.text import (
     WHITESPACE_RE,
     clean_body_text,
@@ -120,93 +119,16 @@ def absolute_url(value: str, base_url: str) -> str | None:
     return joined
 
 
-VOID_TAGS = frozenset({"br", "hr", "img"})
+_text_content = etree.XPath("string()")
+"""The text of an element and its descendants (``HtmlElement.text_content``)."""
 
 
-class _TreeBuilder(HTMLParser):
-    """Builds the tree the tags spell, nothing implied: right for nh3's output, in which
-    every element is closed explicitly and every attribute quoted."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root: lxml.html.HtmlElement = lxml.html.Element("div")
-        self.stack: list[lxml.html.HtmlElement] = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        el = etree.SubElement(self.stack[-1], tag)
-        for name, value in attrs:
-            try:
-                el.set(name, value or "")
-            except ValueError:  # a name lxml cannot hold cannot be one we allow
-                continue
-        if tag not in VOID_TAGS:
-            self.stack.append(el)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in VOID_TAGS:
-            self.stack.pop()
-
-    def handle_endtag(self, tag: str) -> None:
-        for depth in range(len(self.stack) - 1, 0, -1):
-            if self.stack[depth].tag == tag:
-                del self.stack[depth:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        parent = self.stack[-1]
-        if len(parent):
-            parent[-1].tail = (parent[-1].tail or "") + data
-        else:
-            parent.text = (parent.text or "") + data
-
-
-# nh3 writes well-formed markup: every element closed but the void ones, every
-# attribute value double-quoted, text escaped with &amp; &lt; &gt; &nbsp; only. With the
-# void elements closed and &nbsp; spelled out it is XML, which libxml2 reads into the
-# same tree as _TreeBuilder, an order of magnitude faster (a large share of the CPU of
-# reading an item; figures in bench/README.md). What XML would read differently goes to
-# _TreeBuilder: a "<" in an attribute value (XML refuses it), white space inside an
-# attribute value (XML turns it into spaces), a character XML does not allow, nesting
-# past libxml2's depth.
-_VOID_ELEMENT = re.compile(r'<(br|hr|img)((?:\s+[^\s"=/>]+(?:="[^"]*")?)*)\s*>')
-_WS_IN_ATTRIBUTE = re.compile(r'="[^"]*[\t\n\r]')
-_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-_XML_PARSER.set_element_class_lookup(lxml.html.HtmlElementClassLookup())
-
-
-def _fragment(html: str) -> lxml.html.HtmlElement | None:
-    """``html`` (sanitizer output) as the children of a ``<div>``; None when blank."""
-    if not html.strip():
-        return None
-    root = _read_as_xml(html)
-    return _built(html) if root is None else root
-
-
-def _read_as_xml(html: str) -> lxml.html.HtmlElement | None:
-    """The fragment read by libxml2 as XML; None where that could differ from _built."""
-    if "\r" in html or _WS_IN_ATTRIBUTE.search(html):
-        return None
-    xml = _VOID_ELEMENT.sub(r"<\1\2/>", html).replace("&nbsp;", "\xa0")
-    try:
-        return etree.fromstring(f"<div>{xml}</div>", _XML_PARSER)
-    except etree.XMLSyntaxError:
-        return None
-
-
-def _built(html: str) -> lxml.html.HtmlElement:
-    builder = _TreeBuilder()
-    builder.feed(html)
-    builder.close()
-    return builder.root
-
-
-def _elements(root: lxml.html.HtmlElement) -> Iterator[lxml.html.HtmlElement]:
+def _elements(root: Element) -> Iterator[Element]:
     """``root`` and its descendant elements, in document order (no comments)."""
     return root.iter(etree.Element)
 
 
-def _canonical_attributes(el: lxml.html.HtmlElement, base_url: str) -> None:
+def _canonical_attributes(el: Element, base_url: str) -> None:
     attrs = dict(el.attrib)
     el.attrib.clear()
     for name in sorted(attrs):
@@ -221,7 +143,7 @@ def _canonical_attributes(el: lxml.html.HtmlElement, base_url: str) -> None:
         el.set(name, value)
 
 
-def _drop_empty(root: lxml.html.HtmlElement) -> None:
+def _drop_empty(root: Element) -> None:
     """Remove formatting elements with nothing to show, innermost first; a space they
     held stays a space, so ``a<span> </span>b`` reads as ``a b``."""
     for el in reversed(list(_elements(root))):
@@ -231,7 +153,7 @@ def _drop_empty(root: lxml.html.HtmlElement) -> None:
             continue
         if el.text and el.tag in INLINE_TAGS:
             el.tail = " " + (el.tail or "")
-        el.drop_tree()
+        drop_tree(el)
 
 
 class _Folder:
@@ -245,7 +167,7 @@ class _Folder:
 
     def __init__(self) -> None:
         self.at_boundary = True
-        self.last: lxml.html.HtmlElement | None = None
+        self.last: Element | None = None
         self.last_is_tail = False
         self.lines: list[str] = []
         self.image = False
@@ -268,7 +190,7 @@ class _Folder:
             self.lines.append(value)
         return value
 
-    def visit(self, el: lxml.html.HtmlElement) -> None:
+    def visit(self, el: Element) -> None:
         tag = el.tag
         block = tag in BLOCK_TAGS
         if block:
@@ -298,10 +220,10 @@ class _Folder:
         return clean_body_text("".join(self.lines))
 
 
-def _serialize(root: lxml.html.HtmlElement) -> str:
+def _serialize(root: Element) -> str:
     """The children of the ``<div>`` wrapper as HTML: one call into libxml2, the wrapper's
     tags cut off (it has no attributes)."""
-    return lxml.html.tostring(root, encoding="unicode")[len("<div>") : -len("</div>")]
+    return etree.tostring(root, method="html", encoding="unicode")[len("<div>") : -len("</div>")]
 
 
 ImageFilter = Callable[[str], bool]
@@ -329,11 +251,11 @@ def sanitize_and_read(
     return out, body_text, bool(body_text) or folded.image
 
 
-def _as_alt_text(img: lxml.html.HtmlElement) -> None:
+def _as_alt_text(img: Element) -> None:
     """Replace ``img`` by its alt text, as text (escaped when written): what a browser
     shows of an image it does not load."""
     img.tail = (img.get("alt") or "") + (img.tail or "")
-    img.drop_tree()
+    drop_tree(img)
 
 
 def _sanitized(
@@ -349,16 +271,16 @@ def _sanitized(
     first = tree_safe(_CLEANER.clean(text))
     if not first.strip():
         return "", None
-    root = _fragment(first)
+    root = read_fragment(first)
     if root is None:
         return "", None
     for el in list(_elements(root)):
         if el is not root:
             _canonical_attributes(el, base_url)
             if el.tag == "a" and "href" not in el.attrib:
-                el.drop_tag()  # a link to nowhere is just its text
+                drop_tag(el)  # a link to nowhere is just its text
             elif el.tag == "img" and "src" not in el.attrib:
-                el.drop_tree()  # an image of nothing shows nothing (its tail stays)
+                drop_tree(el)  # an image of nothing shows nothing (its tail stays)
             elif el.tag == "img" and images is not None and not images(el.get("src")):
                 _as_alt_text(el)
     _drop_empty(root)
@@ -371,40 +293,40 @@ def _sanitized(
 
 def read_body(html: str) -> tuple[str, bool]:
     """``(visible_text(html), has_content(html))`` from one parse of the fragment."""
-    root = _fragment(html)
+    root = read_fragment(html)
     if root is None:
         return "", False
     return _read(root)
 
 
-def _read(root: lxml.html.HtmlElement) -> tuple[str, bool]:
-    shows = bool(clean_text(root.text_content())) or any(
+def _read(root: Element) -> tuple[str, bool]:
+    shows = bool(clean_text(_text_content(root))) or any(
         el.tag == "img" and el.get("src") for el in _elements(root)
     )
     return _lines(root), shows
 
 
-def _lines(root: lxml.html.HtmlElement) -> str:
+def _lines(root: Element) -> str:
     for el in _elements(root):
         if el.tag in BLOCK_TAGS:
             el.tail = "\n" + (el.tail or "")
             if el.tag != "br":
                 el.text = "\n" + (el.text or "")
-    return clean_body_text(root.text_content())
+    return clean_body_text(_text_content(root))
 
 
 def visible_text(html: str) -> str:
     """The text a reader sees in sanitized ``html``: one line per block, white space
     folded."""
-    root = _fragment(html)
+    root = read_fragment(html)
     return "" if root is None else _lines(root)
 
 
 def has_content(html: str) -> bool:
     """True when sanitized ``html`` shows something: text, or an image (scanned pages)."""
-    root = _fragment(html)
+    root = read_fragment(html)
     if root is None:
         return False
-    return bool(clean_text(root.text_content())) or any(
+    return bool(clean_text(_text_content(root))) or any(
         el.tag == "img" and el.get("src") for el in _elements(root)
     )

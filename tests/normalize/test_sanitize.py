@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from bridge.net.scope import Scope
+from bridge.normalize.fragment import built as _built
+from bridge.normalize.fragment import read_as_xml as _read_as_xml
 from bridge.normalize.sanitize import (
     _CLEANER,
-    _built,
-    _read_as_xml,
     absolute_url,
     has_content,
     read_body,
