@@ -179,7 +179,8 @@ class _Folder:
                 el.tail = el.tail.rstrip(" ") or None
             else:
                 el.text = el.text.rstrip(" ") or None
-        self.at_boundary, self.last = True, None
+            self.last = None
+        self.at_boundary = True
 
     def fold(self, value: str) -> str:
         value = WHITESPACE_RE.sub(" ", value)
@@ -200,17 +201,19 @@ class _Folder:
         elif tag == "img":
             self.at_boundary, self.last = False, None
             self.image = self.image or bool(el.get("src"))
-        if el.text:
-            el.text = self.fold(el.text) or None
-            if el.text:
-                self.last, self.last_is_tail = el, False
+        if el.text and (text := self.fold(el.text)):
+            el.text = text
+            self.last, self.last_is_tail = el, False
+        elif el.text:
+            el.text = None
         for child in el:
             if isinstance(child.tag, str):
                 self.visit(child)
-            if child.tail:
-                child.tail = self.fold(child.tail) or None
-                if child.tail:
-                    self.last, self.last_is_tail = child, True
+            if child.tail and (tail := self.fold(child.tail)):
+                child.tail = tail
+                self.last, self.last_is_tail = child, True
+            elif child.tail:
+                child.tail = None
         if block:
             self.boundary()
             self.lines.append("\n")
