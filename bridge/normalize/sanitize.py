@@ -128,18 +128,19 @@ def _elements(root: Element) -> Iterator[Element]:
     return root.iter(etree.Element)
 
 
-def _rel_last(name: str) -> tuple[bool, str]:
-    return name == "rel", name
+def _rel_last(attribute: tuple[str, str]) -> tuple[bool, str]:
+    return attribute[0] == "rel", attribute[0]
 
 
 def _canonical_attributes(el: Element, base_url: str) -> None:
     """Attributes in one order: by name, but the ``rel`` nh3 adds to links last, where
     nh3 writes it; so the last nh3 pass leaves the fragment as written (and the walk
     that wrote it can stand for reading it) on pages whose links have a title."""
-    attrs = dict(el.attrib)
+    attributes = el.items()
+    if not attributes:  # most elements
+        return
     el.attrib.clear()
-    for name in sorted(attrs, key=_rel_last):
-        value = attrs[name]
+    for name, value in sorted(attributes, key=_rel_last):
         if name in URL_ATTRIBUTES:
             resolved = absolute_url(value, base_url)
             if resolved is None:
