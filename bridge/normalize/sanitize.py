@@ -182,7 +182,7 @@ class _Folder:
 
     def boundary(self) -> None:
         el = self.last
-        if el is not None:
+        if el is not None:  # the text before the boundary loses its trailing space
             if self.last_is_tail:
                 el.tail = el.tail.rstrip(" ") or None
             else:
@@ -191,13 +191,13 @@ class _Folder:
         self.at_boundary = True
 
     def fold(self, value: str) -> str:
-        value = WHITESPACE_RE.sub(" ", value)
+        folded = WHITESPACE_RE.sub(" ", value)
         if self.at_boundary:
-            value = value.lstrip(" ")
-        if value:
-            self.at_boundary = value[-1] == " "
-            self.lines.append(value)
-        return value
+            folded = folded.lstrip(" ")
+        if folded:
+            self.at_boundary = folded[-1] == " "
+            self.lines.append(folded)
+        return folded
 
     def visit(self, el: Element) -> None:
         tag = el.tag
@@ -209,19 +209,23 @@ class _Folder:
         elif tag == "img":
             self.at_boundary, self.last = False, None
             self.image = self.image or bool(el.get("src"))
-        if el.text and (text := self.fold(el.text)):
-            el.text = text
-            self.last, self.last_is_tail = el, False
-        elif el.text:
-            el.text = None
+        text = el.text
+        if text:
+            folded = self.fold(text)
+            if folded != text:
+                el.text = folded or None
+            if folded:
+                self.last, self.last_is_tail = el, False
         for child in el:
             if isinstance(child.tag, str):
                 self.visit(child)
-            if child.tail and (tail := self.fold(child.tail)):
-                child.tail = tail
-                self.last, self.last_is_tail = child, True
-            elif child.tail:
-                child.tail = None
+            tail = child.tail
+            if tail:
+                folded = self.fold(tail)
+                if folded != tail:
+                    child.tail = folded or None
+                if folded:
+                    self.last, self.last_is_tail = child, True
         if block:
             self.boundary()
             self.lines.append("\n")
