@@ -15,7 +15,9 @@ Three passes, each for a reason:
    address: ``images``; ``data:`` images nh3 has dropped already), and the fragment is
    written one way only: attributes sorted, white space folded the way a browser
    renders it, empty formatting elements (``<p>&nbsp;</p>``) dropped. So a page that
-   changes only its formatting keeps its content hash.
+   changes only its formatting keeps its content hash. Reading the tree is
+   :mod:`bridge.normalize.fragment`; the walk that folds white space also collects the
+   text dates, 文号 and summary are read from, and libxml2 writes the fragment in one call.
 3. ``nh3`` again on the result: whatever the second pass wrote, what leaves this module
    is the sanitizer's own output.
 """
