@@ -88,7 +88,9 @@ def find_doc_no(text: str) -> str | None:
     A number inside a sentence (``关于转发甬教办〔2012〕3号文件的通知``) names another
     document, so it is never taken.
     """
-    for raw_line in unicodedata.normalize("NFKC", text or "").splitlines():
+    if not text or "号" not in text:  # no character but 号 itself is 号 under NFKC
+        return None
+    for raw_line in unicodedata.normalize("NFKC", text).splitlines():
         line = clean_text(raw_line)
         for pattern in _STANDALONE:
             m = pattern.search(line)

@@ -9,6 +9,7 @@ quarantined item should see all that is wrong with it at once, not one fault per
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -259,11 +260,16 @@ def _image_filter(profile: NormalizeProfile, page_url: str) -> ImageFilter | Non
     ``allowed_hosts``, else the page's own origin), or when the source keeps them all."""
     if profile.keep_offsite_images:
         return None
+    return _admits(profile.site or page_url, profile.allowed_hosts)
+
+
+@functools.lru_cache(maxsize=64)
+def _admits(site: str, allowed_hosts: tuple[str, ...]) -> ImageFilter | None:
+    """The scope test of one source, built once: every page of a source asks for it."""
     try:
-        scope = Scope(profile.site or page_url, profile.allowed_hosts)
+        return Scope(site, allowed_hosts).admits
     except ValueError:  # no http(s) origin to compare with (a fake source's page)
         return None
-    return scope.admits
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ Three passes, each for a reason:
    address: ``images``; ``data:`` images nh3 has dropped already), and the fragment is
    written one way only: attributes sorted, white space folded the way a browser
    renders it, empty formatting elements (``<p>&nbsp;</p>``) dropped. So a page that
-   changes only its formatting keeps its content hash.
+   changes only its formatting keeps its content hash. Reading the tree is
+   :mod:`bridge.normalize.fragment`; the walk that folds white space also collects the
+   text dates, 文号 and summary are read from, and libxml2 writes the fragment in one call.
 3. ``nh3`` again on the result: whatever the second pass wrote, what leaves this module
    is the sanitizer's own output.
 """
@@ -25,13 +27,12 @@ from __future__ import annotations
 import html as html_lib
 import re
 from collections.abc import Callable, Iterator
-from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
 import nh3
 from lxml import etree
 
+from bridge.normalize.fragment import Element, drop_tag, drop_tree, read_fragment
 from bridge.text import (
     WHITESPACE_RE,
     clean_body_text,
@@ -75,7 +76,6 @@ REMOVABLE_WHEN_EMPTY = frozenset(
 """Elements that show nothing without content; tables, cells and list items keep their
 shape even when empty."""
 
-_TREE_SPACES = str.maketrans("\x0b\x0c", "  ")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _URL_EDGE = "".join(chr(c) for c in range(0x21)) + "\x7f"
 _URL_INNER_RE = re.compile(r"[\t\n\r]")
@@ -121,98 +121,28 @@ def absolute_url(value: str, base_url: str) -> str | None:
     return joined
 
 
-VOID_TAGS = frozenset({"br", "hr", "img"})
+_text_content = etree.XPath("string()")
+"""The text of an element and its descendants (``HtmlElement.text_content``)."""
 
 
-class _TreeBuilder(HTMLParser):
-    """Builds the tree the tags spell, nothing implied: right for nh3's output, in which
-    every element is closed explicitly and every attribute quoted."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.root: lxml.html.HtmlElement = lxml.html.Element("div")
-        self.stack: list[lxml.html.HtmlElement] = [self.root]
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        el = etree.SubElement(self.stack[-1], tag)
-        for name, value in attrs:
-            try:
-                el.set(name, value or "")
-            except ValueError:  # a name lxml cannot hold cannot be one we allow
-                continue
-        if tag not in VOID_TAGS:
-            self.stack.append(el)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in VOID_TAGS:
-            self.stack.pop()
-
-    def handle_endtag(self, tag: str) -> None:
-        for depth in range(len(self.stack) - 1, 0, -1):
-            if self.stack[depth].tag == tag:
-                del self.stack[depth:]
-                return
-
-    def handle_data(self, data: str) -> None:
-        parent = self.stack[-1]
-        if len(parent):
-            parent[-1].tail = (parent[-1].tail or "") + data
-        else:
-            parent.text = (parent.text or "") + data
+def _elements(root: Element) -> Iterator[Element]:
+    """``root`` and its descendant elements, in document order (no comments)."""
+    return root.iter(etree.Element)
 
 
-# nh3 writes well-formed markup: every element closed but the void ones, every
-# attribute value double-quoted, text escaped with &amp; &lt; &gt; &nbsp; only. With the
-# void elements closed and &nbsp; spelled out it is XML, which libxml2 reads into the
-# same tree as _TreeBuilder, an order of magnitude faster (a large share of the CPU of
-# reading an item; figures in bench/README.md). What XML would read differently goes to
-# _TreeBuilder: a "<" in an attribute value (XML refuses it), white space inside an
-# attribute value (XML turns it into spaces), a character XML does not allow, nesting
-# past libxml2's depth.
-_VOID_ELEMENT = re.compile(r'<(br|hr|img)((?:\s+[^\s"=/>]+(?:="[^"]*")?)*)\s*>')
-_WS_IN_ATTRIBUTE = re.compile(r'="[^"]*[\t\n\r]')
-_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-_XML_PARSER.set_element_class_lookup(lxml.html.HtmlElementClassLookup())
+def _rel_last(attribute: tuple[str, str]) -> tuple[bool, str]:
+    return attribute[0] == "rel", attribute[0]
 
 
-def _fragment(html: str) -> lxml.html.HtmlElement | None:
-    """``html`` (sanitizer output) as the children of a ``<div>``; None when blank."""
-    if not html.strip():
-        return None
-    root = _read_as_xml(html)
-    return _built(html) if root is None else root
-
-
-def _read_as_xml(html: str) -> lxml.html.HtmlElement | None:
-    """The fragment read by libxml2 as XML; None where that could differ from _built."""
-    if "\r" in html or _WS_IN_ATTRIBUTE.search(html):
-        return None
-    xml = _VOID_ELEMENT.sub(r"<\1\2/>", html).replace("&nbsp;", "\xa0")
-    try:
-        return etree.fromstring(f"<div>{xml}</div>", _XML_PARSER)
-    except etree.XMLSyntaxError:
-        return None
-
-
-def _built(html: str) -> lxml.html.HtmlElement:
-    builder = _TreeBuilder()
-    builder.feed(html)
-    builder.close()
-    return builder.root
-
-
-def _elements(root: lxml.html.HtmlElement) -> Iterator[lxml.html.HtmlElement]:
-    for el in root.iter():
-        if isinstance(el.tag, str):
-            yield el
-
-
-def _canonical_attributes(el: lxml.html.HtmlElement, base_url: str) -> None:
-    attrs = dict(el.attrib)
+def _canonical_attributes(el: Element, base_url: str) -> None:
+    """Attributes in one order: by name, but the ``rel`` nh3 adds to links last, where
+    nh3 writes it; so the last nh3 pass leaves the fragment as written (and the walk
+    that wrote it can stand for reading it) on pages whose links have a title."""
+    attributes = el.items()
+    if not attributes:  # most elements
+        return
     el.attrib.clear()
-    for name in sorted(attrs):
-        value = attrs[name]
+    for name, value in sorted(attributes, key=_rel_last):
         if name in URL_ATTRIBUTES:
             resolved = absolute_url(value, base_url)
             if resolved is None:
@@ -223,7 +153,7 @@ def _canonical_attributes(el: lxml.html.HtmlElement, base_url: str) -> None:
         el.set(name, value)
 
 
-def _drop_empty(root: lxml.html.HtmlElement) -> None:
+def _drop_empty(root: Element) -> None:
     """Remove formatting elements with nothing to show, innermost first; a space they
     held stays a space, so ``a<span> </span>b`` reads as ``a b``."""
     for el in reversed(list(_elements(root))):
@@ -233,57 +163,84 @@ def _drop_empty(root: lxml.html.HtmlElement) -> None:
             continue
         if el.text and el.tag in INLINE_TAGS:
             el.tail = " " + (el.tail or "")
-        el.drop_tree()
+        drop_tree(el)
 
 
 class _Folder:
     """Folds white space across a fragment as a browser renders it: one space between
-    words, none at the start or end of a block, none twice across an inline boundary."""
+    words, none at the start or end of a block, none twice across an inline boundary.
+
+    The same walk collects what ``read_body`` reads: the text, with a line break where a
+    block starts and ends (``lines``), and whether an image shows (``image``). Line
+    breaks fall where folding trims, so the lines cleaned are those of the folded tree.
+    """
 
     def __init__(self) -> None:
         self.at_boundary = True
-        self.last: tuple[lxml.html.HtmlElement, str] | None = None
+        self.last: Element | None = None
+        self.last_is_tail = False
+        self.lines: list[str] = []
+        self.image = False
 
     def boundary(self) -> None:
-        if self.last is not None:
-            el, slot = self.last
-            setattr(el, slot, (getattr(el, slot) or "").rstrip(" ") or None)
-        self.at_boundary, self.last = True, None
+        el = self.last
+        if el is not None:  # the text before the boundary loses its trailing space
+            if self.last_is_tail:
+                el.tail = el.tail.rstrip(" ") or None
+            else:
+                el.text = el.text.rstrip(" ") or None
+            self.last = None
+        self.at_boundary = True
 
-    def content(self) -> None:
-        self.at_boundary, self.last = False, None
-
-    def text(self, el: lxml.html.HtmlElement, slot: str) -> None:
-        value = getattr(el, slot)
-        if not value:
-            return
-        value = WHITESPACE_RE.sub(" ", value)
+    def fold(self, value: str) -> str:
+        folded = WHITESPACE_RE.sub(" ", value)
         if self.at_boundary:
-            value = value.lstrip(" ")
-        setattr(el, slot, value or None)
-        if value:
-            self.at_boundary = value.endswith(" ")
-            self.last = (el, slot)
+            folded = folded.lstrip(" ")
+        if folded:
+            self.at_boundary = folded[-1] == " "
+            self.lines.append(folded)
+        return folded
 
-    def visit(self, el: lxml.html.HtmlElement) -> None:
-        block = el.tag in BLOCK_TAGS
+    def visit(self, el: Element) -> None:
+        tag = el.tag
+        block = tag in BLOCK_TAGS
         if block:
             self.boundary()
-        elif el.tag == "img":
-            self.content()
-        self.text(el, "text")
+            if tag != "br":
+                self.lines.append("\n")
+        elif tag == "img":
+            self.at_boundary, self.last = False, None
+            self.image = self.image or bool(el.get("src"))
+        text = el.text
+        if text:
+            folded = self.fold(text)
+            if folded != text:
+                el.text = folded or None
+            if folded:
+                self.last, self.last_is_tail = el, False
         for child in el:
             if isinstance(child.tag, str):
                 self.visit(child)
-            self.text(child, "tail")
+            tail = child.tail
+            if tail:
+                folded = self.fold(tail)
+                if folded != tail:
+                    child.tail = folded or None
+                if folded:
+                    self.last, self.last_is_tail = child, True
         if block:
             self.boundary()
+            self.lines.append("\n")
+
+    def text(self) -> str:
+        """The folded fragment's text, one line per block (``visible_text``)."""
+        return clean_body_text("".join(self.lines))
 
 
-def _serialize(root: lxml.html.HtmlElement) -> str:
-    parts = [html_lib.escape(root.text or "", quote=False)]
-    parts.extend(lxml.html.tostring(child, encoding="unicode") for child in root)
-    return "".join(parts)
+def _serialize(root: Element) -> str:
+    """The children of the ``<div>`` wrapper as HTML: one call into libxml2, the wrapper's
+    tags cut off (it has no attributes)."""
+    return etree.tostring(root, method="html", encoding="unicode")[len("<div>") : -len("</div>")]
 
 
 ImageFilter = Callable[[str], bool]
@@ -304,84 +261,89 @@ def sanitize_and_read(
     """``sanitize_html(html)`` and ``read_body`` of the result, from one parse when the
     last nh3 pass leaves the canonical fragment as it was (the usual case): reading the
     body again cost as much as sanitizing it."""
-    out, root = _sanitized(html, base_url, images)
-    if root is None:
+    out, folded = _sanitized(html, base_url, images)
+    if folded is None:
         return (out, *read_body(out))
-    return out, *_read(root)
+    body_text = folded.text()
+    return out, body_text, bool(body_text) or folded.image
 
 
-def _as_alt_text(img: lxml.html.HtmlElement) -> None:
+def _as_alt_text(img: Element) -> None:
     """Replace ``img`` by its alt text, as text (escaped when written): what a browser
     shows of an image it does not load."""
     img.tail = (img.get("alt") or "") + (img.tail or "")
-    img.drop_tree()
+    drop_tree(img)
 
 
 def _sanitized(
     html: str, base_url: str, images: ImageFilter | None = None
-) -> tuple[str, lxml.html.HtmlElement | None]:
-    """The sanitized fragment, and its tree when that is exactly what the text spells."""
+) -> tuple[str, _Folder | None]:
+    """The sanitized fragment, and the walk that wrote it when that is exactly what the
+    text spells (its lines are then the fragment's text)."""
     # Vertical tab and form feed are white space to a reader, and no lxml tree holds them.
-    text = strip_invisible(html or "").replace("\r\n", "\n").translate(_TREE_SPACES)
+    text = strip_invisible(html or "").replace("\r\n", "\n")
+    if "\x0b" in text or "\x0c" in text:
+        text = text.replace("\x0b", " ").replace("\x0c", " ")
     # nh3 decodes character references: "&#1;" is a control character only now.
     first = tree_safe(_CLEANER.clean(text))
     if not first.strip():
         return "", None
-    root = _fragment(first)
+    root = read_fragment(first)
     if root is None:
         return "", None
     for el in list(_elements(root)):
         if el is not root:
             _canonical_attributes(el, base_url)
             if el.tag == "a" and "href" not in el.attrib:
-                el.drop_tag()  # a link to nowhere is just its text
+                drop_tag(el)  # a link to nowhere is just its text
             elif el.tag == "img" and "src" not in el.attrib:
-                el.drop_tree()  # an image of nothing shows nothing (its tail stays)
+                drop_tree(el)  # an image of nothing shows nothing (its tail stays)
             elif el.tag == "img" and images is not None and not images(el.get("src")):
                 _as_alt_text(el)
     _drop_empty(root)
-    _Folder().visit(root)  # the wrapper is a <div>: white space at its edges goes
+    folded = _Folder()
+    folded.visit(root)  # the wrapper is a <div>: white space at its edges goes
     written = _serialize(root)
     out = _CLEANER.clean(written).strip()
-    return out, root if out == written else None
+    return out, folded if out == written else None
 
 
 def read_body(html: str) -> tuple[str, bool]:
     """``(visible_text(html), has_content(html))`` from one parse of the fragment."""
-    root = _fragment(html)
+    root = read_fragment(html)
     if root is None:
         return "", False
     return _read(root)
 
 
-def _read(root: lxml.html.HtmlElement) -> tuple[str, bool]:
-    shows = bool(clean_text(root.text_content())) or any(
+def _read(root: Element) -> tuple[str, bool]:
+    shows = bool(clean_text(_text_content(root))) or any(
         el.tag == "img" and el.get("src") for el in _elements(root)
     )
     return _lines(root), shows
 
 
-def _lines(root: lxml.html.HtmlElement) -> str:
+def _lines(root: Element) -> str:
     for el in _elements(root):
         if el.tag in BLOCK_TAGS:
             el.tail = "\n" + (el.tail or "")
             if el.tag != "br":
                 el.text = "\n" + (el.text or "")
-    return clean_body_text(root.text_content())
+    return clean_body_text(_text_content(root))
 
 
 def visible_text(html: str) -> str:
     """The text a reader sees in sanitized ``html``: one line per block, white space
     folded."""
-    root = _fragment(html)
+    root = read_fragment(html)
     return "" if root is None else _lines(root)
 
 
 def has_content(html: str) -> bool:
     """True when sanitized ``html`` shows something: text, or an image (scanned pages)."""
-    root = _fragment(html)
+    root = read_fragment(html)
     if root is None:
         return False
-    return bool(clean_text(root.text_content())) or any(
+    return bool(clean_text(_text_content(root))) or any(
         el.tag == "img" and el.get("src") for el in _elements(root)
     )

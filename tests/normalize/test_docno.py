@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -108,3 +111,11 @@ def test_a_number_is_not_absent() -> None:
 )
 def test_find_doc_no_takes_only_a_number_standing_alone(text: str, expected: str | None) -> None:
     assert find_doc_no(text) == expected
+
+
+def test_only_hao_itself_becomes_hao_under_nfkc() -> None:
+    """find_doc_no returns at once for a text without 号; that holds only because no other
+    character turns into one under NFKC."""
+    makers = [c for c in range(sys.maxunicode + 1) if "号" in unicodedata.normalize("NFKC", chr(c))]
+    assert makers == [ord("号")]
+    assert find_doc_no("关于印发方案的通知") is None

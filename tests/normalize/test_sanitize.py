@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from bridge.net.scope import Scope
+from bridge.normalize.fragment import built as _built
+from bridge.normalize.fragment import read_as_xml as _read_as_xml
 from bridge.normalize.sanitize import (
     _CLEANER,
-    _built,
-    _read_as_xml,
+    _sanitized,
     absolute_url,
     has_content,
     read_body,
@@ -334,6 +335,19 @@ def test_one_reading_of_the_body_gives_what_the_two_did(html: str) -> None:
 @given(fragments())
 def test_sanitizing_and_reading_at_once_gives_what_the_two_steps_do(html: str) -> None:
     out = sanitize_html(html, BASE)
+    assert sanitize_and_read(html, BASE) == (out, *read_body(out))
+
+
+def test_a_link_with_a_title_is_read_from_the_walk_that_wrote_it() -> None:
+    """nh3 writes the rel it adds after a link's other attributes; written in that order,
+    the last nh3 pass leaves the fragment as it was and the body is not parsed again."""
+    html = '<p><a title="t" href="/a.html">a</a> b</p>'
+    out, folded = _sanitized(html, BASE)
+    assert out == (
+        '<p><a href="https://www.yyedu.gov.cn/a.html" title="t" rel="noopener noreferrer">'
+        "a</a> b</p>"
+    )
+    assert folded is not None and folded.text() == "a b"
     assert sanitize_and_read(html, BASE) == (out, *read_body(out))
 
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.text import clean_body_text, clean_text, compact, without_markup
+from bridge.text import (
+    LINE_BREAK_RE,
+    WHITESPACE_RE,
+    clean_body_text,
+    clean_text,
+    compact,
+    strip_invisible,
+    without_markup,
+)
 
 
 def test_clean_text_folds_every_kind_of_white_space() -> None:
@@ -59,3 +68,42 @@ def test_without_markup_drops_code_with_its_content_and_other_tags_alone() -> No
     )
     assert without_markup("公告<script>alert(1)") == "公告"  # unclosed: to the end
     assert without_markup("x<5 且 y>3 的《通知》") == "x<5 且 y>3 的《通知》"  # no tag
+
+
+# Text as pages hold it: words, every kind of white space and line break, combining marks
+# (which compose under NFC), invisible marks and control characters.
+PIECES = [
+    *"ab中文 \t\n\r\x0b\x0c\x85\u2028\u2029\u3000\xa0\u200b\ufeff\xad\x01\x1c",
+    *("e\u0301", "\u0301", "\u0327", "\uff21", "\u2126", "\r\n"),
+]
+MESSY = st.lists(st.sampled_from(PIECES), max_size=30).map("".join)
+BREAKS = "\n\r\x0b\x0c\x85\u2028\u2029"
+
+
+def test_str_split_splits_on_what_the_white_space_pattern_matches() -> None:
+    """clean_text folds with str.split(): the same characters as WHITESPACE_RE."""
+    differ = [
+        c
+        for c in range(sys.maxunicode + 1)
+        if bool(WHITESPACE_RE.fullmatch(chr(c))) != chr(c).isspace()
+    ]
+    assert differ == []
+
+
+@given(MESSY)
+def test_clean_text_is_the_regex_fold(text: str) -> None:
+    assert clean_text(text) == WHITESPACE_RE.sub(" ", strip_invisible(text)).strip()
+
+
+@given(MESSY)
+def test_clean_body_text_is_clean_text_line_by_line(text: str) -> None:
+    """Cleaning the body whole, then splitting, gives each line cleaned on its own."""
+    lines = LINE_BREAK_RE.split(unicodedata.normalize("NFC", text))
+    assert clean_body_text(text) == "\n".join(c for c in map(clean_text, lines) if c)
+
+
+def test_no_line_break_is_dropped_or_composes() -> None:
+    """What cleaning the body whole relies on."""
+    assert strip_invisible(BREAKS) == BREAKS
+    for brk in BREAKS:
+        assert unicodedata.normalize("NFC", f"e{brk}\u0301") == f"e{brk}\u0301"
