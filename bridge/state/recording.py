@@ -67,15 +67,10 @@ _DELIVERIES = table(DeliveryRow)
 _BLOBS = table(BlobRow)
 _VERSIONS = table(ItemVersionRow)
 
-_ITEM_STATE = (
-    _ITEMS.c.id,
-    _ITEMS.c.external_id,
-    _ITEMS.c.status,
-    _ITEMS.c.content_hash,
-    _ITEMS.c.version,
-    _ITEMS.c.index_no,
-    _ITEMS.c.quarantine,
-)
+_ITEM_STATE = [
+    _ITEMS.c[name]
+    for name in ("id", "external_id", "status", "content_hash", "version", "index_no", "quarantine")
+]
 _LOCK_ITEMS = (
     select(*_ITEM_STATE)
     .where(_ITEMS.c.external_id.in_(bindparam("ids", expanding=True)))
