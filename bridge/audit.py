@@ -93,8 +93,14 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
+# Encoders made once: json.dumps with options builds a new encoder per call, and a
+# backfill hashes four events per item.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def canonical_details(details: dict[str, Any] | None) -> str:
-    return json.dumps(details or {}, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _CANONICAL(details or {})
 
 
 @dataclass(frozen=True)
@@ -198,11 +204,7 @@ def chain_hash(
     run_id: int | None,
     details: str,
 ) -> str:
-    body = json.dumps(
-        [id, ts.isoformat(), actor, event, source, item, run_id, details],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    body = _COMPACT([id, ts.isoformat(), actor, event, source, item, run_id, details])
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 

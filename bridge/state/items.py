@@ -27,7 +27,7 @@ from bridge.state.models import (
     SourceRow,
     utcnow,
 )
-from bridge.state.sql import new_id, table
+from bridge.state.sql import InsertIgnoring, new_id, table
 
 
 def ensure_source(session: Session, name: str, kind: str, base_url: str) -> int:
@@ -58,6 +58,7 @@ class KnownItem:
     content_hash: str | None
 
 
+_ITEMS = table(ItemRow)
 _KNOWN = (
     ItemRow.external_id,
     ItemRow.article_id,
@@ -78,13 +79,18 @@ def known_items(
     return {r.article_id: KnownItem(*r) for r in session.execute(q)}
 
 
+_KNOWN_BY_EXTERNAL_ID = select(*(_ITEMS.c[c.key] for c in _KNOWN)).where(
+    _ITEMS.c.external_id.in_(bindparam("ids", expanding=True))
+)
+
+
 def known_by_external_id(session: Session, external_ids: Collection[str]) -> dict[str, KnownItem]:
     """The known items among ``external_ids`` (one list page's entries), keyed by article
     id: a poll looks up what it lists, so its cost does not grow with the history."""
     if not external_ids:
         return {}
-    q = select(*_KNOWN).where(ItemRow.external_id.in_(list(external_ids)))
-    return {r.article_id: KnownItem(*r) for r in session.execute(q)}
+    rows = session.connection().execute(_KNOWN_BY_EXTERNAL_ID, {"ids": list(external_ids)})
+    return {r.article_id: KnownItem(*r) for r in rows}
 
 
 def has_items(session: Session, source: str) -> bool:
@@ -153,34 +159,39 @@ def _new_item(session: Session, source_id: int, record_like: dict[str, Any]) -> 
     return row
 
 
+_SERIALS = table(IndexSerialRow)
+_BUMP_SERIAL = (
+    update(_SERIALS)
+    .where(_SERIALS.c.org_code == bindparam("b_org"), _SERIALS.c.year == bindparam("b_year"))
+    .values(next_serial=_SERIALS.c.next_serial + 1)
+    .returning(_SERIALS.c.next_serial)
+)
+_FIRST_SERIAL = InsertIgnoring(_SERIALS, "org_code", "year")
+_INDEX_NO_HELD = select(_ITEMS.c.id).where(_ITEMS.c.index_no == bindparam("index_no"))
+
+
 def allocate_index_no(session: Session, org_code: str, year: int) -> str:
     """The next 索引号 for (org code, year); atomic, never reused.
 
     The serial row is updated in the caller's write transaction: on SQLite the whole
     transaction holds the write lock (BEGIN IMMEDIATE); on PostgreSQL the UPDATE takes
-    the row lock, so concurrent allocators queue instead of colliding.
+    the row lock, so concurrent allocators queue instead of colliding. Prepared Core
+    statements: a backfill mints for every page that shows no number of its own.
     """
-    bump = (
-        update(IndexSerialRow)
-        .where(IndexSerialRow.org_code == org_code, IndexSerialRow.year == year)
-        .values(next_serial=IndexSerialRow.next_serial + 1)
-        .returning(IndexSerialRow.next_serial)
-    )
+    conn = session.connection()
+    key = {"b_org": org_code, "b_year": year}
     while True:
-        result = session.execute(bump).scalar_one_or_none()
-        if result is None:
-            try:
-                # The year's first number: another process may race us.
-                with session.begin_nested():
-                    session.add(IndexSerialRow(org_code=org_code, year=year, next_serial=2))
-                    session.flush()
-                result = 2
-            except IntegrityError:
-                result = session.execute(bump).scalar_one()  # theirs is in: take the next one
-        index_no = format_index_no(org_code, year, result - 1)
+        serial = conn.execute(_BUMP_SERIAL, key).scalar()
+        if serial is None:
+            # The year's first number: another process may race us, and its row stands.
+            first = {"org_code": org_code, "year": year, "next_serial": 2}
+            serial = (
+                2 if _FIRST_SERIAL(conn, first) else conn.execute(_BUMP_SERIAL, key).scalar_one()
+            )
+        index_no = format_index_no(org_code, year, serial - 1)
         # A page may show a number of the same series (the site's CMS numbers too): that
         # one is the page's item's, so the allocator passes it by.
-        if session.execute(select(ItemRow.id).where(ItemRow.index_no == index_no)).first() is None:
+        if conn.execute(_INDEX_NO_HELD, {"index_no": index_no}).first() is None:
             return index_no
 
 

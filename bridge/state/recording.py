@@ -67,29 +67,26 @@ _DELIVERIES = table(DeliveryRow)
 _BLOBS = table(BlobRow)
 _VERSIONS = table(ItemVersionRow)
 
+_ITEM_STATE = [
+    _ITEMS.c[name]
+    for name in ("id", "external_id", "status", "content_hash", "version", "index_no", "quarantine")
+]
 _LOCK_ITEMS = (
-    select(
-        _ITEMS.c.id,
-        _ITEMS.c.external_id,
-        _ITEMS.c.status,
-        _ITEMS.c.content_hash,
-        _ITEMS.c.version,
-        _ITEMS.c.index_no,
-        _ITEMS.c.quarantine,
-    )
+    select(*_ITEM_STATE)
     .where(_ITEMS.c.external_id.in_(bindparam("ids", expanding=True)))
     .order_by(_ITEMS.c.id)  # one lock order among workers
     .with_for_update()
 )
 # ON CONFLICT DO NOTHING: an item another worker inserted first stands, and RETURNING
-# names only the rows this statement inserted (the items this run discovered).
+# gives only the rows this statement inserted (the items this run discovered), each
+# already as _LOCK_ITEMS would read it: a new row is this transaction's until it commits.
 _INSERT_ITEMS = {
     "sqlite": sqlite.insert(_ITEMS)
     .on_conflict_do_nothing(index_elements=["external_id"])
-    .returning(_ITEMS.c.external_id),
+    .returning(*_ITEM_STATE),
     "postgresql": postgresql.insert(_ITEMS)
     .on_conflict_do_nothing(index_elements=["external_id"])
-    .returning(_ITEMS.c.external_id),
+    .returning(*_ITEM_STATE),
 }
 _UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("b_id"))
 _KNOWN_BLOBS = select(_BLOBS.c.sha256).where(_BLOBS.c.sha256.in_(bindparam("shas", expanding=True)))
@@ -315,12 +312,15 @@ class _Batch:
                 for r in missing
             ],
         )
-        discovered = set(inserted.scalars())  # not the ones another worker inserted first
-        again = [r.record.external_id for r in missing]
-        rows.update(
-            (row.external_id, row) for row in self.conn.execute(_LOCK_ITEMS, {"ids": again})
-        )
-        return rows, discovered
+        discovered = {row.external_id: row for row in inserted}
+        rows.update(discovered)
+        # Those another worker inserted first (and committed: ON CONFLICT waited for it)
+        again = [r.record.external_id for r in missing if r.record.external_id not in rows]
+        if again:
+            rows.update(
+                (row.external_id, row) for row in self.conn.execute(_LOCK_ITEMS, {"ids": again})
+            )
+        return rows, set(discovered)
 
     def _store_blobs(self, batch: Sequence[Recording], versions: Sequence[_Version | None]) -> None:
         """Each attachment once per sha256: the same file may come with another item (or

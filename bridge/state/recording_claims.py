@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bridge.state import items
@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from bridge.state.recording import Recording
 
 _ITEMS = table(ItemRow)
+_FILED = select(_ITEMS.c.external_id, _ITEMS.c.index_no).where(
+    _ITEMS.c.external_id.in_(bindparam("ids", expanding=True)), _ITEMS.c.index_no.is_not(None)
+)
+_HOLDERS = select(_ITEMS.c.index_no, _ITEMS.c.external_id, _ITEMS.c.url).where(
+    _ITEMS.c.index_no.in_(bindparam("numbers", expanding=True))
+)
 
 
 def claimed_elsewhere(
@@ -38,21 +44,10 @@ def claimed_elsewhere(
         return {}
     ids = [r.record.external_id for r in recordings]
     conn = session.connection()
-    filed = {
-        row.external_id: row.index_no
-        for row in conn.execute(
-            select(_ITEMS.c.external_id, _ITEMS.c.index_no).where(
-                _ITEMS.c.external_id.in_(ids), _ITEMS.c.index_no.is_not(None)
-            )
-        )
-    }
+    filed = {row.external_id: row.index_no for row in conn.execute(_FILED, {"ids": ids})}
     holders = {
         row.index_no: (row.external_id, row.url)
-        for row in conn.execute(
-            select(_ITEMS.c.index_no, _ITEMS.c.external_id, _ITEMS.c.url).where(
-                _ITEMS.c.index_no.in_(sorted(wanted))
-            )
-        )
+        for row in conn.execute(_HOLDERS, {"numbers": sorted(wanted)})
     }
     out: dict[int, tuple[str, str]] = {}
     for i, rec in enumerate(recordings):

@@ -6,12 +6,14 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, delete, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from bridge import audit
 from bridge.state import audit_log
+from bridge.state.sql import table
 
 if TYPE_CHECKING:
     from bridge.state.db import Database
@@ -106,32 +108,50 @@ def item_counts(session: Session) -> dict[str, dict[str, int]]:
 # --- cursors ---------------------------------------------------------------------------------
 
 
+_CURSORS = table(CursorRow)
+_GET_CURSOR = select(_CURSORS.c.value).where(
+    _CURSORS.c.source == bindparam("source"), _CURSORS.c.key == bindparam("key")
+)
+_DELETE_CURSOR = delete(_CURSORS).where(
+    _CURSORS.c.source == bindparam("source"), _CURSORS.c.key == bindparam("key")
+)
+
+
+def _upsert(dialect: Any, target: Table, keys: list[str], values: list[str]) -> Insert:
+    """``INSERT … ON CONFLICT DO UPDATE`` of ``values`` (and ``updated_at``), only where
+    they differ: a row another worker stored first is overwritten, as a row read before
+    would have been, without a savepoint; an unchanged row is not written again."""
+    insert = dialect.insert(target)
+    differ = [target.c[v].is_distinct_from(insert.excluded[v]) for v in values]
+    return insert.on_conflict_do_update(
+        index_elements=keys,
+        set_={v: insert.excluded[v] for v in [*values, "updated_at"]},
+        where=or_(*differ),
+    )
+
+
+_SET_CURSOR = {
+    "sqlite": _upsert(sqlite, _CURSORS, ["source", "key"], ["value"]),
+    "postgresql": _upsert(postgresql, _CURSORS, ["source", "key"], ["value"]),
+}
+
+
 def get_cursor(session: Session, source: str, key: str) -> Any:
-    row = session.get(CursorRow, (source, key))
-    return json.loads(row.value) if row else None
+    value = session.connection().execute(_GET_CURSOR, {"source": source, "key": key}).scalar()
+    return json.loads(value) if value is not None else None
 
 
 def set_cursor(session: Session, source: str, key: str, value: Any) -> None:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    row = session.get(CursorRow, (source, key), with_for_update=True)
-    if row is None:
-        try:
-            with session.begin_nested():  # another worker may set it at the same moment
-                session.add(CursorRow(source=source, key=key, value=text))
-                session.flush()
-            return
-        except IntegrityError:
-            row = session.get(
-                CursorRow, (source, key), with_for_update=True, populate_existing=True
-            )
-            assert row is not None
-    row.value = text
+    conn = session.connection()
+    conn.execute(
+        _SET_CURSOR[conn.dialect.name],
+        {"source": source, "key": key, "value": text, "updated_at": utcnow()},
+    )
 
 
 def clear_cursor(session: Session, source: str, key: str) -> None:
-    row = session.get(CursorRow, (source, key))
-    if row is not None:
-        session.delete(row)
+    session.connection().execute(_DELETE_CURSOR, {"source": source, "key": key})
 
 
 # --- pause ----------------------------------------------------------------------------------
@@ -143,7 +163,9 @@ PAUSED = "paused"
 
 def paused(session: Session) -> dict[str, dict[str, Any]]:
     """Paused sources: name → {reason, at (ISO 8601, UTC), actor}."""
-    rows = session.scalars(select(CursorRow).where(CursorRow.key == PAUSED))
+    rows = session.connection().execute(
+        select(_CURSORS.c.source, _CURSORS.c.value).where(_CURSORS.c.key == PAUSED)
+    )
     return {row.source: json.loads(row.value) for row in rows}
 
 
@@ -182,25 +204,36 @@ def validators(session: Session, urls: list[str]) -> dict[str, tuple[str | None,
     return {r.url: (r.etag, r.last_modified) for r in rows}
 
 
+_CACHE = table(FetchCacheRow)
+
+
+# One statement for every page of a batch rather than a lookup and a savepoint per page.
+_UPSERT_VALIDATORS = {
+    "sqlite": _upsert(sqlite, _CACHE, ["url"], ["etag", "last_modified"]),
+    "postgresql": _upsert(postgresql, _CACHE, ["url"], ["etag", "last_modified"]),
+}
+_DELETE_VALIDATORS = delete(_CACHE).where(_CACHE.c.url.in_(bindparam("urls", expanding=True)))
+
+
 def remember_validators(
     session: Session, entries: dict[str, tuple[str | None, str | None]]
 ) -> None:
-    for url, (etag, last_modified) in entries.items():
-        row = session.get(FetchCacheRow, url)
-        if etag is None and last_modified is None:
-            if row is not None:
-                session.delete(row)
-            continue
-        if row is None:
-            try:
-                with session.begin_nested():  # another worker may have read the same page
-                    session.add(FetchCacheRow(url=url, etag=etag, last_modified=last_modified))
-                    session.flush()
-                continue
-            except IntegrityError:
-                row = session.get(FetchCacheRow, url, populate_existing=True)
-                assert row is not None
-        row.etag, row.last_modified = etag, last_modified
+    """Store the pages' validators; a page that came without any has its old ones removed."""
+    now = utcnow()
+    # In URL order: one lock order among workers writing overlapping pages (PostgreSQL).
+    rows = [
+        {"url": url, "etag": etag, "last_modified": modified, "updated_at": now}
+        for url, (etag, modified) in sorted(entries.items())
+        if etag is not None or modified is not None
+    ]
+    gone = sorted(
+        url for url, (etag, modified) in entries.items() if etag is None and modified is None
+    )
+    conn = session.connection()
+    if rows:
+        conn.execute(_UPSERT_VALIDATORS[conn.dialect.name], rows)
+    if gone:
+        conn.execute(_DELETE_VALIDATORS, {"urls": gone})
 
 
 def forget_validators(session: Session, prefix: str) -> None:
