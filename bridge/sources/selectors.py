@@ -33,6 +33,7 @@ from bridge.sources.article import (
 )
 from bridge.sources.cms import CmsSource, Paging
 from bridge.sources.fetch import Fetcher, NotModified
+from bridge.sources.links import css_reads_links
 from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,10 @@ class SelectorsSource(CmsSource):
         self._title_css = CSSSelector(sel.detail_title)
         self._meta_css = _css(sel.detail_meta)
         self._attachments_css = _css(sel.attachments)
+        self.reads_links = any(
+            css_reads_links(css)
+            for css in (sel.detail_body, sel.detail_title, sel.detail_meta, sel.attachments)
+        )
         self._article_id = re.compile(self.sel.article_id_pattern)
         self._page_count = (
             re.compile(self.sel.page_count_pattern) if self.sel.page_count_pattern else None
