@@ -34,6 +34,7 @@ from bridge.sources.article import (
 from bridge.sources.cms import CmsSource, Paging
 from bridge.sources.fetch import Fetcher, NotModified
 from bridge.sources.links import css_reads_links
+from bridge.sources.pagescan import scan
 from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,8 @@ class SelectorsSource(CmsSource):
         body = bodies[0] if bodies else None
         # The operator's metadata block first, then what any template shows.
         meta = scoped_metadata(self._meta_css(doc)) if self._meta_css is not None else {}
-        for key, value in metadata(doc, body).items():
+        page = scan(doc)  # one walk for the metadata and the attachment blocks
+        for key, value in metadata(doc, body, page).items():
             meta.setdefault(key, value)
         if body is not None:
             strip_volatile(body)
@@ -210,7 +212,7 @@ class SelectorsSource(CmsSource):
         scopes = (
             self._attachments_css(doc)
             if self._attachments_css is not None
-            else [*([body] if body is not None else []), *attachment_blocks(doc, body)]
+            else [*([body] if body is not None else []), *attachment_blocks(doc, body, page)]
         )
         return Article(
             title, meta, {}, "", body, self.sel.detail_body if body is not None else "", scopes

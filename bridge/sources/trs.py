@@ -38,6 +38,7 @@ from bridge.sources.article import (
 )
 from bridge.sources.cms import CmsSource, Paging
 from bridge.sources.fetch import NotModified
+from bridge.sources.pagescan import scan
 from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,8 @@ class TrsSource(CmsSource):
 
     def read_article(self, doc: lxml.html.HtmlElement, text: str, url: str) -> Article:
         body, found_by = find_body(doc)
-        meta = metadata(doc, body)
+        page = scan(doc)  # one walk for the metadata and the attachment blocks
+        meta = metadata(doc, body, page)
         if body is not None:
             strip_volatile(body)
         title = ""
@@ -214,6 +216,6 @@ class TrsSource(CmsSource):
             body_from=found_by,
             attachment_scopes=[
                 *([body] if body is not None else []),
-                *attachment_blocks(doc, body),
+                *attachment_blocks(doc, body, page),
             ],
         )
