@@ -63,10 +63,12 @@ def _walk(el: lxml.html.HtmlElement, found: PageScan, root: lxml.html.HtmlElemen
         found.cells.append(el)
     else:
         at = -1
-    if (el.get("id") or el.get("class")) and is_attachment_block(el):
+    ident, classes = el.get("id"), el.get("class")
+    if (ident or classes) and _named_attachment_block(ident or "", classes or ""):
         found.named_blocks.append(el)
     text = el.text
-    if text:
+    # Most texts are the line breaks between tags: no label there, and no need to ask.
+    if text and not text.isspace():
         if "附" in text and ATTACHMENT_LABEL.match(text):
             found.attachment_labels.append(el)
         if tag not in HIDDEN and ANY_LABEL.search(text):
@@ -76,7 +78,7 @@ def _walk(el: lxml.html.HtmlElement, found: PageScan, root: lxml.html.HtmlElemen
         if isinstance(child.tag, str):
             has_table = _walk(child, found, root) or child.tag == "table" or has_table
         tail = child.tail
-        if tail and ANY_LABEL.search(tail):
+        if tail and not tail.isspace() and ANY_LABEL.search(tail):
             found.label_owners.append(el)
     if has_table and at >= 0:  # a layout cell: its own cells are the leaves
         del found.cells[at]
@@ -85,8 +87,10 @@ def _walk(el: lxml.html.HtmlElement, found: PageScan, root: lxml.html.HtmlElemen
 
 def is_attachment_block(el: lxml.html.HtmlElement) -> bool:
     """Whether ``el`` is named like a block of attachments."""
-    ident = el.get("id") or ""
+    return _named_attachment_block(el.get("id") or "", el.get("class") or "")
+
+
+def _named_attachment_block(ident: str, classes: str) -> bool:
     if ident == "fujian" or ident.startswith("file_"):
         return True
-    classes = el.get("class") or ""
     return "article_attachment" in classes or not ATTACHMENT_CLASSES.isdisjoint(classes.split())

@@ -325,3 +325,15 @@ def test_a_page_document_with_links_made_absolute_is_the_document():
 )
 def test_a_selector_that_tests_a_link_value_is_known(css, reads):
     assert links.css_reads_links(css) is reads
+
+
+@given(
+    st.text(
+        alphabet="页面生成执行运行加载时间耗于：: 0123456789-.秒msGENERATEDgeneratedonat年月日",
+        max_size=40,
+    )
+)
+def test_every_stamp_text_holds_a_stamp_word(text):
+    """strip_volatile asks _STAMP_TEXT only about a body that holds a _STAMP_WORD."""
+    if volatile._STAMP_TEXT.search(text):
+        assert volatile._STAMP_WORD.search(text)
