@@ -335,6 +335,35 @@ def largest_text_block(doc: lxml.html.HtmlElement) -> lxml.html.HtmlElement | No
     return best if totals[best] >= MIN_TEXT_BLOCK else None
 
 
+def scan_around(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None) -> PageScan:
+    """The page's ``scan`` for reading its metadata and attachment blocks around
+    ``body``, whose subtree is not walked when nothing in it could count: a block
+    (whose texts all belong to a block of the body) but no part of a table (a body
+    ``<td>`` is a cell of a table outside it), whose cells are all in its own tables."""
+    skippable = (
+        body is not None
+        and body.tag in BLOCK_TAGS
+        and body.tag not in _TABLE_PARTS
+        and _cells_in_own_tables(body)
+    )
+    return scan(doc, body if skippable else None)
+
+
+_TABLE_PARTS = frozenset({"td", "th", "tr", "tbody", "thead", "tfoot"})
+
+
+def _cells_in_own_tables(body: lxml.html.HtmlElement) -> bool:
+    """Whether every cell inside ``body`` is in a table inside it: libxml2 keeps a stray
+    ``<td>`` where a page has one, and that is a cell of the table around the body."""
+    for cell in body.iter("td", "th"):
+        for a in cell.iterancestors():
+            if a.tag == "table":
+                break
+            if a is body:
+                return False
+    return True
+
+
 def attachment_blocks(
     doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None, page: PageScan | None = None
 ) -> list[lxml.html.HtmlElement]:

@@ -46,15 +46,21 @@ class PageScan:
     """Elements whose own text starts with a 附件 label."""
 
 
-def scan(root: lxml.html.HtmlElement) -> PageScan:
+def scan(root: lxml.html.HtmlElement, skip: lxml.html.HtmlElement | None = None) -> PageScan:
     """Walk ``root`` once: its descendants' cells and label texts, and with ``root``
-    itself the attachment blocks and 附件 lines."""
+    itself the attachment blocks and 附件 lines; not inside ``skip`` (a descendant whose
+    subtree the caller does not read: the body), though the text after it is read."""
     found = PageScan()
-    _walk(root, found, root)
+    _walk(root, found, root, skip)
     return found
 
 
-def _walk(el: lxml.html.HtmlElement, found: PageScan, root: lxml.html.HtmlElement) -> bool:
+def _walk(
+    el: lxml.html.HtmlElement,
+    found: PageScan,
+    root: lxml.html.HtmlElement,
+    skip: lxml.html.HtmlElement | None,
+) -> bool:
     """Record what ``el`` and its subtree hold, in page order (its text, then each child
     and the text after it); True when the subtree holds a table."""
     tag = el.tag
@@ -75,8 +81,10 @@ def _walk(el: lxml.html.HtmlElement, found: PageScan, root: lxml.html.HtmlElemen
             found.label_owners.append(el)
     has_table = False
     for child in el:
-        if isinstance(child.tag, str):
-            has_table = _walk(child, found, root) or child.tag == "table" or has_table
+        if child is skip and skip is not None:
+            has_table = has_table or skip.tag == "table" or skip.find(".//table") is not None
+        elif isinstance(child.tag, str):
+            has_table = _walk(child, found, root, skip) or child.tag == "table" or has_table
         tail = child.tail
         if tail and not tail.isspace() and ANY_LABEL.search(tail):
             found.label_owners.append(el)

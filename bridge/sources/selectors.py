@@ -28,13 +28,13 @@ from bridge.sources.article import (
     Article,
     attachment_blocks,
     metadata,
+    scan_around,
     scoped_metadata,
     visible_text,
 )
 from bridge.sources.cms import CmsSource, Paging
 from bridge.sources.fetch import Fetcher, NotModified
 from bridge.sources.links import css_reads_links
-from bridge.sources.pagescan import scan
 from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
@@ -203,7 +203,7 @@ class SelectorsSource(CmsSource):
         body = bodies[0] if bodies else None
         # The operator's metadata block first, then what any template shows.
         meta = scoped_metadata(self._meta_css(doc)) if self._meta_css is not None else {}
-        page = scan(doc)  # one walk for the metadata and the attachment blocks
+        page = scan_around(doc, body)  # one walk for the metadata and the attachment blocks
         for key, value in metadata(doc, body, page).items():
             meta.setdefault(key, value)
         if body is not None:

@@ -34,11 +34,11 @@ from bridge.sources.article import (
     attachment_blocks,
     find_body,
     metadata,
+    scan_around,
     visible_text,
 )
 from bridge.sources.cms import CmsSource, Paging
 from bridge.sources.fetch import NotModified
-from bridge.sources.pagescan import scan
 from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,7 @@ class TrsSource(CmsSource):
 
     def read_article(self, doc: lxml.html.HtmlElement, text: str, url: str) -> Article:
         body, found_by = find_body(doc)
-        page = scan(doc)  # one walk for the metadata and the attachment blocks
+        page = scan_around(doc, body)  # one walk for the metadata and the attachment blocks
         meta = metadata(doc, body, page)
         if body is not None:
             strip_volatile(body)

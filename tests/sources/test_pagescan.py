@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from bridge.sources import parse
+from bridge.sources.article import attachment_blocks, metadata, scan_around
 from bridge.sources.pagescan import ANY_LABEL, ATTACHMENT_LABEL, HIDDEN, is_attachment_block, scan
 
 # What article.py asked libxml2 for before the walk, with the exact tests it applied.
@@ -61,3 +62,24 @@ def test_the_walk_finds_what_the_xpath_scans_found(blocks):
     assert found.attachment_labels == [
         el for el in _LABELLED(doc) if ATTACHMENT_LABEL.match(el.text or "")
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(trees(), min_size=1, max_size=4), st.integers(0, 50))
+def test_leaving_the_body_unwalked_reads_the_same_around_it(blocks, pick):
+    doc = parse.document(f"<html><body>{''.join(blocks)}</body></html>", "http://h/a.html")
+    elements = list(doc.find("body").iterdescendants())
+    body = elements[pick % len(elements)] if elements else None
+    around, whole = scan_around(doc, body), scan(doc)
+    assert metadata(doc, body, around) == metadata(doc, body, whole)
+    assert attachment_blocks(doc, body, around) == attachment_blocks(doc, body, whole)
+
+
+def test_a_stray_cell_in_the_body_is_a_cell_of_the_table_around_it():
+    page = (
+        "<html><body><table><tr><td><div id='body'><td>索引号</td><td>1</td></div>"
+        "</td></tr></table></body></html>"
+    )
+    doc = parse.document(page, "http://h/a.html")  # libxml2 keeps the stray <td>s
+    body = doc.get_element_by_id("body")
+    assert metadata(doc, body, scan_around(doc, body)) == {"索引号": "1"}
