@@ -172,8 +172,9 @@ class _Inside:
             return False
         if isinstance(root, set):
             return el in root
-        # lxml hands out one proxy per node while a reference lives: identity is exact.
-        return el is root or any(a is root for a in el.iterancestors())
+        # lxml hands out one proxy per node while a reference lives, and elements compare
+        # by identity: `in` asks for the same node, in C.
+        return el is root or root in el.iterancestors()
 
 
 def _tables(cells: list[lxml.html.HtmlElement], out: dict[str, str], inside: _Inside) -> None:
