@@ -18,20 +18,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import lxml.html
-from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from bridge.labels import ALL_LABELS, PAGE_META_NAMES, SEPARATOR, label_key, line_pairs
+from bridge.sources.pagescan import ANY_LABEL, HIDDEN, PageScan, scan
 
 BLOCK_TAGS = frozenset(
     ["address", "article", "aside", "blockquote", "body", "br", "center", "dd", "div", "dl", "dt", "fieldset", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul"]
 )  # fmt: skip
-_HIDDEN = frozenset({"script", "style", "noscript", "template", "head", "title"})
 _KNOWN = frozenset(ALL_LABELS)
-_SPACED = "[\\s\u3000\xa0]*"
-_ANY_LABEL = re.compile("|".join(_SPACED.join(re.escape(c) for c in label) for label in ALL_LABELS))
-_TEXTS = etree.XPath(".//text()")
-_LEAF_CELLS = etree.XPath(".//td[not(.//table)] | .//th[not(.//table)]")
 
 ARTICLE_CONTAINERS = (
     "div.TRS_Editor",
@@ -85,7 +80,7 @@ class Article:
 
 def visible_text(el: lxml.html.HtmlElement) -> str:
     """The text a reader sees in ``el``: no script, style or comment."""
-    if el.tag in _HIDDEN:
+    if el.tag in HIDDEN:
         return ""
     parts = [el.text or ""]
     for child in el:
@@ -129,17 +124,20 @@ def doc_title(doc: lxml.html.HtmlElement) -> str:
 def metadata(
     doc: lxml.html.HtmlElement,
     outside: lxml.html.HtmlElement | set[lxml.html.HtmlElement] | None = None,
+    found: PageScan | None = None,
 ) -> dict[str, str]:
     """Label/value pairs of the page's metadata blocks, first occurrence of a label wins:
     tables (label cell, value cell; or ``label：value`` in one cell), then ``<dt>``/``<dd>``
     pairs and label lines in any element (``<p><strong>索引号</strong>：…</p>``, ``<li>``,
     the info line ``发布时间：… 来源：…``). Nothing inside ``outside`` (the body, or the set
-    of its elements) is read: a table in a document is no metadata of the page.
+    of its elements) is read: a table in a document is no metadata of the page. ``found``:
+    the page's ``scan``, when the caller made it for ``attachment_blocks`` too.
     """
+    found = found if found is not None else scan(doc)
     out: dict[str, str] = {}
     inside = _Inside(outside)
-    _tables(doc, out, inside)
-    for line in _label_lines(doc, inside):
+    _tables(found.cells, out, inside)
+    for line in _label_lines(found.label_owners, inside):
         for key, value in line_pairs(line):
             if value and key not in out:
                 out[key] = value
@@ -174,14 +172,15 @@ class _Inside:
             return False
         if isinstance(root, set):
             return el in root
-        # lxml hands out one proxy per node while a reference lives: identity is exact.
-        return el is root or any(a is root for a in el.iterancestors())
+        # lxml hands out one proxy per node while a reference lives, and elements compare
+        # by identity: `in` asks for the same node, in C.
+        return el is root or root in el.iterancestors()
 
 
-def _tables(doc: lxml.html.HtmlElement, out: dict[str, str], inside: _Inside) -> None:
+def _tables(cells: list[lxml.html.HtmlElement], out: dict[str, str], inside: _Inside) -> None:
     """Cells of the innermost tables: a label cell takes the next cell of its table."""
     by_table: dict[lxml.html.HtmlElement, list[lxml.html.HtmlElement]] = {}
-    for cell in _LEAF_CELLS(doc):
+    for cell in cells:
         table = next(cell.iterancestors("table"), None)
         if table is not None:
             by_table.setdefault(table, []).append(cell)
@@ -206,19 +205,13 @@ def _tables(doc: lxml.html.HtmlElement, out: dict[str, str], inside: _Inside) ->
                     out[key] = value
 
 
-def _label_lines(doc: lxml.html.HtmlElement, inside: _Inside) -> list[str]:
+def _label_lines(owners: list[lxml.html.HtmlElement], inside: _Inside) -> list[str]:
     """The lines (outside tables and the body) that hold a known label, in page order;
-    a ``<dt>`` label is joined with its ``<dd>``."""
+    a ``<dt>`` label is joined with its ``<dd>``. ``owners``: the elements whose texts
+    hold a label (``PageScan.label_owners``)."""
     blocks: list[lxml.html.HtmlElement] = []
     seen: set[lxml.html.HtmlElement] = set()
-    for text in _TEXTS(doc):
-        if not _ANY_LABEL.search(text):
-            continue
-        el = text.getparent()
-        if el is None or (not text.is_tail and el.tag in _HIDDEN):
-            continue
-        if text.is_tail:
-            el = el.getparent()
+    for el in owners:
         block = el
         while block is not None and block.tag not in BLOCK_TAGS:
             block = block.getparent()
@@ -233,7 +226,7 @@ def _label_lines(doc: lxml.html.HtmlElement, inside: _Inside) -> list[str]:
             value = clean(visible_text(dd)) if dd is not None and dd.tag == "dd" else ""
             lines.append(f"{clean(visible_text(block))}{SEPARATOR}{value}")
             continue
-        lines.extend(line for line in _own_lines(block) if _ANY_LABEL.search(line))
+        lines.extend(line for line in _own_lines(block) if ANY_LABEL.search(line))
     return lines
 
 
@@ -246,7 +239,7 @@ def _own_lines(block: lxml.html.HtmlElement) -> list[str]:
     Line breaks in the source are white space, as a browser shows them."""
     parts = [block.text or ""]
     for child in block:
-        if not isinstance(child.tag, str) or child.tag in _HIDDEN:
+        if not isinstance(child.tag, str) or child.tag in HIDDEN:
             parts.append(child.tail or "")
             continue
         if child.tag in BLOCK_TAGS:
@@ -261,7 +254,7 @@ def _own_lines(block: lxml.html.HtmlElement) -> list[str]:
 def _inline_text(el: lxml.html.HtmlElement) -> str:
     """The visible text of an inline element, a line break at each block inside it (whose
     text is that block's own line: read once, however deep the nesting)."""
-    if el.tag in _HIDDEN:
+    if el.tag in HIDDEN:
         return ""
     parts = [el.text or ""]
     for child in el:
@@ -274,7 +267,7 @@ def _inline_text(el: lxml.html.HtmlElement) -> str:
 def block_lines(root: lxml.html.HtmlElement) -> list[str]:
     """Every text line under ``root``, one per block, in page order (nothing of a script,
     a style or the ``<head>``)."""
-    if root.tag in _HIDDEN or any(a.tag in _HIDDEN for a in root.iterancestors()):
+    if root.tag in HIDDEN or any(a.tag in HIDDEN for a in root.iterancestors()):
         return []
     lines: list[str] = []
     stack = [root]
@@ -282,7 +275,7 @@ def block_lines(root: lxml.html.HtmlElement) -> list[str]:
         el = stack.pop()
         if el is root or el.tag in BLOCK_TAGS:
             lines.extend(_own_lines(el))
-        stack.extend(c for c in reversed(el) if isinstance(c.tag, str) and c.tag not in _HIDDEN)
+        stack.extend(c for c in reversed(el) if isinstance(c.tag, str) and c.tag not in HIDDEN)
     return lines
 
 
@@ -343,42 +336,46 @@ def largest_text_block(doc: lxml.html.HtmlElement) -> lxml.html.HtmlElement | No
     return best if totals[best] >= MIN_TEXT_BLOCK else None
 
 
-ATTACHMENT_CLASSES = frozenset(
-    ["attachments", "attachment", "fj", "fjlb", "fjxz", "fjxx", "fujian", "xgfj", "appendix"]
-)
-"""Classes of the blocks that templates keep the attachments in, apart from the body (and
-``#fujian``, ``id="file_…"``, a class containing ``article_attachment``)."""
-_MAY_BE_ATTACHMENT_BLOCK = etree.XPath(
-    "//*[@class][contains(@class, 'fj') or contains(@class, 'ttach') or contains(@class, 'fujian')"
-    " or contains(@class, 'appendix')] | //*[@id][@id = 'fujian' or starts-with(@id, 'file_')]"
-)
-"""A cheap filter in C (a CSS selector of the same blocks costs four times as much)."""
+def scan_around(doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None) -> PageScan:
+    """The page's ``scan`` for reading its metadata and attachment blocks around
+    ``body``, whose subtree is not walked when nothing in it could count: a block
+    (whose texts all belong to a block of the body) but no part of a table (a body
+    ``<td>`` is a cell of a table outside it), whose cells are all in its own tables."""
+    skippable = (
+        body is not None
+        and body.tag in BLOCK_TAGS
+        and body.tag not in _TABLE_PARTS
+        and _cells_in_own_tables(body)
+    )
+    return scan(doc, body if skippable else None)
 
 
-def _attachment_block(el: lxml.html.HtmlElement) -> bool:
-    ident = el.get("id") or ""
-    if ident == "fujian" or ident.startswith("file_"):
-        return True
-    classes = el.get("class") or ""
-    return "article_attachment" in classes or not ATTACHMENT_CLASSES.isdisjoint(classes.split())
+_TABLE_PARTS = frozenset({"td", "th", "tr", "tbody", "thead", "tfoot"})
 
 
-_ATTACHMENT_LABEL = re.compile(r"^[\s\u3000\xa0]*(?:相关)?附\s*件")
-_MAY_BE_ATTACHMENT_LABEL = etree.XPath("//*[text()[contains(., '附')]]")
+def _cells_in_own_tables(body: lxml.html.HtmlElement) -> bool:
+    """Whether every cell inside ``body`` is in a table inside it: libxml2 keeps a stray
+    ``<td>`` where a page has one, and that is a cell of the table around the body."""
+    for cell in body.iter("td", "th"):
+        for a in cell.iterancestors():
+            if a.tag == "table":
+                break
+            if a is body:
+                return False
+    return True
 
 
 def attachment_blocks(
-    doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None
+    doc: lxml.html.HtmlElement, body: lxml.html.HtmlElement | None, page: PageScan | None = None
 ) -> list[lxml.html.HtmlElement]:
     """The attachment blocks outside the body: by their usual class names, and a line
     starting with 附件 (``<p>附件：<a …>``) with the two blocks after it (a ``<p>附件：</p>``
-    heading its ``<ul>``)."""
+    heading its ``<ul>``). ``page``: the page's ``scan``, when the caller made it."""
+    page = page if page is not None else scan(doc)
     inside = _Inside(body)
-    found = [
-        el for el in _MAY_BE_ATTACHMENT_BLOCK(doc) if _attachment_block(el) and el not in inside
-    ]
-    for el in _MAY_BE_ATTACHMENT_LABEL(doc):  # a cheap filter in C, the exact test here
-        if not _ATTACHMENT_LABEL.match(el.text or "") or el in inside:
+    found = [el for el in page.named_blocks if el not in inside]
+    for el in page.attachment_labels:
+        if el in inside:
             continue
         block = el
         while block.tag not in BLOCK_TAGS and block.getparent() is not None:

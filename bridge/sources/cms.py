@@ -26,6 +26,7 @@ from bridge.sources.article import Article, doc_title, page_meta, visible_text
 from bridge.sources.attachments import download_attachments
 from bridge.sources.base import Source
 from bridge.sources.fetch import Fetcher, Missing, NotModified, Page
+from bridge.sources.links import absolutize_within
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,10 @@ class CmsSource(Source):
 
     body_hint = "the body"
     """What the family looks for as the body, for a layout alarm's message."""
+    reads_links = False
+    """Whether ``read_article`` looks at link values (an operator's ``a[href$=".pdf"]``),
+    which must then be absolute all over the page before it reads; otherwise only the
+    body's and the attachment blocks' links are made absolute, after."""
 
     def __init__(self, cfg: SourceConfig, fetcher: Fetcher) -> None:
         super().__init__()
@@ -94,10 +99,16 @@ class CmsSource(Source):
             raise Skippable(f"{entry.url} answered 304 to an unconditional request")
         if parse.incomplete(result.text):
             raise Skippable(f"{entry.url} ends before </html>: the page came incomplete")
-        doc = parse.document(result.text, result.url)
+        if self.reads_links:
+            doc = parse.document(result.text, result.url)
+            base = None
+        else:
+            doc, base = parse.page_document(result.text, result.url)
         article = self.read_article(doc, result.text, result.url)
         if article.body is None and (target := parse.redirect_target(doc)):
             raise Skippable(f"{entry.url} is no article: it sends the browser on to {target}")
+        if base is not None:  # the links of what is kept, and only those, made absolute
+            absolutize_within(doc, [article.body, *article.attachment_scopes], base)
         article.page_meta = page_meta(doc)
         article.doc_title = doc_title(doc)
         return result, article

@@ -36,6 +36,7 @@ from bridge.sources.article import Article, attachment_blocks, metadata, visible
 from bridge.sources.charset import decode_html
 from bridge.sources.cms import CmsSource, Paging
 from bridge.sources.fetch import Fetcher, NotModified
+from bridge.sources.pagescan import scan
 from bridge.sources.volatile import strip_volatile
 from bridge.text import tree_safe
 
@@ -215,10 +216,11 @@ def parse_detail(text: str, url: str, doc: lxml.html.HtmlElement | None = None) 
         strip_volatile(body)
     # The body was parsed on its own; in the page's tree it lies between the markers, and
     # nothing there (a table in the document) is metadata of the page.
-    meta = metadata(doc, between_markers(doc))
+    page = scan(doc)  # one walk for the metadata and the attachment blocks
+    meta = metadata(doc, between_markers(doc), page)
     for key, value in marked.items():
         meta.setdefault(key, value)
-    scopes = ([body] if body is not None else []) + attachment_blocks(doc, None)
+    scopes = ([body] if body is not None else []) + attachment_blocks(doc, None, page)
     return Article(title, meta, {}, "", body, BODY_BEGIN if body is not None else "", scopes)
 
 

@@ -7,10 +7,9 @@ on a fast network is bound by parsing CPU.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
-from urllib.parse import parse_qs, unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
@@ -19,6 +18,7 @@ from bridge.errors import Skippable
 from bridge.filename import attachment_name
 from bridge.labels import ALL_LABELS
 from bridge.sources.article import visible_text
+from bridge.sources.links import absolutize, absolutize_links, base_href
 from bridge.text import tree_safe
 
 _WS = re.compile(r"[\s\u3000\xa0]+")
@@ -48,13 +48,43 @@ META_LABELS = ALL_LABELS
 
 
 def document(text: str, url: str) -> lxml.html.HtmlElement:
-    """Parse HTML; an empty or hopeless page becomes an empty document, not an exception.
+    """Parse HTML with every link made absolute; an empty or hopeless page becomes an
+    empty document, not an exception (``page_document``)."""
+    doc, base = page_document(text, url)
+    absolutize(doc, base)
+    return doc
+
+
+# lxml.html's own parser asks a Python method which class each element's proxy gets (a
+# form, an input …): that call on every element the bridge touches cost more than the
+# rest of reading a page. Every element is a plain HtmlElement here, chosen in C; nothing
+# in the bridge uses the form classes.
+_HTML_CLASSES = etree.ElementDefaultClassLookup(
+    element=lxml.html.HtmlElement,
+    comment=lxml.html.HtmlComment,
+    pi=lxml.html.HtmlProcessingInstruction,
+    entity=lxml.html.HtmlEntity,
+)
+
+
+def html_parser() -> etree.HTMLParser:
+    """A parser for one page (its error log is that page's) that makes HtmlElements."""
+    parser = etree.HTMLParser()
+    parser.set_element_class_lookup(_HTML_CLASSES)
+    return parser
+
+
+def page_document(text: str, url: str) -> tuple[lxml.html.HtmlElement, str]:
+    """The page parsed with its links as written, and the base URL they resolve against
+    (its ``<base href>`` applied and removed): an article page makes absolute only the
+    links of what it keeps (``absolutize_within``). An empty or hopeless page becomes an
+    empty document, not an exception.
 
     libxml2 stops at the first fatal error (markup nested more than 256 deep) and keeps
     what it read so far: that page is refused rather than read in part.
     """
     text = tree_safe(text)
-    parser = lxml.html.HTMLParser()  # one per page: its error log is this page's
+    parser = html_parser()
     # ValueError: a str with an XML encoding declaration; retry without it. ParserError:
     # nothing to parse (white space, a lone comment).
     for attempt in (text, re.sub(r"^\s*<\?xml[^>]*>", "", text), "<html></html>"):
@@ -67,81 +97,7 @@ def document(text: str, url: str) -> lxml.html.HtmlElement:
     if fatal is not None:
         reason = fatal.message.split(", use XML_PARSE_HUGE")[0].strip()  # libxml2's advice
         raise Skippable(f"{url}: the HTML parser gave up ({reason}); the page cannot be read whole")
-    absolutize_links(doc, url, resolve_base_href=True)
-    return doc
-
-
-# The link attributes of lxml.html.defs.link_attrs (xlink:href aside), found by XPath in
-# libxml2: lxml's own make_links_absolute walks every element in Python and checked
-# each of them for 16 attributes and a style, a tenth of the CPU of reading a page.
-_LINK_ATTRS = etree.XPath(
-    "|".join(
-        f"//@{name}"
-        for name in ("action", "archive", "background", "cite", "classid", "codebase",
-                     "data", "dynsrc", "formaction", "href", "longdesc", "lowsrc", "profile",
-                     "src", "usemap")
-    )
-)  # fmt: skip
-_BASE_HREF = etree.XPath("//base[@href]")
-
-
-def absolutize_links(root: lxml.html.HtmlElement, url: str, *, resolve_base_href: bool) -> None:
-    """Make the links of ``root`` absolute against ``url``: lxml's ``make_links_absolute``
-    with ``handle_failures="ignore"`` for the attributes that carry links (what it does
-    for ``<object>``, ``<param>`` and CSS ``url()`` the sanitizer removes anyway).
-
-    A ``<base href>`` is applied first and removed, as lxml does; one that cannot be
-    resolved is ignored, as a browser ignores it (lxml raised for the whole page)."""
-    base = url
-    if resolve_base_href:
-        href = None
-        for tag in _BASE_HREF(root):
-            href = tag.get("href")
-            tag.drop_tree()
-        if href and href.strip():
-            try:
-                base = urljoin(url, href.strip())
-            except ValueError:  # a base no browser could use: the page's own URL it is
-                base = url
-    directory = _directory(base)
-    for found in _LINK_ATTRS(root):
-        link = str(found).strip()
-        try:
-            # A link with a path of its own is resolved against the base's directory
-            # alone, so pages of one folder share the answers (a site's menu repeats
-            # on every page: 20 links a page, urljoin a tenth of the CPU of reading it).
-            new = _joined(directory, link) if _PATH_LINK.match(link) else urljoin(base, link)
-        except ValueError:  # a malformed URL (a bad IPv6 host) stays as it was
-            new = link
-        if new != found:  # a character no tree may hold (&#1; in a link) goes
-            found.getparent().set(found.attrname, tree_safe(new))
-
-
-# A link that resolves the same against the base's directory as against the base: a
-# path from the root, one with a host of its own, or a relative path (a first segment
-# with no colon). Not "", "?q", "#f", ";p", "//", "http:" or "http:x", which keep parts of
-# the base itself (test_parse checks this against lxml on any link text).
-_PATH_LINK = re.compile(
-    r"(?=[^\t\n\r]*\Z)"  # urllib drops these anywhere, so "/\t/" is "//"
-    r"(?:/(?!/)|(?:[A-Za-z][A-Za-z0-9+.\-]*:)?//[^/?#]|[^:/?#;][^:/?#]*(?:[/?#]|\Z))"
-)
-
-
-def _directory(url: str) -> str:
-    """The base URL up to its path's last slash: what a relative path resolves against."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if not parts.netloc:
-        return url
-    path = parts.path[: parts.path.rfind("/") + 1]
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-@functools.lru_cache(maxsize=4096)
-def _joined(directory: str, link: str) -> str:
-    return urljoin(directory, link)
+    return doc, base_href(doc, url)
 
 
 _END_TAG = re.compile(r"</(?:html|body)\s*>", re.I)

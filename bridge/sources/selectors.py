@@ -28,11 +28,13 @@ from bridge.sources.article import (
     Article,
     attachment_blocks,
     metadata,
+    scan_around,
     scoped_metadata,
     visible_text,
 )
 from bridge.sources.cms import CmsSource, Paging
 from bridge.sources.fetch import Fetcher, NotModified
+from bridge.sources.links import css_reads_links
 from bridge.sources.volatile import strip_volatile
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,10 @@ class SelectorsSource(CmsSource):
         self._title_css = CSSSelector(sel.detail_title)
         self._meta_css = _css(sel.detail_meta)
         self._attachments_css = _css(sel.attachments)
+        self.reads_links = any(
+            css_reads_links(css)
+            for css in (sel.detail_body, sel.detail_title, sel.detail_meta, sel.attachments)
+        )
         self._article_id = re.compile(self.sel.article_id_pattern)
         self._page_count = (
             re.compile(self.sel.page_count_pattern) if self.sel.page_count_pattern else None
@@ -197,7 +203,8 @@ class SelectorsSource(CmsSource):
         body = bodies[0] if bodies else None
         # The operator's metadata block first, then what any template shows.
         meta = scoped_metadata(self._meta_css(doc)) if self._meta_css is not None else {}
-        for key, value in metadata(doc, body).items():
+        page = scan_around(doc, body)  # one walk for the metadata and the attachment blocks
+        for key, value in metadata(doc, body, page).items():
             meta.setdefault(key, value)
         if body is not None:
             strip_volatile(body)
@@ -205,7 +212,7 @@ class SelectorsSource(CmsSource):
         scopes = (
             self._attachments_css(doc)
             if self._attachments_css is not None
-            else [*([body] if body is not None else []), *attachment_blocks(doc, body)]
+            else [*([body] if body is not None else []), *attachment_blocks(doc, body, page)]
         )
         return Article(
             title, meta, {}, "", body, self.sel.detail_body if body is not None else "", scopes

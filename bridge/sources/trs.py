@@ -34,6 +34,7 @@ from bridge.sources.article import (
     attachment_blocks,
     find_body,
     metadata,
+    scan_around,
     visible_text,
 )
 from bridge.sources.cms import CmsSource, Paging
@@ -196,7 +197,8 @@ class TrsSource(CmsSource):
 
     def read_article(self, doc: lxml.html.HtmlElement, text: str, url: str) -> Article:
         body, found_by = find_body(doc)
-        meta = metadata(doc, body)
+        page = scan_around(doc, body)  # one walk for the metadata and the attachment blocks
+        meta = metadata(doc, body, page)
         if body is not None:
             strip_volatile(body)
         title = ""
@@ -214,6 +216,6 @@ class TrsSource(CmsSource):
             body_from=found_by,
             attachment_scopes=[
                 *([body] if body is not None else []),
-                *attachment_blocks(doc, body),
+                *attachment_blocks(doc, body, page),
             ],
         )

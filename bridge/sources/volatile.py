@@ -65,7 +65,9 @@ def strip_volatile(root: lxml.html.HtmlElement) -> None:
     # like one (and comments) can go, and no text needs a look. The patterns match
     # within one text node; whatever matches in one matches in all the text together.
     text = root.text_content()
-    wordy = bool(_COUNTER_WORD.search(text) or _STAMP_TEXT.search(text))
+    wordy = bool(
+        _COUNTER_WORD.search(text) or (_STAMP_WORD.search(text) and _STAMP_TEXT.search(text))
+    )
     doomed = []
     for el in root.iterdescendants() if wordy else _NAMED_OR_COMMENT(root):
         if not isinstance(el.tag, str):
@@ -93,6 +95,9 @@ def strip_volatile(root: lxml.html.HtmlElement) -> None:
 
 _COUNTER_WORD = re.compile(r"(?:浏览|阅读|点击|访问|查看)(?:次数|人次|人数|量|数)?\s*[:：]")
 """What every counter text and counter label starts with."""
+_STAMP_WORD = re.compile(r"生成|执行|运行|加载|generated", re.I)
+"""A word every stamp text holds: ``_STAMP_TEXT``, which has no fixed start, tries every
+position of a body, so a body without any of these is not handed to it."""
 _NAMED_OR_COMMENT = etree.XPath("descendant::*[@id or @class] | descendant::comment()")
 
 

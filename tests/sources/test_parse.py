@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from bridge.net.scope import Scope
-from bridge.sources import parse, volatile
+from bridge.sources import links, parse, volatile
 from bridge.sources.article import scoped_metadata
 from bridge.sources.volatile import strip_volatile
 
@@ -285,3 +285,55 @@ def test_a_base_href_no_browser_could_use_is_ignored_and_one_with_spaces_is_trim
     parse.absolutize_links(spaced, URL, resolve_base_href=True)
     assert next(spaced.iter("a")).get("href") == "http://www.yyedu.gov.cn/site/a.html"
     assert spaced.find(".//base") is None
+
+
+def test_links_are_made_absolute_within_the_scopes_each_once():
+    page = (
+        '<html><head><base href="/site/"></head><body><a href="nav.html">nav</a>'
+        '<div id="outer"><a href="a.pdf">a</a><p id="inner"><img src="i.png"></p></div>'
+        '<div id="fj"><a href="?f=b.doc">b</a></div></body></html>'
+    )
+    doc, base = parse.page_document(page, URL)
+    assert base == "http://www.yyedu.gov.cn/site/" and doc.find(".//base") is None
+    elsewhere = parse.fragment('<a href="x.html">x</a>', "http://other.example/d/")
+    scopes = [doc.get_element_by_id("inner"), doc.get_element_by_id("outer"), None]
+    links.absolutize_within(doc, [*scopes, doc.get_element_by_id("fj"), elsewhere], base)
+    assert [(el.tag, el.get("href") or el.get("src")) for el in doc.iter("a", "img")] == [
+        ("a", "nav.html"),  # not kept: left as the page wrote it
+        ("a", "http://www.yyedu.gov.cn/site/a.pdf"),
+        ("img", "http://www.yyedu.gov.cn/site/i.png"),
+        ("a", "http://www.yyedu.gov.cn/site/?f=b.doc"),
+    ]
+    assert elsewhere[0].get("href") == "http://other.example/d/x.html"  # its own base
+
+
+def test_a_page_document_with_links_made_absolute_is_the_document():
+    scoped, base = parse.page_document(_TRICKY_LINKS, URL)
+    links.absolutize_within(scoped, [scoped], base)
+    assert html_of(scoped) == html_of(parse.document(_TRICKY_LINKS, URL))
+
+
+@pytest.mark.parametrize(
+    ("css", "reads"),
+    [
+        ('a[href$=".pdf"]', True),
+        ("img[ src ]", True),
+        ("div.fj a", False),
+        ('div[class="fj"]', False),
+        (None, False),
+    ],
+)
+def test_a_selector_that_tests_a_link_value_is_known(css, reads):
+    assert links.css_reads_links(css) is reads
+
+
+@given(
+    st.text(
+        alphabet="页面生成执行运行加载时间耗于：: 0123456789-.秒msGENERATEDgeneratedonat年月日",
+        max_size=40,
+    )
+)
+def test_every_stamp_text_holds_a_stamp_word(text):
+    """strip_volatile asks _STAMP_TEXT only about a body that holds a _STAMP_WORD."""
+    if volatile._STAMP_TEXT.search(text):
+        assert volatile._STAMP_WORD.search(text)

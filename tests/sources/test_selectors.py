@@ -254,3 +254,22 @@ def test_a_page_without_any_title_is_read_and_then_quarantined(site):
     with pytest.raises(QuarantineError) as caught:
         normalize(raw, source_config(site.url, "selectors", COLUMNS).profile())
     assert ("title", "title.required") in [(p.field, p.rule) for p in caught.value.problems]
+
+
+def test_only_the_links_of_the_body_and_attachment_blocks_are_made_absolute(site):
+    fetched = selectors(site).fetch_article(entry(site, 101))
+    assert isinstance(fetched, tuple)
+    article = fetched[1]
+    assert article.body is not None
+    page = article.body.getroottree().getroot()
+    assert page.find(".//div[@class='header']/a").get("href") == "/"  # not kept: as written
+    assert [a.get("href") for scope in article.attachment_scopes for a in scope.iter("a")] == [
+        f"{site.url}upload/2012/12/P020121203.pdf",
+        f"{site.url}upload/2012/12/P020121203_2.xls",
+    ]
+
+
+def test_a_selector_testing_link_values_sees_them_absolute(site):
+    raw = selectors(site, attachments='.fj a[href^="http://"]').fetch_item(entry(site, 101))
+    assert isinstance(raw, RawItem)
+    assert [a.name for a in raw.attachments] == ["2013年招生计划表.pdf", "学区划分一览表"]

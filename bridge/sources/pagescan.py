@@ -1,0 +1,104 @@
+"""One walk over a page for everything the article reader looks for by name or label:
+the cells of its tables, the texts that hold a metadata label (the info line under the
+title, ``<p><strong>索引号</strong>：…</p>`` blocks), and the blocks that hold its
+attachments (by class or id, or after a 附件 line).
+
+Separate XPath scans for each (tables, label texts, attachment classes, 附件 lines) cost
+more than reading the rest of the page; one walk in Python sees each element once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import lxml.html
+
+from bridge.labels import ALL_LABELS
+
+HIDDEN = frozenset({"script", "style", "noscript", "template", "head", "title"})
+"""Elements whose own text a reader never sees."""
+_SPACED = "[\\s\u3000\xa0]*"
+ANY_LABEL = re.compile("|".join(_SPACED.join(re.escape(c) for c in label) for label in ALL_LABELS))
+"""Any metadata label, however spaced (``索 引 号``)."""
+
+ATTACHMENT_CLASSES = frozenset(
+    ["attachments", "attachment", "fj", "fjlb", "fjxz", "fjxx", "fujian", "xgfj", "appendix"]
+)
+"""Classes of the blocks that templates keep the attachments in, apart from the body (and
+``#fujian``, ``id="file_…"``, a class containing ``article_attachment``)."""
+ATTACHMENT_LABEL = re.compile(r"^[\s\u3000\xa0]*(?:相关)?附\s*件")
+"""A line that heads the attachments (``附件：``, ``相关附件``)."""
+
+
+@dataclass
+class PageScan:
+    """What one walk found, each list in page order."""
+
+    cells: list[lxml.html.HtmlElement] = field(default_factory=list)
+    """Table cells (``td``, ``th``) with no table inside."""
+    label_owners: list[lxml.html.HtmlElement] = field(default_factory=list)
+    """For each text that holds a label (not a script's or a style's own), the element it
+    is text of: its parent's, for text after an element (a tail); once per such text."""
+    named_blocks: list[lxml.html.HtmlElement] = field(default_factory=list)
+    """Elements named like an attachment block (``ATTACHMENT_CLASSES`` …)."""
+    attachment_labels: list[lxml.html.HtmlElement] = field(default_factory=list)
+    """Elements whose own text starts with a 附件 label."""
+
+
+def scan(root: lxml.html.HtmlElement, skip: lxml.html.HtmlElement | None = None) -> PageScan:
+    """Walk ``root`` once: its descendants' cells and label texts, and with ``root``
+    itself the attachment blocks and 附件 lines; not inside ``skip`` (a descendant whose
+    subtree the caller does not read: the body), though the text after it is read."""
+    found = PageScan()
+    _walk(root, found, root, skip)
+    return found
+
+
+def _walk(
+    el: lxml.html.HtmlElement,
+    found: PageScan,
+    root: lxml.html.HtmlElement,
+    skip: lxml.html.HtmlElement | None,
+) -> bool:
+    """Record what ``el`` and its subtree hold, in page order (its text, then each child
+    and the text after it); True when the subtree holds a table."""
+    tag = el.tag
+    if tag in ("td", "th") and el is not root:
+        at = len(found.cells)
+        found.cells.append(el)
+    else:
+        at = -1
+    ident, classes = el.get("id"), el.get("class")
+    if (ident or classes) and _named_attachment_block(ident or "", classes or ""):
+        found.named_blocks.append(el)
+    text = el.text
+    # Most texts are the line breaks between tags: no label there, and no need to ask.
+    if text and not text.isspace():
+        if "附" in text and ATTACHMENT_LABEL.match(text):
+            found.attachment_labels.append(el)
+        if tag not in HIDDEN and ANY_LABEL.search(text):
+            found.label_owners.append(el)
+    has_table = False
+    for child in el:
+        if child is skip and skip is not None:
+            has_table = has_table or skip.tag == "table" or skip.find(".//table") is not None
+        elif isinstance(child.tag, str):
+            has_table = _walk(child, found, root, skip) or child.tag == "table" or has_table
+        tail = child.tail
+        if tail and not tail.isspace() and ANY_LABEL.search(tail):
+            found.label_owners.append(el)
+    if has_table and at >= 0:  # a layout cell: its own cells are the leaves
+        del found.cells[at]
+    return has_table
+
+
+def is_attachment_block(el: lxml.html.HtmlElement) -> bool:
+    """Whether ``el`` is named like a block of attachments."""
+    return _named_attachment_block(el.get("id") or "", el.get("class") or "")
+
+
+def _named_attachment_block(ident: str, classes: str) -> bool:
+    if ident == "fujian" or ident.startswith("file_"):
+        return True
+    return "article_attachment" in classes or not ATTACHMENT_CLASSES.isdisjoint(classes.split())
