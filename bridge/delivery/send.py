@@ -82,6 +82,7 @@ class Sender:
         self._answered: list[tuple[Claimed, Receipt]] = []  # confirmed, not stored yet
         self._uploads: list[tuple[str, str]] = []  # (sha256, file id) not remembered yet
         self._unannounced: set[int] = set()  # probes: their "sent" row goes with the answer
+        self._file_ids: dict[str, str] = {}  # the batch's files the target holds, by sha256
 
     def send_batch(
         self, batch: list[Claimed], *, announced: bool, held_up: Callable[[], bool]
@@ -91,6 +92,7 @@ class Sender:
         in trouble (returns that outcome)."""
         lease = self.ctx.settings.delivery.lease_seconds
         self._unannounced = set() if announced else {c.id for c in batch}
+        self._file_ids = uploaded_files(self.ctx, batch)
         rest = list(batch)
         held_since = time.monotonic()  # the leases were taken (or renewed) then
         while rest:
@@ -161,10 +163,6 @@ class Sender:
             elif receipt.status in ("created", "updated", "unchanged", "withdrawn"):
                 setattr(self.stats, receipt.status, getattr(self.stats, receipt.status) + 1)
 
-    def release(self, claimed: list[Claimed]) -> None:
-        """Give deliveries back untouched (stopping, or the target in trouble)."""
-        self.store(release=claimed)
-
     def deliver_one(self, c: Claimed, *, held_since: float) -> Outcome:
         """Send one delivery; its answer is kept for ``store``, a failure stored now.
 
@@ -177,7 +175,7 @@ class Sender:
         try:
             self.stats.sent += 1
             if c.action == "put":
-                record = _prepare(ctx, c, self.stats, uploads)
+                record = _prepare(ctx, c, self.stats, uploads, self._file_ids)
                 # Uploads of large files may take long: the PUT goes only under a lease that
                 # still has most of its time (else another sender may hold it by now).
                 if time.monotonic() - held_since > cfg.lease_seconds / 4:
@@ -254,30 +252,40 @@ class Sender:
         return Outcome.DEAD
 
 
+def uploaded_files(ctx: Context, batch: list[Claimed]) -> dict[str, str]:
+    """The target's file ids of the batch's attachments it already holds: one read for
+    the whole batch."""
+    wanted = [a["sha256"] for c in batch if c.record for a in c.record.get("attachments") or []]
+    if not wanted:
+        return {}
+    with ctx.db.read() as s:
+        return outbox.uploaded_files(s, ctx.target.name, wanted)
+
+
 def _prepare(
-    ctx: Context, c: Claimed, stats: DeliveryStats, uploads: list[tuple[str, str]]
+    ctx: Context,
+    c: Claimed,
+    stats: DeliveryStats,
+    uploads: list[tuple[str, str]],
+    file_ids: dict[str, str],
 ) -> dict[str, Any]:
     """The wire record: the stored version with its index number and uploaded files.
 
-    Files uploaded now are added to ``uploads`` (sha256, file id), to be remembered in
-    the transaction that stores the delivery's outcome: if that never happens, the next
-    attempt uploads them again, and the target answers with the same file ids."""
+    ``file_ids``: the target's file ids by sha256 (``uploaded_files``), which files
+    uploaded now join. They are added to ``uploads`` (sha256, file id) too, to be
+    remembered in the transaction that stores the delivery's outcome: if that never
+    happens, the next attempt uploads them again, and the target answers with the same
+    file ids."""
     assert c.record is not None
     record = {k: v for k, v in c.record.items() if k != "classified_by"}
     if c.index_no:
         record["index_no"] = c.index_no
-    target = ctx.target
-    wanted = [a["sha256"] for a in record.get("attachments") or []]
-    file_ids: dict[str, str] = {}
-    if wanted:  # one read for all of them
-        with ctx.db.read() as s:
-            file_ids = outbox.uploaded_files(s, target.name, wanted)
     attachments = []
     for a in record.get("attachments") or []:
         file_id = file_ids.get(a["sha256"])
         if file_id is None:
             file_id = _upload(ctx, a)
-            file_ids[a["sha256"]] = file_id  # the same file twice in one record: once
+            file_ids[a["sha256"]] = file_id  # the same file twice in a batch: once
             stats.uploaded += 1
             uploads.append((a["sha256"], file_id))
         attachments.append({**a, "file_id": file_id})

@@ -118,8 +118,10 @@ def complete_all(
     conn = session.connection()
     ids = [c.id for c, _ in answered]
     lock = session.get_bind().dialect.name == "postgresql"
-    held = set(conn.execute(_HELD_LOCKED if lock else _HELD_OF, {"b_ids": ids, "b_owner": owner}))
-    kept = [(c, answer) for c, answer in answered if (c.id,) in held]
+    held = set(
+        conn.execute(_HELD_LOCKED if lock else _HELD_OF, {"b_ids": ids, "b_owner": owner}).scalars()
+    )
+    kept = [(c, answer) for c, answer in answered if c.id in held]
     if not kept:
         return []
     conn.execute(
