@@ -102,8 +102,8 @@ def _send_until_done(run: _Drain, sender: Sender) -> None:
     are none.
 
     Several senders share the outbox safely: a claim takes rows under a lease held by
-    the sender's owner, each delivery's lease is renewed when its turn comes, and an item
-    never has two claimable deliveries at once (per-item order holds)."""
+    the sender's owner, the rest of a batch is renewed before a quarter of its lease has
+    gone, and an item never has two claimable deliveries at once (per-item order holds)."""
     ctx, breaker, own = run.ctx, sender.breaker, sender.stats
     cfg = ctx.settings.delivery
     try:

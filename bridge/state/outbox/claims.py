@@ -1,4 +1,5 @@
-"""Taking deliveries under a lease: claim, renew as each one's turn comes, give back.
+"""Taking deliveries under a lease: claim (a sender's batch with its "sent" events),
+renew, give back.
 
 A lease names its holder (``bridge.owner``: ``host:pid/n``): completing or renewing a
 delivery requires still holding it, and a restart hands back at once what a dead process
