@@ -8,22 +8,21 @@ import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime
 from typing import Any
 
 import pytest
 import requests
 from conftest import cycle_context, run_cycle, run_out_leases
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from waiting import wait_for
 
 from bridge.crawl.run import RunOptions, run_once
+from bridge.delivery import send
 from bridge.delivery.drain import DeliveryStats, drain
 from bridge.sandbox.portal_faults import Faults
 from bridge.sandbox.site import load_manifest
 from bridge.state import outbox
 from bridge.state.db import Database
-from bridge.state.models import DeliveryRow
 
 pytestmark = pytest.mark.slow
 
@@ -235,10 +234,10 @@ def test_a_half_open_circuit_lets_exactly_one_sender_probe(state_url):
         db.dispose()
 
 
-def test_one_write_transaction_per_delivery_and_the_trail_in_order(sandbox, write_config):
-    """A delivery's "sent" event goes into the transaction that stores the previous
-    one's answer, and the files it uploaded are remembered with its own answer: one
-    write per delivery, and still, per item, sent before confirmed."""
+def test_one_write_transaction_per_batch_and_the_trail_in_order(sandbox, write_config):
+    """A batch's "sent" events go into the transaction that claims it, its answers and
+    the files it uploaded into one that stores them all: two writes per batch, and
+    still, per item, sent before confirmed."""
 
     box = sandbox(items=30, seed=31)
     path = write_config(box, extra="concurrency = 1")
@@ -265,9 +264,10 @@ def test_one_write_transaction_per_delivery_and_the_trail_in_order(sandbox, writ
     assert stats.created == 30
     assert uploads == stats.uploaded > 0
     # Freeing dead senders' leases, the target's circuit row (made at its first check),
-    # the claim of all 30, the first "sent", one per delivery, the claim that finds none
-    # left: 35 (it was 2 per delivery, 1 per uploaded file and 1 per circuit check).
-    assert len(writes) == 1 + 1 + 1 + 1 + 30 + 1
+    # the claim of all 30 with their "sent" events, their answers, the claim that finds
+    # none left: 5 (it was 1 per delivery, and before that 2 per delivery, 1 per
+    # uploaded file and 1 per circuit check).
+    assert len(writes) == 1 + 1 + 1 + 1 + 1
     events: dict[str, list[str]] = {}
     for item, event in trail:
         events.setdefault(item, []).append(event)
@@ -312,36 +312,42 @@ def test_a_batch_that_outlasts_its_lease_is_never_sent_twice(sandbox, write_conf
 def test_a_bug_in_a_sender_is_one_line_a_failed_run_and_nothing_lost(
     sandbox, write_config, monkeypatch, caplog
 ):
-    """An exception nobody raised on purpose (here: the store failing as the answer is
-    stored) stops that sender with one ERROR line, the traceback at DEBUG; the run
-    fails, since its records wait queued; the next run delivers them."""
+    """An exception nobody raised on purpose (here: the store failing as a batch's
+    answers are stored) stops that sender with one ERROR line, the traceback at DEBUG;
+    the run fails, since its records wait queued; the next run delivers them."""
 
     box = sandbox(items=20, seed=35)
     # The fault is patched in this process: the first sync must deliver from a thread.
-    # A lease far longer than the test: it runs out only where the test ages it.
-    path = write_config(box, extra='concurrency = 1\nlease_seconds = "1h"\nprocess = false')
-    real = outbox.complete
-    calls: list[str] = []
+    # A lease far longer than the test: it runs out only where the test ages it. Small
+    # batches: the store fails with the third.
+    path = write_config(
+        box, extra='concurrency = 1\nbatch = 3\nlease_seconds = "1h"\nprocess = false'
+    )
+    real = outbox.complete_all
+    calls: list[int] = []  # the batches' answers the store was given
 
-    def breaks_on_the_third(*args: Any, **kwargs: Any) -> bool:
-        calls.append("complete")
+    def breaks_on_the_third(session: Any, answered: list[Any], **kwargs: Any) -> Any:
+        if not answered:
+            return real(session, answered, **kwargs)
+        calls.append(len(answered))
         if len(calls) == 3:
             raise RuntimeError("the store went away")
-        return real(*args, **kwargs)
+        return real(session, answered, **kwargs)
 
     ctx = cycle_context(path)
     caplog.set_level(logging.DEBUG, logger="bridge.delivery.drain")
     try:
         with monkeypatch.context() as mp:
-            mp.setattr(outbox, "complete", breaks_on_the_third)
+            mp.setattr(outbox, "complete_all", breaks_on_the_third)
             first = run_once(ctx)
         # The leases of the deliveries the stopped sender had in hand run out.
         ran_out = run_out_leases(ctx.db)
     finally:
         ctx.db.dispose()
-    assert ran_out >= 1
+    lost_batch = calls[2]
+    assert ran_out == lost_batch >= 1
     assert first.delivery is not None
-    assert (first.delivery.stopped, first.delivery.created) == (1, 2)
+    assert (first.delivery.stopped, first.delivery.created) == (1, calls[0] + calls[1])
     assert first.exit_code == 1
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert [r.getMessage() for r in errors] == [
@@ -354,52 +360,59 @@ def test_a_bug_in_a_sender_is_one_line_a_failed_run_and_nothing_lost(
     second = run_cycle(path)
     assert second.exit_code == 0
     no_duplicates(box, 20)
-    # The third item's PUT went through before the store failed: sent again, unchanged.
-    assert stats(box)["requests"]["PUT"] == {"201": 20, "200": 1}
+    # The third batch's PUTs went through before the store failed: sent again, unchanged.
+    assert stats(box)["requests"]["PUT"] == {"201": 20, "200": lost_batch}
 
 
-def test_two_drains_of_one_process_never_send_the_same_delivery(sandbox, write_config):
+def test_two_drains_of_one_process_never_send_the_same_delivery(sandbox, write_config, monkeypatch):
     """A daemon runs a drain per job, several at once: their senders hold leases under
     names of their own, so one drain cannot take over a lease that another's sender
-    still works under (both were "host:pid/0")."""
+    still works under (both were "host:pid/0"). Here the first drain stalls after its
+    claim for longer than its leases; the second takes the batch over; the first, back
+    while the second still sends, renews before its request, finds the lease taken and
+    sends nothing."""
 
     box = sandbox(items=30, seed=39)
-    # A lease far longer than the test: the batch outlives it only where the test says so.
-    path = write_config(box, extra='concurrency = 1\nbatch = 30\nlease_seconds = "1h"')
+    path = write_config(box, extra='concurrency = 1\nbatch = 30\nlease_seconds = "0.5s"')
     ctx = cycle_context(path)
+    stalled, resume = threading.Event(), threading.Event()
+    real = send._prepare
+
+    def stalls_in_the_first_drain(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "first" and not stalled.is_set():
+            stalled.set()
+            resume.wait(30)
+        return real(*args, **kwargs)
+
+    drains: dict[str, DeliveryStats] = {}
     try:
         assert run_once(ctx, RunOptions(deliver=False)).exit_code == 0
-        box.portal.faults = Faults(latency=0.1)  # 30 in one batch, 0.1 s each
-        first = threading.Thread(target=drain, args=(ctx,))
+        box.portal.faults = Faults(latency=0.05)
+        monkeypatch.setattr(send, "_prepare", stalls_in_the_first_drain)
+        first = threading.Thread(
+            target=lambda: drains.setdefault("first", drain(ctx)), name="first"
+        )
         first.start()
-
-        def claimed_and_one_sent() -> datetime | None:
-            with ctx.db.read() as s:
-                sent = s.execute(
-                    text("SELECT count(*) FROM audit_events WHERE event = 'delivery.sent'")
-                ).scalar_one()
-                until = s.execute(
-                    select(func.min(DeliveryRow.lease_until)).where(
-                        DeliveryRow.status == "inflight"
-                    )
-                ).scalar_one()
-            return until if sent >= 1 and until is not None else None
-
-        # The first drain works on its batch; the leases it took with the claim, and has
-        # not renewed since (the rest of the batch, not the delivery in hand), run out.
-        claimed_until = wait_for(claimed_and_one_sent, what="the first drain's first send")
-        assert run_out_leases(ctx.db, until=claimed_until) >= 1
-        second = drain(ctx)
+        wait_for(stalled.is_set, what="the first drain's claim")
+        time.sleep(0.6)  # its leases run out
+        # The first drain comes back while the second sends what it took over.
+        waker = threading.Thread(
+            target=lambda: (wait_for(lambda: box.portal.store.count() >= 5), resume.set())
+        )
+        waker.start()
+        drains["second"] = drain(ctx)
+        waker.join()
         first.join()
         with ctx.db.read() as s:
-            sent = s.execute(
+            confirmed = s.execute(
                 text("SELECT count(*), count(DISTINCT item) FROM audit_events "
-                     "WHERE event = 'delivery.sent'")
+                     "WHERE event = 'delivery.confirmed'")
             ).one()  # fmt: skip
     finally:
+        resume.set()
         ctx.db.dispose()
-    assert second.created > 0  # the second drain did take over the expired leases
-    assert tuple(sent) == (30, 30)
+    assert (drains["first"].created, drains["second"].created) == (0, 30)
+    assert tuple(confirmed) == (30, 30)
     assert stats(box)["requests"]["PUT"] == {"201": 30}
     no_duplicates(box, 30)
 

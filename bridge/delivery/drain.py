@@ -102,8 +102,8 @@ def _send_until_done(run: _Drain, sender: Sender) -> None:
     are none.
 
     Several senders share the outbox safely: a claim takes rows under a lease held by
-    the sender's owner, each delivery's lease is renewed when its turn comes, and an item
-    never has two claimable deliveries at once (per-item order holds)."""
+    the sender's owner, the rest of a batch is renewed before a quarter of its lease has
+    gone, and an item never has two claimable deliveries at once (per-item order holds)."""
     ctx, breaker, own = run.ctx, sender.breaker, sender.stats
     cfg = ctx.settings.delivery
     try:
@@ -116,13 +116,16 @@ def _send_until_done(run: _Drain, sender: Sender) -> None:
                 own.circuit_open = state == "open"  # this drain ends with the circuit open
                 break
             one_at_a_time = state == "half-open" or breaker.refused
+            announced = not breaker.refused  # a probe's "sent" row waits for its answer
             with ctx.db.write() as s:
-                batch = outbox.claim(
+                batch = outbox.claim_to_send(
                     s,
                     target=breaker.target,
                     owner=sender.owner,
                     lease_seconds=cfg.lease_seconds,
                     limit=1 if one_at_a_time else max(1, cfg.batch // max(1, cfg.concurrency)),
+                    actor=ctx.actor,
+                    announce=announced,
                 )
             if not batch:
                 if run.crawling():
@@ -131,7 +134,7 @@ def _send_until_done(run: _Drain, sender: Sender) -> None:
                 if not _wait_for_due(run, breaker.target):
                     break
                 continue
-            _send_batch(run, sender, batch)
+            _send_batch(run, sender, batch, announced=announced)
     except Exception as exc:  # a bug or the store going away: one line, the rest stay queued
         logs.internal_error(log, "delivery sender stopped", exc)
         own.stopped += 1
@@ -140,31 +143,25 @@ def _send_until_done(run: _Drain, sender: Sender) -> None:
             run.stats.merge(own)
 
 
-def _send_batch(run: _Drain, sender: Sender, batch: list[outbox.Claimed]) -> None:
+def _send_batch(
+    run: _Drain, sender: Sender, batch: list[outbox.Claimed], *, announced: bool
+) -> None:
     """Send a claimed batch in turn; what is left when the target is in trouble (or a
     stop is asked) goes back to the queue."""
     troubles = run.troubles
-    marked = False  # this one's "sent" was recorded with the last one's answer
-    for i, claimed in enumerate(batch):
-        # Another sender's failure (a 429 with Retry-After, an outage) holds every sender:
-        # back to the breaker before the next request. A delivery already recorded as
-        # sent is the one in hand: it goes.
-        if not marked and (
-            run.ctx.stop.is_set() or run.stats.auth_error or run.troubles != troubles
-        ):
-            sender.release(batch[i:])
-            return
-        following = batch[i + 1] if i + 1 < len(batch) else None
-        sent = sender.deliver_one(claimed, marked=marked, following=following)
-        marked = sent.following_marked
-        if sent.outcome is Outcome.AUTH:
-            with run.lock:
-                run.stats.auth_error = sender.stats.auth_error
-        if sent.outcome.holds_the_batch:
-            with run.lock:
-                run.troubles += 1
-            sender.release(batch[i + 1 :])
-            return
+
+    def held_up() -> bool:
+        # Another sender's failure (a 429 with Retry-After, an outage) holds every
+        # sender: back to the breaker before the next request.
+        return bool(run.ctx.stop.is_set() or run.stats.auth_error or run.troubles != troubles)
+
+    outcome = sender.send_batch(batch, announced=announced, held_up=held_up)
+    if outcome is Outcome.AUTH:
+        with run.lock:
+            run.stats.auth_error = sender.stats.auth_error
+    if outcome is not None and outcome.holds_the_batch:
+        with run.lock:
+            run.troubles += 1
 
 
 def _wait_for_due(run: _Drain, target: str) -> bool:

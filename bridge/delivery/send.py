@@ -17,13 +17,12 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bridge.delivery.breaker import Breaker
 from bridge.delivery.stats import DeliveryStats
 from bridge.errors import AuthenticationError, Rejected, Retriable
-from bridge.state import credentials, outbox
+from bridge.state import audit_log, credentials, outbox
 from bridge.state.outbox import Claimed
 
 if TYPE_CHECKING:
@@ -48,12 +47,6 @@ class Outcome(enum.Enum):
         return self in (Outcome.RETRY, Outcome.AUTH)
 
 
-@dataclass(frozen=True)
-class Sent:
-    outcome: Outcome
-    following_marked: bool = False  # the next delivery's "sent" went with this answer
-
-
 def backoff_delay(cfg: Any, attempt: int, retry_after: float | None) -> float:
     """Seconds before attempt ``attempt + 1``: exponential with jitter, at least Retry-After.
 
@@ -73,192 +66,226 @@ class Sender:
     """One lease owner (``host:pid/n``) sending the deliveries it claimed, one at a time.
 
     A drain runs ``delivery.concurrency`` of them, each in a thread of its own, each with
-    its own counts (merged when it ends) and its own view of the target's breaker."""
+    its own counts (merged when it ends) and its own view of the target's breaker.
+
+    A batch's "sent" rows went with its claim; its answers are kept here and stored
+    together (``store``): when the batch ends, with a failure's or a refusal's own
+    transaction, and when the leases of the rest are renewed. A crash in between loses
+    nothing: the deliveries are still in flight under the dead sender's lease, and the
+    next drain sends them again (idempotent PUTs, at most one batch)."""
 
     def __init__(self, ctx: Context, owner: str) -> None:
         self.ctx = ctx
         self.owner = owner
         self.breaker = Breaker(ctx)
         self.stats = DeliveryStats()
+        self._answered: list[tuple[Claimed, Receipt]] = []  # confirmed, not stored yet
+        self._uploads: list[tuple[str, str]] = []  # (sha256, file id) not remembered yet
+        self._unannounced: set[int] = set()  # probes: their "sent" row goes with the answer
+        self._file_ids: dict[str, str] = {}  # the batch's files the target holds, by sha256
 
-    def release(self, claimed: list[Claimed]) -> None:
-        """Give deliveries back untouched (stopping, or the target in trouble)."""
-        if not claimed:
-            return
+    def send_batch(
+        self, batch: list[Claimed], *, announced: bool, held_up: Callable[[], bool]
+    ) -> Outcome | None:
+        """Send a claimed batch in turn and store the answers; the rest goes back to the
+        queue when ``held_up()`` (a stop, another sender's trouble) or when the target is
+        in trouble (returns that outcome)."""
+        lease = self.ctx.settings.delivery.lease_seconds
+        self._unannounced = set() if announced else {c.id for c in batch}
+        self._file_ids = uploaded_files(self.ctx, batch)
+        rest = list(batch)
+        held_since = time.monotonic()  # the leases were taken (or renewed) then
+        while rest:
+            if held_up():
+                self.store(release=rest)
+                return None
+            # A slow batch renews the leases of its rest (and stores the answers so far)
+            # before a quarter of the lease has gone, so no other sender takes a
+            # delivery this one is about to send.
+            if time.monotonic() - held_since > lease / 4:
+                held = self.store(renew=rest)
+                held_since = time.monotonic()
+                for c in rest:
+                    if c not in held:
+                        log.info("delivery %d of %s: taken over by another sender",
+                                 c.id, c.external_id)  # fmt: skip
+                rest = held
+                continue
+            c = rest.pop(0)
+            outcome = self.deliver_one(c, held_since=held_since)
+            if outcome.holds_the_batch:
+                if rest:
+                    self.store(release=rest)
+                return outcome
+        self.store()
+        return None
+
+    def store(
+        self, *, renew: list[Claimed] | None = None, release: list[Claimed] | None = None
+    ) -> list[Claimed]:
+        """Store the answers kept so far (one transaction), renewing the leases of
+        ``renew`` (returns those still held) or giving ``release`` back."""
+        if not (self._answered or self._uploads or renew or release):
+            return []
+        held: list[Claimed] = []
         with self.ctx.db.write() as s:
-            for c in claimed:
+            self._store_in(s)
+            if renew:
+                held = outbox.renew_held(
+                    s,
+                    renew,
+                    owner=self.owner,
+                    lease_seconds=self.ctx.settings.delivery.lease_seconds,
+                )
+            for c in release or ():
                 outbox.release(s, c, owner=self.owner)
+        return held
 
-    def deliver_one(
-        self, c: Claimed, *, marked: bool = False, following: Claimed | None = None
-    ) -> Sent:
-        """Send one delivery and store what became of it.
+    def _store_in(self, s: Any) -> None:
+        """The kept answers and uploads, in the caller's write transaction (first: the
+        chain head is locked before any delivery row)."""
+        if self._answered or self._uploads:
+            audit_log.lock_head(s)  # before the upload rows too: see lock_head
+        answered, self._answered = self._answered, []
+        kept = outbox.complete_all(
+            s, [(c, receipt.as_json()) for c, receipt in answered], owner=self.owner,
+            actor=self.ctx.actor, unannounced=self._unannounced, target=self.breaker.target,
+        )  # fmt: skip
+        outbox.remember_uploads(s, self.breaker.target, self._uploads)
+        self._uploads = []
+        stored = {c.id for c in kept}
+        for c, receipt in answered:
+            if c.id not in stored:
+                log.warning(
+                    "delivery %d of %s: lease lost before the answer was stored",
+                    c.id, c.external_id,
+                )  # fmt: skip
+            elif receipt.status in ("created", "updated", "unchanged", "withdrawn"):
+                setattr(self.stats, receipt.status, getattr(self.stats, receipt.status) + 1)
 
-        Its "sent" event is written and its lease renewed before the request, in a
-        transaction of its own unless ``marked`` (done with the previous delivery's
-        answer). When this one is confirmed, ``following``'s turn is taken in the same
-        transaction (``Sent.following_marked``): one write per delivery instead of two. A
-        delivery whose lease another sender took while it waited in this sender's batch
-        is left to that sender (``LOST``)."""
+    def deliver_one(self, c: Claimed, *, held_since: float) -> Outcome:
+        """Send one delivery; its answer is kept for ``store``, a failure stored now.
+
+        ``held_since``: when its lease was last taken or renewed (``time.monotonic()``).
+        While the target refuses our credentials the delivery is a probe: its "sent" row
+        waits for an answer other than a refusal, so a refused probe every drain leaves
+        no row claiming a delivery that never went through."""
         ctx, cfg, breaker = self.ctx, self.ctx.settings.delivery, self.breaker
-        uploads: list[tuple[str, str]] = []
-        held_since = time.monotonic()  # its lease was renewed just now (or with the last answer)
-        # While the target refuses our credentials this delivery is a probe: its "sent" row
-        # waits for an answer other than a refusal, so a refused probe every drain leaves
-        # no row claiming a delivery that never went through.
-        probe = breaker.refused and not marked
+        uploads = self._uploads
         try:
-            if not marked:
-                with ctx.db.write() as s:
-                    held = outbox.mark_sent(
-                        s, c, owner=self.owner, lease_seconds=cfg.lease_seconds,
-                        actor=ctx.actor, target=breaker.target, audited=not probe,
-                    )  # fmt: skip
-                if not held:
-                    log.info("delivery %d of %s: taken over by another sender", c.id, c.external_id)
-                    return Sent(Outcome.LOST)
             self.stats.sent += 1
             if c.action == "put":
-                record = _prepare(ctx, c, self.stats, uploads)
+                record = _prepare(ctx, c, self.stats, uploads, self._file_ids)
                 # Uploads of large files may take long: the PUT goes only under a lease that
                 # still has most of its time (else another sender may hold it by now).
                 if time.monotonic() - held_since > cfg.lease_seconds / 4:
                     with ctx.db.write() as s:
-                        outbox.remember_uploads(s, breaker.target, uploads)
+                        self._store_in(s)
                         held = outbox.renew_lease(
                             s, c, owner=self.owner, lease_seconds=cfg.lease_seconds
                         )
-                    uploads.clear()
                     if not held:
                         log.warning(
                             "delivery %d of %s: its lease ran out while its files were "
                             "uploaded; another sender has it", c.id, c.external_id,
                         )  # fmt: skip
-                        return Sent(Outcome.LOST)
+                        return Outcome.LOST
                 receipt = _timed(self.stats, lambda: ctx.target.put(record))
             else:
                 receipt = _timed(self.stats, lambda: ctx.target.delete(c.external_id))
         except AuthenticationError as exc:
-            return self._refused(c, exc, uploads)
+            return self._refused(c, exc)
         except Retriable as exc:
-            return self._failed(c, exc, uploads, probe=probe)
+            return self._failed(c, exc)
         except Rejected as exc:
-            return self._rejected(c, exc, uploads, probe=probe)
-        return self._confirmed(c, receipt, uploads, probe=probe, following=following)
+            return self._rejected(c, exc)
+        self._answered.append((c, receipt))
+        breaker.success()
+        return Outcome.DONE
 
-    def _sent_now(self, s: Any, c: Claimed, probe: bool) -> None:
+    def _sent_now(self, s: Any, c: Claimed) -> None:
         """A probe's "sent" row, written with the answer that was not a refusal."""
-        if probe:
+        if c.id in self._unannounced:
             outbox.audit_sent(s, c, actor=self.ctx.actor, target=self.breaker.target)
 
-    def _refused(
-        self, c: Claimed, exc: AuthenticationError, uploads: list[tuple[str, str]]
-    ) -> Sent:
+    def _refused(self, c: Claimed, exc: AuthenticationError) -> Outcome:
         self.stats.auth_error = str(exc)
         # The caller reports it once: the CLI on stderr, the daemon in its run log.
         log.debug("%s", exc)
         with self.ctx.db.write() as s:
+            self._store_in(s)
             credentials.refuse(
                 s, self.breaker.target, status=exc.status, message=exc.detail or str(exc),
                 actor=self.ctx.actor, source=c.source, item=c.external_id,
             )  # fmt: skip
-            outbox.remember_uploads(s, self.breaker.target, uploads)
             outbox.release(s, c, owner=self.owner)
         self.breaker.refused = True
-        return Sent(Outcome.AUTH)
+        return Outcome.AUTH
 
-    def _failed(
-        self, c: Claimed, exc: Retriable, uploads: list[tuple[str, str]], *, probe: bool
-    ) -> Sent:
+    def _failed(self, c: Claimed, exc: Retriable) -> Outcome:
         cfg = self.ctx.settings.delivery
         self.stats.failed += 1
         delay = backoff_delay(cfg, c.attempts + 1, exc.retry_after)
         with self.ctx.db.write() as s:
-            self._sent_now(s, c, probe)
+            self._store_in(s)
+            self._sent_now(s, c)
             status = outbox.retry_later(
                 s, c, owner=self.owner, actor=self.ctx.actor, error=str(exc), delay=delay,
                 max_attempts=cfg.max_attempts,
             )  # fmt: skip
-            outbox.remember_uploads(s, self.breaker.target, uploads)
         if status == "dead":
             self.stats.dead += 1
         log.warning("delivery of %s failed (attempt %d): %s", c.external_id, c.attempts + 1, exc)
         self.breaker.failure(str(exc), exc.retry_after)
-        return Sent(Outcome.RETRY)
+        return Outcome.RETRY
 
-    def _rejected(
-        self, c: Claimed, exc: Rejected, uploads: list[tuple[str, str]], *, probe: bool
-    ) -> Sent:
+    def _rejected(self, c: Claimed, exc: Rejected) -> Outcome:
         self.stats.dead += 1
         with self.ctx.db.write() as s:
-            self._sent_now(s, c, probe)
+            self._store_in(s)
+            self._sent_now(s, c)
             outbox.dead_letter(
                 s, c, owner=self.owner, actor=self.ctx.actor, error=str(exc), errors=exc.errors
             )
-            outbox.remember_uploads(s, self.breaker.target, uploads)
         log.error("delivery of %s rejected: %s", c.external_id, exc)
         self.breaker.success()  # the target answered: it is up, whatever it thought of the record
-        return Sent(Outcome.DEAD)
+        return Outcome.DEAD
 
-    def _confirmed(
-        self,
-        c: Claimed,
-        receipt: Receipt,
-        uploads: list[tuple[str, str]],
-        *,
-        probe: bool,
-        following: Claimed | None,
-    ) -> Sent:
-        ctx, cfg = self.ctx, self.ctx.settings.delivery
-        marks_following = False
-        with ctx.db.write() as s:
-            self._sent_now(s, c, probe)
-            kept = outbox.complete(
-                s, c, owner=self.owner, actor=ctx.actor, answer=receipt.as_json()
-            )
-            outbox.remember_uploads(
-                s, self.breaker.target, uploads
-            )  # after: the head is locked first
-            if kept and following is not None and not ctx.stop.is_set():
-                marks_following = outbox.mark_sent(
-                    s, following, owner=self.owner, lease_seconds=cfg.lease_seconds,
-                    actor=ctx.actor, target=self.breaker.target,
-                )  # fmt: skip
-        if not kept:
-            log.warning(
-                "delivery %d of %s: lease lost before the answer was stored", c.id, c.external_id
-            )
-            return Sent(Outcome.LOST)
-        if receipt.status in ("created", "updated", "unchanged", "withdrawn"):
-            setattr(self.stats, receipt.status, getattr(self.stats, receipt.status) + 1)
-        self.breaker.success()
-        return Sent(Outcome.DONE, marks_following)
+
+def uploaded_files(ctx: Context, batch: list[Claimed]) -> dict[str, str]:
+    """The target's file ids of the batch's attachments it already holds: one read for
+    the whole batch."""
+    wanted = [a["sha256"] for c in batch if c.record for a in c.record.get("attachments") or []]
+    if not wanted:
+        return {}
+    with ctx.db.read() as s:
+        return outbox.uploaded_files(s, ctx.target.name, wanted)
 
 
 def _prepare(
-    ctx: Context, c: Claimed, stats: DeliveryStats, uploads: list[tuple[str, str]]
+    ctx: Context,
+    c: Claimed,
+    stats: DeliveryStats,
+    uploads: list[tuple[str, str]],
+    file_ids: dict[str, str],
 ) -> dict[str, Any]:
     """The wire record: the stored version with its index number and uploaded files.
 
-    Files uploaded now are added to ``uploads`` (sha256, file id), to be remembered in
-    the transaction that stores the delivery's outcome: if that never happens, the next
-    attempt uploads them again, and the target answers with the same file ids."""
+    ``file_ids``: the target's file ids by sha256 (``uploaded_files``), which files
+    uploaded now join. They are added to ``uploads`` (sha256, file id) too, to be
+    remembered in the transaction that stores the delivery's outcome: if that never
+    happens, the next attempt uploads them again, and the target answers with the same
+    file ids."""
     assert c.record is not None
     record = {k: v for k, v in c.record.items() if k != "classified_by"}
     if c.index_no:
         record["index_no"] = c.index_no
-    target = ctx.target
-    wanted = [a["sha256"] for a in record.get("attachments") or []]
-    file_ids: dict[str, str] = {}
-    if wanted:  # one read for all of them
-        with ctx.db.read() as s:
-            file_ids = outbox.uploaded_files(s, target.name, wanted)
     attachments = []
     for a in record.get("attachments") or []:
         file_id = file_ids.get(a["sha256"])
         if file_id is None:
             file_id = _upload(ctx, a)
-            file_ids[a["sha256"]] = file_id  # the same file twice in one record: once
+            file_ids[a["sha256"]] = file_id  # the same file twice in a batch: once
             stats.uploaded += 1
             uploads.append((a["sha256"], file_id))
         attachments.append({**a, "file_id": file_id})

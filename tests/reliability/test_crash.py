@@ -132,3 +132,71 @@ def test_a_backfill_killed_half_way_leaves_no_item_behind(
     assert box.portal.stats()["puts_by_status"]["created"] == 200  # none twice
     quiet = cli("--config", str(config), "sync", "--once")
     assert "0 fetched" in quiet.out  # and the next cycle is incremental again
+
+
+def test_sigkill_between_a_batchs_claim_and_its_answers_loses_nothing(
+    sandbox, write_config, cli, state_url
+):
+    """A sender marks its whole batch sent when it claims it and stores the answers
+    together: killed (with its delivery process) while the batch's PUTs go out, after
+    the claim committed and before the answers were stored, the next run sends the
+    batch again. The portal applied some PUTs twice, idempotently (version 1,
+    "unchanged"), none of the batch is lost, and the audit chain still verifies."""
+    items = 30
+    box = sandbox(items=items, seed=47)
+    # One batch of all 30, one sender: the answers are stored only when it ends.
+    config = write_config(box, extra="concurrency = 1\nbatch = 30")
+    queued = cli("--config", str(config), "sync", "--once", "--no-deliver")
+    assert queued.code == 0, queued.both
+    box.portal.faults = Faults(latency=0.1)  # each request waits, then applies its write
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")} | {
+        "PYTHONPATH": str(REPO)
+    }
+    argv = [sys.executable, "-m", "bridge", "--config", str(config), "sync", "--once"]
+    # A session of its own: the kill reaches the delivery process too.
+    proc = subprocess.Popen(
+        argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+
+    def events(name: str) -> int:
+        sql = "SELECT count(*) FROM audit_events WHERE event = :e"
+        return int(state_rows(config, sql, e=name)[0][0])
+
+    try:
+        wait_for(
+            lambda: box.portal.store.count() >= 5 or proc.poll() is not None,
+            60,
+            what="PUTs of the claimed batch applied",
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    time.sleep(0.5)  # a request the portal had in hand still applies its write after its wait
+    applied = box.portal.store.count()
+    # Killed between the claim (all 30 marked sent) and the answers (none stored).
+    assert (events("delivery.sent"), events("delivery.confirmed")) == (items, 0)
+    assert 5 <= applied < items
+    inflight = state_rows(config, "SELECT count(*) FROM deliveries WHERE status = 'inflight'")
+    assert inflight[0][0] == items
+
+    again = cli("--config", str(config), "sync", "--once", "--deliver-for", "60", timeout=300)
+    assert again.code == 0, again.both
+    held = box.portal.store.items()
+    assert len(held) == items
+    assert len({r["external_id"] for r in held}) == items
+    assert all(r["version"] == 1 for r in held)
+    puts = box.portal.stats()["puts_by_status"]
+    # Each item created once; only what the killed batch had applied was sent again.
+    assert puts["created"] == items
+    assert puts.get("unchanged", 0) == applied
+    done = state_rows(config, "SELECT status, count(*) FROM deliveries GROUP BY status")
+    assert dict(done) == {"done": items}
+    confirmed = state_rows(
+        config,
+        "SELECT count(*), count(DISTINCT item) FROM audit_events "
+        "WHERE event = 'delivery.confirmed'",
+    )
+    assert tuple(confirmed[0]) == (items, items)
+    verified = cli("--config", str(config), "audit", "verify")
+    assert verified.code == 0, verified.both

@@ -22,14 +22,22 @@ from bridge.state.outbox.claims import (
     Claimed,
     audit_sent,
     claim,
+    claim_to_send,
     mark_sent,
     next_due,
     release,
     release_dead_owners,
+    renew_held,
     renew_lease,
 )
 from bridge.state.outbox.files import blob_data, remember_upload, remember_uploads, uploaded_files
-from bridge.state.outbox.outcomes import complete, dead_letter, retry_dead, retry_later
+from bridge.state.outbox.outcomes import (
+    complete,
+    complete_all,
+    dead_letter,
+    retry_dead,
+    retry_later,
+)
 from bridge.state.outbox.queue import counts, counts_by_source, dead_letters
 
 __all__ = [
@@ -40,7 +48,9 @@ __all__ = [
     "circuit_state",
     "circuits",
     "claim",
+    "claim_to_send",
     "complete",
+    "complete_all",
     "counts",
     "counts_by_source",
     "dead_letter",
@@ -51,6 +61,7 @@ __all__ = [
     "release_dead_owners",
     "remember_upload",
     "remember_uploads",
+    "renew_held",
     "renew_lease",
     "retry_dead",
     "retry_later",

@@ -1,4 +1,5 @@
-"""Taking deliveries under a lease: claim, renew as each one's turn comes, give back.
+"""Taking deliveries under a lease: claim (a sender's batch with its "sent" events),
+renew, give back.
 
 A lease names its holder (``bridge.owner``: ``host:pid/n``): completing or renewing a
 delivery requires still holding it, and a restart hands back at once what a dead process
@@ -93,6 +94,54 @@ def claim(
     ]
 
 
+def claim_to_send(
+    session: Session,
+    *,
+    target: str,
+    owner: str,
+    lease_seconds: float,
+    limit: int,
+    actor: str,
+    announce: bool = True,
+) -> list[Claimed]:
+    """``claim``, and the batch's ``delivery.sent`` rows in the same transaction (one
+    append), unless ``announce`` is False (a probe's row waits for its answer).
+
+    The sender then sends the batch in turn and stores the answers together: a crash in
+    between repeats at most this batch's idempotent requests. The chain head is locked
+    before any delivery row (see ``audit_log.lock_head``), but only once there is work:
+    a sender that finds none, several times a second while a crawl records, does not
+    wait for the recorder's hold on the head."""
+    if session.get_bind().dialect.name == "postgresql":
+        due = select(DeliveryRow.id).where(_claimable(utcnow(), target)).limit(1)
+        if session.connection().execute(due).first() is None:
+            return []
+        audit_log.lock_head(session)
+    batch = claim(session, target=target, owner=owner, lease_seconds=lease_seconds, limit=limit)
+    if batch and announce:
+        audit_log.lock_head(session)  # SQLite has no row locks: the order is PostgreSQL's
+        append_delivery_events(
+            session, [(audit.DELIVERY_SENT, c, sent_details(c, target)) for c in batch],
+            actor=actor,
+        )  # fmt: skip
+    return batch
+
+
+def renew_held(
+    session: Session, batch: list[Claimed], *, owner: str, lease_seconds: float
+) -> list[Claimed]:
+    """Renew the leases of the deliveries of ``batch`` this sender still holds; returns
+    those (another sender may have taken the others once their lease ran out)."""
+    if not batch:
+        return []
+    conn = session.connection()
+    ids = [c.id for c in batch]
+    until = utcnow() + timedelta(seconds=lease_seconds)
+    conn.execute(_RENEW_MANY, {"b_ids": ids, "b_owner": owner, "b_until": until})
+    held = set(conn.execute(_HELD_OF, {"b_ids": ids, "b_owner": owner}).scalars())
+    return [c for c in batch if c.id in held]
+
+
 def next_due(session: Session, target: str) -> datetime | None:
     """When the next pending delivery becomes due (for a drain that waits for retries)."""
     return session.execute(
@@ -137,22 +186,33 @@ def mark_sent(
 
 def audit_sent(session: Session, c: Claimed, *, actor: str, target: str) -> None:
     """The ``delivery.sent`` row of ``c``'s attempt."""
-    audit_delivery(
-        session, audit.DELIVERY_SENT, c, actor=actor,
-        action=c.action, version=c.version, target=target, attempt=c.attempts + 1,
-    )  # fmt: skip
+    audit_delivery(session, audit.DELIVERY_SENT, c, actor=actor, **sent_details(c, target))
+
+
+def sent_details(c: Claimed, target: str) -> dict[str, Any]:
+    return {"action": c.action, "version": c.version, "target": target, "attempt": c.attempts + 1}
 
 
 def audit_delivery(session: Session, event: str, c: Claimed, *, actor: str, **details: Any) -> None:
     """One audit row about delivery ``c``: its item, its id, ``details``, the item's title."""
-    audit_log.append(
-        session,
-        event,
-        actor=actor,
-        source=c.source,
-        item=c.external_id,
-        details={"delivery_id": c.id, **details, "title": _title(session, c)},
-    )
+    append_delivery_events(session, [(event, c, details)], actor=actor)
+
+
+def append_delivery_events(
+    session: Session, events: list[tuple[str, Claimed, dict[str, Any]]], *, actor: str
+) -> None:
+    """Audit rows about deliveries, in their order, with as few appends as their sources
+    allow (an append names one source; a batch nearly always has one)."""
+    run: list[tuple[str, str | None, dict[str, Any] | None]] = []
+    source: str | None = None
+    for event, c, details in events:
+        if run and c.source != source:
+            audit_log.append_many(session, run, actor=actor, source=source)
+            run = []
+        source = c.source
+        row = {"delivery_id": c.id, **details, "title": _title(session, c)}
+        run.append((event, c.external_id, row))
+    audit_log.append_many(session, run, actor=actor, source=source)
 
 
 def renew_lease(
@@ -243,3 +303,13 @@ HELD = and_(
     DELIVERIES.c.lease_owner == bindparam("b_owner"),
 )
 _RENEW = update(DELIVERIES).where(HELD).values(lease_until=bindparam("b_until", type_=UTCDateTime))
+# The same for the rest of a batch at once, and which of it this sender still holds.
+HELD_MANY = and_(
+    DELIVERIES.c.id.in_(bindparam("b_ids", expanding=True)),
+    DELIVERIES.c.status == "inflight",
+    DELIVERIES.c.lease_owner == bindparam("b_owner"),
+)
+_RENEW_MANY = (
+    update(DELIVERIES).where(HELD_MANY).values(lease_until=bindparam("b_until", type_=UTCDateTime))
+)
+_HELD_OF = select(DELIVERIES.c.id).where(HELD_MANY)

@@ -6,6 +6,7 @@ Each checks the lease first: a sender whose lease another took changes nothing."
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,16 @@ from sqlalchemy.orm import Session
 from bridge import audit
 from bridge.state import audit_log, items
 from bridge.state.models import DeliveryRow, ItemRow, SourceRow, UTCDateTime, utcnow
-from bridge.state.outbox.claims import DELIVERIES, HELD, Claimed, audit_delivery, owned
+from bridge.state.outbox.claims import (
+    DELIVERIES,
+    HELD,
+    HELD_MANY,
+    Claimed,
+    append_delivery_events,
+    audit_delivery,
+    owned,
+    sent_details,
+)
 from bridge.state.sql import table
 
 _ITEMS = table(ItemRow)
@@ -34,6 +44,11 @@ _CONFIRMED = (
         ),
     )
 )
+
+# Which deliveries of a batch this sender still holds; on PostgreSQL locked as they are
+# read, so no sender retaking an expired lease slips in before the UPDATE.
+_HELD_OF = select(DELIVERIES.c.id).where(HELD_MANY)
+_HELD_LOCKED = _HELD_OF.with_for_update()
 
 
 def complete(
@@ -78,6 +93,69 @@ def complete(
         action=c.action, version=c.version, answer=answer,
     )  # fmt: skip
     return True
+
+
+def complete_all(
+    session: Session,
+    answered: list[tuple[Claimed, dict[str, Any]]],
+    *,
+    owner: str,
+    actor: str,
+    unannounced: Collection[int] = (),
+    target: str = "",
+    now: datetime | None = None,
+) -> list[Claimed]:
+    """``complete`` for a batch's answers at once: one UPDATE run over all of them (and
+    one over the items confirmed), their audit rows in one append. Returns the
+    deliveries whose answer was stored; the others' leases were lost meanwhile.
+
+    The ids in ``unannounced`` (probes) get their ``delivery.sent`` row just before
+    their ``delivery.confirmed``."""
+    if not answered:
+        return []
+    audit_log.lock_head(session)  # before any other row: see lock_head
+    now = now or utcnow()
+    conn = session.connection()
+    ids = [c.id for c, _ in answered]
+    lock = session.get_bind().dialect.name == "postgresql"
+    held = set(
+        conn.execute(_HELD_LOCKED if lock else _HELD_OF, {"b_ids": ids, "b_owner": owner}).scalars()
+    )
+    kept = [(c, answer) for c, answer in answered if c.id in held]
+    if not kept:
+        return []
+    conn.execute(
+        _COMPLETE,
+        [
+            {
+                "b_id": c.id,
+                "b_owner": owner,
+                "done_at": now,
+                "response": json.dumps(answer, ensure_ascii=False, sort_keys=True),
+            }
+            for c, answer in kept
+        ],
+    )
+    confirmed = [
+        {
+            "b_id": c.item_id,
+            "b_index_no": answer.get("index_no") or None,
+            "b_now": now,
+            "portal_version": answer.get("version"),
+        }
+        for c, answer in kept
+        if c.action == "put"
+    ]
+    if confirmed:
+        conn.execute(_CONFIRMED, confirmed)
+    events: list[tuple[str, Claimed, dict[str, Any]]] = []
+    for c, answer in kept:
+        if c.id in unannounced:
+            events.append((audit.DELIVERY_SENT, c, sent_details(c, target)))
+        details = {"action": c.action, "version": c.version, "answer": answer}
+        events.append((audit.DELIVERY_CONFIRMED, c, details))
+    append_delivery_events(session, events, actor=actor)
+    return [c for c, _ in kept]
 
 
 def retry_later(
