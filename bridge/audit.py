@@ -35,7 +35,8 @@ RECORD_RELEASED = "record.released"  # a quarantined item normalized cleanly aga
 ITEM_WITHDRAWN = "item.withdrawn"
 INDEX_NO_MINTED = "index_no.minted"
 RECORD_FLAGGED = "record.flagged"  # a value kept as the page shows it, with remarks
-DELIVERY_SENT = "delivery.sent"
+DELIVERY_SENT = "delivery.sent"  # a claimed batch's deliveries, in the claim's transaction
+DELIVERY_RETURNED = "delivery.returned"  # announced as sent, given back to the queue unsent
 DELIVERY_CONFIRMED = "delivery.confirmed"
 DELIVERY_FAILED = "delivery.failed"
 DELIVERY_DEAD = "delivery.dead"
@@ -64,6 +65,7 @@ EVENTS = (
     INDEX_NO_MINTED,
     RECORD_FLAGGED,
     DELIVERY_SENT,
+    DELIVERY_RETURNED,
     DELIVERY_CONFIRMED,
     DELIVERY_FAILED,
     DELIVERY_DEAD,

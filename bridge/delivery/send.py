@@ -47,6 +47,13 @@ class Outcome(enum.Enum):
         return self in (Outcome.RETRY, Outcome.AUTH)
 
 
+# Why the rest of a batch goes back to the queue, for its ``delivery.returned`` rows.
+_GIVEN_BACK = {
+    Outcome.RETRY: "a request failed: the sender backs off",
+    Outcome.AUTH: "the target refused the credentials",
+}
+
+
 def backoff_delay(cfg: Any, attempt: int, retry_after: float | None) -> float:
     """Seconds before attempt ``attempt + 1``: exponential with jitter, at least Retry-After.
 
@@ -97,7 +104,7 @@ class Sender:
         held_since = time.monotonic()  # the leases were taken (or renewed) then
         while rest:
             if held_up():
-                self.store(release=rest)
+                self.store(release=rest, why="stopping, or another sender's request failed")
                 return None
             # A slow batch renews the leases of its rest (and stores the answers so far)
             # before a quarter of the lease has gone, so no other sender takes a
@@ -115,16 +122,20 @@ class Sender:
             outcome = self.deliver_one(c, held_since=held_since)
             if outcome.holds_the_batch:
                 if rest:
-                    self.store(release=rest)
+                    self.store(release=rest, why=_GIVEN_BACK[outcome])
                 return outcome
         self.store()
         return None
 
     def store(
-        self, *, renew: list[Claimed] | None = None, release: list[Claimed] | None = None
+        self,
+        *,
+        renew: list[Claimed] | None = None,
+        release: list[Claimed] | None = None,
+        why: str = "",
     ) -> list[Claimed]:
         """Store the answers kept so far (one transaction), renewing the leases of
-        ``renew`` (returns those still held) or giving ``release`` back."""
+        ``renew`` (returns those still held) or giving ``release`` back (``why``)."""
         if not (self._answered or self._uploads or renew or release):
             return []
         held: list[Claimed] = []
@@ -137,9 +148,17 @@ class Sender:
                     owner=self.owner,
                     lease_seconds=self.ctx.settings.delivery.lease_seconds,
                 )
-            for c in release or ():
-                outbox.release(s, c, owner=self.owner)
+            self._give_back(s, release or [], why)
         return held
+
+    def _give_back(self, s: Any, batch: list[Claimed], why: str) -> None:
+        """Deliveries back to the queue unsent; those the claim announced as sent get
+        their ``delivery.returned`` row."""
+        returned = [c for c in batch if outbox.release(s, c, owner=self.owner)]
+        outbox.audit_returned(
+            s, [c for c in returned if c.id not in self._unannounced],
+            actor=self.ctx.actor, target=self.breaker.target, reason=why,
+        )  # fmt: skip
 
     def _store_in(self, s: Any) -> None:
         """The kept answers and uploads, in the caller's write transaction (first: the
@@ -218,7 +237,7 @@ class Sender:
                 s, self.breaker.target, status=exc.status, message=exc.detail or str(exc),
                 actor=self.ctx.actor, source=c.source, item=c.external_id,
             )  # fmt: skip
-            outbox.release(s, c, owner=self.owner)
+            self._give_back(s, [c], "the target refused the credentials")
         self.breaker.refused = True
         return Outcome.AUTH
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from bridge.state.outbox.circuit import circuit, circuit_state, circuits
 from bridge.state.outbox.claims import (
     Claimed,
+    audit_returned,
     audit_sent,
     claim,
     claim_to_send,
@@ -42,6 +43,7 @@ from bridge.state.outbox.queue import counts, counts_by_source, dead_letters
 
 __all__ = [
     "Claimed",
+    "audit_returned",
     "audit_sent",
     "blob_data",
     "circuit",

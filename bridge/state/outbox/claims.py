@@ -231,12 +231,33 @@ def renew_lease(
     return renewed.rowcount == 1
 
 
-def release(session: Session, c: Claimed, *, owner: str) -> None:
-    """Give a claimed delivery back untouched (circuit open, shutting down, auth failure)."""
+def release(session: Session, c: Claimed, *, owner: str) -> bool:
+    """Give a claimed delivery back untouched (circuit open, shutting down, auth failure);
+    False if this sender no longer held it."""
     row = owned(session, c.id, owner)
-    if row is not None:
-        row.status = "pending"
-        row.lease_owner = row.lease_until = None
+    if row is None:
+        return False
+    row.status = "pending"
+    row.lease_owner = row.lease_until = None
+    return True
+
+
+def audit_returned(
+    session: Session, returned: list[Claimed], *, actor: str, target: str, reason: str
+) -> None:
+    """``delivery.returned`` rows: deliveries whose ``delivery.sent`` row the claim wrote
+    went back to the queue without a request, so the trail never shows a delivery as
+    sent that was not (its next claim writes a new ``delivery.sent``)."""
+    if returned:
+        append_delivery_events(
+            session,
+            [
+                (audit.DELIVERY_RETURNED, c, {"target": target, "attempt": c.attempts + 1,
+                                              "reason": reason})
+                for c in returned
+            ],
+            actor=actor,
+        )  # fmt: skip
 
 
 def release_dead_owners(
