@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,21 +24,16 @@ from bridge.normalize.hashing import canonical_json
 from bridge.state import audit_log
 from bridge.state import recording_claims as claims
 from bridge.state.items import SUPERSEDE_WAITING, allocate_index_no
-from bridge.state.models import BlobRow, DeliveryRow, ItemRow, ItemVersionRow, utcnow
+from bridge.state.models import (
+    DeliveryRow,
+    ItemRow,
+    ItemVersionRow,
+    bound_time,
+    times_as_text,
+    utcnow,
+)
+from bridge.state.recording_blobs import Blob, store_blobs
 from bridge.state.sql import table
-
-
-class Blob(Protocol):
-    """An attachment's bytes, read only when they are stored (a source's
-    ``RawAttachment`` waits in a temporary file): one in memory at a time."""
-
-    @property
-    def sha256(self) -> str: ...
-
-    @property
-    def media_type(self) -> str: ...
-
-    def read(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -64,7 +59,6 @@ class RecordOutcome:
 
 _ITEMS = table(ItemRow)
 _DELIVERIES = table(DeliveryRow)
-_BLOBS = table(BlobRow)
 _VERSIONS = table(ItemVersionRow)
 
 _ITEM_STATE = [
@@ -80,8 +74,9 @@ _LOCK_ITEMS = (
 # ON CONFLICT DO NOTHING: an item another worker inserted first stands, and RETURNING
 # gives only the rows this statement inserted (the items this run discovered), each
 # already as _LOCK_ITEMS would read it: a new row is this transaction's until it commits.
+_ITEM_TIMES = ("first_seen", "last_seen", "updated_at", "checked_at")
 _INSERT_ITEMS = {
-    "sqlite": sqlite.insert(_ITEMS)
+    "sqlite": times_as_text(sqlite.insert(_ITEMS), *_ITEM_TIMES)
     .on_conflict_do_nothing(index_elements=["external_id"])
     .returning(*_ITEM_STATE),
     "postgresql": postgresql.insert(_ITEMS)
@@ -89,14 +84,24 @@ _INSERT_ITEMS = {
     .returning(*_ITEM_STATE),
 }
 _UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("b_id"))
-_KNOWN_BLOBS = select(_BLOBS.c.sha256).where(_BLOBS.c.sha256.in_(bindparam("shas", expanding=True)))
-_INSERT_BLOBS = {
-    "sqlite": sqlite.insert(_BLOBS).on_conflict_do_nothing(index_elements=["sha256"]),
-    "postgresql": postgresql.insert(_BLOBS).on_conflict_do_nothing(index_elements=["sha256"]),
+_UPDATE_ITEMS = {
+    "sqlite": times_as_text(_UPDATE_ITEM, "last_seen", "updated_at"),
+    "postgresql": _UPDATE_ITEM,
 }
 # Rows come back in no promised order: matched by item id, unique within a batch.
-_INSERT_VERSIONS = insert(_VERSIONS).returning(_VERSIONS.c.id, _VERSIONS.c.item_id)
-_INSERT_DELIVERIES = insert(_DELIVERIES).returning(_DELIVERIES.c.id, _DELIVERIES.c.item_id)
+_INSERT_VERSIONS = {
+    "sqlite": times_as_text(insert(_VERSIONS), "created_at").returning(
+        _VERSIONS.c.id, _VERSIONS.c.item_id
+    ),
+    "postgresql": insert(_VERSIONS).returning(_VERSIONS.c.id, _VERSIONS.c.item_id),
+}
+_DELIVERY_TIMES = ("next_attempt_at", "created_at", "updated_at")
+_INSERT_DELIVERIES = {
+    "sqlite": times_as_text(insert(_DELIVERIES), *_DELIVERY_TIMES).returning(
+        _DELIVERIES.c.id, _DELIVERIES.c.item_id
+    ),
+    "postgresql": insert(_DELIVERIES).returning(_DELIVERIES.c.id, _DELIVERIES.c.item_id),
+}
 
 
 @dataclass
@@ -181,6 +186,9 @@ class _Batch:
         self.target = target
         self.mint_for = mint_for
         self.now = utcnow()
+        # Every row of the batch carries the transaction's time, given explicitly (no
+        # per-row default) and converted for the driver once (see bound_time).
+        self.at = bound_time(self.now, self.conn.dialect)
 
     def record(
         self, batch: Sequence[Recording], *, source_name: str, actor: str, run_id: int | None
@@ -214,7 +222,8 @@ class _Batch:
             changes: dict[str, Any] = {
                 "b_id": item.id,
                 "list_fingerprint": rec.fingerprint,
-                "last_seen": self.now,
+                "last_seen": self.at,
+                "updated_at": self.at,
                 "url": record.source.url,
                 "quarantine": None,
             }
@@ -240,9 +249,9 @@ class _Batch:
 
         self._store_blobs(batch, versions)
         if touched:
-            self.conn.execute(_UPDATE_ITEM, touched)
+            self.conn.execute(_UPDATE_ITEMS[self.dialect], touched)
         if changed:
-            self.conn.execute(_UPDATE_ITEM, changed)
+            self.conn.execute(_UPDATE_ITEMS[self.dialect], changed)
             self._insert_versions([v for v in versions if v is not None])
         audit_log.append_many(
             self.session,
@@ -308,6 +317,10 @@ class _Batch:
                     "url": r.record.source.url,
                     "status": "active",
                     "version": 0,
+                    "first_seen": self.at,
+                    "last_seen": self.at,
+                    "updated_at": self.at,
+                    "checked_at": self.at,
                 }
                 for r in missing
             ],
@@ -323,35 +336,26 @@ class _Batch:
         return rows, set(discovered)
 
     def _store_blobs(self, batch: Sequence[Recording], versions: Sequence[_Version | None]) -> None:
-        """Each attachment once per sha256: the same file may come with another item (or
-        another worker's: the same bytes under the same sha256, so theirs is as good).
-        Read and inserted one at a time: only one attachment is ever in memory."""
+        """The attachments of the new versions (see ``recording_blobs``)."""
         wanted: dict[str, Blob] = {}
         for rec, v in zip(batch, versions, strict=True):
             if v is not None:
                 for blob in rec.blobs:
                     wanted.setdefault(blob.sha256, blob)
-        if not wanted:
-            return
-        have = set(self.conn.execute(_KNOWN_BLOBS, {"shas": list(wanted)}).scalars())
-        for sha, blob in wanted.items():
-            if sha in have:
-                continue
-            data = blob.read()
-            row = {"sha256": sha, "size": len(data), "media_type": blob.media_type, "data": data}
-            self.conn.execute(_INSERT_BLOBS[self.dialect], row)
+        if wanted:
+            store_blobs(self.conn, wanted, self.at)
 
     def _insert_versions(self, versions: Sequence[_Version]) -> None:
         by_item = {v.item_id: v for v in versions}
         result = self.conn.execute(
-            _INSERT_VERSIONS,
+            _INSERT_VERSIONS[self.dialect],
             [
                 {
                     "item_id": v.item_id,
                     "version": v.version,
                     "content_hash": v.content_hash,
                     "record": canonical_json(v.record.to_state_json()).decode(),
-                    "created_at": self.now,
+                    "created_at": self.at,
                 }
                 for v in versions
             ],
@@ -367,7 +371,7 @@ class _Batch:
         if waiting:
             self.conn.execute(SUPERSEDE_WAITING, waiting)
         result = self.conn.execute(
-            _INSERT_DELIVERIES,
+            _INSERT_DELIVERIES[self.dialect],
             [
                 {
                     "item_id": v.item_id,
@@ -375,7 +379,9 @@ class _Batch:
                     "action": "put",
                     "target": self.target,
                     "status": "pending",
-                    "next_attempt_at": self.now,
+                    "next_attempt_at": self.at,
+                    "created_at": self.at,
+                    "updated_at": self.at,
                 }
                 for v in versions
             ],
