@@ -14,26 +14,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bridge import audit
 from bridge.catalog import CatalogRecord
-from bridge.normalize.hashing import canonical_json
 from bridge.state import audit_log
 from bridge.state import recording_claims as claims
+from bridge.state import recording_sql as sql
 from bridge.state.items import SUPERSEDE_WAITING, allocate_index_no
 from bridge.state.models import (
-    DeliveryRow,
-    ItemRow,
-    ItemVersionRow,
     bound_time,
-    times_as_text,
     utcnow,
 )
+from bridge.state.record_text import RecordText, state_json
 from bridge.state.recording_blobs import Blob, store_blobs
-from bridge.state.sql import table
 
 
 @dataclass(frozen=True)
@@ -44,6 +38,7 @@ class Recording:
     content_hash: str
     fingerprint: str  # of the list entry: an unchanged entry is not fetched again
     blobs: Sequence[Blob] = ()  # the attachments' bytes
+    text: RecordText | None = None  # the record's JSON as the content hash encoded it
 
 
 @dataclass(frozen=True)
@@ -57,53 +52,6 @@ class RecordOutcome:
     delivery_id: int | None
 
 
-_ITEMS = table(ItemRow)
-_DELIVERIES = table(DeliveryRow)
-_VERSIONS = table(ItemVersionRow)
-
-_ITEM_STATE = [
-    _ITEMS.c[name]
-    for name in ("id", "external_id", "status", "content_hash", "version", "index_no", "quarantine")
-]
-_LOCK_ITEMS = (
-    select(*_ITEM_STATE)
-    .where(_ITEMS.c.external_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_ITEMS.c.id)  # one lock order among workers
-    .with_for_update()
-)
-# ON CONFLICT DO NOTHING: an item another worker inserted first stands, and RETURNING
-# gives only the rows this statement inserted (the items this run discovered), each
-# already as _LOCK_ITEMS would read it: a new row is this transaction's until it commits.
-_ITEM_TIMES = ("first_seen", "last_seen", "updated_at", "checked_at")
-_INSERT_ITEMS = {
-    "sqlite": times_as_text(sqlite.insert(_ITEMS), *_ITEM_TIMES)
-    .on_conflict_do_nothing(index_elements=["external_id"])
-    .returning(*_ITEM_STATE),
-    "postgresql": postgresql.insert(_ITEMS)
-    .on_conflict_do_nothing(index_elements=["external_id"])
-    .returning(*_ITEM_STATE),
-}
-_UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("b_id"))
-_UPDATE_ITEMS = {
-    "sqlite": times_as_text(_UPDATE_ITEM, "last_seen", "updated_at"),
-    "postgresql": _UPDATE_ITEM,
-}
-# Rows come back in no promised order: matched by item id, unique within a batch.
-_INSERT_VERSIONS = {
-    "sqlite": times_as_text(insert(_VERSIONS), "created_at").returning(
-        _VERSIONS.c.id, _VERSIONS.c.item_id
-    ),
-    "postgresql": insert(_VERSIONS).returning(_VERSIONS.c.id, _VERSIONS.c.item_id),
-}
-_DELIVERY_TIMES = ("next_attempt_at", "created_at", "updated_at")
-_INSERT_DELIVERIES = {
-    "sqlite": times_as_text(insert(_DELIVERIES), *_DELIVERY_TIMES).returning(
-        _DELIVERIES.c.id, _DELIVERIES.c.item_id
-    ),
-    "postgresql": insert(_DELIVERIES).returning(_DELIVERIES.c.id, _DELIVERIES.c.item_id),
-}
-
-
 @dataclass
 class _Version:
     """A new version of one item of a batch, between its plan and its rows."""
@@ -114,7 +62,11 @@ class _Version:
     content_hash: str
     previous_hash: str | None
     is_new: bool
+    text: RecordText | None
     delivery_id: int = 0
+
+    def state_json(self) -> str:
+        return self.text.state_json(self.record) if self.text else state_json(self.record)
 
 
 def record_versions(
@@ -234,7 +186,13 @@ class _Batch:
             record = self._index_no(record, item.index_no, events)
             index_no = record.index_no
             v = _Version(
-                item.id, item.version + 1, record, rec.content_hash, item.content_hash, is_new
+                item.id,
+                item.version + 1,
+                record,
+                rec.content_hash,
+                item.content_hash,
+                is_new,
+                rec.text,
             )
             versions.append(v)
             changes.update(
@@ -249,9 +207,9 @@ class _Batch:
 
         self._store_blobs(batch, versions)
         if touched:
-            self.conn.execute(_UPDATE_ITEMS[self.dialect], touched)
+            self.conn.execute(sql.UPDATE_ITEMS[self.dialect], touched)
         if changed:
-            self.conn.execute(_UPDATE_ITEMS[self.dialect], changed)
+            self.conn.execute(sql.UPDATE_ITEMS[self.dialect], changed)
             self._insert_versions([v for v in versions if v is not None])
         audit_log.append_many(
             self.session,
@@ -302,12 +260,12 @@ class _Batch:
         """The batch's item rows, locked (inserted first for the new ones), and the
         external ids this transaction inserted."""
         ids = [r.record.external_id for r in batch]
-        rows = {row.external_id: row for row in self.conn.execute(_LOCK_ITEMS, {"ids": ids})}
+        rows = {row.external_id: row for row in self.conn.execute(sql.LOCK_ITEMS, {"ids": ids})}
         missing = [r for r in batch if r.record.external_id not in rows]
         if not missing:
             return rows, set()
         inserted = self.conn.execute(
-            _INSERT_ITEMS[self.dialect],
+            sql.INSERT_ITEMS[self.dialect],
             [
                 {
                     "source_id": self.source_id,
@@ -331,7 +289,7 @@ class _Batch:
         again = [r.record.external_id for r in missing if r.record.external_id not in rows]
         if again:
             rows.update(
-                (row.external_id, row) for row in self.conn.execute(_LOCK_ITEMS, {"ids": again})
+                (row.external_id, row) for row in self.conn.execute(sql.LOCK_ITEMS, {"ids": again})
             )
         return rows, set(discovered)
 
@@ -348,13 +306,13 @@ class _Batch:
     def _insert_versions(self, versions: Sequence[_Version]) -> None:
         by_item = {v.item_id: v for v in versions}
         result = self.conn.execute(
-            _INSERT_VERSIONS[self.dialect],
+            sql.INSERT_VERSIONS[self.dialect],
             [
                 {
                     "item_id": v.item_id,
                     "version": v.version,
                     "content_hash": v.content_hash,
-                    "record": canonical_json(v.record.to_state_json()).decode(),
+                    "record": v.state_json(),
                     "created_at": self.at,
                 }
                 for v in versions
@@ -371,7 +329,7 @@ class _Batch:
         if waiting:
             self.conn.execute(SUPERSEDE_WAITING, waiting)
         result = self.conn.execute(
-            _INSERT_DELIVERIES[self.dialect],
+            sql.INSERT_DELIVERIES[self.dialect],
             [
                 {
                     "item_id": v.item_id,
