@@ -19,7 +19,6 @@ from bridge.catalog import CatalogRecord
 from bridge.normalize import QuarantineError
 from bridge.raw import ListEntry, RawItem
 from bridge.state import items
-from bridge.state.record_text import RecordText
 
 
 @dataclass
@@ -54,7 +53,6 @@ class Version:
     raw: RawItem
     record: CatalogRecord
     digest: str
-    text: RecordText | None = None  # its JSON encoded once, for the hash and the store
 
 
 @dataclass(slots=True)

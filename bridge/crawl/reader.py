@@ -27,10 +27,10 @@ from bridge.crawl.recorder import Planner, Recorder
 from bridge.errors import Fatal, LayoutAlarm, Retriable, Skippable
 from bridge.normalize import QuarantineError, normalize
 from bridge.normalize.dates import DateError, parse_date
+from bridge.normalize.hashing import content_hash
 from bridge.raw import Gone, ListEntry, RawItem
 from bridge.sources.base import Source
 from bridge.state import items, runs
-from bridge.state.record_text import RecordText
 
 log = logging.getLogger("bridge.crawl.run")  # the crawl's one logger, as operators know it
 
@@ -334,5 +334,4 @@ class SourceRun:
             self.stats.quarantined += 1
             log.warning("%s", exc)
             return Quarantine(entry, raw, exc)
-        text = RecordText(record)
-        return Version(entry, raw, record, text.content_hash, text)
+        return Version(entry, raw, record, content_hash(record.to_json()))

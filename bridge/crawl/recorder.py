@@ -96,7 +96,7 @@ class Recorder:
                     source_name=run.scfg.name,
                     recordings=[
                         recording.Recording(
-                            d.record, d.digest, d.entry.fingerprint, d.raw.attachments, d.text
+                            d.record, d.digest, d.entry.fingerprint, d.raw.attachments
                         )
                         for d in batch
                     ],

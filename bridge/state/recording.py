@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bridge import audit
 from bridge.catalog import CatalogRecord
+from bridge.normalize.hashing import canonical_json
 from bridge.state import audit_log
 from bridge.state import recording_claims as claims
 from bridge.state import recording_sql as sql
@@ -26,7 +27,6 @@ from bridge.state.models import (
     bound_time,
     utcnow,
 )
-from bridge.state.record_text import RecordText, state_json
 from bridge.state.recording_blobs import Blob, store_blobs
 
 
@@ -38,7 +38,6 @@ class Recording:
     content_hash: str
     fingerprint: str  # of the list entry: an unchanged entry is not fetched again
     blobs: Sequence[Blob] = ()  # the attachments' bytes
-    text: RecordText | None = None  # the record's JSON as the content hash encoded it
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,7 @@ class _Version:
     content_hash: str
     previous_hash: str | None
     is_new: bool
-    text: RecordText | None
     delivery_id: int = 0
-
-    def state_json(self) -> str:
-        return self.text.state_json(self.record) if self.text else state_json(self.record)
 
 
 def record_versions(
@@ -192,7 +187,6 @@ class _Batch:
                 rec.content_hash,
                 item.content_hash,
                 is_new,
-                rec.text,
             )
             versions.append(v)
             changes.update(
@@ -312,7 +306,7 @@ class _Batch:
                     "item_id": v.item_id,
                     "version": v.version,
                     "content_hash": v.content_hash,
-                    "record": v.state_json(),
+                    "record": canonical_json(v.record.to_state_json()).decode(),
                     "created_at": self.at,
                 }
                 for v in versions
