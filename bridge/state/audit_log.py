@@ -16,7 +16,7 @@ from sqlalchemy import Select, bindparam, event, func, insert, or_, select, upda
 from sqlalchemy.orm import Session
 
 from bridge.audit import GENESIS, AuditEvent, canonical_details, chain_hash
-from bridge.state.models import AuditEventRow, AuditHeadRow, utcnow
+from bridge.state.models import AuditEventRow, AuditHeadRow, bound_time, times_as_text, utcnow
 from bridge.state.sql import table
 
 log = logging.getLogger("bridge.audit")
@@ -24,7 +24,11 @@ log = logging.getLogger("bridge.audit")
 
 _HEAD = table(AuditHeadRow)
 _LOCK_HEAD = select(_HEAD.c.last_id, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
-_INSERT_EVENT = insert(table(AuditEventRow))
+_EVENTS = table(AuditEventRow)
+_INSERT_EVENT = {
+    "sqlite": times_as_text(insert(_EVENTS), "ts"),
+    "postgresql": insert(_EVENTS),
+}
 _BUMP_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
@@ -67,21 +71,24 @@ def append_many(
     source: str | None = None,
     run_id: int | None = None,
 ) -> list[AuditEvent]:
-    """Add (event, item, details) events to the chain in their order, with one INSERT."""
+    """Add (event, item, details) events to the chain in their order, with one INSERT.
+    They carry one time: the events of one call are recorded together."""
     if not events:
         return []
     last_id, prev, appended = lock_head(session)
+    conn = session.connection()
+    ts = utcnow()
+    at = bound_time(ts, conn.dialect)
     rows: list[dict[str, Any]] = []
     added: list[AuditEvent] = []
     for name, item, details in events:
         last_id += 1
-        ts = utcnow()
         text = canonical_details(details)
         digest = chain_hash(prev, last_id, ts, actor, name, source, item, run_id, text)
         rows.append(
             {
                 "id": last_id,
-                "ts": ts,
+                "ts": at,
                 "actor": actor,
                 "event": name,
                 "source": source,
@@ -95,7 +102,7 @@ def append_many(
         added.append(AuditEvent(last_id, ts, actor, name, source, item, run_id, text, prev, digest))
         log.debug("audit %s %s %s %s", name, source or "-", item or "-", text)
         prev = digest
-    session.connection().execute(_INSERT_EVENT, rows)
+    conn.execute(_INSERT_EVENT[conn.dialect.name], rows)
     session.info[_HEAD_KEY] = (last_id, prev, appended + len(rows))
     return added
 

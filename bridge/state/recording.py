@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bridge import audit
@@ -23,22 +21,13 @@ from bridge.catalog import CatalogRecord
 from bridge.normalize.hashing import canonical_json
 from bridge.state import audit_log
 from bridge.state import recording_claims as claims
+from bridge.state import recording_sql as sql
 from bridge.state.items import SUPERSEDE_WAITING, allocate_index_no
-from bridge.state.models import BlobRow, DeliveryRow, ItemRow, ItemVersionRow, utcnow
-from bridge.state.sql import table
-
-
-class Blob(Protocol):
-    """An attachment's bytes, read only when they are stored (a source's
-    ``RawAttachment`` waits in a temporary file): one in memory at a time."""
-
-    @property
-    def sha256(self) -> str: ...
-
-    @property
-    def media_type(self) -> str: ...
-
-    def read(self) -> bytes: ...
+from bridge.state.models import (
+    bound_time,
+    utcnow,
+)
+from bridge.state.recording_blobs import Blob, store_blobs
 
 
 @dataclass(frozen=True)
@@ -60,43 +49,6 @@ class RecordOutcome:
     external_id: str
     version: int
     delivery_id: int | None
-
-
-_ITEMS = table(ItemRow)
-_DELIVERIES = table(DeliveryRow)
-_BLOBS = table(BlobRow)
-_VERSIONS = table(ItemVersionRow)
-
-_ITEM_STATE = [
-    _ITEMS.c[name]
-    for name in ("id", "external_id", "status", "content_hash", "version", "index_no", "quarantine")
-]
-_LOCK_ITEMS = (
-    select(*_ITEM_STATE)
-    .where(_ITEMS.c.external_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_ITEMS.c.id)  # one lock order among workers
-    .with_for_update()
-)
-# ON CONFLICT DO NOTHING: an item another worker inserted first stands, and RETURNING
-# gives only the rows this statement inserted (the items this run discovered), each
-# already as _LOCK_ITEMS would read it: a new row is this transaction's until it commits.
-_INSERT_ITEMS = {
-    "sqlite": sqlite.insert(_ITEMS)
-    .on_conflict_do_nothing(index_elements=["external_id"])
-    .returning(*_ITEM_STATE),
-    "postgresql": postgresql.insert(_ITEMS)
-    .on_conflict_do_nothing(index_elements=["external_id"])
-    .returning(*_ITEM_STATE),
-}
-_UPDATE_ITEM = update(_ITEMS).where(_ITEMS.c.id == bindparam("b_id"))
-_KNOWN_BLOBS = select(_BLOBS.c.sha256).where(_BLOBS.c.sha256.in_(bindparam("shas", expanding=True)))
-_INSERT_BLOBS = {
-    "sqlite": sqlite.insert(_BLOBS).on_conflict_do_nothing(index_elements=["sha256"]),
-    "postgresql": postgresql.insert(_BLOBS).on_conflict_do_nothing(index_elements=["sha256"]),
-}
-# Rows come back in no promised order: matched by item id, unique within a batch.
-_INSERT_VERSIONS = insert(_VERSIONS).returning(_VERSIONS.c.id, _VERSIONS.c.item_id)
-_INSERT_DELIVERIES = insert(_DELIVERIES).returning(_DELIVERIES.c.id, _DELIVERIES.c.item_id)
 
 
 @dataclass
@@ -181,6 +133,9 @@ class _Batch:
         self.target = target
         self.mint_for = mint_for
         self.now = utcnow()
+        # Every row of the batch carries the transaction's time, given explicitly (no
+        # per-row default) and converted for the driver once (see bound_time).
+        self.at = bound_time(self.now, self.conn.dialect)
 
     def record(
         self, batch: Sequence[Recording], *, source_name: str, actor: str, run_id: int | None
@@ -214,7 +169,8 @@ class _Batch:
             changes: dict[str, Any] = {
                 "b_id": item.id,
                 "list_fingerprint": rec.fingerprint,
-                "last_seen": self.now,
+                "last_seen": self.at,
+                "updated_at": self.at,
                 "url": record.source.url,
                 "quarantine": None,
             }
@@ -225,7 +181,12 @@ class _Batch:
             record = self._index_no(record, item.index_no, events)
             index_no = record.index_no
             v = _Version(
-                item.id, item.version + 1, record, rec.content_hash, item.content_hash, is_new
+                item.id,
+                item.version + 1,
+                record,
+                rec.content_hash,
+                item.content_hash,
+                is_new,
             )
             versions.append(v)
             changes.update(
@@ -240,9 +201,9 @@ class _Batch:
 
         self._store_blobs(batch, versions)
         if touched:
-            self.conn.execute(_UPDATE_ITEM, touched)
+            self.conn.execute(sql.UPDATE_ITEMS[self.dialect], touched)
         if changed:
-            self.conn.execute(_UPDATE_ITEM, changed)
+            self.conn.execute(sql.UPDATE_ITEMS[self.dialect], changed)
             self._insert_versions([v for v in versions if v is not None])
         audit_log.append_many(
             self.session,
@@ -293,12 +254,12 @@ class _Batch:
         """The batch's item rows, locked (inserted first for the new ones), and the
         external ids this transaction inserted."""
         ids = [r.record.external_id for r in batch]
-        rows = {row.external_id: row for row in self.conn.execute(_LOCK_ITEMS, {"ids": ids})}
+        rows = {row.external_id: row for row in self.conn.execute(sql.LOCK_ITEMS, {"ids": ids})}
         missing = [r for r in batch if r.record.external_id not in rows]
         if not missing:
             return rows, set()
         inserted = self.conn.execute(
-            _INSERT_ITEMS[self.dialect],
+            sql.INSERT_ITEMS[self.dialect],
             [
                 {
                     "source_id": self.source_id,
@@ -308,6 +269,10 @@ class _Batch:
                     "url": r.record.source.url,
                     "status": "active",
                     "version": 0,
+                    "first_seen": self.at,
+                    "last_seen": self.at,
+                    "updated_at": self.at,
+                    "checked_at": self.at,
                 }
                 for r in missing
             ],
@@ -318,40 +283,31 @@ class _Batch:
         again = [r.record.external_id for r in missing if r.record.external_id not in rows]
         if again:
             rows.update(
-                (row.external_id, row) for row in self.conn.execute(_LOCK_ITEMS, {"ids": again})
+                (row.external_id, row) for row in self.conn.execute(sql.LOCK_ITEMS, {"ids": again})
             )
         return rows, set(discovered)
 
     def _store_blobs(self, batch: Sequence[Recording], versions: Sequence[_Version | None]) -> None:
-        """Each attachment once per sha256: the same file may come with another item (or
-        another worker's: the same bytes under the same sha256, so theirs is as good).
-        Read and inserted one at a time: only one attachment is ever in memory."""
+        """The attachments of the new versions (see ``recording_blobs``)."""
         wanted: dict[str, Blob] = {}
         for rec, v in zip(batch, versions, strict=True):
             if v is not None:
                 for blob in rec.blobs:
                     wanted.setdefault(blob.sha256, blob)
-        if not wanted:
-            return
-        have = set(self.conn.execute(_KNOWN_BLOBS, {"shas": list(wanted)}).scalars())
-        for sha, blob in wanted.items():
-            if sha in have:
-                continue
-            data = blob.read()
-            row = {"sha256": sha, "size": len(data), "media_type": blob.media_type, "data": data}
-            self.conn.execute(_INSERT_BLOBS[self.dialect], row)
+        if wanted:
+            store_blobs(self.conn, wanted, self.at)
 
     def _insert_versions(self, versions: Sequence[_Version]) -> None:
         by_item = {v.item_id: v for v in versions}
         result = self.conn.execute(
-            _INSERT_VERSIONS,
+            sql.INSERT_VERSIONS[self.dialect],
             [
                 {
                     "item_id": v.item_id,
                     "version": v.version,
                     "content_hash": v.content_hash,
                     "record": canonical_json(v.record.to_state_json()).decode(),
-                    "created_at": self.now,
+                    "created_at": self.at,
                 }
                 for v in versions
             ],
@@ -367,7 +323,7 @@ class _Batch:
         if waiting:
             self.conn.execute(SUPERSEDE_WAITING, waiting)
         result = self.conn.execute(
-            _INSERT_DELIVERIES,
+            sql.INSERT_DELIVERIES[self.dialect],
             [
                 {
                     "item_id": v.item_id,
@@ -375,7 +331,9 @@ class _Batch:
                     "action": "put",
                     "target": self.target,
                     "status": "pending",
-                    "next_attempt_at": self.now,
+                    "next_attempt_at": self.at,
+                    "created_at": self.at,
+                    "updated_at": self.at,
                 }
                 for v in versions
             ],
