@@ -61,7 +61,22 @@ def clean_body_text(text: str | None) -> str:
 
 def compact(text: str) -> str:
     """``text`` with all white space removed: how labels and 文号 are compared."""
-    return WHITESPACE_RE.sub("", strip_invisible(text))
+    return "".join(strip_invisible(text).split())  # str.split(): WHITESPACE_RE's characters
+
+
+def fold_spaces(text: str) -> str:
+    """``WHITESPACE_RE.sub(" ", text)``: each run of white space one space, the ends kept.
+
+    ``str.split`` splits on exactly those characters; a text of white space alone (half
+    of the texts between a body's tags) is answered without splitting."""
+    if text.isspace():
+        return " "
+    folded = " ".join(text.split())
+    if folded and text[0].isspace():
+        folded = " " + folded
+    if folded and text[-1].isspace():
+        folded += " "
+    return folded
 
 
 _NOT_IN_A_TREE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

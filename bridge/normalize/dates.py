@@ -212,8 +212,21 @@ def _valid(text: str) -> date | None:
         return None
 
 
+_DATELESS_CHARS = (
+    "\x00-\x2f\x3a-\x7f\xa0\u2000-\u206f\u3000-\u303f\u4e00-\u5e73\u5e75-\u9fff"
+    "\uff01-\uff0f\uff1a-\uff5e"
+)
+"""ASCII but its digits, general and CJK punctuation, CJK ideographs but 年, full-width
+forms but their digits: no character here becomes a digit or 年 under NFKC, and a date
+holds one of them (tests/normalize/test_dates.py checks every code point)."""
+_MAY_HOLD_A_DATE = re.compile(f"[^{_DATELESS_CHARS}]")
+
+
 def line_date(line: str) -> date | None:
     """The date of a line that is only a date (perhaps signed: ``余姚市教育局 2012年12月3日``)."""
+    # Most lines of a body are plain Chinese prose: skip their NFKC, the costly part.
+    if _MAY_HOLD_A_DATE.search(line) is None:
+        return None
     m = _DATE_LINE_RE.match(clean_text(unicodedata.normalize("NFKC", line)))
     return _valid(m["date"]) if m else None
 

@@ -34,9 +34,9 @@ from lxml import etree
 
 from bridge.normalize.fragment import Element, drop_tag, drop_tree, read_fragment
 from bridge.text import (
-    WHITESPACE_RE,
     clean_body_text,
     clean_text,
+    fold_spaces,
     strip_invisible,
     tree_safe,
 )
@@ -193,7 +193,7 @@ class _Folder:
         self.at_boundary = True
 
     def fold(self, value: str) -> str:
-        folded = WHITESPACE_RE.sub(" ", value)
+        folded = fold_spaces(value)
         if self.at_boundary:
             folded = folded.lstrip(" ")
         if folded:

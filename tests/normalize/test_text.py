@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import unicodedata
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bridge.text import (
@@ -14,6 +14,7 @@ from bridge.text import (
     clean_body_text,
     clean_text,
     compact,
+    fold_spaces,
     strip_invisible,
     without_markup,
 )
@@ -93,6 +94,19 @@ def test_str_split_splits_on_what_the_white_space_pattern_matches() -> None:
 @given(MESSY)
 def test_clean_text_is_the_regex_fold(text: str) -> None:
     assert clean_text(text) == WHITESPACE_RE.sub(" ", strip_invisible(text)).strip()
+
+
+@given(MESSY)
+@example("")
+@example(" ")
+@example("\u3000a\n")
+def test_fold_spaces_is_the_regex_fold(text: str) -> None:
+    assert fold_spaces(text) == WHITESPACE_RE.sub(" ", text)
+
+
+@given(MESSY)
+def test_compact_is_the_regex_removal(text: str) -> None:
+    assert compact(text) == WHITESPACE_RE.sub("", strip_invisible(text))
 
 
 @given(MESSY)
