@@ -55,8 +55,10 @@ def clean_body_text(text: str | None) -> str:
         return ""
     # Cleaned whole, then split: a line break is never dropped and never composes with a
     # neighbour, so this is each line through clean_text, without a call per line.
-    lines = LINE_BREAK_RE.split(strip_invisible(unicodedata.normalize("NFC", text)))
-    return "\n".join(c for c in (" ".join(line.split()) for line in lines) if c)
+    # str.splitlines() breaks where LINE_BREAK_RE does, and at \x1c-\x1e, which cleaning
+    # has dropped; the empty line it leaves out at the end would be dropped here anyway.
+    lines = strip_invisible(unicodedata.normalize("NFC", text)).splitlines()
+    return "\n".join([" ".join(words) for words in map(str.split, lines) if words])
 
 
 def compact(text: str) -> str:

@@ -116,6 +116,15 @@ def test_clean_body_text_is_clean_text_line_by_line(text: str) -> None:
     assert clean_body_text(text) == "\n".join(c for c in map(clean_text, lines) if c)
 
 
+def test_splitlines_breaks_where_the_pattern_does_or_at_a_dropped_character() -> None:
+    """clean_body_text splits cleaned text with str.splitlines()."""
+    splits = {chr(c) for c in range(sys.maxunicode + 1) if len(f"a{chr(c)}b".splitlines()) > 1}
+    breaks = {chr(c) for c in range(sys.maxunicode + 1) if LINE_BREAK_RE.fullmatch(chr(c))}
+    assert breaks <= splits
+    assert {c for c in splits - breaks if strip_invisible(c)} == set()
+    assert "a\r\nb".splitlines() == ["a", "b"]
+
+
 def test_no_line_break_is_dropped_or_composes() -> None:
     """What cleaning the body whole relies on."""
     assert strip_invisible(BREAKS) == BREAKS
