@@ -35,7 +35,8 @@ with a mapping looked up every character in Python (measured: 10x slower on a bo
 
 def strip_invisible(text: str) -> str:
     """NFC, without control characters and invisible marks; white space untouched."""
-    text = _DROP_RE.sub("", text)
+    if not text.isprintable():  # every dropped character is unprintable; most text is not
+        text = _DROP_RE.sub("", text)
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 

@@ -104,7 +104,7 @@ def _month_day(text: str, m: int, d: int, today: date) -> date:
 
 
 def _date_part(text: str, part: str, today: date | None) -> date:
-    part = re.sub(r"\s+", "", part)
+    part = "".join(part.split())  # str.split(): the white space \s matches
     if m := _NUMERIC_RE.match(part) or _ARABIC_CN_RE.match(part):
         return _calendar_date(text, int(m["y"]), int(m["m"]), int(m["d"]))
     if m := _NUMERAL_CN_RE.match(part):

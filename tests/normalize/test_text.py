@@ -9,6 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bridge.text import (
+    _DROP_CHARS,
     LINE_BREAK_RE,
     WHITESPACE_RE,
     clean_body_text,
@@ -123,6 +124,12 @@ def test_splitlines_breaks_where_the_pattern_does_or_at_a_dropped_character() ->
     assert breaks <= splits
     assert {c for c in splits - breaks if strip_invisible(c)} == set()
     assert "a\r\nb".splitlines() == ["a", "b"]
+
+
+def test_every_dropped_character_is_unprintable() -> None:
+    """strip_invisible leaves a printable text to NFC alone."""
+    assert [c for c in _DROP_CHARS if c.isprintable()] == []
+    assert strip_invisible(_DROP_CHARS) == ""
 
 
 def test_no_line_break_is_dropped_or_composes() -> None:
