@@ -24,6 +24,7 @@ Three passes, each for a reason:
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 import re
 from collections.abc import Callable, Iterator
@@ -32,6 +33,7 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 from lxml import etree
 
+from bridge.net.scope import Scope
 from bridge.normalize.fragment import Element, drop_tag, drop_tree, read_fragment
 from bridge.text import (
     clean_body_text,
@@ -245,6 +247,15 @@ def _serialize(root: Element) -> str:
 
 ImageFilter = Callable[[str], bool]
 """Whether an image at this absolute URL may stay in a body (the source's scope)."""
+
+
+@functools.lru_cache(maxsize=64)
+def scope_filter(site: str, allowed_hosts: tuple[str, ...]) -> ImageFilter | None:
+    """The scope test of one source, built once: every page of a source asks for it."""
+    try:
+        return Scope(site, allowed_hosts).admits
+    except ValueError:  # no http(s) origin to compare with (a fake source's page)
+        return None
 
 
 def sanitize_html(html: str, base_url: str, *, images: ImageFilter | None = None) -> str:
