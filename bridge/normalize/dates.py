@@ -220,12 +220,15 @@ _DATELESS_CHARS = (
 forms but their digits: no character here becomes a digit or 年 under NFKC, and a date
 holds one of them (tests/normalize/test_dates.py checks every code point)."""
 _MAY_HOLD_A_DATE = re.compile(f"[^{_DATELESS_CHARS}]")
+_CLAUSE_MARKS = re.compile("[,;:!?，；：！？]")
+"""Punctuation no part of a date line holds (its signature, its date, its end); NFKC
+keeps each one such a mark, and none composes with anything."""
 
 
 def line_date(line: str) -> date | None:
     """The date of a line that is only a date (perhaps signed: ``余姚市教育局 2012年12月3日``)."""
-    # Most lines of a body are plain Chinese prose: skip their NFKC, the costly part.
-    if _MAY_HOLD_A_DATE.search(line) is None:
+    # Most lines of a body are prose: skip their NFKC, the costly part.
+    if _MAY_HOLD_A_DATE.search(line) is None or _CLAUSE_MARKS.search(line):
         return None
     m = _DATE_LINE_RE.match(clean_text(unicodedata.normalize("NFKC", line)))
     return _valid(m["date"]) if m else None
