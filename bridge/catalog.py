@@ -13,6 +13,7 @@ The record is what every target receives. ``to_json`` is the wire form of Portal
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -85,9 +86,12 @@ def with_check_character(code: str) -> str:
     return code + (_gb11714_check(code) if len(code) == 8 else _gb32100_check(code))
 
 
+@functools.lru_cache(maxsize=256)
 def org_code_problem(code: str) -> str | None:
     """Why ``code`` is neither a valid 9-character 组织机构代码 (GB 11714) nor a valid
-    18-character 统一社会信用代码 (GB 32100), or None. Both end in a check character."""
+    18-character 统一社会信用代码 (GB 32100), or None. Both end in a check character.
+
+    Cached: the 索引号 on every page of a source carries the same few codes."""
     if len(code) == 18:
         if not re.fullmatch(ORG_CODE_18, code):
             return (

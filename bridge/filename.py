@@ -39,9 +39,10 @@ _EDGES = " ."
 def attachment_name(name: str, url: str = "", number: int = 1) -> str:
     """A safe file name for an attachment called ``name`` (as the page shows it) at
     ``url``: else the URL's last path segment, else ``附件<number>``."""
-    for candidate in (name, _last_segment(url)):
-        if safe := _safe(candidate):
-            return safe
+    if safe := _safe(name):  # the usual case: the URL is not read
+        return safe
+    if safe := _safe(_last_segment(url)):
+        return safe
     return f"附件{number}"
 
 
@@ -59,7 +60,8 @@ def _safe(name: str) -> str:
     # file system likes them), so a second pass finds no markup the first one made.
     text = without_markup(name or "").replace("<", "").replace(">", "")
     text = WHITESPACE_RE.sub(" ", text)  # line breaks and tabs are spaces, not dropped
-    text = "".join(c for c in text if unicodedata.category(c) not in _DROPPED_CATEGORIES)
+    if not text.isprintable():  # every character of a dropped category is unprintable
+        text = "".join(c for c in text if unicodedata.category(c) not in _DROPPED_CATEGORIES)
     text = _SPACES.sub(" ", unicodedata.normalize("NFC", text))
     text = _SEPARATORS.split(text)[-1].strip(_EDGES)
     return _shortened(text) if text else ""

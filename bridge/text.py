@@ -35,7 +35,8 @@ with a mapping looked up every character in Python (measured: 10x slower on a bo
 
 def strip_invisible(text: str) -> str:
     """NFC, without control characters and invisible marks; white space untouched."""
-    text = _DROP_RE.sub("", text)
+    if not text.isprintable():  # every dropped character is unprintable; most text is not
+        text = _DROP_RE.sub("", text)
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
@@ -55,13 +56,30 @@ def clean_body_text(text: str | None) -> str:
         return ""
     # Cleaned whole, then split: a line break is never dropped and never composes with a
     # neighbour, so this is each line through clean_text, without a call per line.
-    lines = LINE_BREAK_RE.split(strip_invisible(unicodedata.normalize("NFC", text)))
-    return "\n".join(c for c in (" ".join(line.split()) for line in lines) if c)
+    # str.splitlines() breaks where LINE_BREAK_RE does, and at \x1c-\x1e, which cleaning
+    # has dropped; the empty line it leaves out at the end would be dropped here anyway.
+    lines = strip_invisible(unicodedata.normalize("NFC", text)).splitlines()
+    return "\n".join([" ".join(words) for words in map(str.split, lines) if words])
 
 
 def compact(text: str) -> str:
     """``text`` with all white space removed: how labels and 文号 are compared."""
-    return WHITESPACE_RE.sub("", strip_invisible(text))
+    return "".join(strip_invisible(text).split())  # str.split(): WHITESPACE_RE's characters
+
+
+def fold_spaces(text: str) -> str:
+    """``WHITESPACE_RE.sub(" ", text)``: each run of white space one space, the ends kept.
+
+    ``str.split`` splits on exactly those characters; a text of white space alone (half
+    of the texts between a body's tags) is answered without splitting."""
+    if text.isspace():
+        return " "
+    folded = " ".join(text.split())
+    if folded and text[0].isspace():
+        folded = " " + folded
+    if folded and text[-1].isspace():
+        folded += " "
+    return folded
 
 
 _NOT_IN_A_TREE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

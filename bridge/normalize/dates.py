@@ -104,7 +104,7 @@ def _month_day(text: str, m: int, d: int, today: date) -> date:
 
 
 def _date_part(text: str, part: str, today: date | None) -> date:
-    part = re.sub(r"\s+", "", part)
+    part = "".join(part.split())  # str.split(): the white space \s matches
     if m := _NUMERIC_RE.match(part) or _ARABIC_CN_RE.match(part):
         return _calendar_date(text, int(m["y"]), int(m["m"]), int(m["d"]))
     if m := _NUMERAL_CN_RE.match(part):
@@ -212,8 +212,24 @@ def _valid(text: str) -> date | None:
         return None
 
 
+_DATELESS_CHARS = (
+    "\x00-\x2f\x3a-\x7f\xa0\u2000-\u206f\u3000-\u303f\u4e00-\u5e73\u5e75-\u9fff"
+    "\uff01-\uff0f\uff1a-\uff5e"
+)
+"""ASCII but its digits, general and CJK punctuation, CJK ideographs but 年, full-width
+forms but their digits: no character here becomes a digit or 年 under NFKC, and a date
+holds one of them (tests/normalize/test_dates.py checks every code point)."""
+_MAY_HOLD_A_DATE = re.compile(f"[^{_DATELESS_CHARS}]")
+_CLAUSE_MARKS = re.compile("[,;:!?，；：！？]")
+"""Punctuation no part of a date line holds (its signature, its date, its end); NFKC
+keeps each one such a mark, and none composes with anything."""
+
+
 def line_date(line: str) -> date | None:
     """The date of a line that is only a date (perhaps signed: ``余姚市教育局 2012年12月3日``)."""
+    # Most lines of a body are prose: skip their NFKC, the costly part.
+    if _MAY_HOLD_A_DATE.search(line) is None or _CLAUSE_MARKS.search(line):
+        return None
     m = _DATE_LINE_RE.match(clean_text(unicodedata.normalize("NFKC", line)))
     return _valid(m["date"]) if m else None
 

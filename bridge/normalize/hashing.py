@@ -30,14 +30,18 @@ VOLATILE_FIELDS = (
 )
 
 
-def _without(value: Any, path: list[str]) -> Any:
-    """``value`` minus the field at ``path`` (``name``, ``name[]`` for each list element)."""
+_VOLATILE_PATHS = tuple(name.split(".") for name in VOLATILE_FIELDS)
+
+
+def _without(value: Any, path: list[str], *, owned: bool = False) -> Any:
+    """``value`` minus the field at ``path`` (``name``, ``name[]`` for each list element);
+    a copy, unless ``owned`` says ``value`` is a copy already (then it is changed)."""
     head, rest = path[0], path[1:]
     each = head.endswith("[]")
     key = head.removesuffix("[]")
     if not isinstance(value, dict) or key not in value:
         return value
-    out = dict(value)
+    out = value if owned else dict(value)
     if not rest:
         del out[key]
     elif each and isinstance(out[key], list):
@@ -49,15 +53,19 @@ def _without(value: Any, path: list[str]) -> Any:
 
 def hashable_view(record_json: dict[str, Any]) -> dict[str, Any]:
     """A copy of the wire (or state) form without the volatile fields."""
-    view: dict[str, Any] = record_json
-    for name in VOLATILE_FIELDS:
-        view = _without(view, name.split("."))
-    return dict(view)
+    view = dict(record_json)  # one copy of the top level, not one per volatile field
+    for path in _VOLATILE_PATHS:
+        view = _without(view, path, owned=True)
+    return view
+
+
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+"""What ``json.dumps`` with these options builds on every call (it keeps no state)."""
 
 
 def canonical_json(value: Any) -> bytes:
     """Sorted keys, no spaces, UTF-8 as is: one byte string per value, on every platform."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def content_hash(record_json: dict[str, Any]) -> str:

@@ -9,8 +9,8 @@ quarantined item should see all that is wrong with it at once, not one fault per
 
 from __future__ import annotations
 
-import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -31,7 +31,6 @@ from bridge.catalog import (
 from bridge.errors import Skippable
 from bridge.filename import attachment_name
 from bridge.labels import FIELD_LABELS, NONE_VALUES
-from bridge.net.scope import Scope
 from bridge.normalize.body_head import read_head, summary_source
 from bridge.normalize.classify import classify, genre_of
 from bridge.normalize.dates import (
@@ -53,7 +52,7 @@ from bridge.normalize.fields import (
     read_scope,
     read_topic,
 )
-from bridge.normalize.sanitize import ImageFilter, sanitize_and_read
+from bridge.normalize.sanitize import ImageFilter, sanitize_and_read, scope_filter
 from bridge.normalize.summary import make_summary
 from bridge.raw import RawAttachment, RawItem
 from bridge.text import (
@@ -86,19 +85,8 @@ def _title(raw: RawItem, f: Fields, head_title: str | None, problems: list[Field
     """The 标题/名称 field, ArticleTitle (the CMS's own title field; a template's heading
     may be the site's logo), the heading, the list's title if it is whole, the
     ``<title>`` without the site's name, the line above the 发布时间 line."""
-    found = f.labelled("title")
-    site = f.page_meta.get("SiteName", "")
-    candidates = [
-        (found[1], f"page:{found[0]}") if found else ("", ""),
-        (without_site(f.tagged("title") or "", site), "meta:ArticleTitle"),
-        (raw.title, "page:heading"),
-    ]
     listed = clean_text(raw.list_title)
-    if not listed.endswith(TRUNCATION_MARKS):
-        candidates.append((listed, "list"))
-    candidates.append((title_from_doc_title(raw.doc_title, site), "page:<title>"))
-    candidates.append((head_title or "", "body"))
-    for value, how in candidates:
+    for value, how in _title_candidates(raw, f, head_title, listed):
         # Markup written as text (a meta tag's content, an escaped heading) is no title.
         if text := clean_text(without_markup(value)):
             return f.take("title", text, how)
@@ -107,6 +95,21 @@ def _title(raw: RawItem, f: Fields, head_title: str | None, problems: list[Field
         message += f", and the list title {listed!r} is truncated"
     problems.append(FieldProblem("title", "title.required", message))
     return ""
+
+
+def _title_candidates(
+    raw: RawItem, f: Fields, head_title: str | None, listed: str
+) -> Iterator[tuple[str, str]]:
+    """(text, provenance) by preference, each read only if those before it are empty."""
+    if found := f.labelled("title"):
+        yield found[1], f"page:{found[0]}"
+    site = f.page_meta.get("SiteName", "")
+    yield without_site(f.tagged("title") or "", site), "meta:ArticleTitle"
+    yield raw.title, "page:heading"
+    if not listed.endswith(TRUNCATION_MARKS):
+        yield listed, "list"
+    yield title_from_doc_title(raw.doc_title, site), "page:<title>"
+    yield head_title or "", "body"
 
 
 def _published(f: Fields, list_date: str | None, today: date) -> tuple[datetime | None, str | None]:
@@ -260,16 +263,7 @@ def _image_filter(profile: NormalizeProfile, page_url: str) -> ImageFilter | Non
     ``allowed_hosts``, else the page's own origin), or when the source keeps them all."""
     if profile.keep_offsite_images:
         return None
-    return _admits(profile.site or page_url, profile.allowed_hosts)
-
-
-@functools.lru_cache(maxsize=64)
-def _admits(site: str, allowed_hosts: tuple[str, ...]) -> ImageFilter | None:
-    """The scope test of one source, built once: every page of a source asks for it."""
-    try:
-        return Scope(site, allowed_hosts).admits
-    except ValueError:  # no http(s) origin to compare with (a fake source's page)
-        return None
+    return scope_filter(profile.site or page_url, profile.allowed_hosts)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ Three passes, each for a reason:
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 import re
 from collections.abc import Callable, Iterator
@@ -32,11 +33,12 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 from lxml import etree
 
+from bridge.net.scope import Scope
 from bridge.normalize.fragment import Element, drop_tag, drop_tree, read_fragment
 from bridge.text import (
-    WHITESPACE_RE,
     clean_body_text,
     clean_text,
+    fold_spaces,
     strip_invisible,
     tree_safe,
 )
@@ -156,8 +158,8 @@ def _canonical_attributes(el: Element, base_url: str) -> None:
 def _drop_empty(root: Element) -> None:
     """Remove formatting elements with nothing to show, innermost first; a space they
     held stays a space, so ``a<span> </span>b`` reads as ``a b``."""
-    for el in reversed(list(_elements(root))):
-        if el is root or el.tag not in REMOVABLE_WHEN_EMPTY or len(el):
+    for el in reversed(list(root.iter(*REMOVABLE_WHEN_EMPTY))):  # tags matched in C
+        if el is root or len(el):
             continue
         if (el.text or "").strip():
             continue
@@ -193,7 +195,7 @@ class _Folder:
         self.at_boundary = True
 
     def fold(self, value: str) -> str:
-        folded = WHITESPACE_RE.sub(" ", value)
+        folded = fold_spaces(value)
         if self.at_boundary:
             folded = folded.lstrip(" ")
         if folded:
@@ -245,6 +247,15 @@ def _serialize(root: Element) -> str:
 
 ImageFilter = Callable[[str], bool]
 """Whether an image at this absolute URL may stay in a body (the source's scope)."""
+
+
+@functools.lru_cache(maxsize=64)
+def scope_filter(site: str, allowed_hosts: tuple[str, ...]) -> ImageFilter | None:
+    """The scope test of one source, built once: every page of a source asks for it."""
+    try:
+        return Scope(site, allowed_hosts).admits
+    except ValueError:  # no http(s) origin to compare with (a fake source's page)
+        return None
 
 
 def sanitize_html(html: str, base_url: str, *, images: ImageFilter | None = None) -> str:

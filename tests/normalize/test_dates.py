@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sys
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +13,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import bridge.sandbox
+from bridge.normalize import dates
 from bridge.normalize.dates import (
     SHANGHAI,
     DateError,
@@ -260,3 +264,64 @@ def test_the_seed_report_states_its_date() -> None:
 )
 def test_line_date(line: str, expected: date | None) -> None:
     assert line_date(line) == expected
+
+
+def _makes_a_date_char(c: str) -> bool:
+    return any(d.isdecimal() or d == "年" for d in unicodedata.normalize("NFKD", c))
+
+
+def test_no_dateless_character_becomes_a_digit_or_nian() -> None:
+    """line_date skips lines of these characters unread: each date form holds a digit
+    (``\\d``, which is ``str.isdecimal``) or 年, and no such character comes out of one of
+    them under NFKD, nor out of composing (neither has a canonical decomposition)."""
+    dateless = [
+        chr(c)
+        for c in range(sys.maxunicode + 1)
+        if dates._MAY_HOLD_A_DATE.fullmatch(chr(c)) is None
+    ]
+    assert len(dateless) > 20000
+    assert [c for c in dateless if _makes_a_date_char(c)] == []
+    targets = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isdecimal()] + ["年"]
+    composed = [c for c in targets if unicodedata.decomposition(c)[:1] not in ("", "<")]
+    assert composed == []
+    digit = re.compile(r"\d")
+    assert [
+        c for c in range(sys.maxunicode + 1) if bool(digit.fullmatch(chr(c))) != chr(c).isdecimal()
+    ] == []
+
+
+def _composites() -> list[str]:
+    """Every character canonical composition can make (it composes back from its NFD)."""
+    return [
+        chr(c)
+        for c in range(sys.maxunicode + 1)
+        if unicodedata.decomposition(chr(c))[:1] not in ("", "<")
+        and unicodedata.normalize("NFC", unicodedata.normalize("NFD", chr(c))) == chr(c)
+    ]
+
+
+def test_a_clause_mark_stays_one_under_nfkc() -> None:
+    """line_date skips a line with one of these marks: the date line pattern allows none."""
+    marks = ",;:!?，；：！？"
+    assert all(dates._CLAUSE_MARKS.fullmatch(c) for c in marks)
+    assert all(unicodedata.normalize("NFKC", c) in marks for c in marks)
+    assert dates.clean_text(marks) == marks
+    assert [
+        c for c in _composites() if any(m in unicodedata.normalize("NFD", c) for m in marks)
+    ] == []
+    assert all(dates._DATE_LINE_RE.match(f"2012年12月3日{m}") is None for m in marks)
+    assert all(dates._DATE_LINE_RE.match(f"{m}2012年12月3日") is None for m in marks)
+
+
+def _line_date_unfiltered(line: str) -> date | None:
+    m = dates._DATE_LINE_RE.match(dates.clean_text(unicodedata.normalize("NFKC", line)))
+    return dates._valid(m["date"]) if m else None
+
+
+@given(
+    st.text(alphabet="二〇一二年十二月三日2012-12-03（）【】 ：，,。.余姚市教育局①１㏠\u3000\xa0")
+)
+@example("余姚市教育局　二〇一二年十二月三日")
+@example("２０１２．１２．３")
+def test_line_date_reads_what_it_skips_as_no_date(line: str) -> None:
+    assert line_date(line) == _line_date_unfiltered(line)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import unicodedata
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bridge.filename import MAX_NAME_CHARS, attachment_name
+from bridge.filename import _DROPPED_CATEGORIES, MAX_NAME_CHARS, attachment_name
 
 
 @pytest.mark.parametrize(
@@ -74,3 +75,12 @@ _STEM_CHAR = st.characters(
 def test_a_short_extension_is_kept(stem: str, extension: str) -> None:
     out = attachment_name(stem + extension)
     assert out.endswith(extension) and len(out) <= MAX_NAME_CHARS
+
+
+def test_every_dropped_character_is_unprintable() -> None:
+    """_safe skips its per-character pass over a printable name: nothing in it is dropped."""
+    dropped = (chr(c) for c in range(sys.maxunicode + 1))
+    printable = [
+        c for c in dropped if unicodedata.category(c) in _DROPPED_CATEGORIES and c.isprintable()
+    ]
+    assert printable == []

@@ -4,6 +4,7 @@ field change alters it, volatile fields never count."""
 from __future__ import annotations
 
 import html
+import json
 import unicodedata
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -213,3 +214,23 @@ def test_the_hash_survives_a_json_round_trip() -> None:
 def test_canonical_json_ignores_key_order() -> None:
     assert canonical_json({"b": 1, "a": "余"}) == canonical_json({"a": "余", "b": 1})
     assert canonical_json({"a": "余"}) == '{"a":"余"}'.encode()
+
+
+def test_hashable_view_leaves_the_record_it_reads_alone() -> None:
+    """The view copies what it drops a field from, once; the caller's form keeps all."""
+    record = replace(_record(), index_no="002949236/2012-00001")
+    state = replace(record, attachments=(replace(ATTACHMENT, file_id="f1"),)).to_state_json()
+    before = json.loads(json.dumps(state))
+    view = hashable_view(state)
+    assert state == before
+    assert "index_no" not in view and "provenance" not in view
+    assert view["attachments"] == [
+        {k: v for k, v in before["attachments"][0].items() if k != "file_id"}
+    ]
+    assert view["source"] == {k: v for k, v in before["source"].items() if k != "fetched_at"}
+
+
+def test_canonical_json_is_json_dumps_with_its_options() -> None:
+    value = _record().to_state_json()
+    expected = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert canonical_json(value) == expected.encode()

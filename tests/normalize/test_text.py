@@ -5,15 +5,17 @@ from __future__ import annotations
 import sys
 import unicodedata
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bridge.text import (
+    _DROP_CHARS,
     LINE_BREAK_RE,
     WHITESPACE_RE,
     clean_body_text,
     clean_text,
     compact,
+    fold_spaces,
     strip_invisible,
     without_markup,
 )
@@ -96,10 +98,38 @@ def test_clean_text_is_the_regex_fold(text: str) -> None:
 
 
 @given(MESSY)
+@example("")
+@example(" ")
+@example("\u3000a\n")
+def test_fold_spaces_is_the_regex_fold(text: str) -> None:
+    assert fold_spaces(text) == WHITESPACE_RE.sub(" ", text)
+
+
+@given(MESSY)
+def test_compact_is_the_regex_removal(text: str) -> None:
+    assert compact(text) == WHITESPACE_RE.sub("", strip_invisible(text))
+
+
+@given(MESSY)
 def test_clean_body_text_is_clean_text_line_by_line(text: str) -> None:
     """Cleaning the body whole, then splitting, gives each line cleaned on its own."""
     lines = LINE_BREAK_RE.split(unicodedata.normalize("NFC", text))
     assert clean_body_text(text) == "\n".join(c for c in map(clean_text, lines) if c)
+
+
+def test_splitlines_breaks_where_the_pattern_does_or_at_a_dropped_character() -> None:
+    """clean_body_text splits cleaned text with str.splitlines()."""
+    splits = {chr(c) for c in range(sys.maxunicode + 1) if len(f"a{chr(c)}b".splitlines()) > 1}
+    breaks = {chr(c) for c in range(sys.maxunicode + 1) if LINE_BREAK_RE.fullmatch(chr(c))}
+    assert breaks <= splits
+    assert {c for c in splits - breaks if strip_invisible(c)} == set()
+    assert "a\r\nb".splitlines() == ["a", "b"]
+
+
+def test_every_dropped_character_is_unprintable() -> None:
+    """strip_invisible leaves a printable text to NFC alone."""
+    assert [c for c in _DROP_CHARS if c.isprintable()] == []
+    assert strip_invisible(_DROP_CHARS) == ""
 
 
 def test_no_line_break_is_dropped_or_composes() -> None:
