@@ -160,10 +160,16 @@ def attachment_links(
     for scope in scopes:
         for a in scope.iter("a"):
             href = (a.get("href") or "").strip()
-            if not allowed(href):
-                continue
-            name = file_link_name(href, visible_text(a))
-            if name is None or href in seen:
+            # Most links name no file: asking the scope (a URL parse) only about file links
+            # skips the others cheaply. Neither question changes anything, and a link the
+            # scope refuses never raised here, whatever urlsplit makes of it.
+            try:
+                name = file_link_name(href, visible_text(a))
+            except ValueError:
+                if not allowed(href):
+                    continue
+                raise
+            if name is None or href in seen or not allowed(href):
                 continue
             seen.add(href)
             out.append((attachment_name(name, href, len(out) + 1), href))

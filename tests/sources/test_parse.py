@@ -143,6 +143,24 @@ def test_attachment_links_skip_other_hosts_and_repeats():
     ]
 
 
+def test_attachment_links_ask_the_scope_only_about_file_links():
+    """A link that names no file is passed over before the scope is asked (a URL parse);
+    one that urlsplit cannot read is still only refused, as before."""
+    root = parse.fragment(
+        '<a href="/art/1.html">正文</a><a href="/2.pdf">乙.pdf</a><a href="http://[bad/3.pdf">丙</a>',
+        "http://site.example/art/x.html",
+    )
+    site = Scope("http://site.example/")
+    asked: list[str] = []
+
+    def allowed(url: str) -> bool:
+        asked.append(url)
+        return site.admits(url)
+
+    assert parse.attachment_links([root], allowed) == [("乙.pdf", "http://site.example/2.pdf")]
+    assert asked == ["http://site.example/2.pdf", "http://[bad/3.pdf"]
+
+
 # --- volatile parts --------------------------------------------------------------------------
 
 
