@@ -305,6 +305,18 @@ def test_a_base_href_no_browser_could_use_is_ignored_and_one_with_spaces_is_trim
     assert spaced.find(".//base") is None
 
 
+@pytest.mark.parametrize(
+    "tag",
+    ['<base href="/site/">', '<BASE HREF="/site/">', '<Base\n  target="_blank" href="/site/">'],
+)
+def test_a_base_href_is_applied_however_its_tag_is_written(tag):
+    """The page's text is searched for a base tag before the tree is: in any case."""
+    page = f'<html><head>{tag}</head><body><a href="a.html">a</a></body></html>'
+    doc, base = parse.page_document(page, URL)
+    assert base == "http://www.yyedu.gov.cn/site/" and doc.find(".//base") is None
+    assert parse.page_document(page.replace(tag, ""), URL)[1] == URL
+
+
 def test_links_are_made_absolute_within_the_scopes_each_once():
     page = (
         '<html><head><base href="/site/"></head><body><a href="nav.html">nav</a>'
