@@ -307,6 +307,49 @@ def test_one_write_transaction_per_batch_and_the_trail_in_order(sandbox, write_c
     }
 
 
+def test_while_the_crawl_records_a_short_batch_waits_for_more_before_the_next_claim(
+    sandbox, write_config, monkeypatch
+):
+    """A claim that finds the queue short while the crawl records lets the crawl record
+    more before the next claim (fuller batches, fewer claims); the crawl's end goes on at
+    once."""
+    from bridge.delivery import drain as drain_module
+
+    box = sandbox(items=30, seed=32)
+    ctx = cycle_context(write_config(box, extra="concurrency = 1"))
+    crawling = threading.Event()
+    crawling.set()
+    steps: list[object] = []
+    claim, await_more = outbox.claim_to_send, drain_module._await_more
+
+    def claimed(*args: Any, **kwargs: Any) -> list[outbox.Claimed]:
+        batch = claim(*args, **kwargs)
+        steps.append(len(batch))
+        return batch
+
+    def waited(run: Any) -> None:
+        steps.append("wait")
+        if steps.count("wait") == 3:
+            crawling.clear()  # the crawl is over
+        await_more(run)
+
+    monkeypatch.setattr(outbox, "claim_to_send", claimed)
+    monkeypatch.setattr(drain_module, "_await_more", waited)
+    try:
+        assert run_once(ctx, RunOptions(deliver=False)).exit_code == 0
+        started = time.monotonic()
+        stats = drain(ctx, while_running=crawling)
+        took = time.monotonic() - started
+    finally:
+        ctx.db.dispose()
+    assert stats.created == 30
+    # The batch of 30 (short of the 50 asked), then a wait before the next claim; the
+    # claims that find none wait too; after the crawl's end, the last claim finds none
+    # and the drain ends.
+    assert steps == [30, "wait", 0, "wait", 0, "wait", 0]
+    assert took < 2.0
+
+
 def test_a_batch_that_outlasts_its_lease_is_never_sent_twice(sandbox, write_config):
     """A claim leases a batch at once; a slow portal makes the batch outlast that lease,
     and the other sender, out of work, takes the rest. The rest of a batch is renewed

@@ -117,13 +117,14 @@ def _send_until_done(run: _Drain, sender: Sender) -> None:
                 break
             one_at_a_time = state == "half-open" or breaker.refused
             announced = not breaker.refused  # a probe's "sent" row waits for its answer
+            limit = 1 if one_at_a_time else max(1, cfg.batch // max(1, cfg.concurrency))
             with ctx.db.write() as s:
                 batch = outbox.claim_to_send(
                     s,
                     target=breaker.target,
                     owner=sender.owner,
                     lease_seconds=cfg.lease_seconds,
-                    limit=1 if one_at_a_time else max(1, cfg.batch // max(1, cfg.concurrency)),
+                    limit=limit,
                     actor=ctx.actor,
                     announce=announced,
                 )
@@ -135,6 +136,11 @@ def _send_until_done(run: _Drain, sender: Sender) -> None:
                     break
                 continue
             _send_batch(run, sender, batch, announced=announced)
+            if len(batch) < limit and run.crawling():
+                # The queue is empty and the crawl records a few items at a time: let
+                # it record more, so the next claim (and breaker check) serves a fuller
+                # batch instead of one per item or two.
+                _await_more(run)
     except Exception as exc:  # a bug or the store going away: one line, the rest stay queued
         logs.internal_error(log, "delivery sender stopped", exc)
         own.stopped += 1

@@ -25,6 +25,9 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import Url, parse_url
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+REMEMBERED = 4096
+"""URLs whose scope decision a ``Scope`` keeps (then it starts over): a listing's links are
+asked about when the listing is read and again when each is fetched."""
 _AUTHORITY = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://([^/?#]*)")
 _BAD_IN_AUTHORITY = re.compile(r"[\\@\s\x00-\x1f\x7f-\x9f]")
 _ENTRY = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(?::(?P<port>\d{1,5}))?$")
@@ -111,6 +114,9 @@ class Scope:
             port = m.group("port")
             self._admit(m.group("host").lower().rstrip("."), int(port) if port else None)
         self.hosts = frozenset(host for _, host, _ in self.origins)
+        # The decision depends on the URL alone, and parse_url is the dearest part of a
+        # request's own Python; a Url is a tuple, so sharing one answer is safe.
+        self._decided: dict[str, Url | str] = {}
 
     def _admit(self, host: str, port: int | None, *, only: str | None = None) -> None:
         host = host.strip("[]") if host.startswith("[") else host
@@ -130,6 +136,15 @@ class Scope:
     def admitted(self, url: str) -> Url | str:
         """``url`` as the client reads it to connect, when it is in scope; else why not.
         The fetcher hands it to the client, which then need not parse it again."""
+        found = self._decided.get(url)
+        if found is None:
+            found = self._decide(url)
+            if len(self._decided) >= REMEMBERED:
+                self._decided.clear()
+            self._decided[url] = found
+        return found
+
+    def _decide(self, url: str) -> Url | str:
         parts = parsed(url)
         if isinstance(parts, str):
             return parts

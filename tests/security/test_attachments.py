@@ -31,6 +31,7 @@ from bridge.sandbox.site import load_manifest
 from bridge.sandbox.site_model import ItemInfo
 from bridge.sources.attachments import download_attachments
 from bridge.sources.fetch import Fetcher
+from bridge.sources.spool import Spool
 
 pytestmark = pytest.mark.slow
 
@@ -111,17 +112,21 @@ def test_each_item_s_files_go_once_recorded_or_held_back(
     spool.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spool))
     made: list[tuple[str, int]] = []
-    original = tempfile.mkstemp
+    original = Spool.new_file
 
-    def mkstemp(*args, **kwargs):  # counts the files made, and their mode
-        fd, path = original(*args, **kwargs)
+    def new_file(self):  # counts the files made, and their mode
+        out, path = original(self)
         folder = os.path.dirname(path)
         made.append(
-            (folder, stat.S_IMODE(os.stat(folder).st_mode), stat.S_IMODE(os.fstat(fd).st_mode))
+            (
+                folder,
+                stat.S_IMODE(os.stat(folder).st_mode),
+                stat.S_IMODE(os.fstat(out.fileno()).st_mode),
+            )
         )
-        return fd, path
+        return out, path
 
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(Spool, "new_file", new_file)
     with caplog.at_level(logging.DEBUG, logger="bridge.sources.spool"):
         summary = run_cycle(config)
     assert summary.sources[0].stats.skipped == 2

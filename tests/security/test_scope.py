@@ -212,3 +212,38 @@ def test_the_scope_decision_is_where_the_client_connects(data, victim, site):
     fetcher.close()
     assert victim.connections == 0, url
     assert site.connections == (1 if admitted else 0), url
+
+
+_ASKED = st.sampled_from(
+    [
+        "http://site.example/a.html",
+        "HTTP://SITE.EXAMPLE:80/b.pdf",
+        "https://site.example/c",
+        "http://site.example:8080/d",
+        "http://files.example:8080/e.pdf",
+        "http://files.example/e.pdf",
+        "http://site.example\\@other.example/",
+        "http://[bad/x",
+        "ftp://site.example/f",
+        "/relative.pdf",
+    ]
+) | st.text(max_size=30).map(lambda t: "http://site.example/" + t)
+
+
+@settings(max_examples=200)
+@given(st.lists(_ASKED, max_size=12))
+def test_a_remembered_scope_decision_is_the_one_made_afresh(urls):
+    """The scope remembers its answers (a listing's links are asked about again when
+    fetched): asked twice, or after it has forgotten, it answers as a new scope would."""
+    import bridge.net.scope as scope_module
+
+    remembering = Scope("http://site.example/", ["files.example:8080"])
+    old = scope_module.REMEMBERED
+    scope_module.REMEMBERED = 5  # forgets often
+    try:
+        for url in urls + urls[::-1]:
+            fresh = Scope("http://site.example/", ["files.example:8080"])
+            assert remembering.admitted(url) == fresh.admitted(url)
+            assert remembering.admits(url) == (fresh.why_not(url) is None)
+    finally:
+        scope_module.REMEMBERED = old

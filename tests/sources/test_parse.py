@@ -143,6 +143,24 @@ def test_attachment_links_skip_other_hosts_and_repeats():
     ]
 
 
+def test_attachment_links_ask_the_scope_only_about_file_links():
+    """A link that names no file is passed over before the scope is asked (a URL parse);
+    one that urlsplit cannot read is still only refused, as before."""
+    root = parse.fragment(
+        '<a href="/art/1.html">正文</a><a href="/2.pdf">乙.pdf</a><a href="http://[bad/3.pdf">丙</a>',
+        "http://site.example/art/x.html",
+    )
+    site = Scope("http://site.example/")
+    asked: list[str] = []
+
+    def allowed(url: str) -> bool:
+        asked.append(url)
+        return site.admits(url)
+
+    assert parse.attachment_links([root], allowed) == [("乙.pdf", "http://site.example/2.pdf")]
+    assert asked == ["http://site.example/2.pdf", "http://[bad/3.pdf"]
+
+
 # --- volatile parts --------------------------------------------------------------------------
 
 
@@ -285,6 +303,18 @@ def test_a_base_href_no_browser_could_use_is_ignored_and_one_with_spaces_is_trim
     parse.absolutize_links(spaced, URL, resolve_base_href=True)
     assert next(spaced.iter("a")).get("href") == "http://www.yyedu.gov.cn/site/a.html"
     assert spaced.find(".//base") is None
+
+
+@pytest.mark.parametrize(
+    "tag",
+    ['<base href="/site/">', '<BASE HREF="/site/">', '<Base\n  target="_blank" href="/site/">'],
+)
+def test_a_base_href_is_applied_however_its_tag_is_written(tag):
+    """The page's text is searched for a base tag before the tree is: in any case."""
+    page = f'<html><head>{tag}</head><body><a href="a.html">a</a></body></html>'
+    doc, base = parse.page_document(page, URL)
+    assert base == "http://www.yyedu.gov.cn/site/" and doc.find(".//base") is None
+    assert parse.page_document(page.replace(tag, ""), URL)[1] == URL
 
 
 def test_links_are_made_absolute_within_the_scopes_each_once():

@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, or_, select, update
-from sqlalchemy.orm import Session, aliased
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.orm import Session
 
 from bridge import audit
 from bridge.owner import Owner
@@ -40,24 +39,6 @@ class Claimed:
     index_no: str | None
 
 
-def _claimable(now: datetime, target: str) -> ColumnElement[bool]:
-    earlier = aliased(DeliveryRow)
-    waiting_before = exists().where(
-        earlier.item_id == DeliveryRow.item_id,
-        earlier.id < DeliveryRow.id,
-        earlier.target == DeliveryRow.target,
-        earlier.status.in_(("pending", "inflight")),
-    )
-    return and_(
-        DeliveryRow.target == target,
-        or_(
-            and_(DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now),
-            and_(DeliveryRow.status == "inflight", DeliveryRow.lease_until < now),
-        ),
-        ~waiting_before,
-    )
-
-
 def claim(
     session: Session,
     *,
@@ -69,11 +50,9 @@ def claim(
 ) -> list[Claimed]:
     """Take up to ``limit`` due deliveries under a lease (in the caller's write transaction)."""
     now = now or utcnow()
-    q = select(DeliveryRow.id).where(_claimable(now, target)).order_by(DeliveryRow.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
+    q = _DUE_LOCKED if session.get_bind().dialect.name == "postgresql" else _DUE
     conn = session.connection()
-    ids = list(conn.execute(q).scalars())
+    ids = list(conn.execute(q, {"b_target": target, "b_now": now, "b_limit": limit}).scalars())
     if not ids:
         return []
     until = now + timedelta(seconds=lease_seconds)
@@ -113,8 +92,8 @@ def claim_to_send(
     a sender that finds none, several times a second while a crawl records, does not
     wait for the recorder's hold on the head."""
     if session.get_bind().dialect.name == "postgresql":
-        due = select(DeliveryRow.id).where(_claimable(utcnow(), target)).limit(1)
-        if session.connection().execute(due).first() is None:
+        due = {"b_target": target, "b_now": utcnow(), "b_limit": 1}
+        if session.connection().execute(_DUE, due).first() is None:
             return []
         audit_log.lock_head(session)
     batch = claim(session, target=target, owner=owner, lease_seconds=lease_seconds, limit=limit)
@@ -295,8 +274,32 @@ DELIVERIES = table(DeliveryRow)
 _ITEMS = table(ItemRow)
 _VERSIONS = table(ItemVersionRow)
 _SOURCES = table(SourceRow)
-# Core statements for the claim: it runs several times a second while a crawl records,
-# and ORM entities cost more than the rows did.
+# Core statements for the claim, built once: it runs several times a second while a crawl
+# records, and ORM entities and a statement built per claim cost more than the rows did.
+_EARLIER = DELIVERIES.alias("earlier")
+# Due: pending and due, or in flight under a lease that ran out; and no earlier delivery
+# of the same item still waiting (per-item order).
+_DUE = (
+    select(DELIVERIES.c.id)
+    .where(
+        DELIVERIES.c.target == bindparam("b_target"),
+        or_(
+            and_(DELIVERIES.c.status == "pending",
+                 DELIVERIES.c.next_attempt_at <= bindparam("b_now")),
+            and_(DELIVERIES.c.status == "inflight",
+                 DELIVERIES.c.lease_until < bindparam("b_now")),
+        ),
+        ~exists().where(
+            _EARLIER.c.item_id == DELIVERIES.c.item_id,
+            _EARLIER.c.id < DELIVERIES.c.id,
+            _EARLIER.c.target == DELIVERIES.c.target,
+            _EARLIER.c.status.in_(("pending", "inflight")),
+        ),
+    )
+    .order_by(DELIVERIES.c.id)
+    .limit(bindparam("b_limit"))
+)  # fmt: skip
+_DUE_LOCKED = _DUE.with_for_update(skip_locked=True)
 _LEASE = (
     update(DELIVERIES)
     .where(DELIVERIES.c.id.in_(bindparam("b_ids", expanding=True)))
