@@ -104,14 +104,16 @@ def site() -> Iterator[str]:
         thread.join()
 
 
-def fetcher(site: str, *, robots: bool = False, concurrency: int = 2) -> Fetcher:
+def fetcher(
+    site: str, *, robots: bool = False, concurrency: int = 2, deadline: float = DEADLINE
+) -> Fetcher:
     cfg = FetchConfig(
         user_agent="bridge tests",
         respect_robots=robots,
         rate_limit=1000.0,
         concurrency=concurrency,
         read_timeout=READ_TIMEOUT,
-        deadline=DEADLINE,
+        deadline=deadline,
     )
     return Fetcher(cfg, base_url=site)
 
@@ -179,13 +181,14 @@ def test_a_dripping_robots_txt_is_given_up_at_the_deadline(site):
 
 
 def test_waiting_for_a_turn_at_the_host_does_not_count(site):
-    """One request in flight at a time: the second waits 1 s for the first, then takes 1 s
-    itself. Its 2 s from the call are past the deadline, its 1 s on the wire are not."""
-    with closing(fetcher(site, concurrency=1)) as f:
+    """One request in flight at a time: the second waits 2 s for the first, then takes 2 s
+    itself. Its 4 s from the call are past the deadline of 3.3 s (a load can only make
+    them longer), its 2 s on the wire are not: 1.3 s of slack for a loaded machine."""
+    with closing(fetcher(site, concurrency=1, deadline=3.3)) as f:
         pages: list[object] = []
-        first = threading.Thread(target=lambda: pages.append(f.page(site + "slow10")))
+        first = threading.Thread(target=lambda: pages.append(f.page(site + "slow20")))
         first.start()
         wait_for(lambda: Slow.requested, what="the first request at the host")
-        pages.append(f.page(site + "slow10"))
+        pages.append(f.page(site + "slow20"))
         first.join()
-    assert [p.text for p in pages if isinstance(p, Page)] == ["x" * 10, "x" * 10]
+    assert [p.text for p in pages if isinstance(p, Page)] == ["x" * 20, "x" * 20]
