@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, CursorResult, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import ReturningInsert
 
 
 def table(model: Any) -> Table:
@@ -20,24 +20,28 @@ def table(model: Any) -> Table:
 
 class InsertIgnoring:
     """``INSERT … ON CONFLICT DO NOTHING`` for the backend at hand: the row another
-    worker inserted first stands (``rowcount`` 0), without a savepoint round trip."""
+    worker inserted first stands, without a savepoint round trip.
+
+    Whether this call inserted the row is read from ``RETURNING`` (a row that was there
+    returns none), not from the row count: on PostgreSQL the driver's count for this
+    statement is unknown (-1), and SQLAlchemy's ``inserted_primary_key`` is made from the
+    parameters given, so it reads "inserted" either way (two workers both took the first
+    serial of a year before)."""
 
     def __init__(self, target: Table, *keys: str) -> None:
-        self._by_dialect: dict[str, Insert] = {
-            "sqlite": sqlite.insert(target).on_conflict_do_nothing(index_elements=list(keys)),
-            "postgresql": postgresql.insert(target).on_conflict_do_nothing(
-                index_elements=list(keys)
-            ),
+        first = target.c[keys[0]]
+        self._by_dialect: dict[str, ReturningInsert[Any]] = {
+            "sqlite": sqlite.insert(target)
+            .on_conflict_do_nothing(index_elements=list(keys))
+            .returning(first),
+            "postgresql": postgresql.insert(target)
+            .on_conflict_do_nothing(index_elements=list(keys))
+            .returning(first),
         }
 
     def __call__(self, conn: Connection, values: dict[str, Any]) -> bool:
         """True when this call inserted the row."""
-        result = conn.execute(self._by_dialect[conn.dialect.name], values)
-        if result.rowcount == -1:
-            # PostgreSQL: the insert returns its key (RETURNING, which SQLAlchemy reads
-            # itself) and the rowcount is unknown; a row that was there returns none.
-            return result.inserted_primary_key is not None
-        return result.rowcount == 1
+        return conn.execute(self._by_dialect[conn.dialect.name], values).first() is not None
 
 
 def new_id(result: CursorResult[Any]) -> int:

@@ -156,3 +156,18 @@ def test_db_upgrade_moves_an_old_store_forward_and_is_audited(tmp_path, cli):
     events = cli("--config", str(config), "audit", "--event", "db.upgraded", "--format", "jsonl")
     assert '"from": "0001"' in events.out
     assert cli("--config", str(config), "audit", "verify").code == 0
+
+
+def test_insert_ignoring_tells_a_row_that_was_there(state_url):
+    """The year's first serial: the call that inserts the row is told so, a call finding it
+    there is not (on PostgreSQL the driver's row count is unknown and the primary key made
+    from the parameters read "inserted" either way: two workers both took serial 1)."""
+    db = open_database(state_url)
+    first = {"org_code": "002949236", "year": 2026, "next_serial": 2}
+    with db.write() as s:
+        assert items._FIRST_SERIAL(s.connection(), first) is True
+    with db.write() as s:
+        assert items._FIRST_SERIAL(s.connection(), {**first, "next_serial": 9}) is False
+    with db.write() as s:
+        assert items.allocate_index_no(s, "002949236", 2026) == "002949236/2026-00002"
+    db.dispose()
