@@ -191,9 +191,10 @@ class HttpClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         timeout: float | urllib3.Timeout,
+        parsed: Url | None = None,
     ) -> Answer:
-        """One request, its answer read whole."""
-        r = self.open(method, url, body=body, headers=headers, timeout=timeout)
+        """One request, its answer read whole (``parsed``: as for ``open``)."""
+        r = self.open(method, url, body=body, headers=headers, timeout=timeout, parsed=parsed)
         try:
             return Answer(r.status, r.headers, r.read())
         finally:
