@@ -39,6 +39,11 @@ class InsertIgnoring:
             return result.inserted_primary_key is not None
         return result.rowcount == 1
 
+    def many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Each of ``rows`` inserted unless its key is there: one statement for them all."""
+        if rows:
+            conn.execute(self._by_dialect[conn.dialect.name], rows)
+
 
 def new_id(result: CursorResult[Any]) -> int:
     """The primary key a single-row INSERT just created."""
