@@ -25,9 +25,11 @@ from typing import Any
 
 import certifi
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import Retry, Url, make_headers, parse_url
 
+from bridge.net.headers import Response
 from bridge.net.scope import DEFAULT_PORTS, is_loopback, origin
 
 POOLS = 4  # hosts kept connected (one portal, in practice)
@@ -80,6 +82,22 @@ def plain_http_exposed(url: str) -> str | None:
     if _environ_proxy(url):
         return f"{found.host} through the http proxy the environment names"
     return None
+
+
+class _Connection(HTTPConnection):
+    response_class = Response  # answers' headers read without the email parser
+
+
+class _TlsConnection(HTTPSConnection):
+    response_class = Response
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TlsPool(HTTPSConnectionPool):
+    ConnectionCls = _TlsConnection
 
 
 class ProxyNotSupported(Exception):
@@ -144,10 +162,10 @@ class HttpClient:
     def _pool(self, scheme: str, host: str, port: int) -> HTTPConnectionPool:
         """A pool as a ``PoolManager`` makes one: TLS settings for https alone."""
         if scheme == "https":
-            return HTTPSConnectionPool(host, port, maxsize=self._connections, **self._tls)
+            return _TlsPool(host, port, maxsize=self._connections, **self._tls)
         if scheme != "http":
             raise urllib3.exceptions.URLSchemeUnknown(scheme)
-        return HTTPConnectionPool(host, port, maxsize=self._connections)
+        return _Pool(host, port, maxsize=self._connections)
 
     def _proxy(self, proxy: str) -> urllib3.ProxyManager:
         manager = self._proxies.get(proxy)
@@ -173,9 +191,10 @@ class HttpClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         timeout: float | urllib3.Timeout,
+        parsed: Url | None = None,
     ) -> Answer:
-        """One request, its answer read whole."""
-        r = self.open(method, url, body=body, headers=headers, timeout=timeout)
+        """One request, its answer read whole (``parsed``: as for ``open``)."""
+        r = self.open(method, url, body=body, headers=headers, timeout=timeout, parsed=parsed)
         try:
             return Answer(r.status, r.headers, r.read())
         finally:

@@ -43,6 +43,11 @@ class InsertIgnoring:
         """True when this call inserted the row."""
         return conn.execute(self._by_dialect[conn.dialect.name], values).first() is not None
 
+    def many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Each of ``rows`` inserted unless its key is there: one statement for them all."""
+        if rows:
+            conn.execute(self._by_dialect[conn.dialect.name], rows)
+
 
 def new_id(result: CursorResult[Any]) -> int:
     """The primary key a single-row INSERT just created."""
