@@ -11,7 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, CursorResult, Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.dml import Insert, ReturningInsert
 
 
 def table(model: Any) -> Table:
@@ -29,14 +29,15 @@ class InsertIgnoring:
     serial of a year before)."""
 
     def __init__(self, target: Table, *keys: str) -> None:
+        self._plain: dict[str, Insert] = {
+            "sqlite": sqlite.insert(target).on_conflict_do_nothing(index_elements=list(keys)),
+            "postgresql": postgresql.insert(target).on_conflict_do_nothing(
+                index_elements=list(keys)
+            ),
+        }
         first = target.c[keys[0]]
         self._by_dialect: dict[str, ReturningInsert[Any]] = {
-            "sqlite": sqlite.insert(target)
-            .on_conflict_do_nothing(index_elements=list(keys))
-            .returning(first),
-            "postgresql": postgresql.insert(target)
-            .on_conflict_do_nothing(index_elements=list(keys))
-            .returning(first),
+            name: insert.returning(first) for name, insert in self._plain.items()
         }
 
     def __call__(self, conn: Connection, values: dict[str, Any]) -> bool:
@@ -46,7 +47,7 @@ class InsertIgnoring:
     def many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         """Each of ``rows`` inserted unless its key is there: one statement for them all."""
         if rows:
-            conn.execute(self._by_dialect[conn.dialect.name], rows)
+            conn.execute(self._plain[conn.dialect.name], rows)  # no rows to read back
 
 
 def new_id(result: CursorResult[Any]) -> int:
