@@ -277,8 +277,8 @@ def uploaded_files(ctx: Context, batch: list[Claimed]) -> dict[str, str]:
     wanted = [a["sha256"] for c in batch if c.record for a in c.record.get("attachments") or []]
     if not wanted:
         return {}
-    with ctx.db.read() as s:
-        return outbox.uploaded_files(s, ctx.target.name, wanted)
+    with ctx.db.read_rows() as conn:
+        return outbox.uploaded_files(conn, ctx.target.name, wanted)
 
 
 def _prepare(
@@ -315,8 +315,8 @@ def _prepare(
 def _upload(ctx: Context, a: dict[str, Any]) -> str:
     """Upload one attachment from the store; its bytes are read now, and dropped once
     sent: one file in memory at a time, however many the record has."""
-    with ctx.db.read() as s:
-        data = outbox.blob_data(s, a["sha256"])
+    with ctx.db.read_rows() as conn:
+        data = outbox.blob_data(conn, a["sha256"])
     if data is None:
         raise Rejected(
             f"attachment {a['name']} ({a['sha256'][:12]}) is missing from the state store", 0

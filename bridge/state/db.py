@@ -130,12 +130,12 @@ class Database:
             ) from None
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
-        reader_bind = (
+        self._reader_engine = (
             self.engine.execution_options(sqlite_begin="DEFERRED")
             if self.is_sqlite
             else self.engine
         )
-        self._reader = sessionmaker(reader_bind, expire_on_commit=False)
+        self._reader = sessionmaker(self._reader_engine, expire_on_commit=False)
 
     def _check_access(self) -> None:
         """A SQLite folder or file this process may not write: the owner it needs, before
@@ -159,6 +159,14 @@ class Database:
         """A read transaction; objects stay readable after it ends (close does not expire)."""
         with self._reader() as session:
             yield session
+
+    @contextmanager
+    def read_rows(self) -> Iterator[Connection]:
+        """A read transaction on a plain connection, for a statement or two of Core:
+        no ORM session around it (a delivery reads each attachment's bytes this way,
+        and a session per file cost half as much again as the read)."""
+        with self._reader_engine.connect() as conn:
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

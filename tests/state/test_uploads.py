@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
+from sqlalchemy import text
+
+from bridge import defaults
 from bridge.state import outbox
 from bridge.state.db import open_database
+
+_BLOB = text(
+    "INSERT INTO blobs (sha256, size, media_type, data, created_at)"
+    " VALUES (:sha, :size, 'text/plain', :data, '2026-12-07 08:00:00')"
+)
 
 
 def test_uploads_are_remembered_together_and_the_first_id_stands(state_url):
@@ -17,12 +27,32 @@ def test_uploads_are_remembered_together_and_the_first_id_stands(state_url):
                 s, "portal", [("a" * 64, "f-other"), ("b" * 64, "f-b"), ("c" * 64, "f-c")]
             )
             outbox.remember_uploads(s, "other", [("b" * 64, "o-b")])
-        with db.read() as s:
-            assert outbox.uploaded_files(s, "portal", ["a" * 64, "b" * 64, "c" * 64, "d" * 64]) == {
+        with db.read_rows() as conn:
+            assert outbox.uploaded_files(
+                conn, "portal", ["a" * 64, "b" * 64, "c" * 64, "d" * 64]
+            ) == {
                 "a" * 64: "f-a",
                 "b" * 64: "f-b",
                 "c" * 64: "f-c",
             }
-            assert outbox.uploaded_files(s, "other", ["a" * 64, "b" * 64]) == {"b" * 64: "o-b"}
+            assert outbox.uploaded_files(conn, "other", ["a" * 64, "b" * 64]) == {"b" * 64: "o-b"}
+    finally:
+        db.dispose()
+
+
+def test_an_attachment_is_read_while_a_writer_holds_the_store(state_url):
+    """The bytes to upload come from a plain read transaction: it neither waits for a
+    writer (SQLite: not BEGIN IMMEDIATE) nor sees its uncommitted rows."""
+    db = open_database(state_url)
+    try:
+        with db.write() as s:
+            s.connection().execute(_BLOB, {"sha": "a" * 64, "size": 3, "data": b"abc"})
+        with db.write() as writer:
+            writer.connection().execute(_BLOB, {"sha": "b" * 64, "size": 1, "data": b"b"})
+            started = time.monotonic()
+            with db.read_rows() as conn:
+                assert outbox.blob_data(conn, "a" * 64) == b"abc"
+                assert outbox.blob_data(conn, "b" * 64) is None
+            assert time.monotonic() - started < defaults.SQLITE_BUSY_TIMEOUT_MS / 1000
     finally:
         db.dispose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from bridge.state.models import BlobRow, UploadRow
@@ -17,18 +17,18 @@ _UPLOADED = select(_UPLOADS.c.sha256, _UPLOADS.c.file_id).where(
 _BLOB_DATA = select(table(BlobRow).c.data).where(table(BlobRow).c.sha256 == bindparam("b_sha"))
 
 
-def uploaded_files(session: Session, target: str, sha256s: list[str]) -> dict[str, str]:
+def uploaded_files(conn: Connection, target: str, sha256s: list[str]) -> dict[str, str]:
     """For a record's attachments: the target's file ids of those it already holds."""
     if not sha256s:
         return {}
-    uploaded = session.connection().execute(_UPLOADED, {"b_target": target, "b_shas": sha256s})
+    uploaded = conn.execute(_UPLOADED, {"b_target": target, "b_shas": sha256s})
     return {sha: file_id for sha, file_id in uploaded}
 
 
-def blob_data(session: Session, sha256: str) -> bytes | None:
+def blob_data(conn: Connection, sha256: str) -> bytes | None:
     """One attachment's bytes (None when the store does not hold it). Read one at a time,
     as they are uploaded: an item's attachments together may be hundreds of MB."""
-    data = session.connection().execute(_BLOB_DATA, {"b_sha": sha256}).scalar()
+    data = conn.execute(_BLOB_DATA, {"b_sha": sha256}).scalar()
     return None if data is None else bytes(data)
 
 
