@@ -1,0 +1,96 @@
+"""The busiest batch statements, run on the driver's cursor.
+
+Recording a page of items binds a dozen columns of several rows per item. Through
+``Connection.execute`` SQLAlchemy spends more Python on each row (parameter dictionaries,
+bind processors, its execution context) than the database spends on it
+(``bench/backfill``). The statements here bind only text, integers and times already
+converted (``models.bound_time``), which no bind processor changes: their SQL is compiled
+once per dialect and set of columns, and the rows go to the DBAPI cursor as they are, in
+the caller's transaction (the SQLite ``BEGIN IMMEDIATE`` is already issued by then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+
+
+class DriverStatement:
+    """A Core INSERT or UPDATE run on the DBAPI cursor with rows of the given keys.
+
+    ``bound`` names the parameters the caller hands over already converted as the
+    column's type would (the times of ``bound_time``); every other parameter must have
+    no bind processor on the dialect, and the rows must give every parameter (column
+    defaults too), or compiling says so."""
+
+    def __init__(self, by_dialect: dict[str, Any], *, bound: Iterable[str] = ()) -> None:
+        self._by_dialect = by_dialect
+        self._bound = frozenset(bound)
+        self._compiled: dict[tuple[str, tuple[str, ...]], tuple[str, Any]] = {}
+
+    def core(self, dialect: Dialect) -> Any:
+        """The Core statement for ``dialect``, as ``Connection.execute`` would run it."""
+        return self._by_dialect[dialect.name]
+
+    def compile(self, dialect: Dialect, keys: Sequence[str]) -> tuple[str, Any]:
+        """The SQL text for rows of ``keys``, and how a row becomes the driver's
+        parameters: a tuple for a positional paramstyle, else the row itself."""
+        key = (dialect.name, tuple(keys))
+        found = self._compiled.get(key)
+        if found is None:
+            compiled = self.core(dialect).compile(dialect=dialect, column_keys=list(keys))
+            for name, bind in compiled.binds.items():
+                if name not in keys:  # e.g. a column default: SQLAlchemy would compute it
+                    raise KeyError(f"{name}: the rows must give it")
+                processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if processor is not None and name not in self._bound:
+                    raise TypeError(f"{name} needs SQLAlchemy's bind processor on {dialect.name}")
+            positions = compiled.positiontup
+            if positions:
+                if len(positions) == 1:
+                    (only,) = positions
+                    found = (compiled.string, lambda row: (row[only],))
+                else:
+                    found = (compiled.string, itemgetter(*positions))
+            else:
+                found = (compiled.string, None)
+            self._compiled[key] = found
+        return found
+
+    def execute_many(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Run the statement once per row (rows of one set of keys)."""
+        if not rows:
+            return
+        text, params = self.compile(conn.dialect, list(rows[0]))
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(text, rows if params is None else [params(r) for r in rows])
+        finally:
+            cursor.close()
+
+    def returning(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """Run the statement once per row and collect the rows its RETURNING gives, in no
+        promised order. psycopg's ``executemany`` returns them (in one pipeline);
+        sqlite3's returns none, so SQLite runs a statement per row (in C, cheap)."""
+        if not rows:
+            return []
+        text, params = self.compile(conn.dialect, list(rows[0]))
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        out: list[tuple[Any, ...]] = []
+        try:
+            if params is None:
+                cursor.executemany(text, rows, returning=True)
+                while True:
+                    out += cursor.fetchall()
+                    if not cursor.nextset():
+                        break
+            else:
+                for row in rows:
+                    out += cursor.execute(text, params(row)).fetchall()
+        finally:
+            cursor.close()
+        return out
