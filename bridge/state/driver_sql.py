@@ -94,3 +94,49 @@ class DriverStatement:
         finally:
             cursor.close()
         return out
+
+
+class DriverSelect:
+    """A Core SELECT whose one parameter is an expanding ``IN`` list, run on the DBAPI
+    cursor: SQLAlchemy expands the list into the SQL text once per length (cached),
+    and its rows come back as plain tuples in the SELECT's column order."""
+
+    def __init__(self, stmt: Any, param: str) -> None:
+        self.stmt = stmt  # as Connection.execute would run it, on every dialect
+        self._param = param
+        self._expanded: dict[tuple[str, int], tuple[str, list[str] | None]] = {}
+
+    def expand(self, dialect: Dialect, n: int) -> tuple[str, list[str] | None]:
+        """The SQL text for a list of ``n`` values (n > 0), and the names its values
+        bind to (None: positional, in the list's order)."""
+        key = (dialect.name, n)
+        found = self._expanded.get(key)
+        if found is None:
+            compiled = self.stmt.compile(dialect=dialect)
+            for name, bind in compiled.binds.items():
+                processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+                if name != self._param or processor is not None:
+                    raise TypeError(f"{name}: only the list {self._param}, of plain values")
+            state = compiled.construct_expanded_state({self._param: [""] * n})
+            names = state.parameter_expansion[self._param]
+            if state.positiontup is None:
+                found = (state.statement, names)
+            elif list(state.positiontup) == names:  # the list is all there is
+                found = (state.statement, None)
+            else:
+                raise TypeError(f"{state.positiontup}: only the list {self._param}")
+            if len(self._expanded) > 512:  # lengths of batches: a few dozen in practice
+                self._expanded.clear()
+            self._expanded[key] = found
+        return found
+
+    def rows(self, conn: Connection, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        if not values:
+            return []
+        text, names = self.expand(conn.dialect, len(values))
+        params: Any = tuple(values) if names is None else dict(zip(names, values, strict=True))
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            return list(cursor.execute(text, params).fetchall())
+        finally:
+            cursor.close()

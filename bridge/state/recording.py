@@ -245,13 +245,11 @@ class _Batch:
             )
         return replace(record, remarks=tuple(remarks))
 
-    def _lock_items(self, batch: Sequence[Recording]) -> tuple[dict[str, Any], set[str]]:
+    def _lock_items(self, batch: Sequence[Recording]) -> tuple[dict[str, sql.ItemState], set[str]]:
         """The batch's item rows, locked (inserted first for the new ones), and the
         external ids this transaction inserted."""
         ids = [r.record.external_id for r in batch]
-        rows: dict[str, Any] = {
-            row.external_id: row for row in self.conn.execute(sql.LOCK_ITEMS, {"ids": ids})
-        }
+        rows = {row.external_id: row for row in self._locked(ids)}
         missing = [r for r in batch if r.record.external_id not in rows]
         if not missing:
             return rows, set()
@@ -279,10 +277,11 @@ class _Batch:
         # Those another worker inserted first (and committed: ON CONFLICT waited for it)
         again = [r.record.external_id for r in missing if r.record.external_id not in rows]
         if again:
-            rows.update(
-                (row.external_id, row) for row in self.conn.execute(sql.LOCK_ITEMS, {"ids": again})
-            )
+            rows.update((row.external_id, row) for row in self._locked(again))
         return rows, set(discovered)
+
+    def _locked(self, ids: list[str]) -> list[sql.ItemState]:
+        return [sql.ItemState._make(t) for t in sql.LOCK_ITEMS.rows(self.conn, ids)]
 
     def _store_blobs(self, batch: Sequence[Recording], versions: Sequence[_Version | None]) -> None:
         """The attachments of the new versions (see ``recording_blobs``)."""

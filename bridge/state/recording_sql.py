@@ -13,7 +13,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bridge.state.driver_sql import DriverStatement
+from bridge.state.driver_sql import DriverSelect, DriverStatement
 from bridge.state.models import DeliveryRow, ItemRow, ItemVersionRow, times_as_text
 from bridge.state.sql import table
 
@@ -23,7 +23,7 @@ _VERSIONS = table(ItemVersionRow)
 
 
 class ItemState(NamedTuple):
-    """An item row as LOCK_ITEMS reads it, from INSERT_ITEMS on the driver's cursor."""
+    """An item row as LOCK_ITEMS and INSERT_ITEMS read it on the driver's cursor."""
 
     id: int
     external_id: str
@@ -35,11 +35,12 @@ class ItemState(NamedTuple):
 
 
 ITEM_STATE = [_ITEMS.c[name] for name in ItemState._fields]
-LOCK_ITEMS = (
+LOCK_ITEMS = DriverSelect(
     select(*ITEM_STATE)
     .where(_ITEMS.c.external_id.in_(bindparam("ids", expanding=True)))
     .order_by(_ITEMS.c.id)  # one lock order among workers
-    .with_for_update()
+    .with_for_update(),
+    "ids",
 )
 # ON CONFLICT DO NOTHING: an item another worker inserted first stands, and RETURNING
 # gives only the rows this statement inserted (the items this run discovered), each

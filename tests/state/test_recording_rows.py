@@ -10,7 +10,7 @@ from test_recording import Blob, rec, rows, store
 
 from bridge.audit import verify_chain
 from bridge.normalize.hashing import canonical_json
-from bridge.state import audit_log, recording_blobs
+from bridge.state import audit_log, recording_blobs, recording_claims
 from bridge.state import recording_sql as sql
 from bridge.state.db import open_database
 from bridge.state.models import UTCDateTime, bind_time, bound_time, utcnow
@@ -124,4 +124,28 @@ def test_each_statement_run_on_the_drivers_cursor_stores_the_row_sqlalchemy_stor
                 )
                 s.rollback()
         assert stored[1] == stored[0], table
+    db.dispose()
+
+
+def test_each_select_run_on_the_drivers_cursor_reads_what_sqlalchemy_reads(state_url):
+    """The batch's IN-list selects, expanded once per list length: the same rows as
+    ``Connection.execute`` reads, for a list of one and of several (unknown ids too)."""
+    db = open_database(state_url)
+    store(db, rec("a1"), rec("a2", "另一个通知"), mint_index_no_for="002949236")
+    ids = ["yyedu:a2", "yyedu:zz", "yyedu:a1"]
+    numbers = [n for (n,) in rows(db, "SELECT index_no FROM items ORDER BY id")] + ["none"]
+    cases = [
+        (sql.LOCK_ITEMS, "ids", ids),
+        (recording_claims._FILED, "ids", ids),
+        (recording_claims._HOLDERS, "numbers", numbers),
+    ]
+    for select, param, values in cases:
+        for given in (values[:1], values):
+            with db.write() as s:
+                conn = s.connection()
+                expected = [tuple(r) for r in conn.execute(select.stmt, {param: given})]
+                got = select.rows(conn, given)
+            assert sorted(got) == sorted(expected) and expected, (select.stmt, given)
+            if select is sql.LOCK_ITEMS:
+                assert got == expected  # in id order: the one lock order
     db.dispose()
