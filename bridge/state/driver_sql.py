@@ -7,11 +7,14 @@ bind processors, its execution context) than the database spends on it
 converted (``models.bound_time``), which no bind processor changes: their SQL is compiled
 once per dialect and set of columns, and the rows go to the DBAPI cursor as they are, in
 the caller's transaction (the SQLite ``BEGIN IMMEDIATE`` is already issued by then).
+A driver's error is raised as SQLAlchemy raises it (``IntegrityError``, ``OperationalError``
+…, a lost connection invalidated); cursor events (``before_cursor_execute``) do not fire.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
@@ -66,11 +69,9 @@ class DriverStatement:
         if not rows:
             return
         text, params = self.compile(conn.dialect, list(rows[0]))
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(text, rows if params is None else [params(r) for r in rows])
-        finally:
-            cursor.close()
+        given = rows if params is None else [params(r) for r in rows]
+        with _cursor(conn, text, given) as cursor:
+            cursor.executemany(text, given)
 
     def returning(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
         """Run the statement once per row and collect the rows its RETURNING gives, in no
@@ -79,9 +80,8 @@ class DriverStatement:
         if not rows:
             return []
         text, params = self.compile(conn.dialect, list(rows[0]))
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         out: list[tuple[Any, ...]] = []
-        try:
+        with _cursor(conn, text, rows) as cursor:
             if params is None:
                 cursor.executemany(text, rows, returning=True)
                 while True:
@@ -91,8 +91,6 @@ class DriverStatement:
             else:
                 for row in rows:
                     out += cursor.execute(text, params(row)).fetchall()
-        finally:
-            cursor.close()
         return out
 
 
@@ -135,8 +133,18 @@ class DriverSelect:
             return []
         text, names = self.expand(conn.dialect, len(values))
         params: Any = tuple(values) if names is None else dict(zip(names, values, strict=True))
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
+        with _cursor(conn, text, params) as cursor:
             return list(cursor.execute(text, params).fetchall())
-        finally:
-            cursor.close()
+
+
+@contextmanager
+def _cursor(conn: Connection, text: str, params: Any) -> Iterator[Any]:
+    """A cursor of ``conn``'s DBAPI connection, closed after; what it raises is handled
+    as ``Connection.execute`` handles it (wrapped, a lost connection invalidated)."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    except BaseException as exc:
+        conn._handle_dbapi_exception(exc, text, params, cursor, None)
+    finally:
+        cursor.close()

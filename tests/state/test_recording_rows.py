@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+from sqlalchemy.exc import IntegrityError
 from test_recording import Blob, rec, rows, store
 
 from bridge.audit import verify_chain
@@ -148,4 +150,19 @@ def test_each_select_run_on_the_drivers_cursor_reads_what_sqlalchemy_reads(state
             assert sorted(got) == sorted(expected) and expected, (select.stmt, given)
             if select is sql.LOCK_ITEMS:
                 assert got == expected  # in id order: the one lock order
+    db.dispose()
+
+
+def test_an_error_on_the_drivers_cursor_is_raised_as_sqlalchemy_raises_it(state_url):
+    db = open_database(state_url)
+    store(db, rec("a1"))
+    (event_id,) = rows(db, "SELECT min(id) FROM audit_events")[0]
+    row = {
+        "id": event_id, "ts": "x", "actor": "test", "event": "e", "source": None, "item": None,
+        "run_id": None, "details": "{}", "prev_hash": "0" * 64, "hash": "1" * 64,
+    }  # fmt: skip
+    with pytest.raises(IntegrityError), db.write() as s:  # the id is taken
+        audit_log._INSERT_EVENT.execute_many(s.connection(), [row])
+    with db.write() as s:  # the store is usable after
+        assert recording_claims._FILED.rows(s.connection(), ["yyedu:a1"]) == []
     db.dispose()
