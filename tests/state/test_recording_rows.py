@@ -158,7 +158,7 @@ def test_an_error_on_the_drivers_cursor_is_raised_as_sqlalchemy_raises_it(state_
     store(db, rec("a1"))
     (event_id,) = rows(db, "SELECT min(id) FROM audit_events")[0]
     row = {
-        "id": event_id, "ts": "x", "actor": "test", "event": "e", "source": None, "item": None,
+        "id": event_id, "ts": bound_time(utcnow(), db.engine.dialect), "actor": "test", "event": "e", "source": None, "item": None,
         "run_id": None, "details": "{}", "prev_hash": "0" * 64, "hash": "1" * 64,
     }  # fmt: skip
     with pytest.raises(IntegrityError), db.write() as s:  # the id is taken
