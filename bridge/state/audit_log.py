@@ -16,6 +16,7 @@ from sqlalchemy import Select, bindparam, event, func, insert, or_, select, upda
 from sqlalchemy.orm import Session
 
 from bridge.audit import GENESIS, AuditEvent, canonical_details, chain_hash
+from bridge.state.driver_sql import DriverStatement
 from bridge.state.models import AuditEventRow, AuditHeadRow, bound_time, times_as_text, utcnow
 from bridge.state.sql import table
 
@@ -25,10 +26,11 @@ log = logging.getLogger("bridge.audit")
 _HEAD = table(AuditHeadRow)
 _LOCK_HEAD = select(_HEAD.c.last_id, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
 _EVENTS = table(AuditEventRow)
-_INSERT_EVENT = {
-    "sqlite": times_as_text(insert(_EVENTS), "ts"),
-    "postgresql": insert(_EVENTS),
-}
+# on the driver's cursor (see driver_sql): each item recorded appends a few events
+_INSERT_EVENT = DriverStatement(
+    {"sqlite": times_as_text(insert(_EVENTS), "ts"), "postgresql": insert(_EVENTS)},
+    bound=("ts",),
+)
 _BUMP_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
@@ -102,7 +104,7 @@ def append_many(
         added.append(AuditEvent(last_id, ts, actor, name, source, item, run_id, text, prev, digest))
         log.debug("audit %s %s %s %s", name, source or "-", item or "-", text)
         prev = digest
-    conn.execute(_INSERT_EVENT[conn.dialect.name], rows)
+    _INSERT_EVENT.execute_many(conn, rows)
     session.info[_HEAD_KEY] = (last_id, prev, appended + len(rows))
     return added
 

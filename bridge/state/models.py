@@ -54,7 +54,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 @lru_cache(maxsize=8)
-def _sqlite_time_text(dialect: Dialect) -> Any:
+def _time_processor(dialect: Dialect) -> Any:
     return UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
 
 
@@ -67,7 +67,13 @@ def bound_time(value: datetime, dialect: Dialect) -> datetime | str:
     not once per column and row."""
     if dialect.name != "sqlite":
         return value
-    return _sqlite_time_text(dialect)(value)
+    return _time_processor(dialect)(value)
+
+
+def bind_time(value: datetime | None, dialect: Dialect) -> Any:
+    """``value`` as SQLAlchemy binds it to a ``UTCDateTime`` column, on any backend: for
+    a statement run on the driver's cursor (``driver_sql``)."""
+    return None if value is None else _time_processor(dialect)(value)
 
 
 _Stmt = TypeVar("_Stmt", bound=Any)

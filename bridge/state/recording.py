@@ -23,10 +23,7 @@ from bridge.state import audit_log
 from bridge.state import recording_claims as claims
 from bridge.state import recording_sql as sql
 from bridge.state.items import SUPERSEDE_WAITING, allocate_index_no
-from bridge.state.models import (
-    bound_time,
-    utcnow,
-)
+from bridge.state.models import bind_time, bound_time, utcnow
 from bridge.state.recording_blobs import Blob, store_blobs
 
 
@@ -128,7 +125,6 @@ class _Batch:
     def __init__(self, session: Session, source_id: int, target: str, mint_for: str | None) -> None:
         self.session = session
         self.conn = session.connection()
-        self.dialect = self.conn.dialect.name
         self.source_id = source_id
         self.target = target
         self.mint_for = mint_for
@@ -193,17 +189,16 @@ class _Batch:
                 version=v.version,
                 content_hash=rec.content_hash,
                 status="active",
-                published_at=record.published,
+                published_at=bind_time(record.published, self.conn.dialect),
                 index_no=index_no,
             )
             changed.append(changes)
             events.append((audit.RECORD_CHANGED, xid, v))  # its details once it has a delivery
 
         self._store_blobs(batch, versions)
-        if touched:
-            self.conn.execute(sql.UPDATE_ITEMS[self.dialect], touched)
+        sql.UPDATE_ITEMS.execute_many(self.conn, touched)
         if changed:
-            self.conn.execute(sql.UPDATE_ITEMS[self.dialect], changed)
+            sql.UPDATE_ITEMS.execute_many(self.conn, changed)
             self._insert_versions([v for v in versions if v is not None])
         audit_log.append_many(
             self.session,
@@ -250,16 +245,16 @@ class _Batch:
             )
         return replace(record, remarks=tuple(remarks))
 
-    def _lock_items(self, batch: Sequence[Recording]) -> tuple[dict[str, Any], set[str]]:
+    def _lock_items(self, batch: Sequence[Recording]) -> tuple[dict[str, sql.ItemState], set[str]]:
         """The batch's item rows, locked (inserted first for the new ones), and the
         external ids this transaction inserted."""
         ids = [r.record.external_id for r in batch]
-        rows = {row.external_id: row for row in self.conn.execute(sql.LOCK_ITEMS, {"ids": ids})}
+        rows = {row.external_id: row for row in self._locked(ids)}
         missing = [r for r in batch if r.record.external_id not in rows]
         if not missing:
             return rows, set()
-        inserted = self.conn.execute(
-            sql.INSERT_ITEMS[self.dialect],
+        inserted = sql.INSERT_ITEMS.returning(
+            self.conn,
             [
                 {
                     "source_id": self.source_id,
@@ -277,15 +272,16 @@ class _Batch:
                 for r in missing
             ],
         )
-        discovered = {row.external_id: row for row in inserted}
+        discovered = {row.external_id: row for row in map(sql.ItemState._make, inserted)}
         rows.update(discovered)
         # Those another worker inserted first (and committed: ON CONFLICT waited for it)
         again = [r.record.external_id for r in missing if r.record.external_id not in rows]
         if again:
-            rows.update(
-                (row.external_id, row) for row in self.conn.execute(sql.LOCK_ITEMS, {"ids": again})
-            )
+            rows.update((row.external_id, row) for row in self._locked(again))
         return rows, set(discovered)
+
+    def _locked(self, ids: list[str]) -> list[sql.ItemState]:
+        return [sql.ItemState._make(t) for t in sql.LOCK_ITEMS.rows(self.conn, ids)]
 
     def _store_blobs(self, batch: Sequence[Recording], versions: Sequence[_Version | None]) -> None:
         """The attachments of the new versions (see ``recording_blobs``)."""
@@ -299,8 +295,8 @@ class _Batch:
 
     def _insert_versions(self, versions: Sequence[_Version]) -> None:
         by_item = {v.item_id: v for v in versions}
-        result = self.conn.execute(
-            sql.INSERT_VERSIONS[self.dialect],
+        result = sql.INSERT_VERSIONS.returning(
+            self.conn,
             [
                 {
                     "item_id": v.item_id,
@@ -322,8 +318,8 @@ class _Batch:
         ]
         if waiting:
             self.conn.execute(SUPERSEDE_WAITING, waiting)
-        result = self.conn.execute(
-            sql.INSERT_DELIVERIES[self.dialect],
+        result = sql.INSERT_DELIVERIES.returning(
+            self.conn,
             [
                 {
                     "item_id": v.item_id,
@@ -331,6 +327,7 @@ class _Batch:
                     "action": "put",
                     "target": self.target,
                     "status": "pending",
+                    "attempts": 0,
                     "next_attempt_at": self.at,
                     "created_at": self.at,
                     "updated_at": self.at,

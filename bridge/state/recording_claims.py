@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bridge.state import items
+from bridge.state.driver_sql import DriverSelect
 from bridge.state.models import ItemRow
 from bridge.state.sql import table
 
@@ -20,11 +21,18 @@ if TYPE_CHECKING:
     from bridge.state.recording import Recording
 
 _ITEMS = table(ItemRow)
-_FILED = select(_ITEMS.c.external_id, _ITEMS.c.index_no).where(
-    _ITEMS.c.external_id.in_(bindparam("ids", expanding=True)), _ITEMS.c.index_no.is_not(None)
+# on the driver's cursor (see driver_sql): each batch of a backfill runs them
+_FILED = DriverSelect(
+    select(_ITEMS.c.external_id, _ITEMS.c.index_no).where(
+        _ITEMS.c.external_id.in_(bindparam("ids", expanding=True)), _ITEMS.c.index_no.is_not(None)
+    ),
+    "ids",
 )
-_HOLDERS = select(_ITEMS.c.index_no, _ITEMS.c.external_id, _ITEMS.c.url).where(
-    _ITEMS.c.index_no.in_(bindparam("numbers", expanding=True))
+_HOLDERS = DriverSelect(
+    select(_ITEMS.c.index_no, _ITEMS.c.external_id, _ITEMS.c.url).where(
+        _ITEMS.c.index_no.in_(bindparam("numbers", expanding=True))
+    ),
+    "numbers",
 )
 
 
@@ -44,11 +52,8 @@ def claimed_elsewhere(
         return {}
     ids = [r.record.external_id for r in recordings]
     conn = session.connection()
-    filed = {row.external_id: row.index_no for row in conn.execute(_FILED, {"ids": ids})}
-    holders = {
-        row.index_no: (row.external_id, row.url)
-        for row in conn.execute(_HOLDERS, {"numbers": sorted(wanted)})
-    }
+    filed = dict(_FILED.rows(conn, ids))
+    holders = {index_no: (xid, url) for index_no, xid, url in _HOLDERS.rows(conn, sorted(wanted))}
     out: dict[int, tuple[str, str]] = {}
     for i, rec in enumerate(recordings):
         xid, index_no = rec.record.external_id, rec.record.index_no
