@@ -7,6 +7,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -79,3 +80,39 @@ def test_without_it_a_config_error_still_exits_2(tmp_path):
     config.write_text("[bridge]\nlog_level = 7\n", encoding="utf-8")
     d = Daemon(config, free_port())
     assert d.proc.wait(timeout=30) == 2
+
+
+def test_a_fix_saved_while_the_problems_are_printed_is_seen(tmp_path, monkeypatch):
+    """The operator saves the fix the moment the first problem line appears: the wait
+    notices it (the file's stamp was taken before it was read, not after the problems)."""
+    from bridge.cli import App, config_wait
+
+    config = tmp_path / "bridge.toml"
+    good = config_text(
+        "sqlite:///" + str(tmp_path / "s.db"), "http://127.0.0.1:9/", "http://127.0.0.1:9/"
+    )
+    config.write_text(good + "\n[nonsense]\nx = 1\n", encoding="utf-8")
+    printed: list[str] = []
+
+    def echo(line: str, err: bool = False) -> None:
+        if not printed:
+            config.write_text(good, encoding="utf-8")  # fixed as the first line shows
+        printed.append(line)
+
+    monkeypatch.setattr(config_wait, "echo", echo)
+    stamp, looks = config_wait._stamp, []
+
+    def counted(path: Path) -> tuple[int, int] | None:
+        looks.append(path)
+        if len(looks) > 40:  # 2 s of looks at 0.05 s: it waits for a change already made
+            raise AssertionError("still waiting for a change that was already made")
+        return stamp(path)
+
+    monkeypatch.setattr(config_wait, "_stamp", counted)
+    settings = config_wait.settings_when_valid(App(str(config), None), poll=0.05)
+    assert settings.sources[0].name == "yyedu"
+    assert printed == [
+        "1 problem(s) in the configuration:",
+        f"  {config}: nonsense: unknown table",
+        f"waiting for {config} to change (--wait-for-config)",
+    ]

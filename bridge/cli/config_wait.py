@@ -28,6 +28,10 @@ def settings_when_valid(app: App, *, poll: float = CONFIG_POLL) -> Settings:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
     try:
         while True:
+            # The file as it is before it is read: a fix saved while the problems are
+            # being printed (an operator acting on the first line) is a change too. Taken
+            # after them, it was the fixed file's stamp, and the daemon waited for ever.
+            seen = _stamp(app.config_path)
             try:
                 return app.settings()
             except ConfigError as exc:
@@ -35,7 +39,6 @@ def settings_when_valid(app: App, *, poll: float = CONFIG_POLL) -> Settings:
                 for problem in exc.problems:
                     echo(f"  {problem}", err=True)
                 echo(f"waiting for {app.config_path} to change (--wait-for-config)", err=True)
-            seen = _stamp(app.config_path)
             while _stamp(app.config_path) == seen:
                 if stop.wait(poll):
                     raise SystemExit(2)
