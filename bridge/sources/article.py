@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import lxml.html
+from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from bridge.labels import ALL_LABELS, PAGE_META_NAMES, SEPARATOR, label_key, line_pairs
@@ -82,12 +83,35 @@ def visible_text(el: lxml.html.HtmlElement) -> str:
     """The text a reader sees in ``el``: no script, style or comment."""
     if el.tag in HIDDEN:
         return ""
+    hidden = list(el.iter(*HIDDEN))  # matched in C
+    if not hidden:  # most elements
+        return _string(el)
+    holders: set[lxml.html.HtmlElement] = set()
+    for h in hidden:
+        for a in h.iterancestors():
+            if a in holders:
+                break
+            holders.add(a)
+            if a is el:
+                break
+    return _visible(el, holders)
+
+
+def _visible(el: lxml.html.HtmlElement, holders: set[lxml.html.HtmlElement]) -> str:
+    """``visible_text`` of ``el``, which holds a hidden element: ``holders`` are the
+    elements that do; the text of any other subtree is read whole, in C."""
     parts = [el.text or ""]
     for child in el:
-        if isinstance(child.tag, str):
-            parts.append(visible_text(child))
+        tag = child.tag
+        if isinstance(tag, str) and tag not in HIDDEN:
+            parts.append(_visible(child, holders) if child in holders else _string(child))
         parts.append(child.tail or "")
     return "".join(parts)
+
+
+_string = etree.XPath("string()", smart_strings=False)
+"""The string value of an element: the text of its descendants in document order, without
+comments and processing instructions (which are no text nodes)."""
 
 
 def clean(text: str | None) -> str:
