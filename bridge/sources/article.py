@@ -83,8 +83,10 @@ def visible_text(el: lxml.html.HtmlElement) -> str:
     """The text a reader sees in ``el``: no script, style or comment."""
     if el.tag in HIDDEN:
         return ""
+    if not len(el):  # most elements asked about (cells, links): a call into C costs more
+        return el.text or ""
     hidden = list(el.iter(*HIDDEN))  # matched in C
-    if not hidden:  # most elements
+    if not hidden:  # a block of the page, a body
         return _string(el)
     holders: set[lxml.html.HtmlElement] = set()
     for h in hidden:
@@ -103,8 +105,12 @@ def _visible(el: lxml.html.HtmlElement, holders: set[lxml.html.HtmlElement]) -> 
     parts = [el.text or ""]
     for child in el:
         tag = child.tag
-        if isinstance(tag, str) and tag not in HIDDEN:
-            parts.append(_visible(child, holders) if child in holders else _string(child))
+        if not isinstance(tag, str) or tag in HIDDEN:
+            pass
+        elif child in holders:
+            parts.append(_visible(child, holders))
+        else:
+            parts.append(_string(child) if len(child) else child.text or "")
         parts.append(child.tail or "")
     return "".join(parts)
 
