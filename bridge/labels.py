@@ -172,7 +172,15 @@ def line_pairs(line: str) -> list[tuple[str, str]]:
     return out
 
 
+_FIRST_CHARS = frozenset(label[0] for label in ALL_LABELS)
+"""The characters a known label starts with, however spaced: a line that starts with no
+other (nearly every line of a body) holds no label at its start, and is not matched."""
+
+
 def is_label_line(line: str) -> bool:
     """Whether a line starts with a known label (``标 题 …``, ``发布时间：…``)."""
-    m = _PAIR.match(line.lstrip(" \t\u3000\xa0\x1f"))
+    line = line.lstrip(" \t\u3000\xa0\x1f")
+    if line[:1] not in _FIRST_CHARS:
+        return False
+    m = _PAIR.match(line)
     return m is not None and m.group("other") is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 from bridge.text import LINE_BREAK_RE, clean_text
 
@@ -35,7 +36,7 @@ def join_lines(text: str, *, stop: int | None = None) -> str:
     With ``stop``, lines are joined until the result is longer than that (a summary reads
     the head of a body, not all of it)."""
     out = ""
-    for raw in LINE_BREAK_RE.split(text):
+    for raw in _lines(text):
         line = clean_text(unicodedata.normalize("NFC", raw))  # as clean_body_text does
         if not line:
             continue
@@ -45,6 +46,16 @@ def join_lines(text: str, *, stop: int | None = None) -> str:
         if stop is not None and len(out) > stop:
             break
     return out
+
+
+def _lines(text: str) -> Iterator[str]:
+    """``LINE_BREAK_RE.split(text)``, one line at a time: a summary reads the first few
+    lines of a body, and splitting all of it cost more than joining those."""
+    start = 0
+    for m in LINE_BREAK_RE.finditer(text):
+        yield text[start : m.start()]
+        start = m.end()
+    yield text[start:]
 
 
 def _last_boundary(window: str, marks: str, floor: int) -> int | None:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import lxml.html
+from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from bridge.labels import ALL_LABELS, PAGE_META_NAMES, SEPARATOR, label_key, line_pairs
@@ -82,12 +83,41 @@ def visible_text(el: lxml.html.HtmlElement) -> str:
     """The text a reader sees in ``el``: no script, style or comment."""
     if el.tag in HIDDEN:
         return ""
+    if not len(el):  # most elements asked about (cells, links): a call into C costs more
+        return el.text or ""
+    hidden = list(el.iter(*HIDDEN))  # matched in C
+    if not hidden:  # a block of the page, a body
+        return _string(el)
+    holders: set[lxml.html.HtmlElement] = set()
+    for h in hidden:
+        for a in h.iterancestors():
+            if a in holders:
+                break
+            holders.add(a)
+            if a is el:
+                break
+    return _visible(el, holders)
+
+
+def _visible(el: lxml.html.HtmlElement, holders: set[lxml.html.HtmlElement]) -> str:
+    """``visible_text`` of ``el``, which holds a hidden element: ``holders`` are the
+    elements that do; the text of any other subtree is read whole, in C."""
     parts = [el.text or ""]
     for child in el:
-        if isinstance(child.tag, str):
-            parts.append(visible_text(child))
+        tag = child.tag
+        if not isinstance(tag, str) or tag in HIDDEN:
+            pass
+        elif child in holders:
+            parts.append(_visible(child, holders))
+        else:
+            parts.append(_string(child) if len(child) else child.text or "")
         parts.append(child.tail or "")
     return "".join(parts)
+
+
+_string = etree.XPath("string()", smart_strings=False)
+"""The string value of an element: the text of its descendants in document order, without
+comments and processing instructions (which are no text nodes)."""
 
 
 def clean(text: str | None) -> str:

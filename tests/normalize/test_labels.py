@@ -6,8 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bridge.labels import FIELD_LABELS, is_label_line, line_pairs, precedence_table
+from bridge.labels import (
+    _PAIR,
+    ALL_LABELS,
+    FIELD_LABELS,
+    is_label_line,
+    line_pairs,
+    precedence_table,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -79,3 +88,16 @@ def test_a_label_line_starts_with_a_known_label() -> None:
     assert is_label_line("  发布时间：2026-01-07 09:43 来源：青山区教育局")
     assert not is_label_line("浏览次数：12")
     assert not is_label_line("一、总体情况")
+
+
+_OTHER = ["浏览次数", "一、", "各学校", "2012", "x", "：", ":", " ", "\u3000", "\x1f", "\n", ""]
+_PIECES = [*ALL_LABELS, *(label[0] for label in ALL_LABELS), *_OTHER]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=5))
+def test_a_line_is_matched_only_when_it_starts_like_a_label(pieces: list[str]) -> None:
+    # is_label_line asks the pattern only about a line starting with a label's first
+    # character: every other line answers as the pattern would have.
+    line = "".join(pieces)
+    m = _PAIR.match(line.lstrip(" \t\u3000\xa0\x1f"))
+    assert is_label_line(line) == (m is not None and m.group("other") is None)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.normalize.summary import make_summary
+from bridge.normalize.summary import _WIDE_RE, _lines, join_lines, make_summary
+from bridge.text import LINE_BREAK_RE, clean_text
 
 SENTENCE = "市教育局积极开展政务公开工作，进一步改善行政管理，提高行政效能。"  # 32 characters
 
@@ -60,3 +63,42 @@ def test_never_over_the_limit(text: str, limit: int) -> None:
     summary = make_summary(text, limit=limit)
     assert len(summary) <= limit
     assert summary == summary.strip()
+
+
+_LINE_PIECES = [
+    "第一段。",
+    "second line",
+    " ",
+    "\u3000",
+    "\r\n",
+    "\r",
+    "\n",
+    "\u2028",
+    "\x85",
+    "\x0b",
+    "\x0c",
+    "",
+]
+
+
+@given(st.lists(st.sampled_from(_LINE_PIECES), max_size=12), st.none() | st.integers(0, 30))
+def test_lines_are_split_one_at_a_time_where_the_pattern_splits(pieces, stop) -> None:
+    # join_lines reads lines as it goes (a summary needs the first few): the lines and
+    # the result are those of splitting the whole text at once.
+    text = "".join(pieces)
+    assert list(_lines(text)) == LINE_BREAK_RE.split(text)
+    assert join_lines(text, stop=stop) == _joined_whole(text, stop)
+
+
+def _joined_whole(text: str, stop: int | None) -> str:
+    out = ""
+    for raw in LINE_BREAK_RE.split(text):
+        line = clean_text(unicodedata.normalize("NFC", raw))
+        if not line:
+            continue
+        if out and not (_WIDE_RE.match(out[-1]) or _WIDE_RE.match(line[0])):
+            out += " "
+        out += line
+        if stop is not None and len(out) > stop:
+            break
+    return out

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from bridge.sources import parse
-from bridge.sources.article import attachment_blocks, metadata, scan_around
+from bridge.sources.article import attachment_blocks, metadata, scan_around, visible_text
 from bridge.sources.pagescan import ANY_LABEL, ATTACHMENT_LABEL, HIDDEN, is_attachment_block, scan
 
 # What article.py asked libxml2 for before the walk, with the exact tests it applied.
@@ -83,3 +83,25 @@ def test_a_stray_cell_in_the_body_is_a_cell_of_the_table_around_it():
     doc = parse.document(page, "http://h/a.html")  # libxml2 keeps the stray <td>s
     body = doc.get_element_by_id("body")
     assert metadata(doc, body, scan_around(doc, body)) == {"索引号": "1"}
+
+
+def _visible_text_walked(el: lxml.html.HtmlElement) -> str:
+    """What visible_text read before it asked libxml2 for whole subtrees."""
+    if el.tag in HIDDEN:
+        return ""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str):
+            parts.append(_visible_text_walked(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(trees(), min_size=1, max_size=4))
+def test_visible_text_reads_subtrees_without_hidden_elements_whole(blocks):
+    # A script or title anywhere in a subtree, comments between children: the text read
+    # in C where nothing is hidden is the text the walk read.
+    doc = parse.document(f"<html><body>{''.join(blocks)}</body></html>", "http://h/a.html")
+    for el in doc.iter(etree.Element):
+        assert visible_text(el) == _visible_text_walked(el)
