@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
+from bridge.state.driver_sql import DriverSelect
 from bridge.state.models import BlobRow, UploadRow
 from bridge.state.sql import InsertIgnoring, table
 
@@ -14,7 +15,14 @@ _UPLOADED = select(_UPLOADS.c.sha256, _UPLOADS.c.file_id).where(
     _UPLOADS.c.target == bindparam("b_target"),
     _UPLOADS.c.sha256.in_(bindparam("b_shas", expanding=True)),
 )
-_BLOB_DATA = select(table(BlobRow).c.data).where(table(BlobRow).c.sha256 == bindparam("b_sha"))
+_BLOB_DATA = DriverSelect(
+    select(table(BlobRow).c.data).where(
+        table(BlobRow).c.sha256.in_(bindparam("b_shas", expanding=True))
+    ),
+    "b_shas",
+)
+"""On the driver's cursor: through ``Connection.execute`` SQLAlchemy's Python cost as much
+as reading the file's bytes (``bench/README.md``)."""
 
 
 def uploaded_files(conn: Connection, target: str, sha256s: list[str]) -> dict[str, str]:
@@ -28,8 +36,8 @@ def uploaded_files(conn: Connection, target: str, sha256s: list[str]) -> dict[st
 def blob_data(conn: Connection, sha256: str) -> bytes | None:
     """One attachment's bytes (None when the store does not hold it). Read one at a time,
     as they are uploaded: an item's attachments together may be hundreds of MB."""
-    data = conn.execute(_BLOB_DATA, {"b_sha": sha256}).scalar()
-    return None if data is None else bytes(data)
+    rows = _BLOB_DATA.rows(conn, [sha256])
+    return bytes(rows[0][0]) if rows else None
 
 
 def remember_upload(session: Session, target: str, sha256: str, file_id: str) -> None:
