@@ -30,9 +30,9 @@ class Breaker:
 
     def check(self) -> tuple[bool, float, str]:
         """(may send, seconds to wait if not, state)."""
-        with self.ctx.db.read() as s:
-            seen = outbox.circuit_state(s, self.target)
-            self.refused = credentials.refusal(s, self.target) is not None
+        with self.ctx.db.read_rows() as conn:  # no ORM session: this runs before every claim
+            seen = outbox.circuit_state(conn, self.target)
+            self.refused = credentials.refused(conn, self.target)
         if seen is not None and seen[0] == "closed" and seen[1] is None:
             # The usual case, read without the write lock the crawl needs at that moment.
             self.clean = seen[2] == 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from bridge import audit
@@ -53,6 +54,12 @@ def refusal(session: Session, target: str) -> Refusal | None:
     return Refusal(
         datetime.fromisoformat(value["since"]), int(value["status"]), str(value["message"])
     )
+
+
+def refused(conn: Connection, target: str) -> bool:
+    """Whether an episode is under way for ``target``, on a plain connection (the
+    breaker asks before every claim)."""
+    return isinstance(runs.read_cursor(conn, CURSOR_SOURCE, _key(target)), dict)
 
 
 def refuse(

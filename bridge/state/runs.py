@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, bindparam, delete, func, or_, select
+from sqlalchemy import Connection, Table, bindparam, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
@@ -137,7 +137,12 @@ _SET_CURSOR = {
 
 
 def get_cursor(session: Session, source: str, key: str) -> Any:
-    value = session.connection().execute(_GET_CURSOR, {"source": source, "key": key}).scalar()
+    return read_cursor(session.connection(), source, key)
+
+
+def read_cursor(conn: Connection, source: str, key: str) -> Any:
+    """``get_cursor`` on a plain connection (``Database.read_rows``)."""
+    value = conn.execute(_GET_CURSOR, {"source": source, "key": key}).scalar()
     return json.loads(value) if value is not None else None
 
 

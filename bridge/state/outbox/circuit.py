@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,9 +25,9 @@ def circuit(session: Session, target: str) -> CircuitRow:
     return row
 
 
-def circuit_state(session: Session, target: str) -> tuple[str, datetime | None, int] | None:
+def circuit_state(conn: Connection, target: str) -> tuple[str, datetime | None, int] | None:
     """(state, opened until, failures) of the target's circuit, read without a lock."""
-    row = session.execute(
+    row = conn.execute(
         select(CircuitRow.state, CircuitRow.opened_until, CircuitRow.failures).where(
             CircuitRow.target == target
         )
