@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from sqlalchemy import text
 from bridge import audit
 from bridge.errors import StateError
 from bridge.state import audit_log, items
-from bridge.state.db import head_revision, open_database
+from bridge.state.db import SCHEMA_HEAD, alembic_head, head_revision, open_database
 
 
 def url(path: Path) -> str:
@@ -27,6 +29,37 @@ def test_new_database_is_created_in_wal_mode_at_the_newest_schema(tmp_path):
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     db.dispose()
+
+
+def test_the_schema_head_is_the_newest_migration():
+    # A start compares the store with SCHEMA_HEAD without reading the migration scripts:
+    # a migration added without moving it would go unnoticed by every start.
+    assert alembic_head() == SCHEMA_HEAD
+
+
+def test_opening_a_store_at_the_newest_schema_does_not_import_alembic(tmp_path):
+    path = tmp_path / "s.db"
+    open_database(url(path)).dispose()  # created (and migrated) here
+    probe = (
+        "import sys; from bridge.state.db import open_database; "
+        f"db = open_database({url(path)!r}, create=False); "
+        "print(db.current_revision(), 'alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert (done.stdout, done.stderr) == (f"{SCHEMA_HEAD} False\n", "")
+
+
+def test_a_store_stamped_with_two_revisions_is_refused_by_name(tmp_path):
+    path = tmp_path / "two.db"
+    open_database(url(path)).dispose()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO alembic_version (version_num) VALUES ('0004b')")
+    with pytest.raises(StateError) as exc:
+        open_database(url(path))
+    assert str(exc.value) == (
+        f"state database sqlite:///{path} is stamped with several schema revisions "
+        f"(0004b, {SCHEMA_HEAD}); this bridge keeps one"
+    )
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
