@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, insert, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 
 _VERSION_TABLE = "alembic_version"  # Alembic's default, which migrations/env.py keeps
 _STAMPED = text(f"SELECT version_num FROM {_VERSION_TABLE}")
+_CREATE_VERSION_TABLE = text(  # as Alembic creates it
+    f"CREATE TABLE {_VERSION_TABLE} (version_num VARCHAR(32) NOT NULL, "
+    f"CONSTRAINT {_VERSION_TABLE}_pkc PRIMARY KEY (version_num))"
+)
+_STAMP = text(f"INSERT INTO {_VERSION_TABLE} (version_num) VALUES (:head)")
 
 SCHEMA_HEAD = "0005"
 """The revision of the newest migration in ``migrations/versions``: the schema this code
@@ -255,6 +260,23 @@ class Database:
             command.upgrade(cfg, "head")
         return before, head_revision()
 
+    def create_schema(self) -> None:
+        """An empty store made new at ``SCHEMA_HEAD`` in one transaction: the models'
+        tables, the audit chain's genesis row, and Alembic's stamp, as Alembic's cookbook
+        builds a database from scratch. The result is what the migrations build, table by
+        table and row by row (``tests/state/test_schema_create.py`` compares both on each
+        backend), without importing Alembic into a daemon that never migrates."""
+        from bridge import audit
+        from bridge.state.models import AuditHeadRow, Base
+
+        with self.engine.begin() as conn:
+            Base.metadata.create_all(conn)
+            conn.execute(
+                insert(AuditHeadRow).values(id=1, last_id=0, last_hash=audit.GENESIS, count=0)
+            )
+            conn.execute(_CREATE_VERSION_TABLE)
+            conn.execute(_STAMP, {"head": SCHEMA_HEAD})
+
     def check_schema(self, *, create: bool) -> None:
         """Stop unless the schema is the newest; an empty database is created when allowed."""
         current = self.current_revision()
@@ -263,7 +285,7 @@ class Database:
             return
         if current is None and not self.has_tables() and create:
             log.info("creating a new state database at %s", self.display_url)
-            self.upgrade()
+            self.create_schema()
             return
         raise StateError(
             f"state database {self.display_url} is at schema revision {current or 'none'}, "
