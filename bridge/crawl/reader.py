@@ -182,8 +182,8 @@ class SourceRun:
         """What the store knows of one list page's entries. Only the page's: a long
         backfill or listing keeps no growing map of every item it met."""
         ids = {f"{self.scfg.name}:{e.article_id}" for e in entries}
-        with self.ctx.db.read() as s:
-            self.known = items.known_by_external_id(s, ids)
+        with self.ctx.db.read_rows() as conn:
+            self.known = items.known_by_external_id(conn, ids)
 
     def _wanted(self, entry: ListEntry) -> bool:
         if self.full:

@@ -208,8 +208,8 @@ class Planner(Recorder):
             external_id = f"{run.scfg.name}:{raw.article_id}"
             known = run.known.get(raw.article_id)
             if known is None:  # listed on an earlier page, still in the fetch window
-                with run.ctx.db.read() as s:
-                    known = items.known_by_external_id(s, [external_id]).get(raw.article_id)
+                with run.ctx.db.read_rows() as conn:
+                    known = items.known_by_external_id(conn, [external_id]).get(raw.article_id)
             if known is None or known.content_hash is None:
                 self.plan.append(("add", external_id, d.record.title))
                 run.stats.new += 1

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge import audit
 from bridge.catalog import format_index_no
 from bridge.state import audit_log
+from bridge.state.driver_sql import DriverSelect
 from bridge.state.models import (
     DeliveryRow,
     IndexSerialRow,
@@ -79,18 +80,21 @@ def known_items(
     return {r.article_id: KnownItem(*r) for r in session.execute(q)}
 
 
-_KNOWN_BY_EXTERNAL_ID = select(*(_ITEMS.c[c.key] for c in _KNOWN)).where(
-    _ITEMS.c.external_id.in_(bindparam("ids", expanding=True))
+_KNOWN_BY_EXTERNAL_ID = DriverSelect(
+    select(*(_ITEMS.c[c.key] for c in _KNOWN)).where(
+        _ITEMS.c.external_id.in_(bindparam("ids", expanding=True))
+    ),
+    "ids",
 )
 
 
-def known_by_external_id(session: Session, external_ids: Collection[str]) -> dict[str, KnownItem]:
+def known_by_external_id(conn: Connection, external_ids: Collection[str]) -> dict[str, KnownItem]:
     """The known items among ``external_ids`` (one list page's entries), keyed by article
-    id: a poll looks up what it lists, so its cost does not grow with the history."""
-    if not external_ids:
-        return {}
-    rows = session.connection().execute(_KNOWN_BY_EXTERNAL_ID, {"ids": list(external_ids)})
-    return {r.article_id: KnownItem(*r) for r in rows}
+    id: a poll looks up what it lists, so its cost does not grow with the history. On the
+    driver's cursor (``Database.read_rows``): a list page's look-up through an ORM session
+    cost as much again as the query."""
+    rows = _KNOWN_BY_EXTERNAL_ID.rows(conn, list(external_ids))
+    return {r[1]: KnownItem(*r) for r in rows}
 
 
 def has_items(session: Session, source: str) -> bool:
