@@ -13,11 +13,21 @@ from sqlalchemy.sql.dml import Insert
 
 from bridge import audit
 from bridge.state import audit_log
+from bridge.state.driver_sql import DriverStatement
 from bridge.state.sql import table
 
 if TYPE_CHECKING:
     from bridge.state.db import Database
-from bridge.state.models import CursorRow, FetchCacheRow, ItemRow, RunRow, SourceRow, utcnow
+from bridge.state.models import (
+    CursorRow,
+    FetchCacheRow,
+    ItemRow,
+    RunRow,
+    SourceRow,
+    bound_time,
+    times_as_text,
+    utcnow,
+)
 
 
 def start(
@@ -213,10 +223,17 @@ _CACHE = table(FetchCacheRow)
 
 
 # One statement for every page of a batch rather than a lookup and a savepoint per page.
-_UPSERT_VALIDATORS = {
-    "sqlite": _upsert(sqlite, _CACHE, ["url"], ["etag", "last_modified"]),
-    "postgresql": _upsert(postgresql, _CACHE, ["url"], ["etag", "last_modified"]),
-}
+_UPSERT_VALIDATORS = DriverStatement(
+    {
+        "sqlite": times_as_text(
+            _upsert(sqlite, _CACHE, ["url"], ["etag", "last_modified"]), "updated_at"
+        ),
+        "postgresql": _upsert(postgresql, _CACHE, ["url"], ["etag", "last_modified"]),
+    },
+    bound=("updated_at",),
+)
+"""On the driver's cursor: a batch's validators, one row per page fetched, bound by
+SQLAlchemy cost more Python than the upsert itself."""
 _DELETE_VALIDATORS = delete(_CACHE).where(_CACHE.c.url.in_(bindparam("urls", expanding=True)))
 
 
@@ -224,7 +241,8 @@ def remember_validators(
     session: Session, entries: dict[str, tuple[str | None, str | None]]
 ) -> None:
     """Store the pages' validators; a page that came without any has its old ones removed."""
-    now = utcnow()
+    conn = session.connection()
+    now = bound_time(utcnow(), conn.dialect)
     # In URL order: one lock order among workers writing overlapping pages (PostgreSQL).
     rows = [
         {"url": url, "etag": etag, "last_modified": modified, "updated_at": now}
@@ -234,9 +252,7 @@ def remember_validators(
     gone = sorted(
         url for url, (etag, modified) in entries.items() if etag is None and modified is None
     )
-    conn = session.connection()
-    if rows:
-        conn.execute(_UPSERT_VALIDATORS[conn.dialect.name], rows)
+    _UPSERT_VALIDATORS.execute_many(conn, rows)
     if gone:
         conn.execute(_DELETE_VALIDATORS, {"urls": gone})
 

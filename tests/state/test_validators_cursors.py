@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,9 +38,17 @@ def cache(db: Database) -> dict[str, tuple[str | None, str | None, object]]:
 
 
 def test_a_batch_of_validators_is_written_with_one_statement_and_each_page_keeps_the_newest(
-    state_url,
+    state_url, monkeypatch
 ):
     db = open_database(state_url)
+    upserts: list[int] = []  # rows per call of the upsert on the driver's cursor
+    real = runs._UPSERT_VALIDATORS.execute_many
+
+    def counted(conn, rows):
+        upserts.append(len(rows))
+        real(conn, rows)
+
+    monkeypatch.setattr(runs._UPSERT_VALIDATORS, "execute_many", counted)
     try:
         with db.write() as s:
             runs.remember_validators(s, {f"{PAGE}{i}.html": (f'"v{i}"', None) for i in range(3)})
@@ -51,14 +60,24 @@ def test_a_batch_of_validators_is_written_with_one_statement_and_each_page_keeps
         pages[f"{PAGE}2.html"] = (None, None)  # the page came without validators this time
         with statements(db) as seen, db.write() as s:
             runs.remember_validators(s, pages)
-        # One upsert for all 49 pages and one DELETE (executemany: SQLAlchemy may send
-        # the rows as a few multi-row statements; never one statement per page).
-        assert len(seen) <= 3, seen
+        # One upsert for all 49 pages (one executemany on the driver's cursor, which
+        # SQLAlchemy's cursor events do not see) and one DELETE.
+        assert upserts == [3, 49]
+        assert [s.split()[0] for s in seen] == ["DELETE"], seen
         after = cache(db)
         assert set(after) == set(pages) - {f"{PAGE}2.html"}
         assert after[f"{PAGE}0.html"][:2] == ('"w0"', "Mon, 02 Nov 2026 09:00:00 GMT")
         assert after[f"{PAGE}1.html"] == before[f"{PAGE}1.html"]  # not written again
         assert after[f"{PAGE}0.html"][2] != before[f"{PAGE}0.html"][2]
+        # The time is stored as SQLAlchemy stores it (the cursors' upsert binds it
+        # through SQLAlchemy): the same form, digit for digit.
+        with db.write() as s:
+            runs.set_cursor(s, "yyedu", "k", 1)
+        with db.read() as s:
+            (cursor_at,) = s.execute(text("SELECT updated_at FROM cursors")).one()
+        assert re.sub(r"\d", "0", str(after[f"{PAGE}0.html"][2])) == re.sub(
+            r"\d", "0", str(cursor_at)
+        )
         with db.read() as s:
             assert runs.validators(s, [f"{PAGE}7.html", f"{PAGE}2.html"]) == {
                 f"{PAGE}7.html": ('"w7"', "Mon, 02 Nov 2026 09:00:00 GMT")
