@@ -93,8 +93,8 @@ def known_by_external_id(conn: Connection, external_ids: Collection[str]) -> dic
     id: a poll looks up what it lists, so its cost does not grow with the history. On the
     driver's cursor (``Database.read_rows``): a list page's look-up through an ORM session
     cost as much again as the query."""
-    rows = _KNOWN_BY_EXTERNAL_ID.rows(conn, list(external_ids))
-    return {r[1]: KnownItem(*r) for r in rows}
+    known = [KnownItem(*r) for r in _KNOWN_BY_EXTERNAL_ID.rows(conn, list(external_ids))]
+    return {k.article_id: k for k in known}
 
 
 def has_items(session: Session, source: str) -> bool:
