@@ -29,6 +29,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import Retry, Url, make_headers, parse_url
 
+from bridge.net.exchange import Reply, exchange, timeouts
 from bridge.net.headers import Response
 from bridge.net.scope import DEFAULT_PORTS, is_loopback, origin
 
@@ -118,9 +119,10 @@ class HttpClient:
     a caller has in flight to one host); ``cookies`` keeps the cookies answers set and
     sends them back where they belong, as a browser (and a ``requests`` session) does.
 
-    A host reached directly has one connection pool, kept by (scheme, host, port) and
-    asked with ``urlopen`` itself: ``PoolManager.request`` would parse the URL twice, look
-    the pool up under a lock and build a retry policy for every request (a share of each
+    A host reached directly has one connection pool, kept by (scheme, host, port), whose
+    connections are asked through ``http.client`` (``exchange``): ``PoolManager.request``
+    would parse the URL twice, look the pool up under a lock and build a retry policy for
+    every request, and ``urlopen`` adds layers no caller here uses (a share of each
     request's CPU that a backfill pays thousands of times). A host behind a proxy goes
     through urllib3's ``ProxyManager``, which knows how to speak to one.
     """
@@ -209,7 +211,7 @@ class HttpClient:
         headers: dict[str, str] | None = None,
         timeout: float | urllib3.Timeout,
         parsed: Url | None = None,
-    ) -> urllib3.BaseHTTPResponse:
+    ) -> urllib3.BaseHTTPResponse | Reply:
         """One request whose body the caller reads (``read1``), then hands the connection
         back (``release_conn``, or ``close`` to drop it). ``timeout``: seconds for connect
         and for each read, or a ``Timeout`` the caller made once; ``parsed``: ``url`` as
@@ -223,7 +225,18 @@ class HttpClient:
             if cookie := asked.get_header("Cookie"):
                 sent = {**sent, "Cookie": cookie}
         route = self._route(parsed, url)
-        if isinstance(route, HTTPConnectionPool):
+        if isinstance(route, HTTPConnectionPool) and (seconds := timeouts(timeout)):
+            r = exchange(
+                route,
+                method,
+                parsed.request_uri,
+                body=body,
+                headers=sent,
+                connect_timeout=seconds[0],
+                read_timeout=seconds[1],
+                url=url,
+            )
+        elif isinstance(route, HTTPConnectionPool):
             r = route.urlopen(
                 method,
                 parsed.request_uri,

@@ -50,20 +50,30 @@ def read_header_lines(fp: BinaryIO) -> list[bytes]:
 def parse_header_block(block: bytes) -> http.client.HTTPMessage:
     """``block`` (header lines and the empty line after them) as the ``HTTPMessage``
     ``http.client.parse_headers`` makes of it."""
+    return read_header_block(block)[0]
+
+
+def read_header_block(block: bytes) -> tuple[http.client.HTTPMessage, list[tuple[str, str]] | None]:
+    """``parse_header_block(block)``, and its (name, value) pairs when the block is plain
+    lines read by the fast path (None when the email parser read it)."""
     if _SIMPLE_BLOCK.fullmatch(block):
         message = http.client.HTTPMessage()
-        message._headers = _FIELD.findall(block.decode("iso-8859-1"))  # type: ignore[attr-defined]
+        fields = _FIELD.findall(block.decode("iso-8859-1"))
+        message._headers = fields  # type: ignore[attr-defined]
         if message.get_content_maintype() not in ("multipart", "message"):
             message.set_payload("")  # what the email parser leaves: an empty body
-            return message
+            return message, fields
     found = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(block.decode("iso-8859-1"))
-    return found
+    return found, None
 
 
 class Response(http.client.HTTPResponse):
     """``http.client``'s response with its header block read by ``parse_header_block``;
     the status line, the body (Content-Length, chunked, read to the close) and the
     keep-alive rule are ``http.client``'s own."""
+
+    fields: list[tuple[str, str]] | None = None
+    """The header lines' (name, value) pairs when the fast path read them."""
 
     def begin(self) -> None:
         # http.client.HTTPResponse.begin (alike in Python 3.11 to 3.13) with one line
@@ -84,9 +94,15 @@ class Response(http.client.HTTPResponse):
         else:
             raise http.client.UnknownProtocol(version)
 
-        self.headers = self.msg = parse_header_block(b"".join(read_header_lines(self.fp)))
+        # fields: the header lines as read, for a caller that builds its own mapping
+        self.headers, self.fields = read_header_block(b"".join(read_header_lines(self.fp)))
+        self.msg = self.headers
+        if self.fields is not None:  # what HTTPMessage.get answers, without its email policy
+            self._first: dict[str, str] = {}
+            for name, value in self.fields:
+                self._first.setdefault(name.lower(), value)
 
-        tr_enc = self.headers.get("transfer-encoding")
+        tr_enc = self._header("transfer-encoding")
         if tr_enc and tr_enc.lower() == "chunked":
             self.chunked = True
             self.chunk_left = None
@@ -96,7 +112,7 @@ class Response(http.client.HTTPResponse):
 
         # a Content-Length counts unless the body is chunked (RFC 2616 4.4 #3)
         self.length = None
-        length = self.headers.get("content-length")
+        length = self._header("content-length")
         if length and not self.chunked:
             try:
                 self.length = int(length)
@@ -113,3 +129,24 @@ class Response(http.client.HTTPResponse):
             self.length = 0  # no body, whatever the headers say
         if not self.will_close and not self.chunked and self.length is None:
             self.will_close = True  # the body ends when the connection does
+
+    def _header(self, name: str) -> str | None:
+        """The first value of header ``name`` (lowercase), as ``HTTPMessage.get`` gives it."""
+        if self.fields is None:
+            return self.headers.get(name)
+        return self._first.get(name)
+
+    def _check_close(self) -> bool:
+        # http.client.HTTPResponse._check_close (alike in Python 3.11 to 3.13), the
+        # headers read by _header
+        conn = self._header("connection")
+        if self.version == 11:
+            return bool(conn and "close" in conn.lower())  # HTTP/1.1 stays open unless told
+        # HTTP/1.0: open when Keep-Alive says so, or Connection (as Akamai sends it), or
+        # Netscape's Proxy-Connection
+        if self._header("keep-alive"):
+            return False
+        if conn and "keep-alive" in conn.lower():
+            return False
+        pconn = self._header("proxy-connection")
+        return not (pconn and "keep-alive" in pconn.lower())

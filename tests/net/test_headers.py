@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.net.client import HttpClient
+from bridge.net.exchange import Reply
 from bridge.net.headers import Response, parse_header_block
 
 
@@ -156,6 +157,15 @@ def read_both(raw: bytes, method: str = "GET") -> tuple[dict, dict]:
         (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "GET"),
         (b"HTTP/1.0 200 OK\r\nKeep-Alive: timeout=5\r\nContent-Length: 2\r\n\r\nok", "GET"),
         (b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok", "GET"),
+        (b"HTTP/1.0 200 OK\r\nProxy-Connection: keep-alive\r\nContent-Length: 2\r\n\r\nok", "GET"),
+        # a header given twice: the first value counts, as http.client reads it
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 7\r\n\r\nokrest", "GET"),
+        (b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nCONNECTION: close\r\n\r\nx", "GET"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Length: 2\r\n\r\nok",
+            "GET",
+        ),
         (b"HTTP/1.1 200 OK\r\nContent-Length: -4\r\n\r\nrest", "GET"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\nrest", "GET"),
         (b"HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n", "DELETE"),
@@ -214,7 +224,8 @@ def test_the_client_reads_answers_with_it():
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/x"
         r = client.open("GET", url, timeout=5)
-        assert isinstance(r._original_response, Response)  # type: ignore[attr-defined]
+        assert isinstance(r, Reply)  # asked through http.client, answered by Response
+        assert isinstance(r._answer, Response)
         assert r.headers.getlist("set-cookie") == ["a=1; Path=/", "b=2; Path=/"]
         assert r.headers["CONTENT-TYPE"] == "application/json"
         assert json.loads(r.read()) == {"ok": True}

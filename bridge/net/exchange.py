@@ -1,0 +1,251 @@
+"""One request on a pooled connection, asked through ``http.client`` itself.
+
+urllib3's ``urlopen`` wraps each exchange in layers a caller that neither retries nor
+follows redirects does not use: a timeout object cloned per request, its own
+``request`` (chunked bodies, header normalizing), its own response object (a header
+dict copied from the parsed message, a decoder, read bookkeeping). On a loopback
+server those layers cost 104 µs a request against 41 µs for the same exchange through
+``http.client`` (bench/README.md, "Figures behind choices in the code"), and a
+backfill asks two to three requests per item across its two processes.
+
+So a host reached directly is asked here: the pool's own connections (urllib3 opens
+them, with its TLS settings and certificate checks, and its connect errors), the
+request and the answer's status and headers through ``http.client``, and urllib3's
+exceptions raised where ``urlopen`` with retries off raises them, so callers see no
+difference. The answer is a ``Reply``, which reads the body as urllib3's response does
+for what callers use of it (``read``, ``read1``, ``length_remaining``, ``release_conn``,
+``close``). An answer with a ``Content-Encoding``, or with headers that took the email
+parser's slow path (``headers.Response``), is handed to urllib3's own response, made
+as urllib3 makes it: decoding, and its guards against decompression bombs, stay
+urllib3's.
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import ssl
+from socket import timeout as SocketTimeout
+from typing import Any
+
+import urllib3
+from urllib3._collections import HTTPHeaderDict
+from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.exceptions import (
+    HeaderParsingError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.util.response import assert_header_parsing
+
+# What a socket read says when the read timeout passed (urllib3's _blocking_errnos)
+_BLOCKING = {errno.EAGAIN, errno.EWOULDBLOCK}
+
+
+def timeouts(timeout: float | urllib3.Timeout) -> tuple[float | None, float | None] | None:
+    """``(connect, read)`` seconds of ``timeout``, or None for a ``Timeout`` with a total
+    (its read time depends on how long the connect took: ``urlopen`` reckons it)."""
+    if not isinstance(timeout, urllib3.Timeout):
+        return timeout, timeout
+    if timeout.total is not None:
+        return None
+    return timeout.connect_timeout, timeout.read_timeout  # type: ignore[return-value]
+
+
+def exchange(
+    pool: HTTPConnectionPool,
+    method: str,
+    target: str,
+    *,
+    body: bytes | str | None,
+    headers: dict[str, str],
+    connect_timeout: float | None,
+    read_timeout: float | None,
+    url: str,
+) -> Reply | urllib3.HTTPResponse:
+    """Send ``method target`` on one of ``pool``'s connections and read the answer's
+    status and headers; the caller reads the body and releases the connection.
+    Raises what ``pool.urlopen(..., retries=False, redirect=False)`` raises."""
+    if isinstance(body, str):
+        body = body.encode()  # what urllib3 sends of a str body (http.client: Latin-1)
+    conn = pool._get_conn()  # a dropped kept-alive connection is reopened here
+    try:
+        conn.timeout = connect_timeout
+        if conn.is_closed:
+            try:
+                conn.connect()  # urllib3's: NewConnectionError, ConnectTimeoutError …
+            except SocketTimeout as exc:
+                raise ReadTimeoutError(
+                    pool, url, f"Read timed out. (read timeout={connect_timeout})"
+                ) from exc
+        try:
+            # http.client's own request: urllib3's override adds what no caller here
+            # asks for (chunked bodies, a default User-Agent, header normalizing)
+            http.client.HTTPConnection.request(conn, method, target, body, headers)
+        except BrokenPipeError:
+            pass  # the server may have answered and closed: the answer is still read
+        except OSError as exc:
+            if exc.errno not in (errno.EPROTOTYPE, errno.ECONNRESET):
+                raise
+        if read_timeout == 0:
+            raise ReadTimeoutError(pool, url, f"Read timed out. (read timeout={read_timeout})")
+        conn.timeout = read_timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(read_timeout)
+        try:
+            answer = http.client.HTTPConnection.getresponse(conn)
+        except (ssl.SSLError, OSError) as exc:
+            _raise_timeout(pool, url, exc, read_timeout)
+            raise
+    except BaseException as exc:
+        conn.close()
+        pool._put_conn(None)  # as urlopen gives back a failed connection's slot
+        raised = _as_urllib3(exc)
+        if raised is exc:
+            raise
+        raise raised from exc
+    fields = getattr(answer, "fields", None)  # None: the email parser read the headers
+    if fields is not None:
+        headers = HTTPHeaderDict()
+        for name, value in fields:
+            headers.add(name, value)
+        if "Content-Encoding" not in headers:
+            return Reply(pool, conn, answer, headers)
+    return _urllib3_response(pool, conn, answer, method, url)
+
+
+def _raise_timeout(pool: HTTPConnectionPool, url: str, exc: BaseException, value: Any) -> None:
+    """A read timeout as urllib3 reports it (``HTTPConnectionPool._raise_timeout``)."""
+    if isinstance(exc, SocketTimeout) or getattr(exc, "errno", None) in _BLOCKING:
+        raise ReadTimeoutError(pool, url, f"Read timed out. (read timeout={value})") from exc
+    if isinstance(exc, ssl.SSLError) and (
+        "timed out" in str(exc) or "did not complete (read)" in str(exc)
+    ):
+        raise ReadTimeoutError(pool, url, f"Read timed out. (read timeout={value})") from exc
+
+
+def _as_urllib3(exc: BaseException) -> BaseException:
+    """What ``urlopen`` with retries off raises for ``exc`` (its own errors as they are)."""
+    if isinstance(exc, (ssl.SSLError, ssl.CertificateError)):
+        return SSLError(exc)
+    if isinstance(exc, (OSError, http.client.HTTPException)):
+        return ProtocolError("Connection aborted.", exc)
+    return exc
+
+
+def _urllib3_response(
+    pool: HTTPConnectionPool,
+    conn: Any,
+    answer: http.client.HTTPResponse,
+    method: str,
+    url: str,
+) -> urllib3.HTTPResponse:
+    """urllib3's response to ``answer``, as ``HTTPConnection.getresponse`` makes it, the
+    connection going back to ``pool`` when released."""
+    try:
+        assert_header_parsing(answer.msg)
+    except (HeaderParsingError, TypeError) as exc:
+        urllib3.connection.log.warning("Failed to parse headers (url=%s): %s", url, exc)
+    return urllib3.HTTPResponse(
+        body=answer,
+        headers=HTTPHeaderDict(urllib3.connection._normalize_header_values(answer.msg)),
+        status=answer.status,
+        version=answer.version,
+        version_string=getattr(conn, "_http_vsn_str", "HTTP/?"),
+        reason=answer.reason,
+        preload_content=False,
+        decode_content=True,
+        original_response=answer,
+        pool=pool,
+        connection=conn,
+        enforce_content_length=True,
+        request_method=method,
+        request_url=url,
+    )
+
+
+class Reply:
+    """An answer whose body is sent as it is (no ``Content-Encoding``), read as urllib3's
+    response reads one: a body cut short is a ``ProtocolError``, a read that waits past
+    the read timeout a ``ReadTimeoutError``, and after either the connection is closed;
+    once the body is read to its end the connection goes back to the pool by itself."""
+
+    __slots__ = ("_answer", "_pool", "connection", "headers", "status")
+
+    def __init__(
+        self, pool: HTTPConnectionPool, conn: Any, answer: http.client.HTTPResponse, headers: HTTPHeaderDict
+    ) -> None:
+        self._pool = pool
+        self._answer = answer
+        self.connection = conn
+        self.status = answer.status
+        self.headers = headers
+
+    @property
+    def length_remaining(self) -> int | None:
+        """Bytes of a declared length still to come (None: no length declared)."""
+        return self._answer.length
+
+    def read(self) -> bytes:
+        """The rest of the body."""
+        try:
+            data = self._answer.read()
+        except BaseException as exc:
+            self._failed(exc)
+            raise
+        self._release_if_read()
+        return data
+
+    def read1(self, amt: int, decode_content: bool = True) -> bytes:  # noqa: ARG002 (nothing to decode)
+        """What has arrived, at most ``amt`` bytes; b"" at the end of the body."""
+        try:
+            data = self._answer.read1(amt)
+            if not data and self._answer.length:  # the server closed before the end
+                raise http.client.IncompleteRead(b"", self._answer.length)
+        except BaseException as exc:
+            self._failed(exc)
+            raise
+        self._release_if_read()
+        return data
+
+    def release_conn(self) -> None:
+        """The connection back to the pool: kept alive when the body was read to its end."""
+        conn, self.connection = self.connection, None
+        if conn is None:
+            return
+        answer = self._answer
+        if answer.length == 0 and not answer.chunked:
+            answer.close()  # read to its end
+        if not answer.isclosed():  # unread bytes would be the next answer's start
+            answer.close()
+            conn.close()
+        self._pool._put_conn(conn)
+
+    def close(self) -> None:
+        """Drop the answer and its connection."""
+        self._answer.close()
+        if self.connection is not None:
+            self.connection.close()
+        self.release_conn()
+
+    def _release_if_read(self) -> None:
+        """The connection back to the pool once the body is read to its end: a body of a
+        declared length is whole when that many bytes came (http.client's ``read1``
+        leaves the answer open then), any other when http.client closed the answer."""
+        answer = self._answer
+        if answer.length == 0 and not answer.chunked:
+            answer.close()
+        if answer.isclosed():
+            self.release_conn()
+
+    def _failed(self, exc: BaseException) -> None:
+        """A read that failed: the connection closed, and ``exc`` raised as urllib3's
+        response raises it (``HTTPResponse._error_catcher``)."""
+        self.close()
+        if isinstance(exc, SocketTimeout):
+            raise ReadTimeoutError(self._pool, None, "Read timed out.") from exc
+        if isinstance(exc, ssl.SSLError):
+            raise SSLError(exc) from exc
+        if isinstance(exc, (http.client.HTTPException, OSError)):
+            raise ProtocolError(f"Connection broken: {exc!r}", exc) from exc

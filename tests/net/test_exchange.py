@@ -1,0 +1,227 @@
+"""A request asked through ``http.client`` (``bridge.net.exchange``) fails and succeeds
+exactly as urllib3's ``urlopen`` with retries off does: each case runs against a real
+socket server through both, and the outcomes must be the same."""
+
+from __future__ import annotations
+
+import gzip
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+import urllib3
+
+from bridge.net.client import HttpClient
+from bridge.net.exchange import Reply
+
+Handler = Callable[[socket.socket], None]
+
+
+class RawServer:
+    """A server on loopback that hands each accepted connection to ``handler``, and
+    counts the connections."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                self.handler(conn)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    return data
+
+
+def answer(body: bytes, *, length: int | None = None, extra: bytes = b"") -> bytes:
+    declared = len(body) if length is None else length
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+        + extra
+        + f"Content-Length: {declared}\r\n\r\n".encode()
+        + body
+    )
+
+
+def cut_short(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(answer(b"0123456789", length=100))
+
+
+def stalls_in_body(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(answer(b"01234", length=10))
+    threading.Event().wait(3)
+
+
+def never_answers(conn: socket.socket) -> None:
+    read_request(conn)
+    threading.Event().wait(3)
+
+
+def closes_at_once(conn: socket.socket) -> None:
+    read_request(conn)
+
+
+def not_http(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+
+
+def gzipped(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(answer(gzip.compress(b"<p>compressed</p>"), extra=b"Content-Encoding: gzip\r\n"))
+
+
+def keeps_alive(conn: socket.socket) -> None:
+    n = 0
+    while read_request(conn):
+        n += 1
+        conn.sendall(answer(f"answer {n}".encode()))
+
+
+TIMEOUT = urllib3.Timeout(connect=2, read=0.5)
+
+
+def ours(port: int, path: str = "/") -> tuple[HttpClient, object]:
+    client = HttpClient({})
+    return client, client.open("GET", f"http://127.0.0.1:{port}{path}", timeout=TIMEOUT)
+
+
+def urllib3s(port: int, path: str = "/") -> tuple[urllib3.HTTPConnectionPool, object]:
+    pool = urllib3.HTTPConnectionPool("127.0.0.1", port)
+    r = pool.urlopen(
+        "GET", path, retries=urllib3.Retry(total=False, redirect=False), redirect=False,
+        timeout=TIMEOUT, preload_content=False,
+    )  # fmt: skip
+    return pool, r
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Handler], RawServer]]:
+    servers: list[RawServer] = []
+
+    def start(handler: Handler) -> RawServer:
+        servers.append(RawServer(handler))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def outcome(asker: Callable[..., tuple[object, object]], port: int, how: str) -> tuple[str, str]:
+    """What asking and reading (whole, or by ``read1``) comes to: the exception's type and
+    its message's start, or the body."""
+    owner = None
+    try:
+        owner, r = asker(port)
+        if how == "read":
+            body = r.read()  # type: ignore[attr-defined]
+        else:
+            body = b""
+            while chunk := r.read1(65536, decode_content=True):  # type: ignore[attr-defined]
+                body += chunk
+        r.release_conn()  # type: ignore[attr-defined]
+        return "body", body.decode()
+    except urllib3.exceptions.ProtocolError as exc:  # (what, the error under it)
+        what, cause = exc.args
+        return type(exc).__name__, f"{what.split(':')[0]}: {type(cause).__name__}"
+    except Exception as exc:  # noqa: BLE001 (the outcome is what is compared)
+        said = re.sub(r"^\w*Pool\(host=[^)]*\): ", "", str(exc))  # the pool's class named
+        return type(exc).__name__, said.split(":")[0].split("(")[0]
+    finally:
+        if owner is not None:
+            owner.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("how", ["read", "read1"])
+@pytest.mark.parametrize(
+    ("handler", "expected"),
+    [
+        (cut_short, "ProtocolError"),
+        (stalls_in_body, "ReadTimeoutError"),
+        (never_answers, "ReadTimeoutError"),
+        (closes_at_once, "ProtocolError"),
+        (not_http, "ProtocolError"),
+        (gzipped, "body"),
+        (keeps_alive, "body"),
+    ],
+)
+def test_an_answer_ends_as_it_ends_through_urllib3(serve, handler, expected, how):
+    port = serve(handler).port
+    got, through_urllib3 = outcome(ours, port, how), outcome(urllib3s, port, how)
+    assert got == through_urllib3
+    assert got[0] == expected
+
+
+def test_a_refused_connection_is_urllib3_s_new_connection_error():
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()  # nothing listens there now
+    assert outcome(ours, port, "read")[0] == outcome(urllib3s, port, "read")[0]
+    assert outcome(ours, port, "read")[0] == "NewConnectionError"
+
+
+def test_a_plain_answer_is_a_reply_and_a_compressed_one_urllib3_s(serve):
+    plain, compressed = serve(keeps_alive).port, serve(gzipped).port
+    client = HttpClient({})
+    try:
+        r = client.open("GET", f"http://127.0.0.1:{plain}/", timeout=TIMEOUT)
+        assert isinstance(r, Reply)
+        assert (r.read(), r.connection) == (b"answer 1", None)  # read whole: released
+        r = client.open("GET", f"http://127.0.0.1:{compressed}/", timeout=TIMEOUT)
+        assert isinstance(r, urllib3.HTTPResponse)
+        assert r.read() == b"<p>compressed</p>"
+    finally:
+        client.close()
+
+
+def test_a_read_body_keeps_the_connection_an_unread_one_drops_it(serve):
+    server = serve(keeps_alive)
+    client = HttpClient({})
+    url = f"http://127.0.0.1:{server.port}/"
+    try:
+        bodies = []
+        for _ in range(3):  # read to the end by read1: the connection is kept
+            r = client.open("GET", url, timeout=TIMEOUT)
+            assert r.length_remaining == len(b"answer 1")
+            bodies.append(r.read1(65536))
+            assert r.length_remaining == 0 and r.connection is None
+            r.release_conn()
+        assert bodies == [b"answer 1", b"answer 2", b"answer 3"]
+        assert server.connections == 1
+        r = client.open("GET", url, timeout=TIMEOUT)
+        r.release_conn()  # its body unread: that connection cannot serve another
+        r = client.open("GET", url, timeout=TIMEOUT)
+        assert r.read() == b"answer 1"  # a new connection's first answer
+        assert server.connections == 2
+    finally:
+        client.close()
