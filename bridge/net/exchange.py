@@ -80,9 +80,7 @@ def exchange(
                     pool, url, f"Read timed out. (read timeout={connect_timeout})"
                 ) from exc
         try:
-            # http.client's own request: urllib3's override adds what no caller here
-            # asks for (chunked bodies, a default User-Agent, header normalizing)
-            http.client.HTTPConnection.request(conn, method, target, body, headers)
+            _send(conn, method, target, body, headers)
         except BrokenPipeError:
             pass  # the server may have answered and closed: the answer is still read
         except OSError as exc:
@@ -113,6 +111,29 @@ def exchange(
         if "Content-Encoding" not in headers:
             return Reply(pool, conn, answer, headers)
     return _urllib3_response(pool, conn, answer, method, url)
+
+
+_WITH_BODY = frozenset({"PATCH", "POST", "PUT"})
+"""Methods whose request says Content-Length: 0 when it has no body (http.client's)."""
+
+
+def _send(conn: Any, method: str, target: str, body: bytes | None, headers: dict[str, str]) -> None:
+    """The request, as ``http.client.HTTPConnection.request`` sends it, through its own
+    methods: urllib3's overrides check each header for a marker only urllib3's callers
+    use, and add what no caller here asks for (chunked bodies, a default User-Agent)."""
+    given = {name.lower() for name in headers}
+    plain = http.client.HTTPConnection
+    plain.putrequest(
+        conn, method, target, skip_host="host" in given, skip_accept_encoding="accept-encoding" in given
+    )
+    for name, value in headers.items():
+        plain.putheader(conn, name, value)  # names and values checked as http.client checks them
+    if "content-length" not in given and "transfer-encoding" not in given:
+        if body is not None:
+            plain.putheader(conn, "Content-Length", str(len(body)))
+        elif method.upper() in _WITH_BODY:
+            plain.putheader(conn, "Content-Length", "0")
+    plain.endheaders(conn, body)
 
 
 def _raise_timeout(pool: HTTPConnectionPool, url: str, exc: BaseException, value: Any) -> None:
