@@ -325,3 +325,59 @@ def _line_date_unfiltered(line: str) -> date | None:
 @example("２０１２．１２．３")
 def test_line_date_reads_what_it_skips_as_no_date(line: str) -> None:
     assert line_date(line) == _line_date_unfiltered(line)
+
+
+# The line breaks str.splitlines() splits at.
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def test_nfkc_makes_no_line_break_no_blank_line_and_composes_nothing_across_one() -> None:
+    """find_document_date splits a body into lines, drops the blank ones, then normalizes
+    only the lines it reads: the same lines as those of the body's NFKC, unless NFKC made
+    or composed away a line break, or made a blank line of one that was not, or back."""
+    assert all(unicodedata.normalize("NFKC", b) == b for b in _LINE_BREAKS)
+    assert all(unicodedata.combining(b) == 0 for b in _LINE_BREAKS)
+    made, blanked = [], []
+    for c in map(chr, range(sys.maxunicode + 1)):
+        nfkc = unicodedata.normalize("NFKC", c)
+        if c not in _LINE_BREAKS and any(b in nfkc for b in _LINE_BREAKS):
+            made.append(c)
+        if bool(dates.clean_text(c)) != bool(dates.clean_text(nfkc)):
+            blanked.append(c)
+    assert (made, blanked) == ([], [])
+    assert [
+        c for c in _composites() if any(b in unicodedata.normalize("NFD", c) for b in _LINE_BREAKS)
+    ] == []
+
+
+def _document_date_as_before(text: str) -> date | None:
+    """find_document_date as it was: the NFKC of the whole body, then its lines."""
+    norm = unicodedata.normalize("NFKC", text or "")
+    lines = [c for c in (dates.clean_text(line) for line in norm.splitlines()) if c]
+    for line in lines[: dates.HEAD_LINES]:
+        if found := line_date(line):
+            return found
+    if len(lines) < 3:
+        for m in dates._BRACKETED_DATE_RE.finditer(dates.clean_text(norm)[: dates.HEAD_CHARS]):
+            if found := dates._valid(m["date"]):
+                return found
+    for line in reversed(lines[-dates.TAIL_LINES :]):
+        if found := line_date(line):
+            return found
+    ending = dates._ENDING_DATE_RE.search(dates.clean_text(norm)) if len(lines) < 3 else None
+    return dates._valid(ending["date"]) if ending else None
+
+
+_BODY_PARTS = st.sampled_from(
+    ["二〇一二年十二月三日", "2012年12月3日", "２０１２．１２．３", "2012-12-03", "（", "）", "【",
+     "】", "余姚市教育局", "通知", "，", "。", "：", " ", "\u3000", "\xa0", "\u200b", "\n",
+     "\r\n", "\u2028", "\x85", "e\u0301", "\u0301", "①", "㏠", "自2013年1月1日起施行"]
+)  # fmt: skip
+
+
+@given(st.lists(_BODY_PARTS, max_size=40).map("".join))
+@example("通知\n\n（二〇一二年十二月三日）\n正文")
+@example("正文\n\u3000\n余姚市教育局\n2012年12月3日")
+@example("（2012年12月3日）正文")
+def test_document_date_reads_only_the_lines_it_needs_as_before(body: str) -> None:
+    assert find_document_date(body) == _document_date_as_before(body)

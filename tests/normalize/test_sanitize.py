@@ -21,8 +21,11 @@ from lxml import etree
 from bridge.net.scope import Scope
 from bridge.normalize.fragment import built as _built
 from bridge.normalize.fragment import read_as_xml as _read_as_xml
+from bridge.normalize.fragment import read_fragment
 from bridge.normalize.sanitize import (
     _CLEANER,
+    BLOCK_TAGS,
+    _Folder,
     _sanitized,
     absolute_url,
     has_content,
@@ -33,6 +36,7 @@ from bridge.normalize.sanitize import (
     visible_text,
 )
 from bridge.sandbox.site import generate_site
+from bridge.text import fold_spaces, tree_safe
 
 BASE = "https://www.yyedu.gov.cn/zwgk/zcwj/201212/t20121203_1.html"
 
@@ -336,6 +340,103 @@ def test_one_reading_of_the_body_gives_what_the_two_did(html: str) -> None:
 def test_sanitizing_and_reading_at_once_gives_what_the_two_steps_do(html: str) -> None:
     out = sanitize_html(html, BASE)
     assert sanitize_and_read(html, BASE) == (out, *read_body(out))
+
+
+class _RecursiveFolder:
+    """The white-space walk as it was before issue 24 made it one loop: the reference."""
+
+    def __init__(self) -> None:
+        self.at_boundary, self.last, self.last_is_tail = True, None, False
+        self.lines: list[str] = []
+        self.image = False
+
+    def boundary(self) -> None:
+        el = self.last
+        if el is not None:
+            if self.last_is_tail:
+                el.tail = el.tail.rstrip(" ") or None
+            else:
+                el.text = el.text.rstrip(" ") or None
+            self.last = None
+        self.at_boundary = True
+
+    def fold(self, value: str) -> str:
+        folded = fold_spaces(value)
+        if self.at_boundary:
+            folded = folded.lstrip(" ")
+        if folded:
+            self.at_boundary = folded[-1] == " "
+            self.lines.append(folded)
+        return folded
+
+    def visit(self, el) -> None:
+        block = el.tag in BLOCK_TAGS
+        if block:
+            self.boundary()
+            if el.tag != "br":
+                self.lines.append("\n")
+        elif el.tag == "img":
+            self.at_boundary, self.last = False, None
+            self.image = self.image or bool(el.get("src"))
+        if el.text:
+            folded = self.fold(el.text)
+            if folded != el.text:
+                el.text = folded or None
+            if folded:
+                self.last, self.last_is_tail = el, False
+        for child in el:
+            if isinstance(child.tag, str):
+                self.visit(child)
+            if child.tail:
+                folded = self.fold(child.tail)
+                if folded != child.tail:
+                    child.tail = folded or None
+                if folded:
+                    self.last, self.last_is_tail = child, True
+        if block:
+            self.boundary()
+            self.lines.append("\n")
+
+
+def _folded_both_ways(html: str) -> None:
+    cleaned = tree_safe(_CLEANER.clean(html))  # as _sanitized reads it
+    one, other = read_fragment(cleaned), read_fragment(cleaned)
+    if one is None:
+        return
+    walk, reference = _Folder(), _RecursiveFolder()
+    walk.visit(one)
+    reference.visit(other)
+    assert tree(one) == tree(other)
+    assert (walk.text(), walk.image) == (
+        _Folder.text(reference),  # type: ignore[arg-type]
+        reference.image,
+    )
+
+
+SPACES = st.text(alphabet="甲a <>\u3000\xa0\t\n\x0b\x85\u2028\u200a", max_size=6)
+
+
+@st.composite
+def spaced(draw: st.DrawFn) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 10))):
+        tag, text = draw(XML_TAGS), draw(SPACES)
+        attr = draw(st.sampled_from(["", ' src="/a.png"', ' title="t"']))
+        parts.append(f"<{tag}{attr}>{text}" + (f"</{tag}>" if draw(st.booleans()) else ""))
+        parts.append(draw(SPACES))
+    return "".join(parts)
+
+
+@given(spaced())
+def test_the_walk_folds_white_space_as_the_recursive_one_did(html: str) -> None:
+    _folded_both_ways(html)
+
+
+def test_real_and_generated_bodies_fold_as_the_recursive_walk_did(tmp_path) -> None:
+    generate_site(tmp_path, items=40, seed=7)
+    saved = sorted((Path(__file__).parents[1] / "data").rglob("*.html"))
+    for page in saved + sorted(tmp_path.rglob("t2*.html")):
+        _folded_both_ways(page.read_bytes().decode("utf-8", errors="replace"))
 
 
 def test_a_link_with_a_title_is_read_from_the_walk_that_wrote_it() -> None:
