@@ -71,6 +71,11 @@ def quote_segment(value: str) -> str:
     return _RESERVED.sub(lambda m: _ESCAPES[m.group()], value)
 
 
+# A PUT's body: sorted keys, no spaces, UTF-8 as is (the sender splices the same text from
+# the stored record when it can, see ``WireRecord``)
+_BODY = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+
+
 def _plain_base(base: str) -> Url | None:
     """``base`` as ``parse_url`` reads it, when a plain path appended to it stays as it is
     (no query, no fragment); else None."""
@@ -238,7 +243,8 @@ class HttpTarget(Target):
     def put(self, record: dict[str, Any]) -> Receipt:
         external_id = record["external_id"]
         what = f"PUT {external_id}"
-        body = json.dumps(record, ensure_ascii=False, sort_keys=True).encode()
+        text = getattr(record, "text", None)  # a WireRecord's
+        body = (_BODY(record) if text is None else text).encode()
         r = self._request(
             "PUT",
             f"api/v1/items/{quote_segment(external_id)}",

@@ -38,6 +38,7 @@ class Claimed:
     version: int | None
     record: dict[str, Any] | None
     index_no: str | None
+    stored: str | None = None  # the record's text as stored: canonical JSON
 
 
 def claim(
@@ -60,7 +61,7 @@ def claim(
     conn.execute(_LEASE, {"b_ids": ids, "b_owner": owner, "b_until": until})
     return [
         Claimed(id_, item_id, external_id, source, action, attempts, version,
-                None if record is None else json.loads(record), index_no)
+                None if record is None else json.loads(record), index_no, record)
         for id_, item_id, action, attempts, external_id, index_no, source, version, record
         in _CLAIMED.rows(conn, ids)
     ]  # fmt: skip
