@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, event, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from bridge.audit import GENESIS, AuditEvent, canonical_details, chain_hash
+from bridge.audit import GENESIS, AuditEvent, canonical_details, chain_hash_at
 from bridge.state.driver_sql import DriverStatement
 from bridge.state.models import AuditEventRow, AuditHeadRow, bound_time, times_as_text, utcnow
 from bridge.state.sql import table
@@ -81,12 +81,13 @@ def append_many(
     conn = session.connection()
     ts = utcnow()
     at = bound_time(ts, conn.dialect)
+    iso_ts = ts.isoformat()
     rows: list[dict[str, Any]] = []
     added: list[AuditEvent] = []
     for name, item, details in events:
         last_id += 1
         text = canonical_details(details)
-        digest = chain_hash(prev, last_id, ts, actor, name, source, item, run_id, text)
+        digest = chain_hash_at(prev, last_id, iso_ts, actor, name, source, item, run_id, text)
         rows.append(
             {
                 "id": last_id,
