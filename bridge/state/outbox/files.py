@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bridge.state.driver_sql import DriverSelect
-from bridge.state.models import BlobRow, UploadRow
+from bridge.state.driver_sql import DriverSelect, DriverStatement
+from bridge.state.models import BlobRow, UploadRow, bound_time, times_as_text, utcnow
 from bridge.state.sql import InsertIgnoring, table
 
 _UPLOADS = table(UploadRow)
 _INSERT_UPLOAD = InsertIgnoring(_UPLOADS, "target", "sha256")
+# The same for a batch's uploads, on the driver's cursor (see driver_sql): 12 rows bound
+# by SQLAlchemy cost more than inserting them
+_INSERT_UPLOADS = DriverStatement(
+    {
+        "sqlite": times_as_text(sqlite.insert(_UPLOADS), "created_at").on_conflict_do_nothing(
+            index_elements=["target", "sha256"]
+        ),
+        "postgresql": postgresql.insert(_UPLOADS).on_conflict_do_nothing(
+            index_elements=["target", "sha256"]
+        ),
+    },
+    bound=("created_at",),
+)
 _UPLOADED = select(_UPLOADS.c.sha256, _UPLOADS.c.file_id).where(
     _UPLOADS.c.target == bindparam("b_target"),
     _UPLOADS.c.sha256.in_(bindparam("b_shas", expanding=True)),
@@ -51,7 +65,10 @@ def remember_uploads(session: Session, target: str, uploads: list[tuple[str, str
     executemany: a statement per upload was a share of a delivery's CPU)."""
     if not uploads:
         return
-    _INSERT_UPLOAD.many(
-        session.connection(),
-        [{"target": target, "sha256": sha256, "file_id": file_id} for sha256, file_id in uploads],
-    )
+    conn = session.connection()
+    at = bound_time(utcnow(), conn.dialect)
+    _INSERT_UPLOADS.execute_many(
+        conn,
+        [{"target": target, "sha256": sha256, "file_id": file_id, "created_at": at}
+         for sha256, file_id in uploads],
+    )  # fmt: skip
