@@ -25,9 +25,13 @@ _INSERT_UPLOADS = DriverStatement(
     },
     bound=("created_at",),
 )
-_UPLOADED = select(_UPLOADS.c.sha256, _UPLOADS.c.file_id).where(
-    _UPLOADS.c.target == bindparam("b_target"),
-    _UPLOADS.c.sha256.in_(bindparam("b_shas", expanding=True)),
+# Every target's ids of the files (nearly always one target): the list is then the one
+# parameter, and the read runs on the driver's cursor (see driver_sql), once per batch
+_UPLOADED = DriverSelect(
+    select(_UPLOADS.c.target, _UPLOADS.c.sha256, _UPLOADS.c.file_id).where(
+        _UPLOADS.c.sha256.in_(bindparam("b_shas", expanding=True))
+    ),
+    "b_shas",
 )
 _BLOB_DATA = DriverSelect(
     select(table(BlobRow).c.data).where(
@@ -43,8 +47,8 @@ def uploaded_files(conn: Connection, target: str, sha256s: list[str]) -> dict[st
     """For a record's attachments: the target's file ids of those it already holds."""
     if not sha256s:
         return {}
-    uploaded = conn.execute(_UPLOADED, {"b_target": target, "b_shas": sha256s})
-    return {sha: file_id for sha, file_id in uploaded}
+    rows = _UPLOADED.rows(conn, list(dict.fromkeys(sha256s)))
+    return {sha: file_id for of, sha, file_id in rows if of == target}
 
 
 def blob_data(conn: Connection, sha256: str) -> bytes | None:
