@@ -206,7 +206,23 @@ def chain_hash(
     run_id: int | None,
     details: str,
 ) -> str:
-    body = _COMPACT([id, ts.isoformat(), actor, event, source, item, run_id, details])
+    return chain_hash_at(prev_hash, id, ts.isoformat(), actor, event, source, item, run_id, details)
+
+
+def chain_hash_at(
+    prev_hash: str,
+    id: int,
+    iso_ts: str,
+    actor: str,
+    event: str,
+    source: str | None,
+    item: str | None,
+    run_id: int | None,
+    details: str,
+) -> str:
+    """``chain_hash`` with the time given as ``ts.isoformat()``: the events of one append
+    share one time, written out once."""
+    body = _COMPACT([id, iso_ts, actor, event, source, item, run_id, details])
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 

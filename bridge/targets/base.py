@@ -37,6 +37,14 @@ class Receipt:
         }
 
 
+class WireRecord(dict[str, Any]):
+    """A record on its way to a target, and ``text``: its JSON with sorted keys and no
+    spaces (``hashing.canonical_json``'s form), when the sender could splice that from
+    the stored text; the http target then sends it rather than encoding the record."""
+
+    text: str | None = None
+
+
 @dataclass(frozen=True)
 class Listed:
     """One entry of the target's catalog listing (for reconciliation)."""

@@ -57,6 +57,25 @@ _SEGMENT = r"(?:[A-Za-z0-9_~-]|%[0-9A-F]{2})(?:[A-Za-z0-9_.~-]|%[0-9A-F]{2})*"
 _PLAIN_PATH = re.compile(f"(?:{_SEGMENT}(?:/{_SEGMENT})*/?)?")
 
 
+# What ``quote(value, safe="")`` makes of each ASCII character it escapes (the others are
+# unreserved): an item's id quoted with them, 3.3 -> 1.1 us (mostly one ":" to escape).
+_UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+_ESCAPES = {chr(c): f"%{c:02X}" for c in range(128) if chr(c) not in _UNRESERVED}
+_RESERVED = re.compile(r"[^A-Za-z0-9_.~-]")
+
+
+def quote_segment(value: str) -> str:
+    """``quote(value, safe="")``: ``value`` as one path segment."""
+    if not value.isascii():
+        return quote(value, safe="")
+    return _RESERVED.sub(lambda m: _ESCAPES[m.group()], value)
+
+
+# A PUT's body: sorted keys, no spaces, UTF-8 as is (the sender splices the same text from
+# the stored record when it can, see ``WireRecord``)
+_BODY = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+
+
 def _plain_base(base: str) -> Url | None:
     """``base`` as ``parse_url`` reads it, when a plain path appended to it stays as it is
     (no query, no fragment); else None."""
@@ -144,6 +163,11 @@ class HttpTarget(Target):
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)  # made once
         self.client = HttpClient({"User-Agent": f"bridge/{__version__}"})
         self._base_url = _plain_base(self.base)
+        # The path of the base as ``urlsplit`` reads it, when a plain path appended to it
+        # stays in the path (no query or fragment to run into)
+        self._split_path = (
+            None if "?" in self.base or "#" in self.base else urlsplit(self.base).path
+        )
 
     def __repr__(self) -> str:  # never show the secret
         return f"HttpTarget({self.name!r}, {self.base!r}, key={self.key!r})"
@@ -158,18 +182,16 @@ class HttpTarget(Target):
         what: str,
         ok_statuses: tuple[int, ...] = (),
     ) -> Answer:
-        url = self.base + path.lstrip("/")
-        parts = urlsplit(url)
-        path_with_query = parts.path + (f"?{parts.query}" if parts.query else "")
-        signed = sign_headers(self.key, self._secret, method, path_with_query, body)
+        path = path.lstrip("/")
+        signed = sign_headers(self.key, self._secret, method, self._signed_path(path), body)
         try:
             r = self.client.request(
                 method,
-                url,
+                self.base + path,
                 body=body or None,
                 headers={**headers, **signed} if headers else signed,
                 timeout=self._timeout,
-                parsed=self._parsed(path.lstrip("/")),
+                parsed=self._parsed(path),
             )
         except urllib3.exceptions.NewConnectionError as exc:  # before its base, a timeout
             raise Retriable(f"{what}: cannot connect to {self.base}: {plain_reason(exc)}") from None
@@ -188,6 +210,15 @@ class HttpTarget(Target):
         if r.status_code not in ok_statuses:
             classify(r, what)
         return r
+
+    def _signed_path(self, path: str) -> str:
+        """The path and query that the signature covers: the request URL's (the base and
+        ``path``) as ``urlsplit`` reads it, made from the base's when ``path`` is plain
+        (``urlsplit`` of a new URL cost 2.4 us a request)."""
+        if self._split_path is not None and _PLAIN_PATH.fullmatch(path):
+            return self._split_path + path
+        parts = urlsplit(self.base + path)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
 
     def _parsed(self, path: str) -> Url | None:
         """The request's URL (the base and ``path``) as ``parse_url`` would read it, when
@@ -212,10 +243,11 @@ class HttpTarget(Target):
     def put(self, record: dict[str, Any]) -> Receipt:
         external_id = record["external_id"]
         what = f"PUT {external_id}"
-        body = json.dumps(record, ensure_ascii=False, sort_keys=True).encode()
+        text = getattr(record, "text", None)  # a WireRecord's
+        body = (_BODY(record) if text is None else text).encode()
         r = self._request(
             "PUT",
-            f"api/v1/items/{quote(external_id, safe='')}",
+            f"api/v1/items/{quote_segment(external_id)}",
             body=body,
             headers={"Content-Type": "application/json; charset=utf-8"},
             what=what,
@@ -232,7 +264,7 @@ class HttpTarget(Target):
     def delete(self, external_id: str) -> Receipt:
         what = f"DELETE {external_id}"
         r = self._request(
-            "DELETE", f"api/v1/items/{quote(external_id, safe='')}", what=what, ok_statuses=(404,)
+            "DELETE", f"api/v1/items/{quote_segment(external_id)}", what=what, ok_statuses=(404,)
         )
         if r.status_code == 404:  # never reached the portal, or already gone: nothing to withdraw
             return Receipt(external_id, None, None, "withdrawn", {"status": "absent"})
@@ -249,7 +281,7 @@ class HttpTarget(Target):
             body=data,
             what=what,
             headers={
-                "X-File-Name": quote(name, safe=""),
+                "X-File-Name": quote_segment(name),
                 "X-File-Sha256": sha256,
                 "Content-Type": media_type or "application/octet-stream",
             },
@@ -262,7 +294,7 @@ class HttpTarget(Target):
     def get(self, external_id: str) -> dict[str, Any] | None:
         what = f"GET {external_id}"
         r = self._request(
-            "GET", f"api/v1/items/{quote(external_id, safe='')}", what=what, ok_statuses=(404,)
+            "GET", f"api/v1/items/{quote_segment(external_id)}", what=what, ok_statuses=(404,)
         )
         return None if r.status_code == 404 else self._json(r, what)
 

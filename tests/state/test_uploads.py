@@ -9,6 +9,7 @@ from sqlalchemy import text
 from bridge import defaults
 from bridge.state import outbox
 from bridge.state.db import open_database
+from bridge.state.models import UploadRow, utcnow
 
 _BLOB = text(
     "INSERT INTO blobs (sha256, size, media_type, data, created_at)"
@@ -36,6 +37,10 @@ def test_uploads_are_remembered_together_and_the_first_id_stands(state_url):
                 "c" * 64: "f-c",
             }
             assert outbox.uploaded_files(conn, "other", ["a" * 64, "b" * 64]) == {"b" * 64: "o-b"}
+        with db.read() as s:  # the time is stored as the ORM stores it, and reads back so
+            row = s.get(UploadRow, ("portal", "c" * 64))
+            assert row is not None
+            assert abs((utcnow() - row.created_at).total_seconds()) < 60
     finally:
         db.dispose()
 

@@ -1,8 +1,9 @@
-"""The http target hands the client its request URL parsed, exactly as urllib3 parses it."""
+"""The http target hands the client its request URL parsed, exactly as urllib3 parses it,
+and signs its path as ``urlsplit`` reads it."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from hypothesis import given
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from urllib3.util import parse_url
 
 from bridge.sandbox.portal import SANDBOX_KEY, SANDBOX_SECRET
-from bridge.targets.http import HttpTarget
+from bridge.targets.http import HttpTarget, quote_segment
 
 BASES = [
     "http://127.0.0.1:8080/",
@@ -34,6 +35,8 @@ TARGETS = {base: target(base) for base in BASES}
 def check(base: str, path: str) -> bool:
     """Whether the target parsed ``path`` itself; when it did, as urllib3 would."""
     t = TARGETS[base]
+    split = urlsplit(t.base + path)
+    assert t._signed_path(path) == split.path + (f"?{split.query}" if split.query else "")
     ours = t._parsed(path)
     if ours is not None:
         assert ours == parse_url(t.base + path)
@@ -72,3 +75,13 @@ def test_a_path_urllib3_would_rewrite_is_left_to_it(path):
 def test_an_odd_but_plain_path_parses_as_urllib3_parses_it(path):
     for base in BASES:
         check(base, path)
+
+
+@given(st.text())
+def test_a_segment_is_quoted_as_urllib_quotes_it(value):
+    assert quote_segment(value) == quote(value, safe="")
+
+
+@given(st.text(st.characters(max_codepoint=127)))
+def test_an_ascii_segment_is_quoted_as_urllib_quotes_it(value):
+    assert quote_segment(value) == quote(value, safe="")

@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from bridge.state.driver_sql import DriverSelect
-from bridge.state.models import BlobRow, UploadRow
+from bridge.state.driver_sql import DriverSelect, DriverStatement
+from bridge.state.models import BlobRow, UploadRow, bound_time, times_as_text, utcnow
 from bridge.state.sql import InsertIgnoring, table
 
 _UPLOADS = table(UploadRow)
 _INSERT_UPLOAD = InsertIgnoring(_UPLOADS, "target", "sha256")
-_UPLOADED = select(_UPLOADS.c.sha256, _UPLOADS.c.file_id).where(
-    _UPLOADS.c.target == bindparam("b_target"),
-    _UPLOADS.c.sha256.in_(bindparam("b_shas", expanding=True)),
+# The same for a batch's uploads, on the driver's cursor (see driver_sql): 12 rows bound
+# by SQLAlchemy cost more than inserting them
+_INSERT_UPLOADS = DriverStatement(
+    {
+        "sqlite": times_as_text(sqlite.insert(_UPLOADS), "created_at").on_conflict_do_nothing(
+            index_elements=["target", "sha256"]
+        ),
+        "postgresql": postgresql.insert(_UPLOADS).on_conflict_do_nothing(
+            index_elements=["target", "sha256"]
+        ),
+    },
+    bound=("created_at",),
+)
+# Every target's ids of the files (nearly always one target): the list is then the one
+# parameter, and the read runs on the driver's cursor (see driver_sql), once per batch
+_UPLOADED = DriverSelect(
+    select(_UPLOADS.c.target, _UPLOADS.c.sha256, _UPLOADS.c.file_id).where(
+        _UPLOADS.c.sha256.in_(bindparam("b_shas", expanding=True))
+    ),
+    "b_shas",
 )
 _BLOB_DATA = DriverSelect(
     select(table(BlobRow).c.data).where(
@@ -29,8 +47,8 @@ def uploaded_files(conn: Connection, target: str, sha256s: list[str]) -> dict[st
     """For a record's attachments: the target's file ids of those it already holds."""
     if not sha256s:
         return {}
-    uploaded = conn.execute(_UPLOADED, {"b_target": target, "b_shas": sha256s})
-    return {sha: file_id for sha, file_id in uploaded}
+    rows = _UPLOADED.rows(conn, list(dict.fromkeys(sha256s)))
+    return {sha: file_id for of, sha, file_id in rows if of == target}
 
 
 def blob_data(conn: Connection, sha256: str) -> bytes | None:
@@ -51,7 +69,10 @@ def remember_uploads(session: Session, target: str, uploads: list[tuple[str, str
     executemany: a statement per upload was a share of a delivery's CPU)."""
     if not uploads:
         return
-    _INSERT_UPLOAD.many(
-        session.connection(),
-        [{"target": target, "sha256": sha256, "file_id": file_id} for sha256, file_id in uploads],
-    )
+    conn = session.connection()
+    at = bound_time(utcnow(), conn.dialect)
+    _INSERT_UPLOADS.execute_many(
+        conn,
+        [{"target": target, "sha256": sha256, "file_id": file_id, "created_at": at}
+         for sha256, file_id in uploads],
+    )  # fmt: skip

@@ -10,16 +10,24 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, select, update
+from sqlalchemy import String, bindparam, func, literal_column, null, select, update
 from sqlalchemy.orm import Session
 
 from bridge import audit
 from bridge.state import audit_log, items
-from bridge.state.models import DeliveryRow, ItemRow, SourceRow, UTCDateTime, utcnow
+from bridge.state.driver_sql import DriverStatement
+from bridge.state.models import (
+    DeliveryRow,
+    ItemRow,
+    SourceRow,
+    UTCDateTime,
+    bound_time,
+    times_as_text,
+    utcnow,
+)
 from bridge.state.outbox.claims import (
     DELIVERIES,
     HELD,
-    HELD_MANY,
     Claimed,
     append_delivery_events,
     audit_delivery,
@@ -45,10 +53,29 @@ _CONFIRMED = (
     )
 )
 
-# Which deliveries of a batch this sender still holds; on PostgreSQL locked as they are
-# read, so no sender retaking an expired lease slips in before the UPDATE.
-_HELD_OF = select(DELIVERIES.c.id).where(HELD_MANY)
-_HELD_LOCKED = _HELD_OF.with_for_update()
+# A batch's answers on the driver's cursor (see driver_sql): bound by SQLAlchemy, its
+# rows cost more Python than the UPDATEs did. Every value is bound by name or inline,
+# and RETURNING tells which deliveries this sender still held (on PostgreSQL the UPDATE
+# takes the row lock, so a sender retaking an expired lease waits, then finds it done).
+_DONE = (
+    update(DELIVERIES)
+    .where(HELD)
+    .values(status=literal_column("'done'"), attempts=DELIVERIES.c.attempts + literal_column("1"),
+            lease_owner=null(), lease_until=null())
+)  # fmt: skip
+_COMPLETE_HELD = DriverStatement(
+    {
+        "sqlite": times_as_text(_DONE, "done_at", "updated_at").returning(DELIVERIES.c.id),
+        "postgresql": _DONE.returning(DELIVERIES.c.id),
+    },
+    bound=("done_at", "updated_at"),
+)
+_CONFIRM_ALL = DriverStatement(
+    {"sqlite": times_as_text(_CONFIRMED, "updated_at"), "postgresql": _CONFIRMED},
+    bound=("b_now", "updated_at"),
+)
+# The target's answer as stored (made once: json.dumps with options builds an encoder)
+_ANSWER = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
 
 
 def complete(
@@ -73,7 +100,7 @@ def complete(
             "b_id": c.id,
             "b_owner": owner,
             "done_at": now,
-            "response": json.dumps(answer, ensure_ascii=False, sort_keys=True),
+            "response": _ANSWER(answer),
         },
     )
     if done.rowcount != 1:
@@ -114,40 +141,29 @@ def complete_all(
     if not answered:
         return []
     audit_log.lock_head(session)  # before any other row: see lock_head
-    now = now or utcnow()
     conn = session.connection()
-    ids = [c.id for c, _ in answered]
-    lock = session.get_bind().dialect.name == "postgresql"
-    held = set(
-        conn.execute(_HELD_LOCKED if lock else _HELD_OF, {"b_ids": ids, "b_owner": owner}).scalars()
-    )
+    at = bound_time(now or utcnow(), conn.dialect)
+    done = _COMPLETE_HELD.returning(
+        conn,
+        [
+            {"b_id": c.id, "b_owner": owner, "done_at": at, "response": _ANSWER(answer),
+             "updated_at": at}
+            for c, answer in answered
+        ],
+    )  # fmt: skip
+    held = {id_ for (id_,) in done}
     kept = [(c, answer) for c, answer in answered if c.id in held]
     if not kept:
         return []
-    conn.execute(
-        _COMPLETE,
+    _CONFIRM_ALL.execute_many(
+        conn,
         [
-            {
-                "b_id": c.id,
-                "b_owner": owner,
-                "done_at": now,
-                "response": json.dumps(answer, ensure_ascii=False, sort_keys=True),
-            }
+            {"b_id": c.item_id, "b_index_no": answer.get("index_no") or None, "b_now": at,
+             "portal_version": answer.get("version"), "updated_at": at}
             for c, answer in kept
+            if c.action == "put"
         ],
-    )
-    confirmed = [
-        {
-            "b_id": c.item_id,
-            "b_index_no": answer.get("index_no") or None,
-            "b_now": now,
-            "portal_version": answer.get("version"),
-        }
-        for c, answer in kept
-        if c.action == "put"
-    ]
-    if confirmed:
-        conn.execute(_CONFIRMED, confirmed)
+    )  # fmt: skip
     events: list[tuple[str, Claimed, dict[str, Any]]] = []
     for c, answer in kept:
         if c.id in unannounced:
