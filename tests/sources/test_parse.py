@@ -214,6 +214,21 @@ def test_a_body_without_counter_words_is_stripped_as_by_the_full_walk(pieces):
         assert stripped(fragment) == quick
 
 
+_NAMING = [
+    '<div id="a" class="b">', '<div class="">', '<span id="">', "<p>", "<b>", "</b>", "</p>",
+    "</span>", "</div>", "<!-- c -->", "x", '<i class="count">1</i>', "<br>", '<a id="z"/>',
+]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_NAMING), max_size=12))
+def test_named_elements_and_comments_are_found_in_page_order(pieces):
+    """``_named_or_comments`` reads the id and class attributes, not an element predicate:
+    it finds what the predicate does, in the same order."""
+    root = lxml.html.fragment_fromstring("".join(pieces), create_parent="div")
+    by_predicate = root.xpath("descendant::*[@id or @class] | descendant::comment()")
+    assert volatile._named_or_comments(root) == by_predicate
+
+
 def test_counters_in_long_paragraphs_are_content():
     text = (
         "2012年，本局门户网站共发布信息1234条，" + "全年访问量：98765次，" + "较上年增长12%。" * 12
@@ -364,6 +379,12 @@ def test_a_selector_that_tests_a_link_value_is_known(css, reads):
     )
 )
 def test_every_stamp_text_holds_a_stamp_word(text):
-    """strip_volatile asks _STAMP_TEXT only about a body that holds a _STAMP_WORD."""
+    """strip_volatile asks _STAMP_TEXT only about a body that _may_stamp."""
     if volatile._STAMP_TEXT.search(text):
-        assert volatile._STAMP_WORD.search(text)
+        assert volatile._may_stamp(text)
+
+
+@given(st.from_regex(volatile._STAMP_TEXT))
+def test_every_stamp_holds_a_stamp_word(text):
+    """Any text _STAMP_TEXT finds a stamp in (any case, anything around it)."""
+    assert volatile._may_stamp(text)
