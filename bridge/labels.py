@@ -120,6 +120,8 @@ _SP = r"[\s\u3000\xa0\x1f]*"
 _KNOWN = "|".join(
     _SP.join(re.escape(ch) for ch in label) for label in sorted(ALL_LABELS, key=len, reverse=True)
 )
+_KNOWN_LABEL = re.compile(_KNOWN)
+"""A known label, however spaced: what a ``_PAIR`` without a colon holds."""
 _BEFORE = r"(?<![^\s\u3000\xa0\x1f【】\[\]|｜（）()])"  # the start, or a separator
 _PAIR = re.compile(
     # A known label, however spaced, and a colon: anywhere ("…09:30来源：本站") but
@@ -154,6 +156,10 @@ def line_pairs(line: str) -> list[tuple[str, str]]:
     sentence that merely contains the word 来源 is never taken apart. Values keep their
     text; element boundaries (``SEPARATOR``) and the brackets of trailing widgets go.
     """
+    # Without a colon only a bare known label is a _PAIR: a line with neither (a table's
+    # value cells, mostly) holds no pair, found in 0.2 µs where _PAIR's search took 2.
+    if ":" not in line and "：" not in line and _KNOWN_LABEL.search(line) is None:
+        return []
     matches = list(_PAIR.finditer(line))
     before = line[: matches[0].start()].strip(" \t\u3000\xa0\x1f") if matches else ""
     if before or not matches or matches[0].group("other") is not None:

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.labels import (
+    _KNOWN_LABEL,
     _PAIR,
     ALL_LABELS,
     FIELD_LABELS,
@@ -101,3 +102,14 @@ def test_a_line_is_matched_only_when_it_starts_like_a_label(pieces: list[str]) -
     line = "".join(pieces)
     m = _PAIR.match(line.lstrip(" \t\u3000\xa0\x1f"))
     assert is_label_line(line) == (m is not None and m.group("other") is None)
+
+
+_SPACED = [*(" ".join(label) for label in ALL_LABELS[:8]), *(label[1:] for label in ALL_LABELS)]
+
+
+@given(st.lists(st.sampled_from([*_PIECES, *_SPACED]), max_size=6))
+def test_a_line_without_a_colon_or_a_known_label_holds_no_pair(pieces: list[str]) -> None:
+    # line_pairs answers such a line without asking _PAIR: _PAIR finds nothing there.
+    line = "".join(pieces)
+    if ":" not in line and "：" not in line and not _KNOWN_LABEL.search(line):
+        assert not list(_PAIR.finditer(line))
