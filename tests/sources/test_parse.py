@@ -309,6 +309,32 @@ def test_any_link_text_is_made_absolute_as_lxml_does(links, url):
     assert html_of(ours) == html_of(lxmls)
 
 
+_ATTRIBUTE_NAMES = [*links.LINK_ATTRIBUTES, "style", "class", "data-src", "hrefs", "title"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "img", "div", "td", "form", "blockquote"]),
+            st.lists(st.sampled_from(_ATTRIBUTE_NAMES), max_size=4, unique=True),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_any_link_attribute_is_made_absolute_as_lxml_does(elements):
+    """Each attribute is picked by its name; the others stay as they were."""
+    tags = []
+    for tag, names in elements:
+        attributes = " ".join(f'{name}="x/{name}.html"' for name in names)
+        tags.append(f"<{tag} {attributes}></{tag}>")
+    page = f"<html><body>{''.join(tags)}</body></html>"
+    ours, lxmls = lxml.html.document_fromstring(page), lxml.html.document_fromstring(page)
+    parse.absolutize_links(ours, URL, resolve_base_href=True)
+    lxmls.make_links_absolute(URL, resolve_base_href=True, handle_failures="ignore")
+    assert html_of(ours) == html_of(lxmls)
+
+
 def test_a_base_href_no_browser_could_use_is_ignored_and_one_with_spaces_is_trimmed():
     page = '<html><head><base href="{}"></head><body><a href="a.html">a</a></body></html>'
     broken = lxml.html.document_fromstring(page.format("http://[::1/x/"))
