@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from bridge.labels import PAGE_META_NAMES
 from bridge.net.scope import Scope
 from bridge.sources import links, parse, volatile
-from bridge.sources.article import scoped_metadata
+from bridge.sources.article import META_PLACEHOLDERS, clean, doc_title, page_meta, scoped_metadata
 from bridge.sources.volatile import strip_volatile
 
 
@@ -414,3 +415,35 @@ def test_every_stamp_text_holds_a_stamp_word(text):
 def test_every_stamp_holds_a_stamp_word(text):
     """Any text _STAMP_TEXT finds a stamp in (any case, anything around it)."""
     assert volatile._may_stamp(text)
+
+
+# --- the <title> and the meta tags ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "<title> 关于 \u3000 通知 - 某市 </title>",
+        "<title></title>",
+        "",
+        "<title>a<!-- c -->b</title>",
+        "<title>a<b>粗</b>c</title>",
+        "<title>一</title><title>二</title>",
+        '<meta name="ArticleTitle" content="标题"><meta name="articletitle " content="二">'
+        '<meta name="PubDate" content=" 2024-01-01 "><meta name="SiteName" content="网站名称">'
+        '<meta name="ContentSource" content=""><meta name="ContentSource" content="来源单位">'
+        '<meta charset="utf-8"><meta name="keywords" content="k">',
+    ],
+)
+def test_the_title_and_meta_tags_are_read_as_a_path_search_reads_them(head):
+    doc, _ = parse.page_document(f"<html><head>{head}</head><body><p>x</p></body></html>", URL)
+    title = doc.find(".//title")
+    assert doc_title(doc) == (clean(title.text_content()) if title is not None else "")
+    wanted = {name.lower(): name for name in PAGE_META_NAMES}
+    expected: dict[str, str] = {}
+    for meta in doc.iter("meta"):
+        name = wanted.get((meta.get("name") or "").strip().lower())
+        content = clean(meta.get("content"))
+        if name and content and content not in META_PLACEHOLDERS and name not in expected:
+            expected[name] = content
+    assert page_meta(doc) == expected
