@@ -10,10 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from bridge.labels import PAGE_META_NAMES
+from bridge.labels import PAGE_META_NAMES, label_key
 from bridge.net.scope import Scope
 from bridge.sources import links, parse, volatile
-from bridge.sources.article import META_PLACEHOLDERS, clean, doc_title, page_meta, scoped_metadata
+from bridge.sources.article import (
+    META_PLACEHOLDERS,
+    _clean_label_key,
+    clean,
+    doc_title,
+    page_meta,
+    scoped_metadata,
+)
 from bridge.sources.volatile import strip_volatile
 
 
@@ -447,3 +454,9 @@ def test_the_title_and_meta_tags_are_read_as_a_path_search_reads_them(head):
         if name and content and content not in META_PLACEHOLDERS and name not in expected:
             expected[name] = content
     assert page_meta(doc) == expected
+
+
+@given(st.text(alphabet=" \t\n\u3000\xa0\x1f\x0b:：索引号x字", max_size=20))
+def test_a_clean_text_s_label_key_is_read_without_a_regex(text):
+    """The metadata table's cells are clean: their label key needs no regex."""
+    assert _clean_label_key(clean(text)) == label_key(clean(text))
