@@ -148,6 +148,27 @@ def element_text(el: lxml.html.HtmlElement) -> str:
 
 
 def inner_html(el: lxml.html.HtmlElement) -> str:
+    """The text of ``el`` as it is (unescaped) and its children's HTML with their tails.
+
+    Serialized whole and cut out of that: a serialization per child cost 14 µs a sandbox
+    body, this 8.5. What ``el``'s own tags and text serialize to is learnt from an empty
+    element with its tag, attributes and text; one lxml cannot make (a tag such as
+    ``o:p`` the parser took), or one the whole does not start with, is serialized child
+    by child."""
+    whole = etree.tostring(el, encoding="unicode", method="html", with_tail=False)
+    try:
+        shell = el.makeelement(el.tag, el.attrib)
+        shell.text = el.text
+    except ValueError:
+        return _inner_html_by_child(el)
+    head = etree.tostring(shell, encoding="unicode", method="html")
+    end = head.rfind("</")
+    if end < 0 or not (whole.startswith(head[:end]) and whole.endswith(head[end:])):
+        return _inner_html_by_child(el)
+    return (el.text or "") + whole[end : len(whole) - (len(head) - end)]
+
+
+def _inner_html_by_child(el: lxml.html.HtmlElement) -> str:
     parts = [el.text or ""]
     parts.extend(etree.tostring(child, encoding="unicode", method="html") for child in el)
     return "".join(parts)

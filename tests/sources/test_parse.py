@@ -460,3 +460,29 @@ def test_the_title_and_meta_tags_are_read_as_a_path_search_reads_them(head):
 def test_a_clean_text_s_label_key_is_read_without_a_regex(text):
     """The metadata table's cells are clean: their label key needs no regex."""
     assert _clean_label_key(clean(text)) == label_key(clean(text))
+
+
+# --- a body's HTML --------------------------------------------------------------------------
+
+_BODY_PIECES = [
+    "a & b", "x < y", "<p>段</p>", "<br>", "<img src='a.png' alt='\"'>", "\r\n", "&nbsp;",
+    "<!-- c -->", "<o:p>w</o:p>", "<script>if (a < b) {}</script>", "&#1;", "\xa0字",
+    '<span class="a" id="b" data-x="1 > 0">s</span>', "</td>", "<td>c</td>", "<table>",
+]  # fmt: skip
+_BODY_TAGS = ["div", "p", "td", "span", "o:p", "script", "img", "table"]
+
+
+@given(
+    st.sampled_from(_BODY_TAGS),
+    st.sampled_from(["", ' class="TRS_Editor"', ' id="zoom" class="a&amp;b"', " hidden", ' a"b=1']),
+    st.lists(st.sampled_from(_BODY_PIECES), max_size=6),
+)
+def test_a_body_s_html_is_cut_out_of_its_whole_serialization_as_it_was_joined(tag, attrs, pieces):
+    """inner_html cuts the children's HTML out of the element's serialization: the same
+    text as the serialization of each child, after the element's own text as it is."""
+    doc, _ = parse.page_document(
+        f"<html><body><{tag}{attrs}>{''.join(pieces)}</{tag}>tail</body></html>", URL
+    )
+    for el in doc.find("body").iter():
+        if isinstance(el.tag, str):
+            assert parse.inner_html(el) == parse._inner_html_by_child(el)
