@@ -486,3 +486,9 @@ def test_a_body_s_html_is_cut_out_of_its_whole_serialization_as_it_was_joined(ta
     for el in doc.find("body").iter():
         if isinstance(el.tag, str):
             assert parse.inner_html(el) == parse._inner_html_by_child(el)
+
+
+@given(st.lists(st.sampled_from(["<p>x</p>", "</BODY >", "</html>", "</htm", "\n", "字" * 300])))
+def test_a_page_is_incomplete_when_no_end_tag_is_anywhere(pieces):
+    text = "".join(pieces)
+    assert parse.incomplete(text) == (parse._END_TAG.search(text) is None)
