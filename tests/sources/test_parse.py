@@ -492,3 +492,26 @@ def test_a_body_s_html_is_cut_out_of_its_whole_serialization_as_it_was_joined(ta
 def test_a_page_is_incomplete_when_no_end_tag_is_anywhere(pieces):
     text = "".join(pieces)
     assert parse.incomplete(text) == (parse._END_TAG.search(text) is None)
+
+
+_SEGMENTS = ["a", "..", ".", "", "字", ";p", "b c", "%20", "x.html"]
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(["http://site.example", "https://site.example:8080", "HTTP://Site.example"]),
+    st.lists(st.sampled_from(_SEGMENTS), max_size=4),
+    st.sampled_from(["", "?q=1", "?q=a/b", "#f/g"]),
+    st.sampled_from(["", "./", "././"]),
+    st.sampled_from(["a", ".", "..", "字.pdf", "P020.pdf", "a:b", "a;b", "a?x", "", "x y", "/a"]),
+)
+def test_a_link_of_the_page_s_folder_is_joined_as_urljoin_joins_it(
+    origin, segments, rest, dot, name
+):
+    """A plain base and a plain name are joined without urljoin: as urljoin joins them."""
+    base, href = origin + "/" + "/".join(segments) + rest, dot + name
+    page = f'<html><body><a href="{href}">x</a></body></html>'
+    ours, lxmls = lxml.html.document_fromstring(page), lxml.html.document_fromstring(page)
+    parse.absolutize_links(ours, base, resolve_base_href=True)
+    lxmls.make_links_absolute(base, resolve_base_href=True, handle_failures="ignore")
+    assert html_of(ours) == html_of(lxmls)
