@@ -191,6 +191,8 @@ def attachment_links(
     for scope in scopes:
         for a in scope.iter("a"):
             href = (a.get("href") or "").strip()
+            if href in seen:  # a link of nested scopes (a 附件 block and its list) again
+                continue
             # Most links name no file: asking the scope (a URL parse) only about file links
             # skips the others cheaply. Neither question changes anything, and a link the
             # scope refuses never raised here, whatever urlsplit makes of it.
@@ -200,7 +202,7 @@ def attachment_links(
                 if not allowed(href):
                     continue
                 raise
-            if name is None or href in seen or not allowed(href):
+            if name is None or not allowed(href):
                 continue
             seen.add(href)
             out.append((attachment_name(name, href, len(out) + 1), href))

@@ -515,3 +515,20 @@ def test_a_link_of_the_page_s_folder_is_joined_as_urljoin_joins_it(
     parse.absolutize_links(ours, base, resolve_base_href=True)
     lxmls.make_links_absolute(base, resolve_base_href=True, handle_failures="ignore")
     assert html_of(ours) == html_of(lxmls)
+
+
+def test_a_file_link_of_nested_scopes_is_read_and_asked_about_once():
+    doc = lxml.html.fromstring(
+        '<div><div class="attachments"><p>附件：</p><ul><li><a href="http://h/P1.pdf">通知.pdf</a>'
+        '</li></ul></div><a href="http://h/P1.pdf">again</a><a href="http://h/x.html">x</a></div>'
+    )
+    block = doc.find_class("attachments")[0]
+    asked: list[str] = []
+
+    def allowed(href: str) -> bool:
+        asked.append(href)
+        return True
+
+    found = parse.attachment_links([doc, block, block.find("ul")], allowed)
+    assert found == [("通知.pdf", "http://h/P1.pdf")]
+    assert asked == ["http://h/P1.pdf"]
