@@ -123,7 +123,7 @@ _KNOWN = "|".join(
 _KNOWN_LABEL = re.compile(_KNOWN)
 """A known label, however spaced: what a ``_PAIR`` without a colon holds."""
 _BEFORE = r"(?<![^\s\u3000\xa0\x1f【】\[\]|｜（）()])"  # the start, or a separator
-_PAIR = re.compile(
+_PAIRS = (
     # A known label, however spaced, and a colon: anywhere ("…09:30来源：本站") but
     # inside a word ("药品批准文号：" is no 文号 label).
     rf"(?<![\u4e00-\u9fff])(?P<known>{_KNOWN}){_SP}[:：]"
@@ -134,6 +134,10 @@ _PAIR = re.compile(
     # ends the value before it. Digits never start one: "09:12" is a time.
     rf"|{_BEFORE}(?P<other>[\u4e00-\u9fff][\u4e00-\u9fff\w]{{1,9}}){_SP}[:：]"
 )
+# Each of them starts with a Chinese character (every known label does): said first, the
+# other positions of a line (digits, dates, spaces) are passed over at once, where each
+# alternative was tried there (an info line 3.2 µs -> 1.5).
+_PAIR = re.compile(rf"(?=[\u4e00-\u9fff])(?:{_PAIRS})")
 _LABEL_CHARS = re.compile(r"[\s\u3000\xa0\x1f:：]+")
 _VALUE_EDGES = "\x1f \t\u3000\xa0:：【[（(|｜/"
 _LEADING = "\x1f \t\u3000\xa0:："

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from bridge.labels import (
     _KNOWN_LABEL,
     _PAIR,
+    _PAIRS,
     ALL_LABELS,
     FIELD_LABELS,
     is_label_line,
@@ -113,3 +115,17 @@ def test_a_line_without_a_colon_or_a_known_label_holds_no_pair(pieces: list[str]
     line = "".join(pieces)
     if ":" not in line and "：" not in line and not _KNOWN_LABEL.search(line):
         assert not list(_PAIR.finditer(line))
+
+
+def test_every_known_label_starts_with_a_chinese_character() -> None:
+    # _PAIR looks for a pair only where one starts.
+    assert all("\u4e00" <= label[0] <= "\u9fff" for label in ALL_LABELS)
+
+
+@given(st.lists(st.sampled_from([*_PIECES, *_SPACED, "2021-08-01 06:59", "|", "【", "x:"])))
+def test_a_pair_is_found_where_the_alternatives_alone_find_it(pieces: list[str]) -> None:
+    line = "".join(pieces)
+    alone = re.compile(_PAIRS)
+    assert [m.groupdict() | {"at": m.span()} for m in _PAIR.finditer(line)] == [
+        m.groupdict() | {"at": m.span()} for m in alone.finditer(line)
+    ]
