@@ -94,9 +94,10 @@ _NOT_IN_A_TREE_CHARS = tuple(
 """The characters of ``_NOT_IN_A_TREE`` one by one. In a page, a search for each (in C)
 takes half the time of one search of the class, which tests every character against it
 (6 µs where that took 11 on a sandbox page, 45 where it took 120 on a real one); in a
-link, the 31 calls cost more than the one (1 µs where it takes 0.3): below ``_SHORT``
-characters, the pattern is asked."""
-_SHORT = 300
+shorter text, the 31 calls cost more than the one (a link: 1 µs where it takes 0.3, a
+body's HTML of 600 characters: 2.5 where it takes 2.2): below ``_SHORT`` characters,
+where the two meet, the pattern is asked."""
+_SHORT = 1000
 
 
 def tree_safe(text: str) -> str:

@@ -150,7 +150,7 @@ def test_the_characters_no_tree_holds_are_the_pattern_s() -> None:
 
 @given(
     st.text(alphabet=st.characters(max_codepoint=0x30) | st.sampled_from("\ufffe\uffff字"))
-    | st.text(alphabet="字\n ", min_size=300).map(lambda t: t + "\x01" if len(t) % 2 else t)
+    | st.text(alphabet="字\n ", min_size=1000).map(lambda t: t + "\x01" if len(t) % 2 else t)
 )
 def test_tree_safe_changes_only_a_text_the_pattern_finds_something_in(text: str) -> None:
     assert (tree_safe(text) is text) == (_NOT_IN_A_TREE.search(text) is None)
