@@ -120,8 +120,10 @@ _SP = r"[\s\u3000\xa0\x1f]*"
 _KNOWN = "|".join(
     _SP.join(re.escape(ch) for ch in label) for label in sorted(ALL_LABELS, key=len, reverse=True)
 )
+_KNOWN_LABEL = re.compile(_KNOWN)
+"""A known label, however spaced: what a ``_PAIR`` without a colon holds."""
 _BEFORE = r"(?<![^\s\u3000\xa0\x1f【】\[\]|｜（）()])"  # the start, or a separator
-_PAIR = re.compile(
+_PAIRS = (
     # A known label, however spaced, and a colon: anywhere ("…09:30来源：本站") but
     # inside a word ("药品批准文号：" is no 文号 label).
     rf"(?<![\u4e00-\u9fff])(?P<known>{_KNOWN}){_SP}[:：]"
@@ -132,6 +134,10 @@ _PAIR = re.compile(
     # ends the value before it. Digits never start one: "09:12" is a time.
     rf"|{_BEFORE}(?P<other>[\u4e00-\u9fff][\u4e00-\u9fff\w]{{1,9}}){_SP}[:：]"
 )
+# Each of them starts with a Chinese character (every known label does): said first, the
+# other positions of a line (digits, dates, spaces) are passed over at once, where each
+# alternative was tried there (an info line 3.2 µs -> 1.5).
+_PAIR = re.compile(rf"(?=[\u4e00-\u9fff])(?:{_PAIRS})")
 _LABEL_CHARS = re.compile(r"[\s\u3000\xa0\x1f:：]+")
 _VALUE_EDGES = "\x1f \t\u3000\xa0:：【[（(|｜/"
 _LEADING = "\x1f \t\u3000\xa0:："
@@ -154,6 +160,10 @@ def line_pairs(line: str) -> list[tuple[str, str]]:
     sentence that merely contains the word 来源 is never taken apart. Values keep their
     text; element boundaries (``SEPARATOR``) and the brackets of trailing widgets go.
     """
+    # Without a colon only a bare known label is a _PAIR: a line with neither (a table's
+    # value cells, mostly) holds no pair, found in 0.2 µs where _PAIR's search took 2.
+    if ":" not in line and "：" not in line and _KNOWN_LABEL.search(line) is None:
+        return []
     matches = list(_PAIR.finditer(line))
     before = line[: matches[0].start()].strip(" \t\u3000\xa0\x1f") if matches else ""
     if before or not matches or matches[0].group("other") is not None:

@@ -21,7 +21,7 @@ import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from bridge.labels import ALL_LABELS, PAGE_META_NAMES, SEPARATOR, label_key, line_pairs
+from bridge.labels import ALL_LABELS, PAGE_META_NAMES, SEPARATOR, line_pairs
 from bridge.sources.pagescan import ANY_LABEL, HIDDEN, PageScan, scan
 
 BLOCK_TAGS = frozenset(
@@ -126,14 +126,18 @@ def clean(text: str | None) -> str:
 
 def page_meta(doc: lxml.html.HtmlElement) -> dict[str, str]:
     """The meta tags of 《政府网站发展指引》 a page carries, by their canonical names."""
-    wanted = {name.lower(): name for name in PAGE_META_NAMES}
     out: dict[str, str] = {}
     for meta in doc.iter("meta"):
-        name = wanted.get((meta.get("name") or "").strip().lower())
+        name = _META_NAMES.get((meta.get("name") or "").strip().lower())
+        if name is None or name in out:  # charset, viewport, keywords … of every page
+            continue
         content = clean(meta.get("content"))
-        if name and content and content not in META_PLACEHOLDERS and name not in out:
+        if content and content not in META_PLACEHOLDERS:
             out[name] = content
     return out
+
+
+_META_NAMES = {name.lower(): name for name in PAGE_META_NAMES}
 
 
 META_PLACEHOLDERS = frozenset(
@@ -144,8 +148,12 @@ META_PLACEHOLDERS = frozenset(
 
 
 def doc_title(doc: lxml.html.HtmlElement) -> str:
-    found = doc.find(".//title")
-    return clean(found.text_content()) if found is not None else ""
+    found = next(doc.iterdescendants("title"), None)
+    if found is None:
+        return ""
+    # A title holds its text alone, read without an XPath string() (with the path search
+    # it replaces, 5.5 µs a sandbox page where this takes 3.6).
+    return clean(found.text if not len(found) else found.text_content())
 
 
 # --- metadata -----------------------------------------------------------------------------
@@ -210,8 +218,12 @@ class _Inside:
 def _tables(cells: list[lxml.html.HtmlElement], out: dict[str, str], inside: _Inside) -> None:
     """Cells of the innermost tables: a label cell takes the next cell of its table."""
     by_table: dict[lxml.html.HtmlElement, list[lxml.html.HtmlElement]] = {}
+    row_tables: dict[lxml.html.HtmlElement | None, lxml.html.HtmlElement | None] = {}
     for cell in cells:
-        table = next(cell.iterancestors("table"), None)
+        row = cell.getparent()  # the cells of a row share a table: asked once a row
+        if row not in row_tables:
+            row_tables[row] = next(cell.iterancestors("table"), None)
+        table = row_tables[row]
         if table is not None:
             by_table.setdefault(table, []).append(cell)
     for table, table_cells in by_table.items():
@@ -219,7 +231,7 @@ def _tables(cells: list[lxml.html.HtmlElement], out: dict[str, str], inside: _In
             continue
         texts = [clean(visible_text(c)) for c in table_cells]
         for i, text in enumerate(texts):
-            key = label_key(text)
+            key = _clean_label_key(text)
             if key in _KNOWN:
                 # The value cell is the next one of the same row: a header row (名称 |
                 # 索引号 | 发布日期) over a list of documents pairs its last label with none.
@@ -227,12 +239,18 @@ def _tables(cells: list[lxml.html.HtmlElement], out: dict[str, str], inside: _In
                     table_cells[i + 1].getparent() is table_cells[i].getparent()
                 )
                 value = texts[i + 1] if same_row else ""
-                if value and label_key(value) not in _KNOWN and key not in out:
+                if value and _clean_label_key(value) not in _KNOWN and key not in out:
                     out[key] = value
                 continue
             for key, value in line_pairs(text):
                 if value and key in _KNOWN and key not in out:
                     out[key] = value
+
+
+def _clean_label_key(text: str) -> str:
+    """``label_key`` of a ``clean`` text, whose only white space is single spaces: three
+    replacements in place of a regex (1.5 µs a sandbox page where that took 4.3)."""
+    return text.replace(" ", "").replace(":", "").replace("：", "")
 
 
 def _label_lines(owners: list[lxml.html.HtmlElement], inside: _Inside) -> list[str]:

@@ -109,7 +109,14 @@ _END_TAG = re.compile(r"</(?:html|body)\s*>", re.I)
 def incomplete(text: str) -> bool:
     """True when a page never closes its ``<body>`` or ``<html>``: it was cut short (a
     file half written, a connection closed early), and what is there is not the page."""
+    # Where a page closes them, at its end, first: the search from the start stops at
+    # every "</" of the page (3.8 µs a sandbox page, 0.9 this way).
+    if _END_TAG.search(text, max(len(text) - _END_SPAN, 0)) is not None:
+        return False
     return _END_TAG.search(text) is None
+
+
+_END_SPAN = 512
 
 
 _LOCATION = re.compile(
@@ -148,6 +155,27 @@ def element_text(el: lxml.html.HtmlElement) -> str:
 
 
 def inner_html(el: lxml.html.HtmlElement) -> str:
+    """The text of ``el`` as it is (unescaped) and its children's HTML with their tails.
+
+    Serialized whole and cut out of that: a serialization per child cost 14 µs a sandbox
+    body, this 8.5. What ``el``'s own tags and text serialize to is learnt from an empty
+    element with its tag, attributes and text; one lxml cannot make (a tag such as
+    ``o:p`` the parser took), or one the whole does not start with, is serialized child
+    by child."""
+    whole = etree.tostring(el, encoding="unicode", method="html", with_tail=False)
+    try:
+        shell = el.makeelement(el.tag, el.attrib)
+        shell.text = el.text
+    except ValueError:
+        return _inner_html_by_child(el)
+    head = etree.tostring(shell, encoding="unicode", method="html")
+    end = head.rfind("</")
+    if end < 0 or not (whole.startswith(head[:end]) and whole.endswith(head[end:])):
+        return _inner_html_by_child(el)
+    return (el.text or "") + whole[end : len(whole) - (len(head) - end)]
+
+
+def _inner_html_by_child(el: lxml.html.HtmlElement) -> str:
     parts = [el.text or ""]
     parts.extend(etree.tostring(child, encoding="unicode", method="html") for child in el)
     return "".join(parts)
@@ -163,6 +191,8 @@ def attachment_links(
     for scope in scopes:
         for a in scope.iter("a"):
             href = (a.get("href") or "").strip()
+            if href in seen:  # a link of nested scopes (a 附件 block and its list) again
+                continue
             # Most links name no file: asking the scope (a URL parse) only about file links
             # skips the others cheaply. Neither question changes anything, and a link the
             # scope refuses never raised here, whatever urlsplit makes of it.
@@ -172,7 +202,7 @@ def attachment_links(
                 if not allowed(href):
                     continue
                 raise
-            if name is None or href in seen or not allowed(href):
+            if name is None or not allowed(href):
                 continue
             seen.add(href)
             out.append((attachment_name(name, href, len(out) + 1), href))

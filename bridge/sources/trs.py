@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import lxml.html
+from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from bridge.raw import ListEntry, ListPage
@@ -56,10 +57,42 @@ _NEXT_TEXT = ("下一页", "下页", "后一页")
 _DETAIL = re.compile(r"/(?:\d{6}/)?(t\d{8}_\d+)\.s?html?$")
 _DATE = re.compile(r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?|\b\d{1,2}-\d{1,2}\b")
 TITLE_SELECTORS = ("h1.title", ".title h1", "h1", ".article-title", "td.title")
+"""Where TRS templates put the heading, most specific first (``_headings`` finds them)."""
 BODY_SELECTOR = "div.TRS_Editor"
-# Compiled once: `el.cssselect(text)` translates the selector to XPath on every call,
-# which cost more than the rest of reading a detail page.
-_TITLES = tuple(CSSSelector(selector, translator="html") for selector in TITLE_SELECTORS)
+_TD_TITLE = CSSSelector("td.title", translator="html")
+_ARTICLE_TITLE = etree.XPath("descendant-or-self::*/@class[contains(., 'article-title')]")
+_XML_SPACE = re.compile("[ \t\n\r]+")
+"""What a CSS class selector splits a class attribute at (XPath's normalize-space)."""
+
+
+def _has_class(el: lxml.html.HtmlElement, name: str) -> bool:
+    classes = el.get("class")
+    return classes is not None and name in _XML_SPACE.split(classes)
+
+
+def _headings(doc: lxml.html.HtmlElement) -> Iterator[lxml.html.HtmlElement | None]:
+    """The first element each of ``TITLE_SELECTORS`` matches (None for none), in turn.
+
+    The page's few ``<h1>`` are asked in Python, and only the class attributes for
+    ``.article-title``: the selectors' XPath tested a class on every element of the page
+    for ``.title h1`` and ``.article-title`` (220 µs on a real page, this 65)."""
+    h1s = list(doc.iter("h1"))
+    yield next((h1 for h1 in h1s if _has_class(h1, "title")), None)
+    yield next((h1 for h1 in h1s if _in_title(h1, doc)), None)
+    yield h1s[0] if h1s else None
+    named = (c.getparent() for c in _ARTICLE_TITLE(doc) if "article-title" in _XML_SPACE.split(c))
+    yield next(named, None)
+    yield next(iter(_TD_TITLE(doc)), None)
+
+
+def _in_title(el: lxml.html.HtmlElement, doc: lxml.html.HtmlElement) -> bool:
+    """Whether an ancestor of ``el`` up to ``doc`` has the class ``title``."""
+    for ancestor in el.iterancestors():
+        if _has_class(ancestor, "title"):
+            return True
+        if ancestor is doc:
+            break
+    return False
 
 
 def page_count(text: str) -> int | None:
@@ -202,9 +235,8 @@ class TrsSource(CmsSource):
         if body is not None:
             strip_volatile(body)
         title = ""
-        for selector in _TITLES:
-            found = selector(doc)
-            if found and (heading := parse.clean(visible_text(found[0]))):
+        for found in _headings(doc):
+            if found is not None and (heading := parse.clean(visible_text(found))):
                 title = heading
                 break
         return Article(

@@ -65,11 +65,9 @@ def strip_volatile(root: lxml.html.HtmlElement) -> None:
     # like one (and comments) can go, and no text needs a look. The patterns match
     # within one text node; whatever matches in one matches in all the text together.
     text = root.text_content()
-    wordy = bool(
-        _COUNTER_WORD.search(text) or (_STAMP_WORD.search(text) and _STAMP_TEXT.search(text))
-    )
+    wordy = bool(_COUNTER_WORD.search(text) or (_may_stamp(text) and _STAMP_TEXT.search(text)))
     doomed = []
-    for el in root.iterdescendants() if wordy else _NAMED_OR_COMMENT(root):
+    for el in root.iterdescendants() if wordy else _named_or_comments(root):
         if not isinstance(el.tag, str):
             if el.tag is etree.Comment:
                 doomed.append(el)
@@ -95,10 +93,41 @@ def strip_volatile(root: lxml.html.HtmlElement) -> None:
 
 _COUNTER_WORD = re.compile(r"(?:浏览|阅读|点击|访问|查看)(?:次数|人次|人数|量|数)?\s*[:：]")
 """What every counter text and counter label starts with."""
-_STAMP_WORD = re.compile(r"生成|执行|运行|加载|generated", re.I)
-"""A word every stamp text holds: ``_STAMP_TEXT``, which has no fixed start, tries every
-position of a body, so a body without any of these is not handed to it."""
-_NAMED_OR_COMMENT = etree.XPath("descendant::*[@id or @class] | descendant::comment()")
+_STAMP_VERBS = frozenset({"执行", "运行", "生成", "加载"})
+
+
+def _may_stamp(text: str) -> bool:
+    """Whether ``text`` holds what every ``_STAMP_TEXT`` holds: 生成于, "generated", or
+    时间 or 耗时 right after one of ``_STAMP_VERBS``. ``_STAMP_TEXT`` has no fixed start
+    and tries every position of a body (35 µs on a sandbox body); a search for any of
+    the verbs alone fired on a third of them (生成, 执行 are ordinary words), where a
+    look at what precedes each 时间 rarely does (3 µs where the two regexes took 13)."""
+    for noun in ("时间", "耗时"):
+        at = text.find(noun, 2)
+        while at >= 0:
+            if text[at - 2 : at] in _STAMP_VERBS:
+                return True
+            at = text.find(noun, at + 1)
+    # No letter of "generated" has another case outside ASCII: lower() is re.I here.
+    return "生成于" in text or "generated" in text.lower()
+
+
+# The id and class attributes themselves, not the elements that have one: libxml2 tests a
+# predicate such as [@id or @class] on each element by building node sets (6 µs on a
+# sandbox body, where this takes 3). An attribute comes right after its element.
+_IDS_CLASSES_COMMENTS = etree.XPath(
+    "descendant::*/@id | descendant::*/@class | descendant::comment()"
+)
+
+
+def _named_or_comments(root: lxml.html.HtmlElement) -> list[etree._Element]:
+    """The descendants of ``root`` with an id or a class, and its comments, in page order."""
+    found: list[etree._Element] = []
+    for hit in _IDS_CLASSES_COMMENTS(root):
+        el = hit.getparent() if isinstance(hit, etree._ElementUnicodeResult) else hit
+        if not found or found[-1] is not el:  # an element with both an id and a class
+            found.append(el)
+    return found
 
 
 def _is_counter_value(el: lxml.html.HtmlElement) -> bool:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bridge.labels import (
+    _KNOWN_LABEL,
     _PAIR,
+    _PAIRS,
     ALL_LABELS,
     FIELD_LABELS,
     is_label_line,
@@ -101,3 +104,28 @@ def test_a_line_is_matched_only_when_it_starts_like_a_label(pieces: list[str]) -
     line = "".join(pieces)
     m = _PAIR.match(line.lstrip(" \t\u3000\xa0\x1f"))
     assert is_label_line(line) == (m is not None and m.group("other") is None)
+
+
+_SPACED = [*(" ".join(label) for label in ALL_LABELS[:8]), *(label[1:] for label in ALL_LABELS)]
+
+
+@given(st.lists(st.sampled_from([*_PIECES, *_SPACED]), max_size=6))
+def test_a_line_without_a_colon_or_a_known_label_holds_no_pair(pieces: list[str]) -> None:
+    # line_pairs answers such a line without asking _PAIR: _PAIR finds nothing there.
+    line = "".join(pieces)
+    if ":" not in line and "：" not in line and not _KNOWN_LABEL.search(line):
+        assert not list(_PAIR.finditer(line))
+
+
+def test_every_known_label_starts_with_a_chinese_character() -> None:
+    # _PAIR looks for a pair only where one starts.
+    assert all("\u4e00" <= label[0] <= "\u9fff" for label in ALL_LABELS)
+
+
+@given(st.lists(st.sampled_from([*_PIECES, *_SPACED, "2021-08-01 06:59", "|", "【", "x:"])))
+def test_a_pair_is_found_where_the_alternatives_alone_find_it(pieces: list[str]) -> None:
+    line = "".join(pieces)
+    alone = re.compile(_PAIRS)
+    assert [m.groupdict() | {"at": m.span()} for m in _PAIR.finditer(line)] == [
+        m.groupdict() | {"at": m.span()} for m in alone.finditer(line)
+    ]

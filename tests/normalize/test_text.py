@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from bridge.text import (
     _DROP_CHARS,
+    _NOT_IN_A_TREE,
+    _NOT_IN_A_TREE_CHARS,
     LINE_BREAK_RE,
     WHITESPACE_RE,
     clean_body_text,
@@ -17,6 +19,7 @@ from bridge.text import (
     compact,
     fold_spaces,
     strip_invisible,
+    tree_safe,
     without_markup,
 )
 
@@ -137,3 +140,18 @@ def test_no_line_break_is_dropped_or_composes() -> None:
     assert strip_invisible(BREAKS) == BREAKS
     for brk in BREAKS:
         assert unicodedata.normalize("NFC", f"e{brk}\u0301") == f"e{brk}\u0301"
+
+
+def test_the_characters_no_tree_holds_are_the_pattern_s() -> None:
+    """tree_safe looks for each character alone; the pattern removes them."""
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000]
+    assert [c for c in every if _NOT_IN_A_TREE.match(c)] == list(_NOT_IN_A_TREE_CHARS)
+
+
+@given(
+    st.text(alphabet=st.characters(max_codepoint=0x30) | st.sampled_from("\ufffe\uffff字"))
+    | st.text(alphabet="字\n ", min_size=1000).map(lambda t: t + "\x01" if len(t) % 2 else t)
+)
+def test_tree_safe_changes_only_a_text_the_pattern_finds_something_in(text: str) -> None:
+    assert (tree_safe(text) is text) == (_NOT_IN_A_TREE.search(text) is None)
+    assert _NOT_IN_A_TREE.search(tree_safe(text)) is None

@@ -10,9 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from bridge.labels import PAGE_META_NAMES, label_key
 from bridge.net.scope import Scope
 from bridge.sources import links, parse, volatile
-from bridge.sources.article import scoped_metadata
+from bridge.sources.article import (
+    META_PLACEHOLDERS,
+    _clean_label_key,
+    clean,
+    doc_title,
+    page_meta,
+    scoped_metadata,
+)
 from bridge.sources.volatile import strip_volatile
 
 
@@ -214,6 +222,21 @@ def test_a_body_without_counter_words_is_stripped_as_by_the_full_walk(pieces):
         assert stripped(fragment) == quick
 
 
+_NAMING = [
+    '<div id="a" class="b">', '<div class="">', '<span id="">', "<p>", "<b>", "</b>", "</p>",
+    "</span>", "</div>", "<!-- c -->", "x", '<i class="count">1</i>', "<br>", '<a id="z"/>',
+]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_NAMING), max_size=12))
+def test_named_elements_and_comments_are_found_in_page_order(pieces):
+    """``_named_or_comments`` reads the id and class attributes, not an element predicate:
+    it finds what the predicate does, in the same order."""
+    root = lxml.html.fragment_fromstring("".join(pieces), create_parent="div")
+    by_predicate = root.xpath("descendant::*[@id or @class] | descendant::comment()")
+    assert volatile._named_or_comments(root) == by_predicate
+
+
 def test_counters_in_long_paragraphs_are_content():
     text = (
         "2012年，本局门户网站共发布信息1234条，" + "全年访问量：98765次，" + "较上年增长12%。" * 12
@@ -294,6 +317,32 @@ def test_any_link_text_is_made_absolute_as_lxml_does(links, url):
     assert html_of(ours) == html_of(lxmls)
 
 
+_ATTRIBUTE_NAMES = [*links.LINK_ATTRIBUTES, "style", "class", "data-src", "hrefs", "title"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "img", "div", "td", "form", "blockquote"]),
+            st.lists(st.sampled_from(_ATTRIBUTE_NAMES), max_size=4, unique=True),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_any_link_attribute_is_made_absolute_as_lxml_does(elements):
+    """Each attribute is picked by its name; the others stay as they were."""
+    tags = []
+    for tag, names in elements:
+        attributes = " ".join(f'{name}="x/{name}.html"' for name in names)
+        tags.append(f"<{tag} {attributes}></{tag}>")
+    page = f"<html><body>{''.join(tags)}</body></html>"
+    ours, lxmls = lxml.html.document_fromstring(page), lxml.html.document_fromstring(page)
+    parse.absolutize_links(ours, URL, resolve_base_href=True)
+    lxmls.make_links_absolute(URL, resolve_base_href=True, handle_failures="ignore")
+    assert html_of(ours) == html_of(lxmls)
+
+
 def test_a_base_href_no_browser_could_use_is_ignored_and_one_with_spaces_is_trimmed():
     page = '<html><head><base href="{}"></head><body><a href="a.html">a</a></body></html>'
     broken = lxml.html.document_fromstring(page.format("http://[::1/x/"))
@@ -364,6 +413,122 @@ def test_a_selector_that_tests_a_link_value_is_known(css, reads):
     )
 )
 def test_every_stamp_text_holds_a_stamp_word(text):
-    """strip_volatile asks _STAMP_TEXT only about a body that holds a _STAMP_WORD."""
+    """strip_volatile asks _STAMP_TEXT only about a body that _may_stamp."""
     if volatile._STAMP_TEXT.search(text):
-        assert volatile._STAMP_WORD.search(text)
+        assert volatile._may_stamp(text)
+
+
+@given(st.from_regex(volatile._STAMP_TEXT))
+def test_every_stamp_holds_a_stamp_word(text):
+    """Any text _STAMP_TEXT finds a stamp in (any case, anything around it)."""
+    assert volatile._may_stamp(text)
+
+
+# --- the <title> and the meta tags ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "<title> 关于 \u3000 通知 - 某市 </title>",
+        "<title></title>",
+        "",
+        "<title>a<!-- c -->b</title>",
+        "<title>a<b>粗</b>c</title>",
+        "<title>一</title><title>二</title>",
+        '<meta name="ArticleTitle" content="标题"><meta name="articletitle " content="二">'
+        '<meta name="PubDate" content=" 2024-01-01 "><meta name="SiteName" content="网站名称">'
+        '<meta name="ContentSource" content=""><meta name="ContentSource" content="来源单位">'
+        '<meta charset="utf-8"><meta name="keywords" content="k">',
+    ],
+)
+def test_the_title_and_meta_tags_are_read_as_a_path_search_reads_them(head):
+    doc, _ = parse.page_document(f"<html><head>{head}</head><body><p>x</p></body></html>", URL)
+    title = doc.find(".//title")
+    assert doc_title(doc) == (clean(title.text_content()) if title is not None else "")
+    wanted = {name.lower(): name for name in PAGE_META_NAMES}
+    expected: dict[str, str] = {}
+    for meta in doc.iter("meta"):
+        name = wanted.get((meta.get("name") or "").strip().lower())
+        content = clean(meta.get("content"))
+        if name and content and content not in META_PLACEHOLDERS and name not in expected:
+            expected[name] = content
+    assert page_meta(doc) == expected
+
+
+@given(st.text(alphabet=" \t\n\u3000\xa0\x1f\x0b:：索引号x字", max_size=20))
+def test_a_clean_text_s_label_key_is_read_without_a_regex(text):
+    """The metadata table's cells are clean: their label key needs no regex."""
+    assert _clean_label_key(clean(text)) == label_key(clean(text))
+
+
+# --- a body's HTML --------------------------------------------------------------------------
+
+_BODY_PIECES = [
+    "a & b", "x < y", "<p>段</p>", "<br>", "<img src='a.png' alt='\"'>", "\r\n", "&nbsp;",
+    "<!-- c -->", "<o:p>w</o:p>", "<script>if (a < b) {}</script>", "&#1;", "\xa0字",
+    '<span class="a" id="b" data-x="1 > 0">s</span>', "</td>", "<td>c</td>", "<table>",
+]  # fmt: skip
+_BODY_TAGS = ["div", "p", "td", "span", "o:p", "script", "img", "table"]
+
+
+@given(
+    st.sampled_from(_BODY_TAGS),
+    st.sampled_from(["", ' class="TRS_Editor"', ' id="zoom" class="a&amp;b"', " hidden", ' a"b=1']),
+    st.lists(st.sampled_from(_BODY_PIECES), max_size=6),
+)
+def test_a_body_s_html_is_cut_out_of_its_whole_serialization_as_it_was_joined(tag, attrs, pieces):
+    """inner_html cuts the children's HTML out of the element's serialization: the same
+    text as the serialization of each child, after the element's own text as it is."""
+    doc, _ = parse.page_document(
+        f"<html><body><{tag}{attrs}>{''.join(pieces)}</{tag}>tail</body></html>", URL
+    )
+    for el in doc.find("body").iter():
+        if isinstance(el.tag, str):
+            assert parse.inner_html(el) == parse._inner_html_by_child(el)
+
+
+@given(st.lists(st.sampled_from(["<p>x</p>", "</BODY >", "</html>", "</htm", "\n", "字" * 300])))
+def test_a_page_is_incomplete_when_no_end_tag_is_anywhere(pieces):
+    text = "".join(pieces)
+    assert parse.incomplete(text) == (parse._END_TAG.search(text) is None)
+
+
+_SEGMENTS = ["a", "..", ".", "", "字", ";p", "b c", "%20", "x.html"]
+
+
+@settings(max_examples=300)
+@given(
+    st.sampled_from(["http://site.example", "https://site.example:8080", "HTTP://Site.example"]),
+    st.lists(st.sampled_from(_SEGMENTS), max_size=4),
+    st.sampled_from(["", "?q=1", "?q=a/b", "#f/g"]),
+    st.sampled_from(["", "./", "././"]),
+    st.sampled_from(["a", ".", "..", "字.pdf", "P020.pdf", "a:b", "a;b", "a?x", "", "x y", "/a"]),
+)
+def test_a_link_of_the_page_s_folder_is_joined_as_urljoin_joins_it(
+    origin, segments, rest, dot, name
+):
+    """A plain base and a plain name are joined without urljoin: as urljoin joins them."""
+    base, href = origin + "/" + "/".join(segments) + rest, dot + name
+    page = f'<html><body><a href="{href}">x</a></body></html>'
+    ours, lxmls = lxml.html.document_fromstring(page), lxml.html.document_fromstring(page)
+    parse.absolutize_links(ours, base, resolve_base_href=True)
+    lxmls.make_links_absolute(base, resolve_base_href=True, handle_failures="ignore")
+    assert html_of(ours) == html_of(lxmls)
+
+
+def test_a_file_link_of_nested_scopes_is_read_and_asked_about_once():
+    doc = lxml.html.fromstring(
+        '<div><div class="attachments"><p>附件：</p><ul><li><a href="http://h/P1.pdf">通知.pdf</a>'
+        '</li></ul></div><a href="http://h/P1.pdf">again</a><a href="http://h/x.html">x</a></div>'
+    )
+    block = doc.find_class("attachments")[0]
+    asked: list[str] = []
+
+    def allowed(href: str) -> bool:
+        asked.append(href)
+        return True
+
+    found = parse.attachment_links([doc, block, block.find("ul")], allowed)
+    assert found == [("通知.pdf", "http://h/P1.pdf")]
+    assert asked == ["http://h/P1.pdf"]

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lxml.cssselect import CSSSelector
 from pageserver import PAGES, PageServer, serving, source_config
 
 from bridge.raw import ListEntry, RawItem
-from bridge.sources import make_source
-from bridge.sources.trs import TrsSource, list_page_url, page_count
+from bridge.sources import make_source, parse
+from bridge.sources.trs import TITLE_SELECTORS, TrsSource, _headings, list_page_url, page_count
 
 TITLE = "余姚市教育局关于印发2013年全市教育工作要点的通知（陈喆执笔）"
 
@@ -82,3 +85,34 @@ def test_detail_page_decoded_and_counter_stripped(site):
     assert [(a.name, a.media_type) for a in first.attachments] == [
         ("2013年全市教育工作要点.pdf", "application/pdf")
     ]
+
+
+_CLASSES = [
+    "",
+    "title",
+    "x title",
+    "x\ttitle",
+    "x\xa0title",
+    "titles",
+    "article-title",
+    "a article-title\n",
+]
+
+
+@st.composite
+def _heading_trees(draw: st.DrawFn, depth: int = 0) -> str:
+    tag = draw(st.sampled_from(["div", "h1", "td", "span", "table", "tr"]))
+    classes = draw(st.sampled_from(_CLASSES))
+    attribute = f' class="{classes}"' if classes else ""
+    children = draw(st.lists(_heading_trees(depth + 1), max_size=3)) if depth < 3 else []
+    text = draw(st.sampled_from(["", "标题", " "]))
+    return f"<{tag}{attribute}>{text}{''.join(children)}</{tag}>"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_heading_trees(), min_size=1, max_size=4))
+def test_the_headings_are_what_the_title_selectors_find_first(blocks):
+    doc, _ = parse.page_document(f"<html><body>{''.join(blocks)}</body></html>", "http://h/a")
+    selectors = [CSSSelector(css, translator="html") for css in TITLE_SELECTORS]
+    first = [next(iter(selector(doc)), None) for selector in selectors]
+    assert list(_headings(doc)) == first
