@@ -170,7 +170,7 @@ def _urllib3_response(
         urllib3.connection.log.warning("Failed to parse headers (url=%s): %s", url, exc)
     return urllib3.HTTPResponse(
         body=answer,
-        headers=HTTPHeaderDict(urllib3.connection._normalize_header_values(answer.msg)),
+        headers=HTTPHeaderDict(_header_items(answer.msg)),
         status=answer.status,
         version=answer.version,
         version_string=getattr(conn, "_http_vsn_str", "HTTP/?"),
@@ -184,6 +184,13 @@ def _urllib3_response(
         request_method=method,
         request_url=url,
     )
+
+
+def _header_items(message: http.client.HTTPMessage) -> list[tuple[str, str]]:
+    """The message's (name, value) pairs as urllib3's ``getresponse`` takes them: its
+    newer releases unfold obsolete folded lines, the older took them as they are."""
+    normalized = getattr(urllib3.connection, "_normalize_header_values", None)
+    return normalized(message) if normalized is not None else message.items()
 
 
 class Reply:
