@@ -29,7 +29,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import Retry, Url, make_headers, parse_url
 
-from bridge.net.exchange import Reply, exchange, timeouts
+from bridge.net.exchange import Answering, exchange, timeouts
 from bridge.net.headers import Response
 from bridge.net.scope import DEFAULT_PORTS, is_loopback, origin
 
@@ -211,7 +211,7 @@ class HttpClient:
         headers: dict[str, str] | None = None,
         timeout: float | urllib3.Timeout,
         parsed: Url | None = None,
-    ) -> urllib3.BaseHTTPResponse | Reply:
+    ) -> Answering:
         """One request whose body the caller reads (``read1``), then hands the connection
         back (``release_conn``, or ``close`` to drop it). ``timeout``: seconds for connect
         and for each read, or a ``Timeout`` the caller made once; ``parsed``: ``url`` as
@@ -225,6 +225,7 @@ class HttpClient:
             if cookie := asked.get_header("Cookie"):
                 sent = {**sent, "Cookie": cookie}
         route = self._route(parsed, url)
+        r: Answering
         if isinstance(route, HTTPConnectionPool) and (seconds := timeouts(timeout)):
             r = exchange(
                 route,

@@ -25,8 +25,7 @@ from __future__ import annotations
 import errno
 import http.client
 import ssl
-from socket import timeout as SocketTimeout
-from typing import Any
+from typing import Any, Union
 
 import urllib3
 from urllib3._collections import HTTPHeaderDict
@@ -69,13 +68,13 @@ def exchange(
     Raises what ``pool.urlopen(..., retries=False, redirect=False)`` raises."""
     if isinstance(body, str):
         body = body.encode()  # what urllib3 sends of a str body (http.client: Latin-1)
-    conn = pool._get_conn()  # a dropped kept-alive connection is reopened here
+    conn: Any = pool._get_conn()  # a dropped kept-alive connection is reopened here
     try:
         conn.timeout = connect_timeout
         if conn.is_closed:
             try:
                 conn.connect()  # urllib3's: NewConnectionError, ConnectTimeoutError …
-            except SocketTimeout as exc:
+            except TimeoutError as exc:
                 raise ReadTimeoutError(
                     pool, url, f"Read timed out. (read timeout={connect_timeout})"
                 ) from exc
@@ -105,11 +104,11 @@ def exchange(
         raise raised from exc
     fields = getattr(answer, "fields", None)  # None: the email parser read the headers
     if fields is not None:
-        headers = HTTPHeaderDict()
+        received = HTTPHeaderDict()
         for name, value in fields:
-            headers.add(name, value)
-        if "Content-Encoding" not in headers:
-            return Reply(pool, conn, answer, headers)
+            received.add(name, value)
+        if "Content-Encoding" not in received:
+            return Reply(pool, conn, answer, received)
     return _urllib3_response(pool, conn, answer, method, url)
 
 
@@ -124,7 +123,11 @@ def _send(conn: Any, method: str, target: str, body: bytes | None, headers: dict
     given = {name.lower() for name in headers}
     plain = http.client.HTTPConnection
     plain.putrequest(
-        conn, method, target, skip_host="host" in given, skip_accept_encoding="accept-encoding" in given
+        conn,
+        method,
+        target,
+        skip_host="host" in given,
+        skip_accept_encoding="accept-encoding" in given,
     )
     for name, value in headers.items():
         plain.putheader(conn, name, value)  # names and values checked as http.client checks them
@@ -138,7 +141,7 @@ def _send(conn: Any, method: str, target: str, body: bytes | None, headers: dict
 
 def _raise_timeout(pool: HTTPConnectionPool, url: str, exc: BaseException, value: Any) -> None:
     """A read timeout as urllib3 reports it (``HTTPConnectionPool._raise_timeout``)."""
-    if isinstance(exc, SocketTimeout) or getattr(exc, "errno", None) in _BLOCKING:
+    if isinstance(exc, TimeoutError) or getattr(exc, "errno", None) in _BLOCKING:
         raise ReadTimeoutError(pool, url, f"Read timed out. (read timeout={value})") from exc
     if isinstance(exc, ssl.SSLError) and (
         "timed out" in str(exc) or "did not complete (read)" in str(exc)
@@ -193,6 +196,11 @@ def _header_items(message: http.client.HTTPMessage) -> list[tuple[str, str]]:
     return normalized(message) if normalized is not None else message.items()
 
 
+Answering = Union["Reply", urllib3.BaseHTTPResponse]
+"""What ``HttpClient.open`` answers: a ``Reply``, or urllib3's response (an answer with a
+``Content-Encoding``, or asked through a proxy)."""
+
+
 class Reply:
     """An answer whose body is sent as it is (no ``Content-Encoding``), read as urllib3's
     response reads one: a body cut short is a ``ProtocolError``, a read that waits past
@@ -202,7 +210,11 @@ class Reply:
     __slots__ = ("_answer", "_pool", "connection", "headers", "status")
 
     def __init__(
-        self, pool: HTTPConnectionPool, conn: Any, answer: http.client.HTTPResponse, headers: HTTPHeaderDict
+        self,
+        pool: HTTPConnectionPool,
+        conn: Any,
+        answer: http.client.HTTPResponse,
+        headers: HTTPHeaderDict,
     ) -> None:
         self._pool = pool
         self._answer = answer
@@ -225,8 +237,9 @@ class Reply:
         self._release_if_read()
         return data
 
-    def read1(self, amt: int, decode_content: bool = True) -> bytes:  # noqa: ARG002 (nothing to decode)
-        """What has arrived, at most ``amt`` bytes; b"" at the end of the body."""
+    def read1(self, amt: int, decode_content: bool = True) -> bytes:
+        """What has arrived, at most ``amt`` bytes; b"" at the end of the body
+        (``decode_content``: as urllib3's, though such a body has nothing to decode)."""
         try:
             data = self._answer.read1(amt)
             if not data and self._answer.length:  # the server closed before the end
@@ -271,7 +284,7 @@ class Reply:
         """A read that failed: the connection closed, and ``exc`` raised as urllib3's
         response raises it (``HTTPResponse._error_catcher``)."""
         self.close()
-        if isinstance(exc, SocketTimeout):
+        if isinstance(exc, TimeoutError):
             raise ReadTimeoutError(self._pool, None, "Read timed out.") from exc
         if isinstance(exc, ssl.SSLError):
             raise SSLError(exc) from exc

@@ -15,6 +15,7 @@ import urllib3
 
 from bridge.defaults import MIN_BODY_RATE
 from bridge.errors import Retriable, Skippable
+from bridge.net.exchange import Answering
 
 
 class TooLarge(Skippable):
@@ -60,7 +61,7 @@ class Deadline:
 
 
 def read_capped(
-    r: urllib3.BaseHTTPResponse,
+    r: Answering,
     url: str,
     max_bytes: int,
     deadline: Deadline,

@@ -33,6 +33,7 @@ from bridge.config import FetchConfig
 from bridge.defaults import MAX_REDIRECTS, ROBOTS_MAX_BYTES
 from bridge.errors import Retriable, Skippable
 from bridge.net.client import HttpClient, ProxyNotSupported, plain_reason
+from bridge.net.exchange import Answering
 from bridge.net.scope import Scope
 from bridge.sources.body import Deadline, read_capped
 from bridge.sources.charset import binary_kind, decode_html
@@ -288,7 +289,7 @@ class Fetcher:
         body: str | None,
         headers: dict[str, str] | None,
         deadline: Deadline,
-    ) -> urllib3.BaseHTTPResponse:
+    ) -> Answering:
         """``url`` asked (``parts``: as the scope check parsed it), with the configured
         timeouts, or shorter ones when less of the deadline is left."""
         timeout = self._timeout
@@ -393,7 +394,7 @@ def _raise_for_status(r: Response, url: str) -> None:
         raise Skippable(f"{url} answered {r.status_code}")
 
 
-def _location(r: urllib3.BaseHTTPResponse) -> str | None:
+def _location(r: Answering) -> str | None:
     """The ``Location`` of an answer. http.client reads header bytes as Latin-1; a
     server that sends a Chinese file name as raw UTF-8 means UTF-8 (as requests reads it)."""
     location = r.headers.get("Location")

@@ -4,6 +4,7 @@ socket server through both, and the outcomes must be the same."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import re
 import socket
@@ -40,11 +41,8 @@ class RawServer:
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                self.handler(conn)
-            except OSError:
-                pass
+        with conn, contextlib.suppress(OSError):  # a client that went away
+            self.handler(conn)
 
     def close(self) -> None:
         self.sock.close()
@@ -154,7 +152,7 @@ def outcome(asker: Callable[..., tuple[object, object]], port: int, how: str) ->
     except urllib3.exceptions.ProtocolError as exc:  # (what, the error under it)
         what, cause = exc.args
         return type(exc).__name__, f"{what.split(':')[0]}: {type(cause).__name__}"
-    except Exception as exc:  # noqa: BLE001 (the outcome is what is compared)
+    except Exception as exc:
         said = re.sub(r"^\w*Pool\(host=[^)]*\): ", "", str(exc))  # the pool's class named
         return type(exc).__name__, said.split(":")[0].split("(")[0]
     finally:
@@ -223,5 +221,48 @@ def test_a_read_body_keeps_the_connection_an_unread_one_drops_it(serve):
         r = client.open("GET", url, timeout=TIMEOUT)
         assert r.read() == b"answer 1"  # a new connection's first answer
         assert server.connections == 2
+    finally:
+        client.close()
+
+
+def test_a_tls_host_is_asked_on_a_verified_connection(serve, tmp_path, monkeypatch):
+    """A certificate the CA bundle holds is accepted (its IP address checked), and the
+    answer read as any other; one the bundle does not hold is refused before a request."""
+    import ssl
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    def tls(conn: socket.socket) -> None:
+        with context.wrap_socket(conn, server_side=True) as wrapped:
+            keeps_alive(wrapped)
+
+    server = serve(tls)
+    url = f"https://127.0.0.1:{server.port}/"
+    for name in ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    client = HttpClient({})
+    try:
+        r = client.open("GET", url, timeout=TIMEOUT)
+        assert isinstance(r, Reply)
+        assert r.read() == b"answer 1"
+        assert client.request("GET", url, timeout=TIMEOUT).content == b"answer 2"
+        assert server.connections == 1  # kept alive over TLS too
+    finally:
+        client.close()
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    client = HttpClient({})
+    try:
+        with pytest.raises(urllib3.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.open("GET", url, timeout=TIMEOUT)
     finally:
         client.close()
