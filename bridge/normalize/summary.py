@@ -48,14 +48,38 @@ def join_lines(text: str, *, stop: int | None = None) -> str:
     return out
 
 
+_CHUNK = 1024
+"""Characters of a text split into lines at once: a summary reads the first few lines of
+a body; splitting all of a long one cost more than joining those."""
+_BREAKS = "\r\n\u2028\u2029\x85\x0b\x0c"
+"""The characters ``LINE_BREAK_RE`` breaks a line at (``\\r\\n`` is one break)."""
+
+
 def _lines(text: str) -> Iterator[str]:
-    """``LINE_BREAK_RE.split(text)``, one line at a time: a summary reads the first few
-    lines of a body, and splitting all of it cost more than joining those."""
+    """``LINE_BREAK_RE.split(text)``, a chunk of lines at a time, each chunk split by
+    ``str.splitlines`` (in C: 0.9 µs where the pattern's matches took 6.5, on the median
+    summary source of 344 characters and 11 lines)."""
     start = 0
-    for m in LINE_BREAK_RE.finditer(text):
-        yield text[start : m.start()]
+    while len(text) - start > _CHUNK:
+        m = LINE_BREAK_RE.search(text, start + _CHUNK)
+        if m is None:
+            break
+        end = m.start()
+        if text[end] == "\n" and text[end - 1] == "\r":  # the search began inside a \r\n
+            end -= 1
+        yield from _split(text[start:end])
         start = m.end()
-    yield text[start:]
+    yield from _split(text[start:])
+
+
+def _split(text: str) -> list[str]:
+    """``LINE_BREAK_RE.split(text)``, by ``str.splitlines`` where that splits alike."""
+    if "\x1c" in text or "\x1d" in text or "\x1e" in text:  # splitlines breaks there too
+        return LINE_BREAK_RE.split(text)
+    lines = text.splitlines()
+    if not text or text[-1] in _BREAKS:  # splitlines leaves out the empty last line
+        lines.append("")
+    return lines
 
 
 def _last_boundary(window: str, marks: str, floor: int) -> int | None:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bridge import audit
 from bridge.catalog import CatalogRecord
-from bridge.normalize.hashing import canonical_json
+from bridge.normalize.hashing import canonical_text
 from bridge.state import audit_log
 from bridge.state import recording_claims as claims
 from bridge.state import recording_sql as sql
@@ -230,7 +230,8 @@ class _Batch:
         if filed is not None:
             if shown not in (None, filed):
                 remarks.append(f"索引号 {shown}: the page shows it, the item is filed as {filed}")
-            record = record.with_index_no(filed, "filed")
+            if filed != shown:  # a record is copied only where it changes (5 µs a copy)
+                record = record.with_index_no(filed, "filed")
         elif shown is None and self.mint_for:
             minted = allocate_index_no(self.session, self.mint_for, record.created.year)
             events.append((audit.INDEX_NO_MINTED, xid, {"index_no": minted, "title": record.title}))
@@ -243,6 +244,8 @@ class _Batch:
                     {"url": record.source.url, "title": record.title, "remarks": remarks},
                 )
             )
+        if len(remarks) == len(record.remarks):
+            return record
         return replace(record, remarks=tuple(remarks))
 
     def _lock_items(self, batch: Sequence[Recording]) -> tuple[dict[str, sql.ItemState], set[str]]:
@@ -302,7 +305,7 @@ class _Batch:
                     "item_id": v.item_id,
                     "version": v.version,
                     "content_hash": v.content_hash,
-                    "record": canonical_json(v.record.to_state_json()).decode(),
+                    "record": canonical_text(v.record.to_state_json()),
                     "created_at": self.at,
                 }
                 for v in versions

@@ -10,13 +10,14 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.catalog import Attachment, CatalogRecord, NormalizeProfile
 from bridge.normalize import content_hash, normalize
 from bridge.normalize.dates import SHANGHAI
-from bridge.normalize.hashing import VOLATILE_FIELDS, canonical_json, hashable_view
+from bridge.normalize.hashing import VOLATILE_FIELDS, canonical_json, canonical_text, hashable_view
 from bridge.raw import RawAttachment, RawItem
 
 URL = "https://www.yyedu.gov.cn/zwgk/gzdt/201212/t20121203_7.html"
@@ -234,3 +235,26 @@ def test_canonical_json_is_json_dumps_with_its_options() -> None:
     value = _record().to_state_json()
     expected = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     assert canonical_json(value) == expected.encode()
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_JSON_VALUES)
+def test_canonical_text_is_json_dumps_with_its_options_for_any_json_value(value) -> None:
+    # canonical_text runs the C encoder json.dumps makes, made once: any value, same text.
+    expected = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert canonical_text(value) == expected
+
+
+def test_a_value_json_cannot_encode_is_refused_as_json_dumps_refuses_it() -> None:
+    value = {"a": [1, {"b": object()}]}
+    with pytest.raises(TypeError) as dumps_error:
+        json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    with pytest.raises(TypeError) as ours:
+        canonical_text(value)
+    assert str(ours.value) == str(dumps_error.value)

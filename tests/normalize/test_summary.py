@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bridge.normalize import summary
 from bridge.normalize.summary import _WIDE_RE, _lines, join_lines, make_summary
 from bridge.text import LINE_BREAK_RE, clean_text
 
@@ -102,3 +103,21 @@ def _joined_whole(text: str, stop: int | None) -> str:
         if stop is not None and len(out) > stop:
             break
     return out
+
+
+@given(
+    st.lists(st.sampled_from([*_LINE_PIECES, "\x1c", "\x1e", "甲乙"]), max_size=30),
+    st.integers(1, 8),
+)
+def test_lines_split_in_chunks_are_the_lines_the_pattern_splits(pieces, chunk) -> None:
+    # A long text is split a chunk at a time (str.splitlines, the pattern where the two
+    # differ): chunks of a few characters put every kind of break at a chunk's edge.
+    text = "".join(pieces)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(summary, "_CHUNK", chunk)
+        assert list(_lines(text)) == LINE_BREAK_RE.split(text)
+
+
+def test_the_breaks_splitlines_is_checked_against_are_the_patterns() -> None:
+    breaks = {chr(c) for c in range(0x10000) if LINE_BREAK_RE.fullmatch(chr(c))}
+    assert breaks == set(summary._BREAKS)

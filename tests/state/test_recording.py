@@ -240,3 +240,33 @@ def test_a_withdrawn_item_that_comes_back_is_a_new_version_and_its_waiting_delet
         assert trail(db)[-1][2]["previous_hash"] is None  # withdrawn: no content held
     finally:
         db.dispose()
+
+
+def test_a_changed_version_is_filed_under_the_items_number_whatever_its_page_shows(state_url):
+    # The record is copied only where its 索引号 or remarks change: the one it was filed
+    # under kept as the page's when the page shows it, else taken as "filed" (with a remark
+    # when the page shows another), the remarks normalization made kept either way.
+    db = open_database(state_url)
+    number, other = "002949236/2026-00001", "002949236/2026-00009"
+    first = replace(
+        rec("a1"), index_no=number, provenance={"index_no": "page:索引号"}, remarks=("odd",)
+    )
+    store(db, first)
+    for title, shown in (("改一", number), ("改二", other), ("改三", None)):
+        store(db, replace(first, title=title, index_no=shown))
+    states = [
+        json.loads(t) for (t,) in rows(db, "SELECT record FROM item_versions ORDER BY version")
+    ]
+    assert [(s["index_no"], s["provenance"]["index_no"], s["remarks"]) for s in states] == [
+        (number, "page:索引号", ["odd"]),
+        (number, "page:索引号", ["odd"]),
+        (
+            number,
+            "filed",
+            ["odd", f"索引号 {other}: the page shows it, the item is filed as {number}"],
+        ),
+        (number, "filed", ["odd"]),
+    ]
+    flagged = [d["remarks"] for event, _, d in trail(db) if event == audit.RECORD_FLAGGED]
+    assert flagged == [["odd"], ["odd"], states[2]["remarks"], ["odd"]]
+    db.dispose()
