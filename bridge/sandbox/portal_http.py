@@ -38,6 +38,8 @@ DRAIN_LIMIT = 64 * 1024 * 1024  # read and discard a too-large body up to this, 
 IDLE_TIMEOUT = 120  # seconds an idle keep-alive connection may hold a server thread
 
 _RESET_LINGER = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
+# json.dumps(payload, ensure_ascii=False) with the encoder made once, not on every call
+_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class Headers:
@@ -92,7 +94,7 @@ class Response:
 
     @classmethod
     def json(cls, status: int, payload: Any, **kw: Any) -> Response:
-        return cls(status, json.dumps(payload, ensure_ascii=False).encode(), **kw)
+        return cls(status, _JSON(payload).encode(), **kw)
 
     @classmethod
     def html(cls, status: int, text: str) -> Response:
