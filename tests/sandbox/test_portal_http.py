@@ -16,7 +16,9 @@ import json
 import re
 import socket
 import sys
+import time
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,7 @@ from bridge.sandbox.portal_http import read_headers
 SERVER = f"Server: BridgeSandboxPortal/1 Python/{sys.version.split()[0]}"
 JSON = "application/json; charset=utf-8"
 BODY = json.dumps(make_record(), ensure_ascii=False).encode()
+HEALTH = b"GET /api/v1/health HTTP/1.1\r\n\r\n"
 CREATED = (
     b'{"external_id": "yyedu:t20121203_100012", "index_no": "002949236/2012-00001", '
     b'"version": 1, "status": "created"}'
@@ -45,9 +48,9 @@ def portal(tmp_path: Path) -> Iterator[PortalServer]:
     server.stop()
 
 
-def exchange(portal: PortalServer, *requests: bytes) -> str:
+def exchange(portal: PortalServer, *requests: bytes, dated: bool = False) -> str:
     """Send the requests on one connection, half-close it, and read every answer until
-    the portal closes; the ``Date`` lines taken out."""
+    the portal closes; the ``Date`` lines taken out unless ``dated``."""
     port = portal._httpd.server_address[1]  # type: ignore[union-attr]
     with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
         conn.sendall(b"".join(requests))
@@ -55,7 +58,8 @@ def exchange(portal: PortalServer, *requests: bytes) -> str:
         received = b""
         while chunk := conn.recv(65536):
             received += chunk
-    return re.sub(r"Date: [^\r]*\r\n", "", received.decode("iso-8859-1"))
+    text = received.decode("iso-8859-1")
+    return text if dated else re.sub(r"Date: [^\r]*\r\n", "", text)
 
 
 def request(
@@ -141,8 +145,8 @@ def test_a_put_without_a_body_is_422(portal: PortalServer, length: str | None) -
 
 def test_two_requests_on_one_connection_are_both_answered(portal: PortalServer) -> None:
     put = request("PUT", item_path(EID), BODY, lines=[f"Content-Length: {len(BODY)}"])
-    health = b"GET /api/v1/health HTTP/1.1\r\nConnection: close\r\n\r\n"
-    assert exchange(portal, put, health) == answer("201 Created", CREATED.decode()) + answer(
+    close = HEALTH.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    assert exchange(portal, put, close) == answer("201 Created", CREATED.decode()) + answer(
         "200 OK", '{"status": "ok"}', "Connection: close"
     )
 
@@ -247,6 +251,14 @@ def test_a_bad_request_line_is_answered_by_http_server(
 
 def test_a_request_in_http_0_9_gets_the_bare_body(portal: PortalServer) -> None:
     assert exchange(portal, b"GET /api/v1/health\r\n") == '{"status": "ok"}'
+
+
+def test_the_date_is_the_current_second_as_http_server_writes_it(portal: PortalServer) -> None:
+    before = int(time.time())
+    dates = re.findall(r"Date: ([^\r]*)\r\n", exchange(portal, *[HEALTH] * 3, dated=True))
+    after = int(time.time())
+    assert len(dates) == 3
+    assert set(dates) <= {formatdate(second, usegmt=True) for second in range(before, after + 1)}
 
 
 def test_a_double_slash_path_is_read_as_one(portal: PortalServer) -> None:
