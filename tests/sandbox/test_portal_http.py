@@ -276,13 +276,15 @@ NAMES = [
     "X-BRIDGE-KEY",
     "Expect",
     "X-File-Name",
+    "Content-Type",
 ]
 LINES = st.one_of(
     st.tuples(
         st.sampled_from(NAMES)
         | st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1),
         st.sampled_from([":", ": ", ":\t ", " :"]),
-        st.text(st.characters(min_codepoint=0, max_codepoint=255, blacklist_characters="\r\n")),
+        st.sampled_from(["multipart/form-data; boundary=x", "message/rfc822", "text/plain"])
+        | st.text(st.characters(min_codepoint=0, max_codepoint=255, blacklist_characters="\r\n")),
     ).map(lambda t: "".join(t)),
     st.sampled_from([" folded", "\tfolded", "no colon", "From nobody"]),
 )
