@@ -4,6 +4,11 @@
 this module reads requests off the socket and writes the answer back — or, when a fault
 says so, never answers: it resets the connection at once (``Response.dropped``) or holds
 it until the client gives up (``Response.hung``).
+
+``http.server`` frames the requests, all but their header blocks: it hands those to the
+email parser, about 30 us of the portal's CPU per request. ``read_headers`` reads a plain
+block with ``bridge.net.headers`` in a third of that (an odd one goes to the email parser
+as before) into ``Headers``, which answers lookups as ``email.message.Message`` does.
 """
 
 from __future__ import annotations
@@ -16,11 +21,15 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from email.message import Message
+from http import HTTPStatus
+from http.client import HTTPException, LineTooLong
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal, Protocol, cast
+from typing import Any, BinaryIO, ClassVar, Literal, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
+
+from bridge.net.headers import read_header_block, read_header_lines
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +38,34 @@ DRAIN_LIMIT = 64 * 1024 * 1024  # read and discard a too-large body up to this, 
 IDLE_TIMEOUT = 120  # seconds an idle keep-alive connection may hold a server thread
 
 _RESET_LINGER = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, not FIN
+# json.dumps(payload, ensure_ascii=False) with the encoder made once, not on every call
+_JSON = json.JSONEncoder(ensure_ascii=False).encode
+
+
+class Headers:
+    """A request's header fields, looked up as ``email.message.Message`` looks them up:
+    the name in any case, the first value of a name given twice, None for a missing one."""
+
+    __slots__ = ("_first",)
+
+    def __init__(self, fields: Iterable[tuple[str, str]]) -> None:
+        first: dict[str, str] = {}
+        for name, value in fields:
+            first.setdefault(name.lower(), value)
+        self._first = first
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._first.get(name.lower(), default)
+
+    def __getitem__(self, name: str) -> str | None:
+        return self._first.get(name.lower())
+
+
+def read_headers(rfile: BinaryIO) -> Headers:
+    """The header block after a request line, read as ``http.client.parse_headers`` reads
+    it (its limits, its errors, the same fields and values)."""
+    message, fields = read_header_block(b"".join(read_header_lines(rfile)))
+    return Headers(message.items() if fields is None else fields)
 
 
 @dataclass
@@ -39,7 +76,7 @@ class Request:
     target: str  # the request-target exactly as on the request line: what was signed
     path: str  # its path part, still percent-encoded
     query: dict[str, list[str]]
-    headers: Message
+    headers: Headers
     body: bytes | None
 
 
@@ -57,7 +94,7 @@ class Response:
 
     @classmethod
     def json(cls, status: int, payload: Any, **kw: Any) -> Response:
-        return cls(status, json.dumps(payload, ensure_ascii=False).encode(), **kw)
+        return cls(status, _JSON(payload).encode(), **kw)
 
     @classmethod
     def html(cls, status: int, text: str) -> Response:
@@ -153,8 +190,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "BridgeSandboxPortal/1"
     timeout = IDLE_TIMEOUT
-    disable_nagle_algorithm = True  # headers and body are two writes; Nagle would hold the
-    # second until the client's delayed ACK (40 ms per request)
+    raw_requestline: bytes  # read by handle_one_request
+    _date: ClassVar[tuple[int, str]] = (-1, "")  # the last Date sent: (unix second, text)
+    disable_nagle_algorithm = True  # http.server's error pages are two writes; Nagle would
+    # hold the second until the client's delayed ACK (40 ms per request)
 
     @property
     def _server(self) -> HTTPServer:
@@ -171,14 +210,108 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("sandbox portal: " + format, *args)  # noqa: G003 - format is the base's
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` of an answer, formatted once a second (2 us each time)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        second = int(time.time())  # what the base formats: the whole second
+        cached = _Handler._date
+        if cached[0] != second:
+            cached = _Handler._date = (second, super().date_time_string(second))
+        return cached[1]
+
+    def parse_request(self) -> bool:
+        """``BaseHTTPRequestHandler.parse_request`` (alike in Python 3.11 to 3.13) with the
+        header block read by ``read_headers`` into ``self.fields``: the same answers to
+        a request line or a header block that is refused."""
+        self.command = None  # type: ignore[assignment] # set in case of error on the first line
+        self.request_version = version = self.default_request_version
+        self.close_connection = True
+        requestline = str(self.raw_requestline, "iso-8859-1")
+        requestline = requestline.rstrip("\r\n")
+        self.requestline = requestline
+        words = requestline.split()
+        if len(words) == 0:
+            return False
+
+        if len(words) >= 3:  # enough to determine the protocol version
+            version = words[-1]
+            try:
+                if not version.startswith("HTTP/"):
+                    raise ValueError
+                base_version_number = version.split("/", 1)[1]
+                numbers = base_version_number.split(".")
+                # RFC 2145 3.1: one "." only, each number a separate integer, leading zeros
+                # ignored
+                if len(numbers) != 2:
+                    raise ValueError
+                if any(not component.isdigit() for component in numbers):
+                    raise ValueError("non digit in http version")
+                if any(len(component) > 10 for component in numbers):
+                    raise ValueError("unreasonable length http version")
+                version_number = int(numbers[0]), int(numbers[1])
+            except (ValueError, IndexError):
+                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request version ({version!r})")
+                return False
+            if version_number >= (1, 1) and self.protocol_version >= "HTTP/1.1":
+                self.close_connection = False
+            if version_number >= (2, 0):
+                self.send_error(
+                    HTTPStatus.HTTP_VERSION_NOT_SUPPORTED,
+                    f"Invalid HTTP version ({base_version_number})",
+                )
+                return False
+            self.request_version = version
+
+        if not 2 <= len(words) <= 3:
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request syntax ({requestline!r})")
+            return False
+        command, path = words[:2]
+        if len(words) == 2:
+            self.close_connection = True
+            if command != "GET":
+                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad HTTP/0.9 request type ({command!r})")
+                return False
+        self.command, self.path = command, path
+
+        # gh-87389: a path starting with "//" reduced to one "/" (clients read //path as
+        # a host: an open redirect)
+        if self.path.startswith("//"):
+            self.path = "/" + self.path.lstrip("/")
+
+        try:
+            self.fields = read_headers(cast(BinaryIO, self.rfile))
+        except LineTooLong as err:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long", str(err))
+            return False
+        except HTTPException as err:
+            self.send_error(
+                HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers", str(err)
+            )
+            return False
+
+        conntype = self.fields.get("Connection", "") or ""
+        if conntype.lower() == "close":
+            self.close_connection = True
+        elif conntype.lower() == "keep-alive" and self.protocol_version >= "HTTP/1.1":
+            self.close_connection = False
+        expect = self.fields.get("Expect", "") or ""
+        if (
+            expect.lower() == "100-continue"
+            and self.protocol_version >= "HTTP/1.1"
+            and self.request_version >= "HTTP/1.1"
+        ):
+            return self.handle_expect_100()
+        return True
+
     def _serve(self) -> None:
         portal = self._server.portal
-        if "chunked" in str(self.headers.get("Transfer-Encoding", "")).lower():
+        if "chunked" in str(self.fields.get("Transfer-Encoding", "")).lower():
             self.close_connection = True
             self._send(error(411, "length_required", "send a Content-Length, not chunks"))
             return
         try:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = int(self.fields.get("Content-Length") or 0)
             if length < 0:
                 raise ValueError(length)
         except ValueError:
@@ -207,7 +340,7 @@ class _Handler(BaseHTTPRequestHandler):
             target=self.path,
             path=parts.path,
             query=parse_qs(parts.query, keep_blank_values=True),
-            headers=self.headers,
+            headers=self.fields,
             body=body,
         )
         try:
@@ -234,15 +367,26 @@ class _Handler(BaseHTTPRequestHandler):
             selector.select(max(0.0, seconds))
 
     def _send(self, response: Response) -> None:
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(response.body)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
+        """The answer ``send_response``, ``send_header`` and ``end_headers`` would make,
+        headers and body in one write (9.3 -> 6.4 us an answer, and the client reads one
+        segment, not two)."""
+        self.log_request(response.status)
+        body = response.body if self.command != "HEAD" and response.status != 304 else b""
+        if self.request_version == "HTTP/0.9":  # the body alone: no status line, no headers
+            self.wfile.write(body)
+            return
+        phrase = self.responses[response.status][0] if response.status in self.responses else ""
+        head = [
+            f"{self.protocol_version} {response.status} {phrase}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(response.body)}",
+        ]
+        head += [f"{name}: {value}" for name, value in response.headers.items()]
         if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD" and response.status != 304:
-            self.wfile.write(response.body)
+            head.append("Connection: close")
+        head.append("\r\n")
+        self.wfile.write("\r\n".join(head).encode("latin-1") + body)
 
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = do_OPTIONS = _serve
