@@ -115,23 +115,70 @@ def exchange(
 _WITH_BODY = frozenset({"PATCH", "POST", "PUT"})
 """Methods whose request says Content-Length: 0 when it has no body (http.client's)."""
 
+_LINES: dict[tuple[str, str], bytes] = {}
+"""Header lines as ``http.client``'s ``putheader`` writes them, by (name, value): a
+request's headers are mostly those of the one before (the client's own), and checking and
+encoding each again made sending a page request's head 6.5 µs of CPU instead of 2.8. A
+value sent once (a signature) is kept too, until ``_LINES_KEPT`` are, then they start over."""
+_LINES_KEPT = 1024
+_NAMED: dict[tuple[str, ...], tuple[bool, bool, bool]] = {}
+"""Header names -> (Host given, Accept-Encoding given, Content-Length or
+Transfer-Encoding given): a few sets of names recur."""
+_HOSTS: dict[tuple[str, int | None, int], bytes] = {}
+"""The Host line ``putrequest`` writes for a connection's (host, port, default port),
+when it reckons it from those alone: each request reckoning it again cost 4 µs of CPU
+(an http.client request against nginx, 55 -> 51 µs)."""
+
 
 def _send(conn: Any, method: str, target: str, body: bytes | None, headers: dict[str, str]) -> None:
     """The request, as ``http.client.HTTPConnection.request`` sends it, through its own
     methods: urllib3's overrides check each header for a marker only urllib3's callers
     use, and add what no caller here asks for (chunked bodies, a default User-Agent)."""
-    given = {name.lower() for name in headers}
+    names = tuple(headers)
+    given = _NAMED.get(names)
+    if given is None:
+        lower = {name.lower() for name in names}
+        given = (
+            "host" in lower,
+            "accept-encoding" in lower,
+            "content-length" in lower or "transfer-encoding" in lower,
+        )
+        if len(_NAMED) >= _LINES_KEPT:
+            _NAMED.clear()
+        _NAMED[names] = given
+    host: tuple[str, int | None, int] | None = None
+    host_line = None
+    # (an absolute target's Host is the URL's, a tunnel's its far end's: reckoned anew)
+    plain_host = conn._http_vsn == 11 and not conn._tunnel_host and not target.startswith("http")
+    if plain_host and not given[0]:
+        host = (conn.host, conn.port, conn.default_port)
+        host_line = _HOSTS.get(host)
     plain = http.client.HTTPConnection
     plain.putrequest(
         conn,
         method,
         target,
-        skip_host="host" in given,
-        skip_accept_encoding="accept-encoding" in given,
+        skip_host=given[0] or host_line is not None,
+        skip_accept_encoding=given[1],
     )
-    for name, value in headers.items():
-        plain.putheader(conn, name, value)  # names and values checked as http.client checks them
-    if "content-length" not in given and "transfer-encoding" not in given:
+    buffer = conn._buffer  # where putheader puts each line (http.client's _output)
+    if host_line is not None:
+        buffer.insert(1, host_line)  # where putrequest puts it, after the request line
+    elif host is not None:
+        if len(_HOSTS) >= _LINES_KEPT:
+            _HOSTS.clear()
+        _HOSTS[host] = buffer[1]
+    for field in headers.items():
+        line = _LINES.get(field)
+        if line is not None:
+            buffer.append(line)  # checked when first sent; putrequest made room for headers
+            continue
+        plain.putheader(conn, *field)  # names and values checked as http.client checks them
+        if type(field[1]) is str:  # (an int 1 and True are one key, and two lines)
+            if len(_LINES) >= _LINES_KEPT:
+                _LINES.clear()
+            _LINES[field] = buffer[-1]
+    if not given[2]:
         if body is not None:
             plain.putheader(conn, "Content-Length", str(len(body)))
         elif method.upper() in _WITH_BODY:

@@ -53,18 +53,33 @@ def parse_header_block(block: bytes) -> http.client.HTTPMessage:
     return read_header_block(block)[0]
 
 
-def read_header_block(block: bytes) -> tuple[http.client.HTTPMessage, list[tuple[str, str]] | None]:
-    """``parse_header_block(block)``, and its (name, value) pairs when the block is plain
-    lines read by the fast path (None when the email parser read it)."""
+def read_header_block(
+    block: bytes,
+) -> tuple[http.client.HTTPMessage, list[tuple[str, str]] | None, dict[str, str] | None]:
+    """``parse_header_block(block)``; and when the block is plain lines read by the fast
+    path, its (name, value) pairs and the first value of each name (lowercase), which is
+    what ``HTTPMessage.get`` answers (both None when the email parser read it)."""
     if _SIMPLE_BLOCK.fullmatch(block):
-        message = http.client.HTTPMessage()
         fields = _FIELD.findall(block.decode("iso-8859-1"))
-        message._headers = fields  # type: ignore[attr-defined]
-        if message.get_content_maintype() not in ("multipart", "message"):
+        first = {name.lower(): value for name, value in reversed(fields)}
+        if content_maintype(first.get("content-type")) not in ("multipart", "message"):
+            message = http.client.HTTPMessage()
+            message._headers = fields  # type: ignore[attr-defined]
             message.set_payload("")  # what the email parser leaves: an empty body
-            return message, fields
+            return message, fields, first
     found = email.parser.Parser(_class=http.client.HTTPMessage).parsestr(block.decode("iso-8859-1"))
-    return found, None
+    return found, None, None
+
+
+def content_maintype(content_type: str | None) -> str:
+    """What ``get_content_maintype`` answers for a message whose first Content-Type is
+    ``content_type`` (a value read from Latin-1, which the compat32 policy hands back as
+    it is), from the first values ``Response.begin`` keeps anyway: 0.3 µs, where asking
+    the message took 0.7."""
+    if content_type is None:
+        return "text"  # the default type, text/plain
+    ctype = content_type.partition(";")[0].strip().lower()
+    return ctype.split("/")[0] if ctype.count("/") == 1 else "text"
 
 
 class Response(http.client.HTTPResponse):
@@ -74,6 +89,7 @@ class Response(http.client.HTTPResponse):
 
     fields: list[tuple[str, str]] | None = None
     """The header lines' (name, value) pairs when the fast path read them."""
+    _first: dict[str, str]
 
     def begin(self) -> None:
         # http.client.HTTPResponse.begin (alike in Python 3.11 to 3.13) with one line
@@ -95,14 +111,13 @@ class Response(http.client.HTTPResponse):
             raise http.client.UnknownProtocol(version)
 
         # fields: the header lines as read, for a caller that builds its own mapping
-        self.headers, self.fields = read_header_block(b"".join(read_header_lines(self.fp)))
+        self.headers, self.fields, first = read_header_block(b"".join(read_header_lines(self.fp)))
         self.msg = self.headers
-        if self.fields is not None:  # what HTTPMessage.get answers, without its email policy
-            self._first: dict[str, str] = {}
-            for name, value in self.fields:
-                self._first.setdefault(name.lower(), value)
+        if first is not None:  # what HTTPMessage.get answers, without its email policy
+            self._first = first
+        header = self._header
 
-        tr_enc = self._header("transfer-encoding")
+        tr_enc = header("transfer-encoding")
         if tr_enc and tr_enc.lower() == "chunked":
             self.chunked = True
             self.chunk_left = None
@@ -112,7 +127,7 @@ class Response(http.client.HTTPResponse):
 
         # a Content-Length counts unless the body is chunked (RFC 2616 4.4 #3)
         self.length = None
-        length = self._header("content-length")
+        length = header("content-length")
         if length and not self.chunked:
             try:
                 self.length = int(length)

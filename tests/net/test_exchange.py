@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import http.client
 import re
 import socket
 import threading
@@ -13,7 +14,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import urllib3
+from hypothesis import given
+from hypothesis import strategies as st
 
+from bridge.net import exchange
 from bridge.net.client import HttpClient
 from bridge.net.exchange import Reply
 
@@ -266,3 +270,99 @@ def test_a_tls_host_is_asked_on_a_verified_connection(serve, tmp_path, monkeypat
             client.open("GET", url, timeout=TIMEOUT)
     finally:
         client.close()
+
+
+class Captured(http.client.HTTPConnection):
+    """A connection that keeps what it would send."""
+
+    def __init__(self, host: str, port: int | None) -> None:
+        super().__init__(host, port)
+        self.sent: list[bytes] = []
+
+    def send(self, data: object) -> None:
+        self.sent.append(bytes(data))  # type: ignore[call-overload]
+
+
+class CapturedTls(Captured):
+    default_port = http.client.HTTPS_PORT  # the Host line leaves out 443, not 80
+
+
+class CapturedOld(Captured):
+    _http_vsn, _http_vsn_str = 10, "HTTP/1.0"  # no Host line of its own
+
+
+class CapturedTunnel(Captured):
+    def __init__(self, host: str, port: int | None) -> None:
+        super().__init__(host, port)
+        self.set_tunnel("tunnel.example", 8443)  # the Host line names the tunnel's end
+
+
+_CONNECTION = st.tuples(
+    st.sampled_from([Captured, CapturedTls, CapturedOld, CapturedTunnel]),
+    st.sampled_from(["example.org", "127.0.0.1", "::1", "例子.测试", "Example.ORG."]),
+    st.sampled_from([None, 80, 443, 8080]),
+)
+_TARGET = st.sampled_from(["/p?q=1", "", "http://other.example:81/x", "/"])
+
+
+def sent_by_http_client(
+    conn: Captured, method: str, target: str, body: bytes | None, headers: dict[str, str]
+) -> object:
+    """What ``http.client``'s own methods send for the request, header by header (or the
+    error they raise): the reference for ``exchange._send``."""
+    given = {name.lower() for name in headers}
+    try:
+        conn.putrequest(
+            method,
+            target,
+            skip_host="host" in given,
+            skip_accept_encoding="accept-encoding" in given,
+        )
+        for name, value in headers.items():
+            conn.putheader(name, value)
+        if "content-length" not in given and "transfer-encoding" not in given:
+            if body is not None:
+                conn.putheader("Content-Length", str(len(body)))
+            elif method in ("PATCH", "POST", "PUT"):
+                conn.putheader("Content-Length", "0")
+        conn.endheaders(body)
+    except Exception as exc:  # the error is the outcome compared
+        return repr(exc)
+    return conn.sent
+
+
+def sent_by_send(
+    conn: Captured, method: str, target: str, body: bytes | None, headers: dict[str, str]
+) -> object:
+    try:
+        exchange._send(conn, method, target, body, headers)
+    except Exception as exc:
+        return repr(exc)
+    return conn.sent
+
+
+_HEADER_NAME = st.sampled_from(
+    ["Accept", "Host", "host", "Content-Length", "Transfer-Encoding", "X-A", "Bad Name", "É"]
+)
+_HEADER_VALUE = st.sampled_from(["*/*", "1", "a\r\nb", "é", "中文", "", " padded "])
+
+
+@given(
+    st.lists(
+        st.tuples(
+            _CONNECTION,
+            st.sampled_from(["GET", "PUT", "POST"]),
+            _TARGET,
+            st.one_of(st.none(), st.just(b"body")),
+            st.dictionaries(_HEADER_NAME, _HEADER_VALUE, max_size=4),
+        ),
+        max_size=5,
+    )
+)
+def test_a_request_is_sent_as_http_client_sends_it_however_often_its_headers_recur(requests):
+    """``_send`` keeps header lines (and a connection's Host line) once checked: the bytes
+    sent (or the error raised) stay those of ``http.client``'s own methods, the first time
+    and every time after, whatever the connection."""
+    for (cls, host, port), method, target, body, headers in requests * 2:
+        expected = sent_by_http_client(cls(host, port), method, target, body, headers)
+        assert sent_by_send(cls(host, port), method, target, body, headers) == expected

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bridge.net.client import HttpClient
 from bridge.net.exchange import Reply
-from bridge.net.headers import Response, parse_header_block
+from bridge.net.headers import Response, content_maintype, parse_header_block
 
 
 def stdlib(block: bytes) -> http.client.HTTPMessage:
@@ -106,13 +106,31 @@ _LINE = st.builds(
     st.sampled_from([b"\r\n", b"\n"]),
 )
 _TYPE = st.sampled_from(
-    [b"", b"Content-Type: application/json\r\n", b"content-type: multipart/x\r\n"]
+    [
+        b"",
+        b"Content-Type: application/json\r\n",
+        b"content-type: multipart/x\r\n",
+        b"CONTENT-TYPE:\t Message/Partial ; a=b\r\n",
+        b"Content-Type: multipart\r\n",
+        b"Content-Type: multipart/a/b\r\n",
+        b"Content-Type: \xa0multipart/x\r\n",
+        b"Content-Type: text/html\r\nContent-Type: multipart/x\r\n",
+    ]
 )
 
 
 @given(st.lists(_LINE, max_size=6), _TYPE, st.sampled_from([b"\r\n", b"\n", b""]))
 def test_any_block_reads_as_http_client_reads_it(lines, ctype, end):
     assert_same(ctype + b"".join(lines) + end)
+
+
+@given(st.text(st.sampled_from("mMultipart/essage;= \t\xa0\x85\x1cx"), max_size=14))
+def test_the_content_maintype_is_the_email_message_s(value):
+    message = http.client.HTTPMessage()
+    message["Content-Type"] = value
+    message["Content-Type"] = "multipart/second"  # the first one counts
+    assert content_maintype(value) == message.get_content_maintype()
+    assert content_maintype(None) == http.client.HTTPMessage().get_content_maintype()
 
 
 class FakeSocket:

@@ -15,9 +15,12 @@ from typing import ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bridge.config import FetchConfig, load
 from bridge.errors import Skippable
+from bridge.sources import fetch
 from bridge.sources.fetch import Fetcher, FileBody, Page, RobotsDisallowed
 
 
@@ -209,6 +212,41 @@ def test_robots_txt_is_read_up_to_512_kib_and_behind_too_many_redirects_is_unava
             else:
                 with pytest.raises(Skippable, match="answered 403"):  # fetched: no cookie
                     f.page(site + "page1.html")
+
+
+def test_robots_txt_is_read_once_for_every_spelling_of_the_site_and_holds_for_each(site):
+    Site.robots = b"User-agent: *\nDisallow: /page\n"
+    spellings = [site, site.replace("http:", "HTTP:"), site.replace("http:", "Http:"), site]
+    with closing(fetcher(site, robots=True)) as f:
+        for base in spellings:
+            with pytest.raises(RobotsDisallowed):
+                f.page(base + "page1.html")
+            assert f.crawl_delay(base + "index.html") is None
+            assert f.robots_file(base + "x")[0] == 200
+    assert [path for _, path, _ in Site.seen] == ["/robots.txt"]
+
+
+_SCHEME = st.text(st.sampled_from("hH tTpPsS+.-1:\t"), min_size=1, max_size=6)
+_AUTHORITY = st.text(st.sampled_from("aB1.:[]@\\%\t\n\r \xe9\uff0e\u2100"), max_size=8)
+_TAIL = st.text(st.sampled_from("/?#:aB\t[]"), max_size=6)
+
+
+@given(_SCHEME, _AUTHORITY, _TAIL, _TAIL)
+def test_urls_beginning_alike_have_the_origin_urlsplit_gives_either(scheme, authority, one, two):
+    """The fetcher keeps robots.txt rules by a URL's scheme and authority (``_SITE``):
+    two URLs that begin alike must have the same origin as ``urlsplit`` reads it."""
+
+    def origin(url: str) -> tuple[str, str] | str:
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            return str(exc)
+        return parts.scheme, parts.netloc
+
+    first, second = f"{scheme}://{authority}{one}", f"{scheme}://{authority}{two}"
+    m, n = fetch._SITE.match(first), fetch._SITE.match(second)
+    if m is not None and n is not None and m.group() == n.group():
+        assert origin(first) == origin(second)
 
 
 def test_an_operator_named_in_chinese_reaches_the_site_percent_encoded_in_the_user_agent(
