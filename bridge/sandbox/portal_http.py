@@ -48,11 +48,15 @@ class Headers:
 
     __slots__ = ("_first",)
 
-    def __init__(self, fields: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, first: dict[str, str]) -> None:
+        self._first = first  # lowercase name -> its first value
+
+    @classmethod
+    def of(cls, fields: Iterable[tuple[str, str]]) -> Headers:
         first: dict[str, str] = {}
         for name, value in fields:
             first.setdefault(name.lower(), value)
-        self._first = first
+        return cls(first)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._first.get(name.lower(), default)
@@ -64,8 +68,8 @@ class Headers:
 def read_headers(rfile: BinaryIO) -> Headers:
     """The header block after a request line, read as ``http.client.parse_headers`` reads
     it (its limits, its errors, the same fields and values)."""
-    message, fields = read_header_block(b"".join(read_header_lines(rfile)))
-    return Headers(message.items() if fields is None else fields)
+    message, _, first = read_header_block(b"".join(read_header_lines(rfile)))
+    return Headers.of(message.items()) if first is None else Headers(first)
 
 
 @dataclass
