@@ -70,7 +70,10 @@ def scan(root: lxml.html.HtmlElement, skip: lxml.html.HtmlElement | None = None)
                 if (tag == "td" or tag == "th") and i:  # the root is no cell of its own
                     cells.append(node)
                 ident, classes = node.get("id"), node.get("class")
-                if (ident or classes) and _named_attachment_block(ident or "", classes or ""):
+                # Most classes name no attachment block (nav, title, wrap …): told here, a
+                # call saved (scan 68.9 -> 66.7 µs a sandbox page, 279 -> 270 real).
+                maybe = ident or (classes and _NAME_PARTS.search(classes))
+                if maybe and _named_attachment_block(ident or "", classes or ""):
                     named.append(node)
                 text = node.text
                 # Most texts are the line breaks between tags: no label there, no need to ask.
