@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import lxml.html
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from bridge.labels import ALL_LABELS
 from bridge.sources import parse
 from bridge.sources.article import attachment_blocks, metadata, scan_around, visible_text
 from bridge.sources.pagescan import (
@@ -154,3 +157,21 @@ def test_the_flat_loop_reads_what_the_recursive_walk_read(blocks, at, pick):
         assert found.label_owners == walked.label_owners
         assert found.named_blocks == walked.named_blocks
         assert found.attachment_labels == walked.attachment_labels
+
+
+# The alternation of the labels that ANY_LABEL's tree stands for.
+_ALTERNATION = re.compile(
+    "|".join("[\\s\u3000\xa0]*".join(re.escape(c) for c in label) for label in ALL_LABELS)
+)
+_LABEL_CHARS = sorted({c for label in ALL_LABELS for c in label})
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*ALL_LABELS, *_LABEL_CHARS, " ", "\u3000", "\xa0", "\n", "：", "x"]),
+        max_size=10,
+    ).map("".join)
+)
+def test_any_label_finds_a_label_where_their_alternation_does(text):
+    assert bool(ANY_LABEL.search(text)) == bool(_ALTERNATION.search(text))
