@@ -59,29 +59,27 @@ def summary_source(body_text: str, title: str, publisher: str, doc_no: str | Non
     """The body from the document's own text on: without the title (on one line or
     several), the 文号 line, a salutation ending in ：, the 发布时间/来源/字号/打印 lines
     and metadata typed into the body; and without its 落款 (issuer and date)."""
-    head = {compact(title), compact(publisher), compact(doc_no or "")} - {""}
     whole_title = compact(title)
+    head = {whole_title, compact(publisher), compact(doc_no or "")} - {""}
     lines = body_text.splitlines()
     start, title_so_far, saluted = 0, "", False
     for line in lines[: HEAD_LINES + 4]:
         text = compact(line)
-        if (
-            text in head
-            or line_date(line)
-            or find_doc_no(line) is not None
-            or (len(line) <= 120 and (is_label_line(line) or _is_chrome(line)))
+        as_title = whole_title and len(text) >= 2 and whole_title.startswith(title_so_far + text)
+        as_salutation = (
+            not saluted and text.endswith(("：", ":")) and len(text) <= 120 and "。" not in text
+        )
+        # A head line that is neither part of the title nor the salutation goes whatever
+        # else it is: asked first, as most head lines are such (引题, names of a list), the
+        # furniture tests, each a pattern, are left unasked (16.8 -> 15.5 µs a sandbox body).
+        if (not (as_title or as_salutation) and _short_head_line(text, whole_title)) or (
+            _furniture(line, text, head)
         ):
             pass
-        elif whole_title and len(text) >= 2 and whole_title.startswith(title_so_far + text):
+        elif as_title:
             title_so_far += text  # a title broken over lines
-        elif not saluted and text.endswith(("：", ":")) and len(text) <= 120 and "。" not in text:
+        elif as_salutation:
             saluted = True  # 各省、自治区、直辖市人民政府，国务院各部委、各直属机构：
-        elif whole_title and len(text) >= 8 and text in whole_title:
-            pass  # the title without its prefix (【湖北省中心】)
-        elif _HEAD_LABEL.match(text) and len(text) <= 60 and "。" not in text:
-            pass  # 招标编号：HBSJ-202007TL-027001001
-        elif len(text) <= 40 and not _CLAUSE.search(text) and not _NUMBERED.match(text):
-            pass  # a headline's 引题 and 副题 lines (not a numbered section: 一、总体情况)
         else:
             break
         start += 1
@@ -91,3 +89,24 @@ def summary_source(body_text: str, title: str, publisher: str, doc_no: str | Non
     while lines and (compact(lines[-1]) in head or line_date(lines[-1])):
         lines.pop()  # the 落款: issuer and date
     return "\n".join(lines)
+
+
+def _furniture(line: str, text: str, head: set[str]) -> bool:
+    """A line of the page around the document: the title, publisher or 文号 alone (as
+    ``text``, compacted), a date, a 文号 line, a label or furniture line."""
+    return (
+        text in head
+        or line_date(line) is not None
+        or find_doc_no(line) is not None
+        or (len(line) <= 120 and (is_label_line(line) or _is_chrome(line)))
+    )
+
+
+def _short_head_line(text: str, whole_title: str) -> bool:
+    """The title without its prefix (【湖北省中心】), a label line (招标编号：HBSJ-…), or
+    a headline's 引题 or 副题 line (not a numbered section: 一、总体情况)."""
+    return bool(
+        (whole_title and len(text) >= 8 and text in whole_title)
+        or (_HEAD_LABEL.match(text) and len(text) <= 60 and "。" not in text)
+        or (len(text) <= 40 and not _CLAUSE.search(text) and not _NUMBERED.match(text))
+    )

@@ -136,13 +136,11 @@ def _rel_last(attribute: tuple[str, str]) -> tuple[bool, str]:
     return attribute[0] == "rel", attribute[0]
 
 
-def _canonical_attributes(el: Element, base_url: str) -> None:
+def _canonical_attributes(el: Element, attributes: list[tuple[str, str]], base_url: str) -> None:
     """Attributes in one order: by name, but the ``rel`` nh3 adds to links last, where
     nh3 writes it; so the last nh3 pass leaves the fragment as written (and the walk
-    that wrote it can stand for reading it) on pages whose links have a title."""
-    attributes = el.items()
-    if not attributes:  # most elements
-        return
+    that wrote it can stand for reading it) on pages whose links have a title.
+    ``attributes``: ``el.items()``, which are none on most elements."""
     el.attrib.clear()
     for name, value in sorted(attributes, key=_rel_last):
         if name in URL_ATTRIBUTES:
@@ -194,10 +192,13 @@ class _Folder:
             tag = el.tag
             start = event == "start"
             if tag in BLOCK_TAGS:
-                if last is not None:  # the text before the boundary loses its end space
+                # The text before the boundary loses its end space; most have none, and
+                # are left unwritten (a write per block was 4 of 33 us a sandbox body).
+                if last is not None:
                     if last_is_tail:
-                        last.tail = last.tail.rstrip(" ") or None
-                    else:
+                        if last.tail[-1] == " ":
+                            last.tail = last.tail.rstrip(" ") or None
+                    elif last.text[-1] == " ":
                         last.text = last.text.rstrip(" ") or None
                     last = None
                 at_boundary = True
@@ -297,14 +298,19 @@ def _sanitized(
     root = read_fragment(first)
     if root is None:
         return "", None
-    for el in list(_elements(root)):
-        if el is not root:
-            _canonical_attributes(el, base_url)
-            if el.tag == "a" and "href" not in el.attrib:
-                drop_tag(el)  # a link to nowhere is just its text
-            elif el.tag == "img" and "src" not in el.attrib:
+    # Each element's tag read once, and a call made for its attributes only when it has
+    # any (most have none): this pass 4.4 -> 3.2 us a sandbox body (19.4 -> 16.8 real).
+    for el in list(root.iterdescendants(etree.Element)):
+        if attributes := el.items():
+            _canonical_attributes(el, attributes, base_url)
+        tag = el.tag
+        if tag == "a" and "href" not in el.attrib:
+            drop_tag(el)  # a link to nowhere is just its text
+        elif tag == "img":
+            src = el.get("src")
+            if src is None:
                 drop_tree(el)  # an image of nothing shows nothing (its tail stays)
-            elif el.tag == "img" and images is not None and not images(el.get("src")):
+            elif images is not None and not images(src):
                 _as_alt_text(el)
     _drop_empty(root)
     folded = _Folder()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import lxml.html
@@ -29,6 +30,7 @@ _LINK_NAMES = frozenset(LINK_ATTRIBUTES)
 # walks the subtree 15 times (15 µs for a sandbox page's body and attachment block, 6
 # this way; real pages, with a style on many elements, gain less: 22 -> 20).
 _ATTRIBUTES = etree.XPath("descendant-or-self::*/@*")
+_SCOPE_ATTRIBUTES = etree.XPath("$scopes/descendant-or-self::*/@*")
 _ATTRIBUTE_TEST = re.compile(r"\[[^\]]*\b(?:" + "|".join(LINK_ATTRIBUTES) + r")\b", re.I)
 
 
@@ -72,16 +74,24 @@ def absolutize_within(
     """Make absolute against ``base`` the links inside ``scopes`` (the body and the
     attachment blocks: all of a page that is kept), each link once however the scopes
     nest. A scope of another tree (a body parsed apart, ``fragment``) has its own."""
-    chosen = {el for el in scopes if el is not None and el.getroottree().getroot() is doc}
-    for el in chosen:
-        if not any(a in chosen for a in el.iterancestors()):
-            absolutize(el, base)
+    chosen = [el for el in scopes if el is not None and el.getroottree().getroot() is doc]
+    if chosen:
+        # One XPath over the union of the scopes, whose attributes it lists once each in
+        # page order: a call per outermost scope cost 2.9 µs (a sandbox page's body and
+        # attachment block 8.8 -> 6.5).
+        _absolutize(_SCOPE_ATTRIBUTES(doc, scopes=chosen), base)
 
 
 def absolutize(root: lxml.html.HtmlElement, base: str) -> None:
     """Make the links of ``root`` and its descendants absolute against ``base``."""
+    _absolutize(_ATTRIBUTES(root), base)
+
+
+def _absolutize(attributes: list[Any], base: str) -> None:
+    """Make absolute against ``base`` the links among ``attributes`` (an XPath's answer:
+    a value's ``getparent()`` is its element)."""
     directory = _directory(base)
-    for found in _ATTRIBUTES(root):
+    for found in attributes:
         if found.attrname not in _LINK_NAMES:
             continue
         link = str(found).strip()

@@ -108,8 +108,9 @@ def _may_stamp(text: str) -> bool:
             if text[at - 2 : at] in _STAMP_VERBS:
                 return True
             at = text.find(noun, at + 1)
-    # No letter of "generated" has another case outside ASCII: lower() is re.I here.
-    return "生成于" in text or "generated" in text.lower()
+    # No letter of "generated" has another case outside ASCII: lower() is re.I here, and
+    # a text without a g (most bodies) is not lowered (1.5 µs a sandbox body, this 0.2).
+    return "生成于" in text or (("g" in text or "G" in text) and "generated" in text.lower())
 
 
 # The id and class attributes themselves, not the elements that have one: libxml2 tests a

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 import lxml.html
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from bridge.labels import ALL_LABELS
 from bridge.sources import parse
 from bridge.sources.article import attachment_blocks, metadata, scan_around, visible_text
-from bridge.sources.pagescan import ANY_LABEL, ATTACHMENT_LABEL, HIDDEN, is_attachment_block, scan
+from bridge.sources.pagescan import (
+    ANY_LABEL,
+    ATTACHMENT_LABEL,
+    HIDDEN,
+    PageScan,
+    is_attachment_block,
+    scan,
+)
 
 # What article.py asked libxml2 for before the walk, with the exact tests it applied.
 _LEAF_CELLS = etree.XPath(".//td[not(.//table)] | .//th[not(.//table)]")
@@ -105,3 +115,63 @@ def test_visible_text_reads_subtrees_without_hidden_elements_whole(blocks):
     doc = parse.document(f"<html><body>{''.join(blocks)}</body></html>", "http://h/a.html")
     for el in doc.iter(etree.Element):
         assert visible_text(el) == _visible_text_walked(el)
+
+
+def _walked(root: lxml.html.HtmlElement, skip: lxml.html.HtmlElement | None) -> PageScan:
+    """What the recursive walk that the flat loop replaced found (layout cells kept)."""
+    found = PageScan()
+
+    def walk(el: lxml.html.HtmlElement) -> None:
+        if is_attachment_block(el):
+            found.named_blocks.append(el)
+        text = el.text
+        if text and not text.isspace():
+            if "附" in text and ATTACHMENT_LABEL.match(text):
+                found.attachment_labels.append(el)
+            if el.tag not in HIDDEN and ANY_LABEL.search(text):
+                found.label_owners.append(el)
+        for child in el:
+            if child is not skip and isinstance(child.tag, str):
+                if child.tag in ("td", "th"):
+                    found.cells.append(child)
+                walk(child)
+            tail = child.tail
+            if tail and not tail.isspace() and ANY_LABEL.search(tail):
+                found.label_owners.append(el)
+
+    walk(root)
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(trees(), min_size=1, max_size=4), st.integers(0, 50), st.integers(0, 50))
+def test_the_flat_loop_reads_what_the_recursive_walk_read(blocks, at, pick):
+    # Any root, and any element left unwalked: inside the root, the root itself, or
+    # outside it; the text after it (and after comments) in its place among the others.
+    doc = parse.document(f"<html><body>{''.join(blocks)}</body></html>", "http://h/a.html")
+    elements = list(doc.iter(etree.Element))
+    root, skip = elements[at % len(elements)], elements[pick % len(elements)]
+    for left in (None, skip):
+        found, walked = scan(root, left), _walked(root, left)
+        assert found.cells == [cell for cell in walked.cells if not cell.findall(".//table")]
+        assert found.label_owners == walked.label_owners
+        assert found.named_blocks == walked.named_blocks
+        assert found.attachment_labels == walked.attachment_labels
+
+
+# The alternation of the labels that ANY_LABEL's tree stands for.
+_ALTERNATION = re.compile(
+    "|".join("[\\s\u3000\xa0]*".join(re.escape(c) for c in label) for label in ALL_LABELS)
+)
+_LABEL_CHARS = sorted({c for label in ALL_LABELS for c in label})
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*ALL_LABELS, *_LABEL_CHARS, " ", "\u3000", "\xa0", "\n", "：", "x"]),
+        max_size=10,
+    ).map("".join)
+)
+def test_any_label_finds_a_label_where_their_alternation_does(text):
+    assert bool(ANY_LABEL.search(text)) == bool(_ALTERNATION.search(text))
