@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import lxml.html
 
-from bridge.sources.article import find_body
+from bridge.sources.container import find_body
 
 TRS, HANWEB, UCAP, OTHER = "TRS", "Hanweb", "UCAP", "other"
 KINDS = {TRS: "trs", HANWEB: "hanweb", UCAP: "selectors", OTHER: "selectors"}

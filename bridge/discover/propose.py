@@ -3,7 +3,7 @@
 A listing is a block of repeated elements each holding a link and a date: the parent with
 the most such children of one tag is the list, ``parent > child`` its ``list_item``, the
 element holding the date its ``date``. The body of an article is the first of the usual
-containers (``bridge.sources.article.ARTICLE_CONTAINERS``); a page of none of them needs
+containers (``bridge.sources.container.ARTICLE_CONTAINERS``); a page of none of them needs
 ``detail_body`` written by hand (``bridge probe`` shows what was read).
 """
 
@@ -16,13 +16,8 @@ from cssselect import ExpressionError, SelectorError
 from lxml.cssselect import CSSSelector
 
 from bridge.config.sources import SelectorsConfig
-from bridge.sources.article import (
-    ARTICLE_CONTAINERS,
-    MIN_TEXT_BLOCK,
-    clean,
-    find_body,
-    visible_text,
-)
+from bridge.sources.article import clean, visible_text
+from bridge.sources.container import ARTICLE_CONTAINERS, MIN_TEXT_BLOCK, find_body
 
 _DATE = re.compile(r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}|\b\d{2}-\d{2}\b")
 _BODY_NAME = re.compile(

@@ -10,7 +10,7 @@ TRS templates differ from site to site; what they share:
   the listing follows its ``下一页`` link;
 - detail pages at ``<column>/YYYYMM/tYYYYMMDD_N.html``; the article id is ``tYYYYMMDD_N``;
 - the body in ``div.TRS_Editor``, or in the usual containers of other templates, or the
-  largest block of paragraphs (``article.find_body``); the metadata in a table, in label
+  largest block of paragraphs (``container.find_body``); the metadata in a table, in label
   blocks (``<p><strong>索引号</strong>：…</p>``) or in ``标签：值`` lines;
 - attachments linked from the body or from a separate 附件 block.
 """
@@ -30,15 +30,9 @@ from lxml.cssselect import CSSSelector
 
 from bridge.raw import ListEntry, ListPage
 from bridge.sources import parse
-from bridge.sources.article import (
-    Article,
-    attachment_blocks,
-    find_body,
-    metadata,
-    scan_around,
-    visible_text,
-)
+from bridge.sources.article import Article, attachment_blocks, metadata, scan_around, visible_text
 from bridge.sources.cms import CmsSource, Paging
+from bridge.sources.container import find_body
 from bridge.sources.fetch import NotModified
 from bridge.sources.volatile import strip_volatile
 

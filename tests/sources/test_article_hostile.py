@@ -13,7 +13,8 @@ from bridge.normalize import normalize
 from bridge.normalize.record import draft
 from bridge.raw import RawItem
 from bridge.sources import parse
-from bridge.sources.article import block_lines, largest_text_block, metadata
+from bridge.sources.article import block_lines, metadata
+from bridge.sources.container import largest_text_block
 from bridge.sources.hanweb import parse_detail
 from bridge.text import title_from_doc_title
 from tests.normalize.test_record import PROFILE

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from lxml.cssselect import CSSSelector
 
 from bridge.sources import parse
-from bridge.sources.article import _CONTAINERS, ARTICLE_CONTAINERS, _Named, _Names, find_body
+from bridge.sources.container import _CONTAINERS, ARTICLE_CONTAINERS, _Named, _Names, find_body
 
 TAGS = ["div", "p", "span", "article", "section", "td"]
 # Words of the containers, parts of them, other cases, and every kind of white space
