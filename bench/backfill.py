@@ -184,6 +184,12 @@ def main() -> None:
         action="store_true",
         help="and a crawl by the plain Scrapy spider (crawl only) each round, alternating",
     )
+    parser.add_argument(
+        "--scrapy-files",
+        action="store_true",
+        help="and a crawl by the same spider downloading and hashing every attachment too "
+        "(the bridge's requests) each round, alternating",
+    )
     parser.add_argument("--profile", action="store_true", help="and one more run under cProfile")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args()
@@ -192,10 +198,16 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     floors: list[dict[str, Any]] = []
     scrapys: list[dict[str, Any]] = []
+    scrapy_files: list[dict[str, Any]] = []
     profile: dict[str, Any] | None = None
     with workdir("backfill", keep=args.keep) as work:
         for n in range(args.rounds):
-            order = ["bridge"] + ["floor"] * args.floor + ["scrapy"] * args.scrapy
+            order = (
+                ["bridge"]
+                + ["floor"] * args.floor
+                + ["scrapy"] * args.scrapy
+                + ["scrapy-files"] * args.scrapy_files
+            )
             for tool in order[n % len(order) :] + order[: n % len(order)]:  # rotating
                 print(
                     f"round {n + 1}/{args.rounds}: {tool}, backfilling {args.items:,} items …",
@@ -206,15 +218,16 @@ def main() -> None:
                         root, work / f"r{n}-floor", items=args.items, server=args.server
                     )
                     floors.append(run)
-                elif tool == "scrapy":
+                elif tool.startswith("scrapy"):
                     run = scrapy_once(
                         root,
-                        work / f"r{n}-scrapy",
+                        work / f"r{n}-{tool}",
                         items=args.items,
                         server=args.server,
                         concurrency=args.concurrency,
+                        files=tool == "scrapy-files",
                     )
-                    scrapys.append(run)
+                    (scrapy_files if tool == "scrapy-files" else scrapys).append(run)
                 else:
                     run = backfill_once(
                         root,
@@ -292,6 +305,17 @@ def main() -> None:
             ("Scrapy, crawl only: CPU ms per item", median(s_cpu), spread(s_cpu)),
             ("bridge ÷ Scrapy, items/s", median(by_rate), spread(by_rate)),
         ]
+    if scrapy_files:
+        s_rate = [r["items_per_s"] for r in scrapy_files]
+        s_cpu = [r["cpu_ms_per_item"] for r in scrapy_files]
+        s_req = [r["requests"] for r in scrapy_files]
+        by_rate = ratios(runs, scrapy_files, "items_per_s")
+        rows += [
+            ("Scrapy + attachments: items/s", median(s_rate), spread(s_rate)),
+            ("Scrapy + attachments: CPU ms per item", median(s_cpu), spread(s_cpu)),
+            ("Scrapy + attachments: requests", median(s_req), ""),
+            ("bridge ÷ Scrapy + attachments, items/s", median(by_rate), spread(by_rate)),
+        ]
     body = table(["backfill of " + f"{args.items:,} items", "median", "range"], rows)
     kept = runs[-1]["index_no"]
     body += (
@@ -308,12 +332,17 @@ def main() -> None:
             "chain and signed PUTs written directly in one thread (its docstring says what it "
             "skips). bridge ÷ floor and floor ÷ bridge are medians of per-round ratios."
         )
-    if scrapys:
+    if scrapys or scrapy_files:
         body += (
             "\n\nScrapy: `bench/scrapy_spider.py` (as in `bench.crawl`), crawl only: no store, "
             "no delivery; items/s over its whole process, as for the bridge."
         )
-    if floors or scrapys:
+    if scrapy_files:
+        body += (
+            " Scrapy + attachments is the same spider with `--files`: it also downloads and "
+            "hashes every attachment, so it makes the bridge's requests."
+        )
+    if floors or scrapys or scrapy_files:
         body += (
             " The runs of a round alternate, the order rotating. CPU is each whole process "
             "from start to exit (`wait4`); the bridge's split between its sync process and the "
@@ -328,6 +357,7 @@ def main() -> None:
         "runs": runs,
         "floor_runs": floors,
         "scrapy_runs": scrapys,
+        "scrapy_files_runs": scrapy_files,
         "summary": {r[0].strip(): r[1] for r in rows},
         "profile": profile,
     }

@@ -77,15 +77,18 @@ def floor_once(root: Path, work: Path, *, items: int, server: str) -> dict[str, 
 
 
 def scrapy_once(
-    root: Path, work: Path, *, items: int, server: str, concurrency: int
+    root: Path, work: Path, *, items: int, server: str, concurrency: int, files: bool = False
 ) -> dict[str, Any]:
     """One crawl of the site by the plain Scrapy spider (``bench.crawl``'s, crawl only: no
-    store, no delivery); items/s and CPU of its whole process, as for the bridge."""
+    store, no delivery); items/s and CPU of its whole process, as for the bridge. With
+    ``files`` the spider also downloads and hashes every attachment: the same requests
+    as the bridge's."""
     from bench.crawl import run_tool
 
     columns, _how = columns_for(root, 6)
+    tool = "scrapy-files" if files else "scrapy"
     with static_server(server, root, work / "site.log") as site:
-        run = run_tool("scrapy", site.url, columns, work, concurrency=concurrency)
+        run = run_tool(tool, site.url, columns, work, concurrency=concurrency)
     if run["items"] != items:
         raise RuntimeError(f"Scrapy found {run['items']} items of {items}; see {work}")
     return run | {
