@@ -162,6 +162,21 @@ def backfill_once(
     }
 
 
+def peer_rows(
+    runs: list[dict[str, Any]], peers: list[dict[str, Any]], name: str, short: str
+) -> list[tuple[str, Any, str]]:
+    """A peer's items/s, CPU ms per item and requests, and bridge ÷ it round by round."""
+    rate = [r["items_per_s"] for r in peers]
+    cpu = [r["cpu_ms_per_item"] for r in peers]
+    by_rate = ratios(runs, peers, "items_per_s")
+    return [
+        (f"{name}: items/s", median(rate), spread(rate)),
+        (f"{name}: CPU ms per item", median(cpu), spread(cpu)),
+        (f"{name}: requests", median([r["requests"] for r in peers]), ""),
+        (f"bridge ÷ {short}, items/s", median(by_rate), spread(by_rate)),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=10_000)
@@ -297,25 +312,9 @@ def main() -> None:
             ("floor ÷ bridge, items/s", median(by_rate), spread(by_rate)),
         ]
     if scrapys:
-        s_rate = [r["items_per_s"] for r in scrapys]
-        s_cpu = [r["cpu_ms_per_item"] for r in scrapys]
-        by_rate = ratios(runs, scrapys, "items_per_s")
-        rows += [
-            ("Scrapy, crawl only: items/s", median(s_rate), spread(s_rate)),
-            ("Scrapy, crawl only: CPU ms per item", median(s_cpu), spread(s_cpu)),
-            ("bridge ÷ Scrapy, items/s", median(by_rate), spread(by_rate)),
-        ]
+        rows += peer_rows(runs, scrapys, "Scrapy, crawl only", "Scrapy")
     if scrapy_files:
-        s_rate = [r["items_per_s"] for r in scrapy_files]
-        s_cpu = [r["cpu_ms_per_item"] for r in scrapy_files]
-        s_req = [r["requests"] for r in scrapy_files]
-        by_rate = ratios(runs, scrapy_files, "items_per_s")
-        rows += [
-            ("Scrapy + attachments: items/s", median(s_rate), spread(s_rate)),
-            ("Scrapy + attachments: CPU ms per item", median(s_cpu), spread(s_cpu)),
-            ("Scrapy + attachments: requests", median(s_req), ""),
-            ("bridge ÷ Scrapy + attachments, items/s", median(by_rate), spread(by_rate)),
-        ]
+        rows += peer_rows(runs, scrapy_files, "Scrapy + attachments", "Scrapy + attachments")
     body = table(["backfill of " + f"{args.items:,} items", "median", "range"], rows)
     kept = runs[-1]["index_no"]
     body += (
