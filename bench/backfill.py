@@ -10,12 +10,14 @@ record, audit, push), CPU seconds per item and peak RSS of the bridge process al
 With ``--floor`` each round also runs ``bench/floor.py``, the same work written directly
 (same requests, fields, SQLite durability, audit chain and signed PUTs, one thread): the
 floor the bridge's CPU per item is read against (bridge ÷ floor). With ``--scrapy`` each
-round also runs the plain Scrapy spider, crawl only. The runs of a round alternate, the
+round also runs the plain Scrapy spider, crawl only (attachment links only); with
+``--scrapy-files`` the same spider downloading and hashing every attachment too, which
+makes the bridge's requests. The runs of a round alternate, the
 order rotating. The bridge's CPU is split between its sync process and the children it
 reaped (the delivery process with ``--delivery-process``), read from /proc before reaping.
 
     python -m bench.backfill                 # 10,000 items, one round
-    python -m bench.backfill --delivery-process --floor --scrapy --rounds 3
+    python -m bench.backfill --delivery-process --floor --scrapy --scrapy-files --rounds 3
     python -m bench.backfill --profile       # and a cProfile of one more run
 """
 
