@@ -117,7 +117,10 @@ class HttpClient:
 
     ``connections`` is the number of kept-alive connections per host (the most requests
     a caller has in flight to one host); ``cookies`` keeps the cookies answers set and
-    sends them back where they belong, as a browser (and a ``requests`` session) does.
+    sends them back where they belong, as a browser (and a ``requests`` session) does;
+    ``resend`` asks an idempotent request once more on a new connection when a kept-alive
+    one closes under it before any answer (``exchange``): for a site's pages, not for
+    signed requests, whose nonce the second time is a replay.
 
     A host reached directly has one connection pool, kept by (scheme, host, port), whose
     connections are asked through ``http.client`` (``exchange``): ``PoolManager.request``
@@ -128,10 +131,16 @@ class HttpClient:
     """
 
     def __init__(
-        self, headers: dict[str, str], *, connections: int = CONNECTIONS, cookies: bool = False
+        self,
+        headers: dict[str, str],
+        *,
+        connections: int = CONNECTIONS,
+        cookies: bool = False,
+        resend: bool = False,
     ) -> None:
         self.headers = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", **headers}
         self.cookies = CookieJar() if cookies else None
+        self.resend = resend
         self._connections = connections
         bundle = ca_bundle()
         self._tls: dict[str, Any] = {"cert_reqs": "CERT_REQUIRED"}
@@ -236,6 +245,7 @@ class HttpClient:
                 connect_timeout=seconds[0],
                 read_timeout=seconds[1],
                 url=url,
+                resend=self.resend,
             )
         elif isinstance(route, HTTPConnectionPool):
             r = route.urlopen(

@@ -18,12 +18,23 @@ for what callers use of it (``read``, ``read1``, ``length_remaining``, ``release
 parser's slow path (``headers.Response``), is handed to urllib3's own response, made
 as urllib3 makes it: decoding, and its guards against decompression bombs, stay
 urllib3's.
+
+One difference from ``urlopen`` with retries off is on purpose, for a caller that asks
+for it (``resend``). A server may close a kept-alive connection at the moment a request
+goes out on it (its keep-alive timeout, or a close after an answer it did not announce),
+and the request then meets the close, or a reset, without a byte of answer. An
+idempotent request (RFC 9110, 9.2.2) is then asked once more on a new connection, as
+browsers and Go's client do; urllib3 with retries off would report the host as failing,
+though nothing was wrong with it or the request. A new connection that fails so is
+reported as it is. A signed request is not sent twice: the server may have acted on it
+before it closed, and the same nonce again is a replay it must refuse.
 """
 
 from __future__ import annotations
 
 import errno
 import http.client
+import logging
 import ssl
 from typing import Any, Union
 
@@ -38,8 +49,13 @@ from urllib3.exceptions import (
 )
 from urllib3.util.response import assert_header_parsing
 
+log = logging.getLogger(__name__)
+
 # What a socket read says when the read timeout passed (urllib3's _blocking_errnos)
 _BLOCKING = {errno.EAGAIN, errno.EWOULDBLOCK}
+
+_IDEMPOTENT = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PUT", "TRACE"})
+"""Methods a client may send again when the connection fails under them (RFC 9110, 9.2.2)."""
 
 
 def timeouts(timeout: float | urllib3.Timeout) -> tuple[float | None, float | None] | None:
@@ -62,13 +78,45 @@ def exchange(
     connect_timeout: float | None,
     read_timeout: float | None,
     url: str,
+    resend: bool = False,
 ) -> Reply | urllib3.HTTPResponse:
     """Send ``method target`` on one of ``pool``'s connections and read the answer's
     status and headers; the caller reads the body and releases the connection.
-    Raises what ``pool.urlopen(..., retries=False, redirect=False)`` raises."""
+    Raises what ``pool.urlopen(..., retries=False, redirect=False)`` raises; with
+    ``resend``, an idempotent request a kept-alive connection drops unanswered is asked
+    once more on a new connection first."""
     if isinstance(body, str):
         body = body.encode()  # what urllib3 sends of a str body (http.client: Latin-1)
-    conn: Any = pool._get_conn()  # a dropped kept-alive connection is reopened here
+    again = resend and method.upper() in _IDEMPOTENT
+    while True:
+        conn: Any = pool._get_conn()  # a dropped kept-alive connection is reopened here
+        reused = not conn.is_closed  # kept alive after an earlier answer
+        try:
+            return _ask(
+                pool, conn, method, target, body, headers, connect_timeout, read_timeout, url
+            )
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            # (http.client's RemoteDisconnected, an empty status line, is a reset too)
+            if not (again and reused):
+                raise _as_urllib3(exc) from exc
+            again = False
+            log.debug("%s: the kept-alive connection closed unanswered (%s); asked again", url, exc)
+
+
+def _ask(
+    pool: HTTPConnectionPool,
+    conn: Any,
+    method: str,
+    target: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    connect_timeout: float | None,
+    read_timeout: float | None,
+    url: str,
+) -> Reply | urllib3.HTTPResponse:
+    """``exchange`` on one connection. A reset or close before the answer's status line
+    is raised as it is, for ``exchange`` to judge; anything else as urllib3 raises it.
+    The connection goes back to the pool with the answer, or closed when it failed."""
     try:
         conn.timeout = connect_timeout
         if conn.is_closed:
@@ -99,7 +147,7 @@ def exchange(
         conn.close()
         pool._put_conn(None)  # as urlopen gives back a failed connection's slot
         raised = _as_urllib3(exc)
-        if raised is exc:
+        if raised is exc or isinstance(exc, (ConnectionResetError, BrokenPipeError)):
             raise
         raise raised from exc
     fields = getattr(answer, "fields", None)  # None: the email parser read the headers

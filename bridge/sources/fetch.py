@@ -122,6 +122,7 @@ class Fetcher:
             {"User-Agent": cfg.user_agent, "Accept-Language": "zh-CN,zh;q=0.9"},
             connections=cfg.concurrency,
             cookies=True,
+            resend=True,  # a page asked as a kept-alive connection closed is asked again
         )
         # Made once: every request but one near its deadline waits this long at most
         self._timeout = urllib3.Timeout(connect=cfg.connect_timeout, read=cfg.read_timeout)

@@ -1,6 +1,8 @@
 """A request asked through ``http.client`` (``bridge.net.exchange``) fails and succeeds
 exactly as urllib3's ``urlopen`` with retries off does: each case runs against a real
-socket server through both, and the outcomes must be the same."""
+socket server through both, and the outcomes must be the same. The one difference is on
+purpose: a client made with ``resend`` asks an idempotent request that a kept-alive
+connection's close meets before any answer once more on a new connection."""
 
 from __future__ import annotations
 
@@ -225,6 +227,97 @@ def test_a_read_body_keeps_the_connection_an_unread_one_drops_it(serve):
         r = client.open("GET", url, timeout=TIMEOUT)
         assert r.read() == b"answer 1"  # a new connection's first answer
         assert server.connections == 2
+    finally:
+        client.close()
+
+
+def answers_once_then_closes(unread: bool) -> Handler:
+    """Each connection answers its first request and keeps alive; the next request
+    finds it closing, as a keep-alive timeout running out at that moment does: read and
+    closed (the client reads the end), or closed unread (the kernel resets it)."""
+
+    def handler(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(answer(b"answered"))
+        if unread:
+            conn.recv(1, socket.MSG_PEEK)  # the request is there, and is left unread
+        else:
+            read_request(conn)
+
+    return handler
+
+
+def first_connection_only() -> Handler:
+    """The first connection answers once and closes on the next request; every later
+    connection closes as soon as it is asked."""
+    seen: list[socket.socket] = []
+
+    def handler(conn: socket.socket) -> None:
+        seen.append(conn)
+        read_request(conn)
+        if len(seen) == 1:
+            conn.sendall(answer(b"answered"))
+            read_request(conn)
+
+    return handler
+
+
+@pytest.mark.parametrize("unread", [False, True], ids=["closed", "reset"])
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+def test_an_idempotent_request_a_closing_kept_alive_connection_drops_is_asked_again(
+    serve, method, unread
+):
+    server = serve(answers_once_then_closes(unread))
+    client = HttpClient({}, resend=True)
+    url = f"http://127.0.0.1:{server.port}/"
+    try:
+        r = client.open("GET", url, timeout=TIMEOUT)
+        assert r.read() == b"answered"
+        r = client.open(method, url, timeout=TIMEOUT)
+        assert r.status == 200
+        r.release_conn()
+        assert server.connections == 2  # the kept one, then a new one for the same request
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("unread", [False, True], ids=["closed", "reset"])
+@pytest.mark.parametrize(("method", "resend"), [("POST", True), ("GET", False), ("PUT", False)])
+def test_a_post_or_a_signed_request_a_closing_connection_drops_is_not_asked_again(
+    serve, method, resend, unread
+):
+    """A POST may have been acted on; a signed request (the portal's client, made
+    without ``resend``) would repeat its nonce. The failure is the caller's, as urllib3
+    raises it: delivery signs the request anew for its next attempt."""
+    server = serve(answers_once_then_closes(unread))
+    client = HttpClient({}, resend=resend)
+    url = f"http://127.0.0.1:{server.port}/"
+    try:
+        assert client.open("GET", url, timeout=TIMEOUT).read() == b"answered"
+        with pytest.raises(urllib3.exceptions.ProtocolError) as raised:
+            client.open(method, url, body=b"x=1", timeout=TIMEOUT)
+        assert raised.value.args[0] == "Connection aborted."
+        assert isinstance(raised.value.args[1], ConnectionResetError)
+        assert server.connections == 1
+    finally:
+        client.close()
+
+
+def test_a_new_connection_closed_unanswered_is_not_asked_again(serve):
+    """Only a kept-alive connection's close is forgiven, and once: the request asked again
+    on a new connection that closes unanswered fails as urllib3 fails it."""
+    server = serve(first_connection_only())
+    client = HttpClient({}, resend=True)
+    url = f"http://127.0.0.1:{server.port}/"
+    try:
+        assert client.open("GET", url, timeout=TIMEOUT).read() == b"answered"
+        with pytest.raises(urllib3.exceptions.ProtocolError) as raised:
+            client.open("GET", url, timeout=TIMEOUT)
+        assert isinstance(raised.value.args[1], http.client.RemoteDisconnected)
+        assert server.connections == 2
+        with pytest.raises(urllib3.exceptions.ProtocolError):
+            client.open("GET", url, timeout=TIMEOUT)  # a new connection again: once
+        assert server.connections == 3
     finally:
         client.close()
 

@@ -23,6 +23,7 @@ import gzip
 import html
 import mimetypes
 import re
+import select
 import threading
 import time
 from collections import Counter
@@ -145,6 +146,22 @@ class LengthLie(Behaviour):
         h.head(200, {"Content-Type": "text/html"}, self.declared)
         h.wfile.write(self.data)
         h.wfile.flush()
+        h.close_connection = True
+
+
+@dataclass
+class ClosesUnderNext(Behaviour):
+    """``data``, the connection kept alive; the next request on it finds it closing, as
+    when a server's keep-alive timeout runs out as the request arrives: closed with the
+    request unread, which the kernel answers with a reset."""
+
+    data: bytes
+    wait: float = 5.0  # for the next request, at most
+
+    def answer(self, h: _Handler) -> None:
+        Body(self.data).answer(h)
+        h.wfile.flush()
+        select.select([h.connection], [], [], self.wait)
         h.close_connection = True
 
 
@@ -603,6 +620,12 @@ def _(p: Page) -> Answer:
     """Content-Encoding: gzip; 30 MB of spaces squeezed into 30 KB."""
     data = gzip.compress(p.utf8() + b" " * (30 << 20))
     return Body(data, headers={"Content-Encoding": "gzip"})
+
+
+@bad("keep-alive-closed-under-next")
+def _(p: Page) -> Answer:
+    """A fine page; its connection, kept alive, closes as the next request goes out on it."""
+    return ClosesUnderNext(p.utf8())
 
 
 # Markup
