@@ -114,7 +114,7 @@ def _ask(
     read_timeout: float | None,
     url: str,
 ) -> Reply | urllib3.HTTPResponse:
-    """``exchange`` on one connection. A reset or close before the answer's status line
+    """``exchange`` on one connection. A reset or close before the answer's head is read
     is raised as it is, for ``exchange`` to judge; anything else as urllib3 raises it.
     The connection goes back to the pool with the answer, or closed when it failed."""
     try:
